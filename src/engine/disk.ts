@@ -1,0 +1,27 @@
+/**
+ * A read-only view of a block device or an image file. Readers only ever see this, so the same
+ * parsing code runs on real devices, on sparse multi-terabyte images and on in-memory bytes.
+ */
+export interface Disk {
+  /** Logical sector size in bytes (512 for image files unless the caller says otherwise). */
+  readonly sectorSize: number;
+  /** Size in bytes. */
+  readonly size: number;
+  /**
+   * Bytes at `offset`. Near the end of the disk fewer bytes come back (none past the end); it never
+   * throws for a range, only for a real I/O error.
+   */
+  readAt(offset: number, length: number): Uint8Array;
+}
+
+/** A Disk over bytes in memory: tests, fuzzing, and containers decoded in memory. */
+export function memoryDisk(bytes: Uint8Array, sectorSize = 512): Disk {
+  return {
+    sectorSize,
+    size: bytes.length,
+    readAt(offset, length) {
+      if (offset >= bytes.length || offset < 0) return new Uint8Array(0);
+      return bytes.subarray(offset, Math.min(bytes.length, offset + length));
+    },
+  };
+}

@@ -1,0 +1,159 @@
+/**
+ * The few libc calls kpartx-tui needs, bound with koffi. Loaded on first use so that commands that
+ * never touch the kernel do not pay for it. Every failure becomes a KernelError carrying errno.
+ */
+import koffi from 'koffi';
+import { KernelError } from './types.js';
+
+export const O_RDONLY = 0;
+export const O_RDWR = 2;
+export const O_CLOEXEC = 0o2000000;
+export const O_EXCL = 0o200;
+export const O_NONBLOCK = 0o4000;
+
+const ERRNO_NAMES: Record<number, [string, string]> = {
+  1: ['EPERM', 'Operation not permitted'],
+  2: ['ENOENT', 'No such file or directory'],
+  5: ['EIO', 'Input/output error'],
+  6: ['ENXIO', 'No such device or address'],
+  9: ['EBADF', 'Bad file descriptor'],
+  11: ['EAGAIN', 'Resource temporarily unavailable'],
+  12: ['ENOMEM', 'Cannot allocate memory'],
+  13: ['EACCES', 'Permission denied'],
+  15: ['ENOTBLK', 'Block device required'],
+  16: ['EBUSY', 'Device or resource busy'],
+  17: ['EEXIST', 'File exists'],
+  19: ['ENODEV', 'No such device'],
+  20: ['ENOTDIR', 'Not a directory'],
+  21: ['EISDIR', 'Is a directory'],
+  22: ['EINVAL', 'Invalid argument'],
+  25: ['ENOTTY', 'Inappropriate ioctl for device'],
+  28: ['ENOSPC', 'No space left on device'],
+  30: ['EROFS', 'Read-only file system'],
+  95: ['EOPNOTSUPP', 'Operation not supported'],
+};
+
+/** Symbolic name of an errno (`EBUSY`), or `errno N`. */
+export const errnoCode = (errno: number): string => ERRNO_NAMES[errno]?.[0] ?? `errno ${errno}`;
+/** glibc's English strerror text for the common errnos. */
+export const strerror = (errno: number): string => ERRNO_NAMES[errno]?.[1] ?? `Unknown error ${errno}`;
+
+type Bound = {
+  open: (path: string, flags: number, mode: number) => number;
+  close: (fd: number) => number;
+  ioctlPtr: (fd: number, request: number, arg: Buffer | null) => number;
+  ioctlInt: (fd: number, request: number, arg: number) => number;
+  mknod: (path: string, mode: number, dev: bigint) => number;
+  mount: (
+    source: string,
+    target: string,
+    fstype: string | null,
+    flags: number,
+    data: string | null,
+  ) => number;
+  umount2: (target: string, flags: number) => number;
+  flock: (fd: number, op: number) => number;
+  geteuid: () => number;
+};
+
+let bound: Bound | undefined;
+
+function libc(): Bound {
+  if (bound) return bound;
+  const lib = koffi.load('libc.so.6');
+  bound = {
+    open: lib.func('int open(const char *path, int flags, uint32_t mode)'),
+    close: lib.func('int close(int fd)'),
+    // ioctl is variadic; pointer and integer arguments travel in the same registers as fixed
+    // ones on x86-64 and arm64, so fixed-arity declarations are ABI-safe and faster.
+    ioctlPtr: lib.func('int ioctl(int fd, unsigned long request, void *arg)'),
+    ioctlInt: lib.func('int ioctl(int fd, unsigned long request, unsigned long arg)'),
+    mknod: lib.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
+    mount: lib.func(
+      'int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)',
+    ),
+    umount2: lib.func('int umount2(const char *target, int flags)'),
+    flock: lib.func('int flock(int fd, int op)'),
+    geteuid: lib.func('uint32_t geteuid(void)'),
+  };
+  return bound;
+}
+
+const lastErrno = (): number => koffi.errno();
+
+function check(result: number, op: string, device: string): number {
+  if (result < 0) {
+    const errno = lastErrno();
+    throw new KernelError(op, device, errno, errnoCode(errno), `${device}: ${op} failed: ${strerror(errno)}`);
+  }
+  return result;
+}
+
+export function open(path: string, flags: number): number {
+  return check(libc().open(path, flags | O_CLOEXEC, 0), 'open', path);
+}
+
+export function close(fd: number): void {
+  libc().close(fd);
+}
+
+/** ioctl with a buffer the kernel reads and/or fills in place. */
+export function ioctl(fd: number, request: number, arg: Buffer | null, op: string, device: string): number {
+  return check(libc().ioctlPtr(fd, request, arg), op, device);
+}
+
+/** ioctl whose argument is a plain integer (a file descriptor, an index, a flag). */
+export function ioctlValue(fd: number, request: number, arg: number, op: string, device: string): number {
+  return check(libc().ioctlInt(fd, request, arg), op, device);
+}
+
+/** Run `fn` with a file descriptor that is closed afterwards, whatever happens. */
+export function withFd<T>(path: string, flags: number, fn: (fd: number) => T): T {
+  const fd = open(path, flags);
+  try {
+    return fn(fd);
+  } finally {
+    close(fd);
+  }
+}
+
+export const S_IFBLK = 0o060000;
+
+/** Linux's encoding of a device number for mknod (glibc makedev). */
+export function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major);
+  const mi = BigInt(minor);
+  return ((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n);
+}
+
+export function mknodBlock(path: string, mode: number, major: number, minor: number): void {
+  check(libc().mknod(path, S_IFBLK | (mode & 0o7777), makedev(major, minor)), 'mknod', path);
+}
+
+export const MS_RDONLY = 1;
+export const MS_NOSUID = 2;
+export const MS_NODEV = 4;
+
+export function mount(
+  source: string,
+  target: string,
+  fstype: string,
+  flags: number,
+  data: string | null,
+): void {
+  check(libc().mount(source, target, fstype, flags, data), 'mount', source);
+}
+
+export function umount2(target: string, flags: number): void {
+  check(libc().umount2(target, flags), 'umount', target);
+}
+
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+export function flock(fd: number, op: number, device: string): void {
+  check(libc().flock(fd, op), 'flock', device);
+}
+
+export const geteuid = (): number => libc().geteuid();

@@ -1,0 +1,125 @@
+/**
+ * The narrow interface between kpartx-tui and the kernel. Only src/kernel/* implements it with
+ * koffi; everything above it (planning, CLI, TUI) is tested against a fake.
+ */
+
+export interface DevNo {
+  major: number;
+  minor: number;
+}
+
+export const formatDevNo = (d: DevNo): string => `${d.major}:${d.minor}`;
+
+/** A failed system call, with what was attempted and on which device. */
+export class KernelError extends Error {
+  constructor(
+    /** e.g. `DM_DEV_CREATE`, `LOOP_CONFIGURE`, `open`, `mount`. */
+    readonly op: string,
+    /** Device or map name the call was about. */
+    readonly device: string,
+    readonly errno: number,
+    /** Symbolic errno (`EBUSY`), when known. */
+    readonly code: string,
+    message?: string,
+  ) {
+    super(message ?? `${device}: ${op} failed: ${code || `errno ${errno}`}`);
+    this.name = 'KernelError';
+  }
+}
+
+export interface BlockDeviceInfo {
+  devno: DevNo;
+  sizeBytes: number;
+  logicalSectorSize: number;
+  readOnly: boolean;
+}
+
+export interface LoopDevice {
+  index: number;
+  /** `/dev/loopN` */
+  path: string;
+  devno: DevNo;
+  /** Backing file or device as the kernel reports it (sysfs `loop/backing_file`). */
+  backingFile: string;
+  /** Bytes. */
+  offset: number;
+  /** Bytes; 0 = to the end of the backing file. */
+  sizeLimit: number;
+  readOnly: boolean;
+  autoclear: boolean;
+  logicalSectorSize: number;
+}
+
+export interface LoopAttachOptions {
+  readOnly: boolean;
+  offset?: number;
+  sizeLimit?: number;
+  autoclear?: boolean;
+  /** Logical block size of the new loop device (512 when absent). */
+  blockSize?: number;
+}
+
+export interface LoopApi {
+  /** Bound loop devices, from sysfs. */
+  list(): LoopDevice[];
+  /** The index LOOP_CTL_GET_FREE hands out next (used to name maps before attaching). */
+  nextFreeIndex(): number;
+  attach(backing: string, options: LoopAttachOptions): LoopDevice;
+  detach(path: string): void;
+}
+
+export interface DmTarget {
+  /** 512-byte sectors. */
+  start: number;
+  length: number;
+  type: string;
+  params: string;
+}
+
+export interface DmMapInfo {
+  name: string;
+  uuid: string;
+  devno: DevNo;
+  openCount: number;
+  readOnly: boolean;
+  suspended: boolean;
+}
+
+export interface DmApi {
+  version(): [number, number, number];
+  targetTypes(): string[];
+  list(): { name: string; devno: DevNo; uuid: string }[];
+  info(name: string): DmMapInfo | undefined;
+  infoByDevNo(devno: DevNo): DmMapInfo | undefined;
+  infoByUuid(uuid: string): DmMapInfo | undefined;
+  table(name: string): DmTarget[];
+  create(name: string, uuid: string, table: DmTarget[], options: { readOnly: boolean }): DevNo;
+  reload(name: string, table: DmTarget[], options: { readOnly: boolean }): void;
+  resume(name: string, options: { noFlush: boolean }): void;
+  rename(from: string, to: string): void;
+  remove(name: string, options: { noFlush: boolean }): void;
+}
+
+export interface MountEntry {
+  source: string;
+  target: string;
+  fstype: string;
+  options: string;
+  devno: DevNo;
+}
+
+export interface MountApi {
+  /** Parsed /proc/self/mountinfo. */
+  list(): MountEntry[];
+  mount(source: string, target: string, fstype: string, options: { readOnly: boolean }): void;
+  unmount(target: string): void;
+}
+
+export interface Kernel {
+  /** Size, sector size and number of a block device; a KernelError if it is not one. */
+  blockDevice(path: string): BlockDeviceInfo;
+  loop: LoopApi;
+  /** null when this kernel has no device-mapper (and it cannot be loaded). */
+  dm: DmApi | null;
+  mounts: MountApi;
+}
