@@ -1,0 +1,199 @@
+/**
+ * device-mapper through ioctls on /dev/mapper/control (the wire format lives in dm-ioctl.ts).
+ * Every failure is a KernelError naming the dm command, the map and errno.
+ */
+import { spawnSync } from 'node:child_process';
+import {
+  DM_IOCTL_SIZE,
+  DmCommand,
+  type DmCommandName,
+  DmFlag,
+  type DmIoctlHeader,
+  type DmListEntry,
+  decodeDeps,
+  decodeDmHeader,
+  decodeNameList,
+  decodeTargets,
+  decodeVersionList,
+  dmRequest,
+  encodeDmIoctl,
+  encodeRename,
+  encodeTargets,
+} from './dm-ioctl.js';
+import { ioctl, O_RDWR, open } from './libc.js';
+import { type DevNo, type DmApi, type DmMapInfo, type DmTarget, formatDevNo, KernelError } from './types.js';
+
+export const DM_CONTROL = '/dev/mapper/control';
+const ENXIO = 6;
+
+interface Call {
+  name?: string;
+  uuid?: string;
+  devno?: DevNo;
+  flags?: number;
+  targetCount?: number;
+  payload?: Buffer;
+  /** Initial buffer size for commands that return data; doubled while the kernel says it is full. */
+  size?: number;
+}
+
+const infoFrom = (h: DmIoctlHeader): DmMapInfo => ({
+  name: h.name,
+  uuid: h.uuid,
+  devno: h.devno,
+  openCount: h.openCount,
+  readOnly: (h.flags & DmFlag.READONLY) !== 0,
+  suspended: (h.flags & DmFlag.SUSPEND) !== 0,
+});
+
+/** Whole-map linear tables and friends, over one open control descriptor. */
+export class DeviceMapper implements DmApi {
+  constructor(private readonly fd: number) {}
+
+  /** One ioctl; grows the buffer and retries while the kernel reports DM_BUFFER_FULL. */
+  private call(command: DmCommandName, subject: string, c: Call): { header: DmIoctlHeader; buf: Buffer } {
+    let size = c.size ?? DM_IOCTL_SIZE + (c.payload?.length ?? 0);
+    for (;;) {
+      const buf = encodeDmIoctl({ ...c, size });
+      ioctl(this.fd, dmRequest(DmCommand[command]), buf, `DM_${command}`, subject);
+      const header = decodeDmHeader(buf);
+      if (header.flags & DmFlag.BUFFER_FULL && size < 64 * 1024 * 1024) {
+        size *= 2;
+        continue;
+      }
+      return { header, buf };
+    }
+  }
+
+  /** Like call, but "no such map" (ENXIO) is undefined instead of an error. */
+  private lookup(command: DmCommandName, subject: string, c: Call) {
+    try {
+      return this.call(command, subject, c);
+    } catch (error) {
+      if (error instanceof KernelError && error.errno === ENXIO) return undefined;
+      throw error;
+    }
+  }
+
+  version(): [number, number, number] {
+    return this.call('VERSION', 'device-mapper', {}).header.version;
+  }
+
+  targetTypes(): string[] {
+    const { header, buf } = this.call('LIST_VERSIONS', 'device-mapper', { size: 8192 });
+    return decodeVersionList(buf, header).map((t) => t.name);
+  }
+
+  list(): DmListEntry[] {
+    const { header, buf } = this.call('LIST_DEVICES', 'device-mapper', { flags: DmFlag.UUID, size: 16384 });
+    return decodeNameList(buf, header);
+  }
+
+  info(name: string): DmMapInfo | undefined {
+    const r = this.lookup('DEV_STATUS', name, { name });
+    return r && infoFrom(r.header);
+  }
+
+  infoByDevNo(devno: DevNo): DmMapInfo | undefined {
+    const r = this.lookup('DEV_STATUS', formatDevNo(devno), { devno });
+    return r && infoFrom(r.header);
+  }
+
+  infoByUuid(uuid: string): DmMapInfo | undefined {
+    const r = this.lookup('DEV_STATUS', uuid, { uuid });
+    return r && infoFrom(r.header);
+  }
+
+  /** The active table as loaded (`dmsetup table`). */
+  table(name: string): DmTarget[] {
+    const { header, buf } = this.call('TABLE_STATUS', name, { name, flags: DmFlag.STATUS_TABLE, size: 4096 });
+    return decodeTargets(buf, header);
+  }
+
+  /** The targets' status lines (`dmsetup status`). */
+  status(name: string): DmTarget[] {
+    const { header, buf } = this.call('TABLE_STATUS', name, { name, size: 4096 });
+    return decodeTargets(buf, header);
+  }
+
+  /** Device numbers the active table uses. */
+  deps(name: string): DevNo[] {
+    const { header, buf } = this.call('TABLE_DEPS', name, { name, size: 4096 });
+    return decodeDeps(buf, header);
+  }
+
+  /** Create, load and resume; a map that cannot be loaded or resumed is removed again. */
+  create(name: string, uuid: string, table: DmTarget[], options: { readOnly: boolean }): DevNo {
+    const created = this.call('DEV_CREATE', name, { name, uuid });
+    try {
+      this.reload(name, table, options);
+      this.resume(name, { noFlush: false });
+    } catch (error) {
+      try {
+        this.remove(name, { noFlush: true });
+      } catch {
+        // The original failure is what the caller needs to see.
+      }
+      throw error;
+    }
+    return this.info(name)?.devno ?? created.header.devno;
+  }
+
+  reload(name: string, table: DmTarget[], options: { readOnly: boolean }): void {
+    this.call('TABLE_LOAD', name, {
+      name,
+      flags: options.readOnly ? DmFlag.READONLY : 0,
+      targetCount: table.length,
+      payload: encodeTargets(table),
+    });
+  }
+
+  /** DM_DEV_SUSPEND without the suspend flag: make the inactive table live. */
+  resume(name: string, options: { noFlush: boolean }): void {
+    const flags = options.noFlush ? DmFlag.SKIP_LOCKFS | DmFlag.NOFLUSH : 0;
+    this.call('DEV_SUSPEND', name, { name, flags });
+  }
+
+  rename(from: string, to: string): void {
+    this.call('DEV_RENAME', from, { name: from, payload: encodeRename(to, false) });
+  }
+
+  remove(name: string, _options: { noFlush: boolean }): void {
+    this.call('DEV_REMOVE', name, { name });
+  }
+}
+
+function tryOpenControl(): number | null {
+  try {
+    return open(DM_CONTROL, O_RDWR);
+  } catch {
+    return null;
+  }
+}
+
+let cached: DeviceMapper | null | undefined;
+
+/**
+ * device-mapper, or null when /dev/mapper/control cannot be opened even after `modprobe dm_mod`
+ * (or the kernel does not speak interface version 4).
+ */
+export function openDeviceMapper(): DeviceMapper | null {
+  if (cached !== undefined) return cached;
+  let fd = tryOpenControl();
+  if (fd === null) {
+    spawnSync('modprobe', ['dm_mod'], { stdio: 'ignore', timeout: 10_000 });
+    fd = tryOpenControl();
+  }
+  if (fd === null) {
+    cached = null;
+    return cached;
+  }
+  const dm = new DeviceMapper(fd);
+  try {
+    dm.version();
+    cached = dm;
+  } catch {
+    cached = null;
+  }
+  return cached;
+}
