@@ -48,6 +48,8 @@ export interface LoopDevice {
   readOnly: boolean;
   autoclear: boolean;
   logicalSectorSize: number;
+  /** `lo_file_name` (LOOP_GET_STATUS64): at most 63 bytes, set by whoever attached the loop. */
+  name?: string;
 }
 
 export interface LoopAttachOptions {
@@ -57,6 +59,8 @@ export interface LoopAttachOptions {
   autoclear?: boolean;
   /** Logical block size of the new loop device (512 when absent). */
   blockSize?: number;
+  /** Stored in `lo_file_name` (63 bytes kept); the backing file's path when absent, as losetup does. */
+  name?: string;
 }
 
 export interface LoopApi {
