@@ -1,0 +1,59 @@
+/** Size, sector size, read-only state and number of a block device (BLK* ioctls). */
+import { type BigIntStats, statSync } from 'node:fs';
+import { ioctl, O_RDONLY, withFd } from './libc.js';
+import { type BlockDeviceInfo, type DevNo, KernelError } from './types.js';
+
+export const BLKROGET = 0x125e;
+export const BLKSSZGET = 0x1268;
+export const BLKGETSIZE64 = 0x80081272;
+
+/** Split a Linux dev_t (glibc encoding) into major and minor. */
+export function splitDevT(rdev: bigint): DevNo {
+  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
+  const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
+  return { major: Number(major), minor: Number(minor) };
+}
+
+/** Device number of a block device node, or undefined when `path` is not one. */
+export function blockDevNoOf(path: string): DevNo | undefined {
+  try {
+    const st = statSync(path, { bigint: true });
+    return st.isBlockDevice() ? splitDevT(st.rdev) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function blockDevice(path: string): BlockDeviceInfo {
+  let st: BigIntStats;
+  try {
+    st = statSync(path, { bigint: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'ENOENT';
+    const errno = code === 'ENOENT' ? 2 : code === 'EACCES' ? 13 : 0;
+    throw new KernelError(
+      'stat',
+      path,
+      errno,
+      code,
+      `${path}: ${code === 'ENOENT' ? 'No such file or directory' : code}`,
+    );
+  }
+  if (!st.isBlockDevice()) {
+    throw new KernelError('stat', path, 15, 'ENOTBLK', `${path}: not a block device`);
+  }
+  return withFd(path, O_RDONLY, (fd) => {
+    const size = new BigUint64Array(1);
+    ioctl(fd, BLKGETSIZE64, Buffer.from(size.buffer), 'BLKGETSIZE64', path);
+    const sector = Buffer.alloc(4);
+    ioctl(fd, BLKSSZGET, sector, 'BLKSSZGET', path);
+    const ro = Buffer.alloc(4);
+    ioctl(fd, BLKROGET, ro, 'BLKROGET', path);
+    return {
+      devno: splitDevT(st.rdev),
+      sizeBytes: Number(size[0]),
+      logicalSectorSize: sector.readInt32LE(0),
+      readOnly: ro.readInt32LE(0) !== 0,
+    };
+  });
+}

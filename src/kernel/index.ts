@@ -1,0 +1,15 @@
+/** The real kernel: block devices, loop devices, device-mapper (when present) and mounts. */
+import { blockDevice } from './block.js';
+import { openDeviceMapper } from './dm.js';
+import { createLoopApi } from './loop.js';
+import { createMountApi } from './mount.js';
+import type { Kernel } from './types.js';
+
+export function createKernel(): Kernel {
+  return {
+    blockDevice,
+    loop: createLoopApi(),
+    dm: openDeviceMapper(),
+    mounts: createMountApi(),
+  };
+}
