@@ -1,0 +1,598 @@
+/**
+ * An in-memory kernel for tests: loop devices bound to files, a device-mapper with names, UUIDs,
+ * tables, open counts and read-only maps, and a mount table. It enforces the rules the real kernel
+ * enforces where they matter to kpartx (busy names and UUIDs, maps past the end of their device,
+ * removing an open map, lowest free loop index and dm minor), and every operation can be made to
+ * fail on purpose (`failOn`) to test error paths.
+ *
+ * Backing files are either registered in memory (`addFile`) or real files on disk.
+ */
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import type { Disk } from '../engine/disk.js';
+import {
+  type BlockDeviceInfo,
+  type DevNo,
+  type DmApi,
+  type DmMapInfo,
+  type DmTarget,
+  formatDevNo,
+  type Kernel,
+  KernelError,
+  type LoopApi,
+  type LoopAttachOptions,
+  type LoopDevice,
+  type MountApi,
+  type MountEntry,
+} from './types.js';
+
+const ERRNO: Record<string, [number, string]> = {
+  ENOENT: [2, 'No such file or directory'],
+  EIO: [5, 'Input/output error'],
+  ENXIO: [6, 'No such device or address'],
+  EACCES: [13, 'Permission denied'],
+  ENOTBLK: [15, 'Block device required'],
+  EBUSY: [16, 'Device or resource busy'],
+  EEXIST: [17, 'File exists'],
+  ENODEV: [19, 'No such device'],
+  EINVAL: [22, 'Invalid argument'],
+  EROFS: [30, 'Read-only file system'],
+};
+
+export type FakeErrno = keyof typeof ERRNO;
+
+function kernelError(op: string, device: string, code: string): KernelError {
+  const [errno, text] = ERRNO[code] ?? [5, code];
+  return new KernelError(op, device, errno, code, `${device}: ${op} failed: ${text}`);
+}
+
+/** Operations that can be made to fail. */
+export type FakeOp =
+  | 'blockDevice'
+  | 'loop.attach'
+  | 'loop.detach'
+  | 'dm.create'
+  | 'dm.reload'
+  | 'dm.resume'
+  | 'dm.rename'
+  | 'dm.remove'
+  | 'mount'
+  | 'unmount';
+
+interface Injection {
+  op: FakeOp;
+  /** Fail the nth matching call (1-based); every matching call when absent. */
+  nth?: number;
+  /** Only calls about this device or map name. */
+  device?: string;
+  code: string;
+  seen: number;
+}
+
+interface FakeDisk {
+  path: string;
+  devno: DevNo;
+  sectorSize: number;
+  readOnly: boolean;
+  /** Bytes in memory, or a file on disk. */
+  source: { bytes: Uint8Array } | { file: string };
+}
+
+interface FakeLoop {
+  index: number;
+  backing: string;
+  offset: number;
+  sizeLimit: number;
+  readOnly: boolean;
+  autoclear: boolean;
+  blockSize: number;
+  name: string;
+  openCount: number;
+}
+
+interface FakeMap {
+  name: string;
+  uuid: string;
+  minor: number;
+  table: DmTarget[];
+  pending: { table: DmTarget[]; readOnly: boolean } | null;
+  readOnly: boolean;
+  suspended: boolean;
+  openCount: number;
+}
+
+export interface FakeKernelOptions {
+  /** false: a kernel without device-mapper (`kernel.dm` is null). Default true. */
+  dm?: boolean;
+  /** Loop devices that exist but are unbound at start (`/dev/loop0..N-1`). Default 8. */
+  loopDevices?: number;
+  /** Major number of device-mapper devices. Default 254. */
+  dmMajor?: number;
+}
+
+const LOOP_MAJOR = 7;
+
+export class FakeKernel implements Kernel {
+  /** Every state-changing call, in order, e.g. `dm.create loop0p1`. */
+  readonly calls: string[] = [];
+  readonly loop: LoopApi;
+  readonly dm: DmApi | null;
+  readonly mounts: MountApi;
+
+  private readonly files = new Map<string, Uint8Array>();
+  private readonly disks = new Map<string, FakeDisk>();
+  private readonly loops = new Map<number, FakeLoop | null>();
+  private readonly maps = new Map<string, FakeMap>();
+  private readonly mountTable: MountEntry[] = [];
+  private readonly injections: Injection[] = [];
+  private readonly dmMajor: number;
+
+  constructor(options: FakeKernelOptions = {}) {
+    this.dmMajor = options.dmMajor ?? 254;
+    for (let i = 0; i < (options.loopDevices ?? 8); i++) this.loops.set(i, null);
+    this.loop = this.makeLoopApi();
+    this.dm = options.dm === false ? null : this.makeDmApi();
+    this.mounts = this.makeMountApi();
+  }
+
+  // ---- set-up helpers for tests -------------------------------------------------------------
+
+  /** A file that exists only in memory; loops can be bound to it. */
+  addFile(path: string, bytes: Uint8Array): void {
+    this.files.set(path, bytes);
+  }
+
+  /** A whole-disk block device. */
+  addDisk(
+    path: string,
+    source: Uint8Array | string,
+    options: { devno?: DevNo; sectorSize?: number; readOnly?: boolean } = {},
+  ): DevNo {
+    const devno = options.devno ?? { major: 8, minor: this.disks.size * 16 };
+    this.disks.set(path, {
+      path,
+      devno,
+      sectorSize: options.sectorSize ?? 512,
+      readOnly: options.readOnly ?? false,
+      source: typeof source === 'string' ? { file: source } : { bytes: source },
+    });
+    return devno;
+  }
+
+  /** Make the `nth` matching call of `op` (or every one) fail with `code` (default EIO). */
+  failOn(op: FakeOp, options: { nth?: number; device?: string; code?: FakeErrno } = {}): void {
+    this.injections.push({
+      op,
+      nth: options.nth,
+      device: options.device,
+      code: options.code ?? 'EIO',
+      seen: 0,
+    });
+  }
+
+  /** Simulate a process holding a map or loop device open. */
+  setOpenCount(nameOrPath: string, count: number): void {
+    const map = this.maps.get(nameOrPath.replace(/^\/dev\/mapper\//, ''));
+    if (map) {
+      map.openCount = count;
+      return;
+    }
+    const loop = this.loopByPath(nameOrPath);
+    if (!loop) throw new Error(`fake kernel: no map or loop ${nameOrPath}`);
+    loop.openCount = count;
+  }
+
+  /** Create a map directly, bypassing injections (pre-existing state for a scenario). */
+  seedMap(name: string, uuid: string, table: DmTarget[], options: { readOnly?: boolean } = {}): DevNo {
+    const minor = this.freeMinor();
+    this.maps.set(name, {
+      name,
+      uuid,
+      minor,
+      table,
+      pending: null,
+      readOnly: options.readOnly ?? false,
+      suspended: false,
+      openCount: 0,
+    });
+    return { major: this.dmMajor, minor };
+  }
+
+  /** Is `path` a block device of this fake kernel? */
+  isBlockDevice(path: string): boolean {
+    return this.resolve(path) !== undefined;
+  }
+
+  /** A read-only view of one of the fake block devices (disk, loop, or dm map). */
+  openDisk(path: string): Disk {
+    const device = this.resolve(path);
+    if (!device) throw kernelError('open', path, 'ENOENT');
+    const info = this.infoOf(device, path);
+    return {
+      sectorSize: info.logicalSectorSize,
+      size: info.sizeBytes,
+      readAt: (offset, length) => {
+        if (offset < 0 || offset >= info.sizeBytes) return new Uint8Array(0);
+        return this.readDevice(device, offset, Math.min(length, info.sizeBytes - offset));
+      },
+    };
+  }
+
+  // ---- Kernel ---------------------------------------------------------------------------------
+
+  blockDevice(path: string): BlockDeviceInfo {
+    this.inject('blockDevice', path);
+    const device = this.resolve(path);
+    if (!device) throw kernelError('stat', path, this.pathExists(path) ? 'ENOTBLK' : 'ENOENT');
+    return this.infoOf(device, path);
+  }
+
+  // ---- internals ------------------------------------------------------------------------------
+
+  private inject(op: FakeOp, device: string): void {
+    for (const injection of this.injections) {
+      if (injection.op !== op) continue;
+      if (injection.device !== undefined && injection.device !== device) continue;
+      injection.seen++;
+      if (injection.nth === undefined || injection.nth === injection.seen) {
+        throw kernelError(op, device, injection.code);
+      }
+    }
+  }
+
+  private pathExists(path: string): boolean {
+    if (this.files.has(path)) return true;
+    try {
+      statSync(path);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private fileSize(path: string): number {
+    const bytes = this.files.get(path);
+    if (bytes) return bytes.length;
+    return statSync(path).size;
+  }
+
+  private readFile(path: string, offset: number, length: number): Uint8Array {
+    const bytes = this.files.get(path);
+    if (bytes) return bytes.slice(offset, offset + length);
+    const fd = openSync(path, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const n = Math.max(0, Math.min(length, size - offset));
+      const out = new Uint8Array(n);
+      let done = 0;
+      while (done < n) {
+        const got = readSync(fd, out, done, n - done, offset + done);
+        if (got <= 0) break;
+        done += got;
+      }
+      return out.subarray(0, done);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private loopByPath(path: string): FakeLoop | undefined {
+    const match = /^\/dev\/loop(\d+)$/.exec(path);
+    if (!match) return undefined;
+    return this.loops.get(Number(match[1])) ?? undefined;
+  }
+
+  private mapByPath(path: string): FakeMap | undefined {
+    const named = /^\/dev\/mapper\/(.+)$/.exec(path);
+    if (named) return this.maps.get(named[1]!);
+    const numbered = /^\/dev\/dm-(\d+)$/.exec(path);
+    if (numbered) return [...this.maps.values()].find((m) => m.minor === Number(numbered[1]));
+    return undefined;
+  }
+
+  private resolve(path: string): { disk: FakeDisk } | { loop: FakeLoop } | { map: FakeMap } | undefined {
+    const disk = this.disks.get(path);
+    if (disk) return { disk };
+    const loop = this.loopByPath(path);
+    if (loop) return { loop };
+    const map = this.mapByPath(path);
+    if (map) return { map };
+    return undefined;
+  }
+
+  private resolveDevNo(devno: DevNo) {
+    if (devno.major === LOOP_MAJOR) return this.resolve(`/dev/loop${devno.minor}`);
+    if (devno.major === this.dmMajor) return this.resolve(`/dev/dm-${devno.minor}`);
+    const disk = [...this.disks.values()].find(
+      (d) => d.devno.major === devno.major && d.devno.minor === devno.minor,
+    );
+    return disk ? { disk } : undefined;
+  }
+
+  private loopSize(loop: FakeLoop): number {
+    const available = Math.max(0, this.fileSize(loop.backing) - loop.offset);
+    const size = loop.sizeLimit > 0 ? Math.min(loop.sizeLimit, available) : available;
+    return size - (size % 512);
+  }
+
+  private mapSize(map: FakeMap): number {
+    return map.table.reduce((end, t) => Math.max(end, t.start + t.length), 0) * 512;
+  }
+
+  private infoOf(device: NonNullable<ReturnType<FakeKernel['resolve']>>, path: string): BlockDeviceInfo {
+    if ('disk' in device) {
+      const { disk } = device;
+      const size = 'bytes' in disk.source ? disk.source.bytes.length : this.fileSize(disk.source.file);
+      return {
+        devno: disk.devno,
+        sizeBytes: size,
+        logicalSectorSize: disk.sectorSize,
+        readOnly: disk.readOnly,
+      };
+    }
+    if ('loop' in device) {
+      const { loop } = device;
+      return {
+        devno: { major: LOOP_MAJOR, minor: loop.index },
+        sizeBytes: this.loopSize(loop),
+        logicalSectorSize: loop.blockSize,
+        readOnly: loop.readOnly,
+      };
+    }
+    const { map } = device;
+    const first = map.table[0];
+    const below = first?.type === 'linear' ? this.linearTarget(first.params) : undefined;
+    const sectorSize = below ? this.infoOf(below.device, path).logicalSectorSize : 512;
+    return {
+      devno: { major: this.dmMajor, minor: map.minor },
+      sizeBytes: this.mapSize(map),
+      logicalSectorSize: sectorSize,
+      readOnly: map.readOnly,
+    };
+  }
+
+  private linearTarget(params: string) {
+    const match = /^(\d+):(\d+) (\d+)$/.exec(params);
+    if (!match) return undefined;
+    const device = this.resolveDevNo({ major: Number(match[1]), minor: Number(match[2]) });
+    return device ? { device, offset: Number(match[3]) * 512 } : undefined;
+  }
+
+  private readDevice(
+    device: NonNullable<ReturnType<FakeKernel['resolve']>>,
+    offset: number,
+    length: number,
+  ): Uint8Array {
+    if ('disk' in device) {
+      const { source } = device.disk;
+      return 'bytes' in source
+        ? source.bytes.slice(offset, offset + length)
+        : this.readFile(source.file, offset, length);
+    }
+    if ('loop' in device) return this.readFile(device.loop.backing, device.loop.offset + offset, length);
+    const target = device.map.table[0];
+    const linear = target?.type === 'linear' ? this.linearTarget(target.params) : undefined;
+    if (!linear) return new Uint8Array(length);
+    return this.readDevice(linear.device, linear.offset + offset, length);
+  }
+
+  private freeMinor(): number {
+    const used = new Set([...this.maps.values()].map((m) => m.minor));
+    let minor = 0;
+    while (used.has(minor)) minor++;
+    return minor;
+  }
+
+  private mapInfo(map: FakeMap): DmMapInfo {
+    return {
+      name: map.name,
+      uuid: map.uuid,
+      devno: { major: this.dmMajor, minor: map.minor },
+      openCount: map.openCount,
+      readOnly: map.readOnly,
+      suspended: map.suspended,
+    };
+  }
+
+  /** A table is only accepted when every linear target fits on its device. */
+  private checkTable(name: string, table: DmTarget[], op: string): void {
+    for (const target of table) {
+      if (target.type !== 'linear') continue;
+      const linear = this.linearTarget(target.params);
+      if (!linear) throw kernelError(op, name, 'ENXIO');
+      const size = this.infoOf(linear.device, name).sizeBytes;
+      if (linear.offset + target.length * 512 > size) throw kernelError(op, name, 'EINVAL');
+    }
+  }
+
+  /** Held by a dm map on top of it, or by a loop device whose backing file it is. */
+  private isHeld(devno: DevNo): boolean {
+    const text = formatDevNo(devno);
+    if ([...this.maps.values()].some((m) => m.table.some((t) => t.params.split(' ')[0] === text)))
+      return true;
+    const path = devno.major === LOOP_MAJOR ? `/dev/loop${devno.minor}` : undefined;
+    return path !== undefined && [...this.loops.values()].some((l) => l?.backing === path);
+  }
+
+  private makeLoopApi(): LoopApi {
+    const toDevice = (loop: FakeLoop): LoopDevice => ({
+      index: loop.index,
+      path: `/dev/loop${loop.index}`,
+      devno: { major: LOOP_MAJOR, minor: loop.index },
+      backingFile: loop.backing,
+      offset: loop.offset,
+      sizeLimit: loop.sizeLimit,
+      readOnly: loop.readOnly,
+      autoclear: loop.autoclear,
+      logicalSectorSize: loop.blockSize,
+      name: loop.name,
+    });
+    const nextFreeIndex = (): number => {
+      const existing = [...this.loops.keys()].sort((a, b) => a - b);
+      const unbound = existing.find((i) => this.loops.get(i) === null);
+      if (unbound !== undefined) return unbound;
+      let index = 0;
+      while (this.loops.has(index)) index++;
+      return index;
+    };
+    return {
+      list: () =>
+        [...this.loops.values()]
+          .filter((l): l is FakeLoop => l !== null)
+          .sort((a, b) => a.index - b.index)
+          .map(toDevice),
+      nextFreeIndex,
+      attach: (backing: string, options: LoopAttachOptions): LoopDevice => {
+        this.inject('loop.attach', backing);
+        if (!this.pathExists(backing)) throw kernelError('open', backing, 'ENOENT');
+        const index = nextFreeIndex();
+        const loop: FakeLoop = {
+          index,
+          backing,
+          offset: options.offset ?? 0,
+          sizeLimit: options.sizeLimit ?? 0,
+          readOnly: options.readOnly,
+          autoclear: options.autoclear ?? false,
+          blockSize: options.blockSize ?? 512,
+          name: (options.name ?? backing).slice(0, 63),
+          openCount: 0,
+        };
+        this.loops.set(index, loop);
+        this.calls.push(`loop.attach /dev/loop${index} ${backing}${options.readOnly ? ' ro' : ''}`);
+        return toDevice(loop);
+      },
+      detach: (path: string): void => {
+        this.inject('loop.detach', path);
+        const loop = this.loopByPath(path);
+        if (!loop) throw kernelError('LOOP_CLR_FD', path, 'ENXIO');
+        // Like the kernel: a loop still in use is only marked autoclear and goes when released.
+        if (loop.openCount > 0 || this.isHeld({ major: LOOP_MAJOR, minor: loop.index })) {
+          loop.autoclear = true;
+        } else {
+          this.loops.set(loop.index, null);
+        }
+        this.calls.push(`loop.detach ${path}`);
+      },
+    };
+  }
+
+  private makeDmApi(): DmApi {
+    const need = (name: string, op: string): FakeMap => {
+      const map = this.maps.get(name);
+      if (!map) throw kernelError(op, name, 'ENXIO');
+      return map;
+    };
+    return {
+      version: () => [4, 48, 0],
+      targetTypes: () => ['linear', 'striped', 'error', 'zero'],
+      list: () =>
+        [...this.maps.values()]
+          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+          .map((m) => ({ name: m.name, devno: { major: this.dmMajor, minor: m.minor }, uuid: m.uuid })),
+      info: (name) => {
+        const map = this.maps.get(name);
+        return map ? this.mapInfo(map) : undefined;
+      },
+      infoByDevNo: (devno) => {
+        if (devno.major !== this.dmMajor) return undefined;
+        const map = [...this.maps.values()].find((m) => m.minor === devno.minor);
+        return map ? this.mapInfo(map) : undefined;
+      },
+      infoByUuid: (uuid) => {
+        const map = uuid ? [...this.maps.values()].find((m) => m.uuid === uuid) : undefined;
+        return map ? this.mapInfo(map) : undefined;
+      },
+      table: (name) => need(name, 'DM_TABLE_STATUS').table.map((t) => ({ ...t })),
+      create: (name, uuid, table, options) => {
+        this.inject('dm.create', name);
+        if (this.maps.has(name)) throw kernelError('DM_DEV_CREATE', name, 'EBUSY');
+        if (uuid && [...this.maps.values()].some((m) => m.uuid === uuid)) {
+          throw kernelError('DM_DEV_CREATE', name, 'EBUSY');
+        }
+        this.checkTable(name, table, 'DM_TABLE_LOAD');
+        const devno = this.seedMap(name, uuid, table, options);
+        this.calls.push(`dm.create ${name}${options.readOnly ? ' ro' : ''}`);
+        return devno;
+      },
+      reload: (name, table, options) => {
+        this.inject('dm.reload', name);
+        const map = need(name, 'DM_TABLE_LOAD');
+        this.checkTable(name, table, 'DM_TABLE_LOAD');
+        map.pending = { table, readOnly: options.readOnly };
+        this.calls.push(`dm.reload ${name}${options.readOnly ? ' ro' : ''}`);
+      },
+      resume: (name) => {
+        this.inject('dm.resume', name);
+        const map = need(name, 'DM_DEV_SUSPEND');
+        if (map.pending) {
+          map.table = map.pending.table;
+          map.readOnly = map.pending.readOnly;
+          map.pending = null;
+        }
+        map.suspended = false;
+        this.calls.push(`dm.resume ${name}`);
+      },
+      rename: (from, to) => {
+        this.inject('dm.rename', from);
+        const map = need(from, 'DM_DEV_RENAME');
+        if (this.maps.has(to)) throw kernelError('DM_DEV_RENAME', from, 'EBUSY');
+        this.maps.delete(from);
+        map.name = to;
+        this.maps.set(to, map);
+        this.calls.push(`dm.rename ${from} ${to}`);
+      },
+      remove: (name) => {
+        this.inject('dm.remove', name);
+        const map = need(name, 'DM_DEV_REMOVE');
+        if (map.openCount > 0 || this.isHeld({ major: this.dmMajor, minor: map.minor })) {
+          throw kernelError('DM_DEV_REMOVE', name, 'EBUSY');
+        }
+        this.maps.delete(name);
+        this.calls.push(`dm.remove ${name}`);
+        this.releaseAutoclearLoops();
+      },
+    };
+  }
+
+  /** Autoclear loops vanish once nothing holds them any more. */
+  private releaseAutoclearLoops(): void {
+    for (const loop of this.loops.values()) {
+      if (!loop?.autoclear || loop.openCount > 0) continue;
+      if (this.isHeld({ major: LOOP_MAJOR, minor: loop.index })) continue;
+      this.loops.set(loop.index, null);
+    }
+  }
+
+  private makeMountApi(): MountApi {
+    return {
+      list: () => this.mountTable.map((m) => ({ ...m })),
+      mount: (source, target, fstype, options) => {
+        this.inject('mount', source);
+        const device = this.resolve(source);
+        if (!device) throw kernelError('mount', source, 'ENOTBLK');
+        if (this.mountTable.some((m) => m.target === target)) throw kernelError('mount', source, 'EBUSY');
+        const info = this.infoOf(device, source);
+        this.mountTable.push({
+          source,
+          target,
+          fstype,
+          options: options.readOnly ? 'ro' : 'rw',
+          devno: info.devno,
+        });
+        if ('map' in device) device.map.openCount++;
+        if ('loop' in device) device.loop.openCount++;
+        this.calls.push(`mount ${source} ${target}`);
+      },
+      unmount: (target) => {
+        this.inject('unmount', target);
+        const at = this.mountTable.findIndex((m) => m.target === target);
+        if (at < 0) throw kernelError('umount', target, 'EINVAL');
+        const [entry] = this.mountTable.splice(at, 1);
+        const device = entry ? this.resolve(entry.source) : undefined;
+        if (device && 'map' in device) device.map.openCount = Math.max(0, device.map.openCount - 1);
+        if (device && 'loop' in device) device.loop.openCount = Math.max(0, device.loop.openCount - 1);
+        this.calls.push(`unmount ${target}`);
+        this.releaseAutoclearLoops();
+      },
+    };
+  }
+}
