@@ -1,0 +1,36 @@
+import type { Disk } from '../engine/disk.js';
+import { probeExt } from './ext.js';
+import { probeFat } from './fat.js';
+import { hintFor } from './hints.js';
+import { type Region, regionOf } from './region.js';
+import { probeSwap } from './swap.js';
+import type { ContentInfo } from './types.js';
+
+export { hintFor, isMountableType, whyNotMountable } from './hints.js';
+export type { ContainerInfo, ContentInfo, ContentUsage } from './types.js';
+
+type Prober = (region: Region) => ContentInfo | null;
+
+/**
+ * libblkid's order: RAID members first (an md 1.0 member holds an intact filesystem at its start),
+ * then volume managers and crypto headers, then filesystems.
+ */
+const PROBERS: readonly Prober[] = [probeFat, probeSwap, probeExt];
+
+/**
+ * What lives in `size` bytes at `offset` of `disk` (a partition, or the whole device), from the
+ * signatures on it. Reads only a few small windows inside that range; null when nothing known is
+ * there or the range is too short to tell.
+ */
+export function probeContent(disk: Disk, offset: number, size: number): ContentInfo | null {
+  if (!(offset >= 0 && size > 0)) return null;
+  const region = regionOf(disk, offset, size);
+  for (const probe of PROBERS) {
+    const info = probe(region);
+    if (info) {
+      const hint = hintFor(info);
+      return hint ? { ...info, hint } : info;
+    }
+  }
+  return null;
+}
