@@ -45,7 +45,7 @@ export function attachLoop(file: string, readOnly = false): string {
 }
 
 export function detachLoop(dev: string): void {
-  run('losetup', '-d', dev);
+  run('losetup', ['-d', dev]);
 }
 
 export const devnoOf = (dev: string): string => {
