@@ -197,6 +197,11 @@ export class FakeKernel implements Kernel {
     return { major: this.dmMajor, minor };
   }
 
+  /** An in-memory file registered with addFile, if any. */
+  memoryFile(path: string): Uint8Array | undefined {
+    return this.files.get(path);
+  }
+
   /** Is `path` a block device of this fake kernel? */
   isBlockDevice(path: string): boolean {
     return this.resolve(path) !== undefined;

@@ -1,0 +1,298 @@
+/**
+ * The drop-in `kpartx` command: same options, output lines, streams and exit statuses as the C
+ * kpartx (multipath-tools). Checks run in the C tool's order, so the first problem decides the
+ * message and status. This module never loads React or Ink, and `-l IMAGE` never loads the native
+ * kernel bindings.
+ */
+import type { BackendKind, MapBackend, MapEvent } from '../engine/backend.js';
+import { BackendUnavailable, chooseBackendKind, loadBackend } from '../engine/backends/select.js';
+import { listingLines } from '../engine/listing.js';
+import { resolveDelimiter } from '../engine/names.js';
+import type { PartitionTable } from '../engine/partition.js';
+import {
+  invalidContainerWarnings,
+  PlanError,
+  pastEndMessage,
+  planMaps,
+  slotsPastEnd,
+} from '../engine/plan.js';
+import {
+  type Action,
+  type Host,
+  openSourceDisk,
+  type ResolvedSource,
+  realHost,
+  resolveSource,
+  SourceError,
+} from '../engine/source.js';
+import { readPartitionTable } from '../engine/tables/index.js';
+import { getopt } from './getopt.js';
+import { type EventContext, renderEvent } from './output.js';
+import { usageText } from './usage.js';
+
+export interface CliEnvironment {
+  /** Buffered like the C tool's stdout: written once at the end. */
+  stdout(text: string): void;
+  /** Written at once. */
+  stderr(text: string): void;
+  env: Record<string, string | undefined>;
+  host: Host;
+}
+
+export interface CliOptions {
+  action: Action;
+  readOnly: boolean;
+  /** `-p`; undefined means the digit rule. */
+  delimiter?: string;
+  force: boolean;
+  forceGpt: boolean;
+  /** `-t`: only this table reader. */
+  only?: string;
+  verbose: boolean;
+  sync: boolean;
+  backend?: BackendKind;
+}
+
+const SHORT_OPTIONS = 'rladfgvp:t:snu';
+const LONG_OPTIONS = [{ name: 'backend', hasArg: true, key: 'backend' }];
+const ACTIONS: Record<string, Action> = { l: 'list', a: 'add', d: 'delete', u: 'update' };
+
+/** glibc names the program by argv[0]; a Node script's path is cut to its base name, without `.js`. */
+export function programName(argv0: string | undefined): string {
+  const base = (argv0 ?? 'kpartx').slice((argv0 ?? '').lastIndexOf('/') + 1);
+  return base.replace(/\.js$/, '') || 'kpartx';
+}
+
+type Parsed = { ok: true; options: CliOptions; operands: string[] } | { ok: false; message?: string };
+
+export function parseArguments(args: string[], program: string, posixlyCorrect: boolean): Parsed {
+  const result = getopt(args, {
+    program,
+    shortOptions: SHORT_OPTIONS,
+    longOptions: LONG_OPTIONS,
+    posixlyCorrect,
+  });
+  if (!result.ok) return { ok: false, message: result.message };
+  const options: CliOptions = {
+    action: 'list',
+    readOnly: false,
+    force: false,
+    forceGpt: false,
+    verbose: false,
+    sync: true,
+  };
+  for (const { key, arg } of result.options) {
+    if (key in ACTIONS) options.action = ACTIONS[key]!;
+    else if (key === 'r') options.readOnly = true;
+    else if (key === 'p') options.delimiter = arg ?? '';
+    else if (key === 'f') options.force = true;
+    else if (key === 'g') options.forceGpt = true;
+    else if (key === 't') options.only = arg ?? '';
+    else if (key === 'v') options.verbose = true;
+    else if (key === 's') options.sync = true;
+    else if (key === 'n') options.sync = false;
+    else if (key === 'backend') {
+      if (arg !== 'dm' && arg !== 'loop') {
+        return { ok: false, message: `${program}: invalid backend '${arg}': use dm or loop` };
+      }
+      options.backend = arg;
+    }
+  }
+  return { ok: true, options, operands: result.operands };
+}
+
+function defaultEnvironment(): CliEnvironment {
+  return {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    env: process.env,
+    host: realHost(),
+  };
+}
+
+/** Exit statuses are counts of failures; keep a failure from wrapping to 0. */
+const statusOf = (failures: number): number => (failures <= 0 ? 0 : Math.min(failures, 255));
+
+export async function main(argv: string[], environment: Partial<CliEnvironment> = {}): Promise<number> {
+  const io = { ...defaultEnvironment(), ...environment };
+  const buffered: string[] = [];
+  const run = new Run(io, (text) => buffered.push(text));
+  try {
+    return await run.execute(argv);
+  } finally {
+    if (buffered.length > 0) io.stdout(buffered.join(''));
+  }
+}
+
+class Run {
+  constructor(
+    private readonly io: CliEnvironment,
+    private readonly out: (text: string) => void,
+  ) {}
+
+  private err(text: string): void {
+    this.io.stderr(text);
+  }
+
+  private usage(): number {
+    this.out(usageText());
+    return 1;
+  }
+
+  async execute(argv: string[]): Promise<number> {
+    if (argv.length < 2) return this.usage();
+    const program = programName(argv[0]);
+    const parsed = parseArguments(argv.slice(1), program, this.io.env.POSIXLY_CORRECT !== undefined);
+    if (!parsed.ok) {
+      if (parsed.message) this.err(`${parsed.message}\n`);
+      return this.usage();
+    }
+    const { options, operands } = parsed;
+    const host = this.io.host;
+
+    // The C tool checks device-mapper before the operand count; listing needs no backend at all.
+    let backendKind: BackendKind | undefined;
+    if (options.action !== 'list') {
+      try {
+        const kernel = await host.kernel();
+        backendKind = chooseBackendKind(kernel, {
+          requested: options.backend,
+          loopAvailable: host.loopAvailable(),
+        });
+      } catch (error) {
+        this.err(`${error instanceof BackendUnavailable ? error.message : errorText(error)}\n`);
+        return 1;
+      }
+    }
+    if (operands.length < 1 || operands.length > 2) return this.usage();
+
+    try {
+      const source = await resolveSource(operands[0]!, options.action, { readOnly: options.readOnly }, host);
+      if ('nothing' in source) return 0;
+      if (options.action === 'delete') return await this.remove(source, options, backendKind!);
+      return await this.readAndAct(source, options, backendKind);
+    } catch (error) {
+      if (error instanceof SourceError) {
+        for (const line of error.before) this.err(`${line}\n`);
+        if (error.stream === 'stdout') this.out(`${error.message}\n`);
+        else this.err(`${error.message}\n`);
+        return error.exitCode;
+      }
+      this.err(`${errorText(error)}\n`);
+      return 1;
+    }
+  }
+
+  private print(events: MapEvent[], context: EventContext, verbose: boolean): void {
+    for (const event of events) {
+      for (const printed of renderEvent(event, context, verbose)) {
+        if (printed.stream === 'stdout') this.out(printed.text);
+        else this.err(printed.text);
+      }
+    }
+  }
+
+  private emitter(context: EventContext, verbose: boolean) {
+    return (event: MapEvent) => this.print([event], context, verbose);
+  }
+
+  private async backend(kind: BackendKind): Promise<MapBackend> {
+    return loadBackend(kind, await this.io.host.kernel());
+  }
+
+  private async remove(source: ResolvedSource, options: CliOptions, kind: BackendKind): Promise<number> {
+    const backend = await this.backend(kind);
+    const result = backend.remove(
+      { parent: source.parent, force: options.force, sync: options.sync },
+      this.emitter('delete', options.verbose),
+    );
+    let status = statusOf(result.failures);
+    if (source.loop?.state === 'found') {
+      // Like the C tool: `-d IMAGE` also lets go of the image's loop device.
+      const kernel = await this.io.host.kernel();
+      try {
+        kernel.loop.detach(source.loop.path);
+        if (options.verbose) this.err(`loop deleted : ${source.loop.path}\n`);
+      } catch {
+        if (options.verbose) this.err(`can't del loop : ${source.loop.path}\n`);
+        status = status || 1;
+      }
+    }
+    return status;
+  }
+
+  private async readAndAct(source: ResolvedSource, options: CliOptions, kind?: BackendKind): Promise<number> {
+    const table = this.readTable(source, options);
+    if (options.action === 'list') {
+      if (table) this.list(table, source, options);
+      // The C tool attaches a loop for -l and says so when it lets go of it; we only predicted it.
+      if (options.verbose && source.loop?.state === 'predicted')
+        this.err(`loop deleted : ${source.loop.path}\n`);
+      return 0;
+    }
+    if (!table) return 0;
+    return this.addOrUpdate(table, source, options, kind!);
+  }
+
+  private readTable(source: ResolvedSource, options: CliOptions): PartitionTable | null {
+    const disk = openSourceDisk(source, this.io.host);
+    try {
+      return readPartitionTable(disk, {
+        only: options.only,
+        forceGpt: options.forceGpt,
+        warn: (line) => this.err(`${line}\n`),
+      });
+    } finally {
+      disk.close();
+    }
+  }
+
+  private list(table: PartitionTable, source: ResolvedSource, options: CliOptions): void {
+    const { parent } = source;
+    const delimiter = resolveDelimiter(parent.mapName, options.delimiter);
+    for (const line of listingLines(table, { mapName: parent.mapName, delimiter, devicePath: parent.path })) {
+      this.out(`${line}\n`);
+    }
+    for (const slot of slotsPastEnd(table, parent.sizeSectors)) {
+      const name = `${parent.mapName}${delimiter}${slot.number}`;
+      this.err(`warning: ${pastEndMessage(name, slot, parent.path, parent.sizeSectors)}\n`);
+    }
+  }
+
+  private async addOrUpdate(
+    table: PartitionTable,
+    source: ResolvedSource,
+    options: CliOptions,
+    kind: BackendKind,
+  ): Promise<number> {
+    let maps: ReturnType<typeof planMaps>;
+    try {
+      maps = planMaps(table, source.parent, { delimiter: options.delimiter, readOnly: source.readOnly });
+    } catch (error) {
+      if (!(error instanceof PlanError)) throw error;
+      for (const problem of error.problems) this.err(`${problem}\n`);
+      this.err(`${source.parent.path}: no maps created: the partition table does not fit the device\n`);
+      await this.releaseAttachedLoop(source);
+      return 1;
+    }
+    for (const warning of invalidContainerWarnings(table)) this.err(`${warning}\n`);
+    const backend = await this.backend(kind);
+    const request = { parent: source.parent, maps, readOnly: source.readOnly, sync: options.sync };
+    const context: EventContext = options.action === 'update' ? 'update' : 'add';
+    const emit = this.emitter(context, options.verbose);
+    const result = options.action === 'update' ? backend.update(request, emit) : backend.add(request, emit);
+    return statusOf(result.failures);
+  }
+
+  /** A loop attached by this run for a plan that was refused is let go again: nothing was changed. */
+  private async releaseAttachedLoop(source: ResolvedSource): Promise<void> {
+    if (source.loop?.state !== 'attached') return;
+    try {
+      (await this.io.host.kernel()).loop.detach(source.loop.path);
+    } catch (error) {
+      this.err(`can't del loop : ${source.loop.path}: ${errorText(error)}\n`);
+    }
+  }
+}
+
+const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));

@@ -1,0 +1,69 @@
+/**
+ * Which backend makes the maps: device-mapper when the kernel has it (the C kpartx's way), else
+ * one loop device per partition. `--backend dm|loop` forces a choice; asking for device-mapper
+ * where there is none fails with the C tool's message.
+ */
+import type { Kernel } from '../../kernel/types.js';
+import type { BackendKind, MapBackend } from '../backend.js';
+
+const DM_BACKEND_MODULE = './dm.js';
+
+export const DM_PREREQ_MESSAGE = 'device mapper prerequisites not met';
+
+export class BackendUnavailable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BackendUnavailable';
+  }
+}
+
+export interface SelectOptions {
+  /** `--backend`; automatic when absent. */
+  requested?: BackendKind;
+  /** Whether loop devices can be attached (`/dev/loop-control` exists). */
+  loopAvailable: boolean;
+}
+
+/** The C tool's prerequisite: a device-mapper that knows the `linear` target. */
+export function dmUsable(kernel: Pick<Kernel, 'dm'>): boolean {
+  if (!kernel.dm) return false;
+  try {
+    return kernel.dm.targetTypes().some((type) => type.startsWith('linear'));
+  } catch {
+    return false;
+  }
+}
+
+/** The backend kind a run will use, without loading it. */
+export function chooseBackendKind(kernel: Pick<Kernel, 'dm'>, options: SelectOptions): BackendKind {
+  const dm = dmUsable(kernel);
+  if (options.requested === 'dm') {
+    if (!dm) throw new BackendUnavailable(DM_PREREQ_MESSAGE);
+    return 'dm';
+  }
+  if (options.requested === 'loop') {
+    if (!options.loopAvailable) {
+      throw new BackendUnavailable('loop devices are not available (no /dev/loop-control)');
+    }
+    return 'loop';
+  }
+  if (dm) return 'dm';
+  if (options.loopAvailable) return 'loop';
+  throw new BackendUnavailable(DM_PREREQ_MESSAGE);
+}
+
+export async function loadBackend(kind: BackendKind, kernel: Kernel): Promise<MapBackend> {
+  if (kind === 'dm') {
+    // Resolved at run time: the device-mapper backend module is optional on the listing path.
+    const { createDmBackend } = (await import(DM_BACKEND_MODULE)) as {
+      createDmBackend(kernel: Kernel): MapBackend;
+    };
+    return createDmBackend(kernel);
+  }
+  const { createLoopBackend } = await import('./loop.js');
+  return createLoopBackend(kernel);
+}
+
+export async function selectBackend(kernel: Kernel, options: SelectOptions): Promise<MapBackend> {
+  return loadBackend(chooseBackendKind(kernel, options), kernel);
+}

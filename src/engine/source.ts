@@ -1,0 +1,398 @@
+/**
+ * From the operand the user typed to the whole-disk device whose partitions get mapped: an image
+ * file goes through a loop device (one already bound to it, else the next free one), a block
+ * device is used as typed. Every failure is a SourceError carrying the C kpartx's message, stream
+ * and exit status.
+ *
+ * Listing an image never attaches anything: the loop `-a` would use is predicted from sysfs (the
+ * kernel hands out the lowest free index) and the file is read directly. That path must not load
+ * the native kernel bindings, so the Host reads sysfs itself and loads the kernel only on demand.
+ */
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { loopNames, loopState, readAttribute } from '../kernel/sysfs.js';
+import type { Kernel, LoopDevice } from '../kernel/types.js';
+import type { ParentDevice } from './backend.js';
+import type { Disk } from './disk.js';
+import { type FileDisk, openFileDisk } from './file-disk.js';
+import { lastPathComponent, parentUuid } from './names.js';
+
+export type Action = 'list' | 'add' | 'delete' | 'update';
+
+/** glibc's strerror text for the errors an open/stat/realpath can give here. */
+const STRERROR: Record<string, string> = {
+  EPERM: 'Operation not permitted',
+  ENOENT: 'No such file or directory',
+  EIO: 'Input/output error',
+  ENXIO: 'No such device or address',
+  EACCES: 'Permission denied',
+  EBUSY: 'Device or resource busy',
+  ENODEV: 'No such device',
+  ENOTDIR: 'Not a directory',
+  EISDIR: 'Is a directory',
+  EINVAL: 'Invalid argument',
+  EROFS: 'Read-only file system',
+  ELOOP: 'Too many levels of symbolic links',
+  ENAMETOOLONG: 'File name too long',
+  ENOMEDIUM: 'No medium found',
+  EMFILE: 'Too many open files',
+};
+
+export function strerrorOf(error: unknown): string {
+  const code = (error as { code?: string } | null)?.code;
+  if (code && STRERROR[code]) return STRERROR[code];
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A failure with the exact output the C tool gives for it. */
+export class SourceError extends Error {
+  constructor(
+    message: string,
+    readonly stream: 'stdout' | 'stderr',
+    readonly exitCode = 1,
+    /** Extra stderr lines printed before the message (e.g. the system error behind it). */
+    readonly before: string[] = [],
+  ) {
+    super(message);
+    this.name = 'SourceError';
+  }
+}
+
+export type PathKind = 'file' | 'block' | 'other';
+
+/** Everything source resolution needs from the machine; tests put a FakeKernel behind it. */
+export interface Host {
+  /** stat(2), following symlinks; throws like fs.statSync. */
+  stat(path: string): PathKind;
+  realpath(path: string): string;
+  /** Bound loop devices, cheaply (no native bindings). */
+  loops(): LoopDevice[];
+  /** The index the kernel will hand out for the next loop attach. */
+  nextFreeLoopIndex(): number;
+  /** Size in bytes and logical sector size of a bound loop device. */
+  loopGeometry(loop: LoopDevice): { sizeBytes: number; logicalSectorSize: number };
+  /** Size of a regular file in bytes. */
+  fileSize(path: string): number;
+  /** Read `path` (a file or device node) as a Disk of `size` bytes. Throws like fs.openSync. */
+  openDisk(path: string, size: number, sectorSize: number): FileDisk;
+  /** The full kernel (loop attach, block device ioctls, device-mapper), loaded on first use. */
+  kernel(): Promise<Kernel>;
+  /** Whether loop devices can be attached at all (the loop backend's prerequisite). */
+  loopAvailable(): boolean;
+}
+
+/** Same rule as the kernel's LOOP_CTL_GET_FREE: the lowest existing unbound loop, else the lowest unused index. */
+export function predictFreeLoopIndex(existing: number[], bound: Set<number>): number {
+  const sorted = [...existing].sort((a, b) => a - b);
+  const unbound = sorted.find((index) => !bound.has(index));
+  if (unbound !== undefined) return unbound;
+  const present = new Set(sorted);
+  let index = 0;
+  while (present.has(index)) index++;
+  return index;
+}
+
+function sysfsLoops(): LoopDevice[] {
+  const loops: LoopDevice[] = [];
+  for (const name of loopNames()) {
+    const state = loopState(name);
+    if (!state) continue;
+    loops.push({
+      index: Number(name.slice(4)),
+      path: `/dev/${name}`,
+      devno: state.devno,
+      backingFile: state.backingFile,
+      offset: state.offset,
+      sizeLimit: state.sizeLimit,
+      readOnly: state.readOnly,
+      autoclear: state.autoclear,
+      logicalSectorSize: state.logicalBlockSize,
+    });
+  }
+  return loops;
+}
+
+function kindOf(stats: { isFile(): boolean; isBlockDevice(): boolean }): PathKind {
+  if (stats.isFile()) return 'file';
+  if (stats.isBlockDevice()) return 'block';
+  return 'other';
+}
+
+/** The real machine. The kernel module (and its native bindings) is imported only when needed. */
+export function realHost(load: () => Promise<Kernel> = defaultKernelLoader): Host {
+  let kernel: Promise<Kernel> | undefined;
+  return {
+    stat: (path) => kindOf(statSync(path)),
+    realpath: (path) => realpathSync(path),
+    loops: sysfsLoops,
+    nextFreeLoopIndex: () => {
+      const names = loopNames();
+      const bound = new Set(names.filter((n) => loopState(n)).map((n) => Number(n.slice(4))));
+      return predictFreeLoopIndex(
+        names.map((n) => Number(n.slice(4))),
+        bound,
+      );
+    },
+    loopGeometry: (loop) => ({
+      sizeBytes: Number(readAttribute(`/sys/block/loop${loop.index}/size`) ?? 0) * 512,
+      logicalSectorSize: loop.logicalSectorSize,
+    }),
+    fileSize: (path) => statSync(path).size,
+    openDisk: openFileDisk,
+    kernel: () => {
+      kernel ??= load();
+      return kernel;
+    },
+    loopAvailable: () => existsSync('/dev/loop-control'),
+  };
+}
+
+async function defaultKernelLoader(): Promise<Kernel> {
+  const { createKernel } = await import('../kernel/index.js');
+  return createKernel();
+}
+
+/** What a FakeKernel offers beyond the Kernel interface (duck-typed to keep it out of production imports). */
+interface DeviceAccess {
+  isBlockDevice(path: string): boolean;
+  openDisk(path: string): Disk;
+  memoryFile?(path: string): Uint8Array | undefined;
+}
+
+const hasDeviceAccess = (kernel: Kernel): kernel is Kernel & DeviceAccess =>
+  typeof (kernel as Partial<DeviceAccess>).isBlockDevice === 'function' &&
+  typeof (kernel as Partial<DeviceAccess>).openDisk === 'function';
+
+const closable = (disk: Disk, path: string): FileDisk => ({
+  path,
+  get size() {
+    return disk.size;
+  },
+  get sectorSize() {
+    return disk.sectorSize;
+  },
+  readAt: (offset, length) => disk.readAt(offset, length),
+  close() {},
+});
+
+/**
+ * A Host over a given Kernel. A FakeKernel's devices (and in-memory files) are served by the fake;
+ * every other path is the real file system. With a real kernel, loops are read from sysfs.
+ */
+export function hostFor(kernel: Kernel): Host {
+  if (!hasDeviceAccess(kernel)) {
+    const host = realHost(async () => kernel);
+    return { ...host, loops: () => kernel.loop.list() };
+  }
+  const memory = (path: string) => kernel.memoryFile?.(path);
+  return {
+    stat: (path) => {
+      if (kernel.isBlockDevice(path)) return 'block';
+      if (memory(path)) return 'file';
+      return kindOf(statSync(path));
+    },
+    realpath: (path) => (kernel.isBlockDevice(path) || memory(path) ? path : realpathSync(path)),
+    loops: () => kernel.loop.list(),
+    nextFreeLoopIndex: () => kernel.loop.nextFreeIndex(),
+    loopGeometry: (loop) => kernel.blockDevice(loop.path),
+    fileSize: (path) => memory(path)?.length ?? statSync(path).size,
+    openDisk: (path, size, sectorSize) => {
+      if (kernel.isBlockDevice(path)) return closable(kernel.openDisk(path), path);
+      const bytes = memory(path);
+      if (bytes) {
+        const view = bytes.subarray(0, size);
+        return closable(
+          {
+            size,
+            sectorSize,
+            readAt: (offset, length) =>
+              offset < 0 || offset >= size ? new Uint8Array(0) : view.subarray(offset, offset + length),
+          },
+          path,
+        );
+      }
+      return openFileDisk(path, size, sectorSize);
+    },
+    kernel: async () => kernel,
+    loopAvailable: () => true,
+  };
+}
+
+export interface ResolveOptions {
+  /** `-r`: maps and a loop attached here are read-only. */
+  readOnly: boolean;
+}
+
+export interface ResolvedSource {
+  operand: string;
+  parent: ParentDevice;
+  /** For an image file: the loop used, and whether it was already bound, predicted, or attached now. */
+  loop?: { path: string; state: 'found' | 'predicted' | 'attached' };
+  /** The run is read-only: `-r`, or the image could only be attached read-only. */
+  readOnly: boolean;
+  /** Where the table is read from and how large the device is. */
+  read: { path: string; sizeBytes: number; sectorSize: number };
+}
+
+/** `-d` on an image with no loop bound: nothing to do, exit 0. */
+export interface NothingBound {
+  operand: string;
+  nothing: true;
+}
+
+/** A whole-file loop bound to `file` (offset 0, no size limit), lowest index first. */
+export function findBoundLoop(loops: LoopDevice[], file: string): LoopDevice | undefined {
+  return [...loops]
+    .sort((a, b) => a.index - b.index)
+    .find((loop) => loop.backingFile === file && loop.offset === 0 && loop.sizeLimit === 0);
+}
+
+const wholeSectors = (bytes: number): number => bytes - (bytes % 512);
+
+export async function resolveSource(
+  operand: string,
+  action: Action,
+  options: ResolveOptions,
+  host: Host,
+): Promise<ResolvedSource | NothingBound> {
+  let kind: PathKind;
+  try {
+    kind = host.stat(operand);
+  } catch {
+    throw new SourceError(`failed to stat() ${operand}`, 'stdout');
+  }
+  if (kind === 'file') return resolveImage(operand, action, options, host);
+  if (kind === 'block') return resolveBlockDevice(operand, options, host);
+  throw new SourceError(`invalid device: ${operand}`, 'stderr');
+}
+
+async function resolveImage(
+  operand: string,
+  action: Action,
+  options: ResolveOptions,
+  host: Host,
+): Promise<ResolvedSource | NothingBound> {
+  let file: string;
+  try {
+    file = host.realpath(operand);
+  } catch (error) {
+    throw new SourceError(`Error: ${operand}: ${strerrorOf(error)}`, 'stderr');
+  }
+  const bound = findBoundLoop(host.loops(), file);
+  const image = (loopAttachedByUs: boolean) => ({ file, loopAttachedByUs });
+  if (bound) {
+    const geometry = host.loopGeometry(bound);
+    return {
+      operand,
+      parent: loopParent(
+        bound.path,
+        bound.index,
+        geometry.sizeBytes,
+        geometry.logicalSectorSize,
+        image(false),
+      ),
+      loop: { path: bound.path, state: 'found' },
+      readOnly: options.readOnly || bound.readOnly,
+      read: { path: bound.path, sizeBytes: geometry.sizeBytes, sectorSize: geometry.logicalSectorSize },
+    };
+  }
+  if (action === 'delete') return { operand, nothing: true };
+  if (action === 'list') {
+    const index = host.nextFreeLoopIndex();
+    const size = wholeSectors(host.fileSize(file));
+    return {
+      operand,
+      parent: loopParent(`/dev/loop${index}`, index, size, 512, image(false)),
+      loop: { path: `/dev/loop${index}`, state: 'predicted' },
+      readOnly: options.readOnly,
+      read: { path: file, sizeBytes: size, sectorSize: 512 },
+    };
+  }
+  const kernel = await host.kernel();
+  let loop: LoopDevice;
+  try {
+    loop = kernel.loop.attach(file, { readOnly: options.readOnly });
+  } catch (error) {
+    throw new SourceError("can't set up loop", 'stderr', 1, [errorText(error)]);
+  }
+  const geometry = kernel.blockDevice(loop.path);
+  return {
+    operand,
+    parent: loopParent(loop.path, loop.index, geometry.sizeBytes, geometry.logicalSectorSize, image(true)),
+    loop: { path: loop.path, state: 'attached' },
+    readOnly: options.readOnly || loop.readOnly,
+    read: { path: loop.path, sizeBytes: geometry.sizeBytes, sectorSize: geometry.logicalSectorSize },
+  };
+}
+
+const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+function loopParent(
+  path: string,
+  index: number,
+  sizeBytes: number,
+  sectorSize: number,
+  image: { file: string; loopAttachedByUs: boolean },
+): ParentDevice {
+  const devno = { major: 7, minor: index };
+  return {
+    path,
+    devno,
+    sizeSectors: Math.floor(sizeBytes / 512),
+    logicalSectorSize: sectorSize,
+    uuid: parentUuid(undefined, devno),
+    mapName: lastPathComponent(path),
+    image,
+  };
+}
+
+async function resolveBlockDevice(
+  operand: string,
+  options: ResolveOptions,
+  host: Host,
+): Promise<ResolvedSource> {
+  const kernel = await host.kernel();
+  let info: ReturnType<Kernel['blockDevice']>;
+  try {
+    info = kernel.blockDevice(operand);
+  } catch (error) {
+    throw new SourceError(`${operand}: ${kernelStrerror(error)}`, 'stderr');
+  }
+  let dm: { name: string; uuid: string } | undefined;
+  try {
+    dm = kernel.dm?.infoByDevNo(info.devno);
+  } catch {
+    dm = undefined;
+  }
+  return {
+    operand,
+    parent: {
+      path: operand,
+      devno: info.devno,
+      sizeSectors: Math.floor(info.sizeBytes / 512),
+      logicalSectorSize: info.logicalSectorSize,
+      uuid: parentUuid(dm?.uuid, info.devno),
+      mapName: dm ? dm.name : lastPathComponent(operand),
+    },
+    readOnly: options.readOnly,
+    read: { path: operand, sizeBytes: info.sizeBytes, sectorSize: info.logicalSectorSize },
+  };
+}
+
+/** The strerror part of a KernelError or fs error. */
+function kernelStrerror(error: unknown): string {
+  const code = (error as { code?: string } | null)?.code;
+  if (code && STRERROR[code]) return STRERROR[code];
+  const message = errorText(error);
+  const colon = message.lastIndexOf(': ');
+  return colon >= 0 ? message.slice(colon + 2) : message;
+}
+
+/** Open the device the table is read from; failure reads `<device>: <strerror>` like perror. */
+export function openSourceDisk(source: ResolvedSource, host: Host): FileDisk {
+  const { path, sizeBytes, sectorSize } = source.read;
+  try {
+    return host.openDisk(path, sizeBytes, sectorSize);
+  } catch (error) {
+    throw new SourceError(`${source.parent.path}: ${strerrorOf(error)}`, 'stderr');
+  }
+}
