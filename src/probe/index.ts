@@ -1,10 +1,20 @@
 import type { Disk } from '../engine/disk.js';
+import { probeBtrfs } from './btrfs.js';
+import { probeExfat } from './exfat.js';
 import { probeExt } from './ext.js';
 import { probeFat } from './fat.js';
 import { hintFor } from './hints.js';
+import { probeIso9660 } from './iso9660.js';
+import { probeLuks } from './luks.js';
+import { probeLvm2 } from './lvm.js';
+import { probeMdRaid } from './mdraid.js';
+import { probeNtfs } from './ntfs.js';
 import { type Region, regionOf } from './region.js';
+import { probeSquashfs } from './squashfs.js';
 import { probeSwap } from './swap.js';
 import type { ContentInfo } from './types.js';
+import { probeXfs } from './xfs.js';
+import { probeZfs } from './zfs.js';
 
 export { hintFor, isMountableType, whyNotMountable } from './hints.js';
 export type { ContainerInfo, ContentInfo, ContentUsage } from './types.js';
@@ -15,7 +25,21 @@ type Prober = (region: Region) => ContentInfo | null;
  * libblkid's order: RAID members first (an md 1.0 member holds an intact filesystem at its start),
  * then volume managers and crypto headers, then filesystems.
  */
-const PROBERS: readonly Prober[] = [probeFat, probeSwap, probeExt];
+const PROBERS: readonly Prober[] = [
+  probeMdRaid,
+  probeLvm2,
+  probeLuks,
+  probeFat,
+  probeSwap,
+  probeXfs,
+  probeExt,
+  probeIso9660,
+  probeZfs,
+  probeNtfs,
+  probeSquashfs,
+  probeBtrfs,
+  probeExfat,
+];
 
 /**
  * What lives in `size` bytes at `offset` of `disk` (a partition, or the whole device), from the
