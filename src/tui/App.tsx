@@ -1,0 +1,233 @@
+/**
+ * The screen picker: takes the container's state and lays out the panels for the terminal size.
+ * No effects here beyond the input hooks.
+ */
+import { Box, Text } from 'ink';
+import Confirm from './components/Confirm.js';
+import HelpLine, { type KeyHelp } from './components/HelpLine.js';
+import { DiskBar, LayoutHeader, PartitionDetail, PartitionTable } from './components/Layout.js';
+import MountSession from './components/MountSession.js';
+import Options from './components/Options.js';
+import Preview from './components/Preview.js';
+import Progress from './components/Progress.js';
+import SourceList from './components/SourceList.js';
+import { truncate } from './format.js';
+import { useAppInput } from './hooks/use-app-input.js';
+import type { AppState } from './hooks/use-app-state.js';
+import { type TerminalControl, useKpartxApp } from './hooks/use-kpartx-app.js';
+import { type TerminalSize, useTerminalSize } from './hooks/use-terminal-size.js';
+import type { TuiEngine } from './model.js';
+import { type Theme, themeFor } from './theme.js';
+
+export interface AppProps {
+  engine: TuiEngine;
+  paths: string[];
+  terminal: TerminalControl;
+  /** Fixed size for tests; otherwise the terminal's, following resizes. */
+  size?: TerminalSize;
+  theme?: Theme;
+}
+
+function helpKeys(state: AppState, isRoot: boolean): KeyHelp[] {
+  const root = (key: string, label: string): KeyHelp =>
+    isRoot ? { key, label } : { key, label: `${label} (root)`, disabled: true };
+  switch (state.screen) {
+    case 'sources':
+      return state.pathInput !== null
+        ? [
+            { key: 'Enter', label: 'open' },
+            { key: 'Esc', label: 'cancel' },
+          ]
+        : [
+            { key: '↑↓', label: 'move' },
+            { key: 'Enter', label: 'open' },
+            { key: '/', label: 'type a path' },
+            { key: 'r', label: 'refresh' },
+            { key: 'q', label: 'quit' },
+          ];
+    case 'layout':
+      return state.delimiterInput !== null
+        ? [
+            { key: 'Enter', label: 'keep' },
+            { key: 'Esc', label: 'undo' },
+          ]
+        : [
+            root('a', 'add'),
+            root('d', 'delete'),
+            root('m', 'mount'),
+            { key: 'r/p/g/s/b', label: 'options' },
+            { key: '↑↓', label: 'move' },
+            { key: 'Esc', label: 'back' },
+            { key: 'q', label: 'quit' },
+          ];
+    case 'confirm':
+      return [
+        { key: 'y', label: 'yes' },
+        { key: 'n/Esc', label: 'no' },
+      ];
+    case 'progress':
+      return state.op?.running
+        ? [{ key: 'Ctrl-C', label: 'quit after this operation' }]
+        : [
+            { key: 'Enter', label: 'back' },
+            { key: 'q', label: 'quit' },
+          ];
+    case 'mount':
+      if (state.mount.phase === 'clean')
+        return [
+          { key: 'Enter', label: 'back' },
+          { key: 'q', label: 'quit' },
+        ];
+      if (state.mount.mount)
+        return [
+          { key: 's', label: 'shell here' },
+          { key: 'u', label: 'unmount' },
+          { key: 'x', label: 'unmount + unmap' },
+          { key: 'q', label: 'quit' },
+        ];
+      return [
+        { key: 'Enter', label: 'mount' },
+        { key: 'r', label: 'read-only' },
+        { key: 'x', label: 'unmap all' },
+        { key: 'Esc', label: 'back' },
+        { key: 'q', label: 'quit' },
+      ];
+  }
+}
+
+function title(state: AppState, isRoot: boolean): string {
+  const where = state.sourcePath ? ` · ${state.sourcePath}` : '';
+  const screen =
+    state.screen === 'confirm'
+      ? state.confirm === 'add'
+        ? ' · add'
+        : ' · delete'
+      : state.screen === 'progress'
+        ? state.op?.kind === 'add'
+          ? ' · adding'
+          : ' · deleting'
+        : state.screen === 'mount'
+          ? ' · mount session'
+          : '';
+  return `kpartx-tui${where}${screen}${isRoot ? '' : ' · not root: browsing only'}`;
+}
+
+export default function App({ engine, paths, terminal, size: fixedSize, theme: fixedTheme }: AppProps) {
+  const size = useTerminalSize(fixedSize);
+  const theme = fixedTheme ?? themeFor(process.env);
+  const { state, actions } = useKpartxApp(engine, paths, terminal);
+  const width = Math.max(20, size.columns);
+  // One row spare: a frame as tall as the terminal makes Ink 6 repaint the whole screen each time.
+  const height = Math.max(8, size.rows - 1);
+  // Title, message and help line.
+  const body = height - 3;
+  const tableRows = Math.max(3, Math.floor((body - 5) * 0.6));
+  const previewRows = Math.max(2, body - 5 - tableRows - 1);
+
+  useAppInput(state, actions, tableRows);
+
+  const inspection = state.inspection;
+  const selected = inspection?.layout.partitions[state.partitionIndex];
+  const sourceName = state.sourcePath?.split('/').pop() ?? '';
+
+  let content: React.ReactNode = null;
+  if (state.screen === 'sources') {
+    content = (
+      <SourceList
+        sources={state.sources}
+        index={state.sourceIndex}
+        pathInput={state.pathInput}
+        width={width}
+        height={body - 1 - (state.pathInput !== null ? 1 : 0)}
+        theme={theme}
+        onHighlight={actions.highlightSource}
+        onSelect={actions.openSource}
+      />
+    );
+  } else if (!inspection) {
+    content = <Text color={theme.muted}>{state.message ? '' : 'Reading…'}</Text>;
+  } else if (state.screen === 'layout') {
+    const { layout } = inspection;
+    content = (
+      <Box flexDirection="column">
+        <LayoutHeader layout={layout} width={width} theme={theme} />
+        <DiskBar layout={layout} width={width} theme={theme} />
+        {layout.note ? (
+          <Text color={theme.warn} wrap="truncate">
+            {truncate(layout.note, width)}
+          </Text>
+        ) : null}
+        <PartitionTable
+          layout={layout}
+          selected={state.partitionIndex}
+          width={width}
+          tableRows={tableRows - (layout.note ? 1 : 0)}
+          theme={theme}
+        />
+        <PartitionDetail partition={selected} width={width} />
+        <Options
+          options={state.options}
+          autoDelimiter={inspection.preview.delimiter}
+          delimiterInput={state.delimiterInput}
+          width={width}
+          theme={theme}
+        />
+        <Preview
+          preview={inspection.preview}
+          width={width}
+          height={previewRows}
+          theme={theme}
+          {...(selected ? { selectedNumber: selected.number } : {})}
+        />
+      </Box>
+    );
+  } else if (state.screen === 'confirm' && state.confirm) {
+    content = (
+      <Confirm kind={state.confirm} inspection={inspection} width={width} height={body} theme={theme} />
+    );
+  } else if (state.screen === 'progress' && state.op) {
+    content = (
+      <Progress
+        title={state.op.kind === 'add' ? 'Creating maps' : 'Removing maps'}
+        steps={state.op.steps}
+        running={state.op.running}
+        outcome={state.op.outcome}
+        width={width}
+        height={body}
+        theme={theme}
+      />
+    );
+  } else if (state.screen === 'mount') {
+    content = (
+      <MountSession
+        maps={inspection.existing}
+        state={state.mount}
+        sourceName={sourceName}
+        width={width}
+        height={body}
+        theme={theme}
+        onHighlight={actions.highlightMount}
+        onSelect={actions.mountSelected}
+      />
+    );
+  }
+
+  const message = state.message;
+  return (
+    <Box flexDirection="column" width={width} height={height}>
+      <Text bold inverse wrap="truncate">
+        {truncate(title(state, engine.isRoot), width).padEnd(width)}
+      </Text>
+      <Box flexDirection="column" height={body} overflow="hidden">
+        {content}
+      </Box>
+      <Text
+        wrap="truncate"
+        color={message?.tone === 'error' ? theme.bad : message?.tone === 'warn' ? theme.warn : theme.muted}
+      >
+        {message ? truncate(message.text, width) : ' '}
+      </Text>
+      <HelpLine keys={helpKeys(state, engine.isRoot)} width={width} theme={theme} />
+    </Box>
+  );
+}

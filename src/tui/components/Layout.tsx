@@ -1,0 +1,149 @@
+import { Box, Text } from 'ink';
+import { barSegments, segmentText } from '../bar.js';
+import { humanSectors, padEnd, padStart, truncate, visibleWindow } from '../format.js';
+import type { LayoutView, PartitionRow } from '../model.js';
+import type { Theme } from '../theme.js';
+
+export interface LayoutProps {
+  layout: LayoutView;
+  selected: number;
+  width: number;
+  /** Rows for the table body (header, bar and detail line come on top). */
+  tableRows: number;
+  theme: Theme;
+}
+
+/** Header of the layout: table type, disk id, sector size, total size. */
+export function LayoutHeader({ layout, width, theme }: { layout: LayoutView; width: number; theme: Theme }) {
+  const parts = [
+    layout.tableType ? `${layout.tableType} table` : 'no partition table',
+    layout.diskId ? `id ${layout.diskId}` : undefined,
+    `${layout.sectorSize}-byte sectors`,
+    `${humanSectors(layout.sizeSectors)} (${layout.sizeSectors} sectors)`,
+    `${layout.partitions.filter((p) => p.size > 0).length} partitions`,
+  ].filter(Boolean);
+  return (
+    <Text color={theme.accent} wrap="truncate">
+      {truncate(parts.join(' · '), width)}
+    </Text>
+  );
+}
+
+/** The whole disk as one proportional bar; free space is shaded. */
+export function DiskBar({ layout, width, theme }: { layout: LayoutView; width: number; theme: Theme }) {
+  const segments = barSegments(layout.partitions, layout.sizeSectors, width);
+  return (
+    <Text wrap="truncate">
+      {segments.map((segment, i) => (
+        <Text
+          // biome-ignore lint/suspicious/noArrayIndexKey: segments have no identity besides position
+          key={i}
+          color={segment.number === 0 ? theme.free : theme.segments[i % theme.segments.length]}
+        >
+          {segmentText(segment, i)}
+        </Text>
+      ))}
+    </Text>
+  );
+}
+
+interface Column {
+  title: string;
+  width: number;
+  right?: boolean;
+  cell: (p: PartitionRow) => string;
+}
+
+/** Columns that fit `width`: numbers always, text columns share what is left. */
+export function tableColumns(partitions: PartitionRow[], width: number): Column[] {
+  const maxEnd = partitions.reduce((m, p) => Math.max(m, p.start + p.size), 0);
+  const numberWidth = Math.max(7, String(maxEnd).length);
+  const depthOf = (p: PartitionRow) => (p.container ? '└' : '');
+  const fixed: Column[] = [
+    { title: '#', width: 4, cell: (p) => `${depthOf(p)}${p.number}` },
+    { title: 'Start', width: numberWidth, right: true, cell: (p) => String(p.start) },
+    {
+      title: 'End',
+      width: numberWidth,
+      right: true,
+      cell: (p) => (p.size ? String(p.start + p.size - 1) : '-'),
+    },
+    { title: 'Sectors', width: numberWidth, right: true, cell: (p) => String(p.size) },
+    { title: 'Size', width: 8, right: true, cell: (p) => humanSectors(p.size) },
+  ];
+  const used = fixed.reduce((sum, c) => sum + c.width + 1, 2);
+  const rest = Math.max(0, width - used);
+  const hasNames = partitions.some((p) => p.gptName);
+  const hasFlags = partitions.some((p) => p.flags.length > 0);
+  const hasMaps = partitions.some((p) => p.mappedAs);
+  const wanted: [Column, number][] = [
+    [{ title: 'Type', width: 0, cell: (p) => p.typeName }, 3],
+    ...(hasNames
+      ? ([[{ title: 'Name', width: 0, cell: (p) => p.gptName ?? '' }, 2]] as [Column, number][])
+      : []),
+    ...(hasFlags
+      ? ([[{ title: 'Fl', width: 0, cell: (p) => p.flags.join(',') }, 1]] as [Column, number][])
+      : []),
+    [{ title: 'Contents', width: 0, cell: (p) => p.contents ?? '' }, 3],
+    ...(hasMaps
+      ? ([[{ title: 'Map', width: 0, cell: (p) => p.mappedAs ?? '' }, 2]] as [Column, number][])
+      : []),
+  ];
+  const weight = wanted.reduce((sum, [, w]) => sum + w, 0);
+  const free = rest - wanted.length;
+  const flexible = wanted.map(([c, w]) => ({ ...c, width: Math.max(2, Math.floor((free * w) / weight)) }));
+  return [...fixed, ...flexible];
+}
+
+function row(columns: Column[], p: PartitionRow): string {
+  return columns.map((c) => (c.right ? padStart(c.cell(p), c.width) : padEnd(c.cell(p), c.width))).join(' ');
+}
+
+export function PartitionTable({ layout, selected, width, tableRows, theme }: LayoutProps) {
+  const columns = tableColumns(layout.partitions, width);
+  const header = columns
+    .map((c) => (c.right ? padStart(c.title, c.width) : padEnd(c.title, c.width)))
+    .join(' ');
+  const scrolls = layout.partitions.length > tableRows;
+  const { from, to } = visibleWindow(layout.partitions.length, selected, scrolls ? tableRows - 1 : tableRows);
+  const rows = layout.partitions.slice(from, to);
+  return (
+    <Box flexDirection="column">
+      <Text bold wrap="truncate">
+        {truncate(`  ${header}`, width)}
+      </Text>
+      {rows.length === 0 ? <Text dimColor> (no partitions)</Text> : null}
+      {rows.map((p, i) => {
+        const isSelected = from + i === selected;
+        return (
+          <Text key={p.number} inverse={isSelected} wrap="truncate" dimColor={p.size === 0}>
+            {truncate(`${p.mappedAs ? '●' : ' '} ${row(columns, p)}`, width)}
+          </Text>
+        );
+      })}
+      {scrolls ? (
+        <Text color={theme.muted}>{`  ${from + 1}–${to} of ${layout.partitions.length}`}</Text>
+      ) : null}
+    </Box>
+  );
+}
+
+/** Everything known about the highlighted partition, on one line. */
+export function PartitionDetail({
+  partition,
+  width,
+}: {
+  partition: PartitionRow | undefined;
+  width: number;
+}) {
+  if (!partition) return <Text> </Text>;
+  const parts = [
+    `#${partition.number} ${partition.kind}`,
+    partition.typeCode ? `type ${partition.typeCode}` : undefined,
+    partition.gptName ? `name "${partition.gptName}"` : undefined,
+    partition.flags.length ? `flags ${partition.flags.join(',')}` : undefined,
+    partition.contents,
+    partition.mappedAs ? `mapped as ${partition.mappedAs}` : 'not mapped',
+  ].filter(Boolean);
+  return <Text wrap="truncate">{truncate(parts.join(' · '), width)}</Text>;
+}

@@ -1,0 +1,92 @@
+import { Box, Text } from 'ink';
+import SelectInput from 'ink-select-input';
+import { humanSectors, padEnd, truncate } from '../format.js';
+import type { MountState } from '../hooks/use-mount-state.js';
+import type { ExistingMapView } from '../model.js';
+import type { Theme } from '../theme.js';
+
+export interface MountSessionProps {
+  maps: ExistingMapView[];
+  state: MountState;
+  sourceName: string;
+  width: number;
+  height: number;
+  theme: Theme;
+  onHighlight: (index: number) => void;
+  onSelect: (path: string) => void;
+}
+
+/** Pick a mapped partition, mount it, look inside, and end with nothing left behind. */
+export default function MountSession(props: MountSessionProps) {
+  const { maps, state, sourceName, width, height, theme } = props;
+  const log = state.log.slice(-3);
+  if (state.phase === 'clean') {
+    return (
+      <Box flexDirection="column" width={width}>
+        <Text bold color={theme.ok}>
+          {truncate(`✓ Clean: ${sourceName} has no maps left and nothing of it is mounted.`, width)}
+        </Text>
+        {log.length > 0 ? (
+          <Text dimColor>{log.map((line) => truncate(`  ${line}`, width)).join('\n')}</Text>
+        ) : null}
+      </Box>
+    );
+  }
+  if (state.mount) {
+    const { mount } = state;
+    const treeRows = Math.max(1, height - 3 - log.length);
+    return (
+      <Box flexDirection="column" width={width}>
+        <Text bold color={theme.ok} wrap="truncate">
+          {truncate(
+            `Mounted ${mount.source} on ${mount.mountpoint} (${mount.fstype}, ${mount.readOnly ? 'ro' : 'rw'})`,
+            width,
+          )}
+        </Text>
+        <Text bold>Top of the tree:</Text>
+        {mount.tree.length === 0 ? <Text dimColor> (empty)</Text> : null}
+        {mount.tree.slice(0, treeRows).map((entry) => (
+          <Text key={entry} wrap="truncate">
+            {truncate(`  ${entry}`, width)}
+          </Text>
+        ))}
+        {mount.tree.length > treeRows ? (
+          <Text dimColor>{`  … ${mount.tree.length - treeRows} more`}</Text>
+        ) : null}
+        {log.length > 0 ? (
+          <Text dimColor>{log.map((line) => truncate(`  ${line}`, width)).join('\n')}</Text>
+        ) : null}
+      </Box>
+    );
+  }
+  const items = maps.map((m) => ({
+    key: m.name,
+    label: truncate(
+      `${padEnd(m.name, 16)} ${padEnd(m.path, 18)} ${padEnd(m.devno, 7)} ${humanSectors(m.size)}`,
+      width - 2,
+    ),
+    value: m.path,
+  }));
+  return (
+    <Box flexDirection="column" width={width}>
+      <Text>
+        Mount read-only: <Text bold>{state.readOnly ? 'yes' : 'no'}</Text>
+        <Text dimColor> (r toggles)</Text>
+      </Text>
+      {maps.length === 0 ? (
+        <Text color={theme.warn}>No mapped partitions: add maps first (a on the layout screen).</Text>
+      ) : (
+        <SelectInput
+          items={items}
+          limit={Math.max(1, height - 2 - log.length)}
+          isFocused={state.phase === 'pick'}
+          onHighlight={(item) => props.onHighlight(items.findIndex((i) => i.value === item.value))}
+          onSelect={(item) => props.onSelect(item.value)}
+        />
+      )}
+      {log.length > 0 ? (
+        <Text dimColor>{log.map((line) => truncate(`  ${line}`, width)).join('\n')}</Text>
+      ) : null}
+    </Box>
+  );
+}

@@ -1,0 +1,72 @@
+import { Box, Text } from 'ink';
+import SelectInput from 'ink-select-input';
+import { humanBytes, padEnd, padStart } from '../format.js';
+import type { SourceEntry } from '../model.js';
+import type { Theme } from '../theme.js';
+import TextField from './TextField.js';
+
+export interface SourceListProps {
+  sources: SourceEntry[];
+  index: number;
+  pathInput: string | null;
+  width: number;
+  /** Rows available for the list itself. */
+  height: number;
+  theme: Theme;
+  onHighlight: (index: number) => void;
+  onSelect: (path: string) => void;
+}
+
+function describe(source: SourceEntry): string {
+  const what = source.what ?? (source.partitioned ? 'partitioned' : '');
+  return [what, source.model].filter(Boolean).join(' · ');
+}
+
+/** One fixed-width row: name, kind, size, what it is, what maps it. */
+export function sourceRow(source: SourceEntry, width: number): string {
+  const mapped = source.mappedBy.length > 0 ? `mapped: ${source.mappedBy.join(' ')}` : '';
+  const fixed = 16 + 1 + 6 + 1 + 9 + 2;
+  const rest = Math.max(0, width - fixed);
+  const whatWidth = Math.max(0, Math.min(rest, mapped ? Math.ceil(rest * 0.6) : rest));
+  return [
+    padEnd(source.name, 16),
+    padEnd(source.kind, 6),
+    padStart(humanBytes(source.sizeBytes), 9),
+    '',
+    padEnd(describe(source), whatWidth),
+    padEnd(mapped, Math.max(0, rest - whatWidth - 1)),
+  ]
+    .join(' ')
+    .trimEnd();
+}
+
+export default function SourceList(props: SourceListProps) {
+  const { sources, index, pathInput, width, height, theme } = props;
+  const rowWidth = width - 2;
+  const items = sources.map((s, i) => ({
+    key: `${i}:${s.path}`,
+    label: sourceRow(s, rowWidth),
+    value: s.path,
+  }));
+  return (
+    <Box flexDirection="column" width={width}>
+      <Text bold color={theme.accent}>
+        {`  ${padEnd('SOURCE', 16)} ${padEnd('KIND', 6)} ${padStart('SIZE', 9)}  WHAT`}
+      </Text>
+      {sources.length === 0 ? (
+        <Text dimColor> No block devices or image files found here. Press / to type a path.</Text>
+      ) : (
+        <SelectInput
+          key={`${sources.length}:${height}`}
+          items={items}
+          initialIndex={Math.min(index, items.length - 1)}
+          limit={Math.max(1, height)}
+          isFocused={pathInput === null}
+          onHighlight={(item) => props.onHighlight(items.findIndex((i) => i.value === item.value))}
+          onSelect={(item) => props.onSelect(item.value)}
+        />
+      )}
+      {pathInput !== null ? <TextField label="Path:" value={pathInput} width={width} /> : null}
+    </Box>
+  );
+}

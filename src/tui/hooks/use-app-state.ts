@@ -1,0 +1,198 @@
+/**
+ * Navigation and everything the screens show, as one pure reducer. Components dispatch intents
+ * through the container; effects (engine calls) live in use-kpartx-app.ts.
+ */
+import type {
+  Inspection,
+  MapOptions,
+  OpOutcome,
+  ProgressEvent,
+  ProgressStep,
+  SourceEntry,
+} from '../model.js';
+import { DEFAULT_OPTIONS } from '../model.js';
+import { initialMountState, type MountAction, type MountState, mountReducer } from './use-mount-state.js';
+import { type OptionsAction, optionsReducer } from './use-options-state.js';
+import { progressReducer } from './use-progress-state.js';
+
+export type Screen = 'sources' | 'layout' | 'confirm' | 'progress' | 'mount';
+export type OpKind = 'add' | 'remove';
+
+export interface Operation {
+  kind: OpKind;
+  steps: ProgressStep[];
+  running: boolean;
+  outcome: OpOutcome | null;
+}
+
+export interface Message {
+  text: string;
+  tone: 'info' | 'error' | 'warn';
+}
+
+export interface AppState {
+  screen: Screen;
+  sources: SourceEntry[];
+  /** Highlighted row of the source list. */
+  sourceIndex: number;
+  /** Text of the path field while the user types a path, else null. */
+  pathInput: string | null;
+  sourcePath: string | null;
+  inspection: Inspection | null;
+  options: MapOptions;
+  /** Delimiter field while editing; the options already follow it (live preview). */
+  delimiterInput: string | null;
+  delimiterBefore: string | null;
+  /** Highlighted row of the partition table. */
+  partitionIndex: number;
+  confirm: OpKind | null;
+  op: Operation | null;
+  mountIndex: number;
+  mount: MountState;
+  message: Message | null;
+  /** Ctrl-C arrived during an operation: leave as soon as it has finished or rolled back. */
+  quitPending: boolean;
+}
+
+export const initialAppState: AppState = {
+  screen: 'sources',
+  sources: [],
+  sourceIndex: 0,
+  pathInput: null,
+  sourcePath: null,
+  inspection: null,
+  options: DEFAULT_OPTIONS,
+  delimiterInput: null,
+  delimiterBefore: null,
+  partitionIndex: 0,
+  confirm: null,
+  op: null,
+  mountIndex: 0,
+  mount: initialMountState,
+  message: null,
+  quitPending: false,
+};
+
+export type AppAction =
+  | { type: 'sources-loaded'; sources: SourceEntry[] }
+  | { type: 'source-highlight'; index: number }
+  | { type: 'path-input'; text: string | null }
+  | { type: 'open-source'; path: string }
+  | { type: 'inspected'; inspection: Inspection }
+  | { type: 'inspect-failed'; message: string }
+  | { type: 'back' }
+  | { type: 'options'; action: OptionsAction }
+  | { type: 'delimiter-edit'; text: string | null; commit?: boolean }
+  | { type: 'partition-move'; delta: number }
+  | { type: 'confirm'; kind: OpKind | null }
+  | { type: 'op-start'; kind: OpKind }
+  | { type: 'op-event'; event: ProgressEvent }
+  | { type: 'op-finished'; outcome: OpOutcome }
+  | { type: 'op-dismiss' }
+  | { type: 'mount-open' }
+  | { type: 'mount-move'; delta: number }
+  | { type: 'mount'; action: MountAction }
+  | { type: 'message'; message: Message | null }
+  | { type: 'quit-pending' };
+
+function clamp(value: number, count: number): number {
+  return Math.max(0, Math.min(value, count - 1));
+}
+
+export function appReducer(state: AppState, action: AppAction): AppState {
+  switch (action.type) {
+    case 'sources-loaded':
+      return {
+        ...state,
+        sources: action.sources,
+        sourceIndex: clamp(state.sourceIndex, action.sources.length),
+      };
+    case 'source-highlight':
+      return { ...state, sourceIndex: action.index };
+    case 'path-input':
+      return { ...state, pathInput: action.text };
+    case 'open-source':
+      return {
+        ...state,
+        screen: 'layout',
+        sourcePath: action.path,
+        pathInput: null,
+        inspection: null,
+        partitionIndex: 0,
+        message: null,
+      };
+    case 'inspected':
+      return {
+        ...state,
+        inspection: action.inspection,
+        partitionIndex: clamp(state.partitionIndex, action.inspection.layout.partitions.length),
+      };
+    case 'inspect-failed':
+      return { ...state, inspection: null, message: { text: action.message, tone: 'error' } };
+    case 'back':
+      if (state.screen === 'layout')
+        return { ...state, screen: 'sources', sourcePath: null, inspection: null, message: null };
+      if (state.screen === 'confirm') return { ...state, screen: 'layout', confirm: null };
+      if (state.screen === 'mount') return { ...state, screen: 'layout', mount: initialMountState };
+      return state;
+    case 'options':
+      return { ...state, options: optionsReducer(state.options, action.action) };
+    case 'delimiter-edit': {
+      if (action.text === null) {
+        // Esc: back to the delimiter in force before editing.
+        return {
+          ...state,
+          delimiterInput: null,
+          options: action.commit ? state.options : { ...state.options, delimiter: state.delimiterBefore },
+        };
+      }
+      const before = state.delimiterInput === null ? state.options.delimiter : state.delimiterBefore;
+      return {
+        ...state,
+        delimiterInput: action.text,
+        delimiterBefore: before,
+        options: { ...state.options, delimiter: action.text },
+      };
+    }
+    case 'partition-move': {
+      const count = state.inspection?.layout.partitions.length ?? 0;
+      return { ...state, partitionIndex: clamp(state.partitionIndex + action.delta, count) };
+    }
+    case 'confirm':
+      return action.kind
+        ? { ...state, screen: 'confirm', confirm: action.kind, message: null }
+        : { ...state, screen: 'layout', confirm: null };
+    case 'op-start':
+      return {
+        ...state,
+        screen: 'progress',
+        confirm: null,
+        op: { kind: action.kind, steps: [], running: true, outcome: null },
+      };
+    case 'op-event':
+      return state.op
+        ? { ...state, op: { ...state.op, steps: progressReducer(state.op.steps, action.event) } }
+        : state;
+    case 'op-finished':
+      return state.op ? { ...state, op: { ...state.op, running: false, outcome: action.outcome } } : state;
+    case 'op-dismiss':
+      if (state.op?.running) return state;
+      return { ...state, screen: state.mount.phase === 'clean' ? 'mount' : 'layout', op: null };
+    case 'mount-open':
+      return { ...state, screen: 'mount', mount: initialMountState, mountIndex: 0, message: null };
+    case 'mount-move': {
+      const count = state.inspection?.existing.length ?? 0;
+      return { ...state, mountIndex: clamp(state.mountIndex + action.delta, count) };
+    }
+    case 'mount':
+      return { ...state, mount: mountReducer(state.mount, action.action) };
+    case 'message':
+      return { ...state, message: action.message };
+    case 'quit-pending':
+      return {
+        ...state,
+        quitPending: true,
+        message: { text: 'Leaving after the current operation has finished…', tone: 'warn' },
+      };
+  }
+}

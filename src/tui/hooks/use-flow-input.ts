@@ -1,0 +1,36 @@
+/** Keys of the confirmation, progress and mount screens. */
+import type { Key } from 'ink';
+import type { AppState } from './use-app-state.js';
+import type { AppActions } from './use-kpartx-app.js';
+
+export function confirmKey(_state: AppState, actions: AppActions, input: string, key: Key): void {
+  if (input === 'y' || key.return) actions.runConfirmed();
+  else if (input === 'n' || input === 'q' || key.escape) actions.cancelConfirm();
+}
+
+export function progressKey(state: AppState, actions: AppActions, input: string, key: Key): void {
+  if (state.op?.running) return;
+  if (key.return || key.escape) actions.dismissProgress();
+  else if (input === 'q') actions.quit();
+}
+
+export function mountKey(state: AppState, actions: AppActions, input: string, key: Key): void {
+  const { phase, mount } = state.mount;
+  if (phase === 'working') return;
+  if (phase === 'clean') {
+    if (key.escape || key.return) actions.back();
+    else if (input === 'q') actions.quit();
+    return;
+  }
+  if (mount) {
+    if (input === 's') actions.openShell();
+    else if (input === 'u') actions.unmount();
+    else if (input === 'x') actions.finishSession();
+    else if (input === 'q') actions.quit();
+    return;
+  }
+  if (input === 'r') actions.toggleMountReadOnly();
+  else if (input === 'x') actions.finishSession();
+  else if (key.escape) actions.back();
+  else if (input === 'q') actions.quit();
+}

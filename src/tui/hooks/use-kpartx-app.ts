@@ -1,0 +1,243 @@
+/**
+ * The container: owns the state and every effect (engine calls, the shell, leaving). Components get
+ * the state and these intents, nothing else.
+ */
+import { useApp } from 'ink';
+import { useCallback, useEffect, useMemo, useReducer, useRef } from 'react';
+import type { Inspection, MapOptions, TuiEngine } from '../model.js';
+import { type AppState, appReducer, initialAppState, type OpKind } from './use-app-state.js';
+import type { OptionsAction } from './use-options-state.js';
+
+/** Hands the terminal to a child process and takes it back (alternate screen, raw mode). */
+export interface TerminalControl {
+  /** Run `command` in `cwd` with the terminal; returns when it exits. */
+  runShell(cwd: string): void;
+}
+
+export interface AppActions {
+  highlightSource(index: number): void;
+  editPath(text: string | null): void;
+  openSource(path: string): void;
+  refresh(): void;
+  back(): void;
+  setOption(action: OptionsAction): void;
+  editDelimiter(text: string | null, commit?: boolean): void;
+  movePartition(delta: number): void;
+  request(kind: OpKind): void;
+  cancelConfirm(): void;
+  runConfirmed(): void;
+  dismissProgress(): void;
+  openMount(): void;
+  highlightMount(index: number): void;
+  toggleMountReadOnly(): void;
+  mountSelected(path: string): void;
+  openShell(): void;
+  unmount(): void;
+  finishSession(): void;
+  quit(): void;
+  interrupt(): void;
+}
+
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** Lets React paint between engine events. */
+const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export function initialState(paths: string[]): AppState {
+  // Started with one path: straight to its layout.
+  return paths.length === 1 && paths[0]
+    ? { ...initialAppState, screen: 'layout', sourcePath: paths[0] }
+    : initialAppState;
+}
+
+export function useKpartxApp(engine: TuiEngine, paths: string[], terminal: TerminalControl) {
+  const { exit } = useApp();
+  const [state, dispatch] = useReducer(appReducer, paths, initialState);
+  const stateRef = useRef(state);
+  stateRef.current = state;
+  const busy = useRef(false);
+  const quitAfterOp = useRef(false);
+
+  const loadSources = useCallback(() => {
+    try {
+      dispatch({ type: 'sources-loaded', sources: engine.listSources(paths) });
+    } catch (error) {
+      dispatch({ type: 'message', message: { text: errorText(error), tone: 'error' } });
+    }
+  }, [engine, paths]);
+
+  const inspect = useCallback(
+    (path: string, options: MapOptions): Inspection | null => {
+      try {
+        const inspection = engine.inspect(path, options);
+        dispatch({ type: 'inspected', inspection });
+        return inspection;
+      } catch (error) {
+        dispatch({ type: 'inspect-failed', message: errorText(error) });
+        return null;
+      }
+    },
+    [engine],
+  );
+
+  useEffect(loadSources, [loadSources]);
+
+  // Every source or option change recomputes layout and preview.
+  useEffect(() => {
+    if (state.sourcePath) inspect(state.sourcePath, state.options);
+  }, [state.sourcePath, state.options, inspect]);
+
+  // A mount session that has removed every map is confirmed against a fresh look at the source.
+  const confirmClean = useCallback(() => {
+    const { sourcePath, options } = stateRef.current;
+    const after = sourcePath ? inspect(sourcePath, options) : null;
+    if (after && after.existing.length === 0)
+      dispatch({ type: 'mount', action: { type: 'clean', what: 'maps removed, nothing mounted' } });
+    else dispatch({ type: 'mount', action: { type: 'failed', message: 'some maps are still there' } });
+  }, [inspect]);
+
+  const needRoot = useCallback(
+    (what: string): boolean => {
+      if (engine.isRoot) return true;
+      dispatch({
+        type: 'message',
+        message: { text: `${what} needs root: run kpartx-tui as root.`, tone: 'warn' },
+      });
+      return false;
+    },
+    [engine],
+  );
+
+  const runOp = useCallback(
+    async (kind: OpKind): Promise<boolean> => {
+      const { sourcePath, options } = stateRef.current;
+      if (!sourcePath || busy.current) return false;
+      busy.current = true;
+      dispatch({ type: 'op-start', kind });
+      let ok = false;
+      try {
+        const run = kind === 'add' ? engine.add.bind(engine) : engine.remove.bind(engine);
+        const outcome = await run(sourcePath, options, (event) => dispatch({ type: 'op-event', event }));
+        ok = outcome.ok;
+        dispatch({ type: 'op-finished', outcome });
+      } catch (error) {
+        dispatch({ type: 'op-finished', outcome: { ok: false, summary: errorText(error) } });
+      } finally {
+        busy.current = false;
+      }
+      await nextTick();
+      inspect(sourcePath, stateRef.current.options);
+      loadSources();
+      if (quitAfterOp.current) exit();
+      return ok;
+    },
+    [engine, exit, inspect, loadSources],
+  );
+
+  const unmountCurrent = useCallback(async (): Promise<boolean> => {
+    const current = stateRef.current.mount.mount;
+    if (!current) return true;
+    dispatch({ type: 'mount', action: { type: 'working', what: `unmounting ${current.mountpoint}…` } });
+    try {
+      await engine.unmount(current);
+      dispatch({ type: 'mount', action: { type: 'unmounted' } });
+      return true;
+    } catch (error) {
+      dispatch({ type: 'mount', action: { type: 'failed', message: errorText(error) } });
+      return false;
+    }
+  }, [engine]);
+
+  const actions: AppActions = useMemo(
+    () => ({
+      highlightSource: (index) => dispatch({ type: 'source-highlight', index }),
+      editPath: (text) => dispatch({ type: 'path-input', text }),
+      openSource: (path) => dispatch({ type: 'open-source', path }),
+      refresh: () => {
+        loadSources();
+        const { sourcePath, options } = stateRef.current;
+        if (sourcePath) inspect(sourcePath, options);
+      },
+      back: () => {
+        if (stateRef.current.screen === 'layout') loadSources();
+        dispatch({ type: 'back' });
+      },
+      setOption: (action) => dispatch({ type: 'options', action }),
+      editDelimiter: (text, commit) =>
+        dispatch({ type: 'delimiter-edit', text, ...(commit ? { commit } : {}) }),
+      movePartition: (delta) => dispatch({ type: 'partition-move', delta }),
+      request: (kind) => {
+        if (!needRoot(kind === 'add' ? 'Adding maps' : 'Deleting maps')) return;
+        const inspection = stateRef.current.inspection;
+        if (kind === 'add' && inspection && inspection.preview.maps.length === 0) {
+          dispatch({ type: 'message', message: { text: 'Nothing to map.', tone: 'warn' } });
+          return;
+        }
+        if (kind === 'remove' && inspection && inspection.existing.length === 0) {
+          dispatch({ type: 'message', message: { text: 'No maps of this source to delete.', tone: 'warn' } });
+          return;
+        }
+        dispatch({ type: 'confirm', kind });
+      },
+      cancelConfirm: () => dispatch({ type: 'confirm', kind: null }),
+      runConfirmed: () => {
+        const kind = stateRef.current.confirm;
+        if (kind) void runOp(kind);
+      },
+      dismissProgress: () => dispatch({ type: 'op-dismiss' }),
+      openMount: () => {
+        if (needRoot('Mounting')) dispatch({ type: 'mount-open' });
+      },
+      highlightMount: (index) => dispatch({ type: 'mount-move', delta: index - stateRef.current.mountIndex }),
+      toggleMountReadOnly: () => dispatch({ type: 'mount', action: { type: 'toggle-read-only' } }),
+      mountSelected: (path) => {
+        const readOnly = stateRef.current.mount.readOnly;
+        dispatch({
+          type: 'mount',
+          action: { type: 'working', what: `mounting ${path}${readOnly ? ' read-only' : ''}…` },
+        });
+        engine.mount(path, readOnly).then(
+          (mount) => dispatch({ type: 'mount', action: { type: 'mounted', mount } }),
+          (error) => dispatch({ type: 'mount', action: { type: 'failed', message: errorText(error) } }),
+        );
+      },
+      openShell: () => {
+        const current = stateRef.current.mount.mount;
+        if (!current) return;
+        terminal.runShell(current.mountpoint);
+        let tree: string[] = current.tree;
+        try {
+          tree = engine.listTree(current.mountpoint);
+        } catch {
+          // The tree may have become unreadable; keep what was shown.
+        }
+        dispatch({ type: 'mount', action: { type: 'tree', tree } });
+        dispatch({ type: 'message', message: { text: 'Back from the shell.', tone: 'info' } });
+      },
+      unmount: () => void unmountCurrent(),
+      finishSession: () => {
+        void (async () => {
+          if (!(await unmountCurrent())) return;
+          await runOp('remove');
+          confirmClean();
+        })();
+      },
+      quit: () => {
+        if (busy.current) {
+          quitAfterOp.current = true;
+          dispatch({ type: 'quit-pending' });
+          return;
+        }
+        if (stateRef.current.mount.mount) {
+          void unmountCurrent().then(() => exit());
+          return;
+        }
+        exit();
+      },
+      interrupt: () => actions.quit(),
+    }),
+    [confirmClean, engine, exit, inspect, loadSources, needRoot, runOp, terminal, unmountCurrent],
+  );
+
+  return { state, actions };
+}

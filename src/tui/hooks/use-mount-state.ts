@@ -1,0 +1,54 @@
+/** The guided mount session: pick → mounted → (shell) → unmounted → unmapped → clean. */
+import type { MountView } from '../model.js';
+
+export type MountPhase = 'pick' | 'working' | 'mounted' | 'clean' | 'failed';
+
+export interface MountState {
+  phase: MountPhase;
+  readOnly: boolean;
+  mount: MountView | null;
+  /** What happened last, shown under the panel. */
+  log: string[];
+}
+
+export const initialMountState: MountState = { phase: 'pick', readOnly: true, mount: null, log: [] };
+
+export type MountAction =
+  | { type: 'toggle-read-only' }
+  | { type: 'working'; what: string }
+  | { type: 'mounted'; mount: MountView }
+  | { type: 'tree'; tree: string[] }
+  | { type: 'unmounted' }
+  | { type: 'clean'; what: string }
+  | { type: 'failed'; message: string }
+  | { type: 'reset' };
+
+export function mountReducer(state: MountState, action: MountAction): MountState {
+  switch (action.type) {
+    case 'toggle-read-only':
+      return state.phase === 'pick' ? { ...state, readOnly: !state.readOnly } : state;
+    case 'working':
+      return { ...state, phase: 'working', log: [...state.log, action.what] };
+    case 'mounted':
+      return {
+        ...state,
+        phase: 'mounted',
+        mount: action.mount,
+        log: [...state.log, `mounted ${action.mount.source} on ${action.mount.mountpoint}`],
+      };
+    case 'tree':
+      return state.mount ? { ...state, mount: { ...state.mount, tree: action.tree } } : state;
+    case 'unmounted':
+      return { ...state, phase: 'pick', mount: null, log: [...state.log, 'unmounted'] };
+    case 'clean':
+      return { ...state, phase: 'clean', mount: null, log: [...state.log, action.what] };
+    case 'failed':
+      return {
+        ...state,
+        phase: state.mount ? 'mounted' : 'pick',
+        log: [...state.log, `error: ${action.message}`],
+      };
+    case 'reset':
+      return { ...initialMountState, readOnly: state.readOnly };
+  }
+}

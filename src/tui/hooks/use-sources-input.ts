@@ -1,0 +1,24 @@
+/** Source list keys; the list itself (ink-select-input) handles ↑/↓/Enter. */
+import type { Key } from 'ink';
+import type { AppState } from './use-app-state.js';
+import type { AppActions } from './use-kpartx-app.js';
+import { editText } from './use-text-input.js';
+
+export function sourcesKey(state: AppState, actions: AppActions, input: string, key: Key): void {
+  if (state.pathInput !== null) {
+    if (key.escape) {
+      actions.editPath(null);
+      return;
+    }
+    if (key.return) {
+      const path = state.pathInput.trim();
+      if (path) actions.openSource(path);
+      return;
+    }
+    actions.editPath(editText(state.pathInput, input, key));
+    return;
+  }
+  if (input === '/' || input === 'o') actions.editPath('');
+  else if (input === 'r') actions.refresh();
+  else if (input === 'q' || key.escape) actions.quit();
+}

@@ -1,0 +1,178 @@
+/**
+ * What the screens show, independent of how the engine computes it. The container hook turns
+ * engine results into these shapes; components only ever see them, so every screen can be rendered
+ * from plain data in tests.
+ */
+
+export type SourceKind = 'disk' | 'loop' | 'dm' | 'md' | 'nbd' | 'virtio' | 'image' | 'file';
+
+export interface SourceEntry {
+  /** Path handed to the engine: `/dev/sda`, `/work/disk.img`. */
+  path: string;
+  /** Short name for the list: `sda`, `disk.img`. */
+  name: string;
+  kind: SourceKind;
+  sizeBytes: number;
+  /** Disk model from sysfs, when the device has one. */
+  model?: string;
+  /** `gpt`, `dos`, …, `qcow2 image`, `iso9660`, `no table`: what a quick look found. */
+  what?: string;
+  partitioned: boolean;
+  /** Names of maps or devices built on it (dm holders, loop devices bound to the file). */
+  mappedBy: string[];
+}
+
+export type PartitionDepth = 0 | 1;
+
+export interface PartitionRow {
+  number: number;
+  /** 512-byte sectors, as kpartx counts them. */
+  start: number;
+  size: number;
+  /** 0 or the number of the containing partition. */
+  container: number;
+  kind: 'primary' | 'extended' | 'logical' | 'nested';
+  typeName: string;
+  typeCode?: string;
+  gptName?: string;
+  flags: string[];
+  /** `ext4 "root"`, `swap`, `LUKS2`…, when the content probe knows. */
+  contents?: string;
+  /** Name of the existing map of this partition. */
+  mappedAs?: string;
+}
+
+export interface LayoutView {
+  path: string;
+  /** null when no partition table was found (see `note`). */
+  tableType: string | null;
+  diskId?: string;
+  sectorSize: number;
+  /** Size of the whole source, 512-byte sectors. */
+  sizeSectors: number;
+  partitions: PartitionRow[];
+  /** What the source is when it has no table, or advice (qcow2 → qemu-nbd…). */
+  note?: string;
+  warnings: string[];
+}
+
+export type BackendChoice = 'auto' | 'dm' | 'loop';
+
+export interface MapOptions {
+  readOnly: boolean;
+  /** null = kpartx's default (`p` after a trailing digit, else nothing). */
+  delimiter: string | null;
+  forceGpt: boolean;
+  sync: boolean;
+  backend: BackendChoice;
+}
+
+export const DEFAULT_OPTIONS: MapOptions = {
+  readOnly: false,
+  delimiter: null,
+  forceGpt: false,
+  sync: true,
+  backend: 'auto',
+};
+
+export interface PreviewMap {
+  number: number;
+  name: string;
+  /** Where the node will be: `/dev/mapper/loop0p1` or the loop device. */
+  path: string;
+  /** The dm table line, or the loop offset/size it gets. */
+  table: string;
+  readOnly: boolean;
+  /** It exists already and will be reloaded rather than created. */
+  exists: boolean;
+}
+
+export interface Preview {
+  backend: 'dm' | 'loop';
+  /** Why this backend (e.g. `no device-mapper on this kernel`). */
+  backendReason?: string;
+  maps: PreviewMap[];
+  /** The delimiter in effect (the kpartx default when the option is auto). */
+  delimiter: string;
+  /** Problems that stop an add (no table, unmappable container…). */
+  problems: string[];
+}
+
+export interface ExistingMapView {
+  name: string;
+  number: number | null;
+  path: string;
+  devno: string;
+  start: number;
+  size: number;
+  readOnly: boolean;
+  /** Why it cannot be removed now: mountpoints, holder devices, open count. */
+  holders: string[];
+}
+
+export interface Inspection {
+  layout: LayoutView;
+  preview: Preview;
+  existing: ExistingMapView[];
+}
+
+export type StepState = 'running' | 'done' | 'failed' | 'rolled-back' | 'busy' | 'skipped';
+
+/** One line of the live progress view. */
+export interface ProgressStep {
+  /** Map name, or the loop device for attach/detach steps. */
+  name: string;
+  state: StepState;
+  /** Path and major:minor once created. */
+  path?: string;
+  devno?: string;
+  /** `table read back: 0 204800 linear 7:0 2048 · node present` */
+  confirmation?: string;
+  /** Failure, busy explanation or rollback text. */
+  detail?: string;
+}
+
+export type ProgressEvent =
+  | { type: 'created'; name: string; path: string; devno: string }
+  | { type: 'confirmed'; name: string; detail: string }
+  | { type: 'unconfirmed'; name: string; detail: string }
+  | { type: 'failed'; name: string; message: string }
+  | { type: 'rolled-back'; name: string }
+  | { type: 'removed'; name: string; path: string }
+  | { type: 'busy'; name: string; holders: string[] }
+  | { type: 'note'; name: string; detail: string };
+
+export interface OpOutcome {
+  ok: boolean;
+  /** One line for the summary: `3 maps created and confirmed`, `failed; rolled back 2 maps`. */
+  summary: string;
+}
+
+export interface MountView {
+  /** The mapped partition. */
+  source: string;
+  mountpoint: string;
+  readOnly: boolean;
+  fstype: string;
+  /** First entries of the mounted tree, `dir/` for directories. */
+  tree: string[];
+}
+
+/** What the TUI needs from the engine and the kernel. The real one and the test ones implement it. */
+export interface TuiEngine {
+  /** Effective uid is 0: actions that change the kernel are allowed. */
+  readonly isRoot: boolean;
+  listSources(extraPaths: string[]): SourceEntry[];
+  inspect(path: string, options: MapOptions): Inspection;
+  add(path: string, options: MapOptions, emit: (event: ProgressEvent) => void): Promise<OpOutcome>;
+  remove(path: string, options: MapOptions, emit: (event: ProgressEvent) => void): Promise<OpOutcome>;
+  mount(mapPath: string, readOnly: boolean): Promise<MountView>;
+  /** Re-read the top of the tree (after coming back from a shell). */
+  listTree(mountpoint: string): string[];
+  unmount(mount: MountView): Promise<void>;
+}
+
+/** Raised by engine adapters for a failure the user should read as one sentence. */
+export class TuiError extends Error {
+  override name = 'TuiError';
+}

@@ -1,0 +1,209 @@
+/** Screen data and a scripted TuiEngine for component and flow tests. */
+import type {
+  ExistingMapView,
+  Inspection,
+  MapOptions,
+  MountView,
+  OpOutcome,
+  PartitionRow,
+  ProgressEvent,
+  SourceEntry,
+  TuiEngine,
+} from '../../src/tui/model.js';
+
+export const keys = {
+  up: '\u001B[A',
+  down: '\u001B[B',
+  enter: '\r',
+  escape: '\u001B',
+  backspace: '\u007F',
+  ctrlC: '\u0003',
+};
+
+export const SOURCES: SourceEntry[] = [
+  {
+    path: '/work/disk.img',
+    name: 'disk.img',
+    kind: 'image',
+    sizeBytes: 64 << 20,
+    what: 'gpt',
+    partitioned: true,
+    mappedBy: [],
+  },
+  { path: '/dev/vda', name: 'vda', kind: 'virtio', sizeBytes: 20 * 2 ** 30, partitioned: true, mappedBy: [] },
+  {
+    path: '/dev/loop3',
+    name: 'loop3',
+    kind: 'loop',
+    sizeBytes: 8 << 20,
+    model: '/work/other.img',
+    partitioned: false,
+    mappedBy: ['loop3p1'],
+  },
+];
+
+export const PARTITIONS: PartitionRow[] = [
+  {
+    number: 1,
+    start: 2048,
+    size: 20480,
+    container: 0,
+    kind: 'primary',
+    typeName: 'EFI System',
+    gptName: 'esp',
+    flags: [],
+    contents: 'vfat "EFI"',
+  },
+  {
+    number: 2,
+    start: 22528,
+    size: 81920,
+    container: 0,
+    kind: 'primary',
+    typeName: 'Linux filesystem',
+    gptName: 'root',
+    flags: [],
+    contents: 'ext4 "root"',
+  },
+  {
+    number: 3,
+    start: 104448,
+    size: 16384,
+    container: 0,
+    kind: 'primary',
+    typeName: 'Linux swap',
+    gptName: 'swap',
+    flags: [],
+    contents: 'swap',
+  },
+];
+
+export interface ScriptedEngineOptions {
+  isRoot?: boolean;
+  /** Name of a map whose creation fails (the engine then rolls back what it made). */
+  failOn?: string;
+  /** Holders per map name: delete reports these as busy. */
+  busy?: Record<string, string[]>;
+}
+
+/**
+ * A TuiEngine over fixed data that keeps state like the real one: maps exist after add, are gone
+ * after remove, mounts come and go. Names follow the kpartx rules for `/dev/loop0`.
+ */
+export class ScriptedEngine implements TuiEngine {
+  readonly isRoot: boolean;
+  mapped = new Set<number>();
+  mounted: MountView | null = null;
+  readonly calls: string[] = [];
+  constructor(readonly options: ScriptedEngineOptions = {}) {
+    this.isRoot = options.isRoot ?? true;
+  }
+  listSources(): SourceEntry[] {
+    return SOURCES;
+  }
+  private names(options: MapOptions) {
+    const delimiter = options.delimiter ?? 'p';
+    return PARTITIONS.map((p) => ({ p, name: `loop0${delimiter}${p.number}` }));
+  }
+  inspect(path: string, options: MapOptions): Inspection {
+    this.calls.push(`inspect ${path}`);
+    const named = this.names(options);
+    const existing: ExistingMapView[] = named
+      .filter(({ p }) => this.mapped.has(p.number))
+      .map(({ p, name }, i) => ({
+        name,
+        number: p.number,
+        path: `/dev/mapper/${name}`,
+        devno: `7:${i + 1}`,
+        start: p.start,
+        size: p.size,
+        readOnly: options.readOnly,
+        holders: this.options.busy?.[name] ?? [],
+      }));
+    return {
+      layout: {
+        path,
+        tableType: 'gpt',
+        diskId: '6f1c2d4e-0000-4000-8000-1234567890ab',
+        sectorSize: 512,
+        sizeSectors: 131072,
+        partitions: PARTITIONS.map((p) => ({
+          ...p,
+          ...(this.mapped.has(p.number) ? { mappedAs: named.find((n) => n.p === p)?.name } : {}),
+        })),
+        warnings: [],
+      },
+      preview: {
+        backend: 'loop',
+        backendReason: 'no device-mapper',
+        delimiter: options.delimiter ?? 'p',
+        maps: named.map(({ p, name }) => ({
+          number: p.number,
+          name,
+          path: `/dev/mapper/${name}`,
+          table: `offset ${p.start * 512} size ${p.size * 512} on /dev/loop0`,
+          readOnly: options.readOnly,
+          exists: this.mapped.has(p.number),
+        })),
+        problems: [],
+      },
+      existing,
+    };
+  }
+  async add(_path: string, options: MapOptions, emit: (e: ProgressEvent) => void): Promise<OpOutcome> {
+    const made: string[] = [];
+    for (const [i, { p, name }] of this.names(options).entries()) {
+      await new Promise((r) => setTimeout(r, 5));
+      if (name === this.options.failOn) {
+        emit({ type: 'failed', name, message: 'LOOP_CONFIGURE failed: EBUSY' });
+        for (const back of made.reverse()) emit({ type: 'rolled-back', name: back });
+        this.mapped.clear();
+        return { ok: false, summary: `${name} failed; rolled back ${made.length} maps` };
+      }
+      emit({ type: 'created', name, path: `/dev/mapper/${name}`, devno: `7:${i + 1}` });
+      emit({
+        type: 'confirmed',
+        name,
+        detail: `offset ${p.start * 512} size ${p.size * 512} · node present`,
+      });
+      made.push(name);
+      this.mapped.add(p.number);
+    }
+    return { ok: true, summary: `${made.length} maps created and confirmed` };
+  }
+  async remove(_path: string, options: MapOptions, emit: (e: ProgressEvent) => void): Promise<OpOutcome> {
+    let kept = 0;
+    for (const { p, name } of this.names(options)) {
+      if (!this.mapped.has(p.number)) continue;
+      const holders = this.options.busy?.[name];
+      if (holders) {
+        emit({ type: 'busy', name, holders });
+        kept += 1;
+        continue;
+      }
+      emit({ type: 'removed', name, path: `/dev/mapper/${name}` });
+      this.mapped.delete(p.number);
+    }
+    return kept
+      ? { ok: false, summary: `${kept} map(s) busy, kept` }
+      : { ok: true, summary: 'all maps removed' };
+  }
+  async mount(mapPath: string, readOnly: boolean): Promise<MountView> {
+    this.calls.push(`mount ${mapPath} ${readOnly ? 'ro' : 'rw'}`);
+    this.mounted = {
+      source: mapPath,
+      mountpoint: '/tmp/kpartx-tui-x/loop0p2',
+      readOnly,
+      fstype: 'ext4',
+      tree: ['etc/', 'hello.txt'],
+    };
+    return this.mounted;
+  }
+  listTree(): string[] {
+    return this.mounted?.tree ?? [];
+  }
+  async unmount(mount: MountView): Promise<void> {
+    this.calls.push(`unmount ${mount.mountpoint}`);
+    this.mounted = null;
+  }
+}
