@@ -1,0 +1,51 @@
+/** Loading xz-compressed test images and the C kpartx outputs recorded next to them. */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const LABELS_DIR = join(REPO, 'fixtures', 'labels');
+export const CORPUS_PT_DIR = join(REPO, '..', 'shared', 'corpus', 'blkid', 'pt');
+export const CORPUS_EXPECTED_DIR = join(REPO, '..', 'shared', 'corpus', 'blkid', 'expected');
+
+const cache = new Map<string, Uint8Array>();
+
+/** The decompressed bytes of an `.img.xz` file (cached: callers must not modify them). */
+export function loadXzImage(path: string): Uint8Array {
+  let bytes = cache.get(path);
+  if (!bytes) {
+    const out = execFileSync('xz', ['-dc', path], { maxBuffer: 256 * 1024 * 1024 });
+    bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    cache.set(path, bytes);
+  }
+  return bytes;
+}
+
+/** Names (without `.img.xz`) of the images in a folder; empty when the folder is absent. */
+export function imageNames(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.img.xz'))
+    .map((f) => f.slice(0, -'.img.xz'.length))
+    .sort();
+}
+
+export interface RecordedListing {
+  /** `-l` stdout lines, loop name replaced by LOOP. */
+  stdout: string[];
+  exit: number;
+  /** stderr lines without the libdevmapper noise (only where it was recorded). */
+  stderr: string[];
+}
+
+/** A `NAME.kpartx-l` file (stdout lines then `exit=N`) and its optional `.stderr` companion. */
+export function readRecordedListing(path: string): RecordedListing {
+  const lines = readFileSync(path, 'utf8').split('\n').filter(Boolean);
+  const last = lines.pop() ?? '';
+  const match = /^exit=(\d+)$/.exec(last);
+  if (!match) throw new Error(`${path}: last line is not exit=N`);
+  const stderrPath = `${path}.stderr`;
+  const stderr = existsSync(stderrPath) ? readFileSync(stderrPath, 'utf8').split('\n').filter(Boolean) : [];
+  return { stdout: lines, exit: Number(match[1]), stderr };
+}
