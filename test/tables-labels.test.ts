@@ -18,7 +18,9 @@ const LISTING = { mapName: 'LOOP', delimiter: 'p', devicePath: '/dev/LOOP' };
 const DELIBERATE = new Set(['solaris-ondisk']);
 
 function read(name: string, sectorSize: number) {
-  const disk = memoryDisk(loadXzImage(join(LABELS_DIR, `${name}.img.xz`)), sectorSize);
+  const bytes = loadXzImage(join(LABELS_DIR, `${name}.img.xz`));
+  // A loop device with large sectors exposes whole sectors only.
+  const disk = memoryDisk(bytes.subarray(0, bytes.length - (bytes.length % sectorSize)), sectorSize);
   const warnings: string[] = [];
   const table = readPartitionTable(disk, { warn: (line) => warnings.push(line) });
   return { table, warnings };
