@@ -2,14 +2,15 @@
  * Content probing on images made by the real tools (mkfs.*, mkswap, mksquashfs, genisoimage,
  * cryptsetup, pvcreate), compared field by field with `blkid -p` on the same image.
  */
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { probeContent } from '../src/probe/index.js';
 import { oemLabel } from '../src/probe/text.js';
 import type { ContentInfo } from '../src/probe/types.js';
-import { type BlkidView, blkidProbe, fileDisk, haveTool, run } from './probe-helpers.js';
+import { type BlkidView, blkidProbe, canUseLoop, fileDisk, haveTool, run } from './probe-helpers.js';
 
 const work = mkdtempSync(join(tmpdir(), 'probe-real-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -153,6 +154,146 @@ const cases: Case[] = [
       mountable: false,
     },
   },
+  {
+    name: 'xfs',
+    tools: ['mkfs.xfs'],
+    build: () => {
+      const p = image('xfs.img', 320 * MiB);
+      run('mkfs.xfs', ['-q', '-f', '-L', 'xfsvol', '-m', 'uuid=0badcafe-1234-4321-8888-123456789abc', p]);
+      return p;
+    },
+    expected: { type: 'xfs', label: 'xfsvol', uuid: '0badcafe-1234-4321-8888-123456789abc', mountable: true },
+  },
+  {
+    name: 'btrfs',
+    tools: ['mkfs.btrfs'],
+    build: () => {
+      const p = image('btrfs.img', 128 * MiB);
+      run('mkfs.btrfs', ['-q', '-f', '-L', 'butter', '-U', 'feedface-0000-1111-2222-333344445555', p]);
+      return p;
+    },
+    expected: { type: 'btrfs', label: 'butter', uuid: 'feedface-0000-1111-2222-333344445555' },
+  },
+  {
+    name: 'exFAT',
+    tools: ['mkfs.exfat'],
+    build: () => {
+      const p = image('exfat.img', 32 * MiB);
+      run('mkfs.exfat', ['-L', 'Exfätlabel', p]);
+      return p;
+    },
+    expected: { type: 'exfat', label: 'Exfätlabel', mountable: true },
+    maxBytes: 96 * 1024,
+  },
+  {
+    name: 'NTFS',
+    tools: ['mkntfs'],
+    build: () => {
+      const p = image('ntfs.img', 32 * MiB);
+      run('mkntfs', ['-q', '-F', '-f', '-L', 'Windows Données', p]);
+      return p;
+    },
+    expected: { type: 'ntfs', label: 'Windows Données', mountable: true },
+  },
+  {
+    name: 'squashfs',
+    tools: ['mksquashfs'],
+    build: () => {
+      const src = join(work, 'sq-src');
+      mkdirSync(src, { recursive: true });
+      writeFileSync(join(src, 'hello.txt'), 'hello\n');
+      const p = join(work, 'squash.img');
+      run('mksquashfs', [src, p, '-noappend', '-quiet']);
+      return p;
+    },
+    expected: { type: 'squashfs', version: '4.0', mountable: true, label: undefined, uuid: undefined },
+  },
+  {
+    name: 'ISO 9660 with Joliet',
+    tools: ['genisoimage'],
+    build: () => {
+      const src = join(work, 'iso-src');
+      mkdirSync(src, { recursive: true });
+      writeFileSync(join(src, 'readme.txt'), 'iso\n');
+      const p = join(work, 'joliet.iso');
+      run('genisoimage', ['-quiet', '-J', '-r', '-V', 'Install Disc 1', '-o', p, src]);
+      return p;
+    },
+    expected: { type: 'iso9660', label: 'Install Disc 1', version: 'Joliet Extension', mountable: true },
+  },
+  {
+    name: 'ISO 9660 without Joliet',
+    tools: ['genisoimage'],
+    build: () => {
+      const src = join(work, 'iso-src2');
+      mkdirSync(src, { recursive: true });
+      writeFileSync(join(src, 'a.txt'), 'a\n');
+      const p = join(work, 'plain.iso');
+      run('genisoimage', ['-quiet', '-V', 'PLAINISO', '-o', p, src]);
+      return p;
+    },
+    expected: { type: 'iso9660', label: 'PLAINISO', version: undefined },
+  },
+  {
+    name: 'LUKS1',
+    tools: ['cryptsetup'],
+    build: () => {
+      const p = image('luks1.img', 8 * MiB);
+      run(
+        'cryptsetup',
+        [
+          'luksFormat',
+          '-q',
+          '--type',
+          'luks1',
+          '--pbkdf-force-iterations',
+          '1000',
+          '--uuid',
+          '12345678-1234-1234-1234-123456789abc',
+          '--key-file',
+          '-',
+          p,
+        ],
+        'secret',
+      );
+      return p;
+    },
+    expected: {
+      type: 'crypto_LUKS',
+      usage: 'crypto',
+      version: '1',
+      uuid: '12345678-1234-1234-1234-123456789abc',
+      mountable: false,
+    },
+  },
+  {
+    name: 'LUKS2 with a label',
+    tools: ['cryptsetup'],
+    build: () => {
+      const p = image('luks2.img', 32 * MiB);
+      run(
+        'cryptsetup',
+        [
+          'luksFormat',
+          '-q',
+          '--type',
+          'luks2',
+          '--pbkdf',
+          'pbkdf2',
+          '--pbkdf-force-iterations',
+          '1000',
+          '--label',
+          'vault',
+          '--key-file',
+          '-',
+          p,
+        ],
+        'secret',
+      );
+      return p;
+    },
+    expected: { type: 'crypto_LUKS', version: '2', label: 'vault', mountable: false },
+  },
 ];
 
 describe('content probing on images made by the real tools', () => {
@@ -190,3 +331,43 @@ describe('content probing on images made by the real tools', () => {
     }
   });
 });
+
+describe.skipIf(!canUseLoop || !haveTool('pvcreate'))(
+  'LVM2 physical volumes made by pvcreate/vgcreate (needs root and loop devices; skipped otherwise)',
+  () => {
+    const loops: string[] = [];
+    afterAll(() => {
+      for (const loop of loops) spawnSync('losetup', ['-d', loop]);
+    });
+    const lvmEnv = { ...process.env, LVM_SUPPRESS_FD_WARNINGS: '1' };
+    const lvm = (cmd: string, args: string[]) => execFileSync(cmd, args, { env: lvmEnv, stdio: 'pipe' });
+
+    function pvOnLoop(name: string, vg?: string): string {
+      const path = image(name, 64 * MiB);
+      const loop = run('losetup', ['-f', '--show', path]).trim();
+      loops.push(loop);
+      lvm('pvcreate', ['-ff', '-y', loop]);
+      if (vg) lvm('vgcreate', [vg, loop]);
+      spawnSync('losetup', ['-d', loop]);
+      loops.splice(loops.indexOf(loop), 1);
+      return path;
+    }
+
+    it('names the volume group from the metadata area and the PV UUID like blkid', () => {
+      const vg = `kpt_probe_${process.pid}`;
+      const path = pvOnLoop('pv-in-vg.img', vg);
+      const { info } = probeFile(path);
+      expectLikeBlkid(info, blkidProbe(path));
+      expect(info).toMatchObject({ type: 'LVM2_member', usage: 'lvm', volumeGroup: vg, mountable: false });
+      expect(info?.uuid).toMatch(/^[\w]{6}-([\w]{4}-){5}[\w]{6}$/);
+      expect(info?.hint).toContain(`vgchange -ay ${vg}`);
+    });
+
+    it('reports a PV that belongs to no volume group yet', () => {
+      const path = pvOnLoop('pv-alone.img');
+      const { info } = probeFile(path);
+      expectLikeBlkid(info, blkidProbe(path));
+      expect(info?.volumeGroup).toBeUndefined();
+    });
+  },
+);
