@@ -1,0 +1,413 @@
+/**
+ * Partition maps as device-mapper linear targets, with the C kpartx's names, UUIDs and ownership
+ * rules, so maps made by either tool are found, updated and removed by the other:
+ *
+ *   a map belongs to a parent when its UUID is `part<N>-<parent uuid>` and its single linear
+ *   target sits on exactly the parent's device number.
+ *
+ * Where the C tool loses or damages something this backend does not follow it:
+ *   - device numbers are compared exactly (`7:1` is not `7:10`), also for `-d -f`;
+ *   - a same-named map without a kpartx UUID is never taken over by -a/-u nor removed by -u: it is
+ *     reported as a conflict;
+ *   - -d reports a busy map with what holds it and goes on with the others;
+ *   - logical (contained) partitions are reported and counted like the others;
+ *   - -a/-u are all-or-nothing: conflicts are found before anything changes, and a failure undoes
+ *     what the run did (new maps removed, renames and reloads reverted, a loop it attached released).
+ */
+import { readFileSync } from 'node:fs';
+import { createDevNodes, type DevNodes, MAPPER_DIR } from '../../kernel/devnodes.js';
+import { lockKey, withLock } from '../../kernel/lock.js';
+import { holders as sysfsHolders } from '../../kernel/sysfs.js';
+import {
+  type DevNo,
+  type DmApi,
+  type DmMapInfo,
+  type DmTarget,
+  formatDevNo,
+  type Kernel,
+} from '../../kernel/types.js';
+import type {
+  EmitEvent,
+  ExistingMap,
+  MapBackend,
+  MapRequest,
+  OpResult,
+  ParentDevice,
+  PlannedMap,
+  RemoveRequest,
+} from '../backend.js';
+import { nonDmUuid, partitionNumberOf } from '../names.js';
+
+export interface DmBackendOptions {
+  /** /dev/mapper node handling (tests substitute one that touches nothing). */
+  nodes?: DevNodes;
+  /** How long to wait for another run holding the parent's lock. */
+  lockWaitMs?: number;
+  /** Called after each map is made (a seam for failure-injection tests). */
+  afterMap?: (map: PlannedMap) => void;
+  /** Devices stacked on a device (sysfs `holders`), as paths. */
+  holders?: (devno: DevNo) => string[];
+}
+
+const sameDevNo = (a: DevNo, b: DevNo): boolean => a.major === b.major && a.minor === b.minor;
+const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+const mapperPath = (name: string): string => `${MAPPER_DIR}/${name}`;
+
+/** The linear target of a single-target table, or undefined. */
+export function singleLinear(table: readonly DmTarget[]): { device: string; offset: number } | undefined {
+  if (table.length !== 1 || table[0]!.type !== 'linear') return undefined;
+  const [device, offset] = table[0]!.params.trim().split(/\s+/);
+  if (!device || offset === undefined || !/^\d+$/.test(offset)) return undefined;
+  return { device, offset: Number(offset) };
+}
+
+/** Whether a table is one linear target on exactly `devno` (never a substring match). */
+export function isLinearOn(table: readonly DmTarget[], devno: DevNo): boolean {
+  return singleLinear(table)?.device === formatDevNo(devno);
+}
+
+/** Why an existing map with a planned map's name is not ours to reload. */
+export function conflictReason(uuid: string, parentUuid: string): 'not-kpartx' | 'other-device' | null {
+  if (!uuid) return 'not-kpartx';
+  if (partitionNumberOf(uuid, parentUuid) !== null) return null;
+  return /^part\d*-/.test(uuid) ? 'other-device' : 'not-kpartx';
+}
+
+/** sysfs holders by their dm names where they have one (`/dev/mapper/x` rather than `dm-3`). */
+function defaultHolders(devno: DevNo): string[] {
+  return sysfsHolders(devno).map((kernelName) => {
+    try {
+      const name = readFileSync(`/sys/block/${kernelName}/dm/name`, 'utf8').trim();
+      if (name) return mapperPath(name);
+    } catch {
+      // not a dm device
+    }
+    return `/dev/${kernelName}`;
+  });
+}
+
+type Step =
+  | { kind: 'create'; map: PlannedMap }
+  | { kind: 'reload'; map: PlannedMap; current: DmMapInfo; renameFrom?: string };
+
+interface Owned {
+  name: string;
+  number: number;
+  info: { name: string; devno: DevNo; uuid: string };
+  table: DmTarget[];
+}
+
+export function createDmBackend(
+  kernel: Pick<Kernel, 'dm' | 'loop' | 'mounts'>,
+  options: DmBackendOptions = {},
+): MapBackend {
+  if (!kernel.dm) throw new Error('device mapper prerequisites not met');
+  const dm: DmApi = kernel.dm;
+  const nodes = options.nodes ?? createDevNodes();
+  const holdersOf = options.holders ?? defaultHolders;
+
+  const tableOf = (name: string): DmTarget[] | undefined => {
+    try {
+      return dm.table(name);
+    } catch {
+      return undefined;
+    }
+  };
+
+  const linearTable = (map: PlannedMap, parent: ParentDevice): DmTarget[] => [
+    { start: 0, length: map.size, type: 'linear', params: `${formatDevNo(parent.devno)} ${map.start}` },
+  ];
+
+  /** Mountpoints and stacked devices that keep a map open. */
+  function whoHolds(devno: DevNo): string[] {
+    const found = kernel.mounts
+      .list()
+      .filter((entry) => sameDevNo(entry.devno, devno))
+      .map((entry) => entry.target);
+    return [...new Set([...found, ...holdersOf(devno)])];
+  }
+
+  /** This parent's partition maps, in the kernel's list order. */
+  function owned(parent: ParentDevice): Owned[] {
+    const out: Owned[] = [];
+    for (const entry of dm.list()) {
+      const number = partitionNumberOf(entry.uuid, parent.uuid);
+      if (number === null) continue;
+      const table = tableOf(entry.name);
+      if (!table || !isLinearOn(table, parent.devno)) continue;
+      out.push({ name: entry.name, number, info: entry, table });
+    }
+    return out;
+  }
+
+  /** Decide what each planned map needs, without changing anything. Problems are emitted. */
+  function planSteps(request: MapRequest, emit: EmitEvent): { steps: Step[]; problems: number } {
+    const { parent } = request;
+    const steps: Step[] = [];
+    let problems = 0;
+    for (const map of request.maps) {
+      if (map.start < 0 || map.size <= 0 || map.start + map.size > parent.sizeSectors) {
+        emit({
+          type: 'refused',
+          name: map.name,
+          message: `${map.name}: partition ${map.number} (sectors ${map.start}-${map.start + map.size - 1}) ends past the end of ${parent.path} (${parent.sizeSectors} sectors)`,
+        });
+        problems++;
+        continue;
+      }
+      const byName = dm.info(map.dmName);
+      if (byName) {
+        const reason = conflictReason(byName.uuid, parent.uuid);
+        if (reason) {
+          emit({ type: 'conflict', name: map.dmName, reason });
+          problems++;
+        } else {
+          steps.push({ kind: 'reload', map, current: byName });
+        }
+        continue;
+      }
+      const byUuid = dm.infoByUuid(map.uuid);
+      if (byUuid) {
+        const table = tableOf(byUuid.name);
+        if (table && isLinearOn(table, parent.devno)) {
+          steps.push({ kind: 'reload', map, current: byUuid, renameFrom: byUuid.name });
+        } else {
+          emit({
+            type: 'failed',
+            name: map.dmName,
+            op: 'create',
+            message: `${map.dmName}: its UUID ${map.uuid} is already used by map ${byUuid.name}, which does not map ${parent.path}`,
+          });
+          problems++;
+        }
+        continue;
+      }
+      steps.push({ kind: 'create', map });
+    }
+    return { steps, problems };
+  }
+
+  function addLocked(request: MapRequest, emit: EmitEvent): OpResult {
+    const { parent } = request;
+    const { steps, problems } = planSteps(request, emit);
+    if (problems > 0) {
+      emit({
+        type: 'refused',
+        name: parent.path,
+        message: `${parent.path}: no maps created or changed: ${problems} partition${problems === 1 ? '' : 's'} cannot be mapped`,
+      });
+      return { failures: problems + releaseAttachedLoop(parent, emit) };
+    }
+    const nodeOptions = { sync: request.sync, like: parent.path };
+    const undo: { name: string; created: boolean; run: () => void }[] = [];
+    let current: PlannedMap | undefined;
+    let op: 'create' | 'reload' | 'resume' | 'rename' = 'create';
+    try {
+      for (const step of steps) {
+        const { map } = step;
+        current = map;
+        const readOnly = request.readOnly || map.readOnly;
+        const table = linearTable(map, parent);
+        if (step.kind === 'create') {
+          op = 'create';
+          const devno = dm.create(map.dmName, map.uuid, table, { readOnly });
+          undo.push({
+            name: map.dmName,
+            created: true,
+            run: () => {
+              dm.remove(map.dmName, { noFlush: true });
+              nodes.removed(map.dmName, nodeOptions);
+            },
+          });
+          const problem = nodes.created(map.dmName, devno, nodeOptions);
+          if (problem) throw new Error(problem);
+          emit({ type: 'created', map, devno, path: mapperPath(map.dmName), parentDevno: parent.devno });
+        } else {
+          const { current: found, renameFrom } = step;
+          if (renameFrom) {
+            op = 'rename';
+            dm.rename(renameFrom, map.dmName);
+            undo.push({
+              name: map.dmName,
+              created: false,
+              run: () => {
+                dm.rename(map.dmName, renameFrom);
+                nodes.renamed(map.dmName, renameFrom, found.devno, nodeOptions);
+              },
+            });
+            emit({ type: 'renamed', from: renameFrom, to: map.dmName, uuid: map.uuid });
+            const problem = nodes.renamed(renameFrom, map.dmName, found.devno, nodeOptions);
+            if (problem) throw new Error(problem);
+          }
+          const before = tableOf(map.dmName);
+          op = 'reload';
+          dm.reload(map.dmName, table, { readOnly });
+          if (before) {
+            undo.push({
+              name: map.dmName,
+              created: false,
+              run: () => {
+                dm.reload(map.dmName, before, { readOnly: found.readOnly });
+                dm.resume(map.dmName, { noFlush: true });
+              },
+            });
+          }
+          op = 'resume';
+          dm.resume(map.dmName, { noFlush: true });
+          const devno = dm.info(map.dmName)?.devno ?? found.devno;
+          const problem = nodes.created(map.dmName, devno, nodeOptions);
+          if (problem) throw new Error(problem);
+          emit({ type: 'reloaded', map, devno, path: mapperPath(map.dmName), parentDevno: parent.devno });
+        }
+        options.afterMap?.(map);
+      }
+      return { failures: 0 };
+    } catch (error) {
+      emit({ type: 'failed', name: current?.dmName ?? parent.path, op, message: errorMessage(error) });
+      let failures = 1;
+      for (const entry of undo.reverse()) {
+        try {
+          entry.run();
+          if (entry.created) emit({ type: 'rolled-back', name: entry.name });
+        } catch (undoError) {
+          failures++;
+          emit({ type: 'failed', name: entry.name, op: 'remove', message: errorMessage(undoError) });
+        }
+      }
+      return { failures: failures + releaseAttachedLoop(parent, emit) };
+    }
+  }
+
+  /** A failed run lets go of the loop it attached for an image (nothing uses it now). */
+  function releaseAttachedLoop(parent: ParentDevice, emit: EmitEvent): number {
+    if (!parent.image?.loopAttachedByUs) return 0;
+    const loop = kernel.loop.list().find((entry) => sameDevNo(entry.devno, parent.devno));
+    if (!loop) return 0;
+    try {
+      kernel.loop.detach(loop.path);
+      emit({ type: 'loop-detached', path: loop.path });
+      return 0;
+    } catch (error) {
+      emit({ type: 'failed', name: loop.path, op: 'remove', message: errorMessage(error) });
+      return 1;
+    }
+  }
+
+  /** Remove one map unless it is open; busy maps are reported with what holds them. */
+  function removeMap(name: string, devno: DevNo, noFlush: boolean, sync: boolean, emit: EmitEvent): number {
+    const info = dm.info(name);
+    if (!info) return 0;
+    if (info.openCount > 0) {
+      emit({ type: 'busy', name, holders: whoHolds(devno) });
+      return 1;
+    }
+    try {
+      dm.remove(name, { noFlush });
+    } catch (error) {
+      emit({ type: 'failed', name, op: 'remove', message: errorMessage(error) });
+      return 1;
+    }
+    const problem = nodes.removed(name, { sync });
+    emit({ type: 'removed', name, path: mapperPath(name) });
+    if (problem) emit({ type: 'refused', name, message: problem });
+    return 0;
+  }
+
+  /** The delimiter the plan used (`loop0` + `p` + `1`), for name-based stale checks. */
+  function delimiterOf(request: MapRequest): string | undefined {
+    const { mapName } = request.parent;
+    for (const map of request.maps) {
+      const suffix = String(map.number);
+      if (map.name.startsWith(mapName) && map.name.endsWith(suffix)) {
+        return map.name.slice(mapName.length, map.name.length - suffix.length);
+      }
+    }
+    return /\d$/.test(mapName) ? 'p' : '';
+  }
+
+  /** -u: remove this parent's maps whose partition is gone, highest number first like the C tool. */
+  function removeStale(request: MapRequest, emit: EmitEvent): OpResult {
+    const { parent } = request;
+    const wanted = new Set(request.maps.map((map) => map.number));
+    const mine = owned(parent);
+    const ownedNames = new Set(mine.map((entry) => entry.name));
+    let failures = 0;
+    // Same-named maps that are not ours: the C tool removes those without a UUID; we only say so.
+    const delimiter = delimiterOf(request);
+    const byName = new Map(dm.list().map((entry) => [entry.name, entry]));
+    const stale = mine.filter((entry) => !wanted.has(entry.number)).sort((a, b) => b.number - a.number);
+    for (let number = 256; number >= 1; number--) {
+      if (wanted.has(number)) continue;
+      if (delimiter !== undefined) {
+        const name = `${parent.mapName}${delimiter}${number}`.replace(/(?<=.)\//g, '!');
+        const other = byName.get(name);
+        if (other && !ownedNames.has(name)) {
+          emit({
+            type: 'not-removed',
+            name,
+            reason: conflictReason(other.uuid, parent.uuid) ?? 'other-device',
+          });
+        }
+      }
+      for (const entry of stale.filter((candidate) => candidate.number === number)) {
+        failures += removeMap(entry.name, entry.info.devno, true, request.sync, emit);
+      }
+    }
+    return { failures };
+  }
+
+  function removeLocked(request: RemoveRequest, emit: EmitEvent): OpResult {
+    const { parent } = request;
+    // `-d -f` on a parent without its own dm UUID: any linear map on the parent, whatever its UUID.
+    const checkUuid = !(request.force && parent.uuid === nonDmUuid(parent.devno));
+    let failures = 0;
+    for (const entry of dm.list()) {
+      if (sameDevNo(entry.devno, parent.devno)) continue;
+      const table = tableOf(entry.name);
+      if (table?.length !== 1) continue;
+      const target = singleLinear(table);
+      const device = target?.device ?? table[0]!.params.trim().split(/\s+/)[0];
+      if (device !== formatDevNo(parent.devno)) continue;
+      if (!target) {
+        emit({ type: 'not-removed', name: entry.name, reason: 'not-linear' });
+        continue;
+      }
+      if (checkUuid && partitionNumberOf(entry.uuid, parent.uuid) === null) {
+        emit({ type: 'not-removed', name: entry.name, reason: 'not-kpartx' });
+        continue;
+      }
+      failures += removeMap(entry.name, entry.devno, false, request.sync, emit);
+    }
+    return { failures };
+  }
+
+  const locked = <T>(parent: ParentDevice, fn: () => T): T =>
+    withLock(lockKey(parent), parent.path, fn, options.lockWaitMs);
+
+  return {
+    kind: 'dm',
+    add: (request, emit) => locked(request.parent, () => addLocked(request, emit)),
+    update: (request, emit) =>
+      locked(request.parent, () => {
+        const added = addLocked(request, emit);
+        if (added.failures > 0) return added;
+        return removeStale(request, emit);
+      }),
+    remove: (request, emit) => locked(request.parent, () => removeLocked(request, emit)),
+    existing: (parent) =>
+      owned(parent).map((entry): ExistingMap => {
+        const info = dm.info(entry.name);
+        const target = singleLinear(entry.table)!;
+        return {
+          name: entry.name,
+          number: entry.number,
+          path: mapperPath(entry.name),
+          devno: entry.info.devno,
+          start: target.offset,
+          size: entry.table[0]!.length,
+          readOnly: info?.readOnly ?? false,
+          openCount: info?.openCount ?? 0,
+        };
+      }),
+  };
+}

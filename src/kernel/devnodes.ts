@@ -1,0 +1,166 @@
+/**
+ * /dev/mapper/<name> block nodes. device-mapper itself only makes /dev/dm-N (devtmpfs); the named
+ * node is udev's job. With udev running we wait for it (bounded, `-s`) or leave it to udev (`-n`);
+ * without udev nobody else will make it, so we mknod and unlink it ourselves.
+ */
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+} from 'node:fs';
+import { mknodBlock } from './libc.js';
+import { sleepSync } from './loop.js';
+import type { DevNo } from './types.js';
+
+export const MAPPER_DIR = '/dev/mapper';
+export const UDEV_CONTROL = '/run/udev/control';
+/** How long `-s` waits for udev to make or drop a node before saying so. */
+export const DEFAULT_NODE_WAIT_MS = 10_000;
+
+export interface NodeOptions {
+  /** `-s`: wait for udev; `-n`: do not. */
+  sync: boolean;
+  /** mode/uid/gid for a node we create come from this device (the parent), as the C tool does. */
+  like?: string;
+}
+
+/** What the dm backend needs from /dev/mapper; tests substitute an in-memory one. */
+export interface DevNodes {
+  /** Make sure /dev/mapper/<name> is the block node of `devno`; a warning text when it could not. */
+  created(name: string, devno: DevNo, options: NodeOptions): string | undefined;
+  /** The map is gone: make sure its node is too. */
+  removed(name: string, options: NodeOptions): string | undefined;
+  renamed(from: string, to: string, devno: DevNo, options: NodeOptions): string | undefined;
+}
+
+const decodeRdev = (rdev: number): DevNo => ({
+  major: (rdev >>> 8) & 0xfff,
+  minor: (rdev & 0xff) | ((rdev >>> 12) & 0xfff00),
+});
+
+/** udev is running when its control socket exists and a udevd process is alive. */
+export function udevRunning(): boolean {
+  if (!existsSync(UDEV_CONTROL)) return false;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    return false;
+  }
+  for (const pid of pids) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      if (comm === 'systemd-udevd' || comm === 'udevd') return true;
+    } catch {
+      // the process went away
+    }
+  }
+  return false;
+}
+
+/** The node's device number when `path` is a block device, else undefined. */
+function nodeDevNo(path: string): DevNo | undefined {
+  try {
+    const st = statSync(path);
+    return st.isBlockDevice() ? decodeRdev(st.rdev) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const same = (a: DevNo | undefined, b: DevNo): boolean => a?.major === b.major && a?.minor === b.minor;
+
+function waitUntil(test: () => boolean, ms: number): boolean {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (test()) return true;
+    if (Date.now() >= deadline) return false;
+    sleepSync(10);
+  }
+}
+
+/** mknod /dev/mapper/<name> (replacing a stale entry), mode and owner copied from `like`. */
+export function makeNode(dir: string, name: string, devno: DevNo, like?: string): void {
+  const path = `${dir}/${name}`;
+  if (same(nodeDevNo(path), devno)) return;
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  try {
+    unlinkSync(path);
+  } catch {
+    // nothing there
+  }
+  let mode = 0o600;
+  let uid = 0;
+  let gid = 0;
+  if (like) {
+    try {
+      const st = statSync(like);
+      mode = st.mode & 0o777;
+      uid = st.uid;
+      gid = st.gid;
+    } catch {
+      // keep device-mapper's default 0600 root:root
+    }
+  }
+  mknodBlock(path, mode, devno.major, devno.minor);
+  chmodSync(path, mode);
+  chownSync(path, uid, gid);
+}
+
+/** unlink /dev/mapper/<name> if it is a block node (never anything else). */
+export function dropNode(dir: string, name: string): void {
+  const path = `${dir}/${name}`;
+  if (nodeDevNo(path)) unlinkSync(path);
+}
+
+export function createDevNodes(
+  options: { dir?: string; waitMs?: number; udev?: () => boolean } = {},
+): DevNodes {
+  const dir = options.dir ?? MAPPER_DIR;
+  const waitMs = options.waitMs ?? DEFAULT_NODE_WAIT_MS;
+  let udev: boolean | undefined;
+  const haveUdev = (): boolean => {
+    udev ??= (options.udev ?? udevRunning)();
+    return udev;
+  };
+  const guard = (what: string, fn: () => void): string | undefined => {
+    try {
+      fn();
+      return undefined;
+    } catch (error) {
+      return `${what}: ${error instanceof Error ? error.message : String(error)}`;
+    }
+  };
+  return {
+    created(name, devno, nodeOptions) {
+      const path = `${dir}/${name}`;
+      if (!haveUdev()) return guard(path, () => makeNode(dir, name, devno, nodeOptions.like));
+      if (!nodeOptions.sync) return undefined;
+      return waitUntil(() => same(nodeDevNo(path), devno), waitMs)
+        ? undefined
+        : `${path}: udev did not create the node within ${Math.round(waitMs / 1000)} s`;
+    },
+    removed(name, nodeOptions) {
+      const path = `${dir}/${name}`;
+      if (!haveUdev()) return guard(path, () => dropNode(dir, name));
+      if (!nodeOptions.sync) return undefined;
+      return waitUntil(() => !nodeDevNo(path), waitMs)
+        ? undefined
+        : `${path}: udev did not remove the node within ${Math.round(waitMs / 1000)} s`;
+    },
+    renamed(from, to, devno, nodeOptions) {
+      if (!haveUdev()) {
+        return guard(`${dir}/${to}`, () => {
+          makeNode(dir, to, devno, nodeOptions.like);
+          dropNode(dir, from);
+        });
+      }
+      return this.created(to, devno, nodeOptions);
+    },
+  };
+}

@@ -1,0 +1,226 @@
+import { describe, expect, it } from 'vitest';
+import type { MapEvent, ParentDevice, PlannedMap } from '../src/engine/backend.js';
+import { conflictReason, createDmBackend, isLinearOn } from '../src/engine/backends/dm.js';
+import type { DevNodes } from '../src/kernel/devnodes.js';
+import { FakeKernel } from '../src/kernel/fake.js';
+
+const U = 'devnode_7:0_Wh5pYvM';
+const parent: ParentDevice = {
+  path: '/dev/loop0',
+  devno: { major: 7, minor: 0 },
+  sizeSectors: 131072,
+  logicalSectorSize: 512,
+  uuid: U,
+  mapName: 'loop0',
+};
+
+const planned = (
+  number: number,
+  start: number,
+  size: number,
+  extra: Partial<PlannedMap> = {},
+): PlannedMap => ({
+  number,
+  name: `loop0p${number}`,
+  dmName: `loop0p${number}`,
+  uuid: `part${number}-${U}`,
+  start,
+  size,
+  contained: false,
+  readOnly: false,
+  ...extra,
+});
+
+const MAPS = [
+  planned(1, 2048, 16384),
+  planned(2, 18432, 16384),
+  planned(5, 36864, 8192, { contained: true }),
+];
+
+function setup() {
+  const kernel = new FakeKernel();
+  kernel.addFile('/img/disk.img', new Uint8Array(131072 * 512));
+  kernel.loop.attach('/img/disk.img', { readOnly: false });
+  kernel.calls.length = 0;
+  const nodeLog: string[] = [];
+  const nodes: DevNodes = {
+    created: (name) => void nodeLog.push(`+${name}`),
+    removed: (name) => void nodeLog.push(`-${name}`),
+    renamed: (from, to) => void nodeLog.push(`${from}>${to}`),
+  };
+  const backend = createDmBackend(kernel, { nodes, holders: () => [] });
+  const events: MapEvent[] = [];
+  const emit = (event: MapEvent) => void events.push(event);
+  const tables = () =>
+    new Map(kernel.dm!.list().map((e) => [e.name, `${e.uuid} ${kernel.dm!.table(e.name)[0]?.params}`]));
+  return { kernel, backend, events, emit, nodeLog, tables };
+}
+
+const linear = (params: string, length = 16384) => [{ start: 0, length, type: 'linear', params }];
+
+describe('ownership helpers', () => {
+  it('compares device numbers exactly, never as substrings (B1)', () => {
+    expect(isLinearOn(linear('7:1 2048'), { major: 7, minor: 1 })).toBe(true);
+    expect(isLinearOn(linear('7:10 2048'), { major: 7, minor: 1 })).toBe(false);
+    expect(isLinearOn(linear('17:1 2048'), { major: 7, minor: 1 })).toBe(false);
+    expect(
+      isLinearOn([{ start: 0, length: 8, type: 'striped', params: '7:1 0' }], { major: 7, minor: 1 }),
+    ).toBe(false);
+  });
+
+  it('classifies same-named maps like the C messages', () => {
+    expect(conflictReason(`part3-${U}`, U)).toBeNull();
+    expect(conflictReason('', U)).toBe('not-kpartx');
+    expect(conflictReason('LVM-abc', U)).toBe('not-kpartx');
+    expect(conflictReason('part2-devnode_7:5_Wh5pYvM', U)).toBe('other-device');
+  });
+});
+
+describe('dm backend on the fake kernel', () => {
+  it('creates maps with part<N>-<parent uuid>, then reloads them on a second add', () => {
+    const { backend, events, emit, tables, nodeLog, kernel } = setup();
+    expect(backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit).failures).toBe(0);
+    expect(tables()).toEqual(
+      new Map([
+        ['loop0p1', `part1-${U} 7:0 2048`],
+        ['loop0p2', `part2-${U} 7:0 18432`],
+        ['loop0p5', `part5-${U} 7:0 36864`],
+      ]),
+    );
+    expect(events.map((e) => e.type)).toEqual(['created', 'created', 'created']);
+    expect(nodeLog).toEqual(['+loop0p1', '+loop0p2', '+loop0p5']);
+    events.length = 0;
+    expect(backend.add({ parent, maps: MAPS, readOnly: true, sync: true }, emit).failures).toBe(0);
+    expect(events.map((e) => e.type)).toEqual(['reloaded', 'reloaded', 'reloaded']);
+    expect(kernel.dm!.info('loop0p1')?.readOnly).toBe(true);
+    expect(backend.existing(parent).map((m) => [m.name, m.number, m.start, m.size])).toEqual([
+      ['loop0p1', 1, 2048, 16384],
+      ['loop0p2', 2, 18432, 16384],
+      ['loop0p5', 5, 36864, 8192],
+    ]);
+  });
+
+  it('refuses the whole run when a same-named map is not ours, takes nothing over (B3)', () => {
+    const { backend, kernel, events, emit } = setup();
+    kernel.seedMap('loop0p2', '', linear('7:0 18432'));
+    kernel.seedMap('loop0p5', 'part5-devnode_7:9_Wh5pYvM', linear('7:9 0', 8192));
+    const result = backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit);
+    expect(result.failures).toBe(2);
+    expect(events.filter((e) => e.type === 'conflict')).toEqual([
+      { type: 'conflict', name: 'loop0p2', reason: 'not-kpartx' },
+      { type: 'conflict', name: 'loop0p5', reason: 'other-device' },
+    ]);
+    expect(kernel.dm!.info('loop0p1')).toBeUndefined();
+    expect(kernel.calls).toEqual([]);
+  });
+
+  it('renames a map found by its UUID (delimiter change) and reloads it', () => {
+    const { backend, kernel, events, emit, nodeLog } = setup();
+    kernel.seedMap('loop0-part1', `part1-${U}`, linear('7:0 2048'));
+    backend.add({ parent, maps: [MAPS[0]!], readOnly: false, sync: true }, emit);
+    expect(events[0]).toEqual({ type: 'renamed', from: 'loop0-part1', to: 'loop0p1', uuid: `part1-${U}` });
+    expect(events[1]?.type).toBe('reloaded');
+    expect(nodeLog).toContain('loop0-part1>loop0p1');
+    expect(kernel.dm!.info('loop0-part1')).toBeUndefined();
+  });
+
+  it('does not rename a UUID owner that maps another device', () => {
+    const { backend, kernel, events, emit } = setup();
+    kernel.seedMap('stale1', `part1-${U}`, linear('7:1 2048'));
+    expect(backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit).failures).toBe(1);
+    expect(events[0]).toMatchObject({
+      type: 'failed',
+      name: 'loop0p1',
+      message: expect.stringMatching(/already used by map stale1/),
+    });
+    expect(kernel.dm!.list().map((e) => e.name)).toEqual(['stale1']);
+  });
+
+  it('rolls back everything the run did when a later map fails, a contained one included', () => {
+    const { backend, kernel, events, emit } = setup();
+    kernel.seedMap('loop0p1', `part1-${U}`, linear('7:0 1000'));
+    kernel.failOn('dm.create', { device: 'loop0p5', code: 'EBUSY' });
+    const result = backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit);
+    expect(result.failures).toBe(1);
+    expect(events.filter((e) => e.type === 'failed')).toEqual([
+      { type: 'failed', name: 'loop0p5', op: 'create', message: expect.stringMatching(/loop0p5.*busy/i) },
+    ]);
+    expect(
+      events.filter((e) => e.type === 'rolled-back').map((e) => e.type === 'rolled-back' && e.name),
+    ).toEqual(['loop0p2']);
+    // p2 is gone again, p1 has its old table back.
+    expect([...kernel.dm!.list().map((e) => e.name)]).toEqual(['loop0p1']);
+    expect(kernel.dm!.table('loop0p1')[0]?.params).toBe('7:0 1000');
+  });
+
+  it('update removes stale maps of this parent only, never a foreign same-named one (B2)', () => {
+    const { backend, kernel, events, emit } = setup();
+    backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit);
+    kernel.seedMap('loop0p9', '', linear('7:0 90000', 8));
+    kernel.seedMap('loop0p7', 'LVM-xyz', linear('7:0 80000', 8));
+    events.length = 0;
+    const result = backend.update({ parent, maps: [MAPS[0]!], readOnly: false, sync: true }, emit);
+    expect(result.failures).toBe(0);
+    expect(events.filter((e) => e.type !== 'reloaded')).toEqual([
+      { type: 'not-removed', name: 'loop0p9', reason: 'not-kpartx' },
+      { type: 'not-removed', name: 'loop0p7', reason: 'not-kpartx' },
+      { type: 'removed', name: 'loop0p5', path: '/dev/mapper/loop0p5' },
+      { type: 'removed', name: 'loop0p2', path: '/dev/mapper/loop0p2' },
+    ]);
+    expect(kernel.dm!.list().map((e) => e.name)).toEqual(['loop0p1', 'loop0p7', 'loop0p9']);
+  });
+
+  it('delete reports a busy map, removes the others and fails (B4)', () => {
+    const { backend, kernel, events, emit } = setup();
+    backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit);
+    kernel.setOpenCount('loop0p2', 1);
+    events.length = 0;
+    const result = backend.remove({ parent, force: false, sync: true }, emit);
+    expect(result.failures).toBe(1);
+    expect(events).toEqual([
+      { type: 'removed', name: 'loop0p1', path: '/dev/mapper/loop0p1' },
+      { type: 'busy', name: 'loop0p2', holders: [] },
+      { type: 'removed', name: 'loop0p5', path: '/dev/mapper/loop0p5' },
+    ]);
+  });
+
+  it('delete -f takes any linear map on exactly this device, not on 7:10 (B1)', () => {
+    const { backend, kernel, events, emit } = setup();
+    const loop1 = {
+      ...parent,
+      path: '/dev/loop1',
+      devno: { major: 7, minor: 1 },
+      uuid: 'devnode_7:1_Wh5pYvM',
+    };
+    kernel.seedMap('onloop10', '', linear('7:10 0', 8));
+    kernel.seedMap('onloop1', '', linear('7:1 0', 8));
+    kernel.seedMap('striped1', '', [{ start: 0, length: 8, type: 'striped', params: '7:1 0' }]);
+    backend.remove({ parent: loop1, force: false, sync: true }, emit);
+    expect(events).toEqual([
+      { type: 'not-removed', name: 'onloop1', reason: 'not-kpartx' },
+      { type: 'not-removed', name: 'striped1', reason: 'not-linear' },
+    ]);
+    events.length = 0;
+    backend.remove({ parent: loop1, force: true, sync: true }, emit);
+    expect(events).toEqual([
+      { type: 'removed', name: 'onloop1', path: '/dev/mapper/onloop1' },
+      { type: 'not-removed', name: 'striped1', reason: 'not-linear' },
+    ]);
+    expect(kernel.dm!.list().map((e) => e.name)).toEqual(['onloop10', 'striped1']);
+  });
+
+  it('refuses a partition past the end of the device before touching the kernel', () => {
+    const { backend, kernel, events, emit } = setup();
+    const result = backend.add(
+      { parent, maps: [MAPS[0]!, planned(3, 130000, 4096)], readOnly: false, sync: true },
+      emit,
+    );
+    expect(result.failures).toBe(1);
+    expect(events[0]).toMatchObject({
+      type: 'refused',
+      name: 'loop0p3',
+      message: expect.stringMatching(/past the end of \/dev\/loop0/),
+    });
+    expect(kernel.calls).toEqual([]);
+  });
+});
