@@ -248,29 +248,55 @@ export function findBoundLoop(loops: LoopDevice[], file: string): LoopDevice | u
 
 const wholeSectors = (bytes: number): number => bytes - (bytes % 512);
 
+/** Whether resolving `kind` for `action` needs the full kernel (listing an image does not). */
+export const needsKernel = (kind: PathKind, action: Action): boolean =>
+  !(kind === 'file' && action === 'list');
+
+function statKind(operand: string, host: Host): PathKind {
+  try {
+    return host.stat(operand);
+  } catch {
+    throw new SourceError(`failed to stat() ${operand}`, 'stdout');
+  }
+}
+
+/** Resolve with the kernel loaded only when the operand and action need it. */
 export async function resolveSource(
   operand: string,
   action: Action,
   options: ResolveOptions,
   host: Host,
 ): Promise<ResolvedSource | NothingBound> {
-  let kind: PathKind;
-  try {
-    kind = host.stat(operand);
-  } catch {
-    throw new SourceError(`failed to stat() ${operand}`, 'stdout');
-  }
-  if (kind === 'file') return resolveImage(operand, action, options, host);
-  if (kind === 'block') return resolveBlockDevice(operand, options, host);
-  throw new SourceError(`invalid device: ${operand}`, 'stderr');
+  const kind = statKind(operand, host);
+  const kernel = needsKernel(kind, action) ? await host.kernel() : undefined;
+  return resolveSourceWith(operand, action, options, host, kernel);
 }
 
-async function resolveImage(
+/** Synchronous resolution for callers that already hold a kernel (or only list images). */
+export function resolveSourceWith(
   operand: string,
   action: Action,
   options: ResolveOptions,
   host: Host,
-): Promise<ResolvedSource | NothingBound> {
+  kernel: Kernel | undefined,
+): ResolvedSource | NothingBound {
+  const kind = statKind(operand, host);
+  const needKernel = (): Kernel => {
+    if (!kernel) throw new Error(`${operand}: the kernel interface is needed here but was not loaded`);
+    return kernel;
+  };
+  if (kind === 'file') return resolveImage(operand, action, options, host, needKernel);
+  if (kind === 'block') return resolveBlockDevice(operand, options, needKernel());
+  throw new SourceError(`invalid device: ${operand}`, 'stderr');
+}
+
+function resolveImage(
+  operand: string,
+  action: Action,
+  options: ResolveOptions,
+  host: Host,
+  needKernel: () => Kernel,
+): ResolvedSource | NothingBound {
   let file: string;
   try {
     file = host.realpath(operand);
@@ -307,7 +333,7 @@ async function resolveImage(
       read: { path: file, sizeBytes: size, sectorSize: 512 },
     };
   }
-  const kernel = await host.kernel();
+  const kernel = needKernel();
   let loop: LoopDevice;
   try {
     loop = kernel.loop.attach(file, { readOnly: options.readOnly });
@@ -345,12 +371,7 @@ function loopParent(
   };
 }
 
-async function resolveBlockDevice(
-  operand: string,
-  options: ResolveOptions,
-  host: Host,
-): Promise<ResolvedSource> {
-  const kernel = await host.kernel();
+function resolveBlockDevice(operand: string, options: ResolveOptions, kernel: Kernel): ResolvedSource {
   let info: ReturnType<Kernel['blockDevice']>;
   try {
     info = kernel.blockDevice(operand);

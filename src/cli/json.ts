@@ -1,0 +1,128 @@
+/**
+ * `kpartx-tui --json [-p DELIM] [-g] [-t TYPE] [-r] [--backend dm|loop] [--no-probe] SOURCE...`:
+ * the inspection of every source as one JSON document on stdout, for scripts. Nothing is attached
+ * or changed. One process handles any number of sources, so a batch costs one Node start-up.
+ */
+import type { BackendKind, MapBackend } from '../engine/backend.js';
+import { chooseBackendKind, loadBackend } from '../engine/backends/select.js';
+import { inspectSource, type SourceReport } from '../engine/inspect.js';
+import { type Host, realHost } from '../engine/source.js';
+import type { Kernel } from '../kernel/types.js';
+import { getopt } from './getopt.js';
+
+export const JSON_USAGE =
+  'usage: kpartx-tui --json [-p DELIM] [-g] [-t TYPE] [-r] [--backend dm|loop] [--no-probe] SOURCE...';
+
+export interface JsonEnvironment {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  host: Host;
+  /** Loads the kernel interface; failing means block devices and backends are reported as unavailable. */
+  loadKernel(): Promise<Kernel>;
+}
+
+export interface JsonDocument {
+  sources: SourceReport[];
+}
+
+/** Loop state read once per run: a batch of images should not rescan sysfs per image. */
+function memoized(host: Host): Host {
+  let loops: ReturnType<Host['loops']> | undefined;
+  let next: number | undefined;
+  return {
+    ...host,
+    loops: () => {
+      loops ??= host.loops();
+      return loops;
+    },
+    nextFreeLoopIndex: () => {
+      next ??= host.nextFreeLoopIndex();
+      return next;
+    },
+  };
+}
+
+export async function jsonMain(args: string[], environment: Partial<JsonEnvironment> = {}): Promise<number> {
+  const io: JsonEnvironment = {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    host: realHost(),
+    loadKernel: async () => (await import('../kernel/index.js')).createKernel(),
+    ...environment,
+  };
+  const parsed = getopt(
+    args.filter((arg) => arg !== '--json'),
+    {
+      program: 'kpartx-tui',
+      shortOptions: 'p:t:gr',
+      longOptions: [
+        { name: 'backend', hasArg: true, key: 'backend' },
+        { name: 'no-probe', hasArg: false, key: 'no-probe' },
+      ],
+    },
+  );
+  if (!parsed.ok) {
+    io.stderr(`${parsed.message}\n${JSON_USAGE}\n`);
+    return 1;
+  }
+  let delimiter: string | undefined;
+  let only: string | undefined;
+  let forceGpt = false;
+  let readOnly = false;
+  let probe = true;
+  let backendKind: BackendKind | undefined;
+  for (const { key, arg } of parsed.options) {
+    if (key === 'p') delimiter = arg ?? '';
+    else if (key === 't') only = arg ?? '';
+    else if (key === 'g') forceGpt = true;
+    else if (key === 'r') readOnly = true;
+    else if (key === 'no-probe') probe = false;
+    else if (key === 'backend') {
+      if (arg !== 'dm' && arg !== 'loop') {
+        io.stderr(`kpartx-tui: invalid backend '${arg}': use dm or loop\n`);
+        return 1;
+      }
+      backendKind = arg;
+    }
+  }
+  if (parsed.operands.length === 0) {
+    io.stderr(`${JSON_USAGE}\n`);
+    return 1;
+  }
+
+  let kernel: Kernel | undefined;
+  try {
+    kernel = await io.loadKernel();
+  } catch {
+    kernel = undefined;
+  }
+  const baseHost = kernel ? { ...io.host, kernel: async () => kernel } : io.host;
+  const host = memoized(baseHost);
+  let backend: MapBackend | undefined;
+  if (kernel) {
+    try {
+      backend = await loadBackend(
+        chooseBackendKind(kernel, { requested: backendKind, loopAvailable: host.loopAvailable() }),
+        kernel,
+      );
+    } catch {
+      backend = undefined;
+    }
+  }
+
+  const sources = parsed.operands.map((operand) =>
+    inspectSource(operand, kernel, {
+      host,
+      delimiter,
+      only,
+      forceGpt,
+      readOnly,
+      probe,
+      backendKind,
+      backend,
+    }),
+  );
+  const document: JsonDocument = { sources };
+  io.stdout(`${JSON.stringify(document, null, 2)}\n`);
+  return sources.some((report) => report.error !== null) ? 1 : 0;
+}

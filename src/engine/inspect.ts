@@ -1,0 +1,300 @@
+/**
+ * Everything known about one source, as data: the table, every partition with all its fields,
+ * the maps `-a` would create (names and tables exactly), which backend would make them, the maps
+ * that exist now, and what each partition holds. `kpartx-tui --json` prints it and the
+ * interactive app draws it. Inspecting never attaches a loop device or changes anything.
+ */
+
+import { type DevNo, formatDevNo, type Kernel } from '../kernel/types.js';
+import { probeContent } from '../probe/index.js';
+import type { ContentInfo } from '../probe/types.js';
+import type { BackendKind, ExistingMap, MapBackend, ParentDevice, PlannedMap } from './backend.js';
+import { chooseBackendKind } from './backends/select.js';
+import type { Disk } from './disk.js';
+import { resolveDelimiter } from './names.js';
+import type { PartitionTable, PartitionTypeInfo, Slot, SlotKind, TableType } from './partition.js';
+import { mappableSlots, PlanError, pastEndMessage, planMaps, slotEnd } from './plan.js';
+import {
+  type Host,
+  hostFor,
+  openSourceDisk,
+  type ResolvedSource,
+  resolveSourceWith,
+  SourceError,
+} from './source.js';
+import { readPartitionTable } from './tables/index.js';
+
+export interface InspectOptions {
+  /** `-p`; undefined means the digit rule. */
+  delimiter?: string;
+  /** `-r`: the planned maps are read-only. */
+  readOnly?: boolean;
+  /** `-g` */
+  forceGpt?: boolean;
+  /** `-t`: only this table format. */
+  only?: string;
+  /** `--backend`; automatic when absent. */
+  backendKind?: BackendKind;
+  /** The backend to ask for existing maps; none asked when absent. */
+  backend?: MapBackend;
+  /** Detect what each partition holds (default true). */
+  probe?: boolean;
+  /** Where files and devices are read; derived from the kernel when absent. */
+  host?: Host;
+}
+
+/** A map `-a` would create, with the exact device-mapper table line. */
+export interface PlannedMapReport extends PlannedMap {
+  /** `0 <size> linear <parent maj:min> <start>` */
+  table: string;
+  /** Where the map's block device appears: `/dev/mapper/<dm name>` for both backends. */
+  path: string;
+}
+
+export interface PartitionReport {
+  number: number;
+  /** 512-byte sectors, absolute on the device. */
+  start: number;
+  size: number;
+  /** Last sector, inclusive. */
+  end: number;
+  kind: SlotKind;
+  type?: PartitionTypeInfo;
+  /** GPT or Mac partition name. */
+  name?: string;
+  /** GPT unique partition GUID. */
+  uuid?: string;
+  /** GPT attribute bits, 0x-prefixed hex. */
+  attributes?: string;
+  bootable: boolean;
+  /** Number of the containing partition (the extended one for a logical), or null. */
+  parent: number | null;
+  /** Past the end of the device: listed, but never mapped. */
+  pastEnd: boolean;
+  /** What `-a` would create for it; null when it cannot be mapped. */
+  map: PlannedMapReport | null;
+  /** The map that exists for this partition now, if any. */
+  existing: ExistingMap | null;
+  /** What the partition holds, when probing found something. */
+  content: ContentInfo | null;
+}
+
+export interface SourceReport {
+  /** The operand as given. */
+  source: string;
+  /** The whole-disk device: the operand, or `/dev/loopN` for an image. */
+  device: string | null;
+  /** For an image: its real path and the loop used (`found` = already bound, `predicted` = next free). */
+  image: { file: string; loop: string; loopState: 'found' | 'predicted' | 'attached' } | null;
+  devno: DevNo | null;
+  sizeBytes: number;
+  sizeSectors: number;
+  /** Logical sector size of the device. */
+  sectorSize: number;
+  /** Base of the partition map names and the delimiter `-a` would use. */
+  mapName: string | null;
+  delimiter: string | null;
+  /** The UUID partition map UUIDs derive from. */
+  parentUuid: string | null;
+  table: { type: TableType; diskId: string | null; sectorSize: number } | null;
+  partitions: PartitionReport[];
+  /** The maps `-a` would create, in creation order; empty when it would refuse. */
+  maps: PlannedMapReport[];
+  /** Why `-a` would refuse (partitions past the end, names too long); empty when it would not. */
+  problems: string[];
+  /** Table reader diagnostics (the C tool's stderr lines). */
+  warnings: string[];
+  backend: BackendKind | null;
+  /** Why no backend can make maps here, when none can. */
+  backendProblem: string | null;
+  /** Maps of this device that exist now. */
+  existing: ExistingMap[];
+  /** What the whole device holds when it has no partition table (a bare filesystem image…). */
+  content: ContentInfo | null;
+  /** Set when the source could not be read at all; every other field is then empty. */
+  error: string | null;
+}
+
+const mapPath = (dmName: string): string => `/dev/mapper/${dmName}`;
+
+function emptyReport(source: string, error: string): SourceReport {
+  return {
+    source,
+    device: null,
+    image: null,
+    devno: null,
+    sizeBytes: 0,
+    sizeSectors: 0,
+    sectorSize: 0,
+    mapName: null,
+    delimiter: null,
+    parentUuid: null,
+    table: null,
+    partitions: [],
+    maps: [],
+    problems: [],
+    warnings: [],
+    backend: null,
+    backendProblem: null,
+    existing: [],
+    content: null,
+    error,
+  };
+}
+
+const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+export function plannedMapReport(map: PlannedMap, parentDevno: DevNo): PlannedMapReport {
+  return {
+    ...map,
+    table: `0 ${map.size} linear ${formatDevNo(parentDevno)} ${map.start}`,
+    path: mapPath(map.dmName),
+  };
+}
+
+function safeProbe(disk: Disk, start: number, size: number): ContentInfo | null {
+  try {
+    return probeContent(disk, start * 512, size * 512);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Inspect one source. `kernel` may be undefined for image files that are only listed (no block
+ * device ioctls, no backend); a block device operand then reports an error.
+ */
+export function inspectSource(
+  path: string,
+  kernel: Kernel | undefined,
+  options: InspectOptions = {},
+): SourceReport {
+  const host = options.host ?? (kernel ? hostFor(kernel) : undefined);
+  if (!host) return emptyReport(path, 'no host to read from');
+  let source: ResolvedSource;
+  try {
+    const resolved = resolveSourceWith(path, 'list', { readOnly: options.readOnly ?? false }, host, kernel);
+    if ('nothing' in resolved) return emptyReport(path, 'nothing to inspect');
+    source = resolved;
+  } catch (error) {
+    return emptyReport(path, error instanceof SourceError ? error.message : errorText(error));
+  }
+  const { parent } = source;
+  const report: SourceReport = {
+    ...emptyReport(path, ''),
+    error: null,
+    device: parent.path,
+    image:
+      parent.image && source.loop
+        ? { file: parent.image.file, loop: source.loop.path, loopState: source.loop.state }
+        : null,
+    devno: parent.devno,
+    sizeBytes: source.read.sizeBytes,
+    sizeSectors: parent.sizeSectors,
+    sectorSize: parent.logicalSectorSize,
+    mapName: parent.mapName,
+    delimiter: resolveDelimiter(parent.mapName, options.delimiter),
+    parentUuid: parent.uuid,
+  };
+
+  if (kernel) {
+    try {
+      report.backend = chooseBackendKind(kernel, {
+        requested: options.backendKind,
+        loopAvailable: host.loopAvailable(),
+      });
+    } catch (error) {
+      report.backendProblem = errorText(error);
+    }
+  } else {
+    report.backendProblem = 'kernel interface not loaded';
+  }
+  // A predicted loop does not exist yet, so nothing can be mapped from it.
+  if (options.backend && source.loop?.state !== 'predicted') {
+    try {
+      report.existing = options.backend.existing(parent);
+    } catch (error) {
+      report.warnings.push(`${parent.path}: cannot list existing maps: ${errorText(error)}`);
+    }
+  }
+
+  let disk: ReturnType<typeof openSourceDisk>;
+  try {
+    disk = openSourceDisk(source, host);
+  } catch (error) {
+    return { ...report, error: errorText(error) };
+  }
+  try {
+    const table = readPartitionTable(disk, {
+      only: options.only,
+      forceGpt: options.forceGpt ?? false,
+      warn: (line) => report.warnings.push(line),
+    });
+    if (!table) {
+      if (options.probe !== false) report.content = safeProbe(disk, 0, parent.sizeSectors);
+      return report;
+    }
+    describeTable(report, table, parent, options, disk);
+    return report;
+  } finally {
+    disk.close();
+  }
+}
+
+function describeTable(
+  report: SourceReport,
+  table: PartitionTable,
+  parent: ParentDevice,
+  options: InspectOptions,
+  disk: Disk,
+): void {
+  report.table = { type: table.type, diskId: table.diskId ?? null, sectorSize: table.sectorSize };
+  let planned: PlannedMap[] = [];
+  try {
+    planned = planMaps(table, parent, { delimiter: options.delimiter, readOnly: options.readOnly ?? false });
+  } catch (error) {
+    if (!(error instanceof PlanError)) throw error;
+    report.problems = error.problems;
+  }
+  const delimiter = report.delimiter ?? '';
+  const planOne = (slot: Slot): PlannedMap | undefined => {
+    try {
+      return planMaps({ ...table, slots: [slot] }, parent, {
+        delimiter: options.delimiter,
+        readOnly: options.readOnly ?? false,
+      })[0];
+    } catch {
+      return undefined;
+    }
+  };
+  const existingByNumber = new Map(report.existing.map((map) => [map.number, map]));
+  report.maps = planned.map((map) => plannedMapReport(map, parent.devno));
+
+  for (const slot of mappableSlots(table).sort((a, b) => a.number - b.number)) {
+    const pastEnd = slotEnd(slot) > parent.sizeSectors;
+    // Each partition's own map, also when the whole plan is refused, so a preview can show names.
+    const map = pastEnd ? undefined : planOne(slot);
+    if (pastEnd) {
+      const name = `${parent.mapName}${delimiter}${slot.number}`;
+      report.warnings.push(`warning: ${pastEndMessage(name, slot, parent.path, parent.sizeSectors)}`);
+    }
+    const probe = options.probe !== false && slot.kind !== 'extended' && !pastEnd;
+    report.partitions.push({
+      number: slot.number,
+      start: slot.start,
+      size: slot.size,
+      end: slotEnd(slot) - 1,
+      kind: slot.kind,
+      ...(slot.type ? { type: slot.type } : {}),
+      ...(slot.name !== undefined ? { name: slot.name } : {}),
+      ...(slot.uuid !== undefined ? { uuid: slot.uuid } : {}),
+      ...(slot.attributes !== undefined ? { attributes: slot.attributes } : {}),
+      bootable: slot.bootable ?? false,
+      parent: slot.container === 0 ? null : slot.container,
+      pastEnd,
+      map: map ? plannedMapReport(map, parent.devno) : null,
+      existing: existingByNumber.get(slot.number) ?? null,
+      content: probe ? safeProbe(disk, slot.start, slot.size) : null,
+    });
+  }
+}
