@@ -1,6 +1,6 @@
 /** Size, sector size, read-only state and number of a block device (BLK* ioctls). */
 import { type BigIntStats, statSync } from 'node:fs';
-import { ioctl, O_RDONLY, withFd } from './libc.js';
+import { close, ioctl, O_EXCL, O_RDONLY, open, withFd } from './libc.js';
 import { type BlockDeviceInfo, type DevNo, KernelError } from './types.js';
 
 export const BLKROGET = 0x125e;
@@ -56,4 +56,14 @@ export function blockDevice(path: string): BlockDeviceInfo {
       readOnly: ro.readInt32LE(0) !== 0,
     };
   });
+}
+
+/** True when the kernel refuses an exclusive open: mounted, swapped on, or held by a stacked device. */
+export function heldExclusively(path: string): boolean {
+  try {
+    close(open(path, O_RDONLY | O_EXCL));
+    return false;
+  } catch (error) {
+    return error instanceof KernelError && error.code === 'EBUSY';
+  }
 }

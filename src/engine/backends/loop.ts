@@ -1,0 +1,383 @@
+/**
+ * Partition maps without device-mapper: each partition becomes its own loop device over the
+ * parent, with the partition's offset and size, the parent's logical sector size and the map's
+ * read-only state. `/dev/mapper/<dm name>` is a symlink to that loop, so the path is the one the
+ * device-mapper backend would give.
+ *
+ * Nothing is remembered outside the kernel. A loop is one of the parent's partition maps when
+ *   - its backing file (sysfs `loop/backing_file`) is the parent device, and
+ *   - its `lo_file_name` carries the marker `kpartx-tui:part<N>:<dm name>` written at attach time.
+ * Offset and size limit (sysfs) tell whether it still matches the partition table. The map's name
+ * is the /dev/mapper symlink pointing at it, or the marker's copy when the link is gone.
+ */
+import { lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
+import { heldExclusively } from '../../kernel/block.js';
+import { lockKey, withLock } from '../../kernel/lock.js';
+import { loopsOverDevice } from '../../kernel/loop.js';
+import { loopState, holders as sysfsHolders } from '../../kernel/sysfs.js';
+import type { DevNo, Kernel, LoopDevice } from '../../kernel/types.js';
+import type {
+  EmitEvent,
+  ExistingMap,
+  MapBackend,
+  MapRequest,
+  OpResult,
+  ParentDevice,
+  PlannedMap,
+} from '../backend.js';
+
+/** Where the per-partition paths live: the same place device-mapper puts its nodes. */
+export const LOOP_MAP_DIR = '/dev/mapper';
+const MARKER_PREFIX = 'kpartx-tui:part';
+const LO_NAME_BYTES = 63;
+
+export interface LoopBackendOptions {
+  /** Directory of the per-partition symlinks (tests may point it elsewhere). */
+  mapDir?: string;
+  /** How long to wait for another run holding the parent's lock. */
+  lockWaitMs?: number;
+  /** Called after each partition loop is attached and linked (a seam for interruption tests). */
+  afterAttach?: (map: PlannedMap, loop: LoopDevice) => void;
+}
+
+/** The marker stored in a partition loop's `lo_file_name`, cut to the 63 bytes the kernel keeps. */
+export function loopMarker(number: number, dmName: string): string {
+  const full = Buffer.from(`${MARKER_PREFIX}${number}:${dmName}`, 'utf8');
+  return full
+    .subarray(0, LO_NAME_BYTES)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
+}
+
+/** Partition number and (possibly truncated) map name from a marker; undefined for other loops. */
+export function parseLoopMarker(name: string | undefined): { number: number; name: string } | undefined {
+  if (!name?.startsWith(MARKER_PREFIX)) return undefined;
+  const match = /^(\d+):(.+)$/s.exec(name.slice(MARKER_PREFIX.length));
+  return match ? { number: Number(match[1]), name: match[2]! } : undefined;
+}
+
+interface OwnedLoop {
+  loop: LoopDevice;
+  number: number;
+  name: string;
+  /** The /dev/mapper entry pointing at this loop, when there is one. */
+  link?: string;
+}
+
+const sameDevNo = (a: DevNo, b: DevNo): boolean => a.major === b.major && a.minor === b.minor;
+const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+type LinkState =
+  | { kind: 'absent' }
+  | { kind: 'ours'; target: string }
+  /** A symlink to a loop device that is no longer bound: left over, safe to replace. */
+  | { kind: 'stale' }
+  | { kind: 'foreign'; what: string };
+
+export function createLoopBackend(
+  kernel: Pick<Kernel, 'loop' | 'mounts'>,
+  options: LoopBackendOptions = {},
+): MapBackend {
+  const mapDir = options.mapDir ?? LOOP_MAP_DIR;
+  const linkPath = (dmName: string): string => `${mapDir}/${dmName}`;
+
+  /** Symlinks in mapDir by the absolute path they point to. */
+  function linksByTarget(): Map<string, string[]> {
+    const byTarget = new Map<string, string[]>();
+    let entries: string[];
+    try {
+      entries = readdirSync(mapDir);
+    } catch {
+      return byTarget;
+    }
+    for (const entry of entries.sort()) {
+      try {
+        const target = resolve(mapDir, readlinkSync(`${mapDir}/${entry}`));
+        byTarget.set(target, [...(byTarget.get(target) ?? []), entry]);
+      } catch {
+        // not a symlink (a real dm node, the control node): not ours
+      }
+    }
+    return byTarget;
+  }
+
+  function linkState(dmName: string, loopPath: string | undefined): LinkState {
+    const path = linkPath(dmName);
+    let st: ReturnType<typeof lstatSync>;
+    try {
+      st = lstatSync(path);
+    } catch {
+      return { kind: 'absent' };
+    }
+    if (!st?.isSymbolicLink()) return { kind: 'foreign', what: `${path} exists and is not a symlink` };
+    const target = resolve(mapDir, readlinkSync(path));
+    if (loopPath && target === loopPath) return { kind: 'ours', target };
+    const match = /^\/dev\/(loop\d+)$/.exec(target);
+    if (match && !loopState(match[1]!)) return { kind: 'stale' };
+    return { kind: 'foreign', what: `${path} points to ${target}` };
+  }
+
+  function placeLink(dmName: string, loopPath: string): void {
+    const path = linkPath(dmName);
+    const state = linkState(dmName, loopPath);
+    if (state.kind === 'ours') return;
+    if (state.kind === 'foreign') throw new Error(state.what);
+    if (state.kind === 'stale') unlinkSync(path);
+    mkdirSync(mapDir, { recursive: true, mode: 0o755 });
+    symlinkSync(relative(dirname(path), loopPath), path);
+  }
+
+  /** Remove the link only if it still points at this loop. */
+  function dropLink(dmName: string, loopPath: string): void {
+    if (linkState(dmName, loopPath).kind === 'ours') unlinkSync(linkPath(dmName));
+  }
+
+  function ownedLoops(parent: ParentDevice): OwnedLoop[] {
+    const links = linksByTarget();
+    const owned: OwnedLoop[] = [];
+    for (const loop of loopsOverDevice(kernel.loop.list(), parent.devno)) {
+      const marker = parseLoopMarker(loop.name);
+      if (!marker) continue;
+      // Any link to one of our loops is ours; prefer the one the marker names (it may be cut short).
+      const linked = links.get(loop.path) ?? [];
+      const link = linked.find((entry) => entry.startsWith(marker.name)) ?? linked[0];
+      owned.push({ loop, number: marker.number, name: link ?? marker.name, ...(link ? { link } : {}) });
+    }
+    return owned.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Who keeps a partition loop busy: mountpoints, stacked devices, loops on top, exclusive openers. */
+  function holdersOf(loop: LoopDevice, allLoops: LoopDevice[]): string[] {
+    const found = kernel.mounts
+      .list()
+      .filter((entry) => sameDevNo(entry.devno, loop.devno))
+      .map((entry) => entry.target);
+    found.push(...sysfsHolders(loop.devno).map((name) => `/dev/${name}`));
+    found.push(...loopsOverDevice(allLoops, loop.devno).map((other) => other.path));
+    if (found.length === 0 && heldExclusively(loop.path)) found.push('an exclusive opener');
+    return found;
+  }
+
+  function matches(existing: OwnedLoop, map: PlannedMap, readOnly: boolean): boolean {
+    return (
+      existing.loop.offset === map.start * 512 &&
+      existing.loop.sizeLimit === map.size * 512 &&
+      existing.loop.readOnly === readOnly
+    );
+  }
+
+  function detachOwned(owned: OwnedLoop): void {
+    kernel.loop.detach(owned.loop.path);
+    dropLink(owned.name, owned.loop.path);
+  }
+
+  /** Checks that need no kernel change; any problem refuses the whole run before a single attach. */
+  function preflight(request: MapRequest, owned: Map<number, OwnedLoop>, emit: EmitEvent): number {
+    let failures = 0;
+    const { parent } = request;
+    for (const map of request.maps) {
+      if (map.start < 0 || map.size <= 0 || map.start + map.size > parent.sizeSectors) {
+        emit({
+          type: 'refused',
+          name: map.name,
+          message: `${map.name}: partition ${map.number} (sectors ${map.start}-${map.start + map.size - 1}) does not fit on ${parent.path} (${parent.sizeSectors} sectors)`,
+        });
+        failures++;
+        continue;
+      }
+      const mine = owned.get(map.number);
+      const state = linkState(map.dmName, mine?.loop.path);
+      if (state.kind === 'foreign') {
+        emit({ type: 'conflict', name: map.dmName, reason: 'not-kpartx' });
+        emit({ type: 'refused', name: map.name, message: `${map.name}: ${state.what}; not touching it` });
+        failures++;
+      }
+    }
+    return failures;
+  }
+
+  function addLocked(request: MapRequest, emit: EmitEvent): OpResult {
+    const { parent } = request;
+    const owned = new Map(ownedLoops(parent).map((entry) => [entry.number, entry]));
+    const refused = preflight(request, owned, emit);
+    if (refused > 0) return { failures: refused };
+
+    // Everything this run changed, newest last, so a failure can put the previous state back.
+    const undo: (() => void)[] = [];
+    const undoNames: string[] = [];
+    let current: PlannedMap | undefined;
+    try {
+      for (const map of request.maps) {
+        current = map;
+        const readOnly = request.readOnly || map.readOnly;
+        const existing = owned.get(map.number);
+        const path = linkPath(map.dmName);
+        if (existing && matches(existing, map, readOnly)) {
+          if (existing.name !== map.dmName) {
+            placeLink(map.dmName, existing.loop.path);
+            dropLink(existing.name, existing.loop.path);
+            undo.push(() => {
+              placeLink(existing.name, existing.loop.path);
+              dropLink(map.dmName, existing.loop.path);
+            });
+            undoNames.push(map.name);
+            emit({ type: 'renamed', from: existing.name, to: map.dmName, uuid: map.uuid });
+          } else {
+            placeLink(map.dmName, existing.loop.path);
+          }
+          emit({ type: 'reloaded', map, devno: existing.loop.devno, path, parentDevno: parent.devno });
+          continue;
+        }
+        if (existing) {
+          // A loop's window and read-only state are fixed at attach: replace it, if nobody uses it.
+          const busy = holdersOf(existing.loop, kernel.loop.list());
+          if (busy.length > 0) {
+            emit({ type: 'busy', name: existing.name, holders: busy });
+            throw new Error(`${existing.name} is in use by ${busy.join(', ')}; cannot change it`);
+          }
+          detachOwned(existing);
+          const previous = existing.loop;
+          undo.push(() => {
+            const back = kernel.loop.attach(parent.path, {
+              readOnly: previous.readOnly,
+              offset: previous.offset,
+              sizeLimit: previous.sizeLimit,
+              blockSize: previous.logicalSectorSize,
+              name: loopMarker(existing.number, existing.name),
+            });
+            placeLink(existing.name, back.path);
+          });
+          undoNames.push(existing.name);
+        }
+        const loop = kernel.loop.attach(parent.path, {
+          readOnly,
+          offset: map.start * 512,
+          sizeLimit: map.size * 512,
+          blockSize: parent.logicalSectorSize,
+          name: loopMarker(map.number, map.dmName),
+        });
+        undo.push(() => kernel.loop.detach(loop.path));
+        undoNames.push(map.name);
+        placeLink(map.dmName, loop.path);
+        undo.push(() => dropLink(map.dmName, loop.path));
+        undoNames.push('');
+        emit({
+          type: existing ? 'reloaded' : 'created',
+          map,
+          devno: loop.devno,
+          path,
+          parentDevno: parent.devno,
+        });
+        options.afterAttach?.(map, loop);
+      }
+      return { failures: 0 };
+    } catch (error) {
+      emit({
+        type: 'failed',
+        name: current?.name ?? parent.path,
+        op: 'create',
+        message: errorMessage(error),
+      });
+      let failures = 1;
+      for (let i = undo.length - 1; i >= 0; i--) {
+        try {
+          undo[i]!();
+          if (undoNames[i]) emit({ type: 'rolled-back', name: undoNames[i]! });
+        } catch (undoError) {
+          failures++;
+          emit({
+            type: 'failed',
+            name: undoNames[i] || parent.path,
+            op: 'remove',
+            message: errorMessage(undoError),
+          });
+        }
+      }
+      return { failures };
+    }
+  }
+
+  function removeStale(request: MapRequest, emit: EmitEvent): OpResult {
+    const wanted = new Set(request.maps.map((map) => map.number));
+    let failures = 0;
+    const all = kernel.loop.list();
+    for (const owned of ownedLoops(request.parent)) {
+      if (wanted.has(owned.number)) continue;
+      failures += removeOne(owned, all, emit);
+    }
+    return { failures };
+  }
+
+  function removeOne(owned: OwnedLoop, all: LoopDevice[], emit: EmitEvent): number {
+    const busy = holdersOf(owned.loop, all);
+    if (busy.length > 0) {
+      emit({ type: 'busy', name: owned.name, holders: busy });
+      return 1;
+    }
+    try {
+      detachOwned(owned);
+      emit({ type: 'removed', name: owned.name, path: linkPath(owned.name) });
+      return 0;
+    } catch (error) {
+      emit({ type: 'failed', name: owned.name, op: 'remove', message: errorMessage(error) });
+      return 1;
+    }
+  }
+
+  /**
+   * The parent loop of an image operand goes once nothing uses it, as `kpartx -d image` detaches
+   * the image's loop. A loop given as the operand itself (`-d /dev/loop0`) is never detached.
+   */
+  function releaseParent(parent: ParentDevice, emit: EmitEvent): number {
+    if (!parent.image) return 0;
+    const all = kernel.loop.list();
+    const self = all.find((loop) => sameDevNo(loop.devno, parent.devno));
+    if (!self) return 0;
+    if (holdersOf(self, all).length > 0) return 0;
+    try {
+      kernel.loop.detach(self.path);
+      emit({ type: 'loop-detached', path: self.path });
+      return 0;
+    } catch (error) {
+      emit({ type: 'failed', name: self.path, op: 'remove', message: errorMessage(error) });
+      return 1;
+    }
+  }
+
+  const locked = <T>(parent: ParentDevice, fn: () => T): T =>
+    withLock(lockKey(parent), parent.path, fn, options.lockWaitMs);
+
+  return {
+    kind: 'loop',
+    add: (request, emit) => locked(request.parent, () => addLocked(request, emit)),
+    update: (request, emit) =>
+      locked(request.parent, () => {
+        const added = addLocked(request, emit);
+        if (added.failures > 0) return added;
+        return removeStale(request, emit);
+      }),
+    remove: (request, emit) =>
+      locked(request.parent, () => {
+        let failures = 0;
+        const all = kernel.loop.list();
+        for (const owned of ownedLoops(request.parent)) failures += removeOne(owned, all, emit);
+        return { failures: failures + releaseParent(request.parent, emit) };
+      }),
+    existing: (parent) => {
+      const all = kernel.loop.list();
+      return ownedLoops(parent).map(
+        (owned): ExistingMap => ({
+          name: owned.name,
+          number: owned.number,
+          path: linkPath(owned.name),
+          devno: owned.loop.devno,
+          start: owned.loop.offset / 512,
+          size: owned.loop.sizeLimit / 512,
+          readOnly: owned.loop.readOnly,
+          openCount: holdersOf(owned.loop, all).length,
+        }),
+      );
+    },
+  };
+}

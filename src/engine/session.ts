@@ -1,0 +1,281 @@
+/**
+ * The guided session after mapping: mount a partition map, see what is mounted from a source,
+ * unmount, and refuse to unmap what is still mounted. Shared by the CLI and the interactive app,
+ * and the same for both backends: a map is found by its /dev/mapper path and device number.
+ */
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import type { DevNo, Kernel, MountEntry } from '../kernel/types.js';
+import type { EmitEvent, ExistingMap, MapBackend, MapRequest, OpResult, RemoveRequest } from './backend.js';
+import { deferSignals } from './signals.js';
+
+/** Mountpoints the session creates: `<MOUNT_ROOT>/<map name>`. */
+export const MOUNT_ROOT = '/run/kpartx-tui/mnt';
+
+const sameDevNo = (a: DevNo, b: DevNo): boolean => a.major === b.major && a.minor === b.minor;
+
+export interface FilesystemSignature {
+  /** What blkid would call it: `ext4`, `vfat`, `xfs`… */
+  type: string;
+  /** The kernel filesystem type to mount it with. */
+  mountType: string;
+}
+
+/** Read `length` bytes at `offset`, short at the end of the device. */
+function readWindow(path: string, offset: number, length: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    const got = readSync(fd, buf, 0, length, offset);
+    return buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const ascii = (buf: Buffer, at: number, text: string): boolean =>
+  buf.length >= at + text.length && buf.toString('latin1', at, at + text.length) === text;
+
+const EXT3_INCOMPAT = 0x0004 | 0x0002; // filetype, recover
+const EXT3_RO_COMPAT = 0x0001 | 0x0002 | 0x0004; // sparse_super, large_file, btree_dir
+
+/**
+ * Which filesystem starts in `head` (the first 64 KiB + 4 KiB of a partition). A small signature
+ * check for the common types; content probing in src/probe goes further.
+ */
+export function detectFilesystem(head: Buffer): FilesystemSignature | undefined {
+  if (head.length >= 1082 && head.readUInt16LE(1080) === 0xef53) {
+    const compat = head.readUInt32LE(1116);
+    const incompat = head.readUInt32LE(1120);
+    const roCompat = head.readUInt32LE(1124);
+    if (incompat & 0x0008) return undefined; // an external journal device, nothing to mount
+    const type =
+      incompat & ~EXT3_INCOMPAT || roCompat & ~EXT3_RO_COMPAT ? 'ext4' : compat & 0x0004 ? 'ext3' : 'ext2';
+    // The ext4 driver mounts all three and is the one modern kernels have.
+    return { type, mountType: 'ext4' };
+  }
+  if (ascii(head, 0, 'XFSB')) return { type: 'xfs', mountType: 'xfs' };
+  if (ascii(head, 0x10040, '_BHRfS_M')) return { type: 'btrfs', mountType: 'btrfs' };
+  if (ascii(head, 0, 'hsqs')) return { type: 'squashfs', mountType: 'squashfs' };
+  if (ascii(head, 0x8001, 'CD001')) return { type: 'iso9660', mountType: 'iso9660' };
+  if (ascii(head, 3, 'EXFAT   ')) return { type: 'exfat', mountType: 'exfat' };
+  if (ascii(head, 3, 'NTFS    ')) return { type: 'ntfs', mountType: 'ntfs3' };
+  const bootSignature = head.length >= 512 && head[510] === 0x55 && head[511] === 0xaa;
+  const fatLabel = ['FAT12   ', 'FAT16   ', 'FAT     ', 'MSDOS'].some((magic) => ascii(head, 0x36, magic));
+  if (bootSignature && (fatLabel || ascii(head, 0x52, 'FAT32   ') || ascii(head, 0x52, 'MSWIN'))) {
+    return { type: 'vfat', mountType: 'vfat' };
+  }
+  return undefined;
+}
+
+export function probeFilesystem(device: string): FilesystemSignature | undefined {
+  return detectFilesystem(readWindow(device, 0, 0x11000));
+}
+
+/** The kernel's filesystem types (`/proc/filesystems`), to say clearly when one is missing. */
+function kernelFilesystems(): Set<string> {
+  try {
+    return new Set(
+      readFileSync('/proc/filesystems', 'utf8')
+        .split('\n')
+        .map((line) => line.split('\t').pop()?.trim() ?? '')
+        .filter(Boolean),
+    );
+  } catch {
+    return new Set();
+  }
+}
+
+export class SessionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SessionError';
+  }
+}
+
+export interface MountRequest {
+  /** Map name (`loop0p1`): names the default mountpoint. */
+  name: string;
+  /** Device path, normally `/dev/mapper/<name>`. */
+  device: string;
+  readOnly: boolean;
+  /** Kernel filesystem type; detected when absent. */
+  fstype?: string;
+  /** Where to mount; `<MOUNT_ROOT>/<name>` when absent (created, and removed again on unmount). */
+  mountpoint?: string;
+}
+
+export interface MountedPartition {
+  name: string;
+  device: string;
+  devno: DevNo;
+  mountpoint: string;
+  fstype: string;
+  readOnly: boolean;
+}
+
+export interface SessionOptions {
+  /** Directory default mountpoints are made in. */
+  mountRoot?: string;
+}
+
+type SessionKernel = Pick<Kernel, 'blockDevice' | 'mounts'>;
+
+const hasOption = (entry: MountEntry, option: string): boolean => entry.options.split(',').includes(option);
+
+export function createSession(kernel: SessionKernel, options: SessionOptions = {}) {
+  const mountRoot = options.mountRoot ?? MOUNT_ROOT;
+
+  const defaultMountpoint = (name: string): string => `${mountRoot}/${basename(name)}`;
+
+  const isMountpoint = (path: string): boolean =>
+    kernel.mounts.list().some((entry) => entry.target === resolve(path));
+
+  /** Mount a mapped partition; undone completely when any step fails. */
+  function mount(request: MountRequest): MountedPartition {
+    const info = kernel.blockDevice(request.device);
+    const already = kernel.mounts.list().find((entry) => sameDevNo(entry.devno, info.devno));
+    if (already) {
+      throw new SessionError(`${request.name} is already mounted on ${already.target}`);
+    }
+    let fstype = request.fstype;
+    if (!fstype) {
+      const found = probeFilesystem(request.device);
+      if (!found) {
+        throw new SessionError(
+          `${request.name}: no filesystem recognised on ${request.device}; give the type explicitly`,
+        );
+      }
+      fstype = found.mountType;
+    }
+    // The kernel may load a missing filesystem module on demand: only mention it when mounting fails.
+    const known = kernelFilesystems();
+    // A read-only map can only be mounted read-only.
+    const readOnly = request.readOnly || info.readOnly;
+    const mountpoint = resolve(request.mountpoint ?? defaultMountpoint(request.name));
+    if (isMountpoint(mountpoint)) throw new SessionError(`${mountpoint} is already a mountpoint`);
+    const created = mkdirSync(mountpoint, { recursive: true, mode: 0o755 });
+    try {
+      kernel.mounts.mount(request.device, mountpoint, fstype, { readOnly });
+    } catch (error) {
+      if (created) removeCreatedDirs(mountpoint, created);
+      const why = error instanceof Error ? error.message : String(error);
+      const hint = known.size > 0 && !known.has(fstype) ? ` (this kernel lists no ${fstype} support)` : '';
+      throw new SessionError(`${request.name}: cannot mount ${request.device} as ${fstype}: ${why}${hint}`);
+    }
+    return { name: request.name, device: request.device, devno: info.devno, mountpoint, fstype, readOnly };
+  }
+
+  /** Mounts of these maps (whatever mounted them), in mount order. */
+  function listMounted(maps: Pick<ExistingMap, 'name' | 'path' | 'devno'>[]): MountedPartition[] {
+    const mounted: MountedPartition[] = [];
+    for (const entry of kernel.mounts.list()) {
+      const map = maps.find((candidate) => sameDevNo(candidate.devno, entry.devno));
+      if (!map) continue;
+      mounted.push({
+        name: map.name,
+        device: map.path,
+        devno: entry.devno,
+        mountpoint: entry.target,
+        fstype: entry.fstype,
+        readOnly: hasOption(entry, 'ro'),
+      });
+    }
+    return mounted;
+  }
+
+  /** Unmount; a mountpoint the session made under its root is removed again. */
+  function unmount(mountpoint: string): void {
+    const target = resolve(mountpoint);
+    if (!isMountpoint(target)) throw new SessionError(`${target} is not mounted`);
+    try {
+      kernel.mounts.unmount(target);
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      throw new SessionError(`cannot unmount ${target}: ${why} (is a shell or program still using it?)`);
+    }
+    if (target.startsWith(`${resolve(mountRoot)}/`) && !isMountpoint(target)) {
+      try {
+        rmdirSync(target);
+      } catch {
+        // not empty or already gone: leave it
+      }
+    }
+  }
+
+  /** One clear message per mounted map; empty when unmapping is safe as far as mounts go. */
+  function unmapRefusals(maps: Pick<ExistingMap, 'name' | 'path' | 'devno'>[]): string[] {
+    return listMounted(maps).map(
+      (m) => `${m.name} is mounted on ${m.mountpoint}; unmount it before removing the map`,
+    );
+  }
+
+  return { mount, unmount, listMounted, unmapRefusals, defaultMountpoint };
+}
+
+export type Session = ReturnType<typeof createSession>;
+
+/*
+ * The same operations with SIGINT/SIGTERM held back (see signals.ts): an interrupted add removes
+ * the maps it created, an interrupted mount unmounts again, and a remove or unmount simply runs to
+ * its end. Each throws InterruptedError afterwards so the caller exits with 130/143.
+ */
+
+/**
+ * Add maps; if interrupted, remove the ones this run created by updating to the maps that existed
+ * before (so the parent's other stale maps, if any, go too, as after `-u`).
+ */
+export function guardedAdd(backend: MapBackend, request: MapRequest, emit: EmitEvent): Promise<OpResult> {
+  const created = new Set<number>();
+  const track: EmitEvent = (event) => {
+    if (event.type === 'created') created.add(event.map.number);
+    emit(event);
+  };
+  return deferSignals(
+    () => backend.add(request, track),
+    () => {
+      backend.update({ ...request, maps: request.maps.filter((map) => !created.has(map.number)) }, emit);
+    },
+  );
+}
+
+export function guardedRemove(
+  backend: MapBackend,
+  request: RemoveRequest,
+  emit: EmitEvent,
+): Promise<OpResult> {
+  return deferSignals(
+    () => backend.remove(request, emit),
+    () => {},
+  );
+}
+
+export function guardedMount(session: Session, request: MountRequest): Promise<MountedPartition> {
+  return deferSignals(
+    () => session.mount(request),
+    (mounted) => session.unmount(mounted.mountpoint),
+  );
+}
+
+export function guardedUnmount(session: Session, mountpoint: string): Promise<void> {
+  return deferSignals(
+    () => session.unmount(mountpoint),
+    () => {},
+  );
+}
+
+/** mkdirSync(recursive) returns the first directory it created: remove back up to that one. */
+function removeCreatedDirs(leaf: string, first: string): void {
+  let dir = leaf;
+  for (;;) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      return;
+    }
+    if (dir === first) return;
+    const parent = resolve(dir, '..');
+    if (parent === dir) return;
+    dir = parent;
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Runs one loop-backend add in its own process, for the concurrency and interruption tests.
+ * argv[2] is a JSON MapRequest; argv[3] how long to pause after each attach (ms). Every event is
+ * printed as a JSON line; an interrupted run exits with 128 + the signal number.
+ */
+
+import type { MapRequest } from '../src/engine/backend.js';
+import { createLoopBackend } from '../src/engine/backends/loop.js';
+import { guardedAdd } from '../src/engine/session.js';
+import { InterruptedError } from '../src/engine/signals.js';
+import { createKernel } from '../src/kernel/index.js';
+import { sleepSync } from '../src/kernel/loop.js';
+
+const request = JSON.parse(process.argv[2]!) as MapRequest;
+const pauseMs = Number(process.argv[3] ?? 0);
+const backend = createLoopBackend(createKernel(), {
+  afterAttach: (map) => {
+    process.stdout.write(`${JSON.stringify({ type: 'attached', name: map.name })}\n`);
+    sleepSync(pauseMs);
+  },
+});
+try {
+  const result = await guardedAdd(backend, request, (event) =>
+    process.stdout.write(`${JSON.stringify(event)}\n`),
+  );
+  process.exitCode = result.failures > 0 ? 1 : 0;
+} catch (error) {
+  if (error instanceof InterruptedError) process.exitCode = error.exitCode;
+  else {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 2;
+  }
+}
