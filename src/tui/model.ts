@@ -163,7 +163,7 @@ export interface TuiEngine {
   /** Effective uid is 0: actions that change the kernel are allowed. */
   readonly isRoot: boolean;
   listSources(extraPaths: string[]): SourceEntry[];
-  inspect(path: string, options: MapOptions): Inspection;
+  inspect(path: string, options: MapOptions): Inspection | Promise<Inspection>;
   add(path: string, options: MapOptions, emit: (event: ProgressEvent) => void): Promise<OpOutcome>;
   remove(path: string, options: MapOptions, emit: (event: ProgressEvent) => void): Promise<OpOutcome>;
   mount(mapPath: string, readOnly: boolean): Promise<MountView>;

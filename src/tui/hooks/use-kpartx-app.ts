@@ -66,14 +66,17 @@ export function useKpartxApp(engine: TuiEngine, paths: string[], terminal: Termi
     }
   }, [engine, paths]);
 
+  // Inspections can overlap (fast option changes): only the latest one may land.
+  const inspectSeq = useRef(0);
   const inspect = useCallback(
-    (path: string, options: MapOptions): Inspection | null => {
+    async (path: string, options: MapOptions): Promise<Inspection | null> => {
+      const seq = ++inspectSeq.current;
       try {
-        const inspection = engine.inspect(path, options);
-        dispatch({ type: 'inspected', inspection });
+        const inspection = await engine.inspect(path, options);
+        if (seq === inspectSeq.current) dispatch({ type: 'inspected', inspection });
         return inspection;
       } catch (error) {
-        dispatch({ type: 'inspect-failed', message: errorText(error) });
+        if (seq === inspectSeq.current) dispatch({ type: 'inspect-failed', message: errorText(error) });
         return null;
       }
     },
@@ -84,13 +87,13 @@ export function useKpartxApp(engine: TuiEngine, paths: string[], terminal: Termi
 
   // Every source or option change recomputes layout and preview.
   useEffect(() => {
-    if (state.sourcePath) inspect(state.sourcePath, state.options);
+    if (state.sourcePath) void inspect(state.sourcePath, state.options);
   }, [state.sourcePath, state.options, inspect]);
 
   // A mount session that has removed every map is confirmed against a fresh look at the source.
-  const confirmClean = useCallback(() => {
+  const confirmClean = useCallback(async () => {
     const { sourcePath, options } = stateRef.current;
-    const after = sourcePath ? inspect(sourcePath, options) : null;
+    const after = sourcePath ? await inspect(sourcePath, options) : null;
     if (after && after.existing.length === 0)
       dispatch({ type: 'mount', action: { type: 'clean', what: 'maps removed, nothing mounted' } });
     else dispatch({ type: 'mount', action: { type: 'failed', message: 'some maps are still there' } });
@@ -126,7 +129,7 @@ export function useKpartxApp(engine: TuiEngine, paths: string[], terminal: Termi
         busy.current = false;
       }
       await nextTick();
-      inspect(sourcePath, stateRef.current.options);
+      await inspect(sourcePath, stateRef.current.options);
       loadSources();
       if (quitAfterOp.current) exit();
       return ok;
@@ -156,7 +159,7 @@ export function useKpartxApp(engine: TuiEngine, paths: string[], terminal: Termi
       refresh: () => {
         loadSources();
         const { sourcePath, options } = stateRef.current;
-        if (sourcePath) inspect(sourcePath, options);
+        if (sourcePath) void inspect(sourcePath, options);
       },
       back: () => {
         if (stateRef.current.screen === 'layout') loadSources();
@@ -219,7 +222,7 @@ export function useKpartxApp(engine: TuiEngine, paths: string[], terminal: Termi
         void (async () => {
           if (!(await unmountCurrent())) return;
           await runOp('remove');
-          confirmClean();
+          await confirmClean();
         })();
       },
       quit: () => {

@@ -1,0 +1,482 @@
+/**
+ * The TUI's adapter over the engine: source resolution, table reading, planning, the backends and
+ * the mount session, turned into the view-model of model.ts. No React here; the container hook
+ * calls these functions and renders what they return and emit.
+ */
+import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import type { EmitEvent, MapBackend, MapEvent, ParentDevice, PlannedMap } from '../engine/backend.js';
+import { createLoopBackend } from '../engine/backends/loop.js';
+import { chooseBackendKind, loadBackend } from '../engine/backends/select.js';
+import { resolveDelimiter } from '../engine/names.js';
+import type { PartitionTable, Slot } from '../engine/partition.js';
+import { PlanError, planMaps } from '../engine/plan.js';
+import { createSession, guardedAdd, guardedMount, guardedRemove, guardedUnmount } from '../engine/session.js';
+import {
+  type Host,
+  hostFor,
+  openSourceDisk,
+  type ResolvedSource,
+  realHost,
+  resolveSource,
+} from '../engine/source.js';
+import { readPartitionTable } from '../engine/tables/index.js';
+import { holders as sysfsHolders } from '../kernel/sysfs.js';
+import { type DevNo, formatDevNo, type Kernel } from '../kernel/types.js';
+import { probeContent } from '../probe/index.js';
+import type {
+  ExistingMapView,
+  Inspection,
+  MapOptions,
+  MountView,
+  OpOutcome,
+  PartitionRow,
+  PreviewMap,
+  ProgressEvent,
+  SourceEntry,
+  TuiEngine,
+} from './model.js';
+import { TuiError } from './model.js';
+import { listSources, sniff } from './sources.js';
+
+export interface TuiEngineDeps {
+  /** The kernel to drive; the real one (loaded on first use) when absent. */
+  kernel?: Kernel;
+  /** Where the loop backend puts its /dev/mapper links (tests use a scratch directory). */
+  mapDir?: string;
+  /** Where the mount session makes mountpoints. */
+  mountRoot?: string;
+  /** Directory scanned for image files. */
+  cwd?: string;
+  isRoot?: boolean;
+  /** Pause between progress lines so each one is seen arriving (ms). */
+  paceMs?: number;
+}
+
+const TREE_ENTRIES = 40;
+const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+const sameDevNo = (a: DevNo, b: DevNo) => a.major === b.major && a.minor === b.minor;
+
+/** `Linux filesystem`, flags as short words, contents as `ext4 "root"`. */
+function partitionRow(slot: Slot, table: PartitionTable, contents: string | undefined): PartitionRow {
+  const flags: string[] = [];
+  if (slot.bootable) flags.push('boot');
+  if (slot.attributes && slot.attributes !== '0x0' && !/^0x0+$/.test(slot.attributes)) {
+    const bits = BigInt(slot.attributes);
+    if (bits & 1n) flags.push('req');
+    if (bits & 2n) flags.push('noblk');
+    if (bits & 4n) flags.push('legacy');
+    if (bits >> 48n) flags.push(`guid:${(bits >> 48n).toString(16)}`);
+  }
+  return {
+    number: slot.number,
+    start: slot.start,
+    size: slot.size,
+    container: slot.container,
+    kind: slot.kind,
+    typeName: slot.type?.name ?? (table.type === 'gpt' ? 'unknown' : ''),
+    ...(slot.type?.code ? { typeCode: slot.type.code } : {}),
+    ...(slot.name ? { gptName: slot.name } : {}),
+    flags,
+    ...(contents ? { contents } : {}),
+  };
+}
+
+function describeHolder(holder: string): string {
+  return holder.startsWith('/dev/') || holder === 'an exclusive opener'
+    ? `used by ${holder}`
+    : `mounted on ${holder}`;
+}
+
+export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
+  const host: Host = deps.kernel ? hostFor(deps.kernel) : realHost();
+  const kernel = (): Promise<Kernel> => host.kernel();
+  const pace = deps.paceMs ?? 30;
+  const cwd = deps.cwd ?? process.cwd();
+  /** Content probes per source and slot: they do not change with the options. */
+  const contentCache = new Map<string, string | undefined>();
+
+  async function backendFor(k: Kernel, options: MapOptions): Promise<MapBackend> {
+    const kind = chooseBackendKind(k, {
+      ...(options.backend === 'auto' ? {} : { requested: options.backend }),
+      loopAvailable: host.loopAvailable(),
+    });
+    if (kind === 'loop') return createLoopBackend(k, deps.mapDir ? { mapDir: deps.mapDir } : {});
+    return loadBackend(kind, k);
+  }
+
+  function readTable(source: ResolvedSource, options: MapOptions, warnings: string[]) {
+    const disk = openSourceDisk(source, host);
+    try {
+      const table = readPartitionTable(disk, {
+        forceGpt: options.forceGpt,
+        warn: (line) => warnings.push(line),
+      });
+      const contents = new Map<number, string | undefined>();
+      let note: string | undefined;
+      if (table) {
+        for (const slot of table.slots) {
+          if (slot.size <= 0 || slot.kind === 'extended') continue;
+          const key = `${source.read.path}:${slot.start}:${slot.size}`;
+          if (!contentCache.has(key)) {
+            const info = probeContent(disk, slot.start * 512, slot.size * 512);
+            contentCache.set(key, info ? `${info.type}${info.label ? ` "${info.label}"` : ''}` : undefined);
+          }
+          contents.set(slot.number, contentCache.get(key));
+        }
+      } else {
+        const whole = probeContent(disk, 0, disk.size);
+        note = whole
+          ? `No partition table: the whole source is ${whole.type}${whole.label ? ` "${whole.label}"` : ''}${whole.hint ? `. ${whole.hint}` : ''}`
+          : `No partition table found (${sniff(disk.readAt(0, 0x8800))}).`;
+      }
+      return { table, contents, note, sizeBytes: disk.size };
+    } finally {
+      disk.close();
+    }
+  }
+
+  function previewTable(backend: 'dm' | 'loop', map: PlannedMap, parent: ParentDevice): string {
+    return backend === 'dm'
+      ? `0 ${map.size} linear ${formatDevNo(parent.devno)} ${map.start}`
+      : `loop over ${parent.path} offset ${map.start * 512} size ${map.size * 512}`;
+  }
+
+  /** Who keeps a map busy: mounts of it and devices stacked on it. */
+  function holdersOf(k: Kernel, devno: DevNo): string[] {
+    const mounts = k.mounts
+      .list()
+      .filter((m) => sameDevNo(m.devno, devno))
+      .map((m) => `mounted on ${m.target}`);
+    let stacked: string[] = [];
+    try {
+      stacked = sysfsHolders(devno).map((name) => `used by /dev/${name}`);
+    } catch {
+      stacked = [];
+    }
+    return [...mounts, ...stacked];
+  }
+
+  async function inspect(path: string, options: MapOptions): Promise<Inspection> {
+    let source: ResolvedSource;
+    try {
+      const resolved = await resolveSource(path, 'list', { readOnly: options.readOnly }, host);
+      if ('nothing' in resolved) throw new TuiError(`${path}: nothing to inspect`);
+      source = resolved;
+    } catch (error) {
+      throw new TuiError(errorText(error));
+    }
+    const warnings: string[] = [];
+    const { table, contents, note } = readTable(source, options, warnings);
+    const { parent } = source;
+    const k = await kernel();
+    const problems: string[] = [];
+    let backendKind: 'dm' | 'loop' = 'loop';
+    let backendReason: string | undefined;
+    let backend: MapBackend | undefined;
+    try {
+      backend = await backendFor(k, options);
+      backendKind = backend.kind;
+      if (options.backend === 'auto')
+        backendReason = backendKind === 'loop' ? 'no device-mapper here' : 'device-mapper';
+    } catch (error) {
+      problems.push(errorText(error));
+      backendKind = options.backend === 'dm' ? 'dm' : 'loop';
+    }
+    let planned: PlannedMap[] = [];
+    if (table) {
+      try {
+        planned = planMaps(table, parent, {
+          readOnly: source.readOnly,
+          ...(options.delimiter === null ? {} : { delimiter: options.delimiter }),
+        });
+      } catch (error) {
+        if (error instanceof PlanError) problems.push(...error.problems);
+        else problems.push(errorText(error));
+      }
+    } else {
+      problems.push('nothing to map: no partition table');
+    }
+    let existing: ExistingMapView[] = [];
+    try {
+      existing = (backend?.existing(parent) ?? []).map((m) => ({
+        name: m.name,
+        number: m.number,
+        path: m.path,
+        devno: formatDevNo(m.devno),
+        start: m.start,
+        size: m.size,
+        readOnly: m.readOnly,
+        holders: holdersOf(k, m.devno),
+      }));
+    } catch (error) {
+      warnings.push(errorText(error));
+    }
+    const mapOf = new Map(existing.filter((m) => m.number !== null).map((m) => [m.number, m.name]));
+    const partitions = (table?.slots ?? [])
+      .filter((slot) => slot.size > 0)
+      .map((slot) => {
+        const row = partitionRow(slot, table!, contents.get(slot.number));
+        const mapped = mapOf.get(slot.number);
+        return mapped ? { ...row, mappedAs: mapped } : row;
+      });
+    const existingNames = new Set(existing.map((m) => m.name));
+    const maps: PreviewMap[] = planned.map((map) => ({
+      number: map.number,
+      name: map.name,
+      path: `/dev/mapper/${map.dmName}`,
+      table: previewTable(backendKind, map, parent),
+      readOnly: map.readOnly,
+      exists: existingNames.has(map.dmName),
+    }));
+    return {
+      layout: {
+        path,
+        tableType: table?.type ?? null,
+        ...(table?.diskId ? { diskId: table.diskId } : {}),
+        sectorSize: table?.sectorSize ?? source.read.sectorSize,
+        sizeSectors: parent.sizeSectors,
+        partitions,
+        ...(note ? { note } : {}),
+        warnings,
+      },
+      preview: {
+        backend: backendKind,
+        ...(backendReason ? { backendReason } : {}),
+        delimiter: resolveDelimiter(parent.mapName, options.delimiter ?? undefined),
+        maps,
+        problems,
+      },
+      existing,
+    };
+  }
+
+  /** A block node at `path` (following the loop backend's symlink). */
+  function nodePresent(k: Kernel, path: string): boolean {
+    const fake = k as Kernel & { isBlockDevice?: (path: string) => boolean };
+    if (typeof fake.isBlockDevice === 'function') {
+      let target = path;
+      try {
+        target = resolve(path, '..', readlinkSync(path));
+      } catch {
+        // not a link: the node itself
+      }
+      return fake.isBlockDevice(target);
+    }
+    try {
+      return statSync(path).isBlockDevice();
+    } catch {
+      return false;
+    }
+  }
+
+  /** Read a created map back from the kernel and compare with the plan. */
+  function confirm(
+    k: Kernel,
+    event: Extract<MapEvent, { type: 'created' | 'reloaded' }>,
+    parent: ParentDevice,
+  ) {
+    const { map } = event;
+    let tableText: string;
+    let ok: boolean;
+    if (k.dm && !k.loop.list().some((l) => sameDevNo(l.devno, event.devno))) {
+      const targets = k.dm.table(map.dmName);
+      const target = targets[0];
+      tableText = targets.map((t) => `${t.start} ${t.length} ${t.type} ${t.params}`).join('; ');
+      ok =
+        targets.length === 1 &&
+        target?.type === 'linear' &&
+        target.length === map.size &&
+        target.params === `${formatDevNo(parent.devno)} ${map.start}`;
+    } else {
+      const loop = k.loop.list().find((l) => sameDevNo(l.devno, event.devno));
+      tableText = loop
+        ? `offset ${loop.offset} size ${loop.sizeLimit}${loop.readOnly ? ' ro' : ''}`
+        : 'loop gone';
+      ok = !!loop && loop.offset === map.start * 512 && loop.sizeLimit === map.size * 512;
+    }
+    const node = nodePresent(k, event.path);
+    const detail = `read back: ${tableText} · node ${node ? 'present' : 'missing'}`;
+    return ok && node ? { type: 'confirmed' as const, detail } : { type: 'unconfirmed' as const, detail };
+  }
+
+  const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
+  const tick = () => (pace > 0 ? sleep(pace) : new Promise<void>((done) => setImmediate(done)));
+
+  /** Stream backend events to the screen, one line at a time, confirming each created map. */
+  async function stream(
+    k: Kernel,
+    events: MapEvent[],
+    parent: ParentDevice,
+    emit: (event: ProgressEvent) => void,
+  ): Promise<{ created: number; confirmed: number; failed: number; rolledBack: number; busy: number }> {
+    const counts = { created: 0, confirmed: 0, failed: 0, rolledBack: 0, busy: 0 };
+    const rolledBack = new Set(events.filter((e) => e.type === 'rolled-back').map((e) => e.name));
+    for (const event of events) {
+      switch (event.type) {
+        case 'created':
+        case 'reloaded': {
+          counts.created++;
+          emit({ type: 'created', name: event.map.name, path: event.path, devno: formatDevNo(event.devno) });
+          await tick();
+          if (rolledBack.has(event.map.name)) break;
+          const check = confirm(k, event, parent);
+          if (check.type === 'confirmed') counts.confirmed++;
+          emit({ ...check, name: event.map.name });
+          break;
+        }
+        case 'failed':
+          counts.failed++;
+          emit({ type: 'failed', name: event.name, message: event.message });
+          break;
+        case 'refused':
+          counts.failed++;
+          emit({ type: 'failed', name: event.name, message: event.message });
+          break;
+        case 'conflict':
+          emit({ type: 'note', name: event.name, detail: `name taken (${event.reason})` });
+          break;
+        case 'rolled-back':
+          counts.rolledBack++;
+          emit({ type: 'rolled-back', name: event.name });
+          break;
+        case 'removed':
+          emit({ type: 'removed', name: event.name, path: event.path });
+          break;
+        case 'busy':
+          counts.busy++;
+          emit({ type: 'busy', name: event.name, holders: event.holders.map(describeHolder) });
+          break;
+        case 'not-removed':
+          counts.busy++;
+          emit({ type: 'busy', name: event.name, holders: [`not removed: ${event.reason}`] });
+          break;
+        case 'renamed':
+          emit({ type: 'note', name: event.to, detail: `renamed from ${event.from}` });
+          break;
+        case 'loop-detached':
+          emit({ type: 'note', name: basename(event.path), detail: `${event.path} detached` });
+          break;
+      }
+      await tick();
+    }
+    return counts;
+  }
+
+  async function add(
+    path: string,
+    options: MapOptions,
+    emit: (e: ProgressEvent) => void,
+  ): Promise<OpOutcome> {
+    const k = await kernel();
+    const backend = await backendFor(k, options);
+    const resolved = await resolveSource(path, 'add', { readOnly: options.readOnly }, host);
+    if ('nothing' in resolved) throw new TuiError(`${path}: nothing to map`);
+    const { parent } = resolved;
+    const attachedHere = resolved.loop?.state === 'attached';
+    if (attachedHere) {
+      emit({ type: 'note', name: basename(parent.path), detail: `${parent.path} attached to ${path}` });
+      await tick();
+    }
+    const releaseLoop = async () => {
+      if (!attachedHere) return;
+      try {
+        k.loop.detach(parent.path);
+        emit({ type: 'rolled-back', name: basename(parent.path) });
+      } catch (error) {
+        emit({ type: 'failed', name: basename(parent.path), message: errorText(error) });
+      }
+    };
+    const warnings: string[] = [];
+    let maps: PlannedMap[];
+    try {
+      const { table } = readTable(resolved, options, warnings);
+      if (!table) throw new TuiError(`${path}: no partition table, nothing to map`);
+      maps = planMaps(table, parent, {
+        readOnly: resolved.readOnly,
+        ...(options.delimiter === null ? {} : { delimiter: options.delimiter }),
+      });
+    } catch (error) {
+      await releaseLoop();
+      throw new TuiError(error instanceof PlanError ? error.problems.join('; ') : errorText(error));
+    }
+    const events: MapEvent[] = [];
+    const collect: EmitEvent = (event) => events.push(event);
+    const result = await guardedAdd(
+      backend,
+      { parent, maps, readOnly: resolved.readOnly, sync: options.sync },
+      collect,
+    );
+    const counts = await stream(k, events, parent, emit);
+    if (result.failures > 0) {
+      if (backend.existing(parent).length === 0) await releaseLoop();
+      return {
+        ok: false,
+        summary: `Failed: ${counts.failed} error(s); rolled back ${counts.rolledBack} map(s). Nothing half-made is left.`,
+      };
+    }
+    const unconfirmed = counts.created - counts.confirmed;
+    return unconfirmed > 0
+      ? { ok: false, summary: `${counts.created} map(s) created, ${unconfirmed} not confirmed by the kernel` }
+      : { ok: true, summary: `${counts.created} map(s) created and confirmed against the kernel.` };
+  }
+
+  async function remove(
+    path: string,
+    options: MapOptions,
+    emit: (e: ProgressEvent) => void,
+  ): Promise<OpOutcome> {
+    const k = await kernel();
+    const backend = await backendFor(k, options);
+    const resolved = await resolveSource(path, 'delete', { readOnly: options.readOnly }, host);
+    if ('nothing' in resolved)
+      return { ok: true, summary: `${path}: no loop device bound, nothing to remove.` };
+    const events: MapEvent[] = [];
+    const result = await guardedRemove(
+      backend,
+      { parent: resolved.parent, force: false, sync: options.sync },
+      (e) => events.push(e),
+    );
+    const counts = await stream(k, events, resolved.parent, emit);
+    const removed = events.filter((e) => e.type === 'removed').length;
+    if (result.failures > 0 || counts.busy > 0)
+      return { ok: false, summary: `${removed} map(s) removed; ${counts.busy} busy, kept (see why above).` };
+    return { ok: true, summary: `${removed} map(s) removed.` };
+  }
+
+  function listTree(mountpoint: string): string[] {
+    const entries = readdirSync(mountpoint, { withFileTypes: true });
+    return entries
+      .map((e) => (e.isDirectory() ? `${e.name}/` : e.isSymbolicLink() ? `${e.name}@` : e.name))
+      .sort((a, b) => Number(b.endsWith('/')) - Number(a.endsWith('/')) || a.localeCompare(b))
+      .slice(0, TREE_ENTRIES);
+  }
+
+  async function session() {
+    return createSession(await kernel(), deps.mountRoot ? { mountRoot: deps.mountRoot } : {});
+  }
+
+  return {
+    isRoot: deps.isRoot ?? process.geteuid?.() === 0,
+    listSources: (extra: string[]): SourceEntry[] => listSources(extra, cwd),
+    inspect,
+    add,
+    remove,
+    async mount(mapPath, readOnly): Promise<MountView> {
+      const s = await session();
+      const mounted = await guardedMount(s, { name: basename(mapPath), device: mapPath, readOnly });
+      return {
+        source: mapPath,
+        mountpoint: mounted.mountpoint,
+        readOnly: mounted.readOnly,
+        fstype: mounted.fstype,
+        tree: listTree(mounted.mountpoint),
+      };
+    },
+    listTree,
+    async unmount(mount) {
+      const s = await session();
+      await guardedUnmount(s, mount.mountpoint);
+    },
+  };
+}

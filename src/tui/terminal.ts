@@ -1,0 +1,44 @@
+/**
+ * The real terminal: alternate screen on and off, and lending the terminal to a shell. Every way
+ * out of the app (normal exit, error, signal) goes through `leaveScreen`.
+ */
+import { spawnSync } from 'node:child_process';
+import type { TerminalControl } from './hooks/use-kpartx-app.js';
+
+const ENTER_ALT = '\u001b[?1049h\u001b[2J\u001b[H';
+const LEAVE_ALT = '\u001b[?1049l';
+const SHOW_CURSOR = '\u001b[?25h';
+
+export interface ScreenControl extends TerminalControl {
+  enterScreen(): void;
+  leaveScreen(): void;
+}
+
+export function realTerminal(stdin: NodeJS.ReadStream, stdout: NodeJS.WriteStream): ScreenControl {
+  let inAlt = false;
+  const control: ScreenControl = {
+    enterScreen() {
+      if (inAlt) return;
+      stdout.write(ENTER_ALT);
+      inAlt = true;
+    },
+    leaveScreen() {
+      if (!inAlt) return;
+      stdout.write(`${LEAVE_ALT}${SHOW_CURSOR}`);
+      inAlt = false;
+    },
+    runShell(cwd) {
+      const shell = process.env.SHELL || '/bin/sh';
+      control.leaveScreen();
+      stdout.write(`Shell in ${cwd}. Type exit to return to kpartx-tui.\n`);
+      const wasRaw = stdin.isRaw;
+      if (stdin.isTTY) stdin.setRawMode(false);
+      // Synchronous on purpose: the event loop (and so Ink's stdin reader) sleeps while the shell
+      // owns the terminal.
+      spawnSync(shell, [], { cwd, stdio: 'inherit', env: { ...process.env, KPARTX_TUI_SHELL: '1' } });
+      if (stdin.isTTY && wasRaw) stdin.setRawMode(true);
+      control.enterScreen();
+    },
+  };
+  return control;
+}
