@@ -459,7 +459,7 @@ describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
     it('an add interrupted by SIGINT half-way leaves nothing behind', async () => {
       const { parent } = attachParent(kernel, logicalImage);
       const maps = plan(logicalImage, parent);
-      const run = runChild(request(parent, maps), 1500);
+      const run = runChild(request(parent, maps), 800);
       await run.firstLine('attached');
       // One partition loop exists now, the others are still to come.
       expect(loopsOverDevice(kernel.loop.list(), parent.devno)).toHaveLength(1);

@@ -7,14 +7,14 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
-  readFileSync,
   readlinkSync,
+  statSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ParentDevice, PlannedMap } from '../src/engine/backend.js';
-import { memoryDisk } from '../src/engine/disk.js';
+import { openFileDisk } from '../src/engine/file-disk.js';
 import { nonDmUuid } from '../src/engine/names.js';
 import type { PartitionTable } from '../src/engine/partition.js';
 import { planMaps } from '../src/engine/plan.js';
@@ -67,11 +67,16 @@ export function buildImage(
 }
 
 export function readTable(image: string, sectorSize = 512): PartitionTable {
-  const disk = memoryDisk(new Uint8Array(readFileSync(image)), sectorSize);
-  const context = createReadContext(disk);
-  const table = gptReader.read(context) ?? dosReader.read(context);
-  if (!table) throw new Error(`${image}: no partition table`);
-  return table;
+  const size = Math.floor(statSync(image).size / 512) * 512;
+  const disk = openFileDisk(image, size, sectorSize);
+  try {
+    const context = createReadContext(disk);
+    const table = gptReader.read(context) ?? dosReader.read(context);
+    if (!table) throw new Error(`${image}: no partition table`);
+    return table;
+  } finally {
+    disk.close();
+  }
 }
 
 /** Attach the image as the CLI does for an image operand and describe it as a ParentDevice. */

@@ -1,7 +1,28 @@
-// Module hooks for ts-register.mjs: `./x.js` imports resolve to `./x.ts` when only that exists.
+// Module hooks for ts-register.mjs: `./x.js` imports resolve to `./x.ts` when only that exists, and
+// .ts files lose their types. Rolldown's native transform (it comes with Vitest's Vite) starts in a
+// fraction of the time the TypeScript compiler needs; the compiler is the fallback.
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
+
+async function loadStripper() {
+  try {
+    const { transformSync } = await import('rolldown/experimental');
+    return (source, fileName) => {
+      const result = transformSync(fileName, source);
+      if (result.errors?.length) throw new Error(`${fileName}: ${result.errors[0].message}`);
+      return result.code;
+    };
+  } catch {
+    const ts = (await import('typescript')).default;
+    return (source, fileName) =>
+      ts.transpileModule(source, {
+        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+        fileName,
+      }).outputText;
+  }
+}
+
+const strip = await loadStripper();
 
 export async function resolve(specifier, context, next) {
   if (specifier.endsWith('.js') && context.parentURL?.endsWith('.ts')) {
@@ -13,10 +34,6 @@ export async function resolve(specifier, context, next) {
 
 export async function load(url, context, next) {
   if (!url.endsWith('.ts')) return next(url, context);
-  const source = readFileSync(fileURLToPath(url), 'utf8');
-  const { outputText } = ts.transpileModule(source, {
-    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-    fileName: fileURLToPath(url),
-  });
-  return { format: 'module', source: outputText, shortCircuit: true };
+  const fileName = fileURLToPath(url);
+  return { format: 'module', source: strip(readFileSync(fileName, 'utf8'), fileName), shortCircuit: true };
 }
