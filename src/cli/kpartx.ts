@@ -26,6 +26,7 @@ import {
   SourceError,
 } from '../engine/source.js';
 import { readPartitionTable } from '../engine/tables/index.js';
+import type { Kernel } from '../kernel/types.js';
 import { getopt } from './getopt.js';
 import { type EventContext, renderEvent } from './output.js';
 import { usageText } from './usage.js';
@@ -37,6 +38,8 @@ export interface CliEnvironment {
   stderr(text: string): void;
   env: Record<string, string | undefined>;
   host: Host;
+  /** Makes the backend of the chosen kind (tests pass options such as a node manager that touches nothing). */
+  makeBackend(kind: BackendKind, kernel: Kernel): Promise<MapBackend> | MapBackend;
 }
 
 export interface CliOptions {
@@ -107,6 +110,7 @@ function defaultEnvironment(): CliEnvironment {
     stderr: (text) => process.stderr.write(text),
     env: process.env,
     host: realHost(),
+    makeBackend: loadBackend,
   };
 }
 
@@ -197,7 +201,7 @@ class Run {
   }
 
   private async backend(kind: BackendKind): Promise<MapBackend> {
-    return loadBackend(kind, await this.io.host.kernel());
+    return this.io.makeBackend(kind, await this.io.host.kernel());
   }
 
   private async remove(source: ResolvedSource, options: CliOptions, kind: BackendKind): Promise<number> {
