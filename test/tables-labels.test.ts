@@ -125,3 +125,106 @@ describe('deliberate differences from the C kpartx', () => {
     expect(table?.slots.map((s) => s.type?.name)).toEqual(['root', 'swap', 'backup']);
   });
 });
+
+/** In-memory images for the bounds rules (B11): values the C tool wraps or overflows on. */
+describe('B11: bounds the C tool does not check', () => {
+  const image = (size: number, fill: (view: DataView, bytes: Uint8Array) => void) => {
+    const bytes = new Uint8Array(size);
+    fill(new DataView(bytes.buffer), bytes);
+    return memoryDisk(bytes);
+  };
+  const readAll = (disk: ReturnType<typeof memoryDisk>) => {
+    const warnings: string[] = [];
+    return { table: readPartitionTable(disk, { warn: (l) => warnings.push(l) }), warnings };
+  };
+
+  it('Mac: block-size multiplication is exact (the C tool wraps at 2^32)', () => {
+    const disk = image(16384, (v) => {
+      v.setUint16(0, 0x4552);
+      v.setUint16(2, 2048);
+      v.setUint16(2048, 0x504d);
+      v.setUint32(2048 + 4, 1);
+      v.setUint32(2048 + 8, 0x80000000);
+      v.setUint32(2048 + 12, 0x40000000);
+    });
+    expect(readAll(disk).table?.slots).toMatchObject([
+      { number: 1, start: 0x80000000 * 4, size: 0x40000000 * 4 },
+    ]);
+  });
+
+  it('Mac: a huge map count reads at most 256 entries', () => {
+    const disk = image(600 * 512, (v) => {
+      v.setUint16(0, 0x4552);
+      v.setUint16(2, 512);
+      for (let k = 1; k < 600; k++) {
+        v.setUint16(k * 512, 0x504d);
+        v.setUint32(k * 512 + 4, 0xffffffff);
+        v.setUint32(k * 512 + 12, 1);
+      }
+    });
+    expect(readAll(disk).table?.slots).toHaveLength(256);
+  });
+
+  it('PS3: 64-bit values beyond exact integers mean "not a PS3 label"', () => {
+    const disk = image(4096, (v) => {
+      v.setBigUint64(16, 0x0face0ffn);
+      v.setBigUint64(24, 0xdeadfacen);
+      v.setBigUint64(48, 2048n);
+      v.setBigUint64(56, 1n << 60n);
+    });
+    expect(readAll(disk).table).toBeNull();
+  });
+
+  it('Solaris: a 64-bit slice size beyond exact integers means "not a VTOC"', () => {
+    const disk = image(4096, (v) => {
+      v.setBigUint64(512 + 24, 0x600ddeeen, true);
+      v.setBigUint64(512 + 32, 1n, true);
+      v.setUint32(512 + 136 + 4, 2048, true);
+      v.setBigUint64(512 + 136 + 8, 1n << 62n, true);
+    });
+    expect(readAll(disk).table).toBeNull();
+  });
+
+  it('Sun: a start beyond exact integers (cylinder × geometry) means "not a Sun label"', () => {
+    const disk = image(16384, (v) => {
+      v.setUint16(436, 0xffff);
+      v.setUint16(438, 0xffff);
+      v.setUint32(444, 0xffffffff);
+      v.setUint32(448, 1);
+      v.setUint16(508, 0xdabe);
+      let sum = 0;
+      for (let off = 0; off < 510; off += 2) sum ^= v.getUint16(off);
+      v.setUint16(510, sum);
+    });
+    expect(readAll(disk)).toEqual({ table: null, warnings: [] });
+  });
+
+  it('DASD LNX1: a formatted size below the first data block is no label (the C tool wraps to 2^64 - 2)', () => {
+    const disk = image(1 << 20, (_, bytes) => {
+      bytes.set([0xd3, 0xd5, 0xe7, 0xf1, 0xd3, 0xd5, 0xe7, 0xf1], 1024);
+      bytes[1024 + 83] = 0xf2;
+      new DataView(bytes.buffer).setBigUint64(1024 + 84, 1n, true);
+    });
+    expect(readAll(disk).table).toBeNull();
+  });
+
+  it('DASD VOL1: the VTOC walk stops at the end of the disk (the C tool re-reads its last block forever)', () => {
+    const disk = image(1 << 20, (v, bytes) => {
+      bytes.set([0xe5, 0xd6, 0xd3, 0xf1, 0xe5, 0xd6, 0xd3, 0xf1], 1024);
+      v.setUint16(1024 + 17, 1, true); // head 1 → DSCBs from block 50
+      for (let block = 50; block < 2048; block++) bytes[block * 512 + 44] = 0xf4; // format-4 DSCBs only
+    });
+    const began = performance.now();
+    expect(readAll(disk).table).toBeNull();
+    expect(performance.now() - began).toBeLessThan(2000);
+  });
+
+  it('DASD CMS1: a block size other than 512–4096 is no label', () => {
+    const disk = image(1 << 20, (v, bytes) => {
+      bytes.set([0xc3, 0xd4, 0xe2, 0xf1, 0xc3, 0xd4, 0xe2, 0xf1], 1024);
+      v.setUint32(1024 + 16, 0x00100000, true); // 4096 written big-endian, read as the C tool does
+      v.setUint32(1024 + 32, 1000, true);
+    });
+    expect(readAll(disk).table).toBeNull();
+  });
+});
