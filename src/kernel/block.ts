@@ -9,8 +9,8 @@ export const BLKGETSIZE64 = 0x80081272;
 
 /** Split a Linux dev_t (glibc encoding) into major and minor. */
 export function splitDevT(rdev: bigint): DevNo {
-  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
-  const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
+  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & 0xfffff000n);
+  const minor = (rdev & 0xffn) | ((rdev >> 12n) & 0xffffff00n);
   return { major: Number(major), minor: Number(minor) };
 }
 

@@ -34,8 +34,8 @@ export function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-const toLoopDevice = (state: LoopSysfs): LoopDevice => ({
-  name: loopFileName(`/dev/${state.name}`),
+const toLoopDevice = (state: LoopSysfs, fileName = loopFileName(`/dev/${state.name}`)): LoopDevice => ({
+  name: fileName,
   index: Number(state.name.slice(4)),
   path: `/dev/${state.name}`,
   devno: state.devno,
@@ -123,7 +123,7 @@ export function createLoopApi(): LoopApi {
     loopNames()
       .map(loopState)
       .filter((s): s is LoopSysfs => s !== undefined)
-      .map(toLoopDevice);
+      .map((state) => toLoopDevice(state));
 
   const nextFreeIndex = (): number =>
     withFd(LOOP_CONTROL, O_RDWR, (fd) =>
@@ -150,8 +150,12 @@ export function createLoopApi(): LoopApi {
         const path = ensureNode(index);
         // The loop's own open mode matters: a read-only opener makes the loop read-only.
         const loopFd = open(path, readOnly ? O_RDONLY : O_RDWR);
+        let device: LoopDevice | undefined;
         try {
           configure(loopFd, backingFd, path, effective, name);
+          // Read back while our descriptor still holds it: an autoclear loop goes with the close.
+          const state = loopState(`loop${index}`);
+          if (state) device = toLoopDevice(state, loopFileName(path));
         } catch (error) {
           lastError = error;
           // Another process bound this index between GET_FREE and CONFIGURE: ask again.
@@ -163,10 +167,9 @@ export function createLoopApi(): LoopApi {
         } finally {
           close(loopFd);
         }
-        const state = loopState(`loop${index}`);
-        if (!state)
+        if (!device)
           throw new KernelError('LOOP_CONFIGURE', path, 6, 'ENXIO', `${path}: vanished after attach`);
-        return toLoopDevice(state);
+        return device;
       }
       throw lastError;
     } finally {

@@ -1,0 +1,65 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { acquireLock, lockKey } from '../src/kernel/lock.js';
+import { KernelError } from '../src/kernel/types.js';
+
+describe('per-device lock', () => {
+  const dir = mkdtempSync('/tmp/kpartx-tui-lock-');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('keys an image by its inode and a device by its number', () => {
+    const image = join(dir, 'disk.img');
+    writeFileSync(image, 'x');
+    const devno = { major: 7, minor: 3 };
+    expect(lockKey({ devno })).toBe('dev-7-3');
+    expect(lockKey({ devno, image: { file: image } })).toMatch(/^file-\d+-\d+$/);
+    // The image key does not depend on which loop the run attached.
+    expect(lockKey({ devno: { major: 7, minor: 9 }, image: { file: image } })).toBe(
+      lockKey({ devno, image: { file: image } }),
+    );
+  });
+
+  it('makes a second taker wait, then fail naming the device', () => {
+    const first = acquireLock('dev-7-3', '/dev/loop3', 1000, dir);
+    const started = Date.now();
+    let caught: unknown;
+    try {
+      acquireLock('dev-7-3', '/dev/loop3', 150, dir);
+    } catch (error) {
+      caught = error;
+    }
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(caught).toBeInstanceOf(KernelError);
+    expect((caught as KernelError).message).toMatch(
+      /^\/dev\/loop3: another kpartx run is changing this device's maps/,
+    );
+    first.release();
+    // Released: the next taker gets it at once; another key was never blocked.
+    const other = acquireLock('dev-7-4', '/dev/loop4', 0, dir);
+    const again = acquireLock('dev-7-3', '/dev/loop3', 0, dir);
+    again.release();
+    other.release();
+  });
+
+  it('is freed by the kernel when the holder dies', async () => {
+    const register = join(import.meta.dirname, 'ts-register.mjs');
+    const code = [
+      `import { acquireLock } from ${JSON.stringify(join(import.meta.dirname, '../src/kernel/lock.ts'))};`,
+      `acquireLock('dev-7-5', 'x', 0, ${JSON.stringify(dir)});`,
+      `process.stdout.write('locked\\n');`,
+      'setInterval(() => {}, 1000);',
+    ].join('\n');
+    const script = join(dir, 'holder.ts');
+    writeFileSync(script, code);
+    const child = spawn(process.execPath, ['--import', register, script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((done) => child.stdout.once('data', () => done()));
+    expect(() => acquireLock('dev-7-5', 'x', 50, dir)).toThrow(/another kpartx run/);
+    child.kill('SIGKILL');
+    await new Promise((done) => child.once('exit', done));
+    acquireLock('dev-7-5', 'x', 0, dir).release();
+  });
+});
