@@ -1,0 +1,226 @@
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createSession,
+  detectFilesystem,
+  guardedMount,
+  probeFilesystem,
+  SessionError,
+} from '../src/engine/session.js';
+import { deferSignals, InterruptedError } from '../src/engine/signals.js';
+import { createKernel } from '../src/kernel/index.js';
+import type { Kernel } from '../src/kernel/types.js';
+import { canUseLoop, cleanupLoops, loopSkipReason, losetupLines } from './loop-helpers.js';
+
+const has = (tool: string): boolean => {
+  try {
+    execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('filesystem signatures (images made by the real mkfs tools)', () => {
+  const dir = mkdtempSync('/tmp/kpartx-tui-fs-');
+  const content = join(dir, 'content');
+  mkdirSync(content);
+  writeFileSync(join(content, 'f.txt'), 'x');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const blank = (name: string, mib: number): string => {
+    const path = join(dir, name);
+    writeFileSync(path, '');
+    truncateSync(path, mib * 1024 * 1024);
+    return path;
+  };
+
+  const cases: [string, string, string, (path: string) => void, number][] = [
+    ['mkfs.ext2', 'ext2', 'ext4', (p) => execFileSync('mkfs.ext2', ['-q', '-F', p]), 8],
+    ['mkfs.ext3', 'ext3', 'ext4', (p) => execFileSync('mkfs.ext3', ['-q', '-F', p]), 8],
+    ['mkfs.ext4', 'ext4', 'ext4', (p) => execFileSync('mkfs.ext4', ['-q', '-F', p]), 8],
+    ['mkfs.xfs', 'xfs', 'xfs', (p) => execFileSync('mkfs.xfs', ['-q', p]), 300],
+    ['mkfs.btrfs', 'btrfs', 'btrfs', (p) => execFileSync('mkfs.btrfs', ['-q', p], { stdio: 'ignore' }), 128],
+    ['mkfs.vfat', 'vfat', 'vfat', (p) => execFileSync('mkfs.vfat', [p], { stdio: 'ignore' }), 8],
+    ['mkfs.vfat', 'vfat', 'vfat', (p) => execFileSync('mkfs.vfat', ['-F', '32', p], { stdio: 'ignore' }), 64],
+    ['mkfs.exfat', 'exfat', 'exfat', (p) => execFileSync('mkfs.exfat', [p], { stdio: 'ignore' }), 8],
+    [
+      'mkntfs',
+      'ntfs',
+      'ntfs3',
+      (p) => execFileSync('mkntfs', ['-q', '-F', '-Q', '-f', p], { stdio: 'ignore' }),
+      8,
+    ],
+  ];
+  for (const [tool, type, mountType, make, mib] of cases) {
+    it.skipIf(!has(tool))(`${type} made by ${tool} (${mib} MiB)`, () => {
+      const image = blank(`${tool}-${mib}.img`, mib);
+      make(image);
+      expect(probeFilesystem(image)).toEqual({ type, mountType });
+    });
+  }
+
+  it.skipIf(!has('mksquashfs'))('squashfs', () => {
+    const image = join(dir, 'sq.img');
+    execFileSync('mksquashfs', [content, image, '-quiet', '-noappend'], { stdio: 'ignore' });
+    expect(probeFilesystem(image)).toEqual({ type: 'squashfs', mountType: 'squashfs' });
+  });
+
+  it.skipIf(!has('genisoimage'))('iso9660', () => {
+    const image = join(dir, 'cd.iso');
+    execFileSync('genisoimage', ['-quiet', '-o', image, content], { stdio: 'ignore' });
+    expect(probeFilesystem(image)).toEqual({ type: 'iso9660', mountType: 'iso9660' });
+  });
+
+  it('recognises nothing in zeros, in a short read, or in an ext journal device', () => {
+    expect(detectFilesystem(Buffer.alloc(0x11000))).toBeUndefined();
+    expect(detectFilesystem(Buffer.alloc(100))).toBeUndefined();
+    const journal = Buffer.alloc(4096);
+    journal.writeUInt16LE(0xef53, 1080);
+    journal.writeUInt32LE(0x0008, 1120);
+    expect(detectFilesystem(journal)).toBeUndefined();
+  });
+});
+
+describe('signal deferral', () => {
+  it('returns the result untouched when no signal came', async () => {
+    let undone = false;
+    await expect(
+      deferSignals(
+        () => 42,
+        () => {
+          undone = true;
+        },
+      ),
+    ).resolves.toBe(42);
+    expect(undone).toBe(false);
+  });
+
+  it('holds SIGINT during the work, then undoes it and reports 130', async () => {
+    const steps: string[] = [];
+    const run = deferSignals(
+      () => {
+        process.kill(process.pid, 'SIGINT');
+        steps.push('work finished');
+        return 'made';
+      },
+      (made) => {
+        steps.push(`undo ${made}`);
+      },
+    );
+    await expect(run).rejects.toMatchObject({ name: 'InterruptedError', signal: 'SIGINT', exitCode: 130 });
+    expect(steps).toEqual(['work finished', 'undo made']);
+  });
+});
+
+if (!canUseLoop) console.warn(`session mount tests: ${loopSkipReason}`);
+
+describe.skipIf(!canUseLoop)('mount session on real loop devices', () => {
+  const kernel = createKernel();
+  let dir: string;
+  let mountRoot: string;
+  let device: string;
+  let blankDevice: string;
+
+  beforeAll(() => {
+    dir = mkdtempSync('/tmp/kpartx-tui-session-');
+    mountRoot = join(dir, 'mnt');
+    const content = join(dir, 'content');
+    mkdirSync(content);
+    writeFileSync(join(content, 'hello.txt'), 'hello from ext4\n');
+    const image = join(dir, 'fs.img');
+    execFileSync('truncate', ['-s', '16M', image]);
+    execFileSync('mkfs.ext4', ['-q', '-F', '-d', content, image]);
+    device = kernel.loop.attach(image, { readOnly: false }).path;
+    const zeros = join(dir, 'zeros.img');
+    execFileSync('truncate', ['-s', '4M', zeros]);
+    blankDevice = kernel.loop.attach(zeros, { readOnly: false }).path;
+  });
+
+  afterAll(() => {
+    cleanupLoops(kernel, dir);
+    for (const entry of kernel.mounts.list()) expect(entry.target.startsWith(dir)).toBe(false);
+    expect(losetupLines(dir)).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('mounts under the session directory, lists, refuses a second mount, unmounts and tidies up', () => {
+    const session = createSession(kernel, { mountRoot });
+    const mounted = session.mount({ name: 'loop9p1', device, readOnly: false });
+    expect(mounted).toMatchObject({
+      name: 'loop9p1',
+      device,
+      mountpoint: `${mountRoot}/loop9p1`,
+      fstype: 'ext4',
+    });
+    expect(readFileSync(join(mounted.mountpoint, 'hello.txt'), 'utf8')).toBe('hello from ext4\n');
+    const entry = kernel.mounts.list().find((m) => m.target === mounted.mountpoint)!;
+    expect(entry.options.split(',')).toEqual(expect.arrayContaining(['rw', 'nosuid', 'nodev']));
+
+    const asMap = [{ name: 'loop9p1', path: device, devno: mounted.devno }];
+    expect(session.listMounted(asMap)).toEqual([{ ...mounted, readOnly: false }]);
+    expect(() => session.mount({ name: 'loop9p1', device, readOnly: false })).toThrow(
+      `loop9p1 is already mounted on ${mounted.mountpoint}`,
+    );
+    expect(session.unmapRefusals(asMap)).toHaveLength(1);
+
+    session.unmount(mounted.mountpoint);
+    expect(existsSync(mounted.mountpoint)).toBe(false);
+    expect(session.listMounted(asMap)).toEqual([]);
+    expect(session.unmapRefusals(asMap)).toEqual([]);
+    expect(() => session.unmount(mounted.mountpoint)).toThrow(`${mounted.mountpoint} is not mounted`);
+  });
+
+  it('mounts read-only on request and keeps a mountpoint it did not create', () => {
+    const session = createSession(kernel, { mountRoot });
+    const own = join(dir, 'mine');
+    mkdirSync(own);
+    const mounted = session.mount({ name: 'x', device, readOnly: true, mountpoint: own });
+    expect(mounted.readOnly).toBe(true);
+    expect(() => writeFileSync(join(own, 'new.txt'), 'x')).toThrow(/EROFS/);
+    session.unmount(own);
+    expect(existsSync(own)).toBe(true);
+  });
+
+  it('says clearly when there is no filesystem or the type is wrong, and leaves no directory', () => {
+    const session = createSession(kernel, { mountRoot: join(dir, 'fresh', 'root') });
+    expect(() => session.mount({ name: 'blank', device: blankDevice, readOnly: true })).toThrow(
+      new SessionError(`blank: no filesystem recognised on ${blankDevice}; give the type explicitly`),
+    );
+    expect(() => session.mount({ name: 'wrong', device, readOnly: true, fstype: 'squashfs' })).toThrow(
+      /^wrong: cannot mount \/dev\/loop\d+ as squashfs: /,
+    );
+    expect(existsSync(join(dir, 'fresh'))).toBe(false);
+  });
+
+  it('an interrupted mount is unmounted again', async () => {
+    const interrupting: Kernel = {
+      ...kernel,
+      mounts: {
+        ...kernel.mounts,
+        mount: (...args) => {
+          process.kill(process.pid, 'SIGTERM');
+          kernel.mounts.mount(...args);
+        },
+      },
+    };
+    const session = createSession(interrupting, { mountRoot });
+    const error = await guardedMount(session, { name: 'sig', device, readOnly: true }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(InterruptedError);
+    expect((error as InterruptedError).exitCode).toBe(143);
+    expect(kernel.mounts.list().some((m) => m.target === `${mountRoot}/sig`)).toBe(false);
+    expect(existsSync(`${mountRoot}/sig`)).toBe(false);
+  });
+});
