@@ -61,3 +61,16 @@ export function whyNotMountable(info: ContentInfo): string | undefined {
   if (info.mountable) return undefined;
   return hintFor(info) ?? `${info.type}: not a filesystem the kernel mounts directly`;
 }
+
+/**
+ * For a device with no partition table whose whole content was recognised: what it is and what
+ * to do with it, e.g. `no partition table: the whole file is an ext4 filesystem "root"; mount it
+ * directly (mount -o loop,ro disk.img /mnt)`.
+ */
+export function wholeDeviceAdvice(info: ContentInfo, file: string): string {
+  const what = `${info.type}${info.usage === 'filesystem' ? ' filesystem' : ''}${info.label ? ` "${info.label}"` : ''}`;
+  if (info.mountable)
+    return `no partition table: the whole of ${file} is a ${what}; mount it directly (mount -o loop,ro ${file} /mnt)`;
+  const next = hintFor(info, file);
+  return `no partition table: the whole of ${file} is ${info.type === 'swap' ? 'swap space' : `a ${what}`}${next ? `; ${next}` : ''}`;
+}

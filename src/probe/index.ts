@@ -16,7 +16,9 @@ import type { ContentInfo } from './types.js';
 import { probeXfs } from './xfs.js';
 import { probeZfs } from './zfs.js';
 
-export { hintFor, isMountableType, whyNotMountable } from './hints.js';
+export { detectContainer } from './containers.js';
+export { DEVICE_PLACEHOLDER, hintFor, isMountableType, wholeDeviceAdvice, whyNotMountable } from './hints.js';
+export { openQcow2, Qcow2Error, type Qcow2Problem } from './qcow2.js';
 export type { ContainerInfo, ContentInfo, ContentUsage } from './types.js';
 
 type Prober = (region: Region) => ContentInfo | null;

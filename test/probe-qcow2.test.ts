@@ -1,0 +1,255 @@
+/**
+ * Reading a guest disk straight from qcow2 files made by `qemu-img`, compared byte for byte with
+ * the same disk in raw form, and the partition table and contents read through it.
+ */
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Disk } from '../src/engine/disk.js';
+import { readPartitionTable } from '../src/engine/tables/index.js';
+import { detectContainer, openQcow2, probeContent, Qcow2Error } from '../src/probe/index.js';
+import { type FileDisk, fileDisk, haveTool, run } from './probe-helpers.js';
+
+const MiB = 1024 * 1024;
+const tools = ['qemu-img', 'sfdisk', 'mkfs.ext4', 'mkfs.vfat'];
+const missing = tools.filter((t) => !haveTool(t));
+const work = mkdtempSync(join(tmpdir(), 'probe-qcow2-'));
+const opened: FileDisk[] = [];
+afterAll(() => {
+  for (const d of opened) d.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const path = (name: string) => join(work, name);
+function open(name: string): FileDisk {
+  const d = fileDisk(path(name));
+  opened.push(d);
+  return d;
+}
+
+/** A 24 MiB DOS-partitioned disk: ext4 "guestroot", FAT16 "GUESTEFI", a patch of data, holes elsewhere. */
+function buildRawDisk(): void {
+  const raw = path('disk.raw');
+  writeFileSync(raw, '');
+  truncateSync(raw, 24 * MiB);
+  run(
+    'sfdisk',
+    ['-q', raw],
+    'label: dos\nstart=2048, size=12288, type=83\nstart=14336, size=16384, type=c\n',
+  );
+  const root = path('root.fs');
+  writeFileSync(root, '');
+  truncateSync(root, 6 * MiB);
+  run('mkfs.ext4', ['-q', '-F', '-L', 'guestroot', root]);
+  const efi = path('efi.fs');
+  writeFileSync(efi, '');
+  truncateSync(efi, 8 * MiB);
+  run('mkfs.vfat', ['-F', '16', '-s', '1', '-n', 'GUESTEFI', efi]);
+  const dd = (src: string, seekMiB: number) =>
+    run('dd', [`if=${src}`, `of=${raw}`, 'bs=1M', `seek=${seekMiB}`, 'conv=notrunc,sparse', 'status=none']);
+  dd(root, 1);
+  dd(efi, 7);
+  // Recognisable bytes straddling cluster boundaries in the free space after the partitions.
+  const pattern = new Uint8Array(300 * 1024).map((_, i) => (i * 7 + 3) & 0xff);
+  execFileSync('dd', [`of=${raw}`, 'bs=1', `seek=${16 * MiB - 1000}`, 'conv=notrunc', 'status=none'], {
+    input: pattern,
+  });
+}
+
+function expectSameBytes(a: Disk, b: Disk) {
+  expect(a.size).toBe(b.size);
+  for (let at = 0; at < a.size; at += MiB)
+    expect(Buffer.from(a.readAt(at, MiB)).equals(Buffer.from(b.readAt(at, MiB)))).toBe(true);
+  // Unaligned reads that cross cluster (and L2 table) boundaries.
+  let seed = 42;
+  const next = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed;
+  };
+  for (let i = 0; i < 200; i++) {
+    const at = next() % a.size;
+    const length = 1 + (next() % (200 * 1024));
+    expect(
+      Buffer.from(a.readAt(at, length)).equals(Buffer.from(b.readAt(at, length))),
+      `at ${at} +${length}`,
+    ).toBe(true);
+  }
+  expect(a.readAt(a.size, 10).length).toBe(0);
+  expect(a.readAt(a.size - 4, 10).length).toBe(4);
+}
+
+describe.skipIf(missing.length > 0)(
+  `qcow2 guest view${missing.length ? ` (skipped: ${missing.join(', ')} missing)` : ''}`,
+  () => {
+    beforeAll(() => {
+      buildRawDisk();
+      run('qemu-img', ['convert', '-O', 'qcow2', path('disk.raw'), path('v3.qcow2')]);
+      run('qemu-img', ['convert', '-O', 'qcow2', '-o', 'compat=0.10', path('disk.raw'), path('v2.qcow2')]);
+      run('qemu-img', [
+        'convert',
+        '-O',
+        'qcow2',
+        '-o',
+        'cluster_size=512',
+        path('disk.raw'),
+        path('small.qcow2'),
+      ]);
+      run('qemu-img', [
+        'convert',
+        '-O',
+        'qcow2',
+        '-o',
+        'cluster_size=2M',
+        path('disk.raw'),
+        path('big.qcow2'),
+      ]);
+    });
+
+    for (const [name, what] of [
+      ['v3.qcow2', 'v3, 64 KiB clusters'],
+      ['v2.qcow2', 'v2 (compat=0.10)'],
+      ['small.qcow2', '512-byte clusters: many L2 tables'],
+      ['big.qcow2', '2 MiB clusters'],
+    ] as const) {
+      it(`reads the same bytes as the raw disk (${what})`, () => {
+        expectSameBytes(openQcow2(open(name), name), open('disk.raw'));
+      });
+    }
+
+    it('lists the guest partition table and contents without attaching anything', () => {
+      const guest = openQcow2(open('v3.qcow2'), 'v3.qcow2');
+      const raw = open('disk.raw');
+      const table = readPartitionTable(guest);
+      expect(table).toEqual(readPartitionTable(raw));
+      expect(table?.type).toBe('dos');
+      const contents = table!.slots
+        .filter((s) => s.size > 0)
+        .map((s) => probeContent(guest, s.start * 512, s.size * 512));
+      expect(contents.map((c) => [c?.type, c?.label])).toEqual([
+        ['ext4', 'guestroot'],
+        ['vfat', 'GUESTEFI'],
+      ]);
+      expect(contents).toEqual(
+        table!.slots.filter((s) => s.size > 0).map((s) => probeContent(raw, s.start * 512, s.size * 512)),
+      );
+    });
+
+    it('is recognised as a readable qcow2 container with its virtual size', () => {
+      for (const [name, version] of [
+        ['v3.qcow2', 3],
+        ['v2.qcow2', 2],
+      ] as const) {
+        const info = detectContainer(open(name), name);
+        expect(info).toMatchObject({
+          format: 'qcow2',
+          description: `QEMU qcow2 v${version} image`,
+          virtualSize: 24 * MiB,
+          guestReadable: true,
+          mappable: false,
+        });
+        expect(info?.advice.join('\n')).toContain(
+          `qemu-nbd --read-only --format=qcow2 --connect=/dev/nbd0 ${name}`,
+        );
+      }
+      expect(detectContainer(open('disk.raw'), 'disk.raw')).toBeNull();
+    });
+
+    it.skipIf(!haveTool('qemu-io'))(
+      'reads zero-flagged (v3) clusters as zeros even when they keep a host cluster',
+      () => {
+        copyFileSync(path('v3.qcow2'), path('zeroed.qcow2'));
+        copyFileSync(path('disk.raw'), path('zeroed.raw'));
+        run('qemu-io', ['-f', 'qcow2', '-c', 'write -z 1M 128k', path('zeroed.qcow2')]);
+        run('dd', [
+          'if=/dev/zero',
+          `of=${path('zeroed.raw')}`,
+          'bs=64k',
+          'seek=16',
+          'count=2',
+          'conv=notrunc',
+          'status=none',
+        ]);
+        const guest = openQcow2(open('zeroed.qcow2'), 'zeroed.qcow2');
+        expect(guest.readAt(MiB, 128 * 1024).every((b) => b === 0)).toBe(true);
+        expectSameBytes(guest, open('zeroed.raw'));
+      },
+    );
+
+    it('refuses compressed clusters with an error naming the file and the feature', () => {
+      run('qemu-img', ['convert', '-c', '-O', 'qcow2', path('disk.raw'), path('compressed.qcow2')]);
+      const guest = openQcow2(open('compressed.qcow2'), 'compressed.qcow2');
+      let error: unknown;
+      try {
+        guest.readAt(MiB, 4096);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(Qcow2Error);
+      expect((error as Qcow2Error).problem).toBe('compressed-cluster');
+      expect((error as Qcow2Error).message).toMatch(/^compressed\.qcow2: .*compressed cluster/);
+      // Holes are still readable: they have no cluster at all.
+      expect(guest.readAt(20 * MiB, 512).every((b) => b === 0)).toBe(true);
+    });
+
+    it('refuses an image with a backing file, naming it', () => {
+      run('qemu-img', [
+        'create',
+        '-q',
+        '-f',
+        'qcow2',
+        '-b',
+        'v3.qcow2',
+        '-F',
+        'qcow2',
+        path('overlay.qcow2'),
+      ]);
+      expect(() => openQcow2(open('overlay.qcow2'), 'overlay.qcow2')).toThrow(
+        /^overlay\.qcow2: qcow2 image with backing file "v3\.qcow2"/,
+      );
+      const info = detectContainer(open('overlay.qcow2'), 'overlay.qcow2');
+      expect(info).toMatchObject({ format: 'qcow2', guestReadable: false });
+      expect(info?.problem).toContain('backing file "v3.qcow2"');
+    });
+
+    it('refuses an encrypted image', () => {
+      run('qemu-img', [
+        'create',
+        '-q',
+        '--object',
+        'secret,id=sec0,data=password',
+        '-f',
+        'qcow2',
+        '-o',
+        // Legacy AES: created instantly, and the header field is the same one LUKS sets.
+        'encrypt.format=aes,encrypt.key-secret=sec0',
+        path('encrypted.qcow2'),
+        '4M',
+      ]);
+      let error: unknown;
+      try {
+        openQcow2(open('encrypted.qcow2'), 'encrypted.qcow2');
+      } catch (e) {
+        error = e;
+      }
+      expect((error as Qcow2Error).problem).toBe('encryption');
+      expect((error as Qcow2Error).message).toBe(
+        'encrypted.qcow2: qcow2 image encrypted with AES: its clusters cannot be read without the key',
+      );
+      expect(detectContainer(open('encrypted.qcow2'), 'e')).toMatchObject({ guestReadable: false });
+    });
+
+    it('reports a truncated image as corrupt instead of returning short or wrong data', () => {
+      copyFileSync(path('v3.qcow2'), path('cut.qcow2'));
+      truncateSync(path('cut.qcow2'), 400 * 1024);
+      const guest = openQcow2(open('cut.qcow2'), 'cut.qcow2');
+      expect(() => guest.readAt(16 * MiB - 1000, 4096)).toThrow(Qcow2Error);
+      expect(() => guest.readAt(16 * MiB - 1000, 4096)).toThrow(/^cut\.qcow2: .*past the end of the file/);
+    });
+
+    it('rejects files that are not qcow2', () => {
+      expect(() => openQcow2(open('disk.raw'), 'disk.raw')).toThrow(/^disk\.raw: not a qcow2 image$/);
+    });
+  },
+);
