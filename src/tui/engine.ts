@@ -438,6 +438,17 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       (e) => events.push(e),
     );
     const counts = await stream(k, events, resolved.parent, emit);
+    const { parent } = resolved;
+    // As `kpartx -d image`: the image's loop goes too once no map is left on it.
+    const stillBound = parent.image && k.loop.list().some((loop) => sameDevNo(loop.devno, parent.devno));
+    if (stillBound && result.failures === 0 && backend.existing(parent).length === 0) {
+      try {
+        k.loop.detach(parent.path);
+        emit({ type: 'note', name: basename(parent.path), detail: `${parent.path} detached` });
+      } catch (error) {
+        emit({ type: 'failed', name: basename(parent.path), message: errorText(error) });
+      }
+    }
     const removed = events.filter((e) => e.type === 'removed').length;
     if (result.failures > 0 || counts.busy > 0)
       return { ok: false, summary: `${removed} map(s) removed; ${counts.busy} busy, kept (see why above).` };
@@ -452,6 +463,29 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       .slice(0, TREE_ENTRIES);
   }
 
+  /** The kernel filesystem type of a mapped partition, from its content (read through the host). */
+  function mountType(mapPath: string): string | undefined {
+    try {
+      const k = deps.kernel;
+      const size = k ? k.blockDevice(mapPath).sizeBytes : statSync(mapPath).size;
+      const disk = host.openDisk(mapPath, size, 512);
+      try {
+        const info = probeContent(disk, 0, disk.size);
+        if (!info?.mountable) return undefined;
+        return info.type === 'ext2' || info.type === 'ext3'
+          ? 'ext4'
+          : info.type === 'ntfs'
+            ? 'ntfs3'
+            : info.type;
+      } finally {
+        disk.close();
+      }
+    } catch {
+      // Let the session detect it.
+      return undefined;
+    }
+  }
+
   async function session() {
     return createSession(await kernel(), deps.mountRoot ? { mountRoot: deps.mountRoot } : {});
   }
@@ -464,7 +498,13 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     remove,
     async mount(mapPath, readOnly): Promise<MountView> {
       const s = await session();
-      const mounted = await guardedMount(s, { name: basename(mapPath), device: mapPath, readOnly });
+      const fstype = mountType(mapPath);
+      const mounted = await guardedMount(s, {
+        name: basename(mapPath),
+        device: mapPath,
+        readOnly,
+        ...(fstype ? { fstype } : {}),
+      });
       return {
         source: mapPath,
         mountpoint: mounted.mountpoint,

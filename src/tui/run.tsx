@@ -22,6 +22,8 @@ export async function runApp(engine: TuiEngine, paths: string[]): Promise<number
       exitOnCtrlC: false,
       patchConsole: false,
     });
+    // Forget the last frame so the next render paints the fresh screen in full.
+    terminal.onResume = () => instance.clear();
     await instance.waitUntilExit();
     return 0;
   } finally {

@@ -12,6 +12,8 @@ const SHOW_CURSOR = '\u001b[?25h';
 export interface ScreenControl extends TerminalControl {
   enterScreen(): void;
   leaveScreen(): void;
+  /** Called when the terminal comes back from the shell: the renderer must repaint everything. */
+  onResume?: () => void;
 }
 
 export function realTerminal(stdin: NodeJS.ReadStream, stdout: NodeJS.WriteStream): ScreenControl {
@@ -38,6 +40,7 @@ export function realTerminal(stdin: NodeJS.ReadStream, stdout: NodeJS.WriteStrea
       spawnSync(shell, [], { cwd, stdio: 'inherit', env: { ...process.env, KPARTX_TUI_SHELL: '1' } });
       if (stdin.isTTY && wasRaw) stdin.setRawMode(true);
       control.enterScreen();
+      control.onResume?.();
     },
   };
   return control;

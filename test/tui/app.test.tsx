@@ -1,37 +1,10 @@
-import { render } from 'ink-testing-library';
-import { describe, expect, it, vi } from 'vitest';
-import App from '../../src/tui/App.js';
-import type { TerminalControl } from '../../src/tui/hooks/use-kpartx-app.js';
-import { themeFor } from '../../src/tui/theme.js';
-import { keys, ScriptedEngine, type ScriptedEngineOptions } from './fixtures.js';
+import { describe, expect, it } from 'vitest';
+import { ScriptedEngine, type ScriptedEngineOptions } from './fixtures.js';
+import { expectFits as fits, keys, startApp } from './helpers.js';
 
-const plain = themeFor({ NO_COLOR: '1' });
-const size = { columns: 80, rows: 24 };
-
-function start(
-  paths: string[],
-  options: ScriptedEngineOptions = {},
-  terminal: TerminalControl = { runShell() {} },
-) {
+function start(paths: string[], options: ScriptedEngineOptions = {}) {
   const engine = new ScriptedEngine(options);
-  const app = render(<App engine={engine} paths={paths} terminal={terminal} size={size} theme={plain} />);
-  const frame = () => app.lastFrame() ?? '';
-  const waitFor = (text: string | RegExp) =>
-    vi.waitFor(() => expect(frame()).toMatch(text), { interval: 5, timeout: 2000 });
-  const press = async (key: string, expected?: string | RegExp) => {
-    // Let the frame's effects (list components re-registering their keys) run first.
-    await new Promise((r) => setTimeout(r, 10));
-    app.stdin.write(key);
-    if (expected) await waitFor(expected);
-    else await new Promise((r) => setTimeout(r, 20));
-  };
-  return { engine, app, frame, waitFor, press };
-}
-
-function fits(frame: string) {
-  const lines = frame.split('\n');
-  expect(lines.length).toBeLessThanOrEqual(24);
-  for (const line of lines) expect(line.length).toBeLessThanOrEqual(80);
+  return { engine, ...startApp(engine, paths) };
 }
 
 describe('source list', () => {

@@ -11,15 +11,6 @@ import type {
   TuiEngine,
 } from '../../src/tui/model.js';
 
-export const keys = {
-  up: '\u001B[A',
-  down: '\u001B[B',
-  enter: '\r',
-  escape: '\u001B',
-  backspace: '\u007F',
-  ctrlC: '\u0003',
-};
-
 export const SOURCES: SourceEntry[] = [
   {
     path: '/work/disk.img',

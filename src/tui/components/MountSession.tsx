@@ -16,6 +16,17 @@ export interface MountSessionProps {
   onSelect: (path: string) => void;
 }
 
+/** What the session did last; the newest line wraps, so an error is read in full. */
+function SessionLog({ log, width }: { log: string[]; width: number }) {
+  if (log.length === 0) return null;
+  const lines = log.map((line, i) => (i === log.length - 1 ? `  ${line}` : truncate(`  ${line}`, width)));
+  return (
+    <Text dimColor wrap="wrap">
+      {lines.join('\n')}
+    </Text>
+  );
+}
+
 /** Pick a mapped partition, mount it, look inside, and end with nothing left behind. */
 export default function MountSession(props: MountSessionProps) {
   const { maps, state, sourceName, width, height, theme } = props;
@@ -26,23 +37,22 @@ export default function MountSession(props: MountSessionProps) {
         <Text bold color={theme.ok}>
           {truncate(`✓ Clean: ${sourceName} has no maps left and nothing of it is mounted.`, width)}
         </Text>
-        {log.length > 0 ? (
-          <Text dimColor>{log.map((line) => truncate(`  ${line}`, width)).join('\n')}</Text>
-        ) : null}
+        <SessionLog log={log} width={width} />
       </Box>
     );
   }
   if (state.mount) {
     const { mount } = state;
-    const treeRows = Math.max(1, height - 3 - log.length);
+    const treeRows = Math.max(1, height - 4 - log.length);
     return (
       <Box flexDirection="column" width={width}>
         <Text bold color={theme.ok} wrap="truncate">
           {truncate(
-            `Mounted ${mount.source} on ${mount.mountpoint} (${mount.fstype}, ${mount.readOnly ? 'ro' : 'rw'})`,
+            `Mounted ${mount.source} (${mount.fstype}, ${mount.readOnly ? 'read-only' : 'read-write'})`,
             width,
           )}
         </Text>
+        <Text wrap="truncate">{truncate(`  on ${mount.mountpoint}`, width)}</Text>
         <Text bold>Top of the tree:</Text>
         {mount.tree.length === 0 ? <Text dimColor> (empty)</Text> : null}
         {mount.tree.slice(0, treeRows).map((entry) => (
@@ -53,9 +63,7 @@ export default function MountSession(props: MountSessionProps) {
         {mount.tree.length > treeRows ? (
           <Text dimColor>{`  … ${mount.tree.length - treeRows} more`}</Text>
         ) : null}
-        {log.length > 0 ? (
-          <Text dimColor>{log.map((line) => truncate(`  ${line}`, width)).join('\n')}</Text>
-        ) : null}
+        <SessionLog log={log} width={width} />
       </Box>
     );
   }
@@ -84,9 +92,7 @@ export default function MountSession(props: MountSessionProps) {
           onSelect={(item) => props.onSelect(item.value)}
         />
       )}
-      {log.length > 0 ? (
-        <Text dimColor>{log.map((line) => truncate(`  ${line}`, width)).join('\n')}</Text>
-      ) : null}
+      <SessionLog log={log} width={width} />
     </Box>
   );
 }

@@ -33,18 +33,35 @@ export default function Progress({ title, steps, running, outcome, width, height
           ? theme.warn
           : theme.bad;
   const nameWidth = Math.min(20, Math.max(8, ...steps.map((s) => s.name.length)));
-  const { from, to } = visibleWindow(steps.length, steps.length - 1, Math.max(1, height - 2));
+  // Wide terminals get one line per map; narrow ones put the read-back on a second line.
+  const twoLines = width < 120;
+  const perStep = twoLines ? 2 : 1;
+  const { from, to } = visibleWindow(
+    steps.length,
+    steps.length - 1,
+    Math.max(1, Math.floor((height - 2) / perStep)),
+  );
   return (
     <Box flexDirection="column" width={width}>
       <Text bold>{title}</Text>
       {steps.slice(from, to).map((step) => {
         const where = [step.path, step.devno].filter(Boolean).join(' ');
         const info = step.detail ?? step.confirmation ?? '';
+        const head = ` ${padEnd(step.name, nameWidth)} ${where}`;
         return (
-          <Text key={step.name} wrap="truncate">
-            <Text color={tone(step.state)}>{MARK[step.state]}</Text>
-            {truncate(` ${padEnd(step.name, nameWidth)} ${padEnd(where, 20)} ${info}`, width - 1)}
-          </Text>
+          <Box key={step.name} flexDirection="column">
+            <Text wrap="truncate">
+              <Text color={tone(step.state)}>{MARK[step.state]}</Text>
+              {twoLines
+                ? truncate(head, width - 1)
+                : truncate(`${padEnd(head, nameWidth + 32)} ${info}`, width - 1)}
+            </Text>
+            {twoLines && info ? (
+              <Text wrap="truncate" color={step.state === 'done' ? undefined : tone(step.state)}>
+                {truncate(`    ${info}`, width)}
+              </Text>
+            ) : null}
+          </Box>
         );
       })}
       {running ? (

@@ -4,7 +4,7 @@
  */
 import { useApp } from 'ink';
 import { useCallback, useEffect, useMemo, useReducer, useRef } from 'react';
-import type { Inspection, MapOptions, TuiEngine } from '../model.js';
+import type { Inspection, MapOptions, OpOutcome, TuiEngine } from '../model.js';
 import { type AppState, appReducer, initialAppState, type OpKind } from './use-app-state.js';
 import type { OptionsAction } from './use-options-state.js';
 
@@ -91,13 +91,11 @@ export function useKpartxApp(engine: TuiEngine, paths: string[], terminal: Termi
   }, [state.sourcePath, state.options, inspect]);
 
   // A mount session that has removed every map is confirmed against a fresh look at the source.
-  const confirmClean = useCallback(async () => {
-    const { sourcePath, options } = stateRef.current;
-    const after = sourcePath ? await inspect(sourcePath, options) : null;
+  const confirmClean = useCallback((after: Inspection | null) => {
     if (after && after.existing.length === 0)
       dispatch({ type: 'mount', action: { type: 'clean', what: 'maps removed, nothing mounted' } });
     else dispatch({ type: 'mount', action: { type: 'failed', message: 'some maps are still there' } });
-  }, [inspect]);
+  }, []);
 
   const needRoot = useCallback(
     (what: string): boolean => {
@@ -111,28 +109,31 @@ export function useKpartxApp(engine: TuiEngine, paths: string[], terminal: Termi
     [engine],
   );
 
+  /**
+   * Run an add or delete; the outcome is shown only once the source has been looked at again (and
+   * `after` has run), so the next screen always reflects the kernel's state.
+   */
   const runOp = useCallback(
-    async (kind: OpKind): Promise<boolean> => {
+    async (kind: OpKind, after?: (inspection: Inspection | null) => void): Promise<boolean> => {
       const { sourcePath, options } = stateRef.current;
       if (!sourcePath || busy.current) return false;
       busy.current = true;
       dispatch({ type: 'op-start', kind });
-      let ok = false;
+      let outcome: OpOutcome;
       try {
         const run = kind === 'add' ? engine.add.bind(engine) : engine.remove.bind(engine);
-        const outcome = await run(sourcePath, options, (event) => dispatch({ type: 'op-event', event }));
-        ok = outcome.ok;
-        dispatch({ type: 'op-finished', outcome });
+        outcome = await run(sourcePath, options, (event) => dispatch({ type: 'op-event', event }));
       } catch (error) {
-        dispatch({ type: 'op-finished', outcome: { ok: false, summary: errorText(error) } });
-      } finally {
-        busy.current = false;
+        outcome = { ok: false, summary: errorText(error) };
       }
       await nextTick();
-      await inspect(sourcePath, stateRef.current.options);
+      const inspection = await inspect(sourcePath, stateRef.current.options);
+      after?.(inspection);
       loadSources();
+      busy.current = false;
+      dispatch({ type: 'op-finished', outcome });
       if (quitAfterOp.current) exit();
-      return ok;
+      return outcome.ok;
     },
     [engine, exit, inspect, loadSources],
   );
@@ -171,16 +172,24 @@ export function useKpartxApp(engine: TuiEngine, paths: string[], terminal: Termi
       movePartition: (delta) => dispatch({ type: 'partition-move', delta }),
       request: (kind) => {
         if (!needRoot(kind === 'add' ? 'Adding maps' : 'Deleting maps')) return;
-        const inspection = stateRef.current.inspection;
-        if (kind === 'add' && inspection && inspection.preview.maps.length === 0) {
-          dispatch({ type: 'message', message: { text: 'Nothing to map.', tone: 'warn' } });
-          return;
-        }
-        if (kind === 'remove' && inspection && inspection.existing.length === 0) {
-          dispatch({ type: 'message', message: { text: 'No maps of this source to delete.', tone: 'warn' } });
-          return;
-        }
-        dispatch({ type: 'confirm', kind });
+        const { sourcePath, options } = stateRef.current;
+        if (!sourcePath) return;
+        // Look again first: the confirmation must show the kernel's state now (who holds what).
+        void inspect(sourcePath, options).then((inspection) => {
+          if (!inspection) return;
+          if (kind === 'add' && inspection.preview.maps.length === 0) {
+            dispatch({ type: 'message', message: { text: 'Nothing to map.', tone: 'warn' } });
+            return;
+          }
+          if (kind === 'remove' && inspection.existing.length === 0) {
+            dispatch({
+              type: 'message',
+              message: { text: 'No maps of this source to delete.', tone: 'warn' },
+            });
+            return;
+          }
+          dispatch({ type: 'confirm', kind });
+        });
       },
       cancelConfirm: () => dispatch({ type: 'confirm', kind: null }),
       runConfirmed: () => {
@@ -221,8 +230,7 @@ export function useKpartxApp(engine: TuiEngine, paths: string[], terminal: Termi
       finishSession: () => {
         void (async () => {
           if (!(await unmountCurrent())) return;
-          await runOp('remove');
-          await confirmClean();
+          await runOp('remove', confirmClean);
         })();
       },
       quit: () => {

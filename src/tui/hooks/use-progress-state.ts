@@ -27,7 +27,7 @@ export function progressReducer(steps: ProgressStep[], event: ProgressEvent): Pr
     case 'busy':
       return upsert(steps, event.name, {
         state: 'busy',
-        detail: event.holders.length > 0 ? `busy: held by ${event.holders.join(', ')}` : 'busy: still open',
+        detail: event.holders.length > 0 ? `busy: ${event.holders.join(', ')}` : 'busy: still open',
       });
     case 'note':
       return upsert(steps, event.name, { state: 'done', confirmation: event.detail });

@@ -1,0 +1,146 @@
+/**
+ * The add, delete and mount flows through the real engine adapter (table reader, planner,
+ * device-mapper backend, session) over the in-memory fake kernel.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FakeKernel } from '../../src/kernel/fake.js';
+import { createTuiEngine } from '../../src/tui/engine.js';
+import { expectFits, keys, startApp } from './helpers.js';
+import { sampleImage } from './images.js';
+
+const IMAGE = '/img/disk.img';
+let scratch: string;
+let kernel: FakeKernel;
+
+beforeEach(() => {
+  scratch = mkdtempSync(join(tmpdir(), 'kpartx-tui-flows-'));
+  // A dm major no real device on the host uses, so sysfs lookups find nothing of the host's.
+  kernel = new FakeKernel({ dmMajor: 250 });
+  kernel.addFile(IMAGE, sampleImage());
+});
+afterEach(() => rmSync(scratch, { recursive: true, force: true }));
+
+function engine(isRoot = true) {
+  return createTuiEngine({ kernel, isRoot, paceMs: 0, mountRoot: join(scratch, 'mnt'), cwd: scratch });
+}
+
+async function addAll(t: ReturnType<typeof startApp>) {
+  await t.waitFor('dos table');
+  await t.press('a', 'Create 4 maps?');
+  await t.press('y', /created and confirmed|Failed/);
+}
+
+describe('layout over the real engine', () => {
+  it('shows the DOS table with logical partitions under their extended parent', async () => {
+    const t = startApp(engine(), [IMAGE]);
+    await t.waitFor('dos table');
+    const frame = t.frame();
+    expect(frame).toMatch(/1 +2048 +22527 +20480 +10 MiB +Linux/);
+    expect(frame).toMatch(/└5 +24576 +32767 +8192 +4 MiB +Linux swap/);
+    expect(frame).toMatch(/└6 +34816 +51199 +16384 +8 MiB/);
+    expect(frame).toContain('ext4 "root"');
+    expect(frame).toContain('0 20480 linear 7:0 2048');
+    expectFits(frame);
+    t.app.unmount();
+  });
+});
+
+describe('add', () => {
+  it('creates every map, each confirmed against the kernel with its path and major:minor', async () => {
+    const t = startApp(engine(), [IMAGE]);
+    await addAll(t);
+    const frame = t.frame();
+    expect(frame).toMatch(/✓ loop0p1 +\/dev\/mapper\/loop0p1 250:0/);
+    expect(frame).toContain('read back: 0 20480 linear 7:0 2048 · node present');
+    expect(frame).toMatch(/✓ loop0p6 +\/dev\/mapper\/loop0p6 250:3/);
+    expect(frame).toContain('4 map(s) created and confirmed against the kernel.');
+    expectFits(frame);
+    expect(kernel.dm?.list().map((m) => m.name)).toEqual(['loop0p1', 'loop0p2', 'loop0p5', 'loop0p6']);
+    await t.press(keys.enter, /● 1 .*loop0p1/);
+    t.app.unmount();
+  });
+
+  it('shows a failure in place with the rollback that followed, and leaves nothing behind', async () => {
+    kernel.failOn('dm.create', { device: 'loop0p5', code: 'EBUSY' });
+    const t = startApp(engine(), [IMAGE]);
+    await addAll(t);
+    await t.waitFor('Failed');
+    const frame = t.frame();
+    expect(frame).toMatch(/✗ loop0p5/);
+    expect(frame).toMatch(/↶ loop0p1/);
+    expect(frame).toMatch(/↶ loop0p2/);
+    expect(frame).toMatch(/rolled back [23] map/);
+    expect(kernel.dm?.list()).toEqual([]);
+    expect(kernel.loop.list()).toEqual([]);
+    t.app.unmount();
+  });
+
+  it('honours read-only and the delimiter typed in the options', async () => {
+    const t = startApp(engine(), [IMAGE]);
+    await t.waitFor('dos table');
+    await t.press('r', 'read-only on');
+    await t.press('p', 'Delimiter');
+    await t.press('-part', 'loop0-part6');
+    await t.press(keys.enter, "delim '-part'");
+    await t.press('a', 'Create 4 maps read-only?');
+    await t.press('y', 'created and confirmed');
+    expect(kernel.dm?.list().map((m) => m.name)).toContain('loop0-part5');
+    expect(kernel.dm?.info('loop0-part5')?.readOnly).toBe(true);
+    t.app.unmount();
+  });
+});
+
+describe('delete', () => {
+  it('removes the free maps and explains the busy one by what holds it', async () => {
+    const t = startApp(engine(), [IMAGE]);
+    await addAll(t);
+    kernel.mounts.mount('/dev/mapper/loop0p1', '/mnt/data', 'ext4', { readOnly: true });
+    kernel.setOpenCount('loop0p1', 1);
+    await t.press(keys.enter, 'dos table');
+    await t.press('d', 'Remove 4 maps?');
+    expect(t.frame()).toMatch(/loop0p1 .*busy: mounted on \/mnt\/data/);
+    await t.press('y', 'busy, kept');
+    const frame = t.frame();
+    expect(frame).toMatch(/! loop0p1/);
+    expect(frame).toContain('mounted on /mnt/data');
+    expect(kernel.dm?.list().map((m) => m.name)).toEqual(['loop0p1']);
+    t.app.unmount();
+  });
+});
+
+describe('not root', () => {
+  it('browses, says which actions need root, and never touches the kernel', async () => {
+    const t = startApp(engine(false), [IMAGE]);
+    await t.waitFor('not root: browsing only');
+    expect(t.frame()).toContain('add (root)');
+    await t.press('a', 'Adding maps needs root');
+    await t.press('d', 'Deleting maps needs root');
+    await t.press('m', 'Mounting needs root');
+    expect(kernel.calls).toEqual([]);
+    t.app.unmount();
+  });
+});
+
+describe('mount session', () => {
+  it('mounts read-only, opens a shell there, then unmounts and unmaps to a confirmed clean state', async () => {
+    const shells: string[] = [];
+    const t = startApp(engine(), [IMAGE], { terminal: { runShell: (cwd) => shells.push(cwd) } });
+    await addAll(t);
+    await t.press(keys.enter, 'dos table');
+    await t.press('m', 'Mount read-only: yes');
+    await t.press(keys.enter, 'Mounted /dev/mapper/loop0p1 (ext4, read-only)');
+    expect(t.frame()).toContain(`on ${join(scratch, 'mnt', 'loop0p1')}`);
+    expect(kernel.mounts.list().map((m) => m.target)).toEqual([join(scratch, 'mnt', 'loop0p1')]);
+    await t.press('s', 'Back from the shell');
+    expect(shells).toEqual([join(scratch, 'mnt', 'loop0p1')]);
+    await t.press('x', 'map(s) removed');
+    await t.press(keys.enter, 'Clean: disk.img has no maps left');
+    expect(kernel.mounts.list()).toEqual([]);
+    expect(kernel.dm?.list()).toEqual([]);
+    expect(kernel.loop.list()).toEqual([]);
+    t.app.unmount();
+  });
+});
