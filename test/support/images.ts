@@ -1,6 +1,8 @@
 /** Loading xz-compressed test images and the C kpartx outputs recorded next to them. */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -10,12 +12,27 @@ export const CORPUS_PT_DIR = join(REPO, '..', 'shared', 'corpus', 'blkid', 'pt')
 export const CORPUS_EXPECTED_DIR = join(REPO, '..', 'shared', 'corpus', 'blkid', 'expected');
 
 const cache = new Map<string, Uint8Array>();
+/** Decompressed copies shared by test workers and runs, keyed by the compressed file's hash. */
+const DISK_CACHE = join(tmpdir(), 'kpartx-tui-test-images');
+
+function decompress(path: string): Uint8Array {
+  const compressed = readFileSync(path);
+  const cached = join(DISK_CACHE, `${createHash('sha256').update(compressed).digest('hex')}.img`);
+  if (existsSync(cached)) return readFileSync(cached);
+  const out = execFileSync('xz', ['-dc', path], { maxBuffer: 256 * 1024 * 1024 });
+  mkdirSync(DISK_CACHE, { recursive: true });
+  // Written under a private name first, so a concurrent reader never sees half a file.
+  const partial = `${cached}.${process.pid}`;
+  writeFileSync(partial, out);
+  renameSync(partial, cached);
+  return out;
+}
 
 /** The decompressed bytes of an `.img.xz` file (cached: callers must not modify them). */
 export function loadXzImage(path: string): Uint8Array {
   let bytes = cache.get(path);
   if (!bytes) {
-    const out = execFileSync('xz', ['-dc', path], { maxBuffer: 256 * 1024 * 1024 });
+    const out = decompress(path);
     bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
     cache.set(path, bytes);
   }
