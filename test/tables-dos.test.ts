@@ -54,13 +54,13 @@ describe('DOS reader against the C kpartx recordings', () => {
     const { table } = readDos(fixtureImage('t02.img'));
     const summary = table!.slots.map((s) => [s.number, s.kind, s.container, s.size]);
     expect(summary.slice(0, 2)).toEqual([
-      [1, 'primary', 0, 16384],
+      [1, 'primary', 0, 4096],
       [2, 'extended', 0, 2],
     ]);
     expect(summary.slice(4, 7)).toEqual([
-      [5, 'logical', 2, 16384],
-      [6, 'logical', 2, 16384],
-      [7, 'logical', 2, 73728],
+      [5, 'logical', 2, 4096],
+      [6, 'logical', 2, 4096],
+      [7, 'logical', 2, 12288],
     ]);
     // The last EBR's empty second entry takes slot 8 (invisible, size 0), as in C.
     expect(table!.slots.map((s) => s.number)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
@@ -77,7 +77,7 @@ describe('DOS reader against the C kpartx recordings', () => {
   it('t16: 4096-byte sectors multiply by 8 and map 8 sectors of the extended partition', () => {
     const { table } = readDos(fixtureImage('t16.img'), 4096);
     expect(table!.sectorSize).toBe(4096);
-    expect(table!.slots[1]).toMatchObject({ number: 2, kind: 'extended', start: 18432, size: 8 });
+    expect(table!.slots[1]).toMatchObject({ number: 2, kind: 'extended', start: 6144, size: 8 });
   });
 
   it('dos-types: type codes, names, boot flag and disk signature', () => {
@@ -117,7 +117,7 @@ describe('DOS reader: deliberate fixes', () => {
     expect(renderList(table)).toEqual(rec.stdout.slice(0, 4));
     expect(table!.slots).toHaveLength(6);
     expect(warnings).toEqual([
-      'dos_extd_partition: extended boot record at sector 38912 is linked twice, chain stopped',
+      'dos_extd_partition: extended boot record at sector 10240 is linked twice, chain stopped',
     ]);
   });
 
