@@ -32,6 +32,7 @@ import {
   helloText,
   loopSkipReason,
   losetupLines,
+  parentOf,
   plan,
   readTable,
 } from './loop-helpers.js';
@@ -256,6 +257,21 @@ describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
     session.unmount(mounted.mountpoint);
     expect(backend.remove({ parent, force: false, sync: true }, () => {})).toEqual({ failures: 0 });
     expect(sha256(dosImage)).toBe(before);
+  });
+
+  it('a read-only parent gives read-only partitions, and a second add keeps them as they are', () => {
+    const loop = kernel.loop.attach(gptImage, { readOnly: true });
+    const parent = parentOf(kernel, loop, gptImage);
+    const maps = plan(gptImage, parent);
+    expect(backend.add(request(parent, maps), () => {})).toEqual({ failures: 0 });
+    const first = backend.existing(parent);
+    expect(first.map((m) => m.readOnly)).toEqual([true, true]);
+    const again = collect();
+    expect(backend.add(request(parent, maps), again.emit)).toEqual({ failures: 0 });
+    expect(again.events.map((e) => e.type)).toEqual(['reloaded', 'reloaded']);
+    expect(backend.existing(parent).map((m) => m.devno)).toEqual(first.map((m) => m.devno));
+    expect(backend.remove({ parent, force: false, sync: true }, () => {})).toEqual({ failures: 0 });
+    expectNothingOver(parent, maps);
   });
 
   it('-u reconciles: keeps matching maps, replaces a changed one, removes stale ones', () => {

@@ -15,7 +15,7 @@ import { dirname, relative, resolve } from 'node:path';
 import { heldExclusively } from '../../kernel/block.js';
 import { lockKey, withLock } from '../../kernel/lock.js';
 import { loopsOverDevice } from '../../kernel/loop.js';
-import { loopState, holders as sysfsHolders } from '../../kernel/sysfs.js';
+import { devDir, loopState, readAttribute, holders as sysfsHolders } from '../../kernel/sysfs.js';
 import type { DevNo, Kernel, LoopDevice } from '../../kernel/types.js';
 import type {
   EmitEvent,
@@ -204,13 +204,15 @@ export function createLoopBackend(
     if (refused > 0) return { failures: refused };
 
     // Everything this run changed, newest last, so a failure can put the previous state back.
+    // A read-only parent can only give read-only partitions (the C tool's shared `ro` flag).
+    const parentReadOnly = readAttribute(`${devDir(parent.devno)}/ro`) === '1';
     const undo: (() => void)[] = [];
     const undoNames: string[] = [];
     let current: PlannedMap | undefined;
     try {
       for (const map of request.maps) {
         current = map;
-        const readOnly = request.readOnly || map.readOnly;
+        const readOnly = request.readOnly || map.readOnly || parentReadOnly;
         const existing = owned.get(map.number);
         const path = linkPath(map.dmName);
         if (existing && matches(existing, map, readOnly)) {
