@@ -5,7 +5,14 @@
  */
 import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import type { EmitEvent, MapBackend, MapEvent, ParentDevice, PlannedMap } from '../engine/backend.js';
+import type {
+  BackendKind,
+  EmitEvent,
+  MapBackend,
+  MapEvent,
+  ParentDevice,
+  PlannedMap,
+} from '../engine/backend.js';
 import { createLoopBackend } from '../engine/backends/loop.js';
 import { chooseBackendKind, loadBackend } from '../engine/backends/select.js';
 import { resolveDelimiter } from '../engine/names.js';
@@ -51,6 +58,10 @@ export interface TuiEngineDeps {
   isRoot?: boolean;
   /** Pause between progress lines so each one is seen arriving (ms). */
   paceMs?: number;
+  /** Builds the backend of a kind (tests give the dm backend in-memory /dev/mapper nodes). */
+  backend?: (kind: BackendKind, kernel: Kernel) => MapBackend | Promise<MapBackend>;
+  /** Devices stacked on a device (sysfs `holders` by default). */
+  holders?: (devno: DevNo) => string[];
 }
 
 const TREE_ENTRIES = 40;
@@ -101,6 +112,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       ...(options.backend === 'auto' ? {} : { requested: options.backend }),
       loopAvailable: host.loopAvailable(),
     });
+    if (deps.backend) return deps.backend(kind, k);
     if (kind === 'loop') return createLoopBackend(k, deps.mapDir ? { mapDir: deps.mapDir } : {});
     return loadBackend(kind, k);
   }
@@ -150,7 +162,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       .map((m) => `mounted on ${m.target}`);
     let stacked: string[] = [];
     try {
-      stacked = sysfsHolders(devno).map((name) => `used by /dev/${name}`);
+      stacked = (deps.holders ?? sysfsHolders)(devno).map((name) => `used by /dev/${name}`);
     } catch {
       stacked = [];
     }

@@ -6,6 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createDmBackend } from '../../src/engine/backends/dm.js';
+import type { DevNodes } from '../../src/kernel/devnodes.js';
 import { FakeKernel } from '../../src/kernel/fake.js';
 import { createTuiEngine } from '../../src/tui/engine.js';
 import { expectFits, keys, startApp } from './helpers.js';
@@ -23,8 +25,22 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(scratch, { recursive: true, force: true }));
 
+/** /dev/mapper stays untouched: nodes are only recorded. */
+const nodes: DevNodes = { created: () => undefined, removed: () => undefined, renamed: () => undefined };
+
 function engine(isRoot = true) {
-  return createTuiEngine({ kernel, isRoot, paceMs: 0, mountRoot: join(scratch, 'mnt'), cwd: scratch });
+  return createTuiEngine({
+    kernel,
+    isRoot,
+    paceMs: 0,
+    mountRoot: join(scratch, 'mnt'),
+    cwd: scratch,
+    holders: () => [],
+    backend: (kind, k) => {
+      expect(kind).toBe('dm');
+      return createDmBackend(k, { nodes, holders: () => [] });
+    },
+  });
 }
 
 async function addAll(t: ReturnType<typeof startApp>) {
