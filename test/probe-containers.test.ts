@@ -110,7 +110,7 @@ describe('compressed images and plain disks', () => {
       expect(detectContainer(disk, 'bare.img')).toBeNull();
       const info = probeContent(disk, 0, disk.size);
       expect(wholeDeviceAdvice(info!, 'bare.img')).toBe(
-        'no partition table: the whole of bare.img is a ext4 filesystem "bare"; mount it directly (mount -o loop,ro bare.img /mnt)',
+        'no partition table: the whole of bare.img is an ext4 filesystem "bare"; mount it directly (mount -o loop,ro bare.img /mnt)',
       );
     } finally {
       disk.close();

@@ -27,6 +27,29 @@ function mapName(info: ContentInfo): string {
   return base.length > 0 ? base : 'secret';
 }
 
+/** A short noun phrase for the content: `LUKS2 encrypted volume "vault"`, `ext4 filesystem "root"`. */
+export function describeContent(info: ContentInfo): string {
+  const label = info.label ? ` "${info.label}"` : '';
+  switch (info.type) {
+    case 'crypto_LUKS':
+      return `LUKS${info.version ?? ''} encrypted volume${label}`;
+    case 'LVM2_member':
+      return `LVM physical volume${info.volumeGroup ? ` of volume group "${info.volumeGroup}"` : ''}`;
+    case 'linux_raid_member':
+      return `md RAID member${info.label ? ` of array "${info.label}"` : ''}${info.version ? ` (metadata ${info.version})` : ''}`;
+    case 'zfs_member':
+      return `ZFS pool member${info.label ? ` of pool "${info.label}"` : ''}`;
+    case 'swap':
+      return `swap space${label}`;
+    case 'jbd':
+      return 'external ext3/ext4 journal';
+    case 'squashfs3':
+      return `squashfs ${info.version ?? '3.x'} image`;
+    default:
+      return `${info.type} filesystem${label}`;
+  }
+}
+
 /**
  * What to run next for this content, on `device` (for example `/dev/mapper/loop0p2`).
  * Undefined for a plain mountable filesystem: mounting it is the obvious next step.
@@ -34,43 +57,47 @@ function mapName(info: ContentInfo): string {
 export function hintFor(info: ContentInfo, device: string = DEVICE_PLACEHOLDER): string | undefined {
   switch (info.type) {
     case 'crypto_LUKS':
-      return `encrypted (LUKS${info.version ?? ''}): unlock with \`cryptsetup open ${device} ${mapName(info)}\`, then mount /dev/mapper/${mapName(info)}`;
+      return `unlock with \`cryptsetup open ${device} ${mapName(info)}\`, then mount /dev/mapper/${mapName(info)}`;
     case 'LVM2_member':
       return info.volumeGroup
-        ? `LVM physical volume of volume group "${info.volumeGroup}": activate with \`vgscan && vgchange -ay ${info.volumeGroup}\`, then mount /dev/${info.volumeGroup}/<lv>`
-        : 'LVM physical volume in no volume group yet: `pvs` shows it after mapping; `vgcreate` would add it to one';
+        ? `activate with \`vgscan && vgchange -ay ${info.volumeGroup}\`, then mount /dev/${info.volumeGroup}/<lv>`
+        : 'in no volume group yet: `pvs` lists it once mapped; `vgcreate` would start one with it';
     case 'linux_raid_member':
-      return `md RAID member${info.label ? ` of array "${info.label}"` : ''}: assemble with \`mdadm --assemble --scan\` (or \`mdadm --assemble /dev/md/NAME ${device} …\` with every member), then mount the md device`;
+      return `assemble with \`mdadm --assemble --scan\` (or \`mdadm --assemble /dev/md/NAME ${device} …\` naming every member), then mount the md device`;
     case 'zfs_member':
-      return `ZFS pool member${info.label ? ` of pool "${info.label}"` : ''}: import with \`zpool import -d /dev/mapper ${info.label ?? '<pool>'}\``;
+      return `import with \`zpool import -d /dev/mapper ${info.label ?? '<pool>'}\``;
     case 'swap':
-      return `swap space: nothing to mount (\`swapon ${device}\` would use it)`;
+      return `nothing to mount (\`swapon ${device}\` would use it as swap)`;
     case 'jbd':
-      return 'external ext3/ext4 journal: nothing to mount; it belongs to the ext filesystem that names it';
+      return 'nothing to mount: it is the journal of another ext3/ext4 filesystem';
+    case 'squashfs3':
+      return 'current kernels mount only squashfs 4: extract it with unsquashfs from squashfs-tools 3.x';
     case 'btrfs':
       return info.uuidSub
-        ? `btrfs (device ${info.uuidSub}): if the filesystem spans several devices, run \`btrfs device scan\` before mounting`
+        ? 'if the filesystem spans several devices, run `btrfs device scan` before mounting'
         : undefined;
     default:
       return undefined;
   }
 }
 
-/** A short reason why content is not offered for mounting (for the guided mount). */
+/** Why content is not offered for mounting (for the guided mount): what it is and what to do instead. */
 export function whyNotMountable(info: ContentInfo): string | undefined {
   if (info.mountable) return undefined;
-  return hintFor(info) ?? `${info.type}: not a filesystem the kernel mounts directly`;
+  const next = hintFor(info);
+  return `${describeContent(info)}: ${next ?? 'not a filesystem the kernel mounts directly'}`;
 }
 
 /**
  * For a device with no partition table whose whole content was recognised: what it is and what
- * to do with it, e.g. `no partition table: the whole file is an ext4 filesystem "root"; mount it
- * directly (mount -o loop,ro disk.img /mnt)`.
+ * to do with it, e.g. `no partition table: the whole of disk.img is an ext4 filesystem "root";
+ * mount it directly (mount -o loop,ro disk.img /mnt)`.
  */
 export function wholeDeviceAdvice(info: ContentInfo, file: string): string {
-  const what = `${info.type}${info.usage === 'filesystem' ? ' filesystem' : ''}${info.label ? ` "${info.label}"` : ''}`;
-  if (info.mountable)
-    return `no partition table: the whole of ${file} is a ${what}; mount it directly (mount -o loop,ro ${file} /mnt)`;
+  const what = describeContent(info);
+  const article = what.startsWith('swap') ? '' : /^(?:[aeiou]|LVM|md |xfs|ntfs)/i.test(what) ? 'an' : 'a';
+  const head = `no partition table: the whole of ${file} is ${article ? `${article} ` : ''}${what}`;
+  if (info.mountable) return `${head}; mount it directly (mount -o loop,ro ${file} /mnt)`;
   const next = hintFor(info, file);
-  return `no partition table: the whole of ${file} is ${info.type === 'swap' ? 'swap space' : `a ${what}`}${next ? `; ${next}` : ''}`;
+  return next ? `${head}; ${next}` : head;
 }

@@ -17,7 +17,14 @@ import { probeXfs } from './xfs.js';
 import { probeZfs } from './zfs.js';
 
 export { detectContainer } from './containers.js';
-export { DEVICE_PLACEHOLDER, hintFor, isMountableType, wholeDeviceAdvice, whyNotMountable } from './hints.js';
+export {
+  DEVICE_PLACEHOLDER,
+  describeContent,
+  hintFor,
+  isMountableType,
+  wholeDeviceAdvice,
+  whyNotMountable,
+} from './hints.js';
 export { openQcow2, Qcow2Error, type Qcow2Problem } from './qcow2.js';
 export type { ContainerInfo, ContentInfo, ContentUsage } from './types.js';
 

@@ -1,0 +1,100 @@
+/** Next-step texts and the mountable flag the interactive app shows for each kind of content. */
+import { describe, expect, it } from 'vitest';
+import {
+  DEVICE_PLACEHOLDER,
+  describeContent,
+  hintFor,
+  isMountableType,
+  wholeDeviceAdvice,
+  whyNotMountable,
+} from '../src/probe/index.js';
+import type { ContentInfo } from '../src/probe/types.js';
+
+const info = (type: string, extra: Partial<ContentInfo> = {}): ContentInfo => ({
+  type,
+  usage: 'other',
+  mountable: isMountableType(type),
+  ...extra,
+});
+
+describe('hints', () => {
+  it('tells how to unlock LUKS on the mapped partition', () => {
+    expect(hintFor(info('crypto_LUKS', { version: '2', label: 'my vault' }), '/dev/mapper/loop0p2')).toBe(
+      'unlock with `cryptsetup open /dev/mapper/loop0p2 my_vault`, then mount /dev/mapper/my_vault',
+    );
+    expect(hintFor(info('crypto_LUKS', { version: '1' }))).toContain(
+      `cryptsetup open ${DEVICE_PLACEHOLDER} secret`,
+    );
+  });
+
+  it('activates the named LVM volume group', () => {
+    expect(hintFor(info('LVM2_member', { volumeGroup: 'vg0' }))).toBe(
+      'activate with `vgscan && vgchange -ay vg0`, then mount /dev/vg0/<lv>',
+    );
+    expect(hintFor(info('LVM2_member'))).toMatch(/in no volume group yet/);
+  });
+
+  it('assembles md arrays, imports ZFS pools, and says swap is not mounted', () => {
+    expect(hintFor(info('linux_raid_member', { label: 'host:0' }), '/dev/mapper/loop0p1')).toContain(
+      'assemble with `mdadm --assemble --scan` (or `mdadm --assemble /dev/md/NAME /dev/mapper/loop0p1 …`',
+    );
+    expect(hintFor(info('zfs_member', { label: 'tank' }))).toBe(
+      'import with `zpool import -d /dev/mapper tank`',
+    );
+    expect(hintFor(info('swap'), '/dev/mapper/loop0p3')).toBe(
+      'nothing to mount (`swapon /dev/mapper/loop0p3` would use it as swap)',
+    );
+  });
+
+  it('has nothing to add for a plain filesystem, but warns about multi-device btrfs', () => {
+    expect(hintFor(info('ext4'))).toBeUndefined();
+    expect(hintFor(info('btrfs', { uuidSub: 'abc' }))).toContain('btrfs device scan');
+  });
+
+  it('offers only mountable filesystems and explains the rest', () => {
+    for (const t of ['ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'vfat', 'exfat', 'ntfs', 'iso9660', 'squashfs'])
+      expect(isMountableType(t), t).toBe(true);
+    for (const t of [
+      'swap',
+      'crypto_LUKS',
+      'LVM2_member',
+      'linux_raid_member',
+      'zfs_member',
+      'jbd',
+      'squashfs3',
+    ])
+      expect(isMountableType(t), t).toBe(false);
+    expect(whyNotMountable(info('ext4'))).toBeUndefined();
+    expect(whyNotMountable(info('crypto_LUKS', { version: '2', label: 'v' }))).toBe(
+      `LUKS2 encrypted volume "v": unlock with \`cryptsetup open ${DEVICE_PLACEHOLDER} v\`, then mount /dev/mapper/v`,
+    );
+    expect(whyNotMountable(info('zfs_member'))).toBe(
+      'ZFS pool member: import with `zpool import -d /dev/mapper <pool>`',
+    );
+    expect(whyNotMountable(info('squashfs3', { version: '3.1' }))).toMatch(
+      /^squashfs 3\.1 image: current kernels/,
+    );
+  });
+
+  it('names the content in a short phrase', () => {
+    expect(describeContent(info('ext4', { label: 'root' }))).toBe('ext4 filesystem "root"');
+    expect(describeContent(info('LVM2_member', { volumeGroup: 'vg0' }))).toBe(
+      'LVM physical volume of volume group "vg0"',
+    );
+    expect(describeContent(info('linux_raid_member', { label: 'h:0', version: '1.2' }))).toBe(
+      'md RAID member of array "h:0" (metadata 1.2)',
+    );
+  });
+
+  it('describes a whole device without a partition table', () => {
+    expect(wholeDeviceAdvice(info('crypto_LUKS', { version: '2' }), 'disk.img')).toBe(
+      'no partition table: the whole of disk.img is a LUKS2 encrypted volume; unlock with `cryptsetup open disk.img secret`, then mount /dev/mapper/secret',
+    );
+    expect(wholeDeviceAdvice(info('swap'), 'swap.img')).toBe(
+      'no partition table: the whole of swap.img is swap space; nothing to mount (`swapon swap.img` would use it as swap)',
+    );
+    expect(wholeDeviceAdvice(info('LVM2_member', { volumeGroup: 'data' }), 'pv.img')).toBe(
+      'no partition table: the whole of pv.img is an LVM physical volume of volume group "data"; activate with `vgscan && vgchange -ay data`, then mount /dev/data/<lv>',
+    );
+  });
+});
