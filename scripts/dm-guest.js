@@ -54,7 +54,7 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 ${insmods}
 O=trans=virtio,version=9p2000.L,msize=262144
-mount -t 9p -o $O,ro host /root || { echo "guest: cannot mount the host root"; poweroff -f; }
+mount -t 9p -o $O,ro,cache=loose host /root || { echo "guest: cannot mount the host root"; poweroff -f; }
 mount -t 9p -o $O results /results || { echo "guest: cannot mount the results share"; poweroff -f; }
 mount -t devtmpfs devtmpfs /root/dev
 mount -t proc proc /root/proc
@@ -69,10 +69,10 @@ ${command}
 KPARTX_CMD_EOF
 chroot /root /bin/sh -c 'cd ${repo} && export HOME=/tmp CI=true KPARTX_DM_GUEST=1 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin && exec /bin/sh /tmp/guest-cmd.sh' </dev/null 2>&1
 rc=$?
+echo "${MARKER} $rc"
 echo $rc > /results/exit-status
 chown -R ${hostUid} /results 2>/dev/null
 sync
-echo "${MARKER} $rc"
 poweroff -f
 `;
 }
@@ -145,8 +145,12 @@ export function runInGuest(command, options = {}) {
         const line = pending.slice(0, nl);
         pending = pending.slice(nl + 1);
         const m = new RegExp(`${MARKER} (\\d+)$`).exec(line.trim());
-        if (m) markerStatus = Number(m[1]);
-        else onLine(line);
+        if (m) {
+          markerStatus = Number(m[1]);
+          // The command is done; a guest that does not power off soon is stopped.
+          clearTimeout(timer);
+          setTimeout(() => qemu.kill('SIGKILL'), 30_000).unref();
+        } else onLine(line);
         nl = pending.indexOf('\n');
       }
     };
@@ -165,10 +169,12 @@ export function runInGuest(command, options = {}) {
       clearTimeout(timer);
       if (pending) feed('\n');
       let status = markerStatus;
-      try {
-        status = Number(fs.readFileSync(path.join(results, 'exit-status'), 'utf8').trim());
-      } catch {
-        // No status file: the guest died before the command finished.
+      if (status === null) {
+        try {
+          status = Number(fs.readFileSync(path.join(results, 'exit-status'), 'utf8').trim());
+        } catch {
+          // No status file: the guest died before the command finished.
+        }
       }
       resolve({ status: status ?? -1, results, dir });
     });
