@@ -312,6 +312,37 @@ describe('content probing on images made by the real tools', () => {
     );
   }
 
+  it.skipIf(!haveTool('cryptsetup'))(
+    'finds LUKS2 by its secondary header when the primary one is wiped',
+    () => {
+      const p = image('luks2-wiped.img', 32 * MiB);
+      run(
+        'cryptsetup',
+        [
+          'luksFormat',
+          '-q',
+          '--type',
+          'luks2',
+          '--pbkdf',
+          'pbkdf2',
+          '--pbkdf-force-iterations',
+          '1000',
+          '--label',
+          'second',
+          '--key-file',
+          '-',
+          p,
+        ],
+        'secret',
+      );
+      const before = probeFile(p).info;
+      run('dd', ['if=/dev/zero', `of=${p}`, 'bs=4096', 'count=1', 'conv=notrunc', 'status=none']);
+      const { info } = probeFile(p);
+      expect(info).toMatchObject({ type: 'crypto_LUKS', version: '2', label: 'second', uuid: before?.uuid });
+      expectLikeBlkid(info, blkidProbe(p));
+    },
+  );
+
   it('finds a filesystem inside a partition at its offset, never reading past the partition', () => {
     if (!haveTool('mkfs.ext4')) return;
     const fs = image('part-ext4.img', 8 * MiB);

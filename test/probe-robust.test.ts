@@ -139,6 +139,24 @@ describe('random bytes with planted signatures', () => {
     );
   });
 
+  it('reads only a few KiB to decide a 1 TiB partition holds nothing known', () => {
+    let bytesRead = 0;
+    let calls = 0;
+    const empty: Disk = {
+      sectorSize: 512,
+      size: 2 ** 40,
+      readAt(offset, length) {
+        calls++;
+        const n = Math.max(0, Math.min(length, 2 ** 40 - offset));
+        bytesRead += n;
+        return new Uint8Array(n);
+      },
+    };
+    expect(probeContent(empty, 0, empty.size)).toBeNull();
+    expect(bytesRead).toBeLessThan(32 * 1024);
+    expect(calls).toBeLessThan(40);
+  });
+
   it('rejects nonsense ranges without reading', () => {
     const disk = guarded(memoryDisk(new Uint8Array(4096)), 0, 0);
     expect(probeContent(disk, -1, 10)).toBeNull();

@@ -12,7 +12,7 @@ const HEADER = 512;
 function valid(h: Uint8Array, magic: number[], at: number): boolean {
   if (!magic.every((b, i) => h[i] === b)) return false;
   // A LUKS2 header records its own offset; a copy found elsewhere is stale data.
-  return be16(h, 6) !== 2 || be64(h, 0xf8) === BigInt(at);
+  return be16(h, 6) !== 2 || be64(h, 0x100) === BigInt(at);
 }
 
 function describe(h: Uint8Array): ContentInfo {
