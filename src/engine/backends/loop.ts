@@ -201,7 +201,14 @@ export function createLoopBackend(
     const { parent } = request;
     const owned = new Map(ownedLoops(parent).map((entry) => [entry.number, entry]));
     const refused = preflight(request, owned, emit);
-    if (refused > 0) return { failures: refused };
+    if (refused > 0) {
+      emit({
+        type: 'refused',
+        name: parent.path,
+        message: `${parent.path}: no maps created or changed: ${refused} partition${refused === 1 ? '' : 's'} cannot be mapped`,
+      });
+      return { failures: refused + releaseAttachedLoop(parent, emit) };
+    }
 
     // Everything this run changed, newest last, so a failure can put the previous state back.
     // A read-only parent can only give read-only partitions (the C tool's shared `ro` flag).
@@ -296,7 +303,7 @@ export function createLoopBackend(
           });
         }
       }
-      return { failures };
+      return { failures: failures + releaseAttachedLoop(parent, emit) };
     }
   }
 
@@ -328,15 +335,15 @@ export function createLoopBackend(
   }
 
   /**
-   * The parent loop of an image operand goes once nothing uses it, as `kpartx -d image` detaches
-   * the image's loop. A loop given as the operand itself (`-d /dev/loop0`) is never detached.
+   * A failed add lets go of the loop attached for the image in this run, as the dm backend does,
+   * when nothing uses it. Removing maps never detaches the parent: for `-d IMAGE` the caller
+   * detaches the image's loop afterwards, as the C tool does.
    */
-  function releaseParent(parent: ParentDevice, emit: EmitEvent): number {
-    if (!parent.image) return 0;
+  function releaseAttachedLoop(parent: ParentDevice, emit: EmitEvent): number {
+    if (!parent.image?.loopAttachedByUs) return 0;
     const all = kernel.loop.list();
     const self = all.find((loop) => sameDevNo(loop.devno, parent.devno));
-    if (!self) return 0;
-    if (holdersOf(self, all).length > 0) return 0;
+    if (!self || holdersOf(self, all).length > 0) return 0;
     try {
       kernel.loop.detach(self.path);
       emit({ type: 'loop-detached', path: self.path });
@@ -364,7 +371,7 @@ export function createLoopBackend(
         let failures = 0;
         const all = kernel.loop.list();
         for (const owned of ownedLoops(request.parent)) failures += removeOne(owned, all, emit);
-        return { failures: failures + releaseParent(request.parent, emit) };
+        return { failures };
       }),
     existing: (parent) => {
       const all = kernel.loop.list();
