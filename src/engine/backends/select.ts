@@ -6,8 +6,6 @@
 import type { Kernel } from '../../kernel/types.js';
 import type { BackendKind, MapBackend } from '../backend.js';
 
-const DM_BACKEND_MODULE = './dm.js';
-
 export const DM_PREREQ_MESSAGE = 'device mapper prerequisites not met';
 
 export class BackendUnavailable extends Error {
@@ -54,10 +52,7 @@ export function chooseBackendKind(kernel: Pick<Kernel, 'dm'>, options: SelectOpt
 
 export async function loadBackend(kind: BackendKind, kernel: Kernel): Promise<MapBackend> {
   if (kind === 'dm') {
-    // Resolved at run time: the device-mapper backend module is optional on the listing path.
-    const { createDmBackend } = (await import(DM_BACKEND_MODULE)) as {
-      createDmBackend(kernel: Kernel): MapBackend;
-    };
+    const { createDmBackend } = await import('./dm.js');
     return createDmBackend(kernel);
   }
   const { createLoopBackend } = await import('./loop.js');
