@@ -7,6 +7,7 @@ import {
   hasCorpus,
   readLikeKpartx,
   recording,
+  recordings,
   renderList,
   xzImage,
 } from '../fixtures/dos-gpt.js';
@@ -14,6 +15,7 @@ import { memoryDisk } from '../src/engine/disk.js';
 import type { PartitionTable } from '../src/engine/partition.js';
 import { createReadContext } from '../src/engine/tables/context.js';
 import { dosReader, isPlausibleMbr } from '../src/engine/tables/dos.js';
+import { readPartitionTable } from '../src/engine/tables/index.js';
 
 /** Fixtures where the C tool's DOS reading is reproduced exactly (stdout and stderr). */
 const SAME_AS_C = [
@@ -105,6 +107,24 @@ describe('DOS reader against the C kpartx recordings', () => {
     expect(table!.slots).toHaveLength(4);
     expect(table!.slots.every((s) => s.size === 0)).toBe(true);
   });
+});
+
+describe('every DOS/GPT recording through the full reader registry', () => {
+  /** Where a deliberate fix makes the listing differ from the C tool's (asserted in detail below). */
+  const FIXED = new Set(['t25a', 't25d']);
+  for (const rec of recordings().filter((r) => !FIXED.has(r.label))) {
+    it(`${rec.label} (${[...rec.options, rec.image, rec.sectorSize].join(' ')}): same as kpartx -l`, () => {
+      const warnings: string[] = [];
+      const typeAt = rec.options.indexOf('-t');
+      const table = readPartitionTable(memoryDisk(fixtureImage(rec.image), rec.sectorSize), {
+        forceGpt: rec.options.includes('-g'),
+        only: typeAt >= 0 ? rec.options[typeAt + 1] : undefined,
+        warn: (line) => warnings.push(line),
+      });
+      expect(renderList(table)).toEqual(rec.stdout);
+      expect(warnings).toEqual(rec.stderr);
+    });
+  }
 });
 
 describe('DOS reader: deliberate fixes', () => {
