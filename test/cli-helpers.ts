@@ -26,7 +26,14 @@ export function fakeBackend(kind: BackendKind, kernel: Kernel): MapBackend {
 
 export async function runCli(
   args: string[],
-  options: { kernel?: Kernel; host?: Host; env?: Record<string, string | undefined>; argv0?: string } = {},
+  options: {
+    kernel?: Kernel;
+    host?: Host;
+    env?: Record<string, string | undefined>;
+    argv0?: string;
+    /** Use the production backends (real /dev/mapper nodes) instead of the test ones. */
+    realBackends?: boolean;
+  } = {},
 ): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
@@ -40,7 +47,7 @@ export async function runCli(
     },
     env: options.env ?? {},
     ...(host ? { host } : {}),
-    makeBackend: fakeBackend,
+    ...(options.realBackends ? {} : { makeBackend: fakeBackend }),
   });
   return { status, stdout, stderr };
 }

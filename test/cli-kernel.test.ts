@@ -1,0 +1,79 @@
+/**
+ * The kpartx CLI on the real kernel of this machine: -l predicts the loop without attaching it,
+ * -a/-d work end to end with the backend the machine offers (device-mapper, else one loop per
+ * partition), and nothing is left behind.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { findBoundLoop, realHost } from '../src/engine/source.js';
+import { runCli, T01_LINES, t01 } from './cli-helpers.js';
+
+const canUseLoop =
+  process.getuid?.() === 0 &&
+  (() => {
+    try {
+      execFileSync('test', ['-c', '/dev/loop-control']);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+
+const lines = (text: string) => text.split('\n').filter((l) => l !== '');
+
+describe.skipIf(!canUseLoop)('kpartx on real loop devices (needs root and /dev/loop-control)', () => {
+  const work = canUseLoop ? mkdtempSync(join(tmpdir(), 'kpartx-real-')) : '';
+  const image = join(work, 'disk.img');
+  if (canUseLoop) writeFileSync(image, t01());
+  const host = realHost();
+  const bound = () => findBoundLoop(host.loops(), realpathSync(image));
+
+  afterAll(async () => {
+    if (!canUseLoop) return;
+    // Whatever a failed assertion left: maps first, then the image's loop.
+    await runCli(['-d', image], { host, realBackends: true });
+    const loop = bound();
+    if (loop) execFileSync('losetup', ['-d', loop.path]);
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('-l names the loop -a would use and leaves nothing attached', async () => {
+    const index = host.nextFreeLoopIndex();
+    const run = await runCli(['-l', image], { host, realBackends: true });
+    expect(run.status).toBe(0);
+    expect(lines(run.stdout)).toEqual(T01_LINES.map((l) => l.replaceAll('loop0', `loop${index}`)));
+    expect(bound()).toBeUndefined();
+  });
+
+  it('-a maps every partition, -l then reuses the bound loop, -d removes maps and loop', async () => {
+    const added = await runCli(['-av', image], { host, realBackends: true });
+    expect(added.stderr).toBe('');
+    expect(added.status).toBe(0);
+    const loop = bound();
+    expect(loop).toBeDefined();
+    const name = `loop${loop!.index}`;
+    const mapLines = lines(added.stdout);
+    expect(mapLines).toHaveLength(4);
+    const starts = [2048, 18432, 34816, 51200];
+    const sizes = [16384, 16384, 16384, 79872];
+    mapLines.forEach((line, i) => {
+      expect(line).toMatch(
+        new RegExp(
+          `^add map ${name}p${i + 1} \\(\\d+:\\d+\\): 0 ${sizes[i]} linear 7:${loop!.index} ${starts[i]}$`,
+        ),
+      );
+    });
+
+    const listed = await runCli(['-l', image], { host, realBackends: true });
+    expect(lines(listed.stdout)).toEqual(T01_LINES.map((l) => l.replaceAll('loop0', name)));
+
+    const removed = await runCli(['-dv', image], { host, realBackends: true });
+    expect(removed.status).toBe(0);
+    expect(lines(removed.stdout)).toEqual([1, 2, 3, 4].map((n) => `del devmap : ${name}p${n}`));
+    expect(removed.stderr).toBe(`loop deleted : /dev/${name}\n`);
+    expect(bound()).toBeUndefined();
+  });
+});
