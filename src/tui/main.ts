@@ -27,10 +27,16 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   const paths = args.filter((a) => a !== '--');
-  const [{ runApp }, { createTuiEngine }] = await Promise.all([import('./run.js'), import('./engine.js')]);
+  // React and its reconciler ship much smaller production builds; load those unless told otherwise.
+  process.env.NODE_ENV ??= 'production';
+  // Loading Ink takes a while: show where we are at once, on the screen the app will use.
+  const where = paths.length === 1 ? ` · opening ${paths[0]}…` : ' · starting…';
+  process.stdout.write(`\u001b[?1049h\u001b[2J\u001b[H\u001b[1mkpartx-tui\u001b[22m${where}`);
   try {
+    const [{ runApp }, { createTuiEngine }] = await Promise.all([import('./run.js'), import('./engine.js')]);
     return await runApp(createTuiEngine(), paths);
   } catch (error) {
+    process.stdout.write('\u001b[?1049l\u001b[?25h');
     process.stderr.write(`kpartx-tui: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   }
