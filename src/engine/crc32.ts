@@ -22,14 +22,3 @@ export function crc32Update(crc: number, bytes: Uint8Array): number {
 
 /** CRC-32 of `bytes` as an unsigned 32-bit number. */
 export const crc32 = (bytes: Uint8Array): number => crc32Update(0, bytes);
-
-/** CRC-32 of `length` bytes where everything past `bytes.length` counts as zero bytes. */
-export function crc32ZeroPadded(bytes: Uint8Array, length: number): number {
-  if (length <= bytes.length) return crc32(bytes.subarray(0, length));
-  let crc = crc32(bytes);
-  const zeros = new Uint8Array(Math.min(65536, length - bytes.length));
-  for (let left = length - bytes.length; left > 0; left -= zeros.length) {
-    crc = crc32Update(crc, left >= zeros.length ? zeros : zeros.subarray(0, left));
-  }
-  return crc;
-}

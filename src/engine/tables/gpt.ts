@@ -64,11 +64,11 @@ function readHeader(context: ReadContext, lba: bigint, lastLba: bigint): GptHead
   let entries = new Uint8Array(0);
   const chunk = 1024 * 1024;
   for (let done = 0; done < arrayBytes; done += chunk) {
-    const part = disk.readAt(arrayStart + done, Math.min(chunk, arrayBytes - done));
-    if (part.length === 0) return null;
+    const want = Math.min(chunk, arrayBytes - done);
+    const part = disk.readAt(arrayStart + done, want);
+    if (part.length < want) return null;
     crc = crc32Update(crc, part);
     if (done === 0) entries = part.slice(0, Math.min(entryCount, MAX_SLOTS) * ENTRY_SIZE);
-    if (part.length < Math.min(chunk, arrayBytes - done)) return null;
   }
   if (crc !== le32(sector, 88)) return null;
 
