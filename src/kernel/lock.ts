@@ -3,13 +3,12 @@
  * flock(2) on a file under /run: the kernel drops it when the process dies, so a killed run never
  * leaves a stale lock behind.
  */
-import { mkdirSync, statSync } from 'node:fs';
-import { close, flock, LOCK_EX, LOCK_NB, O_RDWR, open } from './libc.js';
+import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { flock, LOCK_EX, LOCK_NB } from './libc.js';
 import { sleepSync } from './loop.js';
 import { KernelError } from './types.js';
 
 export const LOCK_DIR = '/run/kpartx-tui/locks';
-const O_CREAT = 0o100;
 export const DEFAULT_LOCK_WAIT_MS = 10_000;
 
 /**
@@ -44,7 +43,7 @@ export function acquireLock(
 ): HeldLock {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const path = `${dir}/${key.replace(/[^A-Za-z0-9._-]/g, '_')}.lock`;
-  const fd = open(path, O_RDWR | O_CREAT);
+  const fd = openSync(path, 'a', 0o600);
   const deadline = Date.now() + waitMs;
   for (;;) {
     try {
@@ -53,7 +52,7 @@ export function acquireLock(
     } catch (error) {
       const busy = error instanceof KernelError && (error.code === 'EAGAIN' || error.code === 'EWOULDBLOCK');
       if (!busy || Date.now() >= deadline) {
-        close(fd);
+        closeSync(fd);
         if (!busy) throw error;
         throw new KernelError(
           'flock',
@@ -69,7 +68,7 @@ export function acquireLock(
   let held = true;
   return {
     release: () => {
-      if (held) close(fd);
+      if (held) closeSync(fd);
       held = false;
     },
   };

@@ -379,7 +379,8 @@ export function createLoopBackend(
         (owned): ExistingMap => ({
           name: owned.name,
           number: owned.number,
-          path: linkPath(owned.name),
+          // The /dev/mapper link when it exists, else the loop device itself.
+          path: owned.link ? linkPath(owned.link) : owned.loop.path,
           devno: owned.loop.devno,
           start: owned.loop.offset / 512,
           size: owned.loop.sizeLimit / 512,
