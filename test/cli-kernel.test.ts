@@ -48,6 +48,24 @@ describe.skipIf(!canUseLoop)('kpartx on real loop devices (needs root and /dev/l
     expect(bound()).toBeUndefined();
   });
 
+  it('-l on an image or a loop device needs no kernel bindings (sysfs and plain reads only)', async () => {
+    const noKernel = { ...host, kernel: () => Promise.reject(new Error('kernel bindings loaded')) };
+    const image2 = join(work, 'bound.img');
+    writeFileSync(image2, t01());
+    const loop = execFileSync('losetup', ['-f', '--show', image2], { encoding: 'utf8' }).trim();
+    try {
+      const name = loop.slice('/dev/'.length);
+      const byDevice = await runCli(['-l', loop], { host: noKernel });
+      expect(byDevice.stderr).toBe('');
+      expect(lines(byDevice.stdout)).toEqual(T01_LINES.map((l) => l.replaceAll('loop0', name)));
+      // The image is found bound to that loop through sysfs, and the loop is left as it was.
+      const byImage = await runCli(['-lv', image2], { host: noKernel });
+      expect(byImage).toEqual({ status: 0, stdout: byDevice.stdout, stderr: '' });
+    } finally {
+      execFileSync('losetup', ['-d', loop]);
+    }
+  });
+
   it('-a maps every partition, -l then reuses the bound loop, -d removes maps and loop', async () => {
     const added = await runCli(['-av', image], { host, realBackends: true });
     expect(added.stderr).toBe('');

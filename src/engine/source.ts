@@ -10,7 +10,7 @@
  */
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { loopNames, loopState, readAttribute } from '../kernel/sysfs.js';
-import type { Kernel, LoopDevice } from '../kernel/types.js';
+import type { DevNo, DmMapInfo, Kernel, LoopDevice } from '../kernel/types.js';
 import type { ParentDevice } from './backend.js';
 import type { Disk } from './disk.js';
 import { type FileDisk, openFileDisk } from './file-disk.js';
@@ -59,6 +59,65 @@ export class SourceError extends Error {
 
 export type PathKind = 'file' | 'block' | 'other';
 
+export interface BlockFacts {
+  devno: DevNo;
+  sizeBytes: number;
+  logicalSectorSize: number;
+  /** Set when the device is a device-mapper map. */
+  dm?: { name: string; uuid: string };
+}
+
+/** Split a Linux dev_t (glibc encoding) into major and minor. */
+function splitDevT(rdev: bigint): DevNo {
+  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
+  const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
+  return { major: Number(major), minor: Number(minor) };
+}
+
+/** Block device facts from stat(2) and /sys/dev/block/MAJ:MIN. */
+export function sysfsBlockInfo(path: string): BlockFacts | undefined {
+  let devno: DevNo;
+  try {
+    const st = statSync(path, { bigint: true });
+    if (!st.isBlockDevice()) return undefined;
+    devno = splitDevT(st.rdev);
+  } catch {
+    return undefined;
+  }
+  const dir = `/sys/dev/block/${devno.major}:${devno.minor}`;
+  const sectors = readAttribute(`${dir}/size`);
+  if (sectors === undefined || !/^\d+$/.test(sectors)) return undefined;
+  // A partition has no queue/ of its own: its disk's is one level up.
+  const sectorSize =
+    Number(
+      readAttribute(`${dir}/queue/logical_block_size`) ?? readAttribute(`${dir}/../queue/logical_block_size`),
+    ) || 512;
+  const dmName = readAttribute(`${dir}/dm/name`);
+  return {
+    devno,
+    sizeBytes: Number(sectors) * 512,
+    logicalSectorSize: sectorSize,
+    ...(dmName ? { dm: { name: dmName, uuid: readAttribute(`${dir}/dm/uuid`) ?? '' } } : {}),
+  };
+}
+
+/** The same facts from the kernel interface (block ioctls and a device-mapper lookup). */
+function kernelBlockInfo(kernel: Kernel, path: string): BlockFacts {
+  const info = kernel.blockDevice(path);
+  let dm: DmMapInfo | undefined;
+  try {
+    dm = kernel.dm?.infoByDevNo(info.devno);
+  } catch {
+    dm = undefined;
+  }
+  return {
+    devno: info.devno,
+    sizeBytes: info.sizeBytes,
+    logicalSectorSize: info.logicalSectorSize,
+    ...(dm ? { dm: { name: dm.name, uuid: dm.uuid } } : {}),
+  };
+}
+
 /** Everything source resolution needs from the machine; tests put a FakeKernel behind it. */
 export interface Host {
   /** stat(2), following symlinks; throws like fs.statSync. */
@@ -72,6 +131,11 @@ export interface Host {
   loopGeometry(loop: LoopDevice): { sizeBytes: number; logicalSectorSize: number };
   /** Size of a regular file in bytes. */
   fileSize(path: string): number;
+  /**
+   * Number, size, sector size and dm name/UUID of a block device, without the kernel bindings
+   * (sysfs); undefined when that source cannot tell, and the kernel is asked instead.
+   */
+  blockInfo(path: string): BlockFacts | undefined;
   /** Read `path` (a file or device node) as a Disk of `size` bytes. Throws like fs.openSync. */
   openDisk(path: string, size: number, sectorSize: number): FileDisk;
   /** The full kernel (loop attach, block device ioctls, device-mapper), loaded on first use. */
@@ -137,6 +201,7 @@ export function realHost(load: () => Promise<Kernel> = defaultKernelLoader): Hos
       logicalSectorSize: loop.logicalSectorSize,
     }),
     fileSize: (path) => statSync(path).size,
+    blockInfo: sysfsBlockInfo,
     openDisk: openFileDisk,
     kernel: () => {
       kernel ??= load();
@@ -195,6 +260,7 @@ export function hostFor(kernel: Kernel): Host {
     nextFreeLoopIndex: () => kernel.loop.nextFreeIndex(),
     loopGeometry: (loop) => kernel.blockDevice(loop.path),
     fileSize: (path) => memory(path)?.length ?? statSync(path).size,
+    blockInfo: (path) => (kernel.isBlockDevice(path) ? kernelBlockInfo(kernel, path) : undefined),
     openDisk: (path, size, sectorSize) => {
       if (kernel.isBlockDevice(path)) return closable(kernel.openDisk(path), path);
       const bytes = memory(path);
@@ -248,9 +314,9 @@ export function findBoundLoop(loops: LoopDevice[], file: string): LoopDevice | u
 
 const wholeSectors = (bytes: number): number => bytes - (bytes % 512);
 
-/** Whether resolving `kind` for `action` needs the full kernel (listing an image does not). */
-export const needsKernel = (kind: PathKind, action: Action): boolean =>
-  !(kind === 'file' && action === 'list');
+/** Whether resolving needs the full kernel: listing does not, unless sysfs cannot describe the device. */
+export const needsKernel = (kind: PathKind, action: Action, facts: () => BlockFacts | undefined): boolean =>
+  action !== 'list' || (kind === 'block' && facts() === undefined);
 
 function statKind(operand: string, host: Host): PathKind {
   try {
@@ -268,7 +334,7 @@ export async function resolveSource(
   host: Host,
 ): Promise<ResolvedSource | NothingBound> {
   const kind = statKind(operand, host);
-  const kernel = needsKernel(kind, action) ? await host.kernel() : undefined;
+  const kernel = needsKernel(kind, action, () => host.blockInfo(operand)) ? await host.kernel() : undefined;
   return resolveSourceWith(operand, action, options, host, kernel);
 }
 
@@ -286,7 +352,10 @@ export function resolveSourceWith(
     return kernel;
   };
   if (kind === 'file') return resolveImage(operand, action, options, host, needKernel);
-  if (kind === 'block') return resolveBlockDevice(operand, options, needKernel());
+  if (kind === 'block') {
+    const facts = host.blockInfo(operand);
+    return resolveBlockDevice(operand, options, () => facts ?? kernelBlockInfo(needKernel(), operand));
+  }
   throw new SourceError(`invalid device: ${operand}`, 'stderr');
 }
 
@@ -371,18 +440,16 @@ function loopParent(
   };
 }
 
-function resolveBlockDevice(operand: string, options: ResolveOptions, kernel: Kernel): ResolvedSource {
-  let info: ReturnType<Kernel['blockDevice']>;
+function resolveBlockDevice(
+  operand: string,
+  options: ResolveOptions,
+  describe: () => BlockFacts,
+): ResolvedSource {
+  let info: BlockFacts;
   try {
-    info = kernel.blockDevice(operand);
+    info = describe();
   } catch (error) {
     throw new SourceError(`${operand}: ${kernelStrerror(error)}`, 'stderr');
-  }
-  let dm: { name: string; uuid: string } | undefined;
-  try {
-    dm = kernel.dm?.infoByDevNo(info.devno);
-  } catch {
-    dm = undefined;
   }
   return {
     operand,
@@ -391,8 +458,8 @@ function resolveBlockDevice(operand: string, options: ResolveOptions, kernel: Ke
       devno: info.devno,
       sizeSectors: Math.floor(info.sizeBytes / 512),
       logicalSectorSize: info.logicalSectorSize,
-      uuid: parentUuid(dm?.uuid, info.devno),
-      mapName: dm ? dm.name : lastPathComponent(operand),
+      uuid: parentUuid(info.dm?.uuid, info.devno),
+      mapName: info.dm ? info.dm.name : lastPathComponent(operand),
     },
     readOnly: options.readOnly,
     read: { path: operand, sizeBytes: info.sizeBytes, sectorSize: info.logicalSectorSize },
