@@ -15,8 +15,8 @@ import type {
 } from '../engine/backend.js';
 import { createLoopBackend } from '../engine/backends/loop.js';
 import { chooseBackendKind, loadBackend } from '../engine/backends/select.js';
-import { resolveDelimiter } from '../engine/names.js';
-import type { PartitionTable, Slot } from '../engine/partition.js';
+import { inspectSource } from '../engine/inspect.js';
+import type { Slot, TableType } from '../engine/partition.js';
 import { PlanError, planMaps } from '../engine/plan.js';
 import { createSession, guardedAdd, guardedMount, guardedRemove, guardedUnmount } from '../engine/session.js';
 import {
@@ -30,7 +30,7 @@ import {
 import { readPartitionTable } from '../engine/tables/index.js';
 import { holders as sysfsHolders } from '../kernel/sysfs.js';
 import { type DevNo, formatDevNo, type Kernel } from '../kernel/types.js';
-import { probeContent } from '../probe/index.js';
+import { type ContentInfo, probeContent } from '../probe/index.js';
 import type {
   ExistingMapView,
   Inspection,
@@ -69,7 +69,7 @@ const errorText = (error: unknown): string => (error instanceof Error ? error.me
 const sameDevNo = (a: DevNo, b: DevNo) => a.major === b.major && a.minor === b.minor;
 
 /** `Linux filesystem`, flags as short words, contents as `ext4 "root"`. */
-function partitionRow(slot: Slot, table: PartitionTable, contents: string | undefined): PartitionRow {
+function partitionRow(slot: Slot, tableType: TableType, contents: string | undefined): PartitionRow {
   const flags: string[] = [];
   if (slot.bootable) flags.push('boot');
   if (slot.attributes && slot.attributes !== '0x0' && !/^0x0+$/.test(slot.attributes)) {
@@ -85,7 +85,7 @@ function partitionRow(slot: Slot, table: PartitionTable, contents: string | unde
     size: slot.size,
     container: slot.container,
     kind: slot.kind,
-    typeName: slot.type?.name ?? (table.type === 'gpt' ? 'unknown' : ''),
+    typeName: slot.type?.name ?? (tableType === 'gpt' ? 'unknown' : ''),
     ...(slot.type?.code ? { typeCode: slot.type.code } : {}),
     ...(slot.name ? { gptName: slot.name } : {}),
     flags,
@@ -105,7 +105,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   const pace = deps.paceMs ?? 30;
   const cwd = deps.cwd ?? process.cwd();
   /** Content probes per source and slot: they do not change with the options. */
-  const contentCache = new Map<string, string | undefined>();
+  const contentCache = new Map<string, Map<string, string | undefined>>();
 
   async function backendFor(k: Kernel, options: MapOptions): Promise<MapBackend> {
     const kind = chooseBackendKind(k, {
@@ -120,38 +120,12 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   function readTable(source: ResolvedSource, options: MapOptions, warnings: string[]) {
     const disk = openSourceDisk(source, host);
     try {
-      const table = readPartitionTable(disk, {
-        forceGpt: options.forceGpt,
-        warn: (line) => warnings.push(line),
-      });
-      const contents = new Map<number, string | undefined>();
-      let note: string | undefined;
-      if (table) {
-        for (const slot of table.slots) {
-          if (slot.size <= 0 || slot.kind === 'extended') continue;
-          const key = `${source.read.path}:${slot.start}:${slot.size}`;
-          if (!contentCache.has(key)) {
-            const info = probeContent(disk, slot.start * 512, slot.size * 512);
-            contentCache.set(key, info ? `${info.type}${info.label ? ` "${info.label}"` : ''}` : undefined);
-          }
-          contents.set(slot.number, contentCache.get(key));
-        }
-      } else {
-        const whole = probeContent(disk, 0, disk.size);
-        note = whole
-          ? `No partition table: the whole source is ${whole.type}${whole.label ? ` "${whole.label}"` : ''}${whole.hint ? `. ${whole.hint}` : ''}`
-          : `No partition table found (${sniff(disk.readAt(0, 0x8800))}).`;
-      }
-      return { table, contents, note, sizeBytes: disk.size };
+      return {
+        table: readPartitionTable(disk, { forceGpt: options.forceGpt, warn: (line) => warnings.push(line) }),
+      };
     } finally {
       disk.close();
     }
-  }
-
-  function previewTable(backend: 'dm' | 'loop', map: PlannedMap, parent: ParentDevice): string {
-    return backend === 'dm'
-      ? `0 ${map.size} linear ${formatDevNo(parent.devno)} ${map.start}`
-      : `loop over ${parent.path} offset ${map.start * 512} size ${map.size * 512}`;
   }
 
   /** Who keeps a map busy: mounts of it and devices stacked on it. */
@@ -169,98 +143,123 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     return [...mounts, ...stacked];
   }
 
+  const contentText = (info: ContentInfo | null): string | undefined =>
+    info ? `${info.type}${info.label ? ` "${info.label}"` : ''}` : undefined;
+
+  /** The engine's SourceReport (the same data `--json` prints), drawn as the view-model. */
   async function inspect(path: string, options: MapOptions): Promise<Inspection> {
-    let source: ResolvedSource;
-    try {
-      const resolved = await resolveSource(path, 'list', { readOnly: options.readOnly }, host);
-      if ('nothing' in resolved) throw new TuiError(`${path}: nothing to inspect`);
-      source = resolved;
-    } catch (error) {
-      throw new TuiError(errorText(error));
-    }
-    const warnings: string[] = [];
-    const { table, contents, note } = readTable(source, options, warnings);
-    const { parent } = source;
     const k = await kernel();
-    const problems: string[] = [];
-    let backendKind: 'dm' | 'loop' = 'loop';
-    let backendReason: string | undefined;
     let backend: MapBackend | undefined;
+    let backendProblem: string | undefined;
     try {
       backend = await backendFor(k, options);
-      backendKind = backend.kind;
-      if (options.backend === 'auto')
-        backendReason = backendKind === 'loop' ? 'no device-mapper here' : 'device-mapper';
     } catch (error) {
-      problems.push(errorText(error));
-      backendKind = options.backend === 'dm' ? 'dm' : 'loop';
+      backendProblem = errorText(error);
     }
-    let planned: PlannedMap[] = [];
-    if (table) {
-      try {
-        planned = planMaps(table, parent, {
-          readOnly: source.readOnly,
-          ...(options.delimiter === null ? {} : { delimiter: options.delimiter }),
-        });
-      } catch (error) {
-        if (error instanceof PlanError) problems.push(...error.problems);
-        else problems.push(errorText(error));
-      }
-    } else {
-      problems.push('nothing to map: no partition table');
-    }
-    let existing: ExistingMapView[] = [];
-    try {
-      existing = (backend?.existing(parent) ?? []).map((m) => ({
-        name: m.name,
-        number: m.number,
-        path: m.path,
-        devno: formatDevNo(m.devno),
-        start: m.start,
-        size: m.size,
-        readOnly: m.readOnly,
-        holders: holdersOf(k, m.devno),
-      }));
-    } catch (error) {
-      warnings.push(errorText(error));
-    }
-    const mapOf = new Map(existing.filter((m) => m.number !== null).map((m) => [m.number, m.name]));
-    const partitions = (table?.slots ?? [])
-      .filter((slot) => slot.size > 0)
-      .map((slot) => {
-        const row = partitionRow(slot, table!, contents.get(slot.number));
-        const mapped = mapOf.get(slot.number);
-        return mapped ? { ...row, mappedAs: mapped } : row;
-      });
-    const existingNames = new Set(existing.map((m) => m.name));
-    const maps: PreviewMap[] = planned.map((map) => ({
+    // Contents do not change with the options: probe once per source, reuse after.
+    const probed = contentCache.get(path);
+    const report = inspectSource(path, k, {
+      host,
+      readOnly: options.readOnly,
+      forceGpt: options.forceGpt,
+      ...(options.delimiter === null ? {} : { delimiter: options.delimiter }),
+      ...(options.backend === 'auto' ? {} : { backendKind: options.backend }),
+      ...(backend ? { backend } : {}),
+      probe: probed === undefined,
+    });
+    if (report.error) throw new TuiError(report.error);
+    const contents =
+      probed ?? new Map(report.partitions.map((p) => [`${p.start}:${p.size}`, contentText(p.content)]));
+    if (probed === undefined) contentCache.set(path, contents);
+
+    const backendKind: 'dm' | 'loop' =
+      backend?.kind ?? report.backend ?? (options.backend === 'dm' ? 'dm' : 'loop');
+    const existing: ExistingMapView[] = report.existing.map((m) => ({
+      name: m.name,
+      number: m.number,
+      path: m.path,
+      devno: formatDevNo(m.devno),
+      start: m.start,
+      size: m.size,
+      readOnly: m.readOnly,
+      holders: holdersOf(k, m.devno),
+    }));
+    const existingNames = new Set(report.existing.map((m) => m.name));
+    const partitions: PartitionRow[] = report.partitions.map((p) => {
+      const row = partitionRow(
+        {
+          number: p.number,
+          start: p.start,
+          size: p.size,
+          container: p.parent ?? 0,
+          kind: p.kind,
+          ...(p.type ? { type: p.type } : {}),
+          ...(p.name !== undefined ? { name: p.name } : {}),
+          ...(p.attributes !== undefined ? { attributes: p.attributes } : {}),
+          bootable: p.bootable,
+        },
+        report.table?.type ?? 'dos',
+        contents.get(`${p.start}:${p.size}`),
+      );
+      if (p.pastEnd) row.flags.push('past-end');
+      return p.existing ? { ...row, mappedAs: p.existing.name } : row;
+    });
+    const parentPath = report.device ?? path;
+    const maps: PreviewMap[] = report.maps.map((map) => ({
       number: map.number,
       name: map.name,
-      path: `/dev/mapper/${map.dmName}`,
-      table: previewTable(backendKind, map, parent),
+      path: map.path,
+      table:
+        backendKind === 'dm'
+          ? map.table
+          : `loop over ${parentPath} offset ${map.start * 512} size ${map.size * 512}`,
       readOnly: map.readOnly,
       exists: existingNames.has(map.dmName),
     }));
+    const problems = [...report.problems];
+    if (backendProblem ?? report.backendProblem) problems.unshift((backendProblem ?? report.backendProblem)!);
+    if (!report.table) problems.push('nothing to map: no partition table');
+    const note = report.table
+      ? undefined
+      : report.content
+        ? `No partition table: the whole source is ${contentText(report.content)}${report.content.hint ? `. ${report.content.hint}` : ''}`
+        : `No partition table found (${sniffSource(path)}).`;
     return {
       layout: {
         path,
-        tableType: table?.type ?? null,
-        ...(table?.diskId ? { diskId: table.diskId } : {}),
-        sectorSize: table?.sectorSize ?? source.read.sectorSize,
-        sizeSectors: parent.sizeSectors,
+        tableType: report.table?.type ?? null,
+        ...(report.table?.diskId ? { diskId: report.table.diskId } : {}),
+        sectorSize: report.table?.sectorSize ?? report.sectorSize,
+        sizeSectors: report.sizeSectors,
         partitions,
         ...(note ? { note } : {}),
-        warnings,
+        warnings: report.warnings,
       },
       preview: {
         backend: backendKind,
-        ...(backendReason ? { backendReason } : {}),
-        delimiter: resolveDelimiter(parent.mapName, options.delimiter ?? undefined),
+        ...(options.backend === 'auto' && backend
+          ? { backendReason: backendKind === 'loop' ? 'no device-mapper here' : 'device-mapper' }
+          : {}),
+        delimiter: report.delimiter ?? '',
         maps,
         problems,
       },
       existing,
     };
+  }
+
+  /** What the first bytes of an image say when no table was found (compressed, qcow2…). */
+  function sniffSource(path: string): string {
+    try {
+      const disk = host.openDisk(path, Math.min(host.fileSize(path), 0x8800), 512);
+      try {
+        return sniff(disk.readAt(0, 0x8800));
+      } finally {
+        disk.close();
+      }
+    } catch {
+      return 'unreadable';
+    }
   }
 
   /** A block node at `path` (following the loop backend's symlink). */
