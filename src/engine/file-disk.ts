@@ -40,3 +40,28 @@ export function fileDisk(fd: number, path: string, size: number, sectorSize: num
 export function openFileDisk(path: string, size: number, sectorSize: number): FileDisk {
   return fileDisk(openSync(path, 'r'), path, size, sectorSize);
 }
+
+/**
+ * A Disk that serves small reads from whole 4 KiB pages it keeps: content probes ask for many
+ * small windows (512 bytes at 0, 1 KiB and 1.5 KiB, 10 bytes at 4086…) and a third of them fall in
+ * a page already read. Larger reads pass straight through.
+ */
+export function pageCachedDisk<T extends Disk>(disk: T, maxPages = 256): T {
+  const PAGE = 4096;
+  const pages = new Map<number, Uint8Array>();
+  const readAt = (offset: number, length: number): Uint8Array => {
+    const page = Math.floor(offset / PAGE);
+    if (offset < 0 || length <= 0 || page !== Math.floor((offset + length - 1) / PAGE)) {
+      return disk.readAt(offset, length);
+    }
+    let data = pages.get(page);
+    if (!data) {
+      data = disk.readAt(page * PAGE, PAGE);
+      if (pages.size >= maxPages) pages.clear();
+      pages.set(page, data);
+    }
+    const from = offset - page * PAGE;
+    return data.subarray(from, Math.min(data.length, from + length));
+  };
+  return Object.assign(Object.create(disk) as T, { readAt });
+}

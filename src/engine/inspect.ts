@@ -11,6 +11,7 @@ import type { ContentInfo } from '../probe/types.js';
 import type { BackendKind, ExistingMap, MapBackend, ParentDevice, PlannedMap } from './backend.js';
 import { chooseBackendKind } from './backends/select.js';
 import type { Disk } from './disk.js';
+import { pageCachedDisk } from './file-disk.js';
 import { resolveDelimiter } from './names.js';
 import type { PartitionTable, PartitionTypeInfo, Slot, SlotKind, TableType } from './partition.js';
 import { mappableSlots, PlanError, pastEndMessage, planMaps, slotEnd } from './plan.js';
@@ -220,7 +221,7 @@ export function inspectSource(
 
   let disk: ReturnType<typeof openSourceDisk>;
   try {
-    disk = openSourceDisk(source, host);
+    disk = pageCachedDisk(openSourceDisk(source, host));
   } catch (error) {
     return { ...report, error: errorText(error) };
   }
