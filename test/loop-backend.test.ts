@@ -297,6 +297,34 @@ describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
     expectNothingOver(parent, maps);
   });
 
+  it('finds its maps from the kernel alone: a lost /dev/mapper link, a foreign loop over the parent', () => {
+    const { parent } = attachParent(kernel, dosImage);
+    const maps = plan(dosImage, parent);
+    expect(backend.add(request(parent, maps), () => {})).toEqual({ failures: 0 });
+    const p2Loop = realpathSync(`/dev/mapper/${maps[1]!.dmName}`);
+    rmSync(`/dev/mapper/${maps[1]!.dmName}`);
+    // A loop someone else put over the same window is not a map of ours, whatever its offset.
+    const foreign = kernel.loop.attach(parent.path, {
+      readOnly: true,
+      offset: maps[0]!.start * 512,
+      sizeLimit: maps[0]!.size * 512,
+    });
+    const fresh = createLoopBackend(kernel);
+    expect(fresh.existing(parent).map((m) => [m.name, m.number, m.path])).toEqual([
+      [maps[0]!.dmName, 1, `/dev/mapper/${maps[0]!.dmName}`],
+      [maps[1]!.dmName, 2, p2Loop],
+    ]);
+    const run = collect();
+    expect(fresh.remove({ parent, force: false, sync: true }, run.emit)).toEqual({ failures: 0 });
+    expect(run.events.map((e) => [e.type, 'name' in e ? e.name : ''])).toEqual([
+      ['removed', maps[0]!.dmName],
+      ['removed', maps[1]!.dmName],
+    ]);
+    expect(loopsOverDevice(kernel.loop.list(), parent.devno).map((l) => l.path)).toEqual([foreign.path]);
+    kernel.loop.detach(foreign.path);
+    expectNothingOver(parent, maps);
+  });
+
   it('is all-or-nothing: a failed attach rolls back every map this run made', () => {
     const { parent } = attachParent(kernel, logicalImage);
     const maps = plan(logicalImage, parent);
