@@ -74,11 +74,13 @@ function loopsOfImage(): string[] {
   return found;
 }
 
-function mapLinksToLoops(loops: string[]): string[] {
+/** /dev/mapper links to a loop stacked on the image's loop (other runs may reuse the loop names). */
+function ourMapLinks(): string[] {
   if (!existsSync('/dev/mapper')) return [];
+  const chain = new Set(loopsOfImage());
   return readdirSync('/dev/mapper').filter((entry) => {
     try {
-      return loops.includes(readlinkSync(`/dev/mapper/${entry}`).replace(/^.*\//, ''));
+      return chain.has(readlinkSync(`/dev/mapper/${entry}`).replace(/^.*\//, ''));
     } catch {
       return false;
     }
@@ -115,7 +117,7 @@ describe.skipIf(skipReason !== '')(
       // Whatever a failed run left: unmount, unlink, detach (partition loops before the parent).
       const loops = loopsOfImage();
       for (const line of mountsOfLoops(loops)) spawnSync('umount', [line.split(' ')[1] ?? '']);
-      for (const link of mapLinksToLoops(loops)) rmSync(`/dev/mapper/${link}`, { force: true });
+      for (const link of ourMapLinks()) rmSync(`/dev/mapper/${link}`, { force: true });
       for (const loop of loops.reverse()) spawnSync('losetup', ['-d', `/dev/${loop}`]);
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
@@ -169,8 +171,11 @@ describe.skipIf(skipReason !== '')(
       await key('q', 'KPARTX_TUI_EXIT=0');
 
       expect(loopsOfImage()).toEqual([]);
-      expect(mapLinksToLoops(loops)).toEqual([]);
-      expect(mountsOfLoops(loops)).toEqual([]);
+      expect(ourMapLinks()).toEqual([]);
+      const mountsNow = readFileSync('/proc/self/mounts', 'utf8')
+        .split('\n')
+        .map((line) => line.split(' ')[1]);
+      expect(mountsNow).not.toContain(mountpoint);
       expect(existsSync(mountpoint)).toBe(false);
     }, 120_000);
   },

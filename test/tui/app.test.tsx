@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ScriptedEngine, type ScriptedEngineOptions } from './fixtures.js';
 import { expectFits as fits, keys, startApp } from './helpers.js';
 
@@ -81,5 +81,57 @@ describe('layout', () => {
     await t.press('a', 'Adding maps needs root');
     expect(t.frame()).toContain('gpt table');
     t.app.unmount();
+  });
+});
+
+describe('leaving', () => {
+  it('Ctrl-C during an add waits for it to finish: every map is made, then the app leaves', async () => {
+    const t = start(['/work/disk.img']);
+    await t.waitFor('gpt table');
+    await t.press('a', 'Create 3 maps?');
+    t.app.stdin.write('y');
+    await t.waitFor('Creating maps');
+    t.app.stdin.write(keys.ctrlC);
+    await t.waitFor('Leaving after the current operation has finished');
+    await vi.waitFor(() => expect(t.engine.mapped.size).toBe(3), { timeout: 5000 });
+    // The app has exited: further keys change nothing.
+    const last = t.frame();
+    t.app.stdin.write('q');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(t.frame()).toBe(last);
+    t.app.unmount();
+  });
+
+  it('q leaves from the source list', async () => {
+    const t = start([]);
+    await t.waitFor('disk.img');
+    await t.press('q');
+    const last = t.frame();
+    await t.press('/');
+    expect(t.frame()).toBe(last);
+    t.app.unmount();
+  });
+});
+
+describe('terminal size', () => {
+  it('fits 80x24 on every screen of a flow, and uses the room of a larger terminal', async () => {
+    const engine = new ScriptedEngine();
+    const small = startApp(engine, ['/work/disk.img']);
+    await small.waitFor('gpt table');
+    fits(small.frame());
+    await small.press('a', 'Create 3 maps?');
+    fits(small.frame());
+    await small.press('y', 'created and confirmed');
+    fits(small.frame());
+    small.app.unmount();
+
+    const big = startApp(new ScriptedEngine(), ['/work/disk.img'], { size: { columns: 140, rows: 40 } });
+    await big.waitFor('gpt table');
+    fits(big.frame(), { columns: 140, rows: 40 });
+    // Wide: name, contents and the full disk id on one line each.
+    expect(big.frame()).toContain(
+      'id 6f1c2d4e-0000-4000-8000-1234567890ab · 512-byte sectors · 64 MiB (131072 sectors)',
+    );
+    big.app.unmount();
   });
 });

@@ -26,7 +26,7 @@ export function startApp(
     <App engine={engine} paths={paths} terminal={terminal} size={size} theme={themeFor({ NO_COLOR: '1' })} />,
   );
   const frame = () => app.lastFrame() ?? '';
-  const waitFor = (text: string | RegExp, timeout = 4000) =>
+  const waitFor = (text: string | RegExp, timeout = 10_000) =>
     vi.waitFor(() => expect(frame()).toMatch(text), { interval: 5, timeout });
   const press = async (key: string, expected?: string | RegExp) => {
     // Let the frame's effects (list components re-registering their keys) run first.

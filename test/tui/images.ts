@@ -23,7 +23,7 @@ function putEntry(sector: Uint8Array, index: number, entry: DosEntry, relativeTo
 export function dosImage(sectors: number, primaries: DosEntry[], logicals: DosEntry[] = []): Uint8Array {
   const bytes = new Uint8Array(sectors * 512);
   const mbr = bytes.subarray(0, 512);
-  primaries.forEach((entry, i) => putEntry(mbr, i, entry));
+  for (const [i, entry] of primaries.entries()) putEntry(mbr, i, entry);
   mbr[510] = 0x55;
   mbr[511] = 0xaa;
   const extended = primaries.find((p) => p.type === 0x05);

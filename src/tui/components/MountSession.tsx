@@ -4,6 +4,7 @@ import { humanSectors, padEnd, truncate } from '../format.js';
 import type { MountState } from '../hooks/use-mount-state.js';
 import type { ExistingMapView } from '../model.js';
 import type { Theme } from '../theme.js';
+import { ListIndicator, ListItem, ListTheme } from './ListItem.js';
 
 export interface MountSessionProps {
   maps: ExistingMapView[];
@@ -84,13 +85,17 @@ export default function MountSession(props: MountSessionProps) {
       {maps.length === 0 ? (
         <Text color={theme.warn}>No mapped partitions: add maps first (a on the layout screen).</Text>
       ) : (
-        <SelectInput
-          items={items}
-          limit={Math.max(1, height - 2 - log.length)}
-          isFocused={state.phase === 'pick'}
-          onHighlight={(item) => props.onHighlight(items.findIndex((i) => i.value === item.value))}
-          onSelect={(item) => props.onSelect(item.value)}
-        />
+        <ListTheme.Provider value={theme}>
+          <SelectInput
+            itemComponent={ListItem}
+            indicatorComponent={ListIndicator}
+            items={items}
+            limit={Math.max(1, height - 2 - log.length)}
+            isFocused={state.phase === 'pick'}
+            onHighlight={(item) => props.onHighlight(items.findIndex((i) => i.value === item.value))}
+            onSelect={(item) => props.onSelect(item.value)}
+          />
+        </ListTheme.Provider>
       )}
       <SessionLog log={log} width={width} />
     </Box>

@@ -3,6 +3,7 @@ import SelectInput from 'ink-select-input';
 import { humanBytes, padEnd, padStart } from '../format.js';
 import type { SourceEntry } from '../model.js';
 import type { Theme } from '../theme.js';
+import { ListIndicator, ListItem, ListTheme } from './ListItem.js';
 import TextField from './TextField.js';
 
 export interface SourceListProps {
@@ -56,15 +57,19 @@ export default function SourceList(props: SourceListProps) {
       {sources.length === 0 ? (
         <Text dimColor> No block devices or image files found here. Press / to type a path.</Text>
       ) : (
-        <SelectInput
-          key={`${sources.length}:${height}`}
-          items={items}
-          initialIndex={Math.min(index, items.length - 1)}
-          limit={Math.max(1, height)}
-          isFocused={pathInput === null}
-          onHighlight={(item) => props.onHighlight(items.findIndex((i) => i.value === item.value))}
-          onSelect={(item) => props.onSelect(item.value)}
-        />
+        <ListTheme.Provider value={theme}>
+          <SelectInput
+            itemComponent={ListItem}
+            indicatorComponent={ListIndicator}
+            key={`${sources.length}:${height}`}
+            items={items}
+            initialIndex={Math.min(index, items.length - 1)}
+            limit={Math.max(1, height)}
+            isFocused={pathInput === null}
+            onHighlight={(item) => props.onHighlight(items.findIndex((i) => i.value === item.value))}
+            onSelect={(item) => props.onSelect(item.value)}
+          />
+        </ListTheme.Provider>
       )}
       {pathInput !== null ? <TextField label="Path:" value={pathInput} width={width} /> : null}
     </Box>
