@@ -8,11 +8,13 @@ export async function runApp(engine: TuiEngine, paths: string[]): Promise<number
   const terminal = realTerminal(process.stdin, process.stdout);
   const restore = () => terminal.leaveScreen();
   const onSignal = (signal: NodeJS.Signals) => {
-    // SIGTERM/SIGHUP cannot wait for an operation like Ctrl-C does: engine calls are synchronous,
-    // so none is half-way when this runs; restore the screen and go.
+    // A signal from outside (the keyboard's Ctrl-C arrives as a key in raw mode) cannot wait like
+    // the key does, but it cannot cut an operation in half either: the backend's calls are
+    // synchronous and all-or-nothing, so this runs between them. Restore the screen and go.
     restore();
-    process.exit(signal === 'SIGHUP' ? 129 : 143);
+    process.exit(signal === 'SIGHUP' ? 129 : signal === 'SIGINT' ? 130 : 143);
   };
+  process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   process.once('SIGHUP', onSignal);
   process.once('exit', restore);
@@ -28,6 +30,7 @@ export async function runApp(engine: TuiEngine, paths: string[]): Promise<number
     return 0;
   } finally {
     restore();
+    process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onSignal);
     process.off('exit', restore);
