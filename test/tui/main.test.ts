@@ -1,0 +1,58 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/tui/main.js';
+import { sampleImage } from './images.js';
+
+// The scripting path must never load the terminal UI.
+vi.mock('ink', () => {
+  throw new Error('ink was loaded');
+});
+vi.mock('react', () => {
+  throw new Error('react was loaded');
+});
+
+const dir = mkdtempSync(join(tmpdir(), 'kpartx-tui-main-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function capture(stream: NodeJS.WriteStream) {
+  let text = '';
+  const spy = vi.spyOn(stream, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    text += String(chunk);
+    return true;
+  });
+  return { text: () => text, restore: () => spy.mockRestore() };
+}
+
+describe('kpartx-tui entry', () => {
+  it('answers --json without loading Ink or React', async () => {
+    const image = join(dir, 'disk.img');
+    writeFileSync(image, sampleImage());
+    const out = capture(process.stdout);
+    let status: number;
+    try {
+      status = await main(['--json', image]);
+    } finally {
+      out.restore();
+    }
+    expect(status).toBe(0);
+    const report = JSON.parse(out.text());
+    expect(JSON.stringify(report)).toContain('"type":"dos"');
+  });
+
+  it('refuses to start without a terminal, pointing at the scripting interfaces', async () => {
+    const isTTY = process.stdin.isTTY;
+    Object.defineProperty(process.stdin, 'isTTY', { value: false, configurable: true });
+    const err = capture(process.stderr);
+    try {
+      expect(await main(['disk.img'])).toBe(2);
+    } finally {
+      err.restore();
+      Object.defineProperty(process.stdin, 'isTTY', { value: isTTY, configurable: true });
+    }
+    expect(err.text()).toBe(
+      'kpartx-tui: needs an interactive terminal; for scripts use `kpartx -l PATH` or `kpartx-tui --json PATH`.\n',
+    );
+  });
+});
