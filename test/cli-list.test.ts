@@ -173,6 +173,17 @@ describe('kpartx operand errors', () => {
     });
   });
 
+  it('names the device on an I/O error and exits 1', async () => {
+    const kernel = new FakeKernel();
+    kernel.addDisk('/dev/sdz', t01());
+    kernel.failOn('read', { device: '/dev/sdz' });
+    expect(await runCli(['-l', '/dev/sdz'], { kernel })).toEqual({
+      status: 1,
+      stdout: '',
+      stderr: '/dev/sdz: read failed: Input/output error\n',
+    });
+  });
+
   it('reads real files through the real file system', async () => {
     const path = join(work, 'real.img');
     writeFileSync(path, t01());

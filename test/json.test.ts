@@ -154,6 +154,17 @@ describe('kpartx-tui --json', () => {
     expect(document!.sources[1]!.error).toBeNull();
   });
 
+  it('reports an I/O error on one device and still inspects the others', async () => {
+    const kernel = new FakeKernel();
+    kernel.addDisk('/dev/sdz', t01());
+    kernel.addFile('/img/t01.img', t01());
+    kernel.failOn('read', { device: '/dev/sdz' });
+    const { status, document } = await runJson(['/dev/sdz', '/img/t01.img'], kernel);
+    expect(status).toBe(1);
+    expect(document!.sources[0]!.error).toBe('/dev/sdz: read failed: Input/output error');
+    expect(document!.sources[1]!.partitions).toHaveLength(4);
+  });
+
   it('says which backend cannot work', async () => {
     const kernel = new FakeKernel({ dm: false });
     kernel.addFile('/img/t01.img', t01());

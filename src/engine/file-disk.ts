@@ -23,7 +23,13 @@ export function fileDisk(fd: number, path: string, size: number, sectorSize: num
       const out = new Uint8Array(wanted);
       let done = 0;
       while (done < wanted) {
-        const got = readSync(fd, out, done, wanted - done, offset + done);
+        let got: number;
+        try {
+          got = readSync(fd, out, done, wanted - done, offset + done);
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
+          throw Object.assign(new Error(`${path}: read failed at byte ${offset + done}: ${code}`), { code });
+        }
         if (got <= 0) break;
         done += got;
       }

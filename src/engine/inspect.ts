@@ -237,6 +237,9 @@ export function inspectSource(
     }
     describeTable(report, table, parent, options, disk);
     return report;
+  } catch (error) {
+    // An I/O error half-way: say so for this source, the others still get inspected.
+    return { ...report, error: errorText(error) };
   } finally {
     disk.close();
   }

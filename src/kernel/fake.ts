@@ -48,6 +48,8 @@ function kernelError(op: string, device: string, code: string): KernelError {
 /** Operations that can be made to fail. */
 export type FakeOp =
   | 'blockDevice'
+  /** Reading a fake device through openDisk (an I/O error on the medium). */
+  | 'read'
   | 'loop.attach'
   | 'loop.detach'
   | 'dm.create'
@@ -216,6 +218,7 @@ export class FakeKernel implements Kernel {
       sectorSize: info.logicalSectorSize,
       size: info.sizeBytes,
       readAt: (offset, length) => {
+        this.inject('read', path);
         if (offset < 0 || offset >= info.sizeBytes) return new Uint8Array(0);
         return this.readDevice(device, offset, Math.min(length, info.sizeBytes - offset));
       },
