@@ -33,8 +33,15 @@ export async function main(args: string[]): Promise<number> {
   const where = paths.length === 1 ? ` · opening ${paths[0]}…` : ' · starting…';
   process.stdout.write(`\u001b[?1049h\u001b[2J\u001b[H\u001b[1mkpartx-tui\u001b[22m${where}`);
   try {
-    const [{ runApp }, { createTuiEngine }] = await Promise.all([import('./run.js'), import('./engine.js')]);
-    return await runApp(createTuiEngine(), paths);
+    // The engine is small: load it first and start reading the source while Ink loads.
+    const [{ createTuiEngine }, { DEFAULT_OPTIONS }] = await Promise.all([
+      import('./engine.js'),
+      import('./model.js'),
+    ]);
+    const engine = createTuiEngine();
+    if (paths.length === 1 && paths[0]) engine.prefetch?.(paths[0], DEFAULT_OPTIONS);
+    const { runApp } = await import('./run.js');
+    return await runApp(engine, paths);
   } catch (error) {
     process.stdout.write('\u001b[?1049l\u001b[?25h');
     process.stderr.write(`kpartx-tui: ${error instanceof Error ? error.message : String(error)}\n`);
