@@ -4,8 +4,8 @@
  * or changed. One process handles any number of sources, so a batch costs one Node start-up.
  */
 import type { BackendKind, MapBackend } from '../engine/backend.js';
-import { chooseBackendKind, loadBackend } from '../engine/backends/select.js';
-import { inspectSource, type SourceReport } from '../engine/inspect.js';
+import { loadBackend } from '../engine/backends/select.js';
+import { decideBackend, inspectSource, type SourceReport } from '../engine/inspect.js';
 import { type Host, realHost } from '../engine/source.js';
 import type { Kernel } from '../kernel/types.js';
 import { getopt } from './getopt.js';
@@ -98,29 +98,19 @@ export async function jsonMain(args: string[], environment: Partial<JsonEnvironm
   }
   const baseHost = kernel ? { ...io.host, kernel: async () => kernel } : io.host;
   const host = memoized(baseHost);
+  const decision = decideBackend(kernel, backendKind, host);
   let backend: MapBackend | undefined;
-  if (kernel) {
+  if (kernel && decision.backend) {
     try {
-      backend = await loadBackend(
-        chooseBackendKind(kernel, { requested: backendKind, loopAvailable: host.loopAvailable() }),
-        kernel,
-      );
+      backend = await loadBackend(decision.backend, kernel);
     } catch {
       backend = undefined;
     }
   }
 
+  const options = { delimiter, only, forceGpt, readOnly, probe, backendKind };
   const sources = parsed.operands.map((operand) =>
-    inspectSource(operand, kernel, {
-      host,
-      delimiter,
-      only,
-      forceGpt,
-      readOnly,
-      probe,
-      backendKind,
-      backend,
-    }),
+    inspectSource(operand, kernel, { ...options, host, backend, backendDecision: decision }),
   );
   const document: JsonDocument = { sources };
   io.stdout(`${JSON.stringify(document, null, 2)}\n`);

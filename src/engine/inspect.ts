@@ -36,6 +36,8 @@ export interface InspectOptions {
   only?: string;
   /** `--backend`; automatic when absent. */
   backendKind?: BackendKind;
+  /** The backend choice made once for a batch; decided from `kernel` per source when absent. */
+  backendDecision?: BackendDecision;
   /** The backend to ask for existing maps; none asked when absent. */
   backend?: MapBackend;
   /** Detect what each partition holds (default true). */
@@ -118,6 +120,28 @@ export interface SourceReport {
 
 const mapPath = (dmName: string): string => `/dev/mapper/${dmName}`;
 
+/** Which backend `-a` would use here, or why none can. */
+export interface BackendDecision {
+  backend: BackendKind | null;
+  problem: string | null;
+}
+
+export function decideBackend(
+  kernel: Kernel | undefined,
+  requested: BackendKind | undefined,
+  host: Pick<Host, 'loopAvailable'>,
+): BackendDecision {
+  if (!kernel) return { backend: null, problem: 'kernel interface not loaded' };
+  try {
+    return {
+      backend: chooseBackendKind(kernel, { requested, loopAvailable: host.loopAvailable() }),
+      problem: null,
+    };
+  } catch (error) {
+    return { backend: null, problem: errorText(error) };
+  }
+}
+
 function emptyReport(source: string, error: string): SourceReport {
   return {
     source,
@@ -198,18 +222,9 @@ export function inspectSource(
     parentUuid: parent.uuid,
   };
 
-  if (kernel) {
-    try {
-      report.backend = chooseBackendKind(kernel, {
-        requested: options.backendKind,
-        loopAvailable: host.loopAvailable(),
-      });
-    } catch (error) {
-      report.backendProblem = errorText(error);
-    }
-  } else {
-    report.backendProblem = 'kernel interface not loaded';
-  }
+  const decision = options.backendDecision ?? decideBackend(kernel, options.backendKind, host);
+  report.backend = decision.backend;
+  report.backendProblem = decision.problem;
   // A predicted loop does not exist yet, so nothing can be mapped from it.
   if (options.backend && source.loop?.state !== 'predicted') {
     try {
