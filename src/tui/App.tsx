@@ -5,7 +5,13 @@
 import { Box, Text } from 'ink';
 import Confirm from './components/Confirm.js';
 import HelpLine, { type KeyHelp } from './components/HelpLine.js';
-import { DiskBar, LayoutHeader, PartitionDetail, PartitionTable } from './components/Layout.js';
+import {
+  DiskBar,
+  LayoutHeader,
+  layoutHeaderLines,
+  PartitionDetail,
+  PartitionTable,
+} from './components/Layout.js';
 import MountSession from './components/MountSession.js';
 import Options from './components/Options.js';
 import Preview from './components/Preview.js';
@@ -161,7 +167,7 @@ export default function App({ engine, paths, terminal, size: fixedSize, theme: f
           layout={layout}
           selected={state.partitionIndex}
           width={width}
-          tableRows={tableRows - (layout.note ? 1 : 0)}
+          tableRows={tableRows - (layout.note ? 1 : 0) - (layoutHeaderLines(layout, width).length - 1)}
           theme={theme}
         />
         <PartitionDetail partition={selected} width={width} />

@@ -12,7 +12,8 @@ export function humanBytes(bytes: number): string {
   }
   if (unit === 0) return `${bytes} B`;
   const text = value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
-  return `${text.replace(/\.?0+$/, '')} ${UNITS[unit]}`;
+  // 1.50 → 1.5, 2.00 → 2, but 160 stays 160.
+  return `${text.includes('.') ? text.replace(/\.?0+$/, '') : text} ${UNITS[unit]}`;
 }
 
 export const humanSectors = (sectors: number): string => humanBytes(sectors * 512);

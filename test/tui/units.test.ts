@@ -47,6 +47,8 @@ describe('formatting', () => {
     expect(humanBytes(512)).toBe('512 B');
     expect(humanBytes(10 * 2 ** 20)).toBe('10 MiB');
     expect(humanBytes(1.5 * 2 ** 30)).toBe('1.5 GiB');
+    expect(humanBytes(160 * 2 ** 20)).toBe('160 MiB');
+    expect(humanBytes(2 * 2 ** 40)).toBe('2 TiB');
   });
 
   it('scrolls a window so the selection stays visible', () => {

@@ -13,18 +13,25 @@ export interface LayoutProps {
   theme: Theme;
 }
 
-/** Header of the layout: table type, disk id, sector size, total size. */
-export function LayoutHeader({ layout, width, theme }: { layout: LayoutView; width: number; theme: Theme }) {
-  const parts = [
+/** Header lines: table type, size, sector size, count, and the disk id (on its own line if need be). */
+export function layoutHeaderLines(layout: LayoutView, width: number): string[] {
+  const facts = [
     layout.tableType ? `${layout.tableType} table` : 'no partition table',
-    layout.diskId ? `id ${layout.diskId}` : undefined,
-    `${layout.sectorSize}-byte sectors`,
     `${humanSectors(layout.sizeSectors)} (${layout.sizeSectors} sectors)`,
+    `${layout.sectorSize}-byte sectors`,
     `${layout.partitions.filter((p) => p.size > 0).length} partitions`,
-  ].filter(Boolean);
+  ].join(' · ');
+  if (!layout.diskId) return [truncate(facts, width)];
+  const oneLine = `${facts} · id ${layout.diskId}`;
+  return oneLine.length <= width
+    ? [oneLine]
+    : [truncate(facts, width), truncate(`disk id ${layout.diskId}`, width)];
+}
+
+export function LayoutHeader({ layout, width, theme }: { layout: LayoutView; width: number; theme: Theme }) {
   return (
     <Text color={theme.accent} wrap="truncate">
-      {truncate(parts.join(' · '), width)}
+      {layoutHeaderLines(layout, width).join('\n')}
     </Text>
   );
 }
