@@ -171,7 +171,8 @@ function buildDemoImage(dir) {
   run('truncate', ['-s', '64M', image]);
   // A fixed disk GUID: it shows on screen, so the pictures only change when the app does.
   run('sgdisk', [
-    '-U', '6d3f0c2a-8b1e-4c55-9a7d-2f4e6b8c1a90',
+    '-U',
+    '6d3f0c2a-8b1e-4c55-9a7d-2f4e6b8c1a90',
     '-n1:2048:+8M',
     '-t1:ef00',
     '-c1:EFI system',
