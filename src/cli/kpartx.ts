@@ -60,10 +60,10 @@ const SHORT_OPTIONS = 'rladfgvp:t:snu';
 const LONG_OPTIONS = [{ name: 'backend', hasArg: true, key: 'backend' }];
 const ACTIONS: Record<string, Action> = { l: 'list', a: 'add', d: 'delete', u: 'update' };
 
-/** glibc names the program by argv[0]; a Node script's path is cut to its base name, without `.js`. */
+/** glibc names the program by argv[0]; a Node script's path is cut to its base name, without `.js`/`.cjs`/`.mjs`. */
 export function programName(argv0: string | undefined): string {
   const base = (argv0 ?? 'kpartx').slice((argv0 ?? '').lastIndexOf('/') + 1);
-  return base.replace(/\.js$/, '') || 'kpartx';
+  return base.replace(/\.[cm]?js$/, '') || 'kpartx';
 }
 
 type Parsed = { ok: true; options: CliOptions; operands: string[] } | { ok: false; message?: string };
