@@ -104,13 +104,24 @@ export function parseArguments(args: string[], program: string, posixlyCorrect: 
   return { ok: true, options, operands: result.operands };
 }
 
-function defaultEnvironment(): CliEnvironment {
+/** A reader that went away (`kpartx -l x | head -1`) ends output quietly, as SIGPIPE ends the C tool. */
+function writeTo(stream: NodeJS.WriteStream): (text: string) => void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+  return (text) => {
+    stream.write(text);
+  };
+}
+
+/** Process streams and the real machine, for whatever the caller did not provide. */
+function completeEnvironment(given: Partial<CliEnvironment>): CliEnvironment {
   return {
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
-    env: process.env,
-    host: realHost(),
-    makeBackend: loadBackend,
+    stdout: given.stdout ?? writeTo(process.stdout),
+    stderr: given.stderr ?? writeTo(process.stderr),
+    env: given.env ?? process.env,
+    host: given.host ?? realHost(),
+    makeBackend: given.makeBackend ?? loadBackend,
   };
 }
 
@@ -118,7 +129,7 @@ function defaultEnvironment(): CliEnvironment {
 const statusOf = (failures: number): number => (failures <= 0 ? 0 : Math.min(failures, 255));
 
 export async function main(argv: string[], environment: Partial<CliEnvironment> = {}): Promise<number> {
-  const io = { ...defaultEnvironment(), ...environment };
+  const io = completeEnvironment(environment);
   const buffered: string[] = [];
   const run = new Run(io, (text) => buffered.push(text));
   try {
