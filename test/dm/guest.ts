@@ -75,11 +75,82 @@ export function dmUuids(): Map<string, string> {
   return out;
 }
 
-/** Remove every dm map and detach every loop device: each test file starts from nothing. */
+/** Remove every dm map and detach every loop device: each scenario starts from nothing. */
 export function resetGuest(): void {
   run('dmsetup', ['remove_all', '--force']);
   for (const name of fs.readdirSync('/dev/mapper')) {
     if (name !== 'control') fs.rmSync(path.join('/dev/mapper', name), { force: true });
   }
   run('losetup', ['-D']);
+  for (let i = 0; i < 100 && boundLoops().length > 0; i++) run('sleep', ['0.05']);
+}
+
+export const KPARTX_C = '/usr/sbin/kpartx';
+export const KPARTX_OURS = path.resolve(import.meta.dirname, '../../bin/kpartx.js');
+
+export const ours = (...args: string[]): RunResult => run(process.execPath, [KPARTX_OURS, ...args]);
+export const theirs = (...args: string[]): RunResult => run(KPARTX_C, args);
+
+/** Bound loop devices with their backing files, `losetup -l` style. */
+export function boundLoops(): string[] {
+  const text = run('losetup', ['-l', '-n', '-O', 'NAME,BACK-FILE']).stdout;
+  return text
+    .split('\n')
+    .map((line) => line.trim().replace(/\s+/g, ' '))
+    .filter(Boolean)
+    .sort();
+}
+
+/** Names in /dev/mapper that are block nodes, with their device numbers. */
+export function mapperNodes(): string[] {
+  return fs
+    .readdirSync('/dev/mapper')
+    .filter((name) => name !== 'control')
+    .map((name) => {
+      const st = fs.statSync(path.join('/dev/mapper', name), { throwIfNoEntry: false });
+      if (!st?.isBlockDevice()) return `${name} (not a block node)`;
+      return `${name} ${Math.floor(st.rdev / 256) & 0xfff}:${(st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00)}`;
+    })
+    .sort();
+}
+
+/** Everything a kpartx run can leave behind. */
+export interface GuestState {
+  tables: string[];
+  uuids: string[];
+  nodes: string[];
+  loops: string[];
+}
+
+export function guestState(): GuestState {
+  return {
+    tables: [...dmTables()].map(([name, table]) => `${name}: ${table}`),
+    uuids: [...dmUuids()].map(([name, uuid]) => `${name} ${uuid}`).sort(),
+    nodes: mapperNodes(),
+    loops: boundLoops(),
+  };
+}
+
+/** Decompress a fixture image (`fixtures/<dir>/<name>.img.xz`) into the guest's /tmp. */
+export function fixtureImage(relative: string): string {
+  fs.mkdirSync(workDir, { recursive: true });
+  const source = path.resolve(import.meta.dirname, '../../fixtures', relative);
+  const file = path.join(workDir, path.basename(relative).replace(/\.xz$/, ''));
+  const r = spawnSync('sh', ['-c', `xz -dc '${source}' > '${file}'`]);
+  if (r.status !== 0) throw new Error(`xz ${source}: ${r.stderr}`);
+  return file;
+}
+
+/** /dev/block/MAJ:MIN links as udev makes them: the C kpartx finds an image's loop only through these. */
+export function makeBlockLinks(): void {
+  fs.mkdirSync('/dev/block', { recursive: true });
+  for (const name of fs.readdirSync('/sys/block').filter((n) => n.startsWith('loop'))) {
+    const devno = fs.readFileSync(`/sys/block/${name}/dev`, 'utf8').trim();
+    const link = `/dev/block/${devno}`;
+    if (!fs.existsSync(link)) fs.symlinkSync(`../${name}`, link);
+  }
+}
+
+export function removeBlockLinks(): void {
+  fs.rmSync('/dev/block', { recursive: true, force: true });
 }

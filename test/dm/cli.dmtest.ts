@@ -1,0 +1,185 @@
+/**
+ * Our kpartx against real device-mapper, no udev: data through the maps, read-only maps, busy maps,
+ * all-or-nothing add, /dev/mapper nodes, -d IMAGE, and two runs at once.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { MapEvent, ParentDevice, PlannedMap } from '../../src/engine/backend.js';
+import { createDmBackend } from '../../src/engine/backends/dm.js';
+import { createKernel } from '../../src/kernel/index.js';
+import {
+  guestState,
+  inGuest,
+  KPARTX_OURS,
+  ours,
+  resetGuest,
+  run,
+  sfdiskImage,
+  sh,
+  skipReason,
+  workDir,
+} from './guest.js';
+
+const TWO_PARTS = 'label: dos\n2048,16384\n18432,16384\n';
+
+describe.skipIf(!inGuest)(`kpartx on real device-mapper (${skipReason})`, () => {
+  beforeAll(() => resetGuest());
+  beforeEach(() => resetGuest());
+  afterAll(() => {
+    run('umount', ['-l', path.join(workDir, 'mnt')]);
+    resetGuest();
+  });
+
+  it('maps an ext4 partition whose file, written before, reads back through the map', () => {
+    const img = sfdiskImage('ext4', 32, TWO_PARTS);
+    const content = path.join(workDir, 'content');
+    fs.mkdirSync(content, { recursive: true });
+    fs.writeFileSync(path.join(content, 'hello.txt'), 'written before mapping\n');
+    sh('mkfs.ext4', '-q', '-F', '-E', `offset=${2048 * 512}`, '-d', content, img, '8M');
+    const add = ours('-av', img);
+    expect(add.stderr).toBe('');
+    expect(add.stdout).toBe(
+      'add map loop0p1 (254:0): 0 16384 linear 7:0 2048\nadd map loop0p2 (254:1): 0 16384 linear 7:0 18432\n',
+    );
+    expect(add.status).toBe(0);
+    // No udev here: the nodes are ours, block devices with the kernel's numbers.
+    expect(guestState().nodes).toEqual(['loop0p1 254:0', 'loop0p2 254:1']);
+    const mnt = path.join(workDir, 'mnt');
+    fs.mkdirSync(mnt, { recursive: true });
+    sh('mount', '-t', 'ext4', '/dev/mapper/loop0p1', mnt);
+    try {
+      expect(fs.readFileSync(path.join(mnt, 'hello.txt'), 'utf8')).toBe('written before mapping\n');
+      // Busy: the mounted map stays, says who holds it, the other map goes, the loop stays.
+      const busy = ours('-dv', img);
+      expect(busy.status).not.toBe(0);
+      expect(busy.stdout).toBe('loop0p1 is in use. Not removing\ndel devmap : loop0p2\n');
+      expect(busy.stderr).toContain(`loop0p1 is held by ${mnt}`);
+      const state = guestState();
+      expect(state.tables).toEqual(['loop0p1: 0 16384 linear 7:0 2048']);
+      expect(state.loops).toEqual([`/dev/loop0 ${img}`]);
+    } finally {
+      sh('umount', mnt);
+    }
+    // -d IMAGE without udev (no /dev/block links) finds the loop and lets it go once unused.
+    const del = ours('-dv', img);
+    expect(del.status).toBe(0);
+    expect(del.stdout).toBe('del devmap : loop0p1\n');
+    expect(guestState()).toEqual({ tables: [], uuids: [], nodes: [], loops: [] });
+  });
+
+  it('-r makes read-only maps that refuse writes', () => {
+    // A block device operand: with an image, a read-only loop would keep later maps read-only.
+    const loop = sh('losetup', '--show', '-f', sfdiskImage('ro', 32, TWO_PARTS)).trim();
+    expect(ours('-ar', loop).status).toBe(0);
+    expect(sh('blockdev', '--getro', '/dev/mapper/loop0p1').trim()).toBe('1');
+    const write = run('dd', ['if=/dev/zero', 'of=/dev/mapper/loop0p1', 'bs=512', 'count=1', 'oflag=direct']);
+    expect(write.status).not.toBe(0);
+    expect(write.stderr).toMatch(/Operation not permitted|Read-only/);
+    // -a without -r makes them writable again, as the C tool does.
+    expect(ours('-a', loop).status).toBe(0);
+    expect(sh('blockdev', '--getro', '/dev/mapper/loop0p1').trim()).toBe('0');
+    expect(ours('-d', loop).status).toBe(0);
+    expect(guestState().tables).toEqual([]);
+  });
+
+  it('-n without udev still gets nodes; -d removes them', () => {
+    const img = sfdiskImage('nosync', 32, TWO_PARTS);
+    expect(ours('-an', img).status).toBe(0);
+    expect(guestState().nodes).toEqual(['loop0p1 254:0', 'loop0p2 254:1']);
+    expect(ours('-dn', img).status).toBe(0);
+    expect(guestState()).toEqual({ tables: [], uuids: [], nodes: [], loops: [] });
+  });
+
+  it('a conflicting map makes -a change nothing and release the loop it attached', () => {
+    resetGuest();
+    const img = sfdiskImage('conflict', 32, 'label: dos\n2048,8192\n10240,8192\n18432,8192\n');
+    sh('dmsetup', 'create', 'loop0p3', '--table', '0 8 error');
+    const add = ours('-av', img);
+    expect(add.status).toBe(1);
+    expect(add.stdout).toBe('');
+    expect(add.stderr).toContain('loop0p3 is already in use, and not a kpartx partition');
+    const state = guestState();
+    expect(state.tables).toEqual(['loop0p3: 0 8 error']);
+    expect(state.loops).toEqual([]);
+    resetGuest();
+  });
+
+  it('rolls back maps made before a failure in the middle of a run', () => {
+    resetGuest();
+    const img = sfdiskImage('rollback', 32, 'label: dos\n2048,8192\n10240,8192\n18432,8192\n');
+    const loop = sh('losetup', '--show', '-f', img).trim();
+    const kernel = createKernel();
+    let made = 0;
+    const backend = createDmBackend(kernel, {
+      afterMap: () => {
+        made++;
+        if (made === 2) throw new Error('injected failure after the second map');
+      },
+    });
+    const parent: ParentDevice = {
+      path: loop,
+      devno: { major: 7, minor: Number(loop.replace('/dev/loop', '')) },
+      sizeSectors: 65536,
+      logicalSectorSize: 512,
+      uuid: `devnode_7:${loop.replace('/dev/loop', '')}_Wh5pYvM`,
+      mapName: path.basename(loop),
+    };
+    const maps: PlannedMap[] = [2048, 10240, 18432].map((start, i) => ({
+      number: i + 1,
+      name: `${parent.mapName}p${i + 1}`,
+      dmName: `${parent.mapName}p${i + 1}`,
+      uuid: `part${i + 1}-${parent.uuid}`,
+      start,
+      size: 8192,
+      contained: false,
+      readOnly: false,
+    }));
+    const events: MapEvent[] = [];
+    const result = backend.add({ parent, maps, readOnly: false, sync: true }, (e) => events.push(e));
+    expect(result.failures).toBe(1);
+    expect(events.map((e) => e.type)).toEqual(['created', 'created', 'failed', 'rolled-back', 'rolled-back']);
+    expect(events[2]).toMatchObject({
+      name: `${parent.mapName}p2`,
+      message: 'injected failure after the second map',
+    });
+    expect(guestState()).toMatchObject({ tables: [], nodes: [] });
+    resetGuest();
+  });
+
+  it('-u removes the map of a deleted partition; a past-the-end partition is refused', () => {
+    resetGuest();
+    const img = sfdiskImage('update', 32, 'label: dos\n2048,8192\n10240,8192\n18432,8192\n');
+    expect(ours('-a', img).status).toBe(0);
+    sh('sfdisk', '-q', '--delete', img, '2');
+    const update = ours('-uv', img);
+    expect(update.status).toBe(0);
+    expect(update.stdout).toBe(
+      'add map loop0p1 (254:0): 0 8192 linear 7:0 2048\nadd map loop0p3 (254:2): 0 8192 linear 7:0 18432\ndel devmap : loop0p2\n',
+    );
+    expect(ours('-d', img).status).toBe(0);
+    // Shrink the image under the table: the last partition no longer fits.
+    fs.truncateSync(img, 20 * 512 * 1024);
+    const add = ours('-av', img);
+    expect(add.status).not.toBe(0);
+    expect(add.stderr).toMatch(/loop0p3: partition 3 .*past the end/);
+    expect(guestState()).toMatchObject({ tables: [], loops: [] });
+  });
+
+  it('two runs on the same device at once do not interleave', async () => {
+    resetGuest();
+    const img = sfdiskImage('lock', 32, 'label: dos\n2048,4096\n6144,4096\n10240,4096\n14336,4096\n');
+    const loop = sh('losetup', '--show', '-f', img).trim();
+    const runOne = () =>
+      new Promise<number>((resolve) => {
+        const child = spawn(process.execPath, [KPARTX_OURS, '-a', loop], { stdio: 'ignore' });
+        child.on('close', (code) => resolve(code ?? -1));
+      });
+    const codes = await Promise.all([runOne(), runOne(), runOne()]);
+    expect(codes).toEqual([0, 0, 0]);
+    expect(guestState().tables).toHaveLength(4);
+    expect(ours('-d', loop).status).toBe(0);
+    resetGuest();
+  });
+});

@@ -1,0 +1,66 @@
+/**
+ * Every deliberate difference between kpartx-tui and the C kpartx that the differential suite may
+ * see, in one place (the README lists the same). A difference the suite finds that is not listed
+ * here fails it.
+ */
+export type Field = 'stdout' | 'stderr' | 'status' | 'tables' | 'uuids' | 'nodes' | 'loops';
+
+export interface KnownDifference {
+  /** Scenario ids (see differential.dmtest.ts) the difference shows up in. */
+  scenarios: string[];
+  fields: Field[];
+  why: string;
+}
+
+export const KNOWN_DIFFERENCES: KnownDifference[] = [
+  {
+    scenarios: ['nosync-add'],
+    fields: ['nodes'],
+    why:
+      'Without udev, -n still gets /dev/mapper/<name> nodes: we create them ourselves. The C tool ' +
+      'leaves node creation to udev with -n, so without udev its maps have no /dev/mapper node.',
+  },
+  {
+    scenarios: ['conflict-add'],
+    fields: ['stdout', 'stderr', 'status', 'tables', 'uuids', 'nodes', 'loops'],
+    why:
+      'A same-named map that is not ours makes -a change nothing (all-or-nothing) and say so; the C ' +
+      'tool creates the other maps. A map without UUID is reported as a conflict, never taken over. ' +
+      'The loop this run attached for the image is released again.',
+  },
+  {
+    scenarios: ['busy-delete'],
+    fields: ['stdout', 'stderr', 'tables', 'uuids', 'nodes', 'loops'],
+    why:
+      '-d reports a busy map with what holds it and still removes the unused ones; the C tool stops ' +
+      'at the first busy map. The image loop stays while a map uses it.',
+  },
+  {
+    scenarios: ['force-delete-substring'],
+    fields: ['stdout', 'tables', 'uuids', 'nodes'],
+    why: '-d -f compares device numbers exactly: a map on 7:10 is not a map on 7:1 (C: substring match).',
+  },
+  {
+    scenarios: ['update-foreign'],
+    fields: ['stdout', 'stderr', 'tables', 'uuids', 'nodes'],
+    why: '-u never removes a same-named map without a kpartx UUID; it says it is not ours.',
+  },
+  {
+    scenarios: ['readonly'],
+    fields: ['tables'],
+    why:
+      'Maps on a read-only loop device are read-only: after -ar IMAGE attached the loop read-only, a ' +
+      'later -a IMAGE reloads read-only tables; the C tool loads read-write tables on the read-only loop.',
+  },
+  {
+    scenarios: ['rename-delimiter'],
+    fields: ['nodes'],
+    why:
+      'A rename without udev moves the /dev/mapper node; the C tool leaves the old node behind and ' +
+      'makes the new one only on a later resume.',
+  },
+];
+
+export function isKnown(scenario: string, field: Field): KnownDifference | undefined {
+  return KNOWN_DIFFERENCES.find((d) => d.scenarios.includes(scenario) && d.fields.includes(field));
+}

@@ -1,0 +1,325 @@
+/**
+ * The C kpartx and ours, in the same guest, on the same images: every step's stdout, stderr and
+ * exit status, and what is left afterwards (tables, UUIDs, /dev/mapper nodes, loop devices), must
+ * be identical except for the differences listed in differences.ts.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Field, isKnown } from './differences.js';
+import {
+  fixtureImage,
+  type GuestState,
+  guestState,
+  inGuest,
+  makeBlockLinks,
+  ours,
+  type RunResult,
+  removeBlockLinks,
+  resetGuest,
+  run,
+  sh,
+  skipReason,
+  theirs,
+} from './guest.js';
+
+type Tool = (...args: string[]) => RunResult;
+const IMG = '@IMG';
+
+interface Scenario {
+  id: string;
+  image: string;
+  /** Tool-neutral set-up (losetup, dmsetup) before the steps; returns a clean-up. */
+  setup?: (img: string) => (() => void) | undefined;
+  /** kpartx argument lists; `@IMG` is the image file. */
+  steps: string[][];
+}
+
+interface Outcome {
+  result: RunResult;
+  state: GuestState & { attrs: string[] };
+}
+
+function attrs(): string[] {
+  const text = run('dmsetup', ['info', '-c', '--noheadings', '--separator', ' ', '-o', 'name,attr']).stdout;
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('No devices'))
+    .sort();
+}
+
+function play(tool: Tool, scenario: Scenario): Outcome[] {
+  resetGuest();
+  const img = fixtureImage(scenario.image);
+  const cleanup = scenario.setup?.(img);
+  const outcomes: Outcome[] = [];
+  try {
+    for (const step of scenario.steps) {
+      const result = tool(...step.map((arg) => (arg === IMG ? img : arg)));
+      outcomes.push({ result, state: { ...guestState(), attrs: attrs() } });
+    }
+  } finally {
+    cleanup?.();
+    resetGuest();
+  }
+  return outcomes;
+}
+
+/** Differences between the two runs that differences.ts does not list. */
+function unexplained(id: string, c: Outcome[], mine: Outcome[]): string[] {
+  const problems: string[] = [];
+  c.forEach((theirsStep, i) => {
+    const oursStep = mine[i]!;
+    const pairs: [Field, unknown, unknown][] = [
+      ['stdout', theirsStep.result.stdout, oursStep.result.stdout],
+      ['stderr', theirsStep.result.stderr, oursStep.result.stderr],
+      ['status', theirsStep.result.status, oursStep.result.status],
+      [
+        'tables',
+        [...theirsStep.state.tables, ...theirsStep.state.attrs],
+        [...oursStep.state.tables, ...oursStep.state.attrs],
+      ],
+      ['uuids', theirsStep.state.uuids, oursStep.state.uuids],
+      ['nodes', theirsStep.state.nodes, oursStep.state.nodes],
+      ['loops', theirsStep.state.loops, oursStep.state.loops],
+    ];
+    for (const [field, a, b] of pairs) {
+      if (JSON.stringify(a) === JSON.stringify(b) || isKnown(id, field)) continue;
+      problems.push(
+        `${id} step ${i + 1} ${field}:\n  C:    ${JSON.stringify(a)}\n  ours: ${JSON.stringify(b)}`,
+      );
+    }
+  });
+  return problems;
+}
+
+const losetup = (img: string) => {
+  sh('losetup', '/dev/loop0', img);
+  return undefined;
+};
+
+/** Keep a map open from another process (like a shell's `exec 3</dev/mapper/x`). */
+function holdOpen(path: string): ChildProcess {
+  const fd = fs.openSync(path, 'r');
+  const child = spawn('sleep', ['600'], { stdio: [fd, 'ignore', 'ignore'] });
+  fs.closeSync(fd);
+  return child;
+}
+
+const FORMATS = [
+  'dos-gpt/t01.img.xz',
+  'dos-gpt/t02.img.xz',
+  'dos-gpt/t04.img.xz',
+  'dos-gpt/t07.img.xz',
+  'labels/bsd-c.img.xz',
+  'labels/sun.img.xz',
+  'labels/mac.img.xz',
+  'labels/solaris-lp64.img.xz',
+  'labels/unixware.img.xz',
+  'labels/ps3.img.xz',
+  'labels/dasd-lnx1.img.xz',
+];
+
+const SCENARIOS: Scenario[] = [
+  ...FORMATS.map((image) => ({
+    id: `format-${image.replace(/^.*\/|\.img\.xz$/g, '')}`,
+    image,
+    steps: [
+      ['-av', IMG],
+      ['-dv', IMG],
+    ],
+  })),
+  {
+    id: 'lifecycle-extended',
+    image: 'dos-gpt/t02.img.xz',
+    steps: [
+      ['-av', IMG],
+      ['-l', IMG],
+      ['-av', IMG],
+      ['-uv', IMG],
+      ['-dv', IMG],
+    ],
+  },
+  {
+    id: 'update-deleted-partition',
+    image: 'dos-gpt/t01.img.xz',
+    steps: [
+      ['-a', IMG],
+      ['-uv', IMG],
+      ['-dv', IMG],
+    ],
+    setup: (img) => () => void img,
+  },
+  {
+    id: 'readonly',
+    image: 'dos-gpt/t01.img.xz',
+    steps: [
+      ['-avr', IMG],
+      ['-av', IMG],
+      ['-avr', IMG],
+      ['-dv', IMG],
+    ],
+  },
+  {
+    id: 'block-device-operand',
+    image: 'dos-gpt/t01.img.xz',
+    setup: losetup,
+    steps: [
+      ['-av', '/dev/loop0'],
+      ['-uv', '/dev/loop0'],
+      ['-dv', '/dev/loop0'],
+    ],
+  },
+  {
+    id: 'rename-delimiter',
+    image: 'dos-gpt/t01.img.xz',
+    setup: losetup,
+    steps: [
+      ['-av', '-p', '-part', '/dev/loop0'],
+      ['-uv', '/dev/loop0'],
+      ['-dv', '/dev/loop0'],
+    ],
+  },
+  {
+    id: 'nosync-add',
+    image: 'dos-gpt/t01.img.xz',
+    steps: [
+      ['-avn', IMG],
+      ['-dvn', IMG],
+    ],
+  },
+  {
+    id: 'conflict-add',
+    image: 'dos-gpt/t01.img.xz',
+    setup: () => {
+      sh('dmsetup', 'create', 'loop0p2', '--table', '0 8 error');
+      return undefined;
+    },
+    steps: [['-av', IMG]],
+  },
+  {
+    id: 'force-delete-substring',
+    image: 'dos-gpt/t01.img.xz',
+    setup: (img) => {
+      sh('losetup', '/dev/loop1', img);
+      sh('losetup', '/dev/loop10', img);
+      sh('dmsetup', 'create', 'onloop10', '--table', '0 8 linear 7:10 0');
+      return undefined;
+    },
+    steps: [
+      ['-dv', '/dev/loop1'],
+      ['-dvf', '/dev/loop1'],
+    ],
+  },
+  {
+    id: 'update-foreign',
+    image: 'dos-gpt/t01.img.xz',
+    setup: (img) => {
+      sh('losetup', '/dev/loop0', img);
+      sh('dmsetup', 'create', 'loop0p9', '--table', '0 8 linear 7:0 0');
+      return undefined;
+    },
+    steps: [['-uv', '/dev/loop0']],
+  },
+];
+
+describe.skipIf(!inGuest)(`C kpartx versus ours on real device-mapper (${skipReason})`, () => {
+  beforeAll(() => {
+    resetGuest();
+    // udev would make these; the C tool finds an image's loop device only through them.
+    makeBlockLinks();
+  });
+  afterAll(() => {
+    removeBlockLinks();
+    resetGuest();
+  });
+
+  for (const scenario of SCENARIOS) {
+    it(scenario.id, () => {
+      const special = scenario.id === 'update-deleted-partition';
+      const playScenario = (tool: Tool): Outcome[] => {
+        if (!special) return play(tool, scenario);
+        // Partition 3 disappears from the table between -a and -u.
+        resetGuest();
+        const img = fixtureImage(scenario.image);
+        const out: Outcome[] = [];
+        try {
+          out.push({ result: tool('-a', img), state: { ...guestState(), attrs: attrs() } });
+          sh('sfdisk', '-q', '--delete', img, '3');
+          for (const step of scenario.steps.slice(1)) {
+            const result = tool(...step.map((a) => (a === IMG ? img : a)));
+            out.push({ result, state: { ...guestState(), attrs: attrs() } });
+          }
+        } finally {
+          resetGuest();
+        }
+        return out;
+      };
+      const c = playScenario(theirs);
+      const mine = playScenario(ours);
+      expect(unexplained(scenario.id, c, mine)).toEqual([]);
+      // Sanity: the C runs really did something where they should.
+      if (scenario.id.startsWith('format-')) expect(c[0]!.state.tables.length).toBeGreaterThan(0);
+    });
+  }
+
+  it('busy-delete: a held map is kept, the others go (ours) / the walk stops (C)', () => {
+    const outcomes = (tool: Tool) => {
+      resetGuest();
+      const img = fixtureImage('dos-gpt/t02.img.xz');
+      tool('-a', img);
+      const holder = holdOpen('/dev/mapper/loop0p5');
+      try {
+        const result = tool('-dv', img);
+        return { result, state: guestState() };
+      } finally {
+        holder.kill('SIGKILL');
+        run('sleep', ['0.2']);
+        resetGuest();
+      }
+    };
+    const c = outcomes(theirs);
+    const mine = outcomes(ours);
+    expect(isKnown('busy-delete', 'stdout')).toBeDefined();
+    expect(c.result.stdout).toContain('loop0p5 is in use. Not removing');
+    expect(c.result.status).toBe(1);
+    expect(mine.result.status).not.toBe(0);
+    expect(mine.result.stdout).toContain('loop0p5 is in use. Not removing');
+    // Ours removed everything but the busy map; the loop stays bound while p5 uses it.
+    expect(mine.state.tables.map((t) => t.split(':')[0])).toEqual(['loop0p5']);
+    expect(mine.state.loops).toHaveLength(1);
+  });
+
+  it('cross-deletion: maps made by the C tool are removed by ours, and the other way round', () => {
+    for (const [adder, deleter] of [
+      [theirs, ours],
+      [ours, theirs],
+    ] as const) {
+      resetGuest();
+      const img = fixtureImage('dos-gpt/t02.img.xz');
+      expect(adder('-a', img).status).toBe(0);
+      const before = guestState();
+      expect(before.tables).toHaveLength(5);
+      const removal = deleter('-dv', img);
+      expect(removal.status).toBe(0);
+      expect(removal.stdout.split('\n').filter(Boolean).sort()).toEqual(
+        before.tables.map((t) => `del devmap : ${t.split(':')[0]}`).sort(),
+      );
+      const after = guestState();
+      expect(after.tables).toEqual([]);
+      expect(after.nodes).toEqual([]);
+      expect(after.loops).toEqual([]);
+    }
+    // And a C-made set updated by ours keeps its names and UUIDs.
+    resetGuest();
+    const img = fixtureImage('dos-gpt/t01.img.xz');
+    theirs('-a', img);
+    const made = guestState();
+    const update = ours('-uv', img);
+    expect(update.status).toBe(0);
+    expect(guestState().uuids).toEqual(made.uuids);
+    expect(guestState().tables).toEqual(made.tables);
+    resetGuest();
+  });
+});
