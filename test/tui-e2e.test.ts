@@ -143,7 +143,7 @@ describe.skipIf(skipReason !== '')(
         `node ${bin} disk.img; echo KPARTX_TUI_EXIT=$?; sleep 120`,
       );
       await waitForScreen('gpt table', 30_000);
-      expect(screen()).toMatch(/1 +2048 +34815 +32768 +16 MiB .*data .*ext4 "data"/);
+      await waitForScreen(/1 +2048 +34815 +32768 +16 MiB .*data .*ext4 "data"/);
 
       // Choose the loop backend explicitly, then read-only.
       // b cycles auto → dm → loop.

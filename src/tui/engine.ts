@@ -106,6 +106,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   const cwd = deps.cwd ?? process.cwd();
   /** Content probes per source and slot: they do not change with the options. */
   const contentCache = new Map<string, Map<string, string | undefined>>();
+  const looked = new Set<string>();
 
   async function backendFor(k: Kernel, options: MapOptions): Promise<MapBackend> {
     const kind = chooseBackendKind(k, {
@@ -156,8 +157,11 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     } catch (error) {
       backendProblem = errorText(error);
     }
-    // Contents do not change with the options: probe once per source, reuse after.
+    // Contents do not change with the options: probe once per source, reuse after. The very first
+    // look skips probing altogether so the layout shows sooner; the next one fills the contents in.
     const probed = contentCache.get(path);
+    const firstLook = probed === undefined && !looked.has(path);
+    looked.add(path);
     const report = inspectSource(path, k, {
       host,
       readOnly: options.readOnly,
@@ -165,12 +169,12 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       ...(options.delimiter === null ? {} : { delimiter: options.delimiter }),
       ...(options.backend === 'auto' ? {} : { backendKind: options.backend }),
       ...(backend ? { backend } : {}),
-      probe: probed === undefined,
+      probe: probed === undefined && !firstLook,
     });
     if (report.error) throw new TuiError(report.error);
     const contents =
       probed ?? new Map(report.partitions.map((p) => [`${p.start}:${p.size}`, contentText(p.content)]));
-    if (probed === undefined) contentCache.set(path, contents);
+    if (probed === undefined && !firstLook) contentCache.set(path, contents);
 
     const backendKind: 'dm' | 'loop' =
       backend?.kind ?? report.backend ?? (options.backend === 'dm' ? 'dm' : 'loop');
@@ -233,6 +237,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         sizeSectors: report.sizeSectors,
         partitions,
         ...(note ? { note } : {}),
+        ...(firstLook && report.partitions.length > 0 ? { contentsPending: true } : {}),
         warnings: report.warnings,
       },
       preview: {

@@ -53,6 +53,8 @@ export interface LayoutView {
   partitions: PartitionRow[];
   /** What the source is when it has no table, or advice (qcow2 → qemu-nbd…). */
   note?: string;
+  /** Contents were not probed yet (the first look skips it to draw sooner); ask again for them. */
+  contentsPending?: boolean;
   warnings: string[];
 }
 

@@ -52,7 +52,8 @@ async function addAll(t: ReturnType<typeof startApp>) {
 describe('layout over the real engine', () => {
   it('shows the DOS table with logical partitions under their extended parent', async () => {
     const t = startApp(engine(), [IMAGE]);
-    await t.waitFor('dos table');
+    // The first frame comes before content probing; the contents follow.
+    await t.waitFor('ext4 "root"');
     const frame = t.frame();
     expect(frame).toMatch(/1 +2048 +22527 +20480 +10 MiB +Linux/);
     expect(frame).toMatch(/└5 +24576 +32767 +8192 +4 MiB +Linux swap/);

@@ -90,6 +90,17 @@ export function useKpartxApp(engine: TuiEngine, paths: string[], terminal: Termi
     if (state.sourcePath) void inspect(state.sourcePath, state.options);
   }, [state.sourcePath, state.options, inspect]);
 
+  // The first look at a source comes without partition contents (it draws sooner): fetch them now.
+  const contentsPending = state.inspection?.layout.contentsPending === true;
+  useEffect(() => {
+    if (!contentsPending) return;
+    const timer = setTimeout(() => {
+      const { sourcePath, options } = stateRef.current;
+      if (sourcePath) void inspect(sourcePath, options);
+    }, 0);
+    return () => clearTimeout(timer);
+  }, [contentsPending, inspect]);
+
   // A mount session that has removed every map is confirmed against a fresh look at the source.
   const confirmClean = useCallback((after: Inspection | null) => {
     if (after && after.existing.length === 0)
