@@ -128,7 +128,11 @@ async function main() {
       if (result.keyTimes.length) keyTimes = result.keyTimes;
       if (result.rss !== undefined) rss = result.rss;
     }
+    const bundle = join(repo, 'dist', 'tui', 'bundle', 'app.mjs');
     const report = {
+      build: existsSync(bundle)
+        ? 'bundled (scripts/bundle-tui.mjs)'
+        : 'plain tsc output (run scripts/bundle-tui.mjs to bundle)',
       machine: { cpus: cpus().length, load1: Number(loadavg()[0].toFixed(2)), node: process.version },
       image: '128-partition GPT, 160 MiB (sparse)',
       runs: RUNS,
