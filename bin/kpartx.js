@@ -1,5 +1,15 @@
 #!/usr/bin/env node
-// The drop-in CLI. Kept free of React and Ink: it loads only the engine and the kernel layer.
-import { main } from '../dist/cli/kpartx.js';
+'use strict';
+// The drop-in CLI, free of React and Ink. The build also bundles it into one CommonJS file,
+// dist/cli/kpartx.cjs: loading one file instead of some thirty ES modules keeps `kpartx -l`
+// close to a bare Node start. The plain ES build is the fallback.
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
 
-process.exitCode = await main(process.argv.slice(1));
+const bundle = join(__dirname, '..', 'dist', 'cli', 'kpartx.cjs');
+const load = existsSync(bundle) ? Promise.resolve(require(bundle)) : import('../dist/cli/kpartx.js');
+load
+  .then(({ main }) => main(process.argv.slice(1)))
+  .then((status) => {
+    process.exitCode = status;
+  });

@@ -4,7 +4,7 @@
  * message and status. This module never loads React or Ink, and `-l IMAGE` never loads the native
  * kernel bindings.
  */
-import type { BackendKind, MapBackend, MapEvent } from '../engine/backend.js';
+import type { BackendKind, MapBackend, MapEvent, PlannedMap } from '../engine/backend.js';
 import { BackendUnavailable, chooseBackendKind, loadBackend } from '../engine/backends/select.js';
 import { listingLines } from '../engine/listing.js';
 import { resolveDelimiter } from '../engine/names.js';
@@ -16,6 +16,7 @@ import {
   planMaps,
   slotsPastEnd,
 } from '../engine/plan.js';
+import { deferSignals, InterruptedError } from '../engine/signals.js';
 import {
   type Action,
   type Host,
@@ -182,11 +183,18 @@ class Run {
     if (operands.length < 1 || operands.length > 2) return this.usage();
 
     try {
-      const source = await resolveSource(operands[0]!, options.action, { readOnly: options.readOnly }, host);
-      if ('nothing' in source) return 0;
-      if (options.action === 'delete') return await this.remove(source, options, backendKind!);
-      return await this.readAndAct(source, options, backendKind);
+      if (options.action === 'list') return await this.act(operands[0]!, options, backendKind, this.ledger);
+      // Ctrl+C or TERM while maps or loops are being made must not leave half of them: the signal
+      // is held until the run is done, then what an add made is taken back (see signals.ts).
+      return await deferSignals(
+        () => this.act(operands[0]!, options, backendKind, this.ledger),
+        () => this.undoAdd(options),
+      );
     } catch (error) {
+      if (error instanceof InterruptedError) {
+        this.err(`${programName(argv[0])}: ${error.message}\n`);
+        return error.exitCode;
+      }
       if (error instanceof SourceError) {
         for (const line of error.before) this.err(`${line}\n`);
         if (error.stream === 'stdout') this.out(`${error.message}\n`);
@@ -195,6 +203,34 @@ class Run {
       }
       this.err(`${errorText(error)}\n`);
       return 1;
+    }
+  }
+
+  /** What this run changed, so an interrupted add can be taken back. */
+  private readonly ledger: Ledger = { created: [] };
+
+  private async act(operand: string, options: CliOptions, kind: BackendKind | undefined, ledger: Ledger) {
+    const source = await resolveSource(operand, options.action, { readOnly: options.readOnly }, this.io.host);
+    if ('nothing' in source) return 0;
+    ledger.source = source;
+    if (options.action === 'delete') return await this.remove(source, options, kind!);
+    return await this.readAndAct(source, options, kind);
+  }
+
+  /**
+   * After an interrupted `-a`: remove the maps this run created (by updating to the maps that
+   * existed before) and let go of a loop device this run attached. `-u` and `-d` simply finish.
+   */
+  private async undoAdd(options: CliOptions): Promise<void> {
+    const { source, request, backend, created } = this.ledger;
+    if (options.action !== 'add' || !source) return;
+    const emit = this.emitter('delete', options.verbose);
+    if (backend && request && created.length > 0) {
+      const made = new Set(created.map((map) => map.number));
+      backend.update({ ...request, maps: request.maps.filter((map) => !made.has(map.number)) }, emit);
+    }
+    if (source.loop?.state === 'attached' && (!backend || backend.existing(source.parent).length === 0)) {
+      await this.releaseAttachedLoop(source);
     }
   }
 
@@ -294,7 +330,13 @@ class Run {
     const backend = await this.backend(kind);
     const request = { parent: source.parent, maps, readOnly: source.readOnly, sync: options.sync };
     const context: EventContext = options.action === 'update' ? 'update' : 'add';
-    const emit = this.emitter(context, options.verbose);
+    const print = this.emitter(context, options.verbose);
+    this.ledger.backend = backend;
+    this.ledger.request = request;
+    const emit = (event: MapEvent) => {
+      if (event.type === 'created') this.ledger.created.push(event.map);
+      print(event);
+    };
     const result = options.action === 'update' ? backend.update(request, emit) : backend.add(request, emit);
     return statusOf(result.failures);
   }
@@ -308,6 +350,13 @@ class Run {
       this.err(`can't del loop : ${source.loop.path}: ${errorText(error)}\n`);
     }
   }
+}
+
+interface Ledger {
+  source?: ResolvedSource;
+  backend?: MapBackend;
+  request?: { parent: ResolvedSource['parent']; maps: PlannedMap[]; readOnly: boolean; sync: boolean };
+  created: PlannedMap[];
 }
 
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
