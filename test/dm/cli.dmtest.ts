@@ -66,7 +66,7 @@ describe.skipIf(!inGuest)(`kpartx on real device-mapper (${skipReason})`, () => 
     const del = ours('-dv', img);
     expect(del.status).toBe(0);
     expect(del.stdout).toBe('del devmap : loop0p1\n');
-    expect(guestState()).toEqual({ tables: [], uuids: [], nodes: [], loops: [] });
+    expect(guestState()).toEqual({ tables: [], attrs: [], uuids: [], nodes: [], loops: [] });
   });
 
   it('-r makes read-only maps that refuse writes', () => {
@@ -89,7 +89,7 @@ describe.skipIf(!inGuest)(`kpartx on real device-mapper (${skipReason})`, () => 
     expect(ours('-an', img).status).toBe(0);
     expect(guestState().nodes).toEqual(['loop0p1 254:0', 'loop0p2 254:1']);
     expect(ours('-dn', img).status).toBe(0);
-    expect(guestState()).toEqual({ tables: [], uuids: [], nodes: [], loops: [] });
+    expect(guestState()).toEqual({ tables: [], attrs: [], uuids: [], nodes: [], loops: [] });
   });
 
   it('a conflicting map makes -a change nothing and release the loop it attached', () => {

@@ -28,37 +28,42 @@ const IMG = '@IMG';
 
 interface Scenario {
   id: string;
+  /** The image `@IMG` stands for; `@IMG<k>` stands for images[k]. */
   image: string;
+  images?: string[];
   /** Tool-neutral set-up (losetup, dmsetup) before the steps; returns a clean-up. */
   setup?: (img: string) => (() => void) | undefined;
   /** kpartx argument lists; `@IMG` is the image file. */
   steps: string[][];
+  /** Look at what is left only after these steps (0-based); after every step when absent. */
+  observeAfter?: number[];
 }
 
 interface Outcome {
   result: RunResult;
-  state: GuestState & { attrs: string[] };
+  state: GuestState;
 }
 
-function attrs(): string[] {
-  const text = run('dmsetup', ['info', '-c', '--noheadings', '--separator', ' ', '-o', 'name,attr']).stdout;
-  return text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('No devices'))
-    .sort();
-}
+const EMPTY: GuestState = { tables: [], attrs: [], uuids: [], nodes: [], loops: [] };
 
 function play(tool: Tool, scenario: Scenario): Outcome[] {
   resetGuest();
   const img = fixtureImage(scenario.image);
+  const more = (scenario.images ?? []).map(fixtureImage);
+  const substitute = (arg: string): string => {
+    if (arg === IMG) return img;
+    const k = /^@IMG(\d+)$/.exec(arg);
+    return k ? more[Number(k[1])]! : arg;
+  };
   const cleanup = scenario.setup?.(img);
   const outcomes: Outcome[] = [];
   try {
-    for (const step of scenario.steps) {
-      const result = tool(...step.map((arg) => (arg === IMG ? img : arg)));
-      outcomes.push({ result, state: { ...guestState(), attrs: attrs() } });
-    }
+    scenario.steps.forEach((step, i) => {
+      makeBlockLinks();
+      const result = tool(...step.map(substitute));
+      const observe = !scenario.observeAfter || scenario.observeAfter.includes(i);
+      outcomes.push({ result, state: observe ? guestState() : EMPTY });
+    });
   } finally {
     cleanup?.();
     resetGuest();
@@ -107,11 +112,12 @@ function holdOpen(path: string): ChildProcess {
   return child;
 }
 
+// At most ten images (loop0..loop9): with a loop10 the C tool's substring match (7:1 in 7:10) adds
+// its own difference, which force-delete-substring covers on purpose.
 const FORMATS = [
   'dos-gpt/t01.img.xz',
   'dos-gpt/t02.img.xz',
   'dos-gpt/t04.img.xz',
-  'dos-gpt/t07.img.xz',
   'labels/bsd-c.img.xz',
   'labels/sun.img.xz',
   'labels/mac.img.xz',
@@ -122,14 +128,14 @@ const FORMATS = [
 ];
 
 const SCENARIOS: Scenario[] = [
-  ...FORMATS.map((image) => ({
-    id: `format-${image.replace(/^.*\/|\.img\.xz$/g, '')}`,
-    image,
-    steps: [
-      ['-av', IMG],
-      ['-dv', IMG],
-    ],
-  })),
+  {
+    // One loop device per image, all mapped at once, then all removed.
+    id: 'every-format',
+    image: FORMATS[0]!,
+    images: FORMATS,
+    steps: [...FORMATS.map((_, k) => ['-av', `@IMG${k}`]), ...FORMATS.map((_, k) => ['-dv', `@IMG${k}`])],
+    observeAfter: [FORMATS.length - 1, 2 * FORMATS.length - 1],
+  },
   {
     id: 'lifecycle-extended',
     image: 'dos-gpt/t02.img.xz',
@@ -245,11 +251,11 @@ describe.skipIf(!inGuest)(`C kpartx versus ours on real device-mapper (${skipRea
         const img = fixtureImage(scenario.image);
         const out: Outcome[] = [];
         try {
-          out.push({ result: tool('-a', img), state: { ...guestState(), attrs: attrs() } });
+          out.push({ result: tool('-a', img), state: guestState() });
           sh('sfdisk', '-q', '--delete', img, '3');
           for (const step of scenario.steps.slice(1)) {
             const result = tool(...step.map((a) => (a === IMG ? img : a)));
-            out.push({ result, state: { ...guestState(), attrs: attrs() } });
+            out.push({ result, state: guestState() });
           }
         } finally {
           resetGuest();
@@ -260,7 +266,8 @@ describe.skipIf(!inGuest)(`C kpartx versus ours on real device-mapper (${skipRea
       const mine = playScenario(ours);
       expect(unexplained(scenario.id, c, mine)).toEqual([]);
       // Sanity: the C runs really did something where they should.
-      if (scenario.id.startsWith('format-')) expect(c[0]!.state.tables.length).toBeGreaterThan(0);
+      if (scenario.id === 'every-format')
+        expect(c[FORMATS.length - 1]!.state.tables.length).toBeGreaterThan(30);
     });
   }
 

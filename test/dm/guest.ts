@@ -5,6 +5,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { openDeviceMapper } from '../../src/kernel/dm.js';
 
 export const inGuest = process.env.KPARTX_DM_GUEST === '1' && fs.existsSync('/dev/mapper/control');
 export const skipReason = 'needs real device-mapper: run `npm run test:dm` (QEMU guest)';
@@ -53,31 +54,53 @@ export const devnoOf = (dev: string): string => {
   return `${Math.floor(st.rdev / 256) & 0xfff}:${(st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00)}`;
 };
 
-/** `dmsetup table` as name → table line, sorted by name. */
+/** Every map's table as `dmsetup table` prints it, name → line, sorted by name. */
 export function dmTables(): Map<string, string> {
+  const dm = openDeviceMapper()!;
   const out = new Map<string, string>();
-  const text = run('dmsetup', ['table']).stdout;
-  for (const line of text.split('\n')) {
-    const m = /^(\S+): (.*)$/.exec(line);
-    if (m) out.set(m[1]!, m[2]!);
+  for (const { name } of dm.list()) {
+    out.set(
+      name,
+      dm
+        .table(name)
+        .map((t) => `${t.start} ${t.length} ${t.type} ${t.params}`)
+        .join('; '),
+    );
   }
   return new Map([...out].sort(([a], [b]) => a.localeCompare(b)));
 }
 
 /** Map names with their uuids (`dmsetup info -c -o name,uuid`). */
 export function dmUuids(): Map<string, string> {
-  const out = new Map<string, string>();
-  const text = run('dmsetup', ['info', '-c', '--noheadings', '--separator', ' ', '-o', 'name,uuid']).stdout;
-  for (const line of text.split('\n')) {
-    const [name, uuid] = line.trim().split(' ');
-    if (name && name !== 'No') out.set(name, uuid ?? '');
-  }
-  return out;
+  return new Map(
+    openDeviceMapper()!
+      .list()
+      .map((e) => [e.name, e.uuid]),
+  );
+}
+
+/** Map names with their state, `dmsetup info -c -o name,attr` style (r = read-only, w = writable). */
+export function dmAttrs(): string[] {
+  const dm = openDeviceMapper()!;
+  return dm
+    .list()
+    .map(({ name }) => {
+      const info = dm.info(name);
+      return `${name} ${info?.suspended ? 's' : '-'}${info?.readOnly ? 'r' : 'w'}`;
+    })
+    .sort();
 }
 
 /** Remove every dm map and detach every loop device: each scenario starts from nothing. */
 export function resetGuest(): void {
-  run('dmsetup', ['remove_all', '--force']);
+  const dm = openDeviceMapper()!;
+  for (const { name } of dm.list()) {
+    try {
+      dm.remove(name, { noFlush: true });
+    } catch {
+      run('dmsetup', ['remove', '--force', name]);
+    }
+  }
   for (const name of fs.readdirSync('/dev/mapper')) {
     if (name !== 'control') fs.rmSync(path.join('/dev/mapper', name), { force: true });
   }
@@ -91,14 +114,18 @@ export const KPARTX_OURS = path.resolve(import.meta.dirname, '../../bin/kpartx.j
 export const ours = (...args: string[]): RunResult => run(process.execPath, [KPARTX_OURS, ...args]);
 export const theirs = (...args: string[]): RunResult => run(KPARTX_C, args);
 
-/** Bound loop devices with their backing files, `losetup -l` style. */
+/** Bound loop devices with their backing files (`/dev/loop0 /tmp/x.img`), from sysfs. */
 export function boundLoops(): string[] {
-  const text = run('losetup', ['-l', '-n', '-O', 'NAME,BACK-FILE']).stdout;
-  return text
-    .split('\n')
-    .map((line) => line.trim().replace(/\s+/g, ' '))
-    .filter(Boolean)
-    .sort();
+  const out: string[] = [];
+  for (const name of fs.readdirSync('/sys/block').filter((n) => n.startsWith('loop'))) {
+    try {
+      const backing = fs.readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8').trim();
+      out.push(`/dev/${name} ${backing}`);
+    } catch {
+      // unbound
+    }
+  }
+  return out.sort();
 }
 
 /** Names in /dev/mapper that are block nodes, with their device numbers. */
@@ -117,6 +144,7 @@ export function mapperNodes(): string[] {
 /** Everything a kpartx run can leave behind. */
 export interface GuestState {
   tables: string[];
+  attrs: string[];
   uuids: string[];
   nodes: string[];
   loops: string[];
@@ -125,6 +153,7 @@ export interface GuestState {
 export function guestState(): GuestState {
   return {
     tables: [...dmTables()].map(([name, table]) => `${name}: ${table}`),
+    attrs: dmAttrs(),
     uuids: [...dmUuids()].map(([name, uuid]) => `${name} ${uuid}`).sort(),
     nodes: mapperNodes(),
     loops: boundLoops(),
@@ -133,11 +162,20 @@ export function guestState(): GuestState {
 
 /** Decompress a fixture image (`fixtures/<dir>/<name>.img.xz`) into the guest's /tmp. */
 export function fixtureImage(relative: string): string {
-  fs.mkdirSync(workDir, { recursive: true });
+  const cache = path.join(workDir, 'cache');
+  fs.mkdirSync(cache, { recursive: true });
   const source = path.resolve(import.meta.dirname, '../../fixtures', relative);
-  const file = path.join(workDir, path.basename(relative).replace(/\.xz$/, ''));
-  const r = spawnSync('sh', ['-c', `xz -dc '${source}' > '${file}'`]);
-  if (r.status !== 0) throw new Error(`xz ${source}: ${r.stderr}`);
+  const base = path.basename(relative).replace(/\.xz$/, '');
+  const cached = path.join(cache, base);
+  if (!fs.existsSync(cached)) {
+    const r = spawnSync('sh', ['-c', `xz -dc '${source}' > '${cached}'`]);
+    if (r.status !== 0) throw new Error(`xz ${source}: ${r.stderr}`);
+  }
+  // A fresh copy each time (sparse, like the original): scenarios write to their images.
+  const file = path.join(workDir, base);
+  fs.rmSync(file, { force: true });
+  const r = spawnSync('cp', ['--sparse=always', cached, file]);
+  if (r.status !== 0) throw new Error(`cp ${cached}: ${r.stderr}`);
   return file;
 }
 
