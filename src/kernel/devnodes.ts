@@ -143,7 +143,7 @@ export function createDevNodes(
       if (!nodeOptions.sync) return undefined;
       return waitUntil(() => same(nodeDevNo(path), devno), waitMs)
         ? undefined
-        : `${path}: udev did not create the node within ${Math.round(waitMs / 1000)} s`;
+        : `${path}: udev did not create the node within ${waitMs / 1000} s`;
     },
     removed(name, nodeOptions) {
       const path = `${dir}/${name}`;
@@ -151,7 +151,7 @@ export function createDevNodes(
       if (!nodeOptions.sync) return undefined;
       return waitUntil(() => !nodeDevNo(path), waitMs)
         ? undefined
-        : `${path}: udev did not remove the node within ${Math.round(waitMs / 1000)} s`;
+        : `${path}: udev did not remove the node within ${waitMs / 1000} s`;
     },
     renamed(from, to, devno, nodeOptions) {
       if (!haveUdev()) {
