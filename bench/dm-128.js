@@ -4,6 +4,7 @@
  * ours in the same QEMU guest boot (scripts/dm-guest.js), and print both times and the ratio.
  * Each tool runs ROUNDS times, alternating; the best round counts (TCG noise is large).
  */
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runInGuest } from '../scripts/dm-guest.js';
@@ -33,6 +34,12 @@ for r in $(seq 1 ${ROUNDS}); do
   one ours node ${repo}/bin/kpartx.js
 done
 `;
+
+// The guest runs bin/kpartx.js, i.e. dist/: build it from the current sources first.
+if (spawnSync('npm', ['run', '--silent', 'build'], { cwd: repo, stdio: 'inherit' }).status !== 0) {
+  console.error('bench: npm run build failed');
+  process.exit(1);
+}
 
 const results = { c: [], ours: [] };
 const { status } = await runInGuest(guestScript, {

@@ -136,7 +136,7 @@ export class DeviceMapper implements DmApi {
       }
       throw error;
     }
-    return this.info(name)?.devno ?? created.header.devno;
+    return created.header.devno;
   }
 
   reload(name: string, table: DmTarget[], options: { readOnly: boolean }): void {

@@ -25,6 +25,7 @@ import {
   type DmTarget,
   formatDevNo,
   type Kernel,
+  KernelError,
 } from '../../kernel/types.js';
 import type {
   EmitEvent,
@@ -145,6 +146,10 @@ export function createDmBackend(
     const { parent } = request;
     const steps: Step[] = [];
     let problems = 0;
+    // One listing instead of two lookups per map: a 128-partition disk is 1 ioctl, not 256.
+    const listed = dm.list();
+    const names = new Set(listed.map((entry) => entry.name));
+    const uuids = new Set(listed.map((entry) => entry.uuid).filter(Boolean));
     for (const map of request.maps) {
       if (map.start < 0 || map.size <= 0 || map.start + map.size > parent.sizeSectors) {
         emit({
@@ -155,7 +160,7 @@ export function createDmBackend(
         problems++;
         continue;
       }
-      const byName = dm.info(map.dmName);
+      const byName = names.has(map.dmName) ? dm.info(map.dmName) : undefined;
       if (byName) {
         const reason = conflictReason(byName.uuid, parent.uuid);
         if (reason) {
@@ -166,7 +171,7 @@ export function createDmBackend(
         }
         continue;
       }
-      const byUuid = dm.infoByUuid(map.uuid);
+      const byUuid = uuids.has(map.uuid) ? dm.infoByUuid(map.uuid) : undefined;
       if (byUuid) {
         const table = tableOf(byUuid.name);
         if (table && isLinearOn(table, parent.devno)) {
@@ -295,15 +300,16 @@ export function createDmBackend(
 
   /** Remove one map unless it is open; busy maps are reported with what holds them. */
   function removeMap(name: string, devno: DevNo, noFlush: boolean, sync: boolean, emit: EmitEvent): number {
-    const info = dm.info(name);
-    if (!info) return 0;
-    if (info.openCount > 0) {
-      emit({ type: 'busy', name, holders: whoHolds(devno) });
-      return 1;
-    }
     try {
+      // The kernel refuses (EBUSY) to remove an open map, so no open-count query is needed first.
       dm.remove(name, { noFlush });
     } catch (error) {
+      if (error instanceof KernelError && error.code === 'ENXIO') return 0;
+      const open = error instanceof KernelError && error.code === 'EBUSY' ? dm.info(name) : undefined;
+      if (open && open.openCount > 0) {
+        emit({ type: 'busy', name, holders: whoHolds(devno) });
+        return 1;
+      }
       emit({ type: 'failed', name, op: 'remove', message: errorMessage(error) });
       return 1;
     }
