@@ -63,7 +63,7 @@ export function dmTables(): Map<string, string> {
       name,
       dm
         .table(name)
-        .map((t) => `${t.start} ${t.length} ${t.type} ${t.params}`)
+        .map((t) => `${t.start} ${t.length} ${t.type}${t.params ? ` ${t.params}` : ''}`)
         .join('; '),
     );
   }
