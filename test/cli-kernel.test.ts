@@ -3,8 +3,8 @@
  * -a/-d work end to end with the backend the machine offers (device-mapper, else one loop per
  * partition), and nothing is left behind.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -21,6 +21,10 @@ const canUseLoop =
       return false;
     }
   })();
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'kpartx.js');
+/** The built CLI (npm test builds before testing). */
+const BIN_BUILT = join(import.meta.dirname, '..', 'dist', 'cli', 'kpartx.js');
 
 const lines = (text: string) => text.split('\n').filter((l) => l !== '');
 
@@ -94,4 +98,57 @@ describe.skipIf(!canUseLoop)('kpartx on real loop devices (needs root and /dev/l
     expect(removed.stderr).toBe(`loop deleted : /dev/${name}\n`);
     expect(bound()).toBeUndefined();
   });
+
+  it('-d IMAGE keeps a loop the user attached himself, and removes the maps on it', async () => {
+    const userLoop = execFileSync('losetup', ['-f', '--show', image], { encoding: 'utf8' }).trim();
+    try {
+      const name = userLoop.slice('/dev/'.length);
+      const added = await runCli(['-a', image], { host, realBackends: true });
+      expect(added.status).toBe(0);
+      expect(bound()?.path).toBe(userLoop);
+      const removed = await runCli(['-dv', image], { host, realBackends: true });
+      expect(removed.status).toBe(0);
+      expect(lines(removed.stdout)).toEqual([1, 2, 3, 4].map((n) => `del devmap : ${name}p${n}`));
+      expect(removed.stderr).toBe(
+        `loop kept : ${userLoop} (not attached by kpartx; losetup -d ${userLoop} releases it)\n`,
+      );
+      expect(bound()?.path).toBe(userLoop);
+    } finally {
+      execFileSync('losetup', ['-d', userLoop]);
+    }
+  });
+
+  it('-d IMAGE whose loop the kernel already let go of (autoclear) succeeds', async () => {
+    const added = await runCli(['-a', image], { host, realBackends: true });
+    expect(added.status).toBe(0);
+    const loop = bound()!;
+    // What an earlier -d with a busy map leaves: the loop marked to go with its last user.
+    execFileSync('losetup', ['-d', loop.path]);
+    expect(bound()?.path).toBe(loop.path);
+    const removed = await runCli(['-dv', image], { host, realBackends: true });
+    expect(removed.status).toBe(0);
+    expect(removed.stderr).toBe(`loop deleted : ${loop.path}\n`);
+    expect(bound()).toBeUndefined();
+  });
+
+  it.skipIf(!existsSync(BIN_BUILT))(
+    'two -a processes on one image at once share one loop device',
+    async () => {
+      const run = () =>
+        new Promise<number | null>((done) =>
+          spawn(process.execPath, [BIN, '-a', '--backend', 'loop', image], { stdio: 'ignore' }).on(
+            'exit',
+            done,
+          ),
+        );
+      for (let round = 0; round < 3; round++) {
+        expect(await Promise.all([run(), run(), run()])).toEqual([0, 0, 0]);
+        const file = realpathSync(image);
+        expect(host.loops().filter((loop) => loop.backingFile === file)).toHaveLength(1);
+        const removed = await runCli(['-d', image], { host, realBackends: true });
+        expect(removed.status).toBe(0);
+        expect(bound()).toBeUndefined();
+      }
+    },
+  );
 });

@@ -6,6 +6,7 @@
  */
 import type { BackendKind, MapBackend, MapEvent, PlannedMap } from '../engine/backend.js';
 import { BackendUnavailable, chooseBackendKind, loadBackend } from '../engine/backends/select.js';
+import { releaseImageLoop } from '../engine/image-loop.js';
 import { listingLines } from '../engine/listing.js';
 import { resolveDelimiter } from '../engine/names.js';
 import type { PartitionTable } from '../engine/partition.js';
@@ -259,13 +260,17 @@ class Run {
     );
     let status = statusOf(result.failures);
     if (source.loop?.state === 'found') {
-      // Like the C tool: `-d IMAGE` also lets go of the image's loop device.
-      const kernel = await this.io.host.kernel();
-      try {
-        kernel.loop.detach(source.loop.path);
-        if (options.verbose) this.err(`loop deleted : ${source.loop.path}\n`);
-      } catch {
-        if (options.verbose) this.err(`can't del loop : ${source.loop.path}\n`);
+      // Like the C tool, `-d IMAGE` also lets go of the image's loop device, but only one that
+      // kpartx attached: a loop the user set up himself stays.
+      const path = source.loop.path;
+      const released = releaseImageLoop(await this.io.host.kernel(), path);
+      if (released.outcome === 'detached' || released.outcome === 'gone') {
+        if (options.verbose) this.err(`loop deleted : ${path}\n`);
+      } else if (released.outcome === 'foreign') {
+        if (options.verbose)
+          this.err(`loop kept : ${path} (not attached by kpartx; losetup -d ${path} releases it)\n`);
+      } else {
+        if (options.verbose) this.err(`can't del loop : ${path}\n`);
         status = status || 1;
       }
     }

@@ -14,6 +14,7 @@ import type { DevNo, DmMapInfo, Kernel, LoopDevice } from '../kernel/types.js';
 import type { ParentDevice } from './backend.js';
 import type { Disk } from './disk.js';
 import { type FileDisk, openFileDisk } from './file-disk.js';
+import { imageLoopName } from './image-loop.js';
 import { lastPathComponent, parentUuid } from './names.js';
 
 export type Action = 'list' | 'add' | 'delete' | 'update';
@@ -403,11 +404,27 @@ function resolveImage(
     };
   }
   const kernel = needKernel();
+  // Another run may be attaching a loop for this image right now: look again under the image lock
+  // and share its loop instead of attaching a second one.
+  const lock = kernel.lockImage?.(file, operand);
   let loop: LoopDevice;
   try {
-    loop = kernel.loop.attach(file, { readOnly: options.readOnly });
+    const raced = findBoundLoop(kernel.loop.list(), file);
+    if (raced) {
+      return {
+        operand,
+        parent: loopParent(raced.path, raced.index, ...geometryOf(kernel, raced.path), image(false)),
+        loop: { path: raced.path, state: 'found' },
+        readOnly: options.readOnly || raced.readOnly,
+        read: { path: raced.path, ...readGeometry(kernel, raced.path) },
+      };
+    }
+    loop = kernel.loop.attach(file, { readOnly: options.readOnly, name: imageLoopName(file) });
   } catch (error) {
+    if (error instanceof SourceError) throw error;
     throw new SourceError("can't set up loop", 'stderr', 1, [errorText(error)]);
+  } finally {
+    lock?.release();
   }
   const geometry = kernel.blockDevice(loop.path);
   return {
@@ -418,6 +435,16 @@ function resolveImage(
     read: { path: loop.path, sizeBytes: geometry.sizeBytes, sectorSize: geometry.logicalSectorSize },
   };
 }
+
+const geometryOf = (kernel: Kernel, path: string): [number, number] => {
+  const info = kernel.blockDevice(path);
+  return [info.sizeBytes, info.logicalSectorSize];
+};
+
+const readGeometry = (kernel: Kernel, path: string) => {
+  const [sizeBytes, sectorSize] = geometryOf(kernel, path);
+  return { sizeBytes, sectorSize };
+};
 
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 

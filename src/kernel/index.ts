@@ -1,6 +1,7 @@
 /** The real kernel: block devices, loop devices, device-mapper (when present) and mounts. */
 import { blockDevice } from './block.js';
 import { openDeviceMapper } from './dm.js';
+import { acquireLock, lockKey } from './lock.js';
 import { createLoopApi } from './loop.js';
 import { createMountApi } from './mount.js';
 import type { Kernel } from './types.js';
@@ -11,5 +12,7 @@ export function createKernel(): Kernel {
     loop: createLoopApi(),
     dm: openDeviceMapper(),
     mounts: createMountApi(),
+    lockImage: (file, device) =>
+      acquireLock(lockKey({ devno: { major: 0, minor: 0 }, image: { file } }), device),
   };
 }

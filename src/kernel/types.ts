@@ -126,4 +126,9 @@ export interface Kernel {
   /** null when this kernel has no device-mapper (and it cannot be loaded). */
   dm: DmApi | null;
   mounts: MountApi;
+  /**
+   * Hold the per-image lock (the same one the map backends take) while finding or attaching the
+   * image's loop, so two runs on one image share one loop. Absent in kernels that need no locking.
+   */
+  lockImage?(file: string, device: string): { release(): void };
 }

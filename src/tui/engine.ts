@@ -15,6 +15,7 @@ import type {
 } from '../engine/backend.js';
 import { createLoopBackend } from '../engine/backends/loop.js';
 import { chooseBackendKind, loadBackend } from '../engine/backends/select.js';
+import { releaseImageLoop } from '../engine/image-loop.js';
 import { inspectSource } from '../engine/inspect.js';
 import type { Slot, TableType } from '../engine/partition.js';
 import { PlanError, planMaps } from '../engine/plan.js';
@@ -456,14 +457,14 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     const counts = await stream(k, events, resolved.parent, emit);
     const { parent } = resolved;
     // As `kpartx -d image`: the image's loop goes too once no map is left on it.
-    const stillBound = parent.image && k.loop.list().some((loop) => sameDevNo(loop.devno, parent.devno));
-    if (stillBound && result.failures === 0 && backend.existing(parent).length === 0) {
-      try {
-        k.loop.detach(parent.path);
-        emit({ type: 'note', name: basename(parent.path), detail: `${parent.path} detached` });
-      } catch (error) {
-        emit({ type: 'failed', name: basename(parent.path), message: errorText(error) });
-      }
+    if (parent.image && result.failures === 0 && backend.existing(parent).length === 0) {
+      const released = releaseImageLoop(k, parent.path);
+      const name = basename(parent.path);
+      if (released.outcome === 'detached') emit({ type: 'note', name, detail: `${parent.path} detached` });
+      else if (released.outcome === 'foreign')
+        emit({ type: 'note', name, detail: `${parent.path} kept: it was not attached by kpartx-tui` });
+      else if (released.outcome === 'failed')
+        emit({ type: 'failed', name, message: errorText(released.error) });
     }
     const removed = events.filter((e) => e.type === 'removed').length;
     if (result.failures > 0 || counts.busy > 0)
