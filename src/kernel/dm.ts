@@ -3,6 +3,8 @@
  * Every failure is a KernelError naming the dm command, the map and errno.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { release } from 'node:os';
 import {
   DM_IOCTL_SIZE,
   DmCommand,
@@ -180,7 +182,9 @@ let cached: DeviceMapper | null | undefined;
 export function openDeviceMapper(): DeviceMapper | null {
   if (cached !== undefined) return cached;
   let fd = tryOpenControl();
-  if (fd === null) {
+  // Loading the module is worth a try only where the running kernel has a module tree (not in
+  // many containers and minimal VMs, where the spawn alone would cost every run a noticeable delay).
+  if (fd === null && existsSync(`/lib/modules/${release()}/modules.dep`)) {
     spawnSync('modprobe', ['dm_mod'], { stdio: 'ignore', timeout: 10_000 });
     fd = tryOpenControl();
   }
