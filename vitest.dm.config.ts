@@ -12,6 +12,6 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    reporters: ['verbose'],
+    reporters: ['verbose', './test/support/summary-reporter.ts'],
   },
 });
