@@ -9,7 +9,7 @@
  * the native kernel bindings, so the Host reads sysfs itself and loads the kernel only on demand.
  */
 import { existsSync, realpathSync, statSync } from 'node:fs';
-import { loopNames, loopState, readAttribute } from '../kernel/sysfs.js';
+import { loopFromSysfs, loopNames, loopState, readAttribute } from '../kernel/sysfs.js';
 import type { DevNo, DmMapInfo, Kernel, LoopDevice } from '../kernel/types.js';
 import type { ParentDevice } from './backend.js';
 import type { Disk } from './disk.js';
@@ -161,17 +161,7 @@ function sysfsLoops(): LoopDevice[] {
   for (const name of loopNames()) {
     const state = loopState(name);
     if (!state) continue;
-    loops.push({
-      index: Number(name.slice(4)),
-      path: `/dev/${name}`,
-      devno: state.devno,
-      backingFile: state.backingFile,
-      offset: state.offset,
-      sizeLimit: state.sizeLimit,
-      readOnly: state.readOnly,
-      autoclear: state.autoclear,
-      logicalSectorSize: state.logicalBlockSize,
-    });
+    loops.push(loopFromSysfs(state));
   }
   return loops;
 }

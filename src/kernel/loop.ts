@@ -5,7 +5,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { blockDevNoOf } from './block.js';
 import { close, ioctl, ioctlValue, mknodBlock, O_RDONLY, O_RDWR, open, withFd } from './libc.js';
-import { blockDevNo, type LoopSysfs, loopNames, loopState } from './sysfs.js';
+import { blockDevNo, type LoopSysfs, loopFromSysfs, loopNames, loopState } from './sysfs.js';
 import { KernelError, type LoopApi, type LoopAttachOptions, type LoopDevice } from './types.js';
 
 export const LOOP_CONTROL = '/dev/loop-control';
@@ -36,15 +36,7 @@ export function sleepSync(ms: number): void {
 
 const toLoopDevice = (state: LoopSysfs, fileName = loopFileName(`/dev/${state.name}`)): LoopDevice => ({
   name: fileName,
-  index: Number(state.name.slice(4)),
-  path: `/dev/${state.name}`,
-  devno: state.devno,
-  backingFile: state.backingFile,
-  offset: state.offset,
-  sizeLimit: state.sizeLimit,
-  readOnly: state.readOnly,
-  autoclear: state.autoclear,
-  logicalSectorSize: state.logicalBlockSize,
+  ...loopFromSysfs(state),
 });
 
 /** Encode `loop_info64` at `at` inside `buf`. */

@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { DevNo } from './types.js';
+import type { DevNo, LoopDevice } from './types.js';
 
 export const SYS_BLOCK = '/sys/block';
 
@@ -91,5 +91,23 @@ export function loopState(name: string): LoopSysfs | undefined {
     autoclear: readAttribute(`${dir}/loop/autoclear`) === '1',
     readOnly: readAttribute(`${dir}/ro`) === '1',
     logicalBlockSize: logicalBlockSize(name),
+  };
+}
+
+/**
+ * A bound loop device as sysfs alone describes it; its loop name (`lo_file_name`) needs an ioctl,
+ * so callers that must stay free of native bindings (listing) go without it.
+ */
+export function loopFromSysfs(state: LoopSysfs): LoopDevice {
+  return {
+    index: Number(state.name.slice(4)),
+    path: `/dev/${state.name}`,
+    devno: state.devno,
+    backingFile: state.backingFile,
+    offset: state.offset,
+    sizeLimit: state.sizeLimit,
+    readOnly: state.readOnly,
+    autoclear: state.autoclear,
+    logicalSectorSize: state.logicalBlockSize,
   };
 }
