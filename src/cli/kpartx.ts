@@ -281,6 +281,7 @@ class Run {
     const table = this.readTable(source, options);
     if (options.action === 'list') {
       if (table) this.list(table, source, options);
+      if (options.verbose) this.backendNote(options);
       // The C tool attaches a loop for -l and says so when it lets go of it; we only predicted it.
       if (options.verbose && source.loop?.state === 'predicted')
         this.err(`loop deleted : ${source.loop.path}\n`);
@@ -288,6 +289,18 @@ class Run {
     }
     if (!table) return 0;
     return this.addOrUpdate(table, source, options, kind!);
+  }
+
+  /**
+   * `-lv` says which backend `-a` would use when it is not device-mapper (on a machine with
+   * device-mapper the output stays the C tool's to the byte).
+   */
+  private backendNote(options: CliOptions): void {
+    const host = this.io.host;
+    const dm = options.backend !== 'loop' && host.deviceMapperPresent();
+    if (dm || options.backend === 'dm') return;
+    const why = options.backend === 'loop' ? 'as asked' : 'no device-mapper in this kernel';
+    this.err(`backend: loop (${why}): -a maps each partition as its own loop device\n`);
   }
 
   private readTable(source: ResolvedSource, options: CliOptions): PartitionTable | null {

@@ -143,6 +143,8 @@ export interface Host {
   kernel(): Promise<Kernel>;
   /** Whether loop devices can be attached at all (the loop backend's prerequisite). */
   loopAvailable(): boolean;
+  /** Whether the kernel has device-mapper, answered without the kernel bindings. */
+  deviceMapperPresent(): boolean;
 }
 
 /** Same rule as the kernel's LOOP_CTL_GET_FREE: the lowest existing unbound loop, else the lowest unused index. */
@@ -199,6 +201,7 @@ export function realHost(load: () => Promise<Kernel> = defaultKernelLoader): Hos
       return kernel;
     },
     loopAvailable: () => existsSync('/dev/loop-control'),
+    deviceMapperPresent: () => /^\s*\d+\s+device-mapper$/m.test(readAttribute('/proc/misc') ?? ''),
   };
 }
 
@@ -271,6 +274,7 @@ export function hostFor(kernel: Kernel): Host {
     },
     kernel: async () => kernel,
     loopAvailable: () => true,
+    deviceMapperPresent: () => kernel.dm !== null,
   };
 }
 
