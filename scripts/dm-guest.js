@@ -63,6 +63,10 @@ mount -t tmpfs -o mode=1777 tmpfs /root/tmp
 mount -t tmpfs tmpfs /root/run
 mkdir -p /root/tmp/results
 mount --bind /results /root/tmp/results
+# The project itself comes through a share of its own: a checkout under /tmp or /run would be
+# hidden by the guest's tmpfs mounts above.
+mkdir -p '/root${repo}' 2>/dev/null
+mount -t 9p -o $O,ro,cache=loose repo '/root${repo}' || { echo "guest: cannot mount the project"; poweroff -f; }
 echo "guest: kernel $(uname -r), device-mapper $(cat /root/proc/misc | grep -c device-mapper)"
 cat > /root/tmp/guest-cmd.sh <<'KPARTX_CMD_EOF'
 ${command}
@@ -133,6 +137,8 @@ export function runInGuest(command, options = {}) {
     'local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap',
     '-virtfs',
     `local,path=${results},mount_tag=results,security_model=none,multidevs=remap`,
+    '-virtfs',
+    `local,path=${repo},mount_tag=repo,security_model=none,readonly=on,multidevs=remap`,
   ];
   return new Promise((resolve) => {
     const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
