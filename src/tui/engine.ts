@@ -31,7 +31,7 @@ import {
 import { readPartitionTable } from '../engine/tables/index.js';
 import { holders as sysfsHolders } from '../kernel/sysfs.js';
 import { type DevNo, formatDevNo, type Kernel } from '../kernel/types.js';
-import { type ContentInfo, probeContent } from '../probe/index.js';
+import { type ContentInfo, describeContent, hintFor, probeContent } from '../probe/index.js';
 import type {
   ExistingMapView,
   Inspection,
@@ -106,7 +106,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   const pace = deps.paceMs ?? 30;
   const cwd = deps.cwd ?? process.cwd();
   /** Content probes per source and slot: they do not change with the options. */
-  const contentCache = new Map<string, Map<string, string | undefined>>();
+  const contentCache = new Map<string, Map<string, ContentInfo | null>>();
   const looked = new Set<string>();
 
   async function backendFor(k: Kernel, options: MapOptions): Promise<MapBackend> {
@@ -145,8 +145,25 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     return [...mounts, ...stacked];
   }
 
-  const contentText = (info: ContentInfo | null): string | undefined =>
+  const contentText = (info: ContentInfo | null | undefined): string | undefined =>
     info ? `${info.type}${info.label ? ` "${info.label}"` : ''}` : undefined;
+
+  /** Next step and mountability of a partition's content, naming its map path when known. */
+  function contentAdvice(
+    info: ContentInfo | null | undefined,
+    mapPath: string | undefined,
+  ): Pick<PartitionRow, 'contentHint' | 'mountable' | 'notMountableWhy'> {
+    if (!info) return {};
+    const hint = hintFor(info, mapPath);
+    const why = info.mountable
+      ? undefined
+      : `${describeContent(info)}: ${hint ?? 'not a filesystem the kernel mounts directly'}`;
+    return {
+      mountable: info.mountable,
+      ...(hint ? { contentHint: hint } : {}),
+      ...(why ? { notMountableWhy: why } : {}),
+    };
+  }
 
   /** The engine's SourceReport (the same data `--json` prints), drawn as the view-model. */
   async function inspect(path: string, options: MapOptions): Promise<Inspection> {
@@ -173,9 +190,15 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       probe: probed === undefined && !firstLook,
     });
     if (report.error) throw new TuiError(report.error);
-    const contents =
-      probed ?? new Map(report.partitions.map((p) => [`${p.start}:${p.size}`, contentText(p.content)]));
+    const contents = probed ?? new Map(report.partitions.map((p) => [`${p.start}:${p.size}`, p.content]));
     if (probed === undefined && !firstLook) contentCache.set(path, contents);
+    /** What an existing map holds (maps and partitions share start and size), for the mount session. */
+    const mapContent = (start: number, size: number, mapPath: string) => {
+      const info = contents.get(`${start}:${size}`);
+      const text = contentText(info);
+      const { notMountableWhy } = contentAdvice(info, mapPath);
+      return { ...(text ? { contents: text } : {}), ...(notMountableWhy ? { notMountableWhy } : {}) };
+    };
 
     const backendKind: 'dm' | 'loop' =
       backend?.kind ?? report.backend ?? (options.backend === 'dm' ? 'dm' : 'loop');
@@ -188,8 +211,10 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       size: m.size,
       readOnly: m.readOnly,
       holders: holdersOf(k, m.devno),
+      ...mapContent(m.start, m.size, m.path),
     }));
     const existingNames = new Set(report.existing.map((m) => m.name));
+    const plannedPaths = new Map(report.maps.map((m) => [m.number, m.path]));
     const partitions: PartitionRow[] = report.partitions.map((p) => {
       const row = partitionRow(
         {
@@ -204,10 +229,14 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
           bootable: p.bootable,
         },
         report.table?.type ?? 'dos',
-        contents.get(`${p.start}:${p.size}`),
+        contentText(contents.get(`${p.start}:${p.size}`)),
       );
       if (p.pastEnd) row.flags.push('past-end');
-      return p.existing ? { ...row, mappedAs: p.existing.name } : row;
+      const advice = contentAdvice(
+        contents.get(`${p.start}:${p.size}`),
+        p.existing?.path ?? plannedPaths.get(p.number),
+      );
+      return { ...row, ...advice, ...(p.existing ? { mappedAs: p.existing.name } : {}) };
     });
     const parentPath = report.device ?? path;
     const maps: PreviewMap[] = report.maps.map((map) => ({
@@ -480,27 +509,35 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       .slice(0, TREE_ENTRIES);
   }
 
-  /** The kernel filesystem type of a mapped partition, from its content (read through the host). */
-  function mountType(mapPath: string): string | undefined {
+  /** What a mapped partition holds (read through the host); null when unknown or unreadable. */
+  function mapContentInfo(mapPath: string): ContentInfo | null {
     try {
       const k = deps.kernel;
       const size = k ? k.blockDevice(mapPath).sizeBytes : statSync(mapPath).size;
       const disk = host.openDisk(mapPath, size, 512);
       try {
-        const info = probeContent(disk, 0, disk.size);
-        if (!info?.mountable) return undefined;
-        return info.type === 'ext2' || info.type === 'ext3'
-          ? 'ext4'
-          : info.type === 'ntfs'
-            ? 'ntfs3'
-            : info.type;
+        return probeContent(disk, 0, disk.size);
       } finally {
         disk.close();
       }
     } catch {
-      // Let the session detect it.
-      return undefined;
+      return null;
     }
+  }
+
+  /**
+   * The kernel filesystem type to mount a mapped partition with. Unknown content is left to the
+   * session to detect; known content that is not a filesystem (LUKS, LVM, swap…) is refused with
+   * what to do instead, rather than a bare mount error.
+   */
+  function mountType(mapPath: string): string | undefined {
+    const info = mapContentInfo(mapPath);
+    if (!info) return undefined;
+    if (!info.mountable) {
+      const next = hintFor(info, mapPath) ?? 'not a filesystem the kernel mounts directly';
+      throw new TuiError(`${basename(mapPath)} is not mountable: ${describeContent(info)}; ${next}`);
+    }
+    return info.type === 'ext2' || info.type === 'ext3' ? 'ext4' : info.type === 'ntfs' ? 'ntfs3' : info.type;
   }
 
   async function session() {

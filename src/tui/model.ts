@@ -38,6 +38,12 @@ export interface PartitionRow {
   flags: string[];
   /** `ext4 "root"`, `swap`, `LUKS2`…, when the content probe knows. */
   contents?: string;
+  /** What to run next for LUKS, LVM, md RAID, ZFS, swap…, naming the partition's map path when known. */
+  contentHint?: string;
+  /** The probe recognised the content: true for a filesystem mounted as it is, false for the others. */
+  mountable?: boolean;
+  /** For recognised content that is not mounted as it is: what it is and what to do instead. */
+  notMountableWhy?: string;
   /** Name of the existing map of this partition. */
   mappedAs?: string;
 }
@@ -110,6 +116,10 @@ export interface ExistingMapView {
   readOnly: boolean;
   /** Why it cannot be removed now: mountpoints, holder devices, open count. */
   holders: string[];
+  /** `ext4 "root"`, `crypto_LUKS`…, when the content probe knows. */
+  contents?: string;
+  /** Set when the content is known and is not a filesystem to mount as it is (LUKS, LVM, swap…): why, and what instead. */
+  notMountableWhy?: string;
 }
 
 export interface Inspection {
