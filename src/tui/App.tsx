@@ -10,6 +10,7 @@ import {
   LayoutHeader,
   layoutHeaderLines,
   PartitionDetail,
+  PartitionNext,
   PartitionTable,
 } from './components/Layout.js';
 import MountSession from './components/MountSession.js';
@@ -171,6 +172,7 @@ export default function App({ engine, paths, terminal, size: fixedSize, theme: f
           theme={theme}
         />
         <PartitionDetail partition={selected} width={width} />
+        <PartitionNext partition={selected} width={width} theme={theme} />
         <Options
           options={state.options}
           autoDelimiter={inspection.preview.delimiter}
@@ -181,7 +183,8 @@ export default function App({ engine, paths, terminal, size: fixedSize, theme: f
         <Preview
           preview={inspection.preview}
           width={width}
-          height={previewRows}
+          // The next-step line takes its row from the preview, so the table does not jump.
+          height={previewRows - (selected?.contentHint ? 1 : 0)}
           theme={theme}
           {...(selected ? { selectedNumber: selected.number } : {})}
         />

@@ -154,3 +154,25 @@ export function PartitionDetail({
   ].filter(Boolean);
   return <Text wrap="truncate">{truncate(parts.join(' · '), width)}</Text>;
 }
+
+/** The next step for content that is not mounted as it is (LUKS, LVM, md RAID, ZFS, swap…). */
+export function partitionNextLine(partition: PartitionRow | undefined, width: number): string | undefined {
+  return partition?.contentHint ? truncate(`next: ${partition.contentHint}`, width) : undefined;
+}
+
+export function PartitionNext({
+  partition,
+  width,
+  theme,
+}: {
+  partition: PartitionRow | undefined;
+  width: number;
+  theme: Theme;
+}) {
+  const line = partitionNextLine(partition, width);
+  return line ? (
+    <Text color={theme.accent} wrap="truncate">
+      {line}
+    </Text>
+  ) : null;
+}

@@ -28,6 +28,45 @@ function SessionLog({ log, width }: { log: string[]; width: number }) {
   );
 }
 
+/** `text` cut into lines of at most `width` at spaces, later lines indented by `indent`. */
+function wrapWords(text: string, width: number, indent: string): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    const candidate = line ? `${line} ${word}` : lines.length ? `${indent}${word}` : word;
+    if (candidate.length <= width || !line) line = candidate;
+    else {
+      lines.push(line);
+      line = `${indent}${word}`;
+    }
+  }
+  if (line) lines.push(line);
+  return lines.map((l) => truncate(l, width));
+}
+
+/**
+ * Mapped partitions the session does not mount, each with what it holds and what to do instead,
+ * wrapped so the command is read in full; at most `rows` lines, the rest counted.
+ */
+export function notOfferedLines(maps: ExistingMapView[], width: number, rows: number): string[] {
+  if (maps.length === 0 || rows < 2) return [];
+  const lines = ['Not mounted here:'];
+  for (const [i, m] of maps.entries()) {
+    const entry = wrapWords(
+      `  ${[m.name, m.contents, '—', m.notMountableWhy].filter(Boolean).join(' ')}`,
+      width,
+      '    ',
+    );
+    const room = rows - lines.length - (i < maps.length - 1 ? 1 : 0);
+    if (entry.length > room) {
+      lines.push(`  … ${maps.length - i} more`);
+      break;
+    }
+    lines.push(...entry);
+  }
+  return lines.slice(0, rows);
+}
+
 /** Pick a mapped partition, mount it, look inside, and end with nothing left behind. */
 export default function MountSession(props: MountSessionProps) {
   const { maps, state, sourceName, width, height, theme } = props;
@@ -68,7 +107,12 @@ export default function MountSession(props: MountSessionProps) {
       </Box>
     );
   }
-  const items = maps.map((m) => ({
+  // Known content that is not a filesystem (LUKS, LVM, swap…) is explained, not offered; maps whose
+  // content is unknown stay on offer and the mount finds out.
+  const offered = maps.filter((m) => !m.notMountableWhy);
+  const explained = maps.filter((m) => m.notMountableWhy);
+  const notOffered = notOfferedLines(explained, width, Math.max(0, height - 4 - log.length));
+  const items = offered.map((m) => ({
     key: m.name,
     label: truncate(
       `${padEnd(m.name, 16)} ${padEnd(m.path, 18)} ${padEnd(m.devno, 7)} ${humanSectors(m.size)}`,
@@ -84,19 +128,26 @@ export default function MountSession(props: MountSessionProps) {
       </Text>
       {maps.length === 0 ? (
         <Text color={theme.warn}>No mapped partitions: add maps first (a on the layout screen).</Text>
+      ) : offered.length === 0 ? (
+        <Text color={theme.warn}>No mapped partition holds a filesystem to mount as it is.</Text>
       ) : (
         <ListTheme.Provider value={theme}>
           <SelectInput
             itemComponent={ListItem}
             indicatorComponent={ListIndicator}
             items={items}
-            limit={Math.max(1, height - 2 - log.length)}
+            limit={Math.max(1, height - 2 - log.length - notOffered.length)}
             isFocused={state.phase === 'pick'}
             onHighlight={(item) => props.onHighlight(items.findIndex((i) => i.value === item.value))}
             onSelect={(item) => props.onSelect(item.value)}
           />
         </ListTheme.Provider>
       )}
+      {notOffered.length ? (
+        <Text dimColor wrap="truncate">
+          {notOffered.join('\n')}
+        </Text>
+      ) : null}
       <SessionLog log={log} width={width} />
     </Box>
   );
