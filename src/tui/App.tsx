@@ -128,7 +128,10 @@ export default function App({ engine, paths, terminal, size: fixedSize, theme: f
   const height = Math.max(8, size.rows - 1);
   // Title, message and help line.
   const body = height - 3;
-  const tableRows = Math.max(3, Math.floor((body - 5) * 0.6));
+  // The partition table gets up to 60% of the body; rows it does not need go to the maps preview.
+  const maxTableRows = Math.max(3, Math.floor((body - 5) * 0.6));
+  const partitionCount = state.inspection?.layout.partitions.length ?? maxTableRows;
+  const tableRows = Math.max(3, Math.min(maxTableRows, partitionCount + 1)); // + the header row
   const previewRows = Math.max(2, body - 5 - tableRows - 1);
 
   useAppInput(state, actions, tableRows);

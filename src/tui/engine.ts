@@ -301,13 +301,13 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   function nodePresent(k: Kernel, path: string): boolean {
     const fake = k as Kernel & { isBlockDevice?: (path: string) => boolean };
     if (typeof fake.isBlockDevice === 'function') {
-      let target = path;
+      // The fake's own nodes first: a real link left at the same path must not shadow them.
+      if (fake.isBlockDevice(path)) return true;
       try {
-        target = resolve(path, '..', readlinkSync(path));
+        return fake.isBlockDevice(resolve(path, '..', readlinkSync(path)));
       } catch {
-        // not a link: the node itself
+        return false;
       }
-      return fake.isBlockDevice(target);
     }
     try {
       return statSync(path).isBlockDevice();
