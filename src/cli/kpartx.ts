@@ -6,6 +6,7 @@
  */
 import type { BackendKind, MapBackend, MapEvent, PlannedMap } from '../engine/backend.js';
 import { BackendUnavailable, chooseBackendKind, loadBackend } from '../engine/backends/select.js';
+import { errorText } from '../engine/errors.js';
 import { releaseImageLoop } from '../engine/image-loop.js';
 import { listingLines } from '../engine/listing.js';
 import { resolveDelimiter } from '../engine/names.js';
@@ -376,5 +377,3 @@ interface Ledger {
   request?: { parent: ResolvedSource['parent']; maps: PlannedMap[]; readOnly: boolean; sync: boolean };
   created: PlannedMap[];
 }
-
-const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));

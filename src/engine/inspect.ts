@@ -1,3 +1,4 @@
+import { errorText } from './errors.js';
 /**
  * Everything known about one source, as data: the table, every partition with all its fields,
  * the maps `-a` would create (names and tables exactly), which backend would make them, the maps
@@ -166,8 +167,6 @@ function emptyReport(source: string, error: string): SourceReport {
     error,
   };
 }
-
-const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 export function plannedMapReport(map: PlannedMap, parentDevno: DevNo): PlannedMapReport {
   return {

@@ -5,14 +5,12 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import type { DevNo, Kernel, MountEntry } from '../kernel/types.js';
+import { type DevNo, type Kernel, type MountEntry, sameDevNo } from '../kernel/types.js';
 import type { EmitEvent, ExistingMap, MapBackend, MapRequest, OpResult, RemoveRequest } from './backend.js';
 import { deferSignals } from './signals.js';
 
 /** Mountpoints the session creates: `<MOUNT_ROOT>/<map name>`. */
 export const MOUNT_ROOT = '/run/kpartx-tui/mnt';
-
-const sameDevNo = (a: DevNo, b: DevNo): boolean => a.major === b.major && a.minor === b.minor;
 
 export interface FilesystemSignature {
   /** What blkid would call it: `ext4`, `vfat`, `xfs`… */

@@ -13,6 +13,7 @@ import { loopFromSysfs, loopNames, loopState, readAttribute } from '../kernel/sy
 import type { DevNo, DmMapInfo, Kernel, LoopDevice } from '../kernel/types.js';
 import type { ParentDevice } from './backend.js';
 import type { Disk } from './disk.js';
+import { errorText } from './errors.js';
 import { type FileDisk, openFileDisk } from './file-disk.js';
 import { imageLoopName } from './image-loop.js';
 import { lastPathComponent, parentUuid } from './names.js';
@@ -439,8 +440,6 @@ const readGeometry = (kernel: Kernel, path: string) => {
   const [sizeBytes, sectorSize] = geometryOf(kernel, path);
   return { sizeBytes, sectorSize };
 };
-
-const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 function loopParent(
   path: string,

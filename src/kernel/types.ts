@@ -10,6 +10,8 @@ export interface DevNo {
 
 export const formatDevNo = (d: DevNo): string => `${d.major}:${d.minor}`;
 
+export const sameDevNo = (a: DevNo, b: DevNo): boolean => a.major === b.major && a.minor === b.minor;
+
 /** A failed system call, with what was attempted and on which device. */
 export class KernelError extends Error {
   constructor(

@@ -15,6 +15,7 @@ import type {
 } from '../engine/backend.js';
 import { createLoopBackend } from '../engine/backends/loop.js';
 import { chooseBackendKind, loadBackend } from '../engine/backends/select.js';
+import { errorText } from '../engine/errors.js';
 import { releaseImageLoop } from '../engine/image-loop.js';
 import { inspectSource } from '../engine/inspect.js';
 import type { Slot, TableType } from '../engine/partition.js';
@@ -30,7 +31,7 @@ import {
 } from '../engine/source.js';
 import { readPartitionTable } from '../engine/tables/index.js';
 import { holders as sysfsHolders } from '../kernel/sysfs.js';
-import { type DevNo, formatDevNo, type Kernel } from '../kernel/types.js';
+import { type DevNo, formatDevNo, type Kernel, sameDevNo } from '../kernel/types.js';
 import { type ContentInfo, describeContent, hintFor, probeContent } from '../probe/index.js';
 import type {
   ExistingMapView,
@@ -66,8 +67,6 @@ export interface TuiEngineDeps {
 }
 
 const TREE_ENTRIES = 40;
-const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error));
-const sameDevNo = (a: DevNo, b: DevNo) => a.major === b.major && a.minor === b.minor;
 
 /** `Linux filesystem`, flags as short words, contents as `ext4 "root"`. */
 function partitionRow(slot: Slot, tableType: TableType, contents: string | undefined): PartitionRow {

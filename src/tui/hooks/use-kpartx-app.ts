@@ -4,6 +4,7 @@
  */
 import { useApp } from 'ink';
 import { useCallback, useEffect, useMemo, useReducer, useRef } from 'react';
+import { errorText } from '../../engine/errors.js';
 import type { Inspection, MapOptions, OpOutcome, TuiEngine } from '../model.js';
 import { type AppState, appReducer, initialAppState, type OpKind } from './use-app-state.js';
 import type { OptionsAction } from './use-options-state.js';
@@ -37,8 +38,6 @@ export interface AppActions {
   quit(): void;
   interrupt(): void;
 }
-
-const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** Lets React paint between engine events. */
 const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
