@@ -16,7 +16,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { createDevNodes, type DevNodes, MAPPER_DIR } from '../../kernel/devnodes.js';
-import { lockKey, withLock } from '../../kernel/lock.js';
 import { holders as sysfsHolders } from '../../kernel/sysfs.js';
 import {
   type DevNo,
@@ -26,6 +25,7 @@ import {
   formatDevNo,
   type Kernel,
   KernelError,
+  sameDevNo,
 } from '../../kernel/types.js';
 import type {
   EmitEvent,
@@ -37,7 +37,9 @@ import type {
   PlannedMap,
   RemoveRequest,
 } from '../backend.js';
+import { errorText } from '../errors.js';
 import { nonDmUuid, partitionNumberOf } from '../names.js';
+import { lockedBackend } from './locked.js';
 
 export interface DmBackendOptions {
   /** /dev/mapper node handling (tests substitute one that touches nothing). */
@@ -50,8 +52,6 @@ export interface DmBackendOptions {
   holders?: (devno: DevNo) => string[];
 }
 
-const sameDevNo = (a: DevNo, b: DevNo): boolean => a.major === b.major && a.minor === b.minor;
-const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 const mapperPath = (name: string): string => `${MAPPER_DIR}/${name}`;
 
 /** The linear target of a single-target table, or undefined. */
@@ -268,7 +268,7 @@ export function createDmBackend(
       }
       return { failures: 0 };
     } catch (error) {
-      emit({ type: 'failed', name: current?.dmName ?? parent.path, op, message: errorMessage(error) });
+      emit({ type: 'failed', name: current?.dmName ?? parent.path, op, message: errorText(error) });
       let failures = 1;
       for (const entry of undo.reverse()) {
         try {
@@ -276,7 +276,7 @@ export function createDmBackend(
           if (entry.created) emit({ type: 'rolled-back', name: entry.name });
         } catch (undoError) {
           failures++;
-          emit({ type: 'failed', name: entry.name, op: 'remove', message: errorMessage(undoError) });
+          emit({ type: 'failed', name: entry.name, op: 'remove', message: errorText(undoError) });
         }
       }
       return { failures: failures + releaseAttachedLoop(parent, emit) };
@@ -293,7 +293,7 @@ export function createDmBackend(
       emit({ type: 'loop-detached', path: loop.path });
       return 0;
     } catch (error) {
-      emit({ type: 'failed', name: loop.path, op: 'remove', message: errorMessage(error) });
+      emit({ type: 'failed', name: loop.path, op: 'remove', message: errorText(error) });
       return 1;
     }
   }
@@ -310,7 +310,7 @@ export function createDmBackend(
         emit({ type: 'busy', name, holders: whoHolds(devno) });
         return 1;
       }
-      emit({ type: 'failed', name, op: 'remove', message: errorMessage(error) });
+      emit({ type: 'failed', name, op: 'remove', message: errorText(error) });
       return 1;
     }
     const problem = nodes.removed(name, { sync });
@@ -387,33 +387,28 @@ export function createDmBackend(
     return { failures };
   }
 
-  const locked = <T>(parent: ParentDevice, fn: () => T): T =>
-    withLock(lockKey(parent), parent.path, fn, options.lockWaitMs);
-
-  return {
-    kind: 'dm',
-    add: (request, emit) => locked(request.parent, () => addLocked(request, emit)),
-    update: (request, emit) =>
-      locked(request.parent, () => {
-        const added = addLocked(request, emit);
-        if (added.failures > 0) return added;
-        return removeStale(request, emit);
-      }),
-    remove: (request, emit) => locked(request.parent, () => removeLocked(request, emit)),
-    existing: (parent) =>
-      owned(parent).map((entry): ExistingMap => {
-        const info = dm.info(entry.name);
-        const target = singleLinear(entry.table)!;
-        return {
-          name: entry.name,
-          number: entry.number,
-          path: mapperPath(entry.name),
-          devno: entry.info.devno,
-          start: target.offset,
-          size: entry.table[0]!.length,
-          readOnly: info?.readOnly ?? false,
-          openCount: info?.openCount ?? 0,
-        };
-      }),
-  };
+  return lockedBackend(
+    {
+      kind: 'dm',
+      add: addLocked,
+      removeStale,
+      remove: removeLocked,
+      existing: (parent) =>
+        owned(parent).map((entry): ExistingMap => {
+          const info = dm.info(entry.name);
+          const target = singleLinear(entry.table)!;
+          return {
+            name: entry.name,
+            number: entry.number,
+            path: mapperPath(entry.name),
+            devno: entry.info.devno,
+            start: target.offset,
+            size: entry.table[0]!.length,
+            readOnly: info?.readOnly ?? false,
+            openCount: info?.openCount ?? 0,
+          };
+        }),
+    },
+    options.lockWaitMs,
+  );
 }

@@ -13,10 +13,9 @@
 import { lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { heldExclusively } from '../../kernel/block.js';
-import { lockKey, withLock } from '../../kernel/lock.js';
 import { loopsOverDevice } from '../../kernel/loop.js';
 import { devDir, loopState, readAttribute, holders as sysfsHolders } from '../../kernel/sysfs.js';
-import type { DevNo, Kernel, LoopDevice } from '../../kernel/types.js';
+import { type Kernel, type LoopDevice, sameDevNo } from '../../kernel/types.js';
 import type {
   EmitEvent,
   ExistingMap,
@@ -26,6 +25,8 @@ import type {
   ParentDevice,
   PlannedMap,
 } from '../backend.js';
+import { errorText } from '../errors.js';
+import { lockedBackend } from './locked.js';
 
 /** Where the per-partition paths live: the same place device-mapper puts its nodes. */
 export const LOOP_MAP_DIR = '/dev/mapper';
@@ -64,9 +65,6 @@ interface OwnedLoop {
   /** The /dev/mapper entry pointing at this loop, when there is one. */
   link?: string;
 }
-
-const sameDevNo = (a: DevNo, b: DevNo): boolean => a.major === b.major && a.minor === b.minor;
-const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
 type LinkState =
   | { kind: 'absent' }
@@ -286,7 +284,7 @@ export function createLoopBackend(
         type: 'failed',
         name: current?.name ?? parent.path,
         op: 'create',
-        message: errorMessage(error),
+        message: errorText(error),
       });
       let failures = 1;
       for (let i = undo.length - 1; i >= 0; i--) {
@@ -299,7 +297,7 @@ export function createLoopBackend(
             type: 'failed',
             name: undoNames[i] || parent.path,
             op: 'remove',
-            message: errorMessage(undoError),
+            message: errorText(undoError),
           });
         }
       }
@@ -329,7 +327,7 @@ export function createLoopBackend(
       emit({ type: 'removed', name: owned.name, path: linkPath(owned.name) });
       return 0;
     } catch (error) {
-      emit({ type: 'failed', name: owned.name, op: 'remove', message: errorMessage(error) });
+      emit({ type: 'failed', name: owned.name, op: 'remove', message: errorText(error) });
       return 1;
     }
   }
@@ -349,45 +347,39 @@ export function createLoopBackend(
       emit({ type: 'loop-detached', path: self.path });
       return 0;
     } catch (error) {
-      emit({ type: 'failed', name: self.path, op: 'remove', message: errorMessage(error) });
+      emit({ type: 'failed', name: self.path, op: 'remove', message: errorText(error) });
       return 1;
     }
   }
 
-  const locked = <T>(parent: ParentDevice, fn: () => T): T =>
-    withLock(lockKey(parent), parent.path, fn, options.lockWaitMs);
-
-  return {
-    kind: 'loop',
-    add: (request, emit) => locked(request.parent, () => addLocked(request, emit)),
-    update: (request, emit) =>
-      locked(request.parent, () => {
-        const added = addLocked(request, emit);
-        if (added.failures > 0) return added;
-        return removeStale(request, emit);
-      }),
-    remove: (request, emit) =>
-      locked(request.parent, () => {
+  return lockedBackend(
+    {
+      kind: 'loop',
+      add: addLocked,
+      removeStale,
+      remove: (request, emit) => {
         let failures = 0;
         const all = kernel.loop.list();
         for (const owned of ownedLoops(request.parent)) failures += removeOne(owned, all, emit);
         return { failures };
-      }),
-    existing: (parent) => {
-      const all = kernel.loop.list();
-      return ownedLoops(parent).map(
-        (owned): ExistingMap => ({
-          name: owned.name,
-          number: owned.number,
-          // The /dev/mapper link when it exists, else the loop device itself.
-          path: owned.link ? linkPath(owned.link) : owned.loop.path,
-          devno: owned.loop.devno,
-          start: owned.loop.offset / 512,
-          size: owned.loop.sizeLimit / 512,
-          readOnly: owned.loop.readOnly,
-          openCount: holdersOf(owned.loop, all).length,
-        }),
-      );
+      },
+      existing: (parent) => {
+        const all = kernel.loop.list();
+        return ownedLoops(parent).map(
+          (owned): ExistingMap => ({
+            name: owned.name,
+            number: owned.number,
+            // The /dev/mapper link when it exists, else the loop device itself.
+            path: owned.link ? linkPath(owned.link) : owned.loop.path,
+            devno: owned.loop.devno,
+            start: owned.loop.offset / 512,
+            size: owned.loop.sizeLimit / 512,
+            readOnly: owned.loop.readOnly,
+            openCount: holdersOf(owned.loop, all).length,
+          }),
+        );
+      },
     },
-  };
+    options.lockWaitMs,
+  );
 }

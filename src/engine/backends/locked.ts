@@ -1,0 +1,40 @@
+/**
+ * What both backends share around their own work: every operation holds the parent device's lock
+ * (two runs never interleave on one device), and an update is an add followed, when that fully
+ * succeeded, by removing the maps of partitions that are gone.
+ */
+import { lockKey, withLock } from '../../kernel/lock.js';
+import type {
+  EmitEvent,
+  ExistingMap,
+  MapBackend,
+  MapRequest,
+  OpResult,
+  ParentDevice,
+  RemoveRequest,
+} from '../backend.js';
+
+export interface BackendSteps {
+  kind: MapBackend['kind'];
+  add(request: MapRequest, emit: EmitEvent): OpResult;
+  /** Remove the parent's maps whose partitions are not in `request.maps`. */
+  removeStale(request: MapRequest, emit: EmitEvent): OpResult;
+  remove(request: RemoveRequest, emit: EmitEvent): OpResult;
+  existing(parent: ParentDevice): ExistingMap[];
+}
+
+export function lockedBackend(steps: BackendSteps, lockWaitMs?: number): MapBackend {
+  const locked = <T>(parent: ParentDevice, fn: () => T): T =>
+    withLock(lockKey(parent), parent.path, fn, lockWaitMs);
+  return {
+    kind: steps.kind,
+    add: (request, emit) => locked(request.parent, () => steps.add(request, emit)),
+    update: (request, emit) =>
+      locked(request.parent, () => {
+        const added = steps.add(request, emit);
+        return added.failures > 0 ? added : steps.removeStale(request, emit);
+      }),
+    remove: (request, emit) => locked(request.parent, () => steps.remove(request, emit)),
+    existing: steps.existing,
+  };
+}
