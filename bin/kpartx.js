@@ -3,6 +3,9 @@
 // The drop-in CLI, free of React and Ink. The build also bundles it into one CommonJS file,
 // dist/cli/kpartx.cjs: loading one file instead of some thirty ES modules keeps `kpartx -l`
 // close to a bare Node start. The plain ES build is the fallback.
+// Map removals wait in the kernel side by side on libuv's worker threads (REMOVE_CONCURRENCY in
+// src/engine/backends/dm.ts); libuv starts 4 unless told otherwise before its first use.
+process.env.UV_THREADPOOL_SIZE ??= '16';
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
 

@@ -4,6 +4,7 @@ import type { BackendKind, MapBackend } from '../src/engine/backend.js';
 import { createDmBackend } from '../src/engine/backends/dm.js';
 import { createLoopBackend } from '../src/engine/backends/loop.js';
 import { type Host, hostFor } from '../src/engine/source.js';
+import type { DevNodes } from '../src/kernel/devnodes.js';
 import type { Kernel } from '../src/kernel/types.js';
 
 export interface CliRun {
@@ -13,10 +14,10 @@ export interface CliRun {
 }
 
 /** A node manager that touches nothing: the fake kernel's maps have no /dev nodes. */
-const noNodes = {
-  created: () => undefined,
-  removed: () => undefined,
-  renamed: () => undefined,
+export const noNodes: DevNodes = {
+  created: async () => undefined,
+  removed: async () => undefined,
+  renamed: async () => undefined,
 };
 
 export function fakeBackend(kind: BackendKind, kernel: Kernel): MapBackend {

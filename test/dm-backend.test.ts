@@ -44,9 +44,9 @@ function setup() {
   kernel.calls.length = 0;
   const nodeLog: string[] = [];
   const nodes: DevNodes = {
-    created: (name) => void nodeLog.push(`+${name}`),
-    removed: (name) => void nodeLog.push(`-${name}`),
-    renamed: (from, to) => void nodeLog.push(`${from}>${to}`),
+    created: async (name) => void nodeLog.push(`+${name}`),
+    removed: async (name) => void nodeLog.push(`-${name}`),
+    renamed: async (from, to) => void nodeLog.push(`${from}>${to}`),
   };
   const backend = createDmBackend(kernel, { nodes, holders: () => [] });
   const events: MapEvent[] = [];
@@ -77,9 +77,9 @@ describe('ownership helpers', () => {
 });
 
 describe('dm backend on the fake kernel', () => {
-  it('creates maps with part<N>-<parent uuid>, then reloads them on a second add', () => {
+  it('creates maps with part<N>-<parent uuid>, then reloads them on a second add', async () => {
     const { backend, events, emit, tables, nodeLog, kernel } = setup();
-    expect(backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit).failures).toBe(0);
+    expect((await backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit)).failures).toBe(0);
     expect(tables()).toEqual(
       new Map([
         ['loop0p1', `part1-${U} 7:0 2048`],
@@ -90,7 +90,7 @@ describe('dm backend on the fake kernel', () => {
     expect(events.map((e) => e.type)).toEqual(['created', 'created', 'created']);
     expect(nodeLog).toEqual(['+loop0p1', '+loop0p2', '+loop0p5']);
     events.length = 0;
-    expect(backend.add({ parent, maps: MAPS, readOnly: true, sync: true }, emit).failures).toBe(0);
+    expect((await backend.add({ parent, maps: MAPS, readOnly: true, sync: true }, emit)).failures).toBe(0);
     expect(events.map((e) => e.type)).toEqual(['reloaded', 'reloaded', 'reloaded']);
     expect(kernel.dm!.info('loop0p1')?.readOnly).toBe(true);
     expect(backend.existing(parent).map((m) => [m.name, m.number, m.start, m.size])).toEqual([
@@ -100,11 +100,11 @@ describe('dm backend on the fake kernel', () => {
     ]);
   });
 
-  it('refuses the whole run when a same-named map is not ours, takes nothing over (B3)', () => {
+  it('refuses the whole run when a same-named map is not ours, takes nothing over (B3)', async () => {
     const { backend, kernel, events, emit } = setup();
     kernel.seedMap('loop0p2', '', linear('7:0 18432'));
     kernel.seedMap('loop0p5', 'part5-devnode_7:9_Wh5pYvM', linear('7:9 0', 8192));
-    const result = backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit);
+    const result = await backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit);
     expect(result.failures).toBe(2);
     expect(events.filter((e) => e.type === 'conflict')).toEqual([
       { type: 'conflict', name: 'loop0p2', reason: 'not-kpartx' },
@@ -114,20 +114,20 @@ describe('dm backend on the fake kernel', () => {
     expect(kernel.calls).toEqual([]);
   });
 
-  it('renames a map found by its UUID (delimiter change) and reloads it', () => {
+  it('renames a map found by its UUID (delimiter change) and reloads it', async () => {
     const { backend, kernel, events, emit, nodeLog } = setup();
     kernel.seedMap('loop0-part1', `part1-${U}`, linear('7:0 2048'));
-    backend.add({ parent, maps: [MAPS[0]!], readOnly: false, sync: true }, emit);
+    await backend.add({ parent, maps: [MAPS[0]!], readOnly: false, sync: true }, emit);
     expect(events[0]).toEqual({ type: 'renamed', from: 'loop0-part1', to: 'loop0p1', uuid: `part1-${U}` });
     expect(events[1]?.type).toBe('reloaded');
     expect(nodeLog).toContain('loop0-part1>loop0p1');
     expect(kernel.dm!.info('loop0-part1')).toBeUndefined();
   });
 
-  it('does not rename a UUID owner that maps another device', () => {
+  it('does not rename a UUID owner that maps another device', async () => {
     const { backend, kernel, events, emit } = setup();
     kernel.seedMap('stale1', `part1-${U}`, linear('7:1 2048'));
-    expect(backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit).failures).toBe(1);
+    expect((await backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit)).failures).toBe(1);
     expect(events[0]).toMatchObject({
       type: 'failed',
       name: 'loop0p1',
@@ -136,11 +136,11 @@ describe('dm backend on the fake kernel', () => {
     expect(kernel.dm!.list().map((e) => e.name)).toEqual(['stale1']);
   });
 
-  it('rolls back everything the run did when a later map fails, a contained one included', () => {
+  it('rolls back everything the run did when a later map fails, a contained one included', async () => {
     const { backend, kernel, events, emit } = setup();
     kernel.seedMap('loop0p1', `part1-${U}`, linear('7:0 1000'));
     kernel.failOn('dm.create', { device: 'loop0p5', code: 'EBUSY' });
-    const result = backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit);
+    const result = await backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit);
     expect(result.failures).toBe(1);
     expect(events.filter((e) => e.type === 'failed')).toEqual([
       { type: 'failed', name: 'loop0p5', op: 'create', message: expect.stringMatching(/loop0p5.*busy/i) },
@@ -153,13 +153,13 @@ describe('dm backend on the fake kernel', () => {
     expect(kernel.dm!.table('loop0p1')[0]?.params).toBe('7:0 1000');
   });
 
-  it('update removes stale maps of this parent only, never a foreign same-named one (B2)', () => {
+  it('update removes stale maps of this parent only, never a foreign same-named one (B2)', async () => {
     const { backend, kernel, events, emit } = setup();
-    backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit);
+    await backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit);
     kernel.seedMap('loop0p9', '', linear('7:0 90000', 8));
     kernel.seedMap('loop0p7', 'LVM-xyz', linear('7:0 80000', 8));
     events.length = 0;
-    const result = backend.update({ parent, maps: [MAPS[0]!], readOnly: false, sync: true }, emit);
+    const result = await backend.update({ parent, maps: [MAPS[0]!], readOnly: false, sync: true }, emit);
     expect(result.failures).toBe(0);
     expect(events.filter((e) => e.type !== 'reloaded')).toEqual([
       { type: 'not-removed', name: 'loop0p9', reason: 'not-kpartx' },
@@ -170,12 +170,12 @@ describe('dm backend on the fake kernel', () => {
     expect(kernel.dm!.list().map((e) => e.name)).toEqual(['loop0p1', 'loop0p7', 'loop0p9']);
   });
 
-  it('delete reports a busy map, removes the others and fails (B4)', () => {
+  it('delete reports a busy map, removes the others and fails (B4)', async () => {
     const { backend, kernel, events, emit } = setup();
-    backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit);
+    await backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit);
     kernel.setOpenCount('loop0p2', 1);
     events.length = 0;
-    const result = backend.remove({ parent, force: false, sync: true }, emit);
+    const result = await backend.remove({ parent, force: false, sync: true }, emit);
     expect(result.failures).toBe(1);
     expect(events).toEqual([
       { type: 'removed', name: 'loop0p1', path: '/dev/mapper/loop0p1' },
@@ -184,7 +184,7 @@ describe('dm backend on the fake kernel', () => {
     ]);
   });
 
-  it('delete -f takes any linear map on exactly this device, not on 7:10 (B1)', () => {
+  it('delete -f takes any linear map on exactly this device, not on 7:10 (B1)', async () => {
     const { backend, kernel, events, emit } = setup();
     const loop1 = {
       ...parent,
@@ -195,13 +195,13 @@ describe('dm backend on the fake kernel', () => {
     kernel.seedMap('onloop10', '', linear('7:10 0', 8));
     kernel.seedMap('onloop1', '', linear('7:1 0', 8));
     kernel.seedMap('striped1', '', [{ start: 0, length: 8, type: 'striped', params: '7:1 0' }]);
-    backend.remove({ parent: loop1, force: false, sync: true }, emit);
+    await backend.remove({ parent: loop1, force: false, sync: true }, emit);
     expect(events).toEqual([
       { type: 'not-removed', name: 'onloop1', reason: 'not-kpartx' },
       { type: 'not-removed', name: 'striped1', reason: 'not-linear' },
     ]);
     events.length = 0;
-    backend.remove({ parent: loop1, force: true, sync: true }, emit);
+    await backend.remove({ parent: loop1, force: true, sync: true }, emit);
     expect(events).toEqual([
       { type: 'removed', name: 'onloop1', path: '/dev/mapper/onloop1' },
       { type: 'not-removed', name: 'striped1', reason: 'not-linear' },
@@ -209,9 +209,9 @@ describe('dm backend on the fake kernel', () => {
     expect(kernel.dm!.list().map((e) => e.name)).toEqual(['onloop10', 'striped1']);
   });
 
-  it('refuses a partition past the end of the device before touching the kernel', () => {
+  it('refuses a partition past the end of the device before touching the kernel', async () => {
     const { backend, kernel, events, emit } = setup();
-    const result = backend.add(
+    const result = await backend.add(
       { parent, maps: [MAPS[0]!, planned(3, 130000, 4096)], readOnly: false, sync: true },
       emit,
     );

@@ -41,57 +41,64 @@ describe('FakeKernel device-mapper', () => {
     return { k, dm: k.dm!, loop };
   };
 
-  it('creates maps with the lowest free minor and refuses duplicate names and uuids', () => {
+  it('creates maps with the lowest free minor and refuses duplicate names and uuids', async () => {
     const { k, dm } = setup();
     const table = [{ start: 0, length: 100, type: 'linear', params: '7:0 1' }];
-    expect(dm.create('loop0p1', 'part1-x', table, { readOnly: false })).toEqual({ major: 254, minor: 0 });
-    expect(() => dm.create('loop0p1', 'part9-x', table, { readOnly: false })).toThrow(KernelError);
-    expect(() => dm.create('other', 'part1-x', table, { readOnly: false })).toThrow(/busy/);
+    expect(await dm.create('loop0p1', 'part1-x', table, { readOnly: false })).toEqual({
+      major: 254,
+      minor: 0,
+    });
+    await expect(dm.create('loop0p1', 'part9-x', table, { readOnly: false })).rejects.toThrow(KernelError);
+    await expect(dm.create('other', 'part1-x', table, { readOnly: false })).rejects.toThrow(/busy/);
     expect(dm.info('loop0p1')).toMatchObject({ uuid: 'part1-x', openCount: 0, readOnly: false });
     expect(k.openDisk('/dev/mapper/loop0p1').readAt(0, 1)[0]).toBe(0xab);
     expect(k.calls).toContain('dm.create loop0p1');
   });
 
-  it('refuses a linear target past the end of its device', () => {
+  it('refuses a linear target past the end of its device', async () => {
     const { dm } = setup();
     const table = [{ start: 0, length: 2048, type: 'linear', params: '7:0 1' }];
-    expect(() => dm.create('big', 'u', table, { readOnly: false })).toThrow(/Invalid argument/);
+    await expect(dm.create('big', 'u', table, { readOnly: false })).rejects.toThrow(/Invalid argument/);
     expect(dm.info('big')).toBeUndefined();
   });
 
-  it('applies a reload on resume, renames, and refuses to remove an open map', () => {
+  it('applies a reload on resume, renames, and refuses to remove an open map', async () => {
     const { dm, k } = setup();
-    dm.create('m', 'u', [{ start: 0, length: 10, type: 'linear', params: '7:0 0' }], { readOnly: false });
-    dm.reload('m', [{ start: 0, length: 20, type: 'linear', params: '7:0 0' }], { readOnly: true });
+    await dm.create('m', 'u', [{ start: 0, length: 10, type: 'linear', params: '7:0 0' }], {
+      readOnly: false,
+    });
+    await dm.reload('m', [{ start: 0, length: 20, type: 'linear', params: '7:0 0' }], { readOnly: true });
     expect(dm.table('m')[0]!.length).toBe(10);
-    dm.resume('m', { noFlush: true });
+    await dm.resume('m', { noFlush: true });
     expect(dm.table('m')[0]!.length).toBe(20);
     expect(dm.info('m')!.readOnly).toBe(true);
-    dm.rename('m', 'n');
+    await dm.rename('m', 'n');
     expect(dm.info('m')).toBeUndefined();
     k.setOpenCount('n', 1);
-    expect(() => dm.remove('n', { noFlush: false })).toThrow(/busy/);
+    await expect(dm.remove('n', { noFlush: false })).rejects.toThrow(/busy/);
     k.setOpenCount('n', 0);
-    dm.remove('n', { noFlush: false });
+    await dm.remove('n', { noFlush: false });
     expect(dm.list()).toEqual([]);
   });
 
-  it('detaching a loop that maps still use only marks it autoclear', () => {
+  it('detaching a loop that maps still use only marks it autoclear', async () => {
     const { dm, k, loop } = setup();
-    dm.create('m', 'u', [{ start: 0, length: 10, type: 'linear', params: '7:0 0' }], { readOnly: false });
+    await dm.create('m', 'u', [{ start: 0, length: 10, type: 'linear', params: '7:0 0' }], {
+      readOnly: false,
+    });
     k.loop.detach(loop.path);
     expect(k.loop.list()[0]!.autoclear).toBe(true);
-    dm.remove('m', { noFlush: false });
+    await dm.remove('m', { noFlush: false });
     expect(k.loop.list()).toEqual([]);
   });
 
-  it('injects failures on the nth call', () => {
+  it('injects failures on the nth call', async () => {
     const { dm, k } = setup();
     k.failOn('dm.create', { nth: 2, code: 'EBUSY' });
     const table = [{ start: 0, length: 10, type: 'linear', params: '7:0 0' }];
-    dm.create('a', 'ua', table, { readOnly: false });
-    expect(() => dm.create('b', 'ub', table, { readOnly: false })).toThrow(/Device or resource busy/);
-    dm.create('c', 'uc', table, { readOnly: false });
+    await dm.create('a', 'ua', table, { readOnly: false });
+    await expect(dm.create('b', 'ub', table, { readOnly: false })).rejects.toThrow(/Device or resource busy/);
+    await dm.create('c', 'uc', table, { readOnly: false });
     expect(dm.list().map((m) => m.name)).toEqual(['a', 'c']);
   });
 
@@ -101,10 +108,10 @@ describe('FakeKernel device-mapper', () => {
 });
 
 describe('FakeKernel mounts', () => {
-  it('mounting holds the map open until unmounted', () => {
+  it('mounting holds the map open until unmounted', async () => {
     const k = new FakeKernel();
     k.addDisk('/dev/sdz', image(64));
-    k.dm!.create('sdz1', 'u', [{ start: 0, length: 8, type: 'linear', params: '8:0 0' }], {
+    await k.dm!.create('sdz1', 'u', [{ start: 0, length: 8, type: 'linear', params: '8:0 0' }], {
       readOnly: false,
     });
     k.mounts.mount('/dev/mapper/sdz1', '/mnt', 'ext4', { readOnly: true });

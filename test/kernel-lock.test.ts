@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { acquireLock, lockKey } from '../src/kernel/lock.js';
+import { acquireLock, acquireLockAsync, lockKey } from '../src/kernel/lock.js';
 import { KernelError } from '../src/kernel/types.js';
 
 describe('per-device lock', () => {
@@ -41,6 +41,22 @@ describe('per-device lock', () => {
     const again = acquireLock('dev-7-3', '/dev/loop3', 0, dir);
     again.release();
     other.release();
+  });
+
+  it('waits without blocking the event loop, and takes the lock once it is released', async () => {
+    const first = acquireLock('dev-7-6', '/dev/loop6', 0, dir);
+    // Only a turning event loop runs this timer: a blocking wait would time out instead.
+    setTimeout(() => first.release(), 100);
+    const started = Date.now();
+    const second = await acquireLockAsync('dev-7-6', '/dev/loop6', 2000, dir);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+    expect(Date.now() - started).toBeLessThan(1500);
+    second.release();
+    const held = acquireLock('dev-7-6', '/dev/loop6', 0, dir);
+    await expect(acquireLockAsync('dev-7-6', '/dev/loop6', 100, dir)).rejects.toThrow(
+      /^\/dev\/loop6: another kpartx run is changing this device's maps/,
+    );
+    held.release();
   });
 
   it('is freed by the kernel when the holder dies', async () => {

@@ -98,14 +98,14 @@ describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
     for (const map of maps) expect(existsSync(`/dev/mapper/${map.dmName}`)).toBe(false);
   }
 
-  it('maps a DOS image, mounts a partition through /dev/mapper, reads it back, and cleans up', () => {
+  it('maps a DOS image, mounts a partition through /dev/mapper, reads it back, and cleans up', async () => {
     const before = sha256(dosImage);
     const { loop, parent } = attachParent(kernel, dosImage);
     const maps = plan(dosImage, parent);
     expect(maps.map((m) => m.name)).toEqual([`loop${loop.index}p1`, `loop${loop.index}p2`]);
 
     const added = collect();
-    expect(backend.add(request(parent, maps), added.emit)).toEqual({ failures: 0 });
+    expect(await backend.add(request(parent, maps), added.emit)).toEqual({ failures: 0 });
     expect(added.events.map((e) => e.type)).toEqual(['created', 'created']);
     // Mapping alone never writes to the source.
     expect(sha256(dosImage)).toBe(before);
@@ -147,7 +147,7 @@ describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
 
     // A mounted partition is refused, the other one still goes, the parent loop stays.
     const busy = collect();
-    expect(backend.remove({ parent, force: false, sync: true }, busy.emit)).toEqual({ failures: 1 });
+    expect(await backend.remove({ parent, force: false, sync: true }, busy.emit)).toEqual({ failures: 1 });
     expect(busy.events).toEqual([
       { type: 'busy', name: maps[0]!.dmName, holders: [mounted.mountpoint] },
       { type: 'removed', name: maps[1]!.dmName, path: `/dev/mapper/${maps[1]!.dmName}` },
@@ -158,7 +158,7 @@ describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
     session.unmount(mounted.mountpoint);
     expect(existsSync(mounted.mountpoint)).toBe(false);
     const removed = collect();
-    expect(backend.remove({ parent, force: false, sync: true }, removed.emit)).toEqual({ failures: 0 });
+    expect(await backend.remove({ parent, force: false, sync: true }, removed.emit)).toEqual({ failures: 0 });
     expect(removed.events).toEqual([
       { type: 'removed', name: maps[0]!.dmName, path: `/dev/mapper/${maps[0]!.dmName}` },
     ]);
@@ -169,7 +169,7 @@ describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
     expect(losetupLines(dosImage)).toEqual([]);
   });
 
-  it('maps a logical partition inside an extended one at its absolute offset', () => {
+  it('maps a logical partition inside an extended one at its absolute offset', async () => {
     const { loop, parent } = attachParent(kernel, logicalImage);
     const maps = plan(logicalImage, parent);
     expect(maps.map((m) => [m.number, m.start, m.size, m.contained])).toEqual([
@@ -178,7 +178,7 @@ describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
       [5, 20480, 8192, true],
       [6, 30720, 8192, true],
     ]);
-    expect(backend.add(request(parent, maps), () => {})).toEqual({ failures: 0 });
+    expect(await backend.add(request(parent, maps), () => {})).toEqual({ failures: 0 });
     const p5 = maps.find((m) => m.number === 5)!;
     const session = createSession(kernel, { mountRoot });
     const mounted = session.mount({ name: p5.name, device: `/dev/mapper/${p5.dmName}`, readOnly: true });
@@ -186,27 +186,27 @@ describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
     expect(readFileSync(join(mounted.mountpoint, 'hello.txt'), 'utf8')).toBe(helloText('logical.img', 5));
     session.unmount(mounted.mountpoint);
     const removed = collect();
-    expect(backend.remove({ parent, force: false, sync: true }, removed.emit)).toEqual({ failures: 0 });
+    expect(await backend.remove({ parent, force: false, sync: true }, removed.emit)).toEqual({ failures: 0 });
     expect(removed.events.map((e) => e.type)).toEqual(['removed', 'removed', 'removed', 'removed']);
     expectNothingOver(parent, maps);
     expect(loopState(`loop${loop.index}`)?.backingFile).toBe(logicalImage);
   });
 
-  it('maps a GPT image and mounts its second partition', () => {
+  it('maps a GPT image and mounts its second partition', async () => {
     const { parent } = attachParent(kernel, gptImage);
     const maps = plan(gptImage, parent);
     expect(maps.map((m) => m.number)).toEqual([1, 2]);
-    expect(backend.add(request(parent, maps), () => {})).toEqual({ failures: 0 });
+    expect(await backend.add(request(parent, maps), () => {})).toEqual({ failures: 0 });
     const session = createSession(kernel, { mountRoot });
     const p2 = maps[1]!;
     const mounted = session.mount({ name: p2.name, device: `/dev/mapper/${p2.dmName}`, readOnly: false });
     expect(readFileSync(join(mounted.mountpoint, 'hello.txt'), 'utf8')).toBe(helloText('gpt.img', 2));
     session.unmount(mounted.mountpoint);
-    expect(backend.remove({ parent, force: false, sync: true }, () => {})).toEqual({ failures: 0 });
+    expect(await backend.remove({ parent, force: false, sync: true }, () => {})).toEqual({ failures: 0 });
     expectNothingOver(parent, maps);
   });
 
-  it('gives partition loops the parent logical sector size (4096)', () => {
+  it('gives partition loops the parent logical sector size (4096)', async () => {
     const image = buildImage(dir, 'gpt4k.img', 'gpt', [{ line: '2048,2048,L' }], 32);
     const { parent } = attachParent(kernel, image, { blockSize: 4096 });
     expect(parent.logicalSectorSize).toBe(4096);
@@ -224,19 +224,19 @@ describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
         readOnly: false,
       },
     ];
-    expect(backend.add(request(parent, maps), () => {})).toEqual({ failures: 0 });
+    expect(await backend.add(request(parent, maps), () => {})).toEqual({ failures: 0 });
     const info = kernel.blockDevice(`/dev/mapper/${maps[0]!.dmName}`);
     expect(info.logicalSectorSize).toBe(4096);
     expect(info.sizeBytes).toBe(2048 * 512);
-    expect(backend.remove({ parent, force: false, sync: true }, () => {})).toEqual({ failures: 0 });
+    expect(await backend.remove({ parent, force: false, sync: true }, () => {})).toEqual({ failures: 0 });
     expectNothingOver(parent, maps);
   });
 
-  it('maps read-only: writes through the partition are refused and the image stays unchanged', () => {
+  it('maps read-only: writes through the partition are refused and the image stays unchanged', async () => {
     const before = sha256(dosImage);
     const { parent } = attachParent(kernel, dosImage);
     const maps = plan(dosImage, parent, true);
-    expect(backend.add(request(parent, maps, true), () => {})).toEqual({ failures: 0 });
+    expect(await backend.add(request(parent, maps, true), () => {})).toEqual({ failures: 0 });
     const path = `/dev/mapper/${maps[0]!.dmName}`;
     expect(kernel.blockDevice(path).readOnly).toBe(true);
     expect(backend.existing(parent).every((m) => m.readOnly)).toBe(true);
@@ -257,50 +257,50 @@ describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
     expect(mounted.readOnly).toBe(true);
     expect(() => writeFileSync(join(mounted.mountpoint, 'new.txt'), 'x')).toThrow(/EROFS/);
     session.unmount(mounted.mountpoint);
-    expect(backend.remove({ parent, force: false, sync: true }, () => {})).toEqual({ failures: 0 });
+    expect(await backend.remove({ parent, force: false, sync: true }, () => {})).toEqual({ failures: 0 });
     expect(sha256(dosImage)).toBe(before);
   });
 
-  it('a read-only parent gives read-only partitions, and a second add keeps them as they are', () => {
+  it('a read-only parent gives read-only partitions, and a second add keeps them as they are', async () => {
     const loop = kernel.loop.attach(gptImage, { readOnly: true });
     const parent = parentOf(kernel, loop, gptImage);
     const maps = plan(gptImage, parent);
-    expect(backend.add(request(parent, maps), () => {})).toEqual({ failures: 0 });
+    expect(await backend.add(request(parent, maps), () => {})).toEqual({ failures: 0 });
     const first = backend.existing(parent);
     expect(first.map((m) => m.readOnly)).toEqual([true, true]);
     const again = collect();
-    expect(backend.add(request(parent, maps), again.emit)).toEqual({ failures: 0 });
+    expect(await backend.add(request(parent, maps), again.emit)).toEqual({ failures: 0 });
     expect(again.events.map((e) => e.type)).toEqual(['reloaded', 'reloaded']);
     expect(backend.existing(parent).map((m) => m.devno)).toEqual(first.map((m) => m.devno));
-    expect(backend.remove({ parent, force: false, sync: true }, () => {})).toEqual({ failures: 0 });
+    expect(await backend.remove({ parent, force: false, sync: true }, () => {})).toEqual({ failures: 0 });
     expectNothingOver(parent, maps);
   });
 
-  it('-u reconciles: keeps matching maps, replaces a changed one, removes stale ones', () => {
+  it('-u reconciles: keeps matching maps, replaces a changed one, removes stale ones', async () => {
     const { parent } = attachParent(kernel, dosImage);
     const maps = plan(dosImage, parent);
-    expect(backend.add(request(parent, maps), () => {})).toEqual({ failures: 0 });
+    expect(await backend.add(request(parent, maps), () => {})).toEqual({ failures: 0 });
     const first = backend.existing(parent);
 
     const kept = collect();
-    expect(backend.update(request(parent, [maps[0]!]), kept.emit)).toEqual({ failures: 0 });
+    expect(await backend.update(request(parent, [maps[0]!]), kept.emit)).toEqual({ failures: 0 });
     expect(kept.events.map((e) => e.type)).toEqual(['reloaded', 'removed']);
     expect(backend.existing(parent).map((m) => [m.number, m.devno])).toEqual([[1, first[0]!.devno]]);
 
     const moved = { ...maps[0]!, start: 4096, size: 8192 };
     const changed = collect();
-    expect(backend.update(request(parent, [moved]), changed.emit)).toEqual({ failures: 0 });
+    expect(await backend.update(request(parent, [moved]), changed.emit)).toEqual({ failures: 0 });
     expect(changed.events.map((e) => e.type)).toEqual(['reloaded']);
     expect(backend.existing(parent).map((m) => [m.number, m.start, m.size])).toEqual([[1, 4096, 8192]]);
 
-    expect(backend.remove({ parent, force: false, sync: true }, () => {})).toEqual({ failures: 0 });
+    expect(await backend.remove({ parent, force: false, sync: true }, () => {})).toEqual({ failures: 0 });
     expectNothingOver(parent, maps);
   });
 
-  it('finds its maps from the kernel alone: a lost /dev/mapper link, a foreign loop over the parent', () => {
+  it('finds its maps from the kernel alone: a lost /dev/mapper link, a foreign loop over the parent', async () => {
     const { parent } = attachParent(kernel, dosImage);
     const maps = plan(dosImage, parent);
-    expect(backend.add(request(parent, maps), () => {})).toEqual({ failures: 0 });
+    expect(await backend.add(request(parent, maps), () => {})).toEqual({ failures: 0 });
     const p2Loop = realpathSync(`/dev/mapper/${maps[1]!.dmName}`);
     rmSync(`/dev/mapper/${maps[1]!.dmName}`);
     // A loop someone else put over the same window is not a map of ours, whatever its offset.
@@ -315,7 +315,7 @@ describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
       [maps[1]!.dmName, 2, p2Loop],
     ]);
     const run = collect();
-    expect(fresh.remove({ parent, force: false, sync: true }, run.emit)).toEqual({ failures: 0 });
+    expect(await fresh.remove({ parent, force: false, sync: true }, run.emit)).toEqual({ failures: 0 });
     expect(run.events.map((e) => [e.type, 'name' in e ? e.name : ''])).toEqual([
       ['removed', maps[0]!.dmName],
       ['removed', maps[1]!.dmName],
@@ -325,7 +325,7 @@ describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
     expectNothingOver(parent, maps);
   });
 
-  it('is all-or-nothing: a failed attach rolls back every map this run made', () => {
+  it('is all-or-nothing: a failed attach rolls back every map this run made', async () => {
     const { parent } = attachParent(kernel, logicalImage);
     const maps = plan(logicalImage, parent);
     let attaches = 0;
@@ -340,7 +340,9 @@ describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
       },
     };
     const run = collect();
-    expect(createLoopBackend(failing).add(request(parent, maps), run.emit).failures).toBeGreaterThan(0);
+    expect((await createLoopBackend(failing).add(request(parent, maps), run.emit)).failures).toBeGreaterThan(
+      0,
+    );
     // The image's loop was attached for this run: it goes too, as with the dm backend.
     expect(run.events.map((e) => e.type)).toEqual([
       'created',
@@ -356,14 +358,14 @@ describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
     expect(losetupLines(logicalImage)).toEqual([]);
   });
 
-  it('never replaces a /dev/mapper entry it does not own, and attaches nothing then', () => {
+  it('never replaces a /dev/mapper entry it does not own, and attaches nothing then', async () => {
     const { parent } = attachParent(kernel, dosImage);
     const maps = plan(dosImage, parent);
     const squatter = `/dev/mapper/${maps[1]!.dmName}`;
     writeFileSync(squatter, 'not a map\n');
     try {
       const run = collect();
-      expect(backend.add(request(parent, maps), run.emit).failures).toBe(1);
+      expect((await backend.add(request(parent, maps), run.emit)).failures).toBe(1);
       expect(run.events[0]).toEqual({ type: 'conflict', name: maps[1]!.dmName, reason: 'not-kpartx' });
       expect(run.events.some((e) => e.type === 'created')).toBe(false);
       expect(readFileSync(squatter, 'utf8')).toBe('not a map\n');
@@ -374,7 +376,7 @@ describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
     }
   });
 
-  it('refuses a truncated image before attaching anything', () => {
+  it('refuses a truncated image before attaching anything', async () => {
     const image = buildImage(dir, 'truncated.img', 'dos', [
       { line: '2048,16384,83' },
       { line: '18432,40000,83' },
@@ -401,7 +403,7 @@ describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
         readOnly: false,
       }));
     const run = collect();
-    expect(backend.add(request(parent, maps), run.emit)).toEqual({ failures: 1 });
+    expect(await backend.add(request(parent, maps), run.emit)).toEqual({ failures: 1 });
     expect(run.events).toEqual([
       {
         type: 'refused',
@@ -418,23 +420,23 @@ describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
     expectNothingOver(parent, maps);
   });
 
-  it('maps nothing from an image without a partition table', () => {
+  it('maps nothing from an image without a partition table', async () => {
     const image = join(dir, 'garbage.img');
     writeFileSync(image, Buffer.alloc(4 * 1024 * 1024, 0x5a));
     const { parent } = attachParent(kernel, image);
     expect(() => readTable(image)).toThrow(/no partition table/);
-    expect(backend.add(request(parent, []), () => {})).toEqual({ failures: 0 });
+    expect(await backend.add(request(parent, []), () => {})).toEqual({ failures: 0 });
     expect(backend.existing(parent)).toEqual([]);
   });
 
-  it('waits for the parent lock and fails with a clear message when it stays taken', () => {
+  it('waits for the parent lock and fails with a clear message when it stays taken', async () => {
     const { parent } = attachParent(kernel, dosImage);
     const maps = plan(dosImage, parent);
     const held = acquireLock(lockKey(parent), parent.path);
     try {
       const impatient = createLoopBackend(kernel, { lockWaitMs: 200 });
       const started = Date.now();
-      expect(() => impatient.add(request(parent, maps), () => {})).toThrow(
+      await expect(impatient.add(request(parent, maps), () => {})).rejects.toThrow(
         /another kpartx run is changing this device's maps/,
       );
       expect(Date.now() - started).toBeGreaterThanOrEqual(190);
@@ -509,7 +511,7 @@ describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
         maps.map(() => 'reloaded').join(','),
       ]);
       expect(loopsOverDevice(kernel.loop.list(), parent.devno)).toHaveLength(maps.length);
-      expect(backend.remove({ parent, force: false, sync: true }, () => {})).toEqual({ failures: 0 });
+      expect(await backend.remove({ parent, force: false, sync: true }, () => {})).toEqual({ failures: 0 });
       expectNothingOver(parent, maps);
     });
 

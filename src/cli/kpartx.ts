@@ -229,7 +229,7 @@ class Run {
     const emit = this.emitter('delete', options.verbose);
     if (backend && request && created.length > 0) {
       const made = new Set(created.map((map) => map.number));
-      backend.update({ ...request, maps: request.maps.filter((map) => !made.has(map.number)) }, emit);
+      await backend.update({ ...request, maps: request.maps.filter((map) => !made.has(map.number)) }, emit);
     }
     if (source.loop?.state === 'attached' && (!backend || backend.existing(source.parent).length === 0)) {
       await this.releaseAttachedLoop(source);
@@ -255,7 +255,7 @@ class Run {
 
   private async remove(source: ResolvedSource, options: CliOptions, kind: BackendKind): Promise<number> {
     const backend = await this.backend(kind);
-    const result = backend.remove(
+    const result = await backend.remove(
       { parent: source.parent, force: options.force, sync: options.sync },
       this.emitter('delete', options.verbose),
     );
@@ -356,7 +356,9 @@ class Run {
       if (event.type === 'created') this.ledger.created.push(event.map);
       print(event);
     };
-    const result = options.action === 'update' ? backend.update(request, emit) : backend.add(request, emit);
+    const result = await (options.action === 'update'
+      ? backend.update(request, emit)
+      : backend.add(request, emit));
     return statusOf(result.failures);
   }
 

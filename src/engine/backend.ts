@@ -2,6 +2,8 @@
  * How partition maps get made. Two backends implement this: device-mapper (linear maps under
  * /dev/mapper, the C kpartx's way) and loop (one loop device per partition, for kernels without
  * device-mapper). The CLI and the TUI only talk to this interface and turn its events into output.
+ * Operations are asynchronous and emit each event as it happens, so a screen can show every map
+ * the moment it exists.
  */
 import type { DevNo } from '../kernel/types.js';
 
@@ -95,11 +97,11 @@ export interface OpResult {
 export interface MapBackend {
   readonly kind: BackendKind;
   /** Create missing maps, reload existing ones. All-or-nothing: a failure removes what this run made. */
-  add(request: MapRequest, emit: EmitEvent): OpResult;
+  add(request: MapRequest, emit: EmitEvent): Promise<OpResult>;
   /** `add`, then remove this parent's maps for partitions that no longer exist. */
-  update(request: MapRequest, emit: EmitEvent): OpResult;
+  update(request: MapRequest, emit: EmitEvent): Promise<OpResult>;
   /** Remove this parent's maps; busy ones are reported and kept, the others still removed. */
-  remove(request: RemoveRequest, emit: EmitEvent): OpResult;
+  remove(request: RemoveRequest, emit: EmitEvent): Promise<OpResult>;
   /** This parent's maps as they are now. */
   existing(parent: ParentDevice): ExistingMap[];
 }

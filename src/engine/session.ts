@@ -231,8 +231,11 @@ export function guardedAdd(backend: MapBackend, request: MapRequest, emit: EmitE
   };
   return deferSignals(
     () => backend.add(request, track),
-    () => {
-      backend.update({ ...request, maps: request.maps.filter((map) => !created.has(map.number)) }, emit);
+    async () => {
+      await backend.update(
+        { ...request, maps: request.maps.filter((map) => !created.has(map.number)) },
+        emit,
+      );
     },
   );
 }

@@ -1,8 +1,8 @@
 /**
  * Ctrl+C or a TERM in the middle of creating, mounting or removing maps must not leave half of
- * them behind. The kernel calls are synchronous, so a signal cannot interrupt them half-way once a
- * handler is installed: it is noted, the operation finishes, then `undo` puts things back and the
- * caller exits with 128 + the signal number.
+ * them behind. While a handler is installed a signal cannot cut an operation short: it is noted,
+ * the operation finishes, then `undo` puts things back and the caller exits with 128 + the signal
+ * number.
  */
 import { constants } from 'node:os';
 

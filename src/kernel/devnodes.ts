@@ -7,6 +7,7 @@ import {
   chmodSync,
   chownSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -14,7 +15,6 @@ import {
   unlinkSync,
 } from 'node:fs';
 import { mknodBlock } from './libc.js';
-import { sleepSync } from './loop.js';
 import type { DevNo } from './types.js';
 
 export const MAPPER_DIR = '/dev/mapper';
@@ -32,10 +32,10 @@ export interface NodeOptions {
 /** What the dm backend needs from /dev/mapper; tests substitute an in-memory one. */
 export interface DevNodes {
   /** Make sure /dev/mapper/<name> is the block node of `devno`; a warning text when it could not. */
-  created(name: string, devno: DevNo, options: NodeOptions): string | undefined;
+  created(name: string, devno: DevNo, options: NodeOptions): Promise<string | undefined>;
   /** The map is gone: make sure its node is too. */
-  removed(name: string, options: NodeOptions): string | undefined;
-  renamed(from: string, to: string, devno: DevNo, options: NodeOptions): string | undefined;
+  removed(name: string, options: NodeOptions): Promise<string | undefined>;
+  renamed(from: string, to: string, devno: DevNo, options: NodeOptions): Promise<string | undefined>;
 }
 
 const decodeRdev = (rdev: number): DevNo => ({
@@ -63,11 +63,14 @@ export function udevRunning(): boolean {
   return false;
 }
 
-/** The node's device number when `path` is a block device, else undefined. */
+/**
+ * The node's device number when `path` is a block device, else undefined. (No exception for a
+ * missing node: this runs for every map, and a thrown error costs more than the stat.)
+ */
 function nodeDevNo(path: string): DevNo | undefined {
   try {
-    const st = statSync(path);
-    return st.isBlockDevice() ? decodeRdev(st.rdev) : undefined;
+    const st = statSync(path, { throwIfNoEntry: false });
+    return st?.isBlockDevice() ? decodeRdev(st.rdev) : undefined;
   } catch {
     return undefined;
   }
@@ -75,41 +78,37 @@ function nodeDevNo(path: string): DevNo | undefined {
 
 const same = (a: DevNo | undefined, b: DevNo): boolean => a?.major === b.major && a?.minor === b.minor;
 
-function waitUntil(test: () => boolean, ms: number): boolean {
+/** Poll without blocking: other maps' operations go on meanwhile. */
+async function waitUntil(test: () => boolean, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   for (;;) {
     if (test()) return true;
     if (Date.now() >= deadline) return false;
-    sleepSync(10);
+    await new Promise((done) => setTimeout(done, 10));
   }
 }
 
-/** mknod /dev/mapper/<name> (replacing a stale entry), mode and owner copied from `like`. */
-export function makeNode(dir: string, name: string, devno: DevNo, like?: string): void {
+interface NodeOwner {
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+/** Mode and owner copied from `like`; device-mapper's default 0600 root:root without one. */
+function ownerOf(like: string | undefined): NodeOwner {
+  const st = like ? statSync(like, { throwIfNoEntry: false }) : undefined;
+  return st ? { mode: st.mode & 0o777, uid: st.uid, gid: st.gid } : { mode: 0o600, uid: 0, gid: 0 };
+}
+
+/** mknod /dev/mapper/<name> (replacing a stale entry) with the given mode and owner. */
+function placeNode(dir: string, name: string, devno: DevNo, owner: NodeOwner): void {
   const path = `${dir}/${name}`;
   if (same(nodeDevNo(path), devno)) return;
   mkdirSync(dir, { recursive: true, mode: 0o755 });
-  try {
-    unlinkSync(path);
-  } catch {
-    // nothing there
-  }
-  let mode = 0o600;
-  let uid = 0;
-  let gid = 0;
-  if (like) {
-    try {
-      const st = statSync(like);
-      mode = st.mode & 0o777;
-      uid = st.uid;
-      gid = st.gid;
-    } catch {
-      // keep device-mapper's default 0600 root:root
-    }
-  }
-  mknodBlock(path, mode, devno.major, devno.minor);
-  chmodSync(path, mode);
-  chownSync(path, uid, gid);
+  if (lstatSync(path, { throwIfNoEntry: false })) unlinkSync(path);
+  mknodBlock(path, owner.mode, devno.major, devno.minor);
+  chmodSync(path, owner.mode);
+  chownSync(path, owner.uid, owner.gid);
 }
 
 /** unlink /dev/mapper/<name> if it is a block node (never anything else). */
@@ -124,6 +123,15 @@ export function createDevNodes(
   const dir = options.dir ?? MAPPER_DIR;
   const waitMs = options.waitMs ?? DEFAULT_NODE_WAIT_MS;
   let udev: boolean | undefined;
+  // The parent's mode and owner, looked up once for all of a run's maps.
+  const owners = new Map<string | undefined, NodeOwner>();
+  const ownerLike = (like: string | undefined): NodeOwner => {
+    const known = owners.get(like);
+    if (known) return known;
+    const owner = ownerOf(like);
+    owners.set(like, owner);
+    return owner;
+  };
   const haveUdev = (): boolean => {
     udev ??= (options.udev ?? udevRunning)();
     return udev;
@@ -137,26 +145,26 @@ export function createDevNodes(
     }
   };
   return {
-    created(name, devno, nodeOptions) {
+    async created(name, devno, nodeOptions) {
       const path = `${dir}/${name}`;
-      if (!haveUdev()) return guard(path, () => makeNode(dir, name, devno, nodeOptions.like));
+      if (!haveUdev()) return guard(path, () => placeNode(dir, name, devno, ownerLike(nodeOptions.like)));
       if (!nodeOptions.sync) return undefined;
-      return waitUntil(() => same(nodeDevNo(path), devno), waitMs)
+      return (await waitUntil(() => same(nodeDevNo(path), devno), waitMs))
         ? undefined
         : `${path}: udev did not create the node within ${waitMs / 1000} s`;
     },
-    removed(name, nodeOptions) {
+    async removed(name, nodeOptions) {
       const path = `${dir}/${name}`;
       if (!haveUdev()) return guard(path, () => dropNode(dir, name));
       if (!nodeOptions.sync) return undefined;
-      return waitUntil(() => !nodeDevNo(path), waitMs)
+      return (await waitUntil(() => !nodeDevNo(path), waitMs))
         ? undefined
         : `${path}: udev did not remove the node within ${waitMs / 1000} s`;
     },
-    renamed(from, to, devno, nodeOptions) {
+    async renamed(from, to, devno, nodeOptions) {
       if (!haveUdev()) {
         return guard(`${dir}/${to}`, () => {
-          makeNode(dir, to, devno, nodeOptions.like);
+          placeNode(dir, to, devno, ownerLike(nodeOptions.like));
           dropNode(dir, from);
         });
       }

@@ -22,7 +22,7 @@ import {
   encodeRename,
   encodeTargets,
 } from './dm-ioctl.js';
-import { ioctl, O_RDWR, open } from './libc.js';
+import { ioctl, ioctlAsync, O_RDWR, open } from './libc.js';
 import { type DevNo, type DmApi, type DmMapInfo, type DmTarget, formatDevNo, KernelError } from './types.js';
 
 export const DM_CONTROL = '/dev/mapper/control';
@@ -65,6 +65,18 @@ export class DeviceMapper implements DmApi {
       }
       return { header, buf };
     }
+  }
+
+  /**
+   * A call that changes a map. Most return at once and run inline; `offThread` ones run on a
+   * worker thread because they wait in the kernel (see remove).
+   */
+  private async change(command: DmCommandName, subject: string, c: Call, offThread = false) {
+    const buf = encodeDmIoctl({ ...c, size: DM_IOCTL_SIZE + (c.payload?.length ?? 0) });
+    const request = dmRequest(DmCommand[command]);
+    if (offThread) await ioctlAsync(this.fd, request, buf, `DM_${command}`, subject);
+    else ioctl(this.fd, request, buf, `DM_${command}`, subject);
+    return decodeDmHeader(buf);
   }
 
   /** Like call, but "no such map" (ENXIO) is undefined instead of an error. */
@@ -125,24 +137,27 @@ export class DeviceMapper implements DmApi {
   }
 
   /** Create, load and resume; a map that cannot be loaded or resumed is removed again. */
-  create(name: string, uuid: string, table: DmTarget[], options: { readOnly: boolean }): DevNo {
-    const created = this.call('DEV_CREATE', name, { name, uuid });
+  async create(
+    name: string,
+    uuid: string,
+    table: DmTarget[],
+    options: { readOnly: boolean },
+  ): Promise<DevNo> {
+    const created = await this.change('DEV_CREATE', name, { name, uuid });
     try {
-      this.reload(name, table, options);
-      this.resume(name, { noFlush: false });
+      await this.reload(name, table, options);
+      await this.resume(name, { noFlush: false });
     } catch (error) {
-      try {
-        this.remove(name, { noFlush: true });
-      } catch {
+      await this.remove(name, { noFlush: true }).catch(() => {
         // The original failure is what the caller needs to see.
-      }
+      });
       throw error;
     }
-    return created.header.devno;
+    return created.devno;
   }
 
-  reload(name: string, table: DmTarget[], options: { readOnly: boolean }): void {
-    this.call('TABLE_LOAD', name, {
+  async reload(name: string, table: DmTarget[], options: { readOnly: boolean }): Promise<void> {
+    await this.change('TABLE_LOAD', name, {
       name,
       flags: options.readOnly ? DmFlag.READONLY : 0,
       targetCount: table.length,
@@ -151,17 +166,21 @@ export class DeviceMapper implements DmApi {
   }
 
   /** DM_DEV_SUSPEND without the suspend flag: make the inactive table live. */
-  resume(name: string, options: { noFlush: boolean }): void {
+  async resume(name: string, options: { noFlush: boolean }): Promise<void> {
     const flags = options.noFlush ? DmFlag.SKIP_LOCKFS | DmFlag.NOFLUSH : 0;
-    this.call('DEV_SUSPEND', name, { name, flags });
+    await this.change('DEV_SUSPEND', name, { name, flags });
   }
 
-  rename(from: string, to: string): void {
-    this.call('DEV_RENAME', from, { name: from, payload: encodeRename(to, false) });
+  async rename(from: string, to: string): Promise<void> {
+    await this.change('DEV_RENAME', from, { name: from, payload: encodeRename(to, false) });
   }
 
-  remove(name: string, _options: { noFlush: boolean }): void {
-    this.call('DEV_REMOVE', name, { name });
+  /**
+   * Removal waits for an RCU grace period (tens of ms under emulation), so it runs on a worker
+   * thread: the event loop stays free and removals of several maps overlap.
+   */
+  async remove(name: string, _options: { noFlush: boolean }): Promise<void> {
+    await this.change('DEV_REMOVE', name, { name }, true);
   }
 }
 

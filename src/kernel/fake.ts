@@ -510,7 +510,7 @@ export class FakeKernel implements Kernel {
         return map ? this.mapInfo(map) : undefined;
       },
       table: (name) => need(name, 'DM_TABLE_STATUS').table.map((t) => ({ ...t })),
-      create: (name, uuid, table, options) => {
+      create: async (name, uuid, table, options) => {
         this.inject('dm.create', name);
         if (this.maps.has(name)) throw kernelError('DM_DEV_CREATE', name, 'EBUSY');
         if (uuid && [...this.maps.values()].some((m) => m.uuid === uuid)) {
@@ -521,14 +521,14 @@ export class FakeKernel implements Kernel {
         this.calls.push(`dm.create ${name}${options.readOnly ? ' ro' : ''}`);
         return devno;
       },
-      reload: (name, table, options) => {
+      reload: async (name, table, options) => {
         this.inject('dm.reload', name);
         const map = need(name, 'DM_TABLE_LOAD');
         this.checkTable(name, table, 'DM_TABLE_LOAD');
         map.pending = { table, readOnly: options.readOnly };
         this.calls.push(`dm.reload ${name}${options.readOnly ? ' ro' : ''}`);
       },
-      resume: (name) => {
+      resume: async (name) => {
         this.inject('dm.resume', name);
         const map = need(name, 'DM_DEV_SUSPEND');
         if (map.pending) {
@@ -539,7 +539,7 @@ export class FakeKernel implements Kernel {
         map.suspended = false;
         this.calls.push(`dm.resume ${name}`);
       },
-      rename: (from, to) => {
+      rename: async (from, to) => {
         this.inject('dm.rename', from);
         const map = need(from, 'DM_DEV_RENAME');
         if (this.maps.has(to)) throw kernelError('DM_DEV_RENAME', from, 'EBUSY');
@@ -548,7 +548,7 @@ export class FakeKernel implements Kernel {
         this.maps.set(to, map);
         this.calls.push(`dm.rename ${from} ${to}`);
       },
-      remove: (name) => {
+      remove: async (name) => {
         this.inject('dm.remove', name);
         const map = need(name, 'DM_DEV_REMOVE');
         if (map.openCount > 0 || this.isHeld({ major: this.dmMajor, minor: map.minor })) {

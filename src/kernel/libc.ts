@@ -81,11 +81,11 @@ function libc(): Bound {
 
 const lastErrno = (): number => koffi.errno();
 
+const errnoError = (errno: number, op: string, device: string): KernelError =>
+  new KernelError(op, device, errno, errnoCode(errno), `${device}: ${op} failed: ${strerror(errno)}`);
+
 function check(result: number, op: string, device: string): number {
-  if (result < 0) {
-    const errno = lastErrno();
-    throw new KernelError(op, device, errno, errnoCode(errno), `${device}: ${op} failed: ${strerror(errno)}`);
-  }
+  if (result < 0) throw errnoError(lastErrno(), op, device);
   return result;
 }
 
@@ -100,6 +100,30 @@ export function close(fd: number): void {
 /** ioctl with a buffer the kernel reads and/or fills in place. */
 export function ioctl(fd: number, request: number, arg: Buffer | null, op: string, device: string): number {
   return check(libc().ioctlPtr(fd, request, arg), op, device);
+}
+
+/**
+ * The same ioctl run on a libuv worker thread, so several can wait in the kernel at once (removing
+ * a device-mapper map waits for an RCU grace period; concurrent removals share them). errno is
+ * read on the thread that made the call, so it is kept per call here.
+ */
+export function ioctlAsync(
+  fd: number,
+  request: number,
+  arg: Buffer,
+  op: string,
+  device: string,
+): Promise<number> {
+  const call = libc().ioctlPtr as unknown as {
+    async: (fd: number, request: number, arg: Buffer, done: (error: unknown, result: number) => void) => void;
+  };
+  return new Promise((resolve, reject) => {
+    call.async(fd, request, arg, (error, result) => {
+      if (error) reject(error);
+      else if (result < 0) reject(errnoError(koffi.errno(), op, device));
+      else resolve(result);
+    });
+  });
 }
 
 /** ioctl whose argument is a plain integer (a file descriptor, an index, a flag). */

@@ -34,6 +34,50 @@ export interface HeldLock {
   release(): void;
 }
 
+interface LockFile {
+  fd: number;
+  path: string;
+  deadline: number;
+}
+
+function openLockFile(key: string, waitMs: number, dir: string): LockFile {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const path = `${dir}/${key.replace(/[^A-Za-z0-9._-]/g, '_')}.lock`;
+  return { fd: openSync(path, 'a', 0o600), path, deadline: Date.now() + waitMs };
+}
+
+/** One non-blocking attempt: true when taken, false while another run holds it and time is left. */
+function attempt(lock: LockFile, device: string, waitMs: number): boolean {
+  try {
+    flock(lock.fd, LOCK_EX | LOCK_NB, lock.path);
+    return true;
+  } catch (error) {
+    const busy = error instanceof KernelError && (error.code === 'EAGAIN' || error.code === 'EWOULDBLOCK');
+    if (busy && Date.now() < lock.deadline) return false;
+    closeSync(lock.fd);
+    if (!busy) throw error;
+    throw new KernelError(
+      'flock',
+      device,
+      11,
+      'EAGAIN',
+      `${device}: another kpartx run is changing this device's maps (lock ${lock.path}); gave up after ${Math.round(waitMs / 1000)} s`,
+    );
+  }
+}
+
+function held(lock: LockFile): HeldLock {
+  let open = true;
+  return {
+    release: () => {
+      if (open) closeSync(lock.fd);
+      open = false;
+    },
+  };
+}
+
+const RETRY_MS = 25;
+
 /** Take the lock named `key`, waiting up to `waitMs`; `device` names the device in errors. */
 export function acquireLock(
   key: string,
@@ -41,44 +85,33 @@ export function acquireLock(
   waitMs = DEFAULT_LOCK_WAIT_MS,
   dir = LOCK_DIR,
 ): HeldLock {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const path = `${dir}/${key.replace(/[^A-Za-z0-9._-]/g, '_')}.lock`;
-  const fd = openSync(path, 'a', 0o600);
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    try {
-      flock(fd, LOCK_EX | LOCK_NB, path);
-      break;
-    } catch (error) {
-      const busy = error instanceof KernelError && (error.code === 'EAGAIN' || error.code === 'EWOULDBLOCK');
-      if (!busy || Date.now() >= deadline) {
-        closeSync(fd);
-        if (!busy) throw error;
-        throw new KernelError(
-          'flock',
-          device,
-          11,
-          'EAGAIN',
-          `${device}: another kpartx run is changing this device's maps (lock ${path}); gave up after ${Math.round(waitMs / 1000)} s`,
-        );
-      }
-      sleepSync(25);
-    }
-  }
-  let held = true;
-  return {
-    release: () => {
-      if (held) closeSync(fd);
-      held = false;
-    },
-  };
+  const lock = openLockFile(key, waitMs, dir);
+  while (!attempt(lock, device, waitMs)) sleepSync(RETRY_MS);
+  return held(lock);
 }
 
-/** Run `fn` holding the lock for `key`. */
-export function withLock<T>(key: string, device: string, fn: () => T, waitMs?: number): T {
-  const lock = acquireLock(key, device, waitMs);
+/** acquireLock without blocking the event loop while it waits. */
+export async function acquireLockAsync(
+  key: string,
+  device: string,
+  waitMs = DEFAULT_LOCK_WAIT_MS,
+  dir = LOCK_DIR,
+): Promise<HeldLock> {
+  const lock = openLockFile(key, waitMs, dir);
+  while (!attempt(lock, device, waitMs)) await new Promise((done) => setTimeout(done, RETRY_MS));
+  return held(lock);
+}
+
+/** Run `work` holding the lock for `key`. */
+export async function withLock<T>(
+  key: string,
+  device: string,
+  work: () => Promise<T>,
+  waitMs?: number,
+): Promise<T> {
+  const lock = await acquireLockAsync(key, device, waitMs);
   try {
-    return fn();
+    return await work();
   } finally {
     lock.release();
   }

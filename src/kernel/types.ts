@@ -99,11 +99,16 @@ export interface DmApi {
   infoByDevNo(devno: DevNo): DmMapInfo | undefined;
   infoByUuid(uuid: string): DmMapInfo | undefined;
   table(name: string): DmTarget[];
-  create(name: string, uuid: string, table: DmTarget[], options: { readOnly: boolean }): DevNo;
-  reload(name: string, table: DmTarget[], options: { readOnly: boolean }): void;
-  resume(name: string, options: { noFlush: boolean }): void;
-  rename(from: string, to: string): void;
-  remove(name: string, options: { noFlush: boolean }): void;
+  /*
+   * The calls that change maps are asynchronous: those that wait in the kernel (a removal waits
+   * for an RCU grace period) run on a worker thread, so a screen stays live and independent
+   * removals overlap.
+   */
+  create(name: string, uuid: string, table: DmTarget[], options: { readOnly: boolean }): Promise<DevNo>;
+  reload(name: string, table: DmTarget[], options: { readOnly: boolean }): Promise<void>;
+  resume(name: string, options: { noFlush: boolean }): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  remove(name: string, options: { noFlush: boolean }): Promise<void>;
 }
 
 export interface MountEntry {

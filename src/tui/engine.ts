@@ -58,8 +58,6 @@ export interface TuiEngineDeps {
   /** Directory scanned for image files. */
   cwd?: string;
   isRoot?: boolean;
-  /** Pause between progress lines so each one is seen arriving (ms). */
-  paceMs?: number;
   /** Builds the backend of a kind (tests give the dm backend in-memory /dev/mapper nodes). */
   backend?: (kind: BackendKind, kernel: Kernel) => MapBackend | Promise<MapBackend>;
   /** Devices stacked on a device (sysfs `holders` by default). */
@@ -102,7 +100,6 @@ function describeHolder(holder: string): string {
 export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   const host: Host = deps.kernel ? hostFor(deps.kernel) : realHost();
   const kernel = (): Promise<Kernel> => host.kernel();
-  const pace = deps.paceMs ?? 30;
   const cwd = deps.cwd ?? process.cwd();
   /** Content probes per source and slot: they do not change with the options. */
   const contentCache = new Map<string, Map<string, ContentInfo | null>>();
@@ -345,35 +342,30 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     return ok && node ? { type: 'confirmed' as const, detail } : { type: 'unconfirmed' as const, detail };
   }
 
-  const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
-  const tick = () => (pace > 0 ? sleep(pace) : new Promise<void>((done) => setImmediate(done)));
+  type Counts = { created: number; confirmed: number; failed: number; rolledBack: number; busy: number };
 
-  /** Stream backend events to the screen, one line at a time, confirming each created map. */
-  async function stream(
+  /**
+   * Backend events as progress lines, the moment they happen: each created map is read back from
+   * the kernel right away, so the screen confirms it while the next one is being made.
+   */
+  function progressLines(
     k: Kernel,
-    events: MapEvent[],
     parent: ParentDevice,
     emit: (event: ProgressEvent) => void,
-  ): Promise<{ created: number; confirmed: number; failed: number; rolledBack: number; busy: number }> {
-    const counts = { created: 0, confirmed: 0, failed: 0, rolledBack: 0, busy: 0 };
-    const rolledBack = new Set(events.filter((e) => e.type === 'rolled-back').map((e) => e.name));
-    for (const event of events) {
+  ): { counts: Counts; onEvent: EmitEvent } {
+    const counts: Counts = { created: 0, confirmed: 0, failed: 0, rolledBack: 0, busy: 0 };
+    const onEvent: EmitEvent = (event) => {
       switch (event.type) {
         case 'created':
         case 'reloaded': {
           counts.created++;
           emit({ type: 'created', name: event.map.name, path: event.path, devno: formatDevNo(event.devno) });
-          await tick();
-          if (rolledBack.has(event.map.name)) break;
           const check = confirm(k, event, parent);
           if (check.type === 'confirmed') counts.confirmed++;
           emit({ ...check, name: event.map.name });
           break;
         }
         case 'failed':
-          counts.failed++;
-          emit({ type: 'failed', name: event.name, message: event.message });
-          break;
         case 'refused':
           counts.failed++;
           emit({ type: 'failed', name: event.name, message: event.message });
@@ -403,9 +395,8 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
           emit({ type: 'note', name: basename(event.path), detail: `${event.path} detached` });
           break;
       }
-      await tick();
-    }
-    return counts;
+    };
+    return { counts, onEvent };
   }
 
   async function add(
@@ -421,7 +412,6 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     const attachedHere = resolved.loop?.state === 'attached';
     if (attachedHere) {
       emit({ type: 'note', name: basename(parent.path), detail: `${parent.path} attached to ${path}` });
-      await tick();
     }
     const releaseLoop = async () => {
       if (!attachedHere) return;
@@ -445,14 +435,12 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       await releaseLoop();
       throw new TuiError(error instanceof PlanError ? error.problems.join('; ') : errorText(error));
     }
-    const events: MapEvent[] = [];
-    const collect: EmitEvent = (event) => events.push(event);
+    const { counts, onEvent } = progressLines(k, parent, emit);
     const result = await guardedAdd(
       backend,
       { parent, maps, readOnly: resolved.readOnly, sync: options.sync },
-      collect,
+      onEvent,
     );
-    const counts = await stream(k, events, parent, emit);
     if (result.failures > 0) {
       if (backend.existing(parent).length === 0) await releaseLoop();
       return {
@@ -476,14 +464,13 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     const resolved = await resolveSource(path, 'delete', { readOnly: options.readOnly }, host);
     if ('nothing' in resolved)
       return { ok: true, summary: `${path}: no loop device bound, nothing to remove.` };
-    const events: MapEvent[] = [];
-    const result = await guardedRemove(
-      backend,
-      { parent: resolved.parent, force: false, sync: options.sync },
-      (e) => events.push(e),
-    );
-    const counts = await stream(k, events, resolved.parent, emit);
     const { parent } = resolved;
+    let removed = 0;
+    const { counts, onEvent } = progressLines(k, parent, emit);
+    const result = await guardedRemove(backend, { parent, force: false, sync: options.sync }, (event) => {
+      if (event.type === 'removed') removed++;
+      onEvent(event);
+    });
     // As `kpartx -d image`: the image's loop goes too once no map is left on it.
     if (parent.image && result.failures === 0 && backend.existing(parent).length === 0) {
       const released = releaseImageLoop(k, parent.path);
@@ -494,7 +481,6 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       else if (released.outcome === 'failed')
         emit({ type: 'failed', name, message: errorText(released.error) });
     }
-    const removed = events.filter((e) => e.type === 'removed').length;
     if (result.failures > 0 || counts.busy > 0)
       return { ok: false, summary: `${removed} map(s) removed; ${counts.busy} busy, kept (see why above).` };
     return { ok: true, summary: `${removed} map(s) removed.` };

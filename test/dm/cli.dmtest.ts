@@ -110,7 +110,7 @@ describe.skipIf(!inGuest)(`kpartx on real device-mapper (${skipReason})`, () => 
     resetGuest();
   });
 
-  it('rolls back maps made before a failure in the middle of a run', () => {
+  it('rolls back maps made before a failure in the middle of a run', async () => {
     resetGuest();
     const img = sfdiskImage('rollback', 32, 'label: dos\n2048,8192\n10240,8192\n18432,8192\n');
     const loop = sh('losetup', '--show', '-f', img).trim();
@@ -141,7 +141,7 @@ describe.skipIf(!inGuest)(`kpartx on real device-mapper (${skipReason})`, () => 
       readOnly: false,
     }));
     const events: MapEvent[] = [];
-    const result = backend.add({ parent, maps, readOnly: false, sync: true }, (e) => events.push(e));
+    const result = await backend.add({ parent, maps, readOnly: false, sync: true }, (e) => events.push(e));
     expect(result.failures).toBe(1);
     expect(events.map((e) => e.type)).toEqual(['created', 'created', 'failed', 'rolled-back', 'rolled-back']);
     expect(events[2]).toMatchObject({

@@ -29,10 +29,10 @@ describe.skipIf(!inGuest)(`dm ioctls against the kernel (${skipReason})`, () => 
     expect(dm.targetTypes()).toContain('linear');
   });
 
-  it('creates a linear map with name and uuid, reads it back, removes it', () => {
+  it('creates a linear map with name and uuid, reads it back, removes it', async () => {
     const dm = openDeviceMapper()!;
     const table = [{ start: 0, length: 16384, type: 'linear', params: `${parent} 2048` }];
-    const devno = dm.create('ktest1', 'part1-ktest-uuid', table, { readOnly: false });
+    const devno = await dm.create('ktest1', 'part1-ktest-uuid', table, { readOnly: false });
     expect(devno.major).toBeGreaterThan(0);
     expect(dm.table('ktest1')).toEqual(table);
     expect(dmTables().get('ktest1')).toBe(`0 16384 linear ${parent} 2048`);
@@ -52,49 +52,49 @@ describe.skipIf(!inGuest)(`dm ioctls against the kernel (${skipReason})`, () => 
       { major: Number(parent.split(':')[0]), minor: Number(parent.split(':')[1]) },
     ]);
     expect(dm.status('ktest1')).toEqual([{ start: 0, length: 16384, type: 'linear', params: '' }]);
-    dm.remove('ktest1', { noFlush: false });
+    await dm.remove('ktest1', { noFlush: false });
     expect(dm.info('ktest1')).toBeUndefined();
     expect(dmTables().has('ktest1')).toBe(false);
   });
 
-  it('reloads read-only, renames, and reports errors with errno, operation and name', () => {
+  it('reloads read-only, renames, and reports errors with errno, operation and name', async () => {
     const dm = openDeviceMapper()!;
     const table = [{ start: 0, length: 16384, type: 'linear', params: `${parent} 18432` }];
-    dm.create('ktest2', 'part2-ktest-uuid', table, { readOnly: false });
-    dm.reload('ktest2', table, { readOnly: true });
-    dm.resume('ktest2', { noFlush: true });
+    await dm.create('ktest2', 'part2-ktest-uuid', table, { readOnly: false });
+    await dm.reload('ktest2', table, { readOnly: true });
+    await dm.resume('ktest2', { noFlush: true });
     expect(dm.info('ktest2')?.readOnly).toBe(true);
-    dm.rename('ktest2', 'ktest2b');
+    await dm.rename('ktest2', 'ktest2b');
     expect(dm.info('ktest2')).toBeUndefined();
     expect(dm.info('ktest2b')?.uuid).toBe('part2-ktest-uuid');
     let error: unknown;
     try {
-      dm.create('ktest3', 'part2-ktest-uuid', table, { readOnly: false });
+      await dm.create('ktest3', 'part2-ktest-uuid', table, { readOnly: false });
     } catch (e) {
       error = e;
     }
     expect(error).toBeInstanceOf(KernelError);
     expect(error).toMatchObject({ op: 'DM_DEV_CREATE', device: 'ktest3', code: 'EBUSY' });
-    dm.remove('ktest2b', { noFlush: false });
+    await dm.remove('ktest2b', { noFlush: false });
   });
 
-  it('a table past the end of the device fails at load and leaves nothing behind', () => {
+  it('a table past the end of the device fails at load and leaves nothing behind', async () => {
     const dm = openDeviceMapper()!;
     const table = [{ start: 0, length: 999999, type: 'linear', params: `${parent} 2048` }];
-    expect(() => dm.create('ktest4', 'part4-x', table, { readOnly: false })).toThrow(
+    await expect(dm.create('ktest4', 'part4-x', table, { readOnly: false })).rejects.toThrow(
       /ktest4: DM_TABLE_LOAD failed/,
     );
     expect(dm.info('ktest4')).toBeUndefined();
   });
 
-  it('lists many maps (buffer growth) with their uuids', () => {
+  it('lists many maps (buffer growth) with their uuids, removes them side by side', async () => {
     const dm = openDeviceMapper()!;
     const names = Array.from(
       { length: 150 },
       (_, i) => `many-map-with-a-rather-long-name-${String(i).padStart(3, '0')}`,
     );
     for (const [i, name] of names.entries()) {
-      dm.create(
+      await dm.create(
         name,
         `part${i + 1}-many-uuid-${'x'.repeat(60)}`,
         [{ start: 0, length: 8, type: 'linear', params: `${parent} ${i * 8}` }],
@@ -104,6 +104,9 @@ describe.skipIf(!inGuest)(`dm ioctls against the kernel (${skipReason})`, () => 
     const listed = dm.list().filter((e) => e.name.startsWith('many-map'));
     expect(listed.map((e) => e.name).sort()).toEqual(names);
     expect(listed.every((e) => /^part\d+-many-uuid-x{60}$/.test(e.uuid))).toBe(true);
-    for (const name of names) dm.remove(name, { noFlush: false });
+    // All removals in flight at once, as the backend does: each must land exactly once.
+    await Promise.all(names.map((name) => dm.remove(name, { noFlush: false })));
+    expect(dm.list().filter((e) => e.name.startsWith('many-map'))).toEqual([]);
+    await expect(dm.remove(names[0]!, { noFlush: false })).rejects.toMatchObject({ code: 'ENXIO' });
   });
 });

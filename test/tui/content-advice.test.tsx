@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDmBackend } from '../../src/engine/backends/dm.js';
-import type { DevNodes } from '../../src/kernel/devnodes.js';
 import { FakeKernel } from '../../src/kernel/fake.js';
 import { createTuiEngine } from '../../src/tui/engine.js';
+import { noNodes } from '../cli-helpers.js';
 import { expectFits, keys, startApp } from './helpers.js';
 import { dosImage, stampExt4 } from './images.js';
 
@@ -84,17 +84,14 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(scratch, { recursive: true, force: true }));
 
-const nodes: DevNodes = { created: () => undefined, removed: () => undefined, renamed: () => undefined };
-
 function engine() {
   return createTuiEngine({
     kernel,
     isRoot: true,
-    paceMs: 0,
     mountRoot: join(scratch, 'mnt'),
     cwd: scratch,
     holders: () => [],
-    backend: (_kind, k) => createDmBackend(k, { nodes, holders: () => [] }),
+    backend: (_kind, k) => createDmBackend(k, { nodes: noNodes, holders: () => [] }),
   });
 }
 

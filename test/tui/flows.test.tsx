@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDmBackend } from '../../src/engine/backends/dm.js';
-import type { DevNodes } from '../../src/kernel/devnodes.js';
 import { FakeKernel } from '../../src/kernel/fake.js';
 import { createTuiEngine } from '../../src/tui/engine.js';
+import { noNodes } from '../cli-helpers.js';
 import { expectFits, keys, startApp } from './helpers.js';
 import { sampleImage } from './images.js';
 
@@ -25,20 +25,16 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(scratch, { recursive: true, force: true }));
 
-/** /dev/mapper stays untouched: nodes are only recorded. */
-const nodes: DevNodes = { created: () => undefined, removed: () => undefined, renamed: () => undefined };
-
 function engine(isRoot = true) {
   return createTuiEngine({
     kernel,
     isRoot,
-    paceMs: 0,
     mountRoot: join(scratch, 'mnt'),
     cwd: scratch,
     holders: () => [],
     backend: (kind, k) => {
       expect(kind).toBe('dm');
-      return createDmBackend(k, { nodes, holders: () => [] });
+      return createDmBackend(k, { nodes: noNodes, holders: () => [] });
     },
   });
 }
@@ -77,6 +73,39 @@ describe('add', () => {
     expectFits(frame);
     expect(kernel.dm?.list().map((m) => m.name)).toEqual(['loop0p1', 'loop0p2', 'loop0p5', 'loop0p6']);
     await t.press(keys.enter, /● 1 .*loop0p1/);
+    t.app.unmount();
+  });
+
+  it('shows each map the moment it exists, while the next one is still being made', async () => {
+    // The node of the second map is held back: the add cannot finish until the test lets it.
+    let letSecondThrough = () => {};
+    const secondHeld = new Promise<void>((done) => {
+      letSecondThrough = done;
+    });
+    const nodes = {
+      ...noNodes,
+      created: async (name: string) => {
+        if (name === 'loop0p2') await secondHeld;
+        return undefined;
+      },
+    };
+    const live = createTuiEngine({
+      kernel,
+      isRoot: true,
+      mountRoot: join(scratch, 'mnt'),
+      cwd: scratch,
+      holders: () => [],
+      backend: (_kind, k) => createDmBackend(k, { nodes, holders: () => [] }),
+    });
+    const t = startApp(live, [IMAGE]);
+    await t.waitFor('dos table');
+    await t.press('a', 'Create 4 maps?');
+    await t.press('y', /✓ loop0p1 +\/dev\/mapper\/loop0p1 250:0/);
+    expect(t.frame()).toContain('read back: 0 20480 linear 7:0 2048 · node present');
+    expect(t.frame()).not.toMatch(/loop0p5|created and confirmed/);
+    expect(kernel.dm?.list().map((m) => m.name)).toEqual(['loop0p1', 'loop0p2']);
+    letSecondThrough();
+    await t.waitFor('4 map(s) created and confirmed against the kernel.');
     t.app.unmount();
   });
 

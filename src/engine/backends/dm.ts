@@ -31,6 +31,7 @@ import type {
   EmitEvent,
   ExistingMap,
   MapBackend,
+  MapEvent,
   MapRequest,
   OpResult,
   ParentDevice,
@@ -39,6 +40,7 @@ import type {
 } from '../backend.js';
 import { errorText } from '../errors.js';
 import { nonDmUuid, partitionNumberOf } from '../names.js';
+import { nextTurn, runOrdered } from '../scheduling.js';
 import { lockedBackend } from './locked.js';
 
 export interface DmBackendOptions {
@@ -53,6 +55,12 @@ export interface DmBackendOptions {
 }
 
 const mapperPath = (name: string): string => `${MAPPER_DIR}/${name}`;
+
+/**
+ * Removals in flight at once. Each waits in the kernel for an RCU grace period (some 40 ms under
+ * emulation); side by side they share them: 128 maps went from 5 s to under 0.4 s in the guest.
+ */
+export const REMOVE_CONCURRENCY = 16;
 
 /** The linear target of a single-target table, or undefined. */
 export function singleLinear(table: readonly DmTarget[]): { device: string; offset: number } | undefined {
@@ -192,7 +200,7 @@ export function createDmBackend(
     return { steps, problems };
   }
 
-  function addLocked(request: MapRequest, emit: EmitEvent): OpResult {
+  async function addLocked(request: MapRequest, emit: EmitEvent): Promise<OpResult> {
     const { parent } = request;
     const { steps, problems } = planSteps(request, emit);
     if (problems > 0) {
@@ -203,8 +211,9 @@ export function createDmBackend(
       });
       return { failures: problems + releaseAttachedLoop(parent, emit) };
     }
+    // One map after the other, as the C tool does: the kernel hands out dm minors in this order.
     const nodeOptions = { sync: request.sync, like: parent.path };
-    const undo: { name: string; created: boolean; run: () => void }[] = [];
+    const undo: { name: string; created: boolean; run: () => Promise<unknown> }[] = [];
     let current: PlannedMap | undefined;
     let op: 'create' | 'reload' | 'resume' | 'rename' = 'create';
     try {
@@ -215,56 +224,57 @@ export function createDmBackend(
         const table = linearTable(map, parent);
         if (step.kind === 'create') {
           op = 'create';
-          const devno = dm.create(map.dmName, map.uuid, table, { readOnly });
+          const devno = await dm.create(map.dmName, map.uuid, table, { readOnly });
           undo.push({
             name: map.dmName,
             created: true,
-            run: () => {
-              dm.remove(map.dmName, { noFlush: true });
-              nodes.removed(map.dmName, nodeOptions);
+            run: async () => {
+              await dm.remove(map.dmName, { noFlush: true });
+              await nodes.removed(map.dmName, nodeOptions);
             },
           });
-          const problem = nodes.created(map.dmName, devno, nodeOptions);
+          const problem = await nodes.created(map.dmName, devno, nodeOptions);
           if (problem) throw new Error(problem);
           emit({ type: 'created', map, devno, path: mapperPath(map.dmName), parentDevno: parent.devno });
         } else {
           const { current: found, renameFrom } = step;
           if (renameFrom) {
             op = 'rename';
-            dm.rename(renameFrom, map.dmName);
+            await dm.rename(renameFrom, map.dmName);
             undo.push({
               name: map.dmName,
               created: false,
-              run: () => {
-                dm.rename(map.dmName, renameFrom);
-                nodes.renamed(map.dmName, renameFrom, found.devno, nodeOptions);
+              run: async () => {
+                await dm.rename(map.dmName, renameFrom);
+                await nodes.renamed(map.dmName, renameFrom, found.devno, nodeOptions);
               },
             });
             emit({ type: 'renamed', from: renameFrom, to: map.dmName, uuid: map.uuid });
-            const problem = nodes.renamed(renameFrom, map.dmName, found.devno, nodeOptions);
+            const problem = await nodes.renamed(renameFrom, map.dmName, found.devno, nodeOptions);
             if (problem) throw new Error(problem);
           }
           const before = tableOf(map.dmName);
           op = 'reload';
-          dm.reload(map.dmName, table, { readOnly });
+          await dm.reload(map.dmName, table, { readOnly });
           if (before) {
             undo.push({
               name: map.dmName,
               created: false,
-              run: () => {
-                dm.reload(map.dmName, before, { readOnly: found.readOnly });
-                dm.resume(map.dmName, { noFlush: true });
+              run: async () => {
+                await dm.reload(map.dmName, before, { readOnly: found.readOnly });
+                await dm.resume(map.dmName, { noFlush: true });
               },
             });
           }
           op = 'resume';
-          dm.resume(map.dmName, { noFlush: true });
+          await dm.resume(map.dmName, { noFlush: true });
           const devno = dm.info(map.dmName)?.devno ?? found.devno;
-          const problem = nodes.created(map.dmName, devno, nodeOptions);
+          const problem = await nodes.created(map.dmName, devno, nodeOptions);
           if (problem) throw new Error(problem);
           emit({ type: 'reloaded', map, devno, path: mapperPath(map.dmName), parentDevno: parent.devno });
         }
         options.afterMap?.(map);
+        await nextTurn();
       }
       return { failures: 0 };
     } catch (error) {
@@ -272,7 +282,7 @@ export function createDmBackend(
       let failures = 1;
       for (const entry of undo.reverse()) {
         try {
-          entry.run();
+          await entry.run();
           if (entry.created) emit({ type: 'rolled-back', name: entry.name });
         } catch (undoError) {
           failures++;
@@ -298,25 +308,47 @@ export function createDmBackend(
     }
   }
 
-  /** Remove one map unless it is open; busy maps are reported with what holds them. */
-  function removeMap(name: string, devno: DevNo, noFlush: boolean, sync: boolean, emit: EmitEvent): number {
+  /**
+   * Remove one map unless it is open; busy maps are reported with what holds them. Returns its
+   * events rather than emitting them, so removals running side by side still report in order.
+   */
+  async function removeMap(
+    name: string,
+    devno: DevNo,
+    noFlush: boolean,
+    sync: boolean,
+  ): Promise<{ events: MapEvent[]; failures: number }> {
     try {
       // The kernel refuses (EBUSY) to remove an open map, so no open-count query is needed first.
-      dm.remove(name, { noFlush });
+      await dm.remove(name, { noFlush });
     } catch (error) {
-      if (error instanceof KernelError && error.code === 'ENXIO') return 0;
+      if (error instanceof KernelError && error.code === 'ENXIO') return { events: [], failures: 0 };
       const open = error instanceof KernelError && error.code === 'EBUSY' ? dm.info(name) : undefined;
       if (open && open.openCount > 0) {
-        emit({ type: 'busy', name, holders: whoHolds(devno) });
-        return 1;
+        return { events: [{ type: 'busy', name, holders: whoHolds(devno) }], failures: 1 };
       }
-      emit({ type: 'failed', name, op: 'remove', message: errorText(error) });
-      return 1;
+      return { events: [{ type: 'failed', name, op: 'remove', message: errorText(error) }], failures: 1 };
     }
-    const problem = nodes.removed(name, { sync });
-    emit({ type: 'removed', name, path: mapperPath(name) });
-    if (problem) emit({ type: 'refused', name, message: problem });
-    return 0;
+    const problem = await nodes.removed(name, { sync });
+    const events: MapEvent[] = [{ type: 'removed', name, path: mapperPath(name) }];
+    if (problem) events.push({ type: 'refused', name, message: problem });
+    return { events, failures: 0 };
+  }
+
+  type Removal = () => Promise<{ events: MapEvent[]; failures: number }>;
+  /** A map left alone, reported in its place among the removals. */
+  const keep =
+    (event: MapEvent): Removal =>
+    async () => ({ events: [event], failures: 0 });
+
+  /** Run removals side by side (the maps are independent), reporting them in the given order. */
+  async function removeInOrder(removals: Removal[], emit: EmitEvent): Promise<number> {
+    let failures = 0;
+    await runOrdered(removals, REMOVE_CONCURRENCY, (result) => {
+      for (const event of result.events) emit(event);
+      failures += result.failures;
+    });
+    return failures;
   }
 
   /** The delimiter the plan used (`loop0` + `p` + `1`), for name-based stale checks. */
@@ -332,41 +364,38 @@ export function createDmBackend(
   }
 
   /** -u: remove this parent's maps whose partition is gone, highest number first like the C tool. */
-  function removeStale(request: MapRequest, emit: EmitEvent): OpResult {
+  async function removeStale(request: MapRequest, emit: EmitEvent): Promise<OpResult> {
     const { parent } = request;
     const wanted = new Set(request.maps.map((map) => map.number));
     const mine = owned(parent);
     const ownedNames = new Set(mine.map((entry) => entry.name));
-    let failures = 0;
     // Same-named maps that are not ours: the C tool removes those without a UUID; we only say so.
     const delimiter = delimiterOf(request);
     const byName = new Map(dm.list().map((entry) => [entry.name, entry]));
     const stale = mine.filter((entry) => !wanted.has(entry.number)).sort((a, b) => b.number - a.number);
+    const removals: Removal[] = [];
     for (let number = 256; number >= 1; number--) {
       if (wanted.has(number)) continue;
       if (delimiter !== undefined) {
         const name = `${parent.mapName}${delimiter}${number}`.replace(/(?<=.)\//g, '!');
         const other = byName.get(name);
         if (other && !ownedNames.has(name)) {
-          emit({
-            type: 'not-removed',
-            name,
-            reason: conflictReason(other.uuid, parent.uuid) ?? 'other-device',
-          });
+          const reason = conflictReason(other.uuid, parent.uuid) ?? 'other-device';
+          removals.push(keep({ type: 'not-removed', name, reason }));
         }
       }
       for (const entry of stale.filter((candidate) => candidate.number === number)) {
-        failures += removeMap(entry.name, entry.info.devno, true, request.sync, emit);
+        removals.push(() => removeMap(entry.name, entry.info.devno, true, request.sync));
       }
     }
-    return { failures };
+    return { failures: await removeInOrder(removals, emit) };
   }
 
-  function removeLocked(request: RemoveRequest, emit: EmitEvent): OpResult {
+  async function removeLocked(request: RemoveRequest, emit: EmitEvent): Promise<OpResult> {
     const { parent } = request;
     // `-d -f` on a parent without its own dm UUID: any linear map on the parent, whatever its UUID.
     const checkUuid = !(request.force && parent.uuid === nonDmUuid(parent.devno));
-    let failures = 0;
+    const removals: Removal[] = [];
     for (const entry of dm.list()) {
       if (sameDevNo(entry.devno, parent.devno)) continue;
       const table = tableOf(entry.name);
@@ -375,16 +404,14 @@ export function createDmBackend(
       const device = target?.device ?? table[0]!.params.trim().split(/\s+/)[0];
       if (device !== formatDevNo(parent.devno)) continue;
       if (!target) {
-        emit({ type: 'not-removed', name: entry.name, reason: 'not-linear' });
-        continue;
+        removals.push(keep({ type: 'not-removed', name: entry.name, reason: 'not-linear' }));
+      } else if (checkUuid && partitionNumberOf(entry.uuid, parent.uuid) === null) {
+        removals.push(keep({ type: 'not-removed', name: entry.name, reason: 'not-kpartx' }));
+      } else {
+        removals.push(() => removeMap(entry.name, entry.devno, false, request.sync));
       }
-      if (checkUuid && partitionNumberOf(entry.uuid, parent.uuid) === null) {
-        emit({ type: 'not-removed', name: entry.name, reason: 'not-kpartx' });
-        continue;
-      }
-      failures += removeMap(entry.name, entry.devno, false, request.sync, emit);
     }
-    return { failures };
+    return { failures: await removeInOrder(removals, emit) };
   }
 
   return lockedBackend(

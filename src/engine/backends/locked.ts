@@ -16,22 +16,22 @@ import type {
 
 export interface BackendSteps {
   kind: MapBackend['kind'];
-  add(request: MapRequest, emit: EmitEvent): OpResult;
+  add(request: MapRequest, emit: EmitEvent): Promise<OpResult>;
   /** Remove the parent's maps whose partitions are not in `request.maps`. */
-  removeStale(request: MapRequest, emit: EmitEvent): OpResult;
-  remove(request: RemoveRequest, emit: EmitEvent): OpResult;
+  removeStale(request: MapRequest, emit: EmitEvent): Promise<OpResult>;
+  remove(request: RemoveRequest, emit: EmitEvent): Promise<OpResult>;
   existing(parent: ParentDevice): ExistingMap[];
 }
 
 export function lockedBackend(steps: BackendSteps, lockWaitMs?: number): MapBackend {
-  const locked = <T>(parent: ParentDevice, fn: () => T): T =>
-    withLock(lockKey(parent), parent.path, fn, lockWaitMs);
+  const locked = <T>(parent: ParentDevice, work: () => Promise<T>): Promise<T> =>
+    withLock(lockKey(parent), parent.path, work, lockWaitMs);
   return {
     kind: steps.kind,
     add: (request, emit) => locked(request.parent, () => steps.add(request, emit)),
     update: (request, emit) =>
-      locked(request.parent, () => {
-        const added = steps.add(request, emit);
+      locked(request.parent, async () => {
+        const added = await steps.add(request, emit);
         return added.failures > 0 ? added : steps.removeStale(request, emit);
       }),
     remove: (request, emit) => locked(request.parent, () => steps.remove(request, emit)),

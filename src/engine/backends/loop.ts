@@ -26,6 +26,7 @@ import type {
   PlannedMap,
 } from '../backend.js';
 import { errorText } from '../errors.js';
+import { nextTurn } from '../scheduling.js';
 import { lockedBackend } from './locked.js';
 
 /** Where the per-partition paths live: the same place device-mapper puts its nodes. */
@@ -195,7 +196,7 @@ export function createLoopBackend(
     return failures;
   }
 
-  function addLocked(request: MapRequest, emit: EmitEvent): OpResult {
+  async function addLocked(request: MapRequest, emit: EmitEvent): Promise<OpResult> {
     const { parent } = request;
     const owned = new Map(ownedLoops(parent).map((entry) => [entry.number, entry]));
     const refused = preflight(request, owned, emit);
@@ -234,6 +235,7 @@ export function createLoopBackend(
             placeLink(map.dmName, existing.loop.path);
           }
           emit({ type: 'reloaded', map, devno: existing.loop.devno, path, parentDevno: parent.devno });
+          await nextTurn();
           continue;
         }
         if (existing) {
@@ -277,6 +279,7 @@ export function createLoopBackend(
           parentDevno: parent.devno,
         });
         options.afterAttach?.(map, loop);
+        await nextTurn();
       }
       return { failures: 0 };
     } catch (error) {
@@ -305,13 +308,20 @@ export function createLoopBackend(
     }
   }
 
-  function removeStale(request: MapRequest, emit: EmitEvent): OpResult {
+  async function removeStale(request: MapRequest, emit: EmitEvent): Promise<OpResult> {
     const wanted = new Set(request.maps.map((map) => map.number));
+    return removeAll(
+      ownedLoops(request.parent).filter((owned) => !wanted.has(owned.number)),
+      emit,
+    );
+  }
+
+  async function removeAll(loops: OwnedLoop[], emit: EmitEvent): Promise<OpResult> {
     let failures = 0;
     const all = kernel.loop.list();
-    for (const owned of ownedLoops(request.parent)) {
-      if (wanted.has(owned.number)) continue;
+    for (const owned of loops) {
       failures += removeOne(owned, all, emit);
+      await nextTurn();
     }
     return { failures };
   }
@@ -357,12 +367,7 @@ export function createLoopBackend(
       kind: 'loop',
       add: addLocked,
       removeStale,
-      remove: (request, emit) => {
-        let failures = 0;
-        const all = kernel.loop.list();
-        for (const owned of ownedLoops(request.parent)) failures += removeOne(owned, all, emit);
-        return { failures };
-      },
+      remove: (request, emit) => removeAll(ownedLoops(request.parent), emit),
       existing: (parent) => {
         const all = kernel.loop.list();
         return ownedLoops(parent).map(
