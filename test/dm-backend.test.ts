@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { MapEvent, ParentDevice, PlannedMap } from '../src/engine/backend.js';
 import { conflictReason, createDmBackend, isLinearOn } from '../src/engine/backends/dm.js';
+import { mappedNumbers, takeBackAdd } from '../src/engine/session.js';
 import type { DevNodes } from '../src/kernel/devnodes.js';
 import { FakeKernel } from '../src/kernel/fake.js';
+import { noNodes } from './cli-helpers.js';
 
 const U = 'devnode_7:0_Wh5pYvM';
 const parent: ParentDevice = {
@@ -151,6 +153,58 @@ describe('dm backend on the fake kernel', () => {
     // p2 is gone again, p1 has its old table back.
     expect([...kernel.dm!.list().map((e) => e.name)]).toEqual(['loop0p1']);
     expect(kernel.dm!.table('loop0p1')[0]?.params).toBe('7:0 1000');
+  });
+
+  it('stops before the next map when interrupted and removes what it made', async () => {
+    const { kernel, events, emit } = setup();
+    const interruption = new AbortController();
+    const backend = createDmBackend(kernel, {
+      nodes: noNodes,
+      holders: () => [],
+      afterMap: (map) => {
+        if (map.number === 2) interruption.abort(new Error('SIGINT'));
+      },
+    });
+    const request = { parent, maps: MAPS, readOnly: false, sync: true, interrupted: interruption.signal };
+    expect((await backend.add(request, emit)).failures).toBe(1);
+    expect(events.map((e) => e.type)).toEqual([
+      'created',
+      'created',
+      'refused',
+      'rolled-back',
+      'rolled-back',
+    ]);
+    expect(events[2]).toEqual({
+      type: 'refused',
+      name: '/dev/loop0',
+      message: '/dev/loop0: interrupted before loop0p5; removing the maps this run made',
+    });
+    expect(kernel.dm!.list()).toEqual([]);
+    expect(kernel.calls.filter((call) => call.startsWith('dm.create'))).toEqual([
+      'dm.create loop0p1',
+      'dm.create loop0p2',
+    ]);
+  });
+
+  it('taking back a finished add removes what it made and keeps what was there before', async () => {
+    const { backend, kernel, events, emit } = setup();
+    kernel.seedMap('loop0p1', `part1-${U}`, linear('7:0 2048'));
+    const request = { parent, maps: MAPS, readOnly: false, sync: true };
+    const before = mappedNumbers(backend, request);
+    expect(before).toEqual(new Set([1]));
+    await backend.add(request, emit);
+    expect(kernel.dm!.list().map((e) => e.name)).toEqual(['loop0p1', 'loop0p2', 'loop0p5']);
+    events.length = 0;
+    await takeBackAdd(backend, request, before, emit);
+    expect(kernel.dm!.list().map((e) => e.name)).toEqual(['loop0p1']);
+    expect(events.filter((e) => e.type === 'removed').map((e) => e.type === 'removed' && e.name)).toEqual([
+      'loop0p5',
+      'loop0p2',
+    ]);
+    // Nothing of the run left (it rolled back by itself): no update at all.
+    kernel.calls.length = 0;
+    await takeBackAdd(backend, request, before, emit);
+    expect(kernel.calls).toEqual([]);
   });
 
   it('update removes stale maps of this parent only, never a foreign same-named one (B2)', async () => {

@@ -18,6 +18,7 @@ import {
   planMaps,
   slotsPastEnd,
 } from '../engine/plan.js';
+import { mappedNumbers, takeBackAdd } from '../engine/session.js';
 import { deferSignals, InterruptedError } from '../engine/signals.js';
 import {
   type Action,
@@ -187,9 +188,12 @@ class Run {
     try {
       if (options.action === 'list') return await this.act(operands[0]!, options, backendKind, this.ledger);
       // Ctrl+C or TERM while maps or loops are being made must not leave half of them: the signal
-      // is held until the run is done, then what an add made is taken back (see signals.ts).
+      // is held, an add stops at the next map, then what it made is taken back (see signals.ts).
       return await deferSignals(
-        () => this.act(operands[0]!, options, backendKind, this.ledger),
+        (interrupted) => {
+          this.ledger.interrupted = interrupted;
+          return this.act(operands[0]!, options, backendKind, this.ledger);
+        },
         () => this.undoAdd(options),
       );
     } catch (error) {
@@ -209,7 +213,7 @@ class Run {
   }
 
   /** What this run changed, so an interrupted add can be taken back. */
-  private readonly ledger: Ledger = { created: [] };
+  private readonly ledger: Ledger = {};
 
   private async act(operand: string, options: CliOptions, kind: BackendKind | undefined, ledger: Ledger) {
     const source = await resolveSource(operand, options.action, { readOnly: options.readOnly }, this.io.host);
@@ -220,16 +224,14 @@ class Run {
   }
 
   /**
-   * After an interrupted `-a`: remove the maps this run created (by updating to the maps that
-   * existed before) and let go of a loop device this run attached. `-u` and `-d` simply finish.
+   * After an interrupted `-a`: take back the maps this run made (see takeBackAdd) and let go of a
+   * loop device this run attached. `-u` and `-d` simply finish.
    */
   private async undoAdd(options: CliOptions): Promise<void> {
-    const { source, request, backend, created } = this.ledger;
+    const { source, request, backend, before } = this.ledger;
     if (options.action !== 'add' || !source) return;
-    const emit = this.emitter('delete', options.verbose);
-    if (backend && request && created.length > 0) {
-      const made = new Set(created.map((map) => map.number));
-      await backend.update({ ...request, maps: request.maps.filter((map) => !made.has(map.number)) }, emit);
+    if (backend && request && before) {
+      await takeBackAdd(backend, request, before, this.emitter('delete', options.verbose));
     }
     if (source.loop?.state === 'attached' && (!backend || backend.existing(source.parent).length === 0)) {
       await this.releaseAttachedLoop(source);
@@ -352,13 +354,12 @@ class Run {
     const print = this.emitter(context, options.verbose);
     this.ledger.backend = backend;
     this.ledger.request = request;
-    const emit = (event: MapEvent) => {
-      if (event.type === 'created') this.ledger.created.push(event.map);
-      print(event);
-    };
+    this.ledger.before = mappedNumbers(backend, request);
+    // Only an add stops early when interrupted: its undo takes everything back. -u simply finishes.
+    const { interrupted } = this.ledger;
     const result = await (options.action === 'update'
-      ? backend.update(request, emit)
-      : backend.add(request, emit));
+      ? backend.update(request, print)
+      : backend.add(interrupted ? { ...request, interrupted } : request, print));
     return statusOf(result.failures);
   }
 
@@ -377,5 +378,7 @@ interface Ledger {
   source?: ResolvedSource;
   backend?: MapBackend;
   request?: { parent: ResolvedSource['parent']; maps: PlannedMap[]; readOnly: boolean; sync: boolean };
-  created: PlannedMap[];
+  /** Partition numbers mapped before the add (what an interrupted add must leave). */
+  before?: Set<number>;
+  interrupted?: AbortSignal;
 }

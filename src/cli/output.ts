@@ -90,7 +90,7 @@ export function renderEvent(event: MapEvent, context: EventContext, verbose: boo
     case 'refused':
       return [line('stderr', event.message)];
     case 'rolled-back':
-      return [line('stderr', `${event.name}: removed again (rolled back after the failure)`)];
+      return [line('stderr', `${event.name}: removed again (rolled back)`)];
     case 'loop-detached':
       return verboseOnly(line('stderr', `loop deleted : ${event.path}`));
   }

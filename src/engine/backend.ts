@@ -48,6 +48,8 @@ export interface MapRequest {
   readOnly: boolean;
   /** `-s` (default): wait for device nodes; `-n`: do not. */
   sync: boolean;
+  /** When it aborts, `add` stops before the next map and rolls back what it made. */
+  interrupted?: AbortSignal;
 }
 
 export interface RemoveRequest {

@@ -219,24 +219,40 @@ export type Session = ReturnType<typeof createSession>;
  * its end. Each throws InterruptedError afterwards so the caller exits with 130/143.
  */
 
+/** Partition numbers of the parent's maps now: taken before an add, to know what it made. */
+export function mappedNumbers(backend: MapBackend, request: MapRequest): Set<number> {
+  return new Set(
+    backend
+      .existing(request.parent)
+      .map((map) => map.number)
+      .filter((number) => number !== null),
+  );
+}
+
 /**
- * Add maps; if interrupted, remove the ones this run created by updating to the maps that existed
- * before (so the parent's other stale maps, if any, go too, as after `-u`).
+ * Take back what an interrupted add left behind. An add that noticed the interruption stopped and
+ * rolled back by itself: nothing is left then. One that had already finished is undone by updating
+ * to the maps that existed before (so the parent's other stale maps, if any, go too, as after -u).
  */
+export async function takeBackAdd(
+  backend: MapBackend,
+  request: MapRequest,
+  before: ReadonlySet<number>,
+  emit: EmitEvent,
+): Promise<void> {
+  const left = backend
+    .existing(request.parent)
+    .filter((map) => map.number === null || !before.has(map.number));
+  if (left.length === 0) return;
+  await backend.update({ ...request, maps: request.maps.filter((map) => before.has(map.number)) }, emit);
+}
+
+/** Add maps; if interrupted, stop and take back what this run made. */
 export function guardedAdd(backend: MapBackend, request: MapRequest, emit: EmitEvent): Promise<OpResult> {
-  const created = new Set<number>();
-  const track: EmitEvent = (event) => {
-    if (event.type === 'created') created.add(event.map.number);
-    emit(event);
-  };
+  const before = mappedNumbers(backend, request);
   return deferSignals(
-    () => backend.add(request, track),
-    async () => {
-      await backend.update(
-        { ...request, maps: request.maps.filter((map) => !created.has(map.number)) },
-        emit,
-      );
-    },
+    (interrupted) => backend.add({ ...request, interrupted }, emit),
+    () => takeBackAdd(backend, request, before, emit),
   );
 }
 

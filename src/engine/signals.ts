@@ -1,8 +1,9 @@
 /**
  * Ctrl+C or a TERM in the middle of creating, mounting or removing maps must not leave half of
- * them behind. While a handler is installed a signal cannot cut an operation short: it is noted,
- * the operation finishes, then `undo` puts things back and the caller exits with 128 + the signal
- * number.
+ * them behind. While a handler is installed a signal cannot cut an operation short at a random
+ * point: it is noted and passed to the work as an aborted AbortSignal, which an add checks between
+ * maps (it stops there and rolls back what it made); other work finishes. Then `undo` puts things
+ * back and the caller exits with 128 + the signal number.
  */
 import { constants } from 'node:os';
 
@@ -31,17 +32,21 @@ async function drainEventLoop(): Promise<void> {
 }
 
 /**
- * Run `work` with SIGINT/SIGTERM held back. If one arrived meanwhile, run `undo` with what `work`
- * returned (not when `work` threw: it cleans up its own failures) and throw InterruptedError.
+ * Run `work` with SIGINT/SIGTERM held back; `interrupted` aborts when one arrives. If one arrived,
+ * run `undo` with what `work` returned (not when `work` threw: it cleans up its own failures) and
+ * throw InterruptedError.
  */
 export async function deferSignals<T>(
-  work: () => T | Promise<T>,
+  work: (interrupted: AbortSignal) => T | Promise<T>,
   undo: (result: T) => void | Promise<void>,
 ): Promise<T> {
   let received: CriticalSignal | undefined;
+  const controller = new AbortController();
   const handlers = CRITICAL_SIGNALS.map((signal) => {
     const handler = () => {
-      received ??= signal;
+      if (received) return;
+      received = signal;
+      controller.abort(new InterruptedError(signal));
     };
     process.on(signal, handler);
     return [signal, handler] as const;
@@ -49,7 +54,7 @@ export async function deferSignals<T>(
   try {
     let result: T;
     try {
-      result = await work();
+      result = await work(controller.signal);
     } finally {
       await drainEventLoop();
     }

@@ -10,6 +10,8 @@ import type { MapEvent, ParentDevice, PlannedMap } from '../../src/engine/backen
 import { createDmBackend } from '../../src/engine/backends/dm.js';
 import { createKernel } from '../../src/kernel/index.js';
 import {
+  dmUuids,
+  fixtureImage,
   guestState,
   inGuest,
   KPARTX_OURS,
@@ -169,6 +171,41 @@ describe.skipIf(!inGuest)(`kpartx on real device-mapper (${skipReason})`, () => 
     expect(add.status).not.toBe(0);
     expect(add.stderr).toMatch(/loop0p3: partition 3 .*past the end/);
     expect(guestState()).toMatchObject({ tables: [], loops: [] });
+  });
+
+  it('SIGINT during -a of 128 partitions: it stops, takes its maps and loop back, exits 130', async () => {
+    resetGuest();
+    const img = fixtureImage('dos-gpt/t05.img.xz');
+    const child = spawn(process.execPath, [KPARTX_OURS, '-a', img], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+    // Interrupt once some maps exist, long before all 128 do.
+    const deadline = Date.now() + 60_000;
+    while (!fs.existsSync('/dev/mapper/loop0p3') && Date.now() < deadline) {
+      await new Promise((done) => setTimeout(done, 5));
+    }
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toMatch(/\/dev\/loop0: interrupted before loop0p\d+; removing the maps this run made/);
+    expect(stderr).toContain('kpartx: interrupted by SIGINT');
+    expect(stderr).not.toContain('loop0p128');
+    expect(guestState()).toMatchObject({ tables: [], nodes: [], loops: [] });
+  });
+
+  it('-dv removes 128 maps side by side and reports them in the listing order', () => {
+    resetGuest();
+    const img = fixtureImage('dos-gpt/t05.img.xz');
+    expect(ours('-a', img).status).toBe(0);
+    expect(guestState().tables).toHaveLength(128);
+    // The kernel's listing order (the walk -d makes), not sorted.
+    const listed = [...dmUuids().keys()];
+    const removal = ours('-dv', img);
+    expect(removal.status).toBe(0);
+    expect(removal.stdout).toBe(listed.map((name) => `del devmap : ${name}\n`).join(''));
+    expect(guestState()).toMatchObject({ tables: [], nodes: [], loops: [] });
   });
 
   it('two runs on the same device at once do not interleave', async () => {

@@ -41,7 +41,7 @@ import type {
 import { errorText } from '../errors.js';
 import { nonDmUuid, partitionNumberOf } from '../names.js';
 import { nextTurn, runOrdered } from '../scheduling.js';
-import { lockedBackend } from './locked.js';
+import { lockedBackend, stopEvent } from './locked.js';
 
 export interface DmBackendOptions {
   /** /dev/mapper node handling (tests substitute one that touches nothing). */
@@ -220,6 +220,7 @@ export function createDmBackend(
       for (const step of steps) {
         const { map } = step;
         current = map;
+        request.interrupted?.throwIfAborted();
         const readOnly = request.readOnly || map.readOnly;
         const table = linearTable(map, parent);
         if (step.kind === 'create') {
@@ -278,7 +279,7 @@ export function createDmBackend(
       }
       return { failures: 0 };
     } catch (error) {
-      emit({ type: 'failed', name: current?.dmName ?? parent.path, op, message: errorText(error) });
+      emit(stopEvent(error, request, current?.dmName ?? parent.path, op));
       let failures = 1;
       for (const entry of undo.reverse()) {
         try {

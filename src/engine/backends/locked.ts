@@ -8,11 +8,34 @@ import type {
   EmitEvent,
   ExistingMap,
   MapBackend,
+  MapEvent,
   MapRequest,
   OpResult,
   ParentDevice,
   RemoveRequest,
 } from '../backend.js';
+import { errorText } from '../errors.js';
+
+/**
+ * Why an add stopped before its end: the failure of one map, or an interruption noticed before
+ * the next map (the rollback that follows is the same).
+ */
+export function stopEvent(
+  error: unknown,
+  request: MapRequest,
+  name: string,
+  op: 'create' | 'reload' | 'resume' | 'rename',
+): MapEvent {
+  const { interrupted, parent } = request;
+  if (interrupted?.aborted && error === interrupted.reason) {
+    return {
+      type: 'refused',
+      name: parent.path,
+      message: `${parent.path}: interrupted before ${name}; removing the maps this run made`,
+    };
+  }
+  return { type: 'failed', name, op, message: errorText(error) };
+}
 
 export interface BackendSteps {
   kind: MapBackend['kind'];

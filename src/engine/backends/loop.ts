@@ -27,7 +27,7 @@ import type {
 } from '../backend.js';
 import { errorText } from '../errors.js';
 import { nextTurn } from '../scheduling.js';
-import { lockedBackend } from './locked.js';
+import { lockedBackend, stopEvent } from './locked.js';
 
 /** Where the per-partition paths live: the same place device-mapper puts its nodes. */
 export const LOOP_MAP_DIR = '/dev/mapper';
@@ -218,6 +218,7 @@ export function createLoopBackend(
     try {
       for (const map of request.maps) {
         current = map;
+        request.interrupted?.throwIfAborted();
         const readOnly = request.readOnly || map.readOnly || parentReadOnly;
         const existing = owned.get(map.number);
         const path = linkPath(map.dmName);
@@ -283,12 +284,7 @@ export function createLoopBackend(
       }
       return { failures: 0 };
     } catch (error) {
-      emit({
-        type: 'failed',
-        name: current?.name ?? parent.path,
-        op: 'create',
-        message: errorText(error),
-      });
+      emit(stopEvent(error, request, current?.name ?? parent.path, 'create'));
       let failures = 1;
       for (let i = undo.length - 1; i >= 0; i--) {
         try {
