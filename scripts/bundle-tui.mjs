@@ -6,7 +6,9 @@
  * of the app's start-up, and a bundle loads about four times faster. dist/tui/main.js uses the
  * bundle when it is at least as new as itself and falls back to the plain build otherwise.
  */
+import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rolldown } from 'rolldown';
@@ -15,11 +17,52 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tuiDir = join(root, 'dist', 'tui');
 const outDir = join(tuiDir, 'bundle');
 
+/**
+ * yoga-layout (Ink's layout engine) carries its WebAssembly inline as a base64 data: URL, and its
+ * loader reads that URL with fetch() wherever fetch exists. In Node that first loads the whole of
+ * undici, Node's fetch, some 50 ms of start-up, to decode a string. Hand the loader the bytes
+ * instead (it skips fetch when given `wasmBinary`) and drop the unused copy of the data URL.
+ */
+function yogaWithoutFetch() {
+  const yogaDir = dirname(createRequire(import.meta.url).resolve('yoga-layout'));
+  const loaderFile = join(yogaDir, '..', 'binaries', 'yoga-wasm-base64-esm.js');
+  const indexFile = join(yogaDir, 'index.js');
+  const dataUrl = /"data:application\/octet-stream;base64,([A-Za-z0-9+/=]+)"/g;
+  const matches = [...readFileSync(loaderFile, 'utf8').matchAll(dataUrl)];
+  if (matches.length !== 1) throw new Error(`${loaderFile}: expected one inline wasm data URL`);
+  const base64 = matches[0][1];
+  const replaceOnce = (code, from, to, file) => {
+    const parts = code.split(from);
+    if (parts.length !== 2) throw new Error(`${file}: expected \`${from.slice(0, 60)}\` once`);
+    return parts.join(to);
+  };
+  return {
+    name: 'yoga-without-fetch',
+    transform(code, id) {
+      if (id === loaderFile)
+        return replaceOnce(code, matches[0][0], '"data:application/octet-stream;base64,"', id);
+      if (id === indexFile)
+        return replaceOnce(
+          code,
+          'await loadYoga()',
+          `await loadYoga({ wasmBinary: Buffer.from("${base64}", "base64") })`,
+          id,
+        );
+      return null;
+    },
+  };
+}
+
 const bundle = await rolldown({
   input: { app: join(tuiDir, 'run.js'), engine: join(tuiDir, 'engine.js') },
   platform: 'node',
   // koffi is a native addon; Ink's devtools module is only loaded with DEV=true.
   external: [/^node:/, 'koffi', 'react-devtools-core'],
+  plugins: [yogaWithoutFetch()],
+  // React, its reconciler and scheduler pick their production or development build at run time;
+  // the bundle keeps only the production one (dist/tui/main.js uses it only in production), which
+  // halves its size.
+  transform: { define: { 'process.env.NODE_ENV': '"production"' } },
   logLevel: 'warn',
 });
 // Chunk names carry content hashes: drop the previous build's files first.

@@ -16,9 +16,11 @@ const PLAIN = { engine: './engine.js', app: './run.js' };
 
 /**
  * Whether scripts/bundle-tui.mjs has bundled this build: Ink as one bundle loads about four times
- * faster than as a few hundred modules. A bundle older than this file is stale and not used.
+ * faster than as a few hundred modules. A bundle older than this file is stale and not used. The
+ * bundle holds only React's production build; any other NODE_ENV gets the plain build.
  */
 function bundled(): boolean {
+  if (process.env.NODE_ENV !== 'production') return false;
   try {
     const app = statSync(new URL('./bundle/app.mjs', import.meta.url));
     const engine = statSync(new URL('./bundle/engine.mjs', import.meta.url));
