@@ -59,9 +59,14 @@ export async function main(args: string[]): Promise<number> {
     // The engine is small: load it first and start reading the source while Ink loads.
     const { createTuiEngine } = (await import(modules.engine)) as typeof import('./engine.js');
     const engine = createTuiEngine();
-    if (paths.length === 1 && paths[0]) engine.prefetch?.(paths[0], DEFAULT_OPTIONS);
+    const one = paths.length === 1 ? paths[0] : undefined;
+    if (one) engine.prefetch?.(one, DEFAULT_OPTIONS);
     const { runApp } = (await import(modules.app)) as typeof import('./run.js');
-    return await runApp(engine, paths);
+    // Read by now: the app's first frame is then the layout itself. A failure is the app's to show.
+    const first = one
+      ? await Promise.resolve(engine.inspect(one, DEFAULT_OPTIONS)).catch(() => undefined)
+      : undefined;
+    return await runApp(engine, paths, first);
   } catch (error) {
     process.stdout.write('\u001b[?1049l\u001b[?25h');
     process.stderr.write(`kpartx-tui: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -1,10 +1,10 @@
 /** Renders the app on the real terminal and returns when it has left, the screen restored. */
 import { render } from 'ink';
 import App from './App.js';
-import type { TuiEngine } from './model.js';
+import type { Inspection, TuiEngine } from './model.js';
 import { realTerminal } from './terminal.js';
 
-export async function runApp(engine: TuiEngine, paths: string[]): Promise<number> {
+export async function runApp(engine: TuiEngine, paths: string[], first?: Inspection): Promise<number> {
   const terminal = realTerminal(process.stdin, process.stdout);
   const restore = () => terminal.leaveScreen();
   const onSignal = (signal: NodeJS.Signals) => {
@@ -20,7 +20,8 @@ export async function runApp(engine: TuiEngine, paths: string[]): Promise<number
   process.once('exit', restore);
   terminal.enterScreen();
   try {
-    const instance = render(<App engine={engine} paths={paths} terminal={terminal} />, {
+    const app = <App engine={engine} paths={paths} terminal={terminal} {...(first ? { first } : {})} />;
+    const instance = render(app, {
       exitOnCtrlC: false,
       patchConsole: false,
     });
