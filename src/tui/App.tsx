@@ -239,7 +239,9 @@ export default function App({
       <Text bold inverse wrap="truncate">
         {truncate(title(state, engine.isRoot), width).padEnd(width)}
       </Text>
-      <Box flexDirection="column" height={body} overflow="hidden">
+      {/* Clipped to its rows only: every line is already cut to the width (clipping the width too
+          costs Ink an ANSI-aware slice of every line of every frame). */}
+      <Box flexDirection="column" height={body} overflowY="hidden">
         {content}
       </Box>
       <Text
