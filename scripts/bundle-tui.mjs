@@ -53,12 +53,33 @@ function yogaWithoutFetch() {
   };
 }
 
+/**
+ * Ink measures text with string-width; the bundle gives it dist/tui/string-width.js instead, the
+ * same widths with a shortcut for the one-column characters the app draws with (see there). Only
+ * Ink's copy of string-width is swapped, by resolved file; the wrapper itself gets the real one.
+ */
+function narrowFirstStringWidth() {
+  const wrapper = join(tuiDir, 'string-width.js');
+  const fromInk = join(dirname(createRequire(import.meta.url).resolve('ink')), 'output.js');
+  return {
+    name: 'narrow-first-string-width',
+    async resolveId(source, importer, options) {
+      if (source !== 'string-width' || !importer) return null;
+      const real = await this.resolve(source, fromInk, { ...options, skipSelf: true });
+      if (!real) throw new Error('string-width not found from Ink');
+      if (importer === wrapper) return real;
+      const resolved = await this.resolve(source, importer, { ...options, skipSelf: true });
+      return resolved?.id === real.id ? wrapper : resolved;
+    },
+  };
+}
+
 const bundle = await rolldown({
   input: { app: join(tuiDir, 'run.js'), engine: join(tuiDir, 'engine.js') },
   platform: 'node',
   // koffi is a native addon; Ink's devtools module is only loaded with DEV=true.
   external: [/^node:/, 'koffi', 'react-devtools-core'],
-  plugins: [yogaWithoutFetch()],
+  plugins: [yogaWithoutFetch(), narrowFirstStringWidth()],
   // React, its reconciler and scheduler pick their production or development build at run time;
   // the bundle keeps only the production one (dist/tui/main.js uses it only in production), which
   // halves its size.
