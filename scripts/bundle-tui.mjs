@@ -1,54 +1,88 @@
 #!/usr/bin/env node
 /**
- * Bundles the interactive app (dist/tui/run.js with Ink and React, and dist/tui/engine.js) into
- * dist/tui/bundle/, after `tsc` has built dist/. Ink pulls in a few hundred small ES modules
+ * Bundles the interactive app (dist/tui/app-bundle.js: the engine, and Ink with React) into one
+ * CommonJS file, dist/tui/bundle/app.cjs, after `tsc` has built dist/, and saves V8's code cache
+ * for it (app.cache, see src/tui/load-bundle.ts). Ink pulls in a few hundred small ES modules
  * (es-toolkit's compat layer alone is hundreds); resolving and evaluating them one by one is most
- * of the app's start-up, and a bundle loads about four times faster. dist/tui/main.js uses the
- * bundle when it is at least as new as itself and falls back to the plain build otherwise.
+ * of the app's start-up, and one file with compiled code to go with it loads several times
+ * faster. Modules the engine loads lazily (the kernel bindings, the map backends) stay separate
+ * chunks. dist/tui/main.js uses the bundle when it is at least as new as itself and falls back to
+ * the plain build otherwise.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { rolldown } from 'rolldown';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tuiDir = join(root, 'dist', 'tui');
 const outDir = join(tuiDir, 'bundle');
+const require = createRequire(import.meta.url);
+const inkDir = dirname(require.resolve('ink'));
+
+const replaceOnce = (code, from, to, file) => {
+  const parts = code.split(from);
+  if (parts.length !== 2) throw new Error(`${file}: expected \`${from.slice(0, 60)}\` once`);
+  return parts.join(to);
+};
 
 /**
- * yoga-layout (Ink's layout engine) carries its WebAssembly inline as a base64 data: URL, and its
- * loader reads that URL with fetch() wherever fetch exists. In Node that first loads the whole of
- * undici, Node's fetch, some 50 ms of start-up, to decode a string. Hand the loader the bytes
- * instead (it skips fetch when given `wasmBinary`) and drop the unused copy of the data URL.
+ * yoga-layout (Ink's layout engine) carries its WebAssembly inline as a base64 data: URL and
+ * initialises with a top-level await, which CommonJS cannot hold. Its loader also reads that URL
+ * with fetch() wherever fetch exists, which in Node first loads the whole of undici, some 50 ms of
+ * start-up, to decode a string. Instead, hand the loader the bytes and instantiate them
+ * synchronously (Emscripten's instantiateWasm hook), which completes its start-up before it
+ * returns, and drop the unused copy of the data URL.
  */
-function yogaWithoutFetch() {
-  const yogaDir = dirname(createRequire(import.meta.url).resolve('yoga-layout'));
+function yogaSync() {
+  const yogaDir = dirname(require.resolve('yoga-layout'));
   const loaderFile = join(yogaDir, '..', 'binaries', 'yoga-wasm-base64-esm.js');
   const indexFile = join(yogaDir, 'index.js');
   const dataUrl = /"data:application\/octet-stream;base64,([A-Za-z0-9+/=]+)"/g;
   const matches = [...readFileSync(loaderFile, 'utf8').matchAll(dataUrl)];
   if (matches.length !== 1) throw new Error(`${loaderFile}: expected one inline wasm data URL`);
   const base64 = matches[0][1];
-  const replaceOnce = (code, from, to, file) => {
-    const parts = code.split(from);
-    if (parts.length !== 2) throw new Error(`${file}: expected \`${from.slice(0, 60)}\` once`);
-    return parts.join(to);
+  const instantiate = `(() => {
+  const wasmBinary = Buffer.from("${base64}", "base64");
+  const yoga = {
+    wasmBinary,
+    instantiateWasm(imports, receive) {
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(wasmBinary), imports);
+      receive(instance);
+      return instance.exports;
+    },
   };
+  loadYoga(yoga);
+  if (!yoga.calledRun) throw new Error("yoga-layout did not start synchronously");
+  return yoga;
+})()`;
   return {
-    name: 'yoga-without-fetch',
+    name: 'yoga-sync',
     transform(code, id) {
       if (id === loaderFile)
         return replaceOnce(code, matches[0][0], '"data:application/octet-stream;base64,"', id);
-      if (id === indexFile)
-        return replaceOnce(
-          code,
-          'await loadYoga()',
-          `await loadYoga({ wasmBinary: Buffer.from("${base64}", "base64") })`,
-          id,
-        );
+      if (id === indexFile) return replaceOnce(code, 'await loadYoga()', instantiate, id);
       return null;
+    },
+  };
+}
+
+/**
+ * Ink's reconciler connects React devtools when DEV=true, through two top-level awaits that
+ * CommonJS cannot hold either. The bundle leaves devtools out (dist/tui/main.js takes the plain
+ * build when DEV=true), so both are cut here.
+ */
+function inkWithoutDevtools() {
+  const reconciler = join(inkDir, 'reconciler.js');
+  return {
+    name: 'ink-without-devtools',
+    transform(code, id) {
+      if (id !== reconciler) return null;
+      const noDevtools = "throw new Error('React devtools: run the plain build (DEV=true)');";
+      const cut = replaceOnce(code, "await import('./devtools.js');", noDevtools, id);
+      return replaceOnce(cut, '? await loadPackageJson()', '? undefined', id);
     },
   };
 }
@@ -60,7 +94,7 @@ function yogaWithoutFetch() {
  */
 function narrowFirstStringWidth() {
   const wrapper = join(tuiDir, 'string-width.js');
-  const fromInk = join(dirname(createRequire(import.meta.url).resolve('ink')), 'output.js');
+  const fromInk = join(inkDir, 'output.js');
   return {
     name: 'narrow-first-string-width',
     async resolveId(source, importer, options) {
@@ -75,24 +109,36 @@ function narrowFirstStringWidth() {
 }
 
 const bundle = await rolldown({
-  input: { app: join(tuiDir, 'run.js'), engine: join(tuiDir, 'engine.js') },
+  input: { app: join(tuiDir, 'app-bundle.js') },
   platform: 'node',
-  // koffi is a native addon; Ink's devtools module is only loaded with DEV=true.
-  external: [/^node:/, 'koffi', 'react-devtools-core'],
-  plugins: [yogaWithoutFetch(), narrowFirstStringWidth()],
+  // koffi is a native addon.
+  external: [/^node:/, 'koffi'],
+  plugins: [yogaSync(), inkWithoutDevtools(), narrowFirstStringWidth()],
   // React, its reconciler and scheduler pick their production or development build at run time;
   // the bundle keeps only the production one (dist/tui/main.js uses it only in production), which
   // halves its size.
   transform: { define: { 'process.env.NODE_ENV': '"production"' } },
   logLevel: 'warn',
+  onLog(level, log, handler) {
+    // The TUI engine imports the loop backend itself; that the backend selector's lazy import of
+    // it then stays in the main file is expected.
+    if (log.code !== 'INEFFECTIVE_DYNAMIC_IMPORT') handler(level, log);
+  },
 });
 // Chunk names carry content hashes: drop the previous build's files first.
 await rm(outDir, { recursive: true, force: true });
-// ES modules, not CommonJS: yoga-layout (Ink's layout engine) initialises with a top-level await.
 await bundle.write({
   dir: outDir,
-  format: 'es',
-  entryFileNames: '[name].mjs',
-  chunkFileNames: '[name]-[hash].mjs',
+  format: 'cjs',
+  charset: 'ascii',
+  comments: { legal: true, annotation: false, jsdoc: false },
+  entryFileNames: '[name].cjs',
+  chunkFileNames: '[name]-[hash].cjs',
 });
 await bundle.close();
+
+// Run the bundle once, as the app loads it, and keep what V8 compiled.
+const { loadBundle } = await import(pathToFileURL(join(tuiDir, 'load-bundle.js')).href);
+const appFile = join(outDir, 'app.cjs');
+const cacheFile = join(outDir, 'app.cache');
+writeFileSync(cacheFile, loadBundle(appFile, cacheFile).createCache());
