@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /**
- * Bundles the interactive app (dist/tui/app-bundle.js: the engine, and Ink with React) into one
- * CommonJS file, dist/tui/bundle/app.cjs, after `tsc` has built dist/, and saves V8's code cache
- * for it (app.cache, see src/tui/load-bundle.ts). Ink pulls in a few hundred small ES modules
- * (es-toolkit's compat layer alone is hundreds); resolving and evaluating them one by one is most
- * of the app's start-up, and one file with compiled code to go with it loads several times
- * faster. Modules the engine loads lazily (the kernel bindings, the map backends) stay separate
- * chunks. dist/tui/main.js uses the bundle when it is at least as new as itself and falls back to
- * the plain build otherwise.
+ * Bundles kpartx-tui after `tsc` has built dist/, in two CommonJS files:
+ *   - dist/tui/bundle/app.cjs, the interactive app (dist/tui/app-bundle.js: the engine, and Ink
+ *     with React), with V8's code cache for it, app.cache (see src/tui/load-bundle.ts). Ink pulls
+ *     in a few hundred small ES modules (es-toolkit's compat layer alone is hundreds); resolving
+ *     and evaluating them one by one is most of the app's start-up, and one file with compiled
+ *     code to go with it loads several times faster. Modules the engine loads lazily (the kernel
+ *     bindings, the map backends) stay separate chunks.
+ *   - dist/tui/main.cjs, the entry (dist/tui/main.js with the little it imports), which
+ *     bin/kpartx-tui.js loads with require(): starting in the ES module loader costs about 10 ms.
+ * Both are used only when at least as new as dist/tui/main.js; the plain build is the fallback.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -136,6 +138,16 @@ await bundle.write({
   chunkFileNames: '[name]-[hash].cjs',
 });
 await bundle.close();
+
+// The entry: the plain app and the JSON path stay ES modules it imports when it needs them.
+const entry = await rolldown({
+  input: join(tuiDir, 'main.js'),
+  platform: 'node',
+  external: [/^node:/, /\/app-bundle\.js$/, /\/cli\/json\.js$/],
+  logLevel: 'warn',
+});
+await entry.write({ file: join(tuiDir, 'main.cjs'), format: 'cjs', charset: 'ascii', comments: false });
+await entry.close();
 
 // Run the bundle once, as the app loads it, and keep what V8 compiled.
 const { loadBundle } = await import(pathToFileURL(join(tuiDir, 'load-bundle.js')).href);

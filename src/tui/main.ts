@@ -20,14 +20,15 @@ const bundleFile = fileURLToPath(new URL('./bundle/app.cjs', import.meta.url));
 
 /**
  * Whether scripts/bundle-tui.mjs has bundled this build: Ink as one file with its compiled code
- * loads several times faster than as a few hundred modules. A bundle older than this file is stale
- * and not used. The bundle holds only React's production build and no devtools: any other
+ * loads several times faster than as a few hundred modules. A bundle older than the plain build is
+ * stale and not used. The bundle holds only React's production build and no devtools: any other
  * NODE_ENV, or DEV=true, gets the plain build.
  */
 function bundled(): boolean {
   if (process.env.NODE_ENV !== 'production' || process.env.DEV === 'true') return false;
   try {
-    return statSync(bundleFile).mtimeMs >= statSync(new URL(import.meta.url)).mtimeMs;
+    // This module may be running as dist/tui/main.cjs: compare with the plain build itself.
+    return statSync(bundleFile).mtimeMs >= statSync(new URL('./main.js', import.meta.url)).mtimeMs;
   } catch {
     return false;
   }

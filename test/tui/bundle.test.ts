@@ -1,7 +1,8 @@
 /**
- * The bundled app (dist/tui/bundle/app.cjs and its code cache app.cache, made by
- * scripts/bundle-tui.mjs) loads with the saved code, and without it when the cache is stale or
- * unusable. Each load runs in a child process: a fresh V8, as at the app's start.
+ * The bundles of scripts/bundle-tui.mjs: the app (dist/tui/bundle/app.cjs and its code cache
+ * app.cache) loads with the saved code, and without it when the cache is stale or unusable; the
+ * entry (dist/tui/main.cjs) runs as the plain one does. Each load runs in a child process: a fresh
+ * V8, as at the app's start.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
@@ -40,5 +41,27 @@ describe.skipIf(!existsSync(cache))('dist/tui/bundle (skipped until scripts/bund
     const garbage = join(work, 'garbage.cache');
     writeFileSync(garbage, Buffer.alloc(4096, 7));
     expect(load(garbage)).toEqual({ cacheUsed: false, exports: ['createTuiEngine', 'runApp'] });
+  });
+
+  it('has an entry that answers like the plain one', async () => {
+    const { main } = await import('../../src/tui/main.js');
+    const script = `require(${JSON.stringify(join(dist, 'main.cjs'))}).main(['--help']).then((s) => { process.exitCode = s; });`;
+    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    let expected = '';
+    const write = process.stdout.write;
+    process.stdout.write = ((chunk: string) => {
+      expected += chunk;
+      return true;
+    }) as typeof process.stdout.write;
+    try {
+      expect(await main(['--help'])).toBe(0);
+    } finally {
+      process.stdout.write = write;
+    }
+    expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual({
+      status: 0,
+      stdout: expected,
+      stderr: '',
+    });
   });
 });
