@@ -111,12 +111,30 @@ function narrowFirstStringWidth() {
   };
 }
 
+/**
+ * Ink's text libraries each make an Intl.Segmenter when loaded; the bundle gives them
+ * dist/tui/segmenter.js instead, the same clusters without loading ICU for the text the app draws
+ * (see there). Only dependencies are rewritten, and only ES modules (the import goes on top).
+ */
+function graphemeSegmenter() {
+  const segmenter = join(tuiDir, 'segmenter.js');
+  return {
+    name: 'grapheme-segmenter',
+    transform(code, id) {
+      if (!id.includes('/node_modules/') || !code.includes('new Intl.Segmenter(')) return null;
+      if (!/^\s*(import|export)\s/m.test(code)) throw new Error(`${id}: not an ES module`);
+      const swapped = code.replaceAll('new Intl.Segmenter(', 'new GraphemeSegmenter(');
+      return `import { GraphemeSegmenter } from ${JSON.stringify(segmenter)};\n${swapped}`;
+    },
+  };
+}
+
 const bundle = await rolldown({
   input: { app: join(tuiDir, 'app-bundle.js') },
   platform: 'node',
   // koffi is a native addon.
   external: [/^node:/, 'koffi'],
-  plugins: [yogaSync(), inkWithoutDevtools(), narrowFirstStringWidth()],
+  plugins: [yogaSync(), inkWithoutDevtools(), narrowFirstStringWidth(), graphemeSegmenter()],
   // React, its reconciler and scheduler pick their production or development build at run time;
   // the bundle keeps only the production one (dist/tui/main.js uses it only in production), which
   // halves its size.
