@@ -34,8 +34,8 @@ const replaceOnce = (code, from, to, file) => {
 /**
  * yoga-layout (Ink's layout engine) carries its WebAssembly inline as a base64 data: URL and
  * initialises with a top-level await, which CommonJS cannot hold. Its loader also reads that URL
- * with fetch() wherever fetch exists, which in Node first loads the whole of undici, some 50 ms of
- * start-up, to decode a string. Instead, hand the loader the bytes and instantiate them
+ * with fetch() wherever fetch exists, which in Node first loads the whole of undici (Node's fetch),
+ * 50-100 ms of start-up, to decode a string. Instead, hand the loader the bytes and instantiate them
  * synchronously (Emscripten's instantiateWasm hook), which completes its start-up before it
  * returns, and drop the unused copy of the data URL.
  */
