@@ -257,6 +257,9 @@ async function warmUp({ runApp }) {
 const { loadBundle } = await import(pathToFileURL(join(tuiDir, 'load-bundle.js')).href);
 const appFile = join(outDir, 'app.cjs');
 const cacheFile = join(outDir, 'app.cache');
+// vm.Script, which runs the bundle, has no ES module loader behind import(): the bundle must not
+// need one (the bundler turns imports of its own chunks into require()).
+if (/\bimport\(/.test(readFileSync(appFile, 'latin1'))) throw new Error(`${appFile}: has an import()`);
 const loaded = loadBundle(appFile, cacheFile);
 await warmUp(loaded.exports);
 writeFileSync(cacheFile, loaded.createCache());
