@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 /**
  * kpartx-tui on a 128-partition GPT image, in a pseudo-terminal (script(1)):
- *   - start → first frame: from spawning the binary to the first output, and to the layout frame;
+ *   - start → layout frame: from spawning the binary until the terminal has received the app's
+ *     first screen for the image, whole: title, table header, the first partition's row and the
+ *     help line that ends the frame. (Also shown: start → first output, the one-line "opening…"
+ *     notice printed before the app loads; it is not a frame of the app and has no target.)
  *   - keypress → next frame: ↓ in the partition table, time until the terminal receives output;
  *   - peak RSS of the app (VmHWM) after the key presses.
- * Targets: first frame < 300 ms, keypress → frame < 50 ms, peak RSS < 150 MB.
+ * Targets: layout frame < 300 ms, keypress → frame < 50 ms, peak RSS < 150 MB.
  *
  * Usage: node bench/tui.js [--runs N] [--keys N] [--json]. Needs `npm run build` and sgdisk.
  * Browsing needs no root, so neither does this.
@@ -23,7 +26,21 @@ const arg = (name, fallback) => {
 };
 const RUNS = arg('--runs', 5);
 const KEYS = arg('--keys', 30);
-const TARGETS = { firstFrameMs: 300, keyToFrameMs: 50, peakRssMb: 150 };
+const TARGETS = { layoutFrameMs: 300, keyToFrameMs: 50, peakRssMb: 150 };
+// biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences start with ESC
+const ANSI = /\u001b\[[0-9;?]*[A-Za-z]|\u001b[()][0-9A-Za-z]/g;
+/**
+ * The layout frame has arrived when, after the title line for the image, the terminal has the
+ * table's header, partition 1's row (number, start, end) and the help line that closes the frame.
+ */
+function hasLayoutFrame(output) {
+  const text = output.replace(ANSI, '');
+  const title = text.indexOf('gpt table');
+  if (title < 0) return false;
+  const rest = text.slice(title);
+  const row = rest.search(/\n\s*1\s+2048\s+4095\s/);
+  return /#\s+Start\s+End\s+Sectors/.test(rest) && row > 0 && rest.indexOf('q quit', row) > 0;
+}
 
 function build128(dir) {
   const image = join(dir, 'gpt128.img');
@@ -81,7 +98,7 @@ async function oneRun(image, measureKeys) {
     output += chunk.toString();
     lastData = now;
     firstOutput ??= now - started;
-    if (layout === undefined && output.includes('gpt table')) layout = now - started;
+    if (layout === undefined && hasLayoutFrame(output)) layout = now - started;
     for (const w of waiters.splice(0)) w(now);
   });
   const nextData = () => new Promise((r) => waiters.push(r));
@@ -128,11 +145,13 @@ async function main() {
       if (result.keyTimes.length) keyTimes = result.keyTimes;
       if (result.rss !== undefined) rss = result.rss;
     }
-    const bundle = join(repo, 'dist', 'tui', 'bundle', 'app.mjs');
+    const bundle = join(repo, 'dist', 'tui', 'bundle', 'app.cjs');
     const report = {
-      build: existsSync(bundle)
-        ? 'bundled (scripts/bundle-tui.mjs)'
-        : 'plain tsc output (run scripts/bundle-tui.mjs to bundle)',
+      build: !existsSync(bundle)
+        ? 'plain tsc output (run scripts/bundle-tui.mjs to bundle)'
+        : existsSync(bundle.replace(/\.cjs$/, '.cache'))
+          ? 'bundled with its code cache (scripts/bundle-tui.mjs)'
+          : 'bundled, no code cache',
       machine: { cpus: cpus().length, load1: Number(loadavg()[0].toFixed(2)), node: process.version },
       image: '128-partition GPT, 160 MiB (sparse)',
       runs: RUNS,
@@ -146,8 +165,7 @@ async function main() {
       peakRssMb: rss === undefined ? null : Number(rss.toFixed(1)),
     };
     const verdict = {
-      firstFrame: report.firstOutputMs.median < TARGETS.firstFrameMs,
-      layoutFrame: report.layoutFrameMs.median < TARGETS.firstFrameMs,
+      layoutFrame: report.layoutFrameMs.median < TARGETS.layoutFrameMs,
       keyToFrame: report.keyToFrameMs.median < TARGETS.keyToFrameMs,
       peakRss: rss !== undefined && rss < TARGETS.peakRssMb,
     };
@@ -156,13 +174,13 @@ async function main() {
     else {
       const mark = (ok) => (ok ? 'ok  ' : 'MISS');
       console.log(
-        `kpartx-tui bench (${report.image}; ${report.machine.cpus} CPUs, load ${report.machine.load1})`,
+        `kpartx-tui bench (${report.image}; ${report.build}; ${report.runs} runs; ${report.machine.cpus} CPUs, load ${report.machine.load1})`,
       );
       console.log(
-        `${mark(verdict.firstFrame)} start → first frame     ${report.firstOutputMs.median} ms median (min ${report.firstOutputMs.min}), target < ${TARGETS.firstFrameMs}`,
+        `${mark(verdict.layoutFrame)} start → layout frame    ${report.layoutFrameMs.median} ms median (min ${report.layoutFrameMs.min}), target < ${TARGETS.layoutFrameMs}`,
       );
       console.log(
-        `${mark(verdict.layoutFrame)} start → layout frame    ${report.layoutFrameMs.median} ms median (min ${report.layoutFrameMs.min}), target < ${TARGETS.firstFrameMs}`,
+        `     start → first output    ${report.firstOutputMs.median} ms median (min ${report.firstOutputMs.min}), the "opening…" line before the app`,
       );
       console.log(
         `${mark(verdict.keyToFrame)} keypress → next frame  ${report.keyToFrameMs.median} ms median, p95 ${report.keyToFrameMs.p95}, target < ${TARGETS.keyToFrameMs}`,

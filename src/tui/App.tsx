@@ -23,12 +23,14 @@ import { useAppInput } from './hooks/use-app-input.js';
 import type { AppState } from './hooks/use-app-state.js';
 import { type TerminalControl, useKpartxApp } from './hooks/use-kpartx-app.js';
 import { type TerminalSize, useTerminalSize } from './hooks/use-terminal-size.js';
-import type { TuiEngine } from './model.js';
+import type { Inspection, TuiEngine } from './model.js';
 import { type Theme, themeFor } from './theme.js';
 
 export interface AppProps {
   engine: TuiEngine;
   paths: string[];
+  /** The one path already looked at (default options): its layout is the first frame. */
+  first?: Inspection;
   terminal: TerminalControl;
   /** Fixed size for tests; otherwise the terminal's, following resizes. */
   size?: TerminalSize;
@@ -119,10 +121,17 @@ function title(state: AppState, isRoot: boolean): string {
   return `kpartx-tui${where}${screen}${isRoot ? '' : ' · not root: browsing only'}`;
 }
 
-export default function App({ engine, paths, terminal, size: fixedSize, theme: fixedTheme }: AppProps) {
+export default function App({
+  engine,
+  paths,
+  first,
+  terminal,
+  size: fixedSize,
+  theme: fixedTheme,
+}: AppProps) {
   const size = useTerminalSize(fixedSize);
   const theme = fixedTheme ?? themeFor(process.env);
-  const { state, actions } = useKpartxApp(engine, paths, terminal);
+  const { state, actions } = useKpartxApp(engine, paths, terminal, first);
   const width = Math.max(20, size.columns);
   // One row spare: a frame as tall as the terminal makes Ink 6 repaint the whole screen each time.
   const height = Math.max(8, size.rows - 1);
@@ -230,7 +239,9 @@ export default function App({ engine, paths, terminal, size: fixedSize, theme: f
       <Text bold inverse wrap="truncate">
         {truncate(title(state, engine.isRoot), width).padEnd(width)}
       </Text>
-      <Box flexDirection="column" height={body} overflow="hidden">
+      {/* Clipped to its rows only: every line is already cut to the width (clipping the width too
+          costs Ink an ANSI-aware slice of every line of every frame). */}
+      <Box flexDirection="column" height={body} overflowY="hidden">
         {content}
       </Box>
       <Text

@@ -1,4 +1,6 @@
 import { statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { loadBundle } from './load-bundle.js';
 import { DEFAULT_OPTIONS } from './model.js';
 
 /**
@@ -12,21 +14,29 @@ const USAGE = `usage: kpartx-tui [PATH...]
 Browse block devices and disk images, preview and create partition maps, and mount them.
 With one PATH the app opens straight on its layout.`;
 
-const PLAIN = { engine: './engine.js', app: './run.js' };
+type App = typeof import('./app-bundle.js');
+
+const bundleFile = fileURLToPath(new URL('./bundle/app.cjs', import.meta.url));
 
 /**
- * Whether scripts/bundle-tui.mjs has bundled this build: Ink as one bundle loads about four times
- * faster than as a few hundred modules. A bundle older than this file is stale and not used.
+ * Whether scripts/bundle-tui.mjs has bundled this build: Ink as one file with its compiled code
+ * loads several times faster than as a few hundred modules. A bundle older than the plain build is
+ * stale and not used. The bundle holds only React's production build and no devtools: any other
+ * NODE_ENV, or DEV=true, gets the plain build.
  */
 function bundled(): boolean {
+  if (process.env.NODE_ENV !== 'production' || process.env.DEV === 'true') return false;
   try {
-    const app = statSync(new URL('./bundle/app.mjs', import.meta.url));
-    const engine = statSync(new URL('./bundle/engine.mjs', import.meta.url));
-    const self = statSync(new URL(import.meta.url));
-    return Math.min(app.mtimeMs, engine.mtimeMs) >= self.mtimeMs;
+    // This module may be running as dist/tui/main.cjs: compare with the plain build itself.
+    return statSync(bundleFile).mtimeMs >= statSync(new URL('./main.js', import.meta.url)).mtimeMs;
   } catch {
     return false;
   }
+}
+
+async function loadApp(): Promise<App> {
+  if (!bundled()) return await import('./app-bundle.js');
+  return loadBundle(bundleFile, bundleFile.replace(/\.cjs$/, '.cache')).exports as unknown as App;
 }
 
 export async function main(args: string[]): Promise<number> {
@@ -53,13 +63,15 @@ export async function main(args: string[]): Promise<number> {
   const where = paths.length === 1 ? ` · opening ${paths[0]}…` : ' · starting…';
   process.stdout.write(`\u001b[?1049h\u001b[2J\u001b[H\u001b[1mkpartx-tui\u001b[22m${where}`);
   try {
-    const modules = bundled() ? { engine: './bundle/engine.mjs', app: './bundle/app.mjs' } : PLAIN;
-    // The engine is small: load it first and start reading the source while Ink loads.
-    const { createTuiEngine } = (await import(modules.engine)) as typeof import('./engine.js');
+    const { createTuiEngine, runApp } = await loadApp();
     const engine = createTuiEngine();
-    if (paths.length === 1 && paths[0]) engine.prefetch?.(paths[0], DEFAULT_OPTIONS);
-    const { runApp } = (await import(modules.app)) as typeof import('./run.js');
-    return await runApp(engine, paths);
+    // Started on one path: look at it before the first frame, which is then its layout itself.
+    // A failure is the app's to show.
+    const one = paths.length === 1 ? paths[0] : undefined;
+    const first = one
+      ? await Promise.resolve(engine.inspect(one, DEFAULT_OPTIONS)).catch(() => undefined)
+      : undefined;
+    return await runApp(engine, paths, first);
   } catch (error) {
     process.stdout.write('\u001b[?1049l\u001b[?25h');
     process.stderr.write(`kpartx-tui: ${error instanceof Error ? error.message : String(error)}\n`);

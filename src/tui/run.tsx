@@ -1,11 +1,22 @@
-/** Renders the app on the real terminal and returns when it has left, the screen restored. */
+/** Renders the app on the terminal (the real one unless told) and returns when it has left, the screen restored. */
 import { render } from 'ink';
 import App from './App.js';
-import type { TuiEngine } from './model.js';
+import type { Inspection, TuiEngine } from './model.js';
 import { realTerminal } from './terminal.js';
 
-export async function runApp(engine: TuiEngine, paths: string[]): Promise<number> {
-  const terminal = realTerminal(process.stdin, process.stdout);
+/** The terminal's two ends: the process's own, or stand-ins (the build renders off-screen once). */
+export interface AppIo {
+  stdin: NodeJS.ReadStream;
+  stdout: NodeJS.WriteStream;
+}
+
+export async function runApp(
+  engine: TuiEngine,
+  paths: string[],
+  first?: Inspection,
+  io: AppIo = { stdin: process.stdin, stdout: process.stdout },
+): Promise<number> {
+  const terminal = realTerminal(io.stdin, io.stdout);
   const restore = () => terminal.leaveScreen();
   const onSignal = (signal: NodeJS.Signals) => {
     // A signal from outside (the keyboard's Ctrl-C arrives as a key in raw mode) cannot wait like
@@ -20,7 +31,10 @@ export async function runApp(engine: TuiEngine, paths: string[]): Promise<number
   process.once('exit', restore);
   terminal.enterScreen();
   try {
-    const instance = render(<App engine={engine} paths={paths} terminal={terminal} />, {
+    const app = <App engine={engine} paths={paths} terminal={terminal} {...(first ? { first } : {})} />;
+    const instance = render(app, {
+      stdin: io.stdin,
+      stdout: io.stdout,
       exitOnCtrlC: false,
       patchConsole: false,
     });

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { DEFAULT_OPTIONS, type Inspection } from '../../src/tui/model.js';
 import { ScriptedEngine, type ScriptedEngineOptions } from './fixtures.js';
 import { expectFits as fits, keys, startApp } from './helpers.js';
 
@@ -52,6 +53,42 @@ describe('layout', () => {
     // The bar: partition numbers and shaded free space.
     expect(frame).toMatch(/░1▓+2█+3▓+░+/);
     fits(frame);
+    t.app.unmount();
+  });
+
+  it('draws a look taken before it started on its first frame, then fills in the contents', async () => {
+    const engine = new ScriptedEngine();
+    const look = engine.inspect('/work/disk.img', DEFAULT_OPTIONS);
+    // What the engine's first look gives: the table without the probed contents.
+    const first: Inspection = {
+      ...look,
+      layout: {
+        ...look.layout,
+        partitions: look.layout.partitions.map(({ contents: _, ...p }) => p),
+        contentsPending: true,
+      },
+    };
+    engine.calls.length = 0;
+    const t = startApp(engine, ['/work/disk.img'], { first });
+    expect(t.frame()).toContain('gpt table');
+    expect(t.frame()).toMatch(/1 +2048 +22527 +20480 +10 MiB +EFI System/);
+    expect(t.frame()).not.toContain('ext4 "root"');
+    await t.waitFor('ext4 "root"');
+    // One more look, for the contents; not a second one for the layout it was given.
+    expect(engine.calls).toEqual(['inspect /work/disk.img']);
+    t.app.unmount();
+  });
+
+  it('reads the source list only when going back to it', async () => {
+    const engine = new ScriptedEngine();
+    const listed = vi.spyOn(engine, 'listSources');
+    const t = startApp(engine, ['/work/disk.img']);
+    await t.waitFor('gpt table');
+    await new Promise((r) => setTimeout(r, 30));
+    expect(listed).not.toHaveBeenCalled();
+    await t.press(keys.escape, 'SOURCE');
+    await t.waitFor('vda');
+    expect(listed).toHaveBeenCalledTimes(1);
     t.app.unmount();
   });
 

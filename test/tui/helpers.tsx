@@ -3,7 +3,7 @@ import { render } from 'ink-testing-library';
 import { expect, vi } from 'vitest';
 import App from '../../src/tui/App.js';
 import type { TerminalControl } from '../../src/tui/hooks/use-kpartx-app.js';
-import type { TuiEngine } from '../../src/tui/model.js';
+import type { Inspection, TuiEngine } from '../../src/tui/model.js';
 import { themeFor } from '../../src/tui/theme.js';
 
 export const keys = {
@@ -18,12 +18,19 @@ export const keys = {
 export function startApp(
   engine: TuiEngine,
   paths: string[],
-  options: { terminal?: TerminalControl; size?: { columns: number; rows: number } } = {},
+  options: { terminal?: TerminalControl; size?: { columns: number; rows: number }; first?: Inspection } = {},
 ) {
   const size = options.size ?? { columns: 80, rows: 24 };
   const terminal = options.terminal ?? { runShell() {} };
   const app = render(
-    <App engine={engine} paths={paths} terminal={terminal} size={size} theme={themeFor({ NO_COLOR: '1' })} />,
+    <App
+      engine={engine}
+      paths={paths}
+      terminal={terminal}
+      size={size}
+      theme={themeFor({ NO_COLOR: '1' })}
+      {...(options.first ? { first: options.first } : {})}
+    />,
   );
   const frame = () => app.lastFrame() ?? '';
   const waitFor = (text: string | RegExp, timeout = 10_000) =>

@@ -42,16 +42,23 @@ export interface AppActions {
 /** Lets React paint between engine events. */
 const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-export function initialState(paths: string[]): AppState {
-  // Started with one path: straight to its layout.
-  return paths.length === 1 && paths[0]
-    ? { ...initialAppState, screen: 'layout', sourcePath: paths[0] }
-    : initialAppState;
+/**
+ * Started with one path: straight to its layout, drawn at once when the caller has already looked
+ * at the source (with the default options) rather than after a "Reading…" frame.
+ */
+export function initialState(paths: string[], first?: Inspection): AppState {
+  if (!(paths.length === 1 && paths[0])) return initialAppState;
+  return { ...initialAppState, screen: 'layout', sourcePath: paths[0], inspection: first ?? null };
 }
 
-export function useKpartxApp(engine: TuiEngine, paths: string[], terminal: TerminalControl) {
+export function useKpartxApp(
+  engine: TuiEngine,
+  paths: string[],
+  terminal: TerminalControl,
+  first?: Inspection,
+) {
   const { exit } = useApp();
-  const [state, dispatch] = useReducer(appReducer, paths, initialState);
+  const [state, dispatch] = useReducer(appReducer, null, () => initialState(paths, first));
   const stateRef = useRef(state);
   stateRef.current = state;
   const busy = useRef(false);
@@ -82,10 +89,19 @@ export function useKpartxApp(engine: TuiEngine, paths: string[], terminal: Termi
     [engine],
   );
 
-  useEffect(loadSources, [loadSources]);
-
-  // Every source or option change recomputes layout and preview.
+  // The list is read when it is shown: opened on one path, that is only when going back to it.
+  const onSources = state.screen === 'sources';
   useEffect(() => {
+    if (onSources) loadSources();
+  }, [onSources, loadSources]);
+
+  // Every source or option change recomputes layout and preview; a look given to start with stands.
+  const startedWithLook = useRef(state.inspection !== null);
+  useEffect(() => {
+    if (startedWithLook.current) {
+      startedWithLook.current = false;
+      return;
+    }
     if (state.sourcePath) void inspect(state.sourcePath, state.options);
   }, [state.sourcePath, state.options, inspect]);
 
@@ -139,13 +155,12 @@ export function useKpartxApp(engine: TuiEngine, paths: string[], terminal: Termi
       await nextTick();
       const inspection = await inspect(sourcePath, stateRef.current.options);
       after?.(inspection);
-      loadSources();
       busy.current = false;
       dispatch({ type: 'op-finished', outcome });
       if (quitAfterOp.current) exit();
       return outcome.ok;
     },
-    [engine, exit, inspect, loadSources],
+    [engine, exit, inspect],
   );
 
   const unmountCurrent = useCallback(async (): Promise<boolean> => {
@@ -172,10 +187,7 @@ export function useKpartxApp(engine: TuiEngine, paths: string[], terminal: Termi
         const { sourcePath, options } = stateRef.current;
         if (sourcePath) void inspect(sourcePath, options);
       },
-      back: () => {
-        if (stateRef.current.screen === 'layout') loadSources();
-        dispatch({ type: 'back' });
-      },
+      back: () => dispatch({ type: 'back' }),
       setOption: (action) => dispatch({ type: 'options', action }),
       editDelimiter: (text, commit) =>
         dispatch({ type: 'delimiter-edit', text, ...(commit ? { commit } : {}) }),
