@@ -529,24 +529,10 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     return createSession(await kernel(), deps.mountRoot ? { mountRoot: deps.mountRoot } : {});
   }
 
-  const early = new Map<string, Promise<Inspection>>();
-  const earlyKey = (path: string, options: MapOptions) => JSON.stringify([path, options]);
-
   return {
     isRoot: deps.isRoot ?? process.geteuid?.() === 0,
     listSources: (extra: string[]): SourceEntry[] => listSources(extra, cwd),
-    inspect(path, options) {
-      const key = earlyKey(path, options);
-      const started = early.get(key);
-      early.delete(key);
-      return started ?? inspect(path, options);
-    },
-    prefetch(path, options) {
-      const started = inspect(path, options);
-      // A failure is reported when the screen asks for it, not here.
-      started.catch(() => {});
-      early.set(earlyKey(path, options), started);
-    },
+    inspect,
     add,
     remove,
     async mount(mapPath, readOnly): Promise<MountView> {

@@ -176,8 +176,6 @@ export interface TuiEngine {
   readonly isRoot: boolean;
   listSources(extraPaths: string[]): SourceEntry[];
   inspect(path: string, options: MapOptions): Inspection | Promise<Inspection>;
-  /** Start an inspection early (before the screen exists); the matching inspect() call gets it. */
-  prefetch?(path: string, options: MapOptions): void;
   add(path: string, options: MapOptions, emit: (event: ProgressEvent) => void): Promise<OpOutcome>;
   remove(path: string, options: MapOptions, emit: (event: ProgressEvent) => void): Promise<OpOutcome>;
   mount(mapPath: string, readOnly: boolean): Promise<MountView>;
