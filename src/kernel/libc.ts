@@ -2,8 +2,19 @@
  * The few libc calls kpartx-tui needs, bound with koffi. Loaded on first use so that commands that
  * never touch the kernel do not pay for it. Every failure becomes a KernelError carrying errno.
  */
-import koffi from 'koffi';
+import { createRequire } from 'node:module';
 import { KernelError } from './types.js';
+
+type Koffi = typeof import('koffi');
+let koffiModule: Koffi | undefined;
+/**
+ * koffi (and its native addon) is required on the first kernel call, not when this module loads:
+ * bundles keep this module beside code that screens and listings need before any kernel call.
+ */
+function koffi(): Koffi {
+  koffiModule ??= createRequire(import.meta.url)('koffi') as Koffi;
+  return koffiModule;
+}
 
 export const O_RDONLY = 0;
 export const O_RDWR = 2;
@@ -60,7 +71,7 @@ let bound: Bound | undefined;
 
 function libc(): Bound {
   if (bound) return bound;
-  const lib = koffi.load('libc.so.6');
+  const lib = koffi().load('libc.so.6');
   bound = {
     open: lib.func('int open(const char *path, int flags, uint32_t mode)'),
     close: lib.func('int close(int fd)'),
@@ -79,7 +90,7 @@ function libc(): Bound {
   return bound;
 }
 
-const lastErrno = (): number => koffi.errno();
+const lastErrno = (): number => koffi().errno();
 
 const errnoError = (errno: number, op: string, device: string): KernelError =>
   new KernelError(op, device, errno, errnoCode(errno), `${device}: ${op} failed: ${strerror(errno)}`);
@@ -120,7 +131,7 @@ export function ioctlAsync(
   return new Promise((resolve, reject) => {
     call.async(fd, request, arg, (error, result) => {
       if (error) reject(error);
-      else if (result < 0) reject(errnoError(koffi.errno(), op, device));
+      else if (result < 0) reject(errnoError(koffi().errno(), op, device));
       else resolve(result);
     });
   });
