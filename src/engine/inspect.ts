@@ -10,7 +10,7 @@ import { type DevNo, formatDevNo, type Kernel } from '../kernel/types.js';
 import { probeContent } from '../probe/index.js';
 import type { ContentInfo } from '../probe/types.js';
 import type { BackendKind, ExistingMap, MapBackend, ParentDevice, PlannedMap } from './backend.js';
-import { chooseBackendKind } from './backends/select.js';
+import { chooseBackendKind, chooseBackendKindFor } from './backends/select.js';
 import type { Disk } from './disk.js';
 import { pageCachedDisk } from './file-disk.js';
 import { resolveDelimiter } from './names.js';
@@ -136,6 +136,27 @@ export function decideBackend(
   try {
     return {
       backend: chooseBackendKind(kernel, { requested, loopAvailable: host.loopAvailable() }),
+      problem: null,
+    };
+  } catch (error) {
+    return { backend: null, problem: errorText(error) };
+  }
+}
+
+/**
+ * The same decision without opening device-mapper: from /proc/misc, as a prediction (a
+ * device-mapper without the linear target is told apart only by the kernel).
+ */
+export function predictBackend(
+  requested: BackendKind | undefined,
+  host: Pick<Host, 'loopAvailable' | 'deviceMapperPresent'>,
+): BackendDecision {
+  try {
+    return {
+      backend: chooseBackendKindFor(host.deviceMapperPresent(), {
+        requested,
+        loopAvailable: host.loopAvailable(),
+      }),
       problem: null,
     };
   } catch (error) {

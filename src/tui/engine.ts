@@ -17,7 +17,7 @@ import { createLoopBackend } from '../engine/backends/loop.js';
 import { chooseBackendKind, loadBackend } from '../engine/backends/select.js';
 import { errorText } from '../engine/errors.js';
 import { releaseImageLoop } from '../engine/image-loop.js';
-import { inspectSource } from '../engine/inspect.js';
+import { inspectSource, predictBackend } from '../engine/inspect.js';
 import type { Slot, TableType } from '../engine/partition.js';
 import { PlanError, planMaps } from '../engine/plan.js';
 import { createSession, guardedAdd, guardedMount, guardedRemove, guardedUnmount } from '../engine/session.js';
@@ -163,28 +163,41 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
 
   /** The engine's SourceReport (the same data `--json` prints), drawn as the view-model. */
   async function inspect(path: string, options: MapOptions): Promise<Inspection> {
-    const k = await kernel();
-    let backend: MapBackend | undefined;
-    let backendProblem: string | undefined;
-    try {
-      backend = await backendFor(k, options);
-    } catch (error) {
-      backendProblem = errorText(error);
-    }
     // Contents do not change with the options: probe once per source, reuse after. The very first
     // look skips probing altogether so the layout shows sooner; the next one fills the contents in.
     const probed = contentCache.get(path);
     const firstLook = probed === undefined && !looked.has(path);
     looked.add(path);
-    const report = inspectSource(path, k, {
+    const requested = options.backend === 'auto' ? undefined : options.backend;
+    const inspectOptions = {
       host,
       readOnly: options.readOnly,
       forceGpt: options.forceGpt,
       ...(options.delimiter === null ? {} : { delimiter: options.delimiter }),
-      ...(options.backend === 'auto' ? {} : { backendKind: options.backend }),
-      ...(backend ? { backend } : {}),
+      ...(requested ? { backendKind: requested } : {}),
       probe: probed === undefined && !firstLook,
-    });
+    };
+    // The first look at an image no loop is bound to needs no kernel call (no map can sit on a loop
+    // that does not exist yet), so koffi and device-mapper are loaded only after the first frame.
+    let report = firstLook
+      ? inspectSource(path, undefined, {
+          ...inspectOptions,
+          backendDecision: predictBackend(requested, host),
+        })
+      : undefined;
+    if (report?.error || report?.image?.loopState !== 'predicted') report = undefined;
+    const k = report ? undefined : await kernel();
+    let backend: MapBackend | undefined;
+    let backendProblem: string | undefined;
+    if (k) {
+      try {
+        backend = await backendFor(k, options);
+      } catch (error) {
+        backendProblem = errorText(error);
+      }
+      report = inspectSource(path, k, { ...inspectOptions, ...(backend ? { backend } : {}) });
+    }
+    if (!report) throw new TuiError(`${path}: cannot be inspected`);
     if (report.error) throw new TuiError(report.error);
     const contents = probed ?? new Map(report.partitions.map((p) => [`${p.start}:${p.size}`, p.content]));
     if (probed === undefined && !firstLook) contentCache.set(path, contents);
@@ -206,7 +219,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       start: m.start,
       size: m.size,
       readOnly: m.readOnly,
-      holders: holdersOf(k, m.devno),
+      holders: k ? holdersOf(k, m.devno) : [],
       ...mapContent(m.start, m.size, m.path),
     }));
     const existingNames = new Set(report.existing.map((m) => m.name));
@@ -268,7 +281,8 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       },
       preview: {
         backend: backendKind,
-        ...(options.backend === 'auto' && backend
+        // A backend made, or one predicted for the first look.
+        ...(options.backend === 'auto' && (backend || (!k && report.backend))
           ? { backendReason: backendKind === 'loop' ? 'no device-mapper here' : 'device-mapper' }
           : {}),
         delimiter: report.delimiter ?? '',

@@ -34,7 +34,11 @@ export function dmUsable(kernel: Pick<Kernel, 'dm'>): boolean {
 
 /** The backend kind a run will use, without loading it. */
 export function chooseBackendKind(kernel: Pick<Kernel, 'dm'>, options: SelectOptions): BackendKind {
-  const dm = dmUsable(kernel);
+  return chooseBackendKindFor(dmUsable(kernel), options);
+}
+
+/** The same choice, given whether device-mapper is usable (or only expected to be). */
+export function chooseBackendKindFor(dm: boolean, options: SelectOptions): BackendKind {
   if (options.requested === 'dm') {
     if (!dm) throw new BackendUnavailable(DM_PREREQ_MESSAGE);
     return 'dm';
