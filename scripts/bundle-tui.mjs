@@ -254,6 +254,10 @@ async function warmUp({ runApp }) {
 }
 
 // Run the bundle once, as the app loads it, and the app once, and keep what V8 compiled.
+// Ink draws only its last frame when it sees CI set, so the warm-up would never see the contents
+// arrive (and would leave the frame-drawing code out of the cache): draw as in a terminal.
+process.env.CI = 'false';
+delete process.env.CONTINUOUS_INTEGRATION;
 const { loadBundle } = await import(pathToFileURL(join(tuiDir, 'load-bundle.js')).href);
 const appFile = join(outDir, 'app.cjs');
 const cacheFile = join(outDir, 'app.cache');
