@@ -354,7 +354,8 @@ class Run {
     const print = this.emitter(context, options.verbose);
     this.ledger.backend = backend;
     this.ledger.request = request;
-    this.ledger.before = mappedNumbers(backend, request);
+    // Only an interrupted add is taken back, against the maps that were there before it.
+    if (options.action === 'add') this.ledger.before = mappedNumbers(backend, request);
     // Only an add stops early when interrupted: its undo takes everything back. -u simply finishes.
     const { interrupted } = this.ledger;
     const result = await (options.action === 'update'
