@@ -179,17 +179,18 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     };
     // The first look at an image no loop is bound to needs no kernel call (no map can sit on a loop
     // that does not exist yet), so koffi and device-mapper are loaded only after the first frame.
-    let report = firstLook
+    const glance = firstLook
       ? inspectSource(path, undefined, {
           ...inspectOptions,
           backendDecision: predictBackend(requested, host),
         })
       : undefined;
-    if (report?.error || report?.image?.loopState !== 'predicted') report = undefined;
-    const k = report ? undefined : await kernel();
+    let report = glance && !glance.error && glance.image?.loopState === 'predicted' ? glance : undefined;
+    let k: Kernel | undefined;
     let backend: MapBackend | undefined;
     let backendProblem: string | undefined;
-    if (k) {
+    if (!report) {
+      k = await kernel();
       try {
         backend = await backendFor(k, options);
       } catch (error) {
@@ -197,7 +198,6 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       }
       report = inspectSource(path, k, { ...inspectOptions, ...(backend ? { backend } : {}) });
     }
-    if (!report) throw new TuiError(`${path}: cannot be inspected`);
     if (report.error) throw new TuiError(report.error);
     const contents = probed ?? new Map(report.partitions.map((p) => [`${p.start}:${p.size}`, p.content]));
     if (probed === undefined && !firstLook) contentCache.set(path, contents);
