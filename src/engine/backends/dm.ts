@@ -41,7 +41,7 @@ import type {
 import { errorText } from '../errors.js';
 import { nonDmUuid, partitionNumberOf } from '../names.js';
 import { nextTurn, runOrdered } from '../scheduling.js';
-import { lockedBackend, stopEvent } from './locked.js';
+import { lockedBackend, refusedRunEvent, stopEvent } from './locked.js';
 
 export interface DmBackendOptions {
   /** /dev/mapper node handling (tests substitute one that touches nothing). */
@@ -204,11 +204,7 @@ export function createDmBackend(
     const { parent } = request;
     const { steps, problems } = planSteps(request, emit);
     if (problems > 0) {
-      emit({
-        type: 'refused',
-        name: parent.path,
-        message: `${parent.path}: no maps created or changed: ${problems} partition${problems === 1 ? '' : 's'} cannot be mapped`,
-      });
+      emit(refusedRunEvent(parent, problems));
       return { failures: problems + releaseAttachedLoop(parent, emit) };
     }
     // One map after the other, as the C tool does: the kernel hands out dm minors in this order.

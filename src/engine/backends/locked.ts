@@ -37,6 +37,15 @@ export function stopEvent(
   return { type: 'failed', name, op, message: errorText(error) };
 }
 
+/** An add refused before it changed anything, because `count` partitions cannot be mapped. */
+export function refusedRunEvent(parent: ParentDevice, count: number): MapEvent {
+  return {
+    type: 'refused',
+    name: parent.path,
+    message: `${parent.path}: no maps created or changed: ${count} partition${count === 1 ? '' : 's'} cannot be mapped`,
+  };
+}
+
 export interface BackendSteps {
   kind: MapBackend['kind'];
   add(request: MapRequest, emit: EmitEvent): Promise<OpResult>;

@@ -27,7 +27,7 @@ import type {
 } from '../backend.js';
 import { errorText } from '../errors.js';
 import { nextTurn } from '../scheduling.js';
-import { lockedBackend, stopEvent } from './locked.js';
+import { lockedBackend, refusedRunEvent, stopEvent } from './locked.js';
 
 /** Where the per-partition paths live: the same place device-mapper puts its nodes. */
 export const LOOP_MAP_DIR = '/dev/mapper';
@@ -201,11 +201,7 @@ export function createLoopBackend(
     const owned = new Map(ownedLoops(parent).map((entry) => [entry.number, entry]));
     const refused = preflight(request, owned, emit);
     if (refused > 0) {
-      emit({
-        type: 'refused',
-        name: parent.path,
-        message: `${parent.path}: no maps created or changed: ${refused} partition${refused === 1 ? '' : 's'} cannot be mapped`,
-      });
+      emit(refusedRunEvent(parent, refused));
       return { failures: refused + releaseAttachedLoop(parent, emit) };
     }
 
