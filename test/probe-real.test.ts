@@ -11,6 +11,7 @@ import { probeContent } from '../src/probe/index.js';
 import { oemLabel } from '../src/probe/text.js';
 import type { ContentInfo } from '../src/probe/types.js';
 import { type BlkidView, blkidProbe, canUseLoop, fileDisk, haveTool, run } from './probe-helpers.js';
+import { privateLvmEnv } from './support/lvm-env.js';
 
 const work = mkdtempSync(join(tmpdir(), 'probe-real-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -367,11 +368,13 @@ describe.skipIf(!canUseLoop || !haveTool('pvcreate'))(
   'LVM2 physical volumes made by pvcreate/vgcreate (needs root and loop devices; skipped otherwise)',
   () => {
     const loops: string[] = [];
+    // A private LVM_SYSTEM_DIR: the host's /etc/lvm gets no backups or archives of test VGs.
+    const lvmEnv = privateLvmEnv();
     afterAll(() => {
       for (const loop of loops) spawnSync('losetup', ['-d', loop]);
+      lvmEnv.dispose();
     });
-    const lvmEnv = { ...process.env, LVM_SUPPRESS_FD_WARNINGS: '1' };
-    const lvm = (cmd: string, args: string[]) => execFileSync(cmd, args, { env: lvmEnv, stdio: 'pipe' });
+    const lvm = (cmd: string, args: string[]) => execFileSync(cmd, args, { env: lvmEnv.env, stdio: 'pipe' });
 
     function pvOnLoop(name: string, vg?: string): string {
       const path = image(name, 64 * MiB);
