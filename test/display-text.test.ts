@@ -1,7 +1,15 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import fc from 'fast-check';
 import stringWidth from 'string-width';
 import { describe, expect, it } from 'vitest';
+import { fixtureImage } from '../fixtures/dos-gpt.js';
+import { memoryDisk } from '../src/engine/disk.js';
 import { decodeUtf8Visibly, displayLines, displayText } from '../src/engine/display-text.js';
+import { readPartitionTable } from '../src/engine/tables/index.js';
+import { cLabel, utf16Label } from '../src/probe/text.js';
+import { setGptNames } from './support/gpt-names.js';
 
 /** Anything a terminal acts on: C0, DEL, C1, bidi controls, lone surrogates. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for control characters
@@ -129,5 +137,33 @@ describe('decodeUtf8Visibly', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe('text read from disks and directories keeps what is not text visible', () => {
+  it('a C-string label (ext4, xfs, btrfs…) shows bytes that are not UTF-8 as \\xNN, not U+FFFD', () => {
+    const field = Uint8Array.from([0x1b, 0x5d, 0x30, 0x3b, 0x4c, 0x07, 0xff, 0x41, 0, 0, 0]);
+    expect(cLabel(field, 0, field.length)).toBe('\u001b]0;L\u0007\\xffA');
+    expect(displayText(cLabel(field, 0, field.length)!)).toBe('\\x1b]0;L\\x07\\xffA');
+  });
+
+  it('a UTF-16 label (NTFS, exFAT, Joliet) keeps a lone surrogate, shown as \\udXXX', () => {
+    const field = Uint8Array.from([0x41, 0, 0x00, 0xd8, 0x42, 0, 0, 0]);
+    expect(utf16Label(field, 0, field.length, true)).toBe('A\ud800B');
+    expect(displayText(utf16Label(field, 0, field.length, true)!)).toBe('A\\ud800B');
+  });
+
+  it('a GPT name keeps every code unit, controls and lone surrogates included', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'kpartx-gpt-names-')), 'gpt.img');
+    try {
+      writeFileSync(path, fixtureImage('t04.img'));
+      setGptNames(path, new Map([[2, '\u001b]0;x\u0007\udc00\u202e']]));
+      const bytes = new Uint8Array(readFileSync(path));
+      const table = readPartitionTable(memoryDisk(bytes, 512), { forceGpt: false, warn: () => {} });
+      expect(table?.slots[1]?.name).toBe('\u001b]0;x\u0007\udc00\u202e');
+      expect(displayText(table!.slots[1]!.name!)).toBe('\\x1b]0;x\\x07\\udc00\\u202e');
+    } finally {
+      rmSync(dirname(path), { recursive: true, force: true });
+    }
   });
 });
