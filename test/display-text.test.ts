@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import fc from 'fast-check';
@@ -8,7 +8,9 @@ import { fixtureImage } from '../fixtures/dos-gpt.js';
 import { memoryDisk } from '../src/engine/disk.js';
 import { decodeUtf8Visibly, displayLines, displayText } from '../src/engine/display-text.js';
 import { readPartitionTable } from '../src/engine/tables/index.js';
+import { FakeKernel } from '../src/kernel/fake.js';
 import { cLabel, utf16Label } from '../src/probe/text.js';
+import { createTuiEngine } from '../src/tui/engine.js';
 import { setGptNames } from './support/gpt-names.js';
 
 /** Anything a terminal acts on: C0, DEL, C1, bidi controls, lone surrogates. */
@@ -164,6 +166,22 @@ describe('text read from disks and directories keeps what is not text visible', 
       expect(displayText(table!.slots[1]!.name!)).toBe('\\x1b]0;x\\x07\\udc00\\u202e');
     } finally {
       rmSync(dirname(path), { recursive: true, force: true });
+    }
+  });
+
+  it('the mounted tree lists a file name that is not UTF-8 with its bytes as \\xNN', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kpartx-tree-'));
+    try {
+      writeFileSync(
+        Buffer.concat([Buffer.from(`${dir}/bad-`), Buffer.from([0xff]), Buffer.from('.txt')]),
+        '',
+      );
+      writeFileSync(join(dir, 'title\u001b]0;x\u0007'), '');
+      mkdirSync(join(dir, 'sub'));
+      const engine = createTuiEngine({ kernel: new FakeKernel(), cwd: dir });
+      expect(engine.listTree(dir)).toEqual(['sub/', 'bad-\\xff.txt', 'title\u001b]0;x\u0007']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
