@@ -5,6 +5,7 @@
  */
 import type { BackendKind, MapBackend } from '../engine/backend.js';
 import { loadBackend } from '../engine/backends/select.js';
+import { displayLines } from '../engine/display-text.js';
 import { decideBackend, inspectSource, type SourceReport } from '../engine/inspect.js';
 import { type Host, realHost } from '../engine/source.js';
 import type { Kernel } from '../kernel/types.js';
@@ -50,6 +51,8 @@ export async function jsonMain(args: string[], environment: Partial<JsonEnvironm
     loadKernel: async () => (await import('../kernel/index.js')).createKernel(),
     ...environment,
   };
+  // Messages quote options as typed: controls in them are shown as escapes, not obeyed.
+  const stderr = (text: string) => io.stderr(displayLines(text));
   const parsed = getopt(
     args.filter((arg) => arg !== '--json'),
     {
@@ -62,7 +65,7 @@ export async function jsonMain(args: string[], environment: Partial<JsonEnvironm
     },
   );
   if (!parsed.ok) {
-    io.stderr(`${parsed.message}\n${JSON_USAGE}\n`);
+    stderr(`${parsed.message}\n${JSON_USAGE}\n`);
     return 1;
   }
   let delimiter: string | undefined;
@@ -79,14 +82,14 @@ export async function jsonMain(args: string[], environment: Partial<JsonEnvironm
     else if (key === 'no-probe') probe = false;
     else if (key === 'backend') {
       if (arg !== 'dm' && arg !== 'loop') {
-        io.stderr(`kpartx-tui: invalid backend '${arg}': use dm or loop\n`);
+        stderr(`kpartx-tui: invalid backend '${arg}': use dm or loop\n`);
         return 1;
       }
       backendKind = arg;
     }
   }
   if (parsed.operands.length === 0) {
-    io.stderr(`${JSON_USAGE}\n`);
+    stderr(`${JSON_USAGE}\n`);
     return 1;
   }
 

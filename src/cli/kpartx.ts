@@ -6,6 +6,7 @@
  */
 import type { BackendKind, MapBackend, MapEvent, PlannedMap } from '../engine/backend.js';
 import { BackendUnavailable, chooseBackendKind, loadBackend } from '../engine/backends/select.js';
+import { displayLines } from '../engine/display-text.js';
 import { errorText } from '../engine/errors.js';
 import { releaseImageLoop } from '../engine/image-loop.js';
 import { listingLines } from '../engine/listing.js';
@@ -149,8 +150,12 @@ class Run {
     private readonly out: (text: string) => void,
   ) {}
 
+  /**
+   * Every stderr line may quote an operand, a map name or disk text: controls in them are written
+   * as visible escapes (`\x1b`), never sent to the terminal. Normal names are unchanged.
+   */
   private err(text: string): void {
-    this.io.stderr(text);
+    this.io.stderr(displayLines(text));
   }
 
   private usage(): number {
@@ -203,7 +208,8 @@ class Run {
       }
       if (error instanceof SourceError) {
         for (const line of error.before) this.err(`${line}\n`);
-        if (error.stream === 'stdout') this.out(`${error.message}\n`);
+        // The C tool prints some errors on stdout; the operand they quote is escaped all the same.
+        if (error.stream === 'stdout') this.out(`${displayLines(error.message)}\n`);
         else this.err(`${error.message}\n`);
         return error.exitCode;
       }

@@ -1,5 +1,6 @@
 import { be32, be64, le32, le64, safeNumber } from '../engine/bytes.js';
 import type { Disk } from '../engine/disk.js';
+import { decodeUtf8Visibly } from '../engine/display-text.js';
 import { parseQcow2Header, qcow2Unsupported } from './qcow2.js';
 import type { ContainerInfo } from './types.js';
 
@@ -152,7 +153,7 @@ export function detectContainer(disk: Disk, file = 'IMAGE'): ContainerInfo | nul
   if (starts(head, bytesOf('COWD')))
     return simple('vmdk', 'VMware ESX COWD sparse image', le32(head, 8) * 512, nbdAdvice(file, 'vmdk'));
   if (ascii(head, 0, 21) === '# Disk DescriptorFile') {
-    const text = new TextDecoder().decode(disk.readAt(0, Math.min(disk.size, 64 * 1024)));
+    const text = decodeUtf8Visibly(disk.readAt(0, Math.min(disk.size, 64 * 1024)));
     return vmdkDescriptor(text, file);
   }
   if (le32(head, 0x40) === 0xbeda107f && ascii(head, 0, 4) === '<<< ')

@@ -1,5 +1,6 @@
 import { be32, be64, safeNumber } from '../engine/bytes.js';
 import type { Disk } from '../engine/disk.js';
+import { decodeUtf8Visibly } from '../engine/display-text.js';
 
 /** Why the guest's disk cannot be read straight from a qcow2 file. */
 export type Qcow2Problem =
@@ -79,7 +80,7 @@ export function parseQcow2Header(
   const backingLength = be32(head, 16);
   if (backingOffset) {
     const name = readBackingName?.(backingOffset, Math.min(backingLength, 1023));
-    header.backingFile = name ? new TextDecoder().decode(name) : '(unreadable name)';
+    header.backingFile = name ? decodeUtf8Visibly(name) : '(unreadable name)';
   }
   return header;
 }

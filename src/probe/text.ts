@@ -1,6 +1,5 @@
 /** How on-disk identifiers become the text blkid prints. */
-
-const utf8 = new TextDecoder('utf-8');
+import { decodeUtf8Visibly } from '../engine/display-text.js';
 
 /** Bytes up to the first NUL within `length`. */
 function untilNul(b: Uint8Array, off: number, length: number): Uint8Array {
@@ -15,12 +14,18 @@ export function finishLabel(text: string): string | undefined {
   return trimmed.length > 0 ? trimmed : undefined;
 }
 
-/** A label stored as a C string (UTF-8 in practice): ext, xfs, btrfs, swap, LUKS2, md, ZFS. */
+/**
+ * A label stored as a C string (UTF-8 in practice): ext, xfs, btrfs, swap, LUKS2, md, ZFS. Bytes
+ * that are not UTF-8 stay visible as `\xNN` rather than becoming U+FFFD.
+ */
 export function cLabel(b: Uint8Array, off: number, length: number): string | undefined {
-  return finishLabel(utf8.decode(untilNul(b, off, length)));
+  return finishLabel(decodeUtf8Visibly(untilNul(b, off, length)));
 }
 
-/** UTF-16 text up to the first NUL character. */
+/**
+ * UTF-16 text up to the first NUL character. A lone surrogate is kept as it is (TextDecoder would
+ * silently make it U+FFFD): `--json` prints it as `\udXXX`, the app as the same escape.
+ */
 export function utf16Label(
   b: Uint8Array,
   off: number,
@@ -33,13 +38,7 @@ export function utf16Label(
     if (unit === 0) break;
     units.push(unit);
   }
-  // Lone surrogates would make invalid text; String.fromCharCode keeps them, TextDecoder replaces them.
-  const raw = new Uint8Array(units.length * 2);
-  units.forEach((u, i) => {
-    raw[i * 2] = u & 0xff;
-    raw[i * 2 + 1] = u >> 8;
-  });
-  return finishLabel(new TextDecoder('utf-16le').decode(raw));
+  return finishLabel(String.fromCharCode(...units));
 }
 
 /** `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` from 16 raw bytes; undefined when they are all zero (blkid skips those). */

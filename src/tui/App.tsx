@@ -18,6 +18,7 @@ import Options from './components/Options.js';
 import Preview from './components/Preview.js';
 import Progress from './components/Progress.js';
 import SourceList from './components/SourceList.js';
+import { displayed } from './display.js';
 import { truncate } from './format.js';
 import { useAppInput } from './hooks/use-app-input.js';
 import type { AppState } from './hooks/use-app-state.js';
@@ -131,7 +132,10 @@ export default function App({
 }: AppProps) {
   const size = useTerminalSize(fixedSize);
   const theme = fixedTheme ?? themeFor(process.env);
-  const { state, actions } = useKpartxApp(engine, paths, terminal, first);
+  const { state: raw, actions } = useKpartxApp(engine, paths, terminal, first);
+  // Everything below draws from `state`, the displayed copy (see display.ts); `raw` is only for
+  // input and for the paths handed back to the engine.
+  const state = displayed(raw);
   const width = Math.max(20, size.columns);
   // One row spare: a frame as tall as the terminal makes Ink 6 repaint the whole screen each time.
   const height = Math.max(8, size.rows - 1);
@@ -143,7 +147,7 @@ export default function App({
   const tableRows = Math.max(3, Math.min(maxTableRows, partitionCount + 1)); // + the header row
   const previewRows = Math.max(2, body - 5 - tableRows - 1);
 
-  useAppInput(state, actions, tableRows);
+  useAppInput(raw, actions, tableRows);
 
   const inspection = state.inspection;
   const selected = inspection?.layout.partitions[state.partitionIndex];
@@ -160,7 +164,10 @@ export default function App({
         height={body - 1 - (state.pathInput !== null ? 1 : 0)}
         theme={theme}
         onHighlight={actions.highlightSource}
-        onSelect={actions.openSource}
+        onSelect={(index) => {
+          const source = raw.sources[index];
+          if (source) actions.openSource(source.path);
+        }}
       />
     );
   } else if (!inspection) {
@@ -228,7 +235,10 @@ export default function App({
         height={body}
         theme={theme}
         onHighlight={actions.highlightMount}
-        onSelect={actions.mountSelected}
+        onSelect={(index) => {
+          const map = raw.inspection?.existing[index];
+          if (map) actions.mountSelected(map.path);
+        }}
       />
     );
   }

@@ -15,6 +15,7 @@ import type {
 } from '../engine/backend.js';
 import { createLoopBackend } from '../engine/backends/loop.js';
 import { chooseBackendKind, loadBackend } from '../engine/backends/select.js';
+import { decodeUtf8Visibly } from '../engine/display-text.js';
 import { errorText } from '../engine/errors.js';
 import { releaseImageLoop } from '../engine/image-loop.js';
 import { inspectSource, predictBackend } from '../engine/inspect.js';
@@ -501,9 +502,13 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   }
 
   function listTree(mountpoint: string): string[] {
-    const entries = readdirSync(mountpoint, { withFileTypes: true });
+    // Names as bytes: one that is not UTF-8 shows its bytes as `\xNN` instead of U+FFFD.
+    const entries = readdirSync(mountpoint, { withFileTypes: true, encoding: 'buffer' });
     return entries
-      .map((e) => (e.isDirectory() ? `${e.name}/` : e.isSymbolicLink() ? `${e.name}@` : e.name))
+      .map((e) => {
+        const name = decodeUtf8Visibly(e.name);
+        return e.isDirectory() ? `${name}/` : e.isSymbolicLink() ? `${name}@` : name;
+      })
       .sort((a, b) => Number(b.endsWith('/')) - Number(a.endsWith('/')) || a.localeCompare(b))
       .slice(0, TREE_ENTRIES);
   }

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { displayLines, displayText } from '../engine/display-text.js';
 import { loadBundle } from './load-bundle.js';
 import { DEFAULT_OPTIONS } from './model.js';
 
@@ -60,7 +61,7 @@ export async function main(args: string[]): Promise<number> {
   // React and its reconciler ship much smaller production builds; load those unless told otherwise.
   process.env.NODE_ENV ??= 'production';
   // Loading Ink takes a while: show where we are at once, on the screen the app will use.
-  const where = paths.length === 1 ? ` · opening ${paths[0]}…` : ' · starting…';
+  const where = paths.length === 1 ? ` · opening ${displayText(paths[0]!)}…` : ' · starting…';
   process.stdout.write(`\u001b[?1049h\u001b[2J\u001b[H\u001b[1mkpartx-tui\u001b[22m${where}`);
   try {
     const { createTuiEngine, runApp } = await loadApp();
@@ -74,7 +75,9 @@ export async function main(args: string[]): Promise<number> {
     return await runApp(engine, paths, first);
   } catch (error) {
     process.stdout.write('\u001b[?1049l\u001b[?25h');
-    process.stderr.write(`kpartx-tui: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(
+      `kpartx-tui: ${displayLines(error instanceof Error ? error.message : String(error))}\n`,
+    );
     return 1;
   }
 }

@@ -14,7 +14,8 @@ export interface MountSessionProps {
   height: number;
   theme: Theme;
   onHighlight: (index: number) => void;
-  onSelect: (path: string) => void;
+  /** The index in `maps` of the chosen map (the raw path stays with the caller). */
+  onSelect: (index: number) => void;
 }
 
 /** What the session did last; the newest line wraps, so an error is read in full. */
@@ -118,7 +119,7 @@ export default function MountSession(props: MountSessionProps) {
       `${padEnd(m.name, 16)} ${padEnd(m.path, 18)} ${padEnd(m.devno, 7)} ${humanSectors(m.size)}`,
       width - 2,
     ),
-    value: m.path,
+    value: maps.indexOf(m),
   }));
   return (
     <Box flexDirection="column" width={width}>

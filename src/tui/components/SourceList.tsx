@@ -15,7 +15,8 @@ export interface SourceListProps {
   height: number;
   theme: Theme;
   onHighlight: (index: number) => void;
-  onSelect: (path: string) => void;
+  /** The index of the chosen source (the raw path stays with the caller). */
+  onSelect: (index: number) => void;
 }
 
 function describe(source: SourceEntry): string {
@@ -47,7 +48,7 @@ export default function SourceList(props: SourceListProps) {
   const items = sources.map((s, i) => ({
     key: `${i}:${s.path}`,
     label: sourceRow(s, rowWidth),
-    value: s.path,
+    value: i,
   }));
   return (
     <Box flexDirection="column" width={width}>
@@ -66,7 +67,7 @@ export default function SourceList(props: SourceListProps) {
             initialIndex={Math.min(index, items.length - 1)}
             limit={Math.max(1, height)}
             isFocused={pathInput === null}
-            onHighlight={(item) => props.onHighlight(items.findIndex((i) => i.value === item.value))}
+            onHighlight={(item) => props.onHighlight(item.value)}
             onSelect={(item) => props.onSelect(item.value)}
           />
         </ListTheme.Provider>
