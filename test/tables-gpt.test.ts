@@ -66,6 +66,16 @@ describe('CRC-32 and GUIDs', () => {
 });
 
 describe('GPT reader against the C kpartx recordings', () => {
+  it('reads a disk held in a Buffer without changing its bytes, the same table every time', () => {
+    const rec = recording('t04');
+    const bytes = Buffer.from(fixtureImage(rec.image));
+    const before = Buffer.from(bytes);
+    const first = readGpt(bytes, rec.sectorSize).table;
+    expect(first?.slots.length).toBeGreaterThan(0);
+    expect(readGpt(bytes, rec.sectorSize).table).toEqual(first);
+    expect(bytes.equals(before)).toBe(true);
+  });
+
   for (const label of SAME_AS_C) {
     it(`${label}: same slots and messages as kpartx -l`, () => {
       const rec = recording(label);

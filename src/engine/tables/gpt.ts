@@ -45,7 +45,9 @@ function readHeader(context: ReadContext, lba: bigint, lastLba: bigint): GptHead
 
   const headerSize = le32(sector, 12);
   if (headerSize < MIN_HEADER_SIZE || headerSize > sectorSize) return null;
-  const header = sector.slice(0, headerSize);
+  // A copy (Uint8Array.from): a Buffer's slice() is a view, and zeroing the CRC field in it would
+  // change the caller's bytes.
+  const header = Uint8Array.from(sector.subarray(0, headerSize));
   header.fill(0, 16, 20);
   if (crc32(header) !== le32(sector, 16)) return null;
 
@@ -68,7 +70,7 @@ function readHeader(context: ReadContext, lba: bigint, lastLba: bigint): GptHead
     const part = disk.readAt(arrayStart + done, want);
     if (part.length < want) return null;
     crc = crc32Update(crc, part);
-    if (done === 0) entries = part.slice(0, Math.min(entryCount, MAX_SLOTS) * ENTRY_SIZE);
+    if (done === 0) entries = Uint8Array.from(part.subarray(0, Math.min(entryCount, MAX_SLOTS) * ENTRY_SIZE));
   }
   if (crc !== le32(sector, 88)) return null;
 
@@ -77,7 +79,7 @@ function readHeader(context: ReadContext, lba: bigint, lastLba: bigint): GptHead
     alternateLba: le64(sector, 32),
     firstUsableLba: le64(sector, 40),
     lastUsableLba: le64(sector, 48),
-    diskGuid: sector.slice(56, 72),
+    diskGuid: Uint8Array.from(sector.subarray(56, 72)),
     entryCount,
     entrySize,
     entryArrayCrc: le32(sector, 88),
