@@ -3,7 +3,7 @@
  * read back from sysfs, never remembered.
  */
 import { existsSync, realpathSync } from 'node:fs';
-import { blockDevNoOf } from './block.js';
+import { BLKROGET, BLKROSET, blockDevNoOf } from './block.js';
 import { close, ioctl, ioctlValue, mknodBlock, O_RDONLY, O_RDWR, open, withFd } from './libc.js';
 import { blockDevNo, type LoopSysfs, loopFromSysfs, loopNames, loopState } from './sysfs.js';
 import { KernelError, type LoopApi, type LoopAttachOptions, type LoopDevice } from './types.js';
@@ -110,6 +110,24 @@ function configure(
   }
 }
 
+/**
+ * BLKROSET outlives a binding (it belongs to the block device, not to the file bound to it): a
+ * loop attached writable must not inherit one left on its index, say by a session that crashed
+ * while a read-only mount held the device read-only. Best effort: a loop that stays read-only is
+ * still safe.
+ */
+function clearLeftoverReadOnly(loopFd: number, path: string): void {
+  try {
+    const flag = Buffer.alloc(4);
+    ioctl(loopFd, BLKROGET, flag, 'BLKROGET', path);
+    if (flag.readInt32LE(0) === 0) return;
+    flag.writeInt32LE(0, 0);
+    ioctl(loopFd, BLKROSET, flag, 'BLKROSET', path);
+  } catch {
+    // keep the loop as it is
+  }
+}
+
 export function createLoopApi(): LoopApi {
   const list = (): LoopDevice[] =>
     loopNames()
@@ -145,6 +163,7 @@ export function createLoopApi(): LoopApi {
         let device: LoopDevice | undefined;
         try {
           configure(loopFd, backingFd, path, effective, name);
+          if (!readOnly) clearLeftoverReadOnly(loopFd, path);
           // Read back while our descriptor still holds it: an autoclear loop goes with the close.
           const state = loopState(`loop${index}`);
           if (state) device = toLoopDevice(state, loopFileName(path));
