@@ -314,6 +314,27 @@ describe.skipIf(!canUseLoop)('read-only on real loop devices (loop backend)', ()
     );
   }
 
+  it('adding again while a map is mounted read-only keeps it: the BLKROSET belongs to the mount, not the map', async () => {
+    const image = buildImage(dir, 'again.img', 'dos', [
+      { line: '2048,16384,83', ext4: { number: 1, start: 2048, sizeKiB: 8192 } },
+    ]);
+    const { parent } = attachParent(kernel, image);
+    const maps = plan(image, parent);
+    const request = { parent, maps, readOnly: false, sync: true };
+    expect(await backend.add(request, () => {})).toEqual({ failures: 0 });
+    const device = `/dev/mapper/${maps[0]!.dmName}`;
+    const session = createSession(kernel, { mountRoot });
+    const mounted = session.mount({ name: maps[0]!.name, device, readOnly: true });
+    expect(backend.existing(parent).map((m) => m.readOnly)).toEqual([false]);
+    const events: MapEvent[] = [];
+    expect(await backend.add(request, (e) => void events.push(e))).toEqual({ failures: 0 });
+    expect(events.map((e) => e.type)).toEqual(['reloaded']);
+    expect(kernel.blockDevice(device).readOnly).toBe(true);
+    session.unmount(mounted.mountpoint);
+    expect(kernel.blockDevice(device).readOnly).toBe(false);
+    expect(await backend.remove({ parent, force: false, sync: true }, () => {})).toEqual({ failures: 0 });
+  });
+
   it('a loop attached writable does not inherit a BLKROSET left on its index', () => {
     const image = join(dir, 'leftover.img');
     execFileSync('truncate', ['-s', '1M', image]);

@@ -34,9 +34,15 @@ export function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-const toLoopDevice = (state: LoopSysfs, fileName = loopFileName(`/dev/${state.name}`)): LoopDevice => ({
-  name: fileName,
+/**
+ * A loop's read-only state is how it was bound (LO_FLAGS_READ_ONLY), not sysfs `ro`, which also
+ * shows a BLKROSET laid over it for a while (as a read-only mount does). Sysfs is the fallback
+ * when the loop cannot be asked.
+ */
+const toLoopDevice = (state: LoopSysfs, status = loopStatus(`/dev/${state.name}`)): LoopDevice => ({
+  name: status?.name,
   ...loopFromSysfs(state),
+  readOnly: status ? status.readOnly : state.readOnly,
 });
 
 /** Encode `loop_info64` at `at` inside `buf`. */
@@ -50,15 +56,18 @@ function writeLoopInfo(buf: Buffer, at: number, options: LoopAttachOptions, file
   name.copy(buf, at + 56);
 }
 
-/** The name stored in the loop's `lo_file_name` (LOOP_GET_STATUS64), 63 bytes at most. */
-export function loopFileName(path: string): string | undefined {
+/** LOOP_GET_STATUS64: the loop's `lo_file_name` (63 bytes at most) and whether it was bound read-only. */
+export function loopStatus(path: string): { name: string; readOnly: boolean } | undefined {
   try {
     return withFd(path, O_RDONLY, (fd) => {
       const info = Buffer.alloc(LOOP_INFO64_SIZE);
       ioctl(fd, LOOP_GET_STATUS64, info, 'LOOP_GET_STATUS64', path);
       const raw = info.subarray(56, 56 + LO_NAME_SIZE);
       const end = raw.indexOf(0);
-      return raw.subarray(0, end < 0 ? raw.length : end).toString('utf8');
+      return {
+        name: raw.subarray(0, end < 0 ? raw.length : end).toString('utf8'),
+        readOnly: (info.readUInt32LE(52) & LO_FLAGS_READ_ONLY) !== 0,
+      };
     });
   } catch {
     return undefined;
@@ -166,7 +175,7 @@ export function createLoopApi(): LoopApi {
           if (!readOnly) clearLeftoverReadOnly(loopFd, path);
           // Read back while our descriptor still holds it: an autoclear loop goes with the close.
           const state = loopState(`loop${index}`);
-          if (state) device = toLoopDevice(state, loopFileName(path));
+          if (state) device = toLoopDevice(state, loopStatus(path));
         } catch (error) {
           lastError = error;
           // Another process bound this index between GET_FREE and CONFIGURE: ask again.
