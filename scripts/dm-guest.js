@@ -20,7 +20,7 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MARKER = 'KPARTX-DM-GUEST-EXIT';
 
 /** Modules in load order; dependencies come from modprobe --show-depends. */
-const MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'dm-mod', 'loop', 'ext4', 'vfat'];
+const MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'dm-mod', 'loop', 'ext4', 'vfat', 'xfs', 'btrfs'];
 
 function kernelVersion() {
   const installed = fs.readdirSync('/lib/modules').filter((v) => fs.existsSync(`/boot/vmlinuz-${v}`));

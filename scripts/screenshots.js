@@ -277,7 +277,7 @@ async function main() {
     await press('Enter', /● 1/);
     await press('m', 'Mount read-only');
     await press('Down', /❯ loop\d+p2/);
-    await press('Enter', /Mounted .*\(ext4, read-only\)/);
+    await press('Enter', /Mounted .*\(ext4, read-only, noexec\)/);
     await capture('06-mount-session');
 
     await press('x', /map\(s\) removed/);

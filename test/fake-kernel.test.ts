@@ -118,7 +118,7 @@ describe('FakeKernel mounts', () => {
     expect(k.dm!.info('sdz1')!.openCount).toBe(1);
     expect(k.mounts.list()[0]).toMatchObject({
       target: '/mnt',
-      options: 'ro',
+      options: 'ro,nosuid,nodev,noexec',
       devno: { major: 254, minor: 0 },
     });
     k.mounts.unmount('/mnt');

@@ -161,10 +161,16 @@ describe.skipIf(skipReason !== '')(
 
       await key('Enter', /● 1 /);
       await key('m', 'Mount read-only: yes');
-      const mounted = await key('Enter', /Mounted \/dev\/mapper\/loop\d+p1 \(ext4, read-only\)/);
+      const mounted = await key('Enter', /Mounted \/dev\/mapper\/loop\d+p1 \(ext4, read-only, noexec\)/);
       expect(mounted).toContain('hello.txt');
       const mountpoint = /on (\/\S+)/.exec(mounted)?.[1] ?? '';
       expect(readFileSync(join(mountpoint, 'hello.txt'), 'utf8')).toBe('hello from partition 1\n');
+      const options = readFileSync('/proc/self/mounts', 'utf8')
+        .split('\n')
+        .find((line) => line.split(' ')[1] === mountpoint)
+        ?.split(' ')[3]
+        ?.split(',');
+      expect(options).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev', 'noexec']));
 
       await key('x', /map\(s\) removed/);
       await key('Enter', /Clean: disk\.img has no maps left/);

@@ -5,8 +5,10 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { type DevNo, type Kernel, type MountEntry, sameDevNo } from '../kernel/types.js';
+import { type DevNo, type Kernel, KernelError, type MountEntry, sameDevNo } from '../kernel/types.js';
 import type { EmitEvent, ExistingMap, MapBackend, MapRequest, OpResult, RemoveRequest } from './backend.js';
+import { errorText } from './errors.js';
+import { noReplayOptions } from './mount-options.js';
 import { deferSignals } from './signals.js';
 
 /** Mountpoints the session creates: `<MOUNT_ROOT>/<map name>`. */
@@ -97,6 +99,8 @@ export interface MountRequest {
   /** Device path, normally `/dev/mapper/<name>`. */
   device: string;
   readOnly: boolean;
+  /** Let programs on it run; mounts are `noexec` unless this is set. */
+  exec?: boolean;
   /** Kernel filesystem type; detected when absent. */
   fstype?: string;
   /** Where to mount; `<MOUNT_ROOT>/<name>` when absent (created, and removed again on unmount). */
@@ -110,6 +114,7 @@ export interface MountedPartition {
   mountpoint: string;
   fstype: string;
   readOnly: boolean;
+  exec: boolean;
 }
 
 export interface SessionOptions {
@@ -117,9 +122,30 @@ export interface SessionOptions {
   mountRoot?: string;
 }
 
-type SessionKernel = Pick<Kernel, 'blockDevice' | 'mounts'>;
+type SessionKernel = Pick<Kernel, 'blockDevice' | 'mounts' | 'setReadOnly'>;
 
 const hasOption = (entry: MountEntry, option: string): boolean => entry.options.split(',').includes(option);
+
+/**
+ * Writable devices this process made read-only (BLKROSET) for a read-only mount, by mountpoint,
+ * to make writable again when that mount goes. Process-wide: the app opens a session per action.
+ */
+const heldReadOnly = new Map<string, { device: string; devno: DevNo; kernel: SessionKernel }>();
+
+/** Give a held device its writability back once nothing has it mounted; the error text if that fails. */
+function releaseReadOnly(mountpoint: string): string | undefined {
+  const held = heldReadOnly.get(mountpoint);
+  if (!held) return undefined;
+  heldReadOnly.delete(mountpoint);
+  // Mounted elsewhere too (by someone else, necessarily read-only): it stays read-only under them.
+  if (held.kernel.mounts.list().some((entry) => sameDevNo(entry.devno, held.devno))) return undefined;
+  try {
+    held.kernel.setReadOnly(held.device, false);
+    return undefined;
+  } catch (error) {
+    return `${held.device} stays read-only: ${errorText(error)}`;
+  }
+}
 
 export function createSession(kernel: SessionKernel, options: SessionOptions = {}) {
   const mountRoot = options.mountRoot ?? MOUNT_ROOT;
@@ -129,7 +155,35 @@ export function createSession(kernel: SessionKernel, options: SessionOptions = {
   const isMountpoint = (path: string): boolean =>
     kernel.mounts.list().some((entry) => entry.target === resolve(path));
 
-  /** Mount a mapped partition; undone completely when any step fails. */
+  /**
+   * mount(2) with `nosuid,nodev` (and `noexec` unless asked): read-only mounts also tell the
+   * filesystem not to replay its journal, trying each spelling this kernel may know.
+   */
+  function mountFilesystem(
+    device: string,
+    mountpoint: string,
+    fstype: string,
+    options: { readOnly: boolean; exec: boolean },
+  ): void {
+    const choices = options.readOnly ? noReplayOptions(fstype) : [''];
+    let first: unknown;
+    for (const data of choices) {
+      try {
+        kernel.mounts.mount(device, mountpoint, fstype, { ...options, ...(data ? { data } : {}) });
+        return;
+      } catch (error) {
+        first ??= error;
+        // Only an option this kernel does not know is worth another spelling.
+        if (!(error instanceof KernelError && error.code === 'EINVAL')) break;
+      }
+    }
+    throw first;
+  }
+
+  /**
+   * Mount a mapped partition; undone completely when any step fails. A read-only mount always sits
+   * on a read-only device: a writable map is made read-only (BLKROSET) until it is unmounted.
+   */
   function mount(request: MountRequest): MountedPartition {
     const info = kernel.blockDevice(request.device);
     const already = kernel.mounts.list().find((entry) => sameDevNo(entry.devno, info.devno));
@@ -150,18 +204,35 @@ export function createSession(kernel: SessionKernel, options: SessionOptions = {
     const known = kernelFilesystems();
     // A read-only map can only be mounted read-only.
     const readOnly = request.readOnly || info.readOnly;
+    const exec = request.exec ?? false;
     const mountpoint = resolve(request.mountpoint ?? defaultMountpoint(request.name));
     if (isMountpoint(mountpoint)) throw new SessionError(`${mountpoint} is already a mountpoint`);
     const created = mkdirSync(mountpoint, { recursive: true, mode: 0o755 });
+    const holdReadOnly = readOnly && !info.readOnly;
     try {
-      kernel.mounts.mount(request.device, mountpoint, fstype, { readOnly });
+      if (holdReadOnly) {
+        kernel.setReadOnly(request.device, true);
+        heldReadOnly.set(mountpoint, { device: request.device, devno: info.devno, kernel });
+      }
+      mountFilesystem(request.device, mountpoint, fstype, { readOnly, exec });
     } catch (error) {
+      const kept = releaseReadOnly(mountpoint);
       if (created) removeCreatedDirs(mountpoint, created);
       const why = error instanceof Error ? error.message : String(error);
       const hint = known.size > 0 && !known.has(fstype) ? ` (this kernel lists no ${fstype} support)` : '';
-      throw new SessionError(`${request.name}: cannot mount ${request.device} as ${fstype}: ${why}${hint}`);
+      throw new SessionError(
+        `${request.name}: cannot mount ${request.device} as ${fstype}: ${why}${hint}${kept ? `; ${kept}` : ''}`,
+      );
     }
-    return { name: request.name, device: request.device, devno: info.devno, mountpoint, fstype, readOnly };
+    return {
+      name: request.name,
+      device: request.device,
+      devno: info.devno,
+      mountpoint,
+      fstype,
+      readOnly,
+      exec,
+    };
   }
 
   /** Mounts of these maps (whatever mounted them), in mount order. */
@@ -177,21 +248,29 @@ export function createSession(kernel: SessionKernel, options: SessionOptions = {
         mountpoint: entry.target,
         fstype: entry.fstype,
         readOnly: hasOption(entry, 'ro'),
+        exec: !hasOption(entry, 'noexec'),
       });
     }
     return mounted;
   }
 
-  /** Unmount; a mountpoint the session made under its root is removed again. */
+  /**
+   * Unmount; a device made read-only for the mount becomes writable again, and a mountpoint the
+   * session made under its root is removed again.
+   */
   function unmount(mountpoint: string): void {
     const target = resolve(mountpoint);
-    if (!isMountpoint(target)) throw new SessionError(`${target} is not mounted`);
+    if (!isMountpoint(target)) {
+      const kept = releaseReadOnly(target);
+      throw new SessionError(`${target} is not mounted${kept ? `; ${kept}` : ''}`);
+    }
     try {
       kernel.mounts.unmount(target);
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);
       throw new SessionError(`cannot unmount ${target}: ${why} (is a shell or program still using it?)`);
     }
+    const kept = releaseReadOnly(target);
     if (target.startsWith(`${resolve(mountRoot)}/`) && !isMountpoint(target)) {
       try {
         rmdirSync(target);
@@ -199,6 +278,7 @@ export function createSession(kernel: SessionKernel, options: SessionOptions = {
         // not empty or already gone: leave it
       }
     }
+    if (kept) throw new SessionError(`unmounted ${target}, but ${kept}`);
   }
 
   /** One clear message per mounted map; empty when unmapping is safe as far as mounts go. */

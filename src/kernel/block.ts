@@ -3,6 +3,7 @@ import { type BigIntStats, statSync } from 'node:fs';
 import { close, ioctl, O_EXCL, O_RDONLY, open, withFd } from './libc.js';
 import { type BlockDeviceInfo, type DevNo, KernelError } from './types.js';
 
+export const BLKROSET = 0x125d;
 export const BLKROGET = 0x125e;
 export const BLKSSZGET = 0x1268;
 export const BLKGETSIZE64 = 0x80081272;
@@ -55,6 +56,18 @@ export function blockDevice(path: string): BlockDeviceInfo {
       logicalSectorSize: sector.readInt32LE(0),
       readOnly: ro.readInt32LE(0) !== 0,
     };
+  });
+}
+
+/**
+ * BLKROSET: the device itself refuses writes, whatever opens it. A filesystem mounted on it cannot
+ * replay a journal either: ext4, xfs and btrfs check the device before they recover.
+ */
+export function setBlockReadOnly(path: string, readOnly: boolean): void {
+  withFd(path, O_RDONLY, (fd) => {
+    const flag = Buffer.alloc(4);
+    flag.writeInt32LE(readOnly ? 1 : 0, 0);
+    ioctl(fd, BLKROSET, flag, 'BLKROSET', path);
   });
 }
 

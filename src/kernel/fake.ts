@@ -57,6 +57,7 @@ export type FakeOp =
   | 'dm.resume'
   | 'dm.rename'
   | 'dm.remove'
+  | 'setReadOnly'
   | 'mount'
   | 'unmount';
 
@@ -127,6 +128,8 @@ export class FakeKernel implements Kernel {
   private readonly mountTable: MountEntry[] = [];
   private readonly injections: Injection[] = [];
   private readonly dmMajor: number;
+  /** Devices made read-only with setReadOnly (BLKROSET), by device number. */
+  private readonly forcedReadOnly = new Set<string>();
 
   constructor(options: FakeKernelOptions = {}) {
     this.dmMajor = options.dmMajor ?? 254;
@@ -234,6 +237,16 @@ export class FakeKernel implements Kernel {
     return this.infoOf(device, path);
   }
 
+  setReadOnly(path: string, readOnly: boolean): void {
+    this.inject('setReadOnly', path);
+    const device = this.resolve(path);
+    if (!device) throw kernelError('open', path, 'ENOENT');
+    const key = formatDevNo(this.infoOf(device, path).devno);
+    if (readOnly) this.forcedReadOnly.add(key);
+    else this.forcedReadOnly.delete(key);
+    this.calls.push(`blockdev --set${readOnly ? 'ro' : 'rw'} ${path}`);
+  }
+
   // ---- internals ------------------------------------------------------------------------------
 
   private inject(op: FakeOp, device: string): void {
@@ -327,6 +340,12 @@ export class FakeKernel implements Kernel {
   }
 
   private infoOf(device: NonNullable<ReturnType<FakeKernel['resolve']>>, path: string): BlockDeviceInfo {
+    const info = this.ownInfoOf(device, path);
+    return this.forcedReadOnly.has(formatDevNo(info.devno)) ? { ...info, readOnly: true } : info;
+  }
+
+  /** What the device is by itself, before any BLKROSET. */
+  private ownInfoOf(device: NonNullable<ReturnType<FakeKernel['resolve']>>, path: string): BlockDeviceInfo {
     if ('disk' in device) {
       const { disk } = device;
       const size = 'bytes' in disk.source ? disk.source.bytes.length : this.fileSize(disk.source.file);
@@ -579,16 +598,23 @@ export class FakeKernel implements Kernel {
         if (!device) throw kernelError('mount', source, 'ENOTBLK');
         if (this.mountTable.some((m) => m.target === target)) throw kernelError('mount', source, 'EBUSY');
         const info = this.infoOf(device, source);
+        // As the real kernel: a read-only device cannot take a read-write mount.
+        if (info.readOnly && !options.readOnly) throw kernelError('mount', source, 'EACCES');
         this.mountTable.push({
           source,
           target,
           fstype,
-          options: options.readOnly ? 'ro' : 'rw',
+          options: [
+            options.readOnly ? 'ro' : 'rw',
+            'nosuid',
+            'nodev',
+            ...(options.exec ? [] : ['noexec']),
+          ].join(','),
           devno: info.devno,
         });
         if ('map' in device) device.map.openCount++;
         if ('loop' in device) device.loop.openCount++;
-        this.calls.push(`mount ${source} ${target}`);
+        this.calls.push(`mount ${source} ${target}${options.data ? ` -o ${options.data}` : ''}`);
       },
       unmount: (target) => {
         this.inject('unmount', target);

@@ -1,5 +1,5 @@
 /** The real kernel: block devices, loop devices, device-mapper (when present) and mounts. */
-import { blockDevice } from './block.js';
+import { blockDevice, setBlockReadOnly } from './block.js';
 import { openDeviceMapper } from './dm.js';
 import { acquireLock, lockKey } from './lock.js';
 import { createLoopApi } from './loop.js';
@@ -12,6 +12,7 @@ export function createKernel(): Kernel {
     loop: createLoopApi(),
     dm: openDeviceMapper(),
     mounts: createMountApi(),
+    setReadOnly: setBlockReadOnly,
     lockImage: (file, device) =>
       acquireLock(lockKey({ devno: { major: 0, minor: 0 }, image: { file } }), device),
   };

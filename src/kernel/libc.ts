@@ -168,6 +168,7 @@ export function mknodBlock(path: string, mode: number, major: number, minor: num
 export const MS_RDONLY = 1;
 export const MS_NOSUID = 2;
 export const MS_NODEV = 4;
+export const MS_NOEXEC = 8;
 
 export function mount(
   source: string,

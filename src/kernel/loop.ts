@@ -3,7 +3,7 @@
  * read back from sysfs, never remembered.
  */
 import { existsSync, realpathSync } from 'node:fs';
-import { blockDevNoOf } from './block.js';
+import { BLKROGET, BLKROSET, blockDevNoOf } from './block.js';
 import { close, ioctl, ioctlValue, mknodBlock, O_RDONLY, O_RDWR, open, withFd } from './libc.js';
 import { blockDevNo, type LoopSysfs, loopFromSysfs, loopNames, loopState } from './sysfs.js';
 import { KernelError, type LoopApi, type LoopAttachOptions, type LoopDevice } from './types.js';
@@ -34,9 +34,15 @@ export function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-const toLoopDevice = (state: LoopSysfs, fileName = loopFileName(`/dev/${state.name}`)): LoopDevice => ({
-  name: fileName,
+/**
+ * A loop's read-only state is how it was bound (LO_FLAGS_READ_ONLY), not sysfs `ro`, which also
+ * shows a BLKROSET laid over it for a while (as a read-only mount does). Sysfs is the fallback
+ * when the loop cannot be asked.
+ */
+const toLoopDevice = (state: LoopSysfs, status = loopStatus(`/dev/${state.name}`)): LoopDevice => ({
+  name: status?.name,
   ...loopFromSysfs(state),
+  readOnly: status ? status.readOnly : state.readOnly,
 });
 
 /** Encode `loop_info64` at `at` inside `buf`. */
@@ -50,15 +56,18 @@ function writeLoopInfo(buf: Buffer, at: number, options: LoopAttachOptions, file
   name.copy(buf, at + 56);
 }
 
-/** The name stored in the loop's `lo_file_name` (LOOP_GET_STATUS64), 63 bytes at most. */
-export function loopFileName(path: string): string | undefined {
+/** LOOP_GET_STATUS64: the loop's `lo_file_name` (63 bytes at most) and whether it was bound read-only. */
+export function loopStatus(path: string): { name: string; readOnly: boolean } | undefined {
   try {
     return withFd(path, O_RDONLY, (fd) => {
       const info = Buffer.alloc(LOOP_INFO64_SIZE);
       ioctl(fd, LOOP_GET_STATUS64, info, 'LOOP_GET_STATUS64', path);
       const raw = info.subarray(56, 56 + LO_NAME_SIZE);
       const end = raw.indexOf(0);
-      return raw.subarray(0, end < 0 ? raw.length : end).toString('utf8');
+      return {
+        name: raw.subarray(0, end < 0 ? raw.length : end).toString('utf8'),
+        readOnly: (info.readUInt32LE(52) & LO_FLAGS_READ_ONLY) !== 0,
+      };
     });
   } catch {
     return undefined;
@@ -110,6 +119,24 @@ function configure(
   }
 }
 
+/**
+ * BLKROSET outlives a binding (it belongs to the block device, not to the file bound to it): a
+ * loop attached writable must not inherit one left on its index, say by a session that crashed
+ * while a read-only mount held the device read-only. Best effort: a loop that stays read-only is
+ * still safe.
+ */
+function clearLeftoverReadOnly(loopFd: number, path: string): void {
+  try {
+    const flag = Buffer.alloc(4);
+    ioctl(loopFd, BLKROGET, flag, 'BLKROGET', path);
+    if (flag.readInt32LE(0) === 0) return;
+    flag.writeInt32LE(0, 0);
+    ioctl(loopFd, BLKROSET, flag, 'BLKROSET', path);
+  } catch {
+    // keep the loop as it is
+  }
+}
+
 export function createLoopApi(): LoopApi {
   const list = (): LoopDevice[] =>
     loopNames()
@@ -145,9 +172,10 @@ export function createLoopApi(): LoopApi {
         let device: LoopDevice | undefined;
         try {
           configure(loopFd, backingFd, path, effective, name);
+          if (!readOnly) clearLeftoverReadOnly(loopFd, path);
           // Read back while our descriptor still holds it: an autoclear loop goes with the close.
           const state = loopState(`loop${index}`);
-          if (state) device = toLoopDevice(state, loopFileName(path));
+          if (state) device = toLoopDevice(state, loopStatus(path));
         } catch (error) {
           lastError = error;
           // Another process bound this index between GET_FREE and CONFIGURE: ask again.

@@ -1,6 +1,6 @@
 /** Mounts: /proc/self/mountinfo for what is mounted, mount(2)/umount2(2) to change it. */
 import { readFileSync } from 'node:fs';
-import { MS_NODEV, MS_NOSUID, MS_RDONLY, mount, umount2 } from './libc.js';
+import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, mount, umount2 } from './libc.js';
 import { parseDevNo } from './sysfs.js';
 import type { MountApi, MountEntry } from './types.js';
 
@@ -54,9 +54,15 @@ export function parseMountinfo(text: string): MountEntry[] {
 export function createMountApi(mountinfo = MOUNTINFO): MountApi {
   return {
     list: () => parseMountinfo(readFileSync(mountinfo, 'utf8')),
-    // Foreign images never get set-uid programs or device nodes honoured.
+    // Foreign images never get set-uid programs or device nodes honoured, nor programs run unless asked.
     mount: (source, target, fstype, options) =>
-      mount(source, target, fstype, MS_NOSUID | MS_NODEV | (options.readOnly ? MS_RDONLY : 0), null),
+      mount(
+        source,
+        target,
+        fstype,
+        MS_NOSUID | MS_NODEV | (options.exec ? 0 : MS_NOEXEC) | (options.readOnly ? MS_RDONLY : 0),
+        options.data || null,
+      ),
     unmount: (target) => umount2(target, UMOUNT_NOFOLLOW),
   };
 }

@@ -119,10 +119,19 @@ export interface MountEntry {
   devno: DevNo;
 }
 
+export interface MountOptions {
+  readOnly: boolean;
+  /** Honour execute permissions (otherwise MS_NOEXEC). Set-uid bits and device nodes never count. */
+  exec?: boolean;
+  /** The filesystem's own options (mount(2)'s data string), e.g. `noload`. */
+  data?: string;
+}
+
 export interface MountApi {
   /** Parsed /proc/self/mountinfo. */
   list(): MountEntry[];
-  mount(source: string, target: string, fstype: string, options: { readOnly: boolean }): void;
+  /** Always `nosuid,nodev`; `noexec` unless `exec`. */
+  mount(source: string, target: string, fstype: string, options: MountOptions): void;
   unmount(target: string): void;
 }
 
@@ -133,6 +142,8 @@ export interface Kernel {
   /** null when this kernel has no device-mapper (and it cannot be loaded). */
   dm: DmApi | null;
   mounts: MountApi;
+  /** BLKROSET: make a block device refuse writes (true) or accept them again (false). */
+  setReadOnly(path: string, readOnly: boolean): void;
   /**
    * Hold the per-image lock (the same one the map backends take) while finding or attaching the
    * image's loop, so two runs on one image share one loop. Absent in kernels that need no locking.

@@ -98,6 +98,7 @@ function helpKeys(state: AppState, isRoot: boolean): KeyHelp[] {
       return [
         { key: 'Enter', label: 'mount' },
         { key: 'r', label: 'read-only' },
+        { key: 'e', label: 'exec' },
         { key: 'x', label: 'unmap all' },
         { key: 'Esc', label: 'back' },
         { key: 'q', label: 'quit' },

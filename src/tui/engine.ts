@@ -554,19 +554,21 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     inspect,
     add,
     remove,
-    async mount(mapPath, readOnly): Promise<MountView> {
+    async mount(mapPath, { readOnly, exec }): Promise<MountView> {
       const s = await session();
       const fstype = mountType(mapPath);
       const mounted = await guardedMount(s, {
         name: basename(mapPath),
         device: mapPath,
         readOnly,
+        exec,
         ...(fstype ? { fstype } : {}),
       });
       return {
         source: mapPath,
         mountpoint: mounted.mountpoint,
         readOnly: mounted.readOnly,
+        exec: mounted.exec,
         fstype: mounted.fstype,
         tree: listTree(mounted.mountpoint),
       };

@@ -160,11 +160,19 @@ export interface OpOutcome {
   summary: string;
 }
 
+/** How to mount: read-only (the default), and whether programs on it may run (off by default). */
+export interface MountChoice {
+  readOnly: boolean;
+  exec: boolean;
+}
+
 export interface MountView {
   /** The mapped partition. */
   source: string;
   mountpoint: string;
   readOnly: boolean;
+  /** Programs on it may run (mounted without noexec). */
+  exec: boolean;
   fstype: string;
   /** First entries of the mounted tree, `dir/` for directories. */
   tree: string[];
@@ -178,7 +186,7 @@ export interface TuiEngine {
   inspect(path: string, options: MapOptions): Inspection | Promise<Inspection>;
   add(path: string, options: MapOptions, emit: (event: ProgressEvent) => void): Promise<OpOutcome>;
   remove(path: string, options: MapOptions, emit: (event: ProgressEvent) => void): Promise<OpOutcome>;
-  mount(mapPath: string, readOnly: boolean): Promise<MountView>;
+  mount(mapPath: string, choice: MountChoice): Promise<MountView>;
   /** Re-read the top of the tree (after coming back from a shell). */
   listTree(mountpoint: string): string[];
   unmount(mount: MountView): Promise<void>;

@@ -147,14 +147,14 @@ describe('mount session: filesystems on offer, the others explained', () => {
     // Moving down cannot reach the others: Enter mounts the only one on offer.
     await t.press(keys.down);
     await t.press(keys.down);
-    await t.press(keys.enter, 'Mounted /dev/mapper/loop0p1 (ext4, read-only)');
+    await t.press(keys.enter, 'Mounted /dev/mapper/loop0p1 (ext4, read-only, noexec)');
     expect(kernel.mounts.list()).toHaveLength(1);
 
     // Asked directly, the engine refuses them with the reason instead of trying a mount.
-    await expect(tui.mount('/dev/mapper/loop0p2', true)).rejects.toThrow(
+    await expect(tui.mount('/dev/mapper/loop0p2', { readOnly: true, exec: false })).rejects.toThrow(
       'loop0p2 is not mountable: LUKS2 encrypted volume "vault"; unlock with `cryptsetup open /dev/mapper/loop0p2 vault`',
     );
-    await expect(tui.mount('/dev/mapper/loop0p4', true)).rejects.toThrow(
+    await expect(tui.mount('/dev/mapper/loop0p4', { readOnly: true, exec: false })).rejects.toThrow(
       'loop0p4 is not mountable: swap space; nothing to mount',
     );
     expect(kernel.mounts.list()).toHaveLength(1);

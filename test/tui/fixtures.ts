@@ -3,6 +3,7 @@ import type {
   ExistingMapView,
   Inspection,
   MapOptions,
+  MountChoice,
   MountView,
   OpOutcome,
   PartitionRow,
@@ -179,12 +180,13 @@ export class ScriptedEngine implements TuiEngine {
       ? { ok: false, summary: `${kept} map(s) busy, kept` }
       : { ok: true, summary: 'all maps removed' };
   }
-  async mount(mapPath: string, readOnly: boolean): Promise<MountView> {
-    this.calls.push(`mount ${mapPath} ${readOnly ? 'ro' : 'rw'}`);
+  async mount(mapPath: string, { readOnly, exec }: MountChoice): Promise<MountView> {
+    this.calls.push(`mount ${mapPath} ${readOnly ? 'ro' : 'rw'}${exec ? ' exec' : ''}`);
     this.mounted = {
       source: mapPath,
       mountpoint: '/tmp/kpartx-tui-x/loop0p2',
       readOnly,
+      exec,
       fstype: 'ext4',
       tree: ['etc/', 'hello.txt'],
     };

@@ -177,8 +177,15 @@ describe('mount session', () => {
     await addAll(t);
     await t.press(keys.enter, 'dos table');
     await t.press('m', 'Mount read-only: yes');
-    await t.press(keys.enter, 'Mounted /dev/mapper/loop0p1 (ext4, read-only)');
+    expect(t.frame()).toContain('Programs may run: no (e toggles)');
+    await t.press(keys.enter, 'Mounted /dev/mapper/loop0p1 (ext4, read-only, noexec)');
     expect(t.frame()).toContain(`on ${join(scratch, 'mnt', 'loop0p1')}`);
+    // The writable map is made read-only under the read-only mount, and ext4 skips its journal.
+    expect(kernel.calls.slice(-2)).toEqual([
+      'blockdev --setro /dev/mapper/loop0p1',
+      `mount /dev/mapper/loop0p1 ${join(scratch, 'mnt', 'loop0p1')} -o noload`,
+    ]);
+    expect(kernel.mounts.list()[0]?.options).toBe('ro,nosuid,nodev,noexec');
     expect(kernel.mounts.list().map((m) => m.target)).toEqual([join(scratch, 'mnt', 'loop0p1')]);
     await t.press('s', 'Back from the shell');
     expect(shells).toEqual([join(scratch, 'mnt', 'loop0p1')]);
@@ -187,6 +194,26 @@ describe('mount session', () => {
     expect(kernel.mounts.list()).toEqual([]);
     expect(kernel.dm?.list()).toEqual([]);
     expect(kernel.loop.list()).toEqual([]);
+    t.app.unmount();
+  });
+
+  it('e lets programs run, r mounts read-write; the map is given back writable after unmounting', async () => {
+    const t = startApp(engine(), [IMAGE]);
+    await addAll(t);
+    await t.press(keys.enter, 'dos table');
+    await t.press('m', 'Programs may run: no');
+    await t.press('e', 'Programs may run: yes');
+    await t.press(keys.enter, 'Mounted /dev/mapper/loop0p1 (ext4, read-only, exec)');
+    expect(kernel.mounts.list()[0]?.options).toBe('ro,nosuid,nodev');
+    await t.press('u', 'unmounted');
+    expect(kernel.calls.slice(-1)).toEqual(['blockdev --setrw /dev/mapper/loop0p1']);
+    expect(kernel.blockDevice('/dev/mapper/loop0p1').readOnly).toBe(false);
+    await t.press('r', 'Mount read-only: no');
+    // Both choices are kept for the next mount.
+    expect(t.frame()).toContain('Programs may run: yes');
+    await t.press(keys.enter, 'Mounted /dev/mapper/loop0p1 (ext4, read-write, exec)');
+    expect(kernel.calls.at(-1)).toBe(`mount /dev/mapper/loop0p1 ${join(scratch, 'mnt', 'loop0p1')}`);
+    await t.press('x', 'map(s) removed');
     t.app.unmount();
   });
 });

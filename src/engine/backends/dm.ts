@@ -107,7 +107,7 @@ interface Owned {
 }
 
 export function createDmBackend(
-  kernel: Pick<Kernel, 'dm' | 'loop' | 'mounts'>,
+  kernel: Pick<Kernel, 'blockDevice' | 'dm' | 'loop' | 'mounts'>,
   options: DmBackendOptions = {},
 ): MapBackend {
   if (!kernel.dm) throw new Error('device mapper prerequisites not met');
@@ -213,11 +213,14 @@ export function createDmBackend(
     let current: PlannedMap | undefined;
     let op: 'create' | 'reload' | 'resume' | 'rename' = 'create';
     try {
+      // Maps over a read-only parent are read-only, whatever the operand was (an image, its loop,
+      // a disk): device-mapper would otherwise give a writable map over a read-only device.
+      const parentReadOnly = kernel.blockDevice(parent.path).readOnly;
       for (const step of steps) {
         const { map } = step;
         current = map;
         request.interrupted?.throwIfAborted();
-        const readOnly = request.readOnly || map.readOnly;
+        const readOnly = request.readOnly || map.readOnly || parentReadOnly;
         const table = linearTable(map, parent);
         if (step.kind === 'create') {
           op = 'create';

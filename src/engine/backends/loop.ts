@@ -14,7 +14,7 @@ import { lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, unlinkSyn
 import { dirname, relative, resolve } from 'node:path';
 import { heldExclusively } from '../../kernel/block.js';
 import { loopsOverDevice } from '../../kernel/loop.js';
-import { devDir, loopState, readAttribute, holders as sysfsHolders } from '../../kernel/sysfs.js';
+import { loopState, holders as sysfsHolders } from '../../kernel/sysfs.js';
 import { type Kernel, type LoopDevice, sameDevNo } from '../../kernel/types.js';
 import type {
   EmitEvent,
@@ -75,7 +75,7 @@ type LinkState =
   | { kind: 'foreign'; what: string };
 
 export function createLoopBackend(
-  kernel: Pick<Kernel, 'loop' | 'mounts'>,
+  kernel: Pick<Kernel, 'blockDevice' | 'loop' | 'mounts'>,
   options: LoopBackendOptions = {},
 ): MapBackend {
   const mapDir = options.mapDir ?? LOOP_MAP_DIR;
@@ -206,12 +206,13 @@ export function createLoopBackend(
     }
 
     // Everything this run changed, newest last, so a failure can put the previous state back.
-    // A read-only parent can only give read-only partitions (the C tool's shared `ro` flag).
-    const parentReadOnly = readAttribute(`${devDir(parent.devno)}/ro`) === '1';
     const undo: (() => void)[] = [];
     const undoNames: string[] = [];
     let current: PlannedMap | undefined;
     try {
+      // A read-only parent only gives read-only partitions, however it became read-only (a
+      // read-only loop, BLKROSET): BLKROGET tells both, sysfs `ro` not on every kernel.
+      const parentReadOnly = kernel.blockDevice(parent.path).readOnly;
       for (const map of request.maps) {
         current = map;
         request.interrupted?.throwIfAborted();

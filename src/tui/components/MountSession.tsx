@@ -89,7 +89,7 @@ export default function MountSession(props: MountSessionProps) {
       <Box flexDirection="column" width={width}>
         <Text bold color={theme.ok} wrap="truncate">
           {truncate(
-            `Mounted ${mount.source} (${mount.fstype}, ${mount.readOnly ? 'read-only' : 'read-write'})`,
+            `Mounted ${mount.source} (${mount.fstype}, ${mount.readOnly ? 'read-only' : 'read-write'}${mount.exec ? ', exec' : ', noexec'})`,
             width,
           )}
         </Text>
@@ -126,6 +126,8 @@ export default function MountSession(props: MountSessionProps) {
       <Text>
         Mount read-only: <Text bold>{state.readOnly ? 'yes' : 'no'}</Text>
         <Text dimColor> (r toggles)</Text>
+        {'  '}Programs may run: <Text bold>{state.exec ? 'yes' : 'no'}</Text>
+        <Text dimColor> (e toggles)</Text>
       </Text>
       {maps.length === 0 ? (
         <Text color={theme.warn}>No mapped partitions: add maps first (a on the layout screen).</Text>

@@ -30,6 +30,7 @@ export function mountKey(state: AppState, actions: AppActions, input: string, ke
     return;
   }
   if (input === 'r') actions.toggleMountReadOnly();
+  else if (input === 'e') actions.toggleMountExec();
   else if (input === 'x') actions.finishSession();
   else if (key.escape) actions.back();
   else if (input === 'q') actions.quit();

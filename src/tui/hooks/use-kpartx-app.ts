@@ -31,6 +31,7 @@ export interface AppActions {
   openMount(): void;
   highlightMount(index: number): void;
   toggleMountReadOnly(): void;
+  toggleMountExec(): void;
   mountSelected(path: string): void;
   openShell(): void;
   unmount(): void;
@@ -224,13 +225,12 @@ export function useKpartxApp(
       },
       highlightMount: (index) => dispatch({ type: 'mount-move', delta: index - stateRef.current.mountIndex }),
       toggleMountReadOnly: () => dispatch({ type: 'mount', action: { type: 'toggle-read-only' } }),
+      toggleMountExec: () => dispatch({ type: 'mount', action: { type: 'toggle-exec' } }),
       mountSelected: (path) => {
-        const readOnly = stateRef.current.mount.readOnly;
-        dispatch({
-          type: 'mount',
-          action: { type: 'working', what: `mounting ${path}${readOnly ? ' read-only' : ''}…` },
-        });
-        engine.mount(path, readOnly).then(
+        const { readOnly, exec } = stateRef.current.mount;
+        const how = [readOnly ? ' read-only' : '', exec ? ' with exec' : ''].join('');
+        dispatch({ type: 'mount', action: { type: 'working', what: `mounting ${path}${how}…` } });
+        engine.mount(path, { readOnly, exec }).then(
           (mount) => dispatch({ type: 'mount', action: { type: 'mounted', mount } }),
           (error) => dispatch({ type: 'mount', action: { type: 'failed', message: errorText(error) } }),
         );

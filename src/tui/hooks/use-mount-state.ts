@@ -6,15 +6,24 @@ export type MountPhase = 'pick' | 'working' | 'mounted' | 'clean' | 'failed';
 export interface MountState {
   phase: MountPhase;
   readOnly: boolean;
+  /** Mount without noexec: programs on the filesystem may run. Off unless asked for. */
+  exec: boolean;
   mount: MountView | null;
   /** What happened last, shown under the panel. */
   log: string[];
 }
 
-export const initialMountState: MountState = { phase: 'pick', readOnly: true, mount: null, log: [] };
+export const initialMountState: MountState = {
+  phase: 'pick',
+  readOnly: true,
+  exec: false,
+  mount: null,
+  log: [],
+};
 
 export type MountAction =
   | { type: 'toggle-read-only' }
+  | { type: 'toggle-exec' }
   | { type: 'working'; what: string }
   | { type: 'mounted'; mount: MountView }
   | { type: 'tree'; tree: string[] }
@@ -27,6 +36,8 @@ export function mountReducer(state: MountState, action: MountAction): MountState
   switch (action.type) {
     case 'toggle-read-only':
       return state.phase === 'pick' ? { ...state, readOnly: !state.readOnly } : state;
+    case 'toggle-exec':
+      return state.phase === 'pick' ? { ...state, exec: !state.exec } : state;
     case 'working':
       return { ...state, phase: 'working', log: [...state.log, action.what] };
     case 'mounted':
@@ -49,6 +60,6 @@ export function mountReducer(state: MountState, action: MountAction): MountState
         log: [...state.log, `error: ${action.message}`],
       };
     case 'reset':
-      return { ...initialMountState, readOnly: state.readOnly };
+      return { ...initialMountState, readOnly: state.readOnly, exec: state.exec };
   }
 }
