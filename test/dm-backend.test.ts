@@ -25,6 +25,7 @@ const planned = (
   number,
   name: `loop0p${number}`,
   dmName: `loop0p${number}`,
+  kernelName: `loop0p${number}`,
   uuid: `part${number}-${U}`,
   start,
   size,
@@ -276,5 +277,34 @@ describe('dm backend on the fake kernel', () => {
       message: expect.stringMatching(/past the end of \/dev\/loop0/),
     });
     expect(kernel.calls).toEqual([]);
+  });
+
+  it('names maps in the kernel as libdevmapper mangles them, and reports them unmangled', async () => {
+    const { backend, kernel, events, emit, nodeLog } = setup();
+    const spaced = [1, 2].map((n) =>
+      planned(n, n * 4096, 4096, {
+        name: `loop0 x${n}`,
+        dmName: `loop0 x${n}`,
+        kernelName: `loop0\\x20x${n}`,
+      }),
+    );
+    // A map an older version left under the raw name is found by its UUID and renamed.
+    kernel.seedMap('loop0 x2', `part2-${U}`, linear('7:0 8192', 4096));
+    await backend.add({ parent, maps: spaced, readOnly: false, sync: true }, emit);
+    expect(kernel.dm!.list().map((e) => e.name)).toEqual(['loop0\\x20x1', 'loop0\\x20x2']);
+    expect(events.map((e) => (e.type === 'created' || e.type === 'reloaded' ? [e.type, e.path] : e))).toEqual(
+      [
+        ['created', '/dev/mapper/loop0\\x20x1'],
+        { type: 'renamed', from: 'loop0 x2', to: 'loop0 x2', uuid: `part2-${U}` },
+        ['reloaded', '/dev/mapper/loop0\\x20x2'],
+      ],
+    );
+    expect(nodeLog).toEqual(['+loop0\\x20x1', 'loop0 x2>loop0\\x20x2', '+loop0\\x20x2']);
+    events.length = 0;
+    expect((await backend.remove({ parent, force: false, sync: true }, emit)).failures).toBe(0);
+    expect(events).toEqual([
+      { type: 'removed', name: 'loop0 x1', path: '/dev/mapper/loop0\\x20x1' },
+      { type: 'removed', name: 'loop0 x2', path: '/dev/mapper/loop0\\x20x2' },
+    ]);
   });
 });

@@ -343,7 +343,7 @@ class Run {
     } catch (error) {
       if (!(error instanceof PlanError)) throw error;
       for (const problem of error.problems) this.err(`${problem}\n`);
-      this.err(`${source.parent.path}: no maps created: the partition table does not fit the device\n`);
+      this.err(`${source.parent.path}: no maps created: ${error.summary}\n`);
       await this.releaseAttachedLoop(source);
       return 1;
     }

@@ -257,7 +257,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
           ? map.table
           : `loop over ${parentPath} offset ${map.start * 512} size ${map.size * 512}`,
       readOnly: map.readOnly,
-      exists: existingNames.has(map.dmName),
+      exists: existingNames.has(map.kernelName),
     }));
     const problems = [...report.problems];
     if (backendProblem ?? report.backendProblem) problems.unshift((backendProblem ?? report.backendProblem)!);
@@ -336,7 +336,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     let tableText: string;
     let ok: boolean;
     if (k.dm && !k.loop.list().some((l) => sameDevNo(l.devno, event.devno))) {
-      const targets = k.dm.table(map.dmName);
+      const targets = k.dm.table(map.kernelName);
       const target = targets[0];
       tableText = targets.map((t) => `${t.start} ${t.length} ${t.type} ${t.params}`).join('; ');
       ok =

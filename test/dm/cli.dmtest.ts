@@ -75,6 +75,26 @@ describe.skipIf(!inGuest)(`kpartx on real device-mapper (${skipReason})`, () => 
     expect(guestState()).toEqual({ tables: [], attrs: [], uuids: [], nodes: [], loops: [] });
   });
 
+  it('names maps as libdevmapper mangles them: dmsetup keeps working, nodes are the mangled names', () => {
+    const img = sfdiskImage('mangled', 32, TWO_PARTS);
+    const add = ours('-av', '-p', ' x', img);
+    expect(add).toEqual({
+      status: 0,
+      stdout:
+        'add map loop0 x1 (254:0): 0 16384 linear 7:0 2048\nadd map loop0 x2 (254:1): 0 16384 linear 7:0 18432\n',
+      stderr: '',
+    });
+    // With a raw space in a kernel name, dmsetup ls failed for every map of the system.
+    expect(run('dmsetup', ['ls']).stdout).toBe('loop0 x1\t(254:0)\nloop0 x2\t(254:1)\n');
+    expect(
+      sh('dmsetup', 'info', '-c', '--noheadings', '-o', 'mangled_name').split('\n').filter(Boolean),
+    ).toEqual(['loop0\\x20x1', 'loop0\\x20x2']);
+    expect(guestState().nodes).toEqual(['loop0\\x20x1 254:0', 'loop0\\x20x2 254:1']);
+    const del = ours('-dv', img);
+    expect(del.stdout).toBe('del devmap : loop0 x1\ndel devmap : loop0 x2\n');
+    expect(guestState()).toEqual({ tables: [], attrs: [], uuids: [], nodes: [], loops: [] });
+  });
+
   it('-r makes read-only maps that refuse writes', () => {
     // A block device operand: with an image, a read-only loop would keep later maps read-only.
     const loop = sh('losetup', '--show', '-f', sfdiskImage('ro', 32, TWO_PARTS)).trim();
@@ -136,6 +156,7 @@ describe.skipIf(!inGuest)(`kpartx on real device-mapper (${skipReason})`, () => 
       number: i + 1,
       name: `${parent.mapName}p${i + 1}`,
       dmName: `${parent.mapName}p${i + 1}`,
+      kernelName: `${parent.mapName}p${i + 1}`,
       uuid: `part${i + 1}-${parent.uuid}`,
       start,
       size: 8192,

@@ -67,6 +67,16 @@ export const KNOWN_DIFFERENCES: KnownDifference[] = [
       'C tool or the user attached is kept and -v says so. The C tool detaches whatever loop is bound ' +
       'to the image, also one the user set up with losetup.',
   },
+  {
+    scenarios: ['mangled-refused'],
+    fields: ['stderr', 'status', 'loops'],
+    why:
+      'A map name libdevmapper cannot mangle (mangled and unmangled characters mixed, or mangled ' +
+      'twice) is refused when the maps are planned, before anything changes: one line per name, ' +
+      'exit status 1, and the loop attached for the image is released. The C tool tries each map, ' +
+      'prints libdevmapper\'s errors and "create/reload failed", exits with the count and leaves ' +
+      'the loop attached.',
+  },
 ];
 
 export function isKnown(scenario: string, field: Field): KnownDifference | undefined {

@@ -39,7 +39,7 @@ import type {
   RemoveRequest,
 } from '../backend.js';
 import { errorText } from '../errors.js';
-import { nonDmUuid, partitionNumberOf } from '../names.js';
+import { kernelDmName, nonDmUuid, partitionNumberOf, unmangleDmName } from '../names.js';
 import { nextTurn, runOrdered } from '../scheduling.js';
 import { lockedBackend, refusedRunEvent, stopEvent } from './locked.js';
 
@@ -100,6 +100,7 @@ type Step =
   | { kind: 'reload'; map: PlannedMap; current: DmMapInfo; renameFrom?: string };
 
 interface Owned {
+  /** The kernel's name (mangled, as under /dev/mapper). */
   name: string;
   number: number;
   info: { name: string; devno: DevNo; uuid: string };
@@ -168,7 +169,7 @@ export function createDmBackend(
         problems++;
         continue;
       }
-      const byName = names.has(map.dmName) ? dm.info(map.dmName) : undefined;
+      const byName = names.has(map.kernelName) ? dm.info(map.kernelName) : undefined;
       if (byName) {
         const reason = conflictReason(byName.uuid, parent.uuid);
         if (reason) {
@@ -221,54 +222,54 @@ export function createDmBackend(
         const table = linearTable(map, parent);
         if (step.kind === 'create') {
           op = 'create';
-          const devno = await dm.create(map.dmName, map.uuid, table, { readOnly });
+          const devno = await dm.create(map.kernelName, map.uuid, table, { readOnly });
           undo.push({
             name: map.dmName,
             created: true,
             run: async () => {
-              await dm.remove(map.dmName, { noFlush: true });
-              await nodes.removed(map.dmName, nodeOptions);
+              await dm.remove(map.kernelName, { noFlush: true });
+              await nodes.removed(map.kernelName, nodeOptions);
             },
           });
-          const problem = await nodes.created(map.dmName, devno, nodeOptions);
+          const problem = await nodes.created(map.kernelName, devno, nodeOptions);
           if (problem) throw new Error(problem);
-          emit({ type: 'created', map, devno, path: mapperPath(map.dmName), parentDevno: parent.devno });
+          emit({ type: 'created', map, devno, path: mapperPath(map.kernelName), parentDevno: parent.devno });
         } else {
           const { current: found, renameFrom } = step;
           if (renameFrom) {
             op = 'rename';
-            await dm.rename(renameFrom, map.dmName);
+            await dm.rename(renameFrom, map.kernelName);
             undo.push({
               name: map.dmName,
               created: false,
               run: async () => {
-                await dm.rename(map.dmName, renameFrom);
-                await nodes.renamed(map.dmName, renameFrom, found.devno, nodeOptions);
+                await dm.rename(map.kernelName, renameFrom);
+                await nodes.renamed(map.kernelName, renameFrom, found.devno, nodeOptions);
               },
             });
-            emit({ type: 'renamed', from: renameFrom, to: map.dmName, uuid: map.uuid });
-            const problem = await nodes.renamed(renameFrom, map.dmName, found.devno, nodeOptions);
+            emit({ type: 'renamed', from: unmangleDmName(renameFrom), to: map.dmName, uuid: map.uuid });
+            const problem = await nodes.renamed(renameFrom, map.kernelName, found.devno, nodeOptions);
             if (problem) throw new Error(problem);
           }
-          const before = tableOf(map.dmName);
+          const before = tableOf(map.kernelName);
           op = 'reload';
-          await dm.reload(map.dmName, table, { readOnly });
+          await dm.reload(map.kernelName, table, { readOnly });
           if (before) {
             undo.push({
               name: map.dmName,
               created: false,
               run: async () => {
-                await dm.reload(map.dmName, before, { readOnly: found.readOnly });
-                await dm.resume(map.dmName, { noFlush: true });
+                await dm.reload(map.kernelName, before, { readOnly: found.readOnly });
+                await dm.resume(map.kernelName, { noFlush: true });
               },
             });
           }
           op = 'resume';
-          await dm.resume(map.dmName, { noFlush: true });
-          const devno = dm.info(map.dmName)?.devno ?? found.devno;
-          const problem = await nodes.created(map.dmName, devno, nodeOptions);
+          await dm.resume(map.kernelName, { noFlush: true });
+          const devno = dm.info(map.kernelName)?.devno ?? found.devno;
+          const problem = await nodes.created(map.kernelName, devno, nodeOptions);
           if (problem) throw new Error(problem);
-          emit({ type: 'reloaded', map, devno, path: mapperPath(map.dmName), parentDevno: parent.devno });
+          emit({ type: 'reloaded', map, devno, path: mapperPath(map.kernelName), parentDevno: parent.devno });
         }
         options.afterMap?.(map);
         await nextTurn();
@@ -306,8 +307,9 @@ export function createDmBackend(
   }
 
   /**
-   * Remove one map unless it is open; busy maps are reported with what holds them. Returns its
-   * events rather than emitting them, so removals running side by side still report in order.
+   * Remove one map (`name` as the kernel has it) unless it is open; busy maps are reported with
+   * what holds them. Returns its events rather than emitting them, so removals running side by
+   * side still report in order. Events name the map as libdevmapper shows it (unmangled).
    */
   async function removeMap(
     name: string,
@@ -315,6 +317,7 @@ export function createDmBackend(
     noFlush: boolean,
     sync: boolean,
   ): Promise<{ events: MapEvent[]; failures: number }> {
+    const shown = unmangleDmName(name);
     try {
       // The kernel refuses (EBUSY) to remove an open map, so no open-count query is needed first.
       await dm.remove(name, { noFlush });
@@ -322,13 +325,16 @@ export function createDmBackend(
       if (error instanceof KernelError && error.code === 'ENXIO') return { events: [], failures: 0 };
       const open = error instanceof KernelError && error.code === 'EBUSY' ? dm.info(name) : undefined;
       if (open && open.openCount > 0) {
-        return { events: [{ type: 'busy', name, holders: whoHolds(devno) }], failures: 1 };
+        return { events: [{ type: 'busy', name: shown, holders: whoHolds(devno) }], failures: 1 };
       }
-      return { events: [{ type: 'failed', name, op: 'remove', message: errorText(error) }], failures: 1 };
+      return {
+        events: [{ type: 'failed', name: shown, op: 'remove', message: errorText(error) }],
+        failures: 1,
+      };
     }
     const problem = await nodes.removed(name, { sync });
-    const events: MapEvent[] = [{ type: 'removed', name, path: mapperPath(name) }];
-    if (problem) events.push({ type: 'refused', name, message: problem });
+    const events: MapEvent[] = [{ type: 'removed', name: shown, path: mapperPath(name) }];
+    if (problem) events.push({ type: 'refused', name: shown, message: problem });
     return { events, failures: 0 };
   }
 
@@ -374,11 +380,11 @@ export function createDmBackend(
     for (let number = 256; number >= 1; number--) {
       if (wanted.has(number)) continue;
       if (delimiter !== undefined) {
-        const name = `${parent.mapName}${delimiter}${number}`.replace(/(?<=.)\//g, '!');
-        const other = byName.get(name);
-        if (other && !ownedNames.has(name)) {
+        const named = kernelDmName(`${parent.mapName}${delimiter}${number}`);
+        const other = named.ok ? byName.get(named.kernelName) : undefined;
+        if (other && !ownedNames.has(other.name)) {
           const reason = conflictReason(other.uuid, parent.uuid) ?? 'other-device';
-          removals.push(keep({ type: 'not-removed', name, reason }));
+          removals.push(keep({ type: 'not-removed', name: unmangleDmName(other.name), reason }));
         }
       }
       for (const entry of stale.filter((candidate) => candidate.number === number)) {
@@ -400,10 +406,11 @@ export function createDmBackend(
       const target = singleLinear(table);
       const device = target?.device ?? table[0]!.params.trim().split(/\s+/)[0];
       if (device !== formatDevNo(parent.devno)) continue;
+      const shown = unmangleDmName(entry.name);
       if (!target) {
-        removals.push(keep({ type: 'not-removed', name: entry.name, reason: 'not-linear' }));
+        removals.push(keep({ type: 'not-removed', name: shown, reason: 'not-linear' }));
       } else if (checkUuid && partitionNumberOf(entry.uuid, parent.uuid) === null) {
-        removals.push(keep({ type: 'not-removed', name: entry.name, reason: 'not-kpartx' }));
+        removals.push(keep({ type: 'not-removed', name: shown, reason: 'not-kpartx' }));
       } else {
         removals.push(() => removeMap(entry.name, entry.devno, false, request.sync));
       }
