@@ -46,7 +46,9 @@ function setup() {
   kernel.loop.attach('/img/disk.img', { readOnly: false });
   kernel.calls.length = 0;
   const nodeLog: string[] = [];
+  const blocked = new Map<string, string>();
   const nodes: DevNodes = {
+    blocker: (name) => blocked.get(name),
     created: async (name) => void nodeLog.push(`+${name}`),
     removed: async (name) => void nodeLog.push(`-${name}`),
     renamed: async (from, to) => void nodeLog.push(`${from}>${to}`),
@@ -56,7 +58,7 @@ function setup() {
   const emit = (event: MapEvent) => void events.push(event);
   const tables = () =>
     new Map(kernel.dm!.list().map((e) => [e.name, `${e.uuid} ${kernel.dm!.table(e.name)[0]?.params}`]));
-  return { kernel, backend, events, emit, nodeLog, tables };
+  return { kernel, backend, events, emit, nodeLog, tables, blocked };
 }
 
 const linear = (params: string, length = 16384) => [{ start: 0, length, type: 'linear', params }];
@@ -276,6 +278,29 @@ describe('dm backend on the fake kernel', () => {
       name: 'loop0p3',
       message: expect.stringMatching(/past the end of \/dev\/loop0/),
     });
+    expect(kernel.calls).toEqual([]);
+  });
+
+  it('refuses a map whose /dev/mapper path holds something that is not a device node', async () => {
+    const { backend, kernel, events, emit, blocked } = setup();
+    blocked.set(
+      'loop0p2',
+      '/dev/mapper/loop0p2 exists and is a regular file, not a device node; not replacing it',
+    );
+    const result = await backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit);
+    expect(result.failures).toBe(1);
+    expect(events).toEqual([
+      {
+        type: 'refused',
+        name: 'loop0p2',
+        message: '/dev/mapper/loop0p2 exists and is a regular file, not a device node; not replacing it',
+      },
+      {
+        type: 'refused',
+        name: '/dev/loop0',
+        message: '/dev/loop0: no maps created or changed: 1 partition cannot be mapped',
+      },
+    ]);
     expect(kernel.calls).toEqual([]);
   });
 

@@ -95,6 +95,44 @@ describe.skipIf(!inGuest)(`kpartx on real device-mapper (${skipReason})`, () => 
     expect(guestState()).toEqual({ tables: [], attrs: [], uuids: [], nodes: [], loops: [] });
   });
 
+  it('never replaces or removes a regular file, a directory or a foreign symlink at /dev/mapper/<name>', () => {
+    const img = sfdiskImage('squat', 32, TWO_PARTS);
+    const squatters: [string, () => void, string][] = [
+      ['loop0p2', () => fs.writeFileSync('/dev/mapper/loop0p2', 'keep me\n'), 'a regular file'],
+      ['loop0p2', () => fs.mkdirSync('/dev/mapper/loop0p2'), 'a directory'],
+      [
+        'loop0p2',
+        () => fs.symlinkSync('/etc/hostname', '/dev/mapper/loop0p2'),
+        'a symbolic link to /etc/hostname',
+      ],
+    ];
+    for (const [name, make, what] of squatters) {
+      make();
+      const add = ours('-av', img);
+      expect(add.status).toBe(1);
+      expect(add.stdout).toBe('');
+      expect(add.stderr).toBe(
+        `/dev/mapper/${name} exists and is ${what}, not a device node; not replacing it\n` +
+          '/dev/loop0: no maps created or changed: 1 partition cannot be mapped\n',
+      );
+      expect(guestState()).toMatchObject({ tables: [], loops: [] });
+      expect(fs.lstatSync(`/dev/mapper/${name}`).isBlockDevice()).toBe(false);
+      fs.rmSync(`/dev/mapper/${name}`, { recursive: true });
+    }
+    // Put there while the map exists: -d removes the map and leaves the file.
+    expect(ours('-a', img).status).toBe(0);
+    fs.rmSync('/dev/mapper/loop0p2');
+    fs.writeFileSync('/dev/mapper/loop0p2', 'keep me\n');
+    const del = ours('-dv', img);
+    expect(del.status).toBe(0);
+    expect(del.stdout).toBe('del devmap : loop0p1\ndel devmap : loop0p2\n');
+    expect(del.stderr).toBe(
+      "/dev/mapper/loop0p2 is a regular file, not this map's device node; left in place\nloop deleted : /dev/loop0\n",
+    );
+    expect(fs.readFileSync('/dev/mapper/loop0p2', 'utf8')).toBe('keep me\n');
+    expect(guestState()).toMatchObject({ tables: [], loops: [] });
+  });
+
   it('-r makes read-only maps that refuse writes', () => {
     // A block device operand: with an image, a read-only loop would keep later maps read-only.
     const loop = sh('losetup', '--show', '-f', sfdiskImage('ro', 32, TWO_PARTS)).trim();

@@ -277,6 +277,18 @@ const SCENARIOS: Scenario[] = [
       ['-av', '-p', '\\x5cx', IMG],
     ],
   },
+  {
+    id: 'mapper-file',
+    image: 'dos-gpt/t01.img.xz',
+    setup: () => {
+      fs.writeFileSync('/dev/mapper/loop0p2', 'keep me\n');
+      return undefined;
+    },
+    steps: [
+      ['-av', IMG],
+      ['-dv', IMG],
+    ],
+  },
 ];
 
 describe.skipIf(!inGuest)(`C kpartx versus ours on real device-mapper (${skipReason})`, () => {

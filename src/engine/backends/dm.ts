@@ -150,6 +150,13 @@ export function createDmBackend(
     return out;
   }
 
+  /** Something at /dev/mapper/<name> that is not a device node: the map is refused, the entry never replaced. */
+  function nodeBlocked(map: PlannedMap, devno: DevNo | undefined, emit: EmitEvent): boolean {
+    const blocker = nodes.blocker(map.kernelName, devno);
+    if (blocker) emit({ type: 'refused', name: map.dmName, message: blocker });
+    return blocker !== undefined;
+  }
+
   /** Decide what each planned map needs, without changing anything. Problems are emitted. */
   function planSteps(request: MapRequest, emit: EmitEvent): { steps: Step[]; problems: number } {
     const { parent } = request;
@@ -175,6 +182,8 @@ export function createDmBackend(
         if (reason) {
           emit({ type: 'conflict', name: map.dmName, reason });
           problems++;
+        } else if (nodeBlocked(map, byName.devno, emit)) {
+          problems++;
         } else {
           steps.push({ kind: 'reload', map, current: byName });
         }
@@ -184,7 +193,8 @@ export function createDmBackend(
       if (byUuid) {
         const table = tableOf(byUuid.name);
         if (table && isLinearOn(table, parent.devno)) {
-          steps.push({ kind: 'reload', map, current: byUuid, renameFrom: byUuid.name });
+          if (nodeBlocked(map, byUuid.devno, emit)) problems++;
+          else steps.push({ kind: 'reload', map, current: byUuid, renameFrom: byUuid.name });
         } else {
           emit({
             type: 'failed',
@@ -194,6 +204,10 @@ export function createDmBackend(
           });
           problems++;
         }
+        continue;
+      }
+      if (nodeBlocked(map, undefined, emit)) {
+        problems++;
         continue;
       }
       steps.push({ kind: 'create', map });
@@ -228,7 +242,7 @@ export function createDmBackend(
             created: true,
             run: async () => {
               await dm.remove(map.kernelName, { noFlush: true });
-              await nodes.removed(map.kernelName, nodeOptions);
+              await nodes.removed(map.kernelName, devno, nodeOptions);
             },
           });
           const problem = await nodes.created(map.kernelName, devno, nodeOptions);
@@ -332,7 +346,7 @@ export function createDmBackend(
         failures: 1,
       };
     }
-    const problem = await nodes.removed(name, { sync });
+    const problem = await nodes.removed(name, devno, { sync });
     const events: MapEvent[] = [{ type: 'removed', name: shown, path: mapperPath(name) }];
     if (problem) events.push({ type: 'refused', name: shown, message: problem });
     return { events, failures: 0 };
