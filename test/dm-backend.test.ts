@@ -333,3 +333,73 @@ describe('dm backend on the fake kernel', () => {
     ]);
   });
 });
+
+describe('maps left without a live table (a run killed between create and resume)', () => {
+  it("-d removes the parent's by UUID alone, leaves other parents' and foreign ones", async () => {
+    const { backend, kernel, events, emit } = setup();
+    kernel.seedMap('loop0p1', `part1-${U}`, []);
+    kernel.seedMap('loop0p2', `part2-${U}`, [], { inactive: linear('7:0 18432') });
+    kernel.seedMap('loop5p1', 'part1-devnode_7:5_Wh5pYvM', []);
+    kernel.seedMap('bare', '', []);
+    const result = await backend.remove({ parent, force: false, sync: true }, emit);
+    expect(result.failures).toBe(0);
+    expect(events).toEqual([
+      { type: 'removed', name: 'loop0p1', path: '/dev/mapper/loop0p1' },
+      { type: 'removed', name: 'loop0p2', path: '/dev/mapper/loop0p2' },
+    ]);
+    expect(kernel.dm!.list().map((e) => e.name)).toEqual(['bare', 'loop5p1']);
+  });
+
+  it('-d reports one it cannot remove and fails', async () => {
+    const { backend, kernel, events, emit } = setup();
+    kernel.seedMap('loop0p1', `part1-${U}`, []);
+    kernel.setOpenCount('loop0p1', 1);
+    expect((await backend.remove({ parent, force: false, sync: true }, emit)).failures).toBe(1);
+    expect(events).toEqual([{ type: 'busy', name: 'loop0p1', holders: [] }]);
+    kernel.setOpenCount('loop0p1', 0);
+    kernel.failOn('dm.remove', { code: 'EIO' });
+    events.length = 0;
+    expect((await backend.remove({ parent, force: false, sync: true }, emit)).failures).toBe(1);
+    expect(events).toMatchObject([{ type: 'failed', name: 'loop0p1', op: 'remove' }]);
+  });
+
+  it('-a gives one of ours its table, under its name or renamed, and lists it afterwards', async () => {
+    const { backend, kernel, events, emit } = setup();
+    kernel.seedMap('loop0p1', `part1-${U}`, [], { inactive: linear('7:0 2048') });
+    kernel.seedMap('loop0-part2', `part2-${U}`, []);
+    expect(backend.existing(parent)).toEqual([]);
+    expect((await backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit)).failures).toBe(0);
+    expect(events.map((e) => e.type)).toEqual(['reloaded', 'renamed', 'reloaded', 'created']);
+    expect(backend.existing(parent).map((m) => [m.name, m.start, m.size])).toEqual([
+      ['loop0p1', 2048, 16384],
+      ['loop0p2', 18432, 16384],
+      ['loop0p5', 36864, 8192],
+    ]);
+  });
+
+  it('a failed -a removes the ones it revived: nothing was there to restore', async () => {
+    const { backend, kernel, events, emit } = setup();
+    kernel.seedMap('loop0p1', `part1-${U}`, []);
+    kernel.seedMap('loop0-part2', `part2-${U}`, []);
+    kernel.failOn('dm.create', { device: 'loop0p5' });
+    expect((await backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit)).failures).toBe(1);
+    expect(events.filter((e) => e.type === 'rolled-back' || e.type === 'failed')).toMatchObject([
+      { type: 'failed', name: 'loop0p5', op: 'create' },
+      { type: 'rolled-back', name: 'loop0p2' },
+      { type: 'rolled-back', name: 'loop0p1' },
+    ]);
+    expect(kernel.dm!.list()).toEqual([]);
+  });
+
+  it('-u removes one whose partition is gone', async () => {
+    const { backend, kernel, events, emit } = setup();
+    kernel.seedMap('loop0p9', `part9-${U}`, []);
+    expect((await backend.update({ parent, maps: MAPS, readOnly: false, sync: true }, emit)).failures).toBe(
+      0,
+    );
+    expect(events.filter((e) => e.type === 'removed')).toEqual([
+      { type: 'removed', name: 'loop0p9', path: '/dev/mapper/loop0p9' },
+    ]);
+    expect(kernel.dm!.list().map((e) => e.name)).toEqual(['loop0p1', 'loop0p2', 'loop0p5']);
+  });
+});

@@ -75,6 +75,64 @@ describe.skipIf(!inGuest)(`kpartx on real device-mapper (${skipReason})`, () => 
     expect(guestState()).toEqual({ tables: [], attrs: [], uuids: [], nodes: [], loops: [] });
   });
 
+  it('-d removes our maps left without a live table (none, or only an inactive one)', () => {
+    const loop = sh('losetup', '--show', '-f', sfdiskImage('tableless', 32, TWO_PARTS)).trim();
+    expect(loop).toBe('/dev/loop0');
+    // What a run killed between DM_DEV_CREATE and the resume leaves.
+    sh('dmsetup', 'create', '--notable', '-u', 'part1-devnode_7:0_Wh5pYvM', 'loop0p1');
+    sh('dmsetup', 'create', '--notable', '-u', 'part2-devnode_7:0_Wh5pYvM', 'loop0p2');
+    sh('dmsetup', 'load', 'loop0p2', '--table', '0 16384 linear 7:0 18432');
+    // Another parent's, and one without a UUID: not ours.
+    sh('dmsetup', 'create', '--notable', '-u', 'part1-devnode_7:1_Wh5pYvM', 'loop1p1');
+    sh('dmsetup', 'create', '--notable', 'bare');
+    expect(sh('dmsetup', 'info', '-c', '--noheadings', '-o', 'name,attr', 'loop0p2').trim()).toBe(
+      'loop0p2:-I-w',
+    );
+    const del = ours('-dv', loop);
+    expect(del).toEqual({ status: 0, stdout: 'del devmap : loop0p1\ndel devmap : loop0p2\n', stderr: '' });
+    expect([...dmUuids()].sort()).toEqual([
+      ['bare', ''],
+      ['loop1p1', 'part1-devnode_7:1_Wh5pYvM'],
+    ]);
+    expect(guestState().nodes).toEqual(['bare 254:3', 'loop1p1 254:2']);
+  });
+
+  it('-d reports a table-less map of ours it cannot remove, with a non-zero status', () => {
+    const loop = sh('losetup', '--show', '-f', sfdiskImage('tableless-open', 32, TWO_PARTS)).trim();
+    sh('dmsetup', 'create', '--notable', '-u', `part1-devnode_7:${loop.slice(9)}_Wh5pYvM`, 'held');
+    const holder = spawn('sleep', ['600'], {
+      stdio: [fs.openSync('/dev/mapper/held', 'r'), 'ignore', 'ignore'],
+    });
+    try {
+      const del = ours('-dv', loop);
+      expect(del.status).toBe(1);
+      expect(del.stdout).toBe('held is in use. Not removing\n');
+      expect(dmUuids().has('held')).toBe(true);
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  });
+
+  it('-u revives a table-less map of a partition that exists and removes one of a partition that is gone', () => {
+    const img = sfdiskImage('tableless-update', 32, TWO_PARTS);
+    const loop = sh('losetup', '--show', '-f', img).trim();
+    sh('dmsetup', 'create', '--notable', '-u', 'part1-devnode_7:0_Wh5pYvM', 'loop0p1');
+    sh('dmsetup', 'create', '--notable', '-u', 'part7-devnode_7:0_Wh5pYvM', 'loop0p7');
+    const update = ours('-uv', loop);
+    expect(update).toEqual({
+      status: 0,
+      stdout:
+        'add map loop0p1 (254:0): 0 16384 linear 7:0 2048\nadd map loop0p2 (254:2): 0 16384 linear 7:0 18432\n' +
+        'del devmap : loop0p7\n',
+      stderr: '',
+    });
+    expect(guestState().tables).toEqual([
+      'loop0p1: 0 16384 linear 7:0 2048',
+      'loop0p2: 0 16384 linear 7:0 18432',
+    ]);
+    expect(ours('-d', loop).status).toBe(0);
+  });
+
   it('names maps as libdevmapper mangles them: dmsetup keeps working, nodes are the mangled names', () => {
     const img = sfdiskImage('mangled', 32, TWO_PARTS);
     const add = ours('-av', '-p', ' x', img);

@@ -278,6 +278,32 @@ const SCENARIOS: Scenario[] = [
     ],
   },
   {
+    // What a kpartx killed between creating a map and loading its table leaves.
+    id: 'tableless-delete',
+    image: 'dos-gpt/t01.img.xz',
+    setup: (img) => {
+      losetup(img);
+      sh('dmsetup', 'create', '--notable', '-u', 'part1-devnode_7:0_Wh5pYvM', 'loop0p1');
+      sh('dmsetup', 'create', '--notable', '-u', 'part2-devnode_7:0_Wh5pYvM', 'loop0p2');
+      sh('dmsetup', 'load', 'loop0p2', '--table', '0 4096 linear 7:0 6144');
+      return undefined;
+    },
+    steps: [['-dv', '/dev/loop0']],
+  },
+  {
+    id: 'tableless-add',
+    image: 'dos-gpt/t01.img.xz',
+    setup: (img) => {
+      losetup(img);
+      sh('dmsetup', 'create', '--notable', '-u', 'part1-devnode_7:0_Wh5pYvM', 'loop0p1');
+      return undefined;
+    },
+    steps: [
+      ['-av', '/dev/loop0'],
+      ['-dv', '/dev/loop0'],
+    ],
+  },
+  {
     id: 'mapper-file',
     image: 'dos-gpt/t01.img.xz',
     setup: () => {

@@ -104,8 +104,16 @@ interface Owned {
   name: string;
   number: number;
   info: { name: string; devno: DevNo; uuid: string };
+  /** Empty for a map without a live table. */
   table: DmTarget[];
 }
+
+/**
+ * A map without a live table (none loaded, or only an inactive one): what a run killed between
+ * creating a map and resuming it leaves. No table names a device, so such a map is the parent's
+ * when its UUID is `part<N>-<parent uuid>`; nothing can use it, and -d and -u take it away.
+ */
+export const hasNoLiveTable = (table: readonly DmTarget[] | undefined): boolean => table?.length === 0;
 
 export function createDmBackend(
   kernel: Pick<Kernel, 'dm' | 'loop' | 'mounts'>,
@@ -137,14 +145,18 @@ export function createDmBackend(
     return [...new Set([...found, ...holdersOf(devno)])];
   }
 
-  /** This parent's partition maps, in the kernel's list order. */
-  function owned(parent: ParentDevice): Owned[] {
+  /**
+   * This parent's partition maps, in the kernel's list order; with `tableless`, also those of its
+   * maps that have no live table (see hasNoLiveTable).
+   */
+  function owned(parent: ParentDevice, options: { tableless?: boolean } = {}): Owned[] {
     const out: Owned[] = [];
     for (const entry of dm.list()) {
       const number = partitionNumberOf(entry.uuid, parent.uuid);
       if (number === null) continue;
       const table = tableOf(entry.name);
-      if (!table || !isLinearOn(table, parent.devno)) continue;
+      const ours = table && (isLinearOn(table, parent.devno) || (options.tableless && hasNoLiveTable(table)));
+      if (!ours) continue;
       out.push({ name: entry.name, number, info: entry, table });
     }
     return out;
@@ -192,7 +204,8 @@ export function createDmBackend(
       const byUuid = uuids.has(map.uuid) ? dm.infoByUuid(map.uuid) : undefined;
       if (byUuid) {
         const table = tableOf(byUuid.name);
-        if (table && isLinearOn(table, parent.devno)) {
+        // A map of ours under another name (another delimiter), or left without a table.
+        if (table && (isLinearOn(table, parent.devno) || hasNoLiveTable(table))) {
           if (nodeBlocked(map, byUuid.devno, emit)) problems++;
           else steps.push({ kind: 'reload', map, current: byUuid, renameFrom: byUuid.name });
         } else {
@@ -250,25 +263,40 @@ export function createDmBackend(
           emit({ type: 'created', map, devno, path: mapperPath(map.kernelName), parentDevno: parent.devno });
         } else {
           const { current: found, renameFrom } = step;
+          const before = tableOf(renameFrom ?? map.kernelName);
+          // A map left without a live table had nothing to restore: undoing its revival removes it.
+          const removeAgain = hasNoLiveTable(before)
+            ? {
+                name: map.dmName,
+                created: true,
+                run: async () => {
+                  await dm.remove(map.kernelName, { noFlush: true });
+                  await nodes.removed(map.kernelName, found.devno, nodeOptions);
+                },
+              }
+            : undefined;
           if (renameFrom) {
             op = 'rename';
             await dm.rename(renameFrom, map.kernelName);
-            undo.push({
-              name: map.dmName,
-              created: false,
-              run: async () => {
-                await dm.rename(map.kernelName, renameFrom);
-                await nodes.renamed(map.kernelName, renameFrom, found.devno, nodeOptions);
+            undo.push(
+              removeAgain ?? {
+                name: map.dmName,
+                created: false,
+                run: async () => {
+                  await dm.rename(map.kernelName, renameFrom);
+                  await nodes.renamed(map.kernelName, renameFrom, found.devno, nodeOptions);
+                },
               },
-            });
+            );
             emit({ type: 'renamed', from: unmangleDmName(renameFrom), to: map.dmName, uuid: map.uuid });
             const problem = await nodes.renamed(renameFrom, map.kernelName, found.devno, nodeOptions);
             if (problem) throw new Error(problem);
           }
-          const before = tableOf(map.kernelName);
           op = 'reload';
           await dm.reload(map.kernelName, table, { readOnly });
-          if (before) {
+          if (removeAgain) {
+            if (!renameFrom) undo.push(removeAgain);
+          } else if (before) {
             undo.push({
               name: map.dmName,
               created: false,
@@ -384,7 +412,8 @@ export function createDmBackend(
   async function removeStale(request: MapRequest, emit: EmitEvent): Promise<OpResult> {
     const { parent } = request;
     const wanted = new Set(request.maps.map((map) => map.number));
-    const mine = owned(parent);
+    // Maps left without a live table count too: the add before this revived the wanted ones.
+    const mine = owned(parent, { tableless: true });
     const ownedNames = new Set(mine.map((entry) => entry.name));
     // Same-named maps that are not ours: the C tool removes those without a UUID; we only say so.
     const delimiter = delimiterOf(request);
@@ -416,6 +445,11 @@ export function createDmBackend(
     for (const entry of dm.list()) {
       if (sameDevNo(entry.devno, parent.devno)) continue;
       const table = tableOf(entry.name);
+      // No table names a device: the UUID alone says whose it is (see hasNoLiveTable).
+      if (hasNoLiveTable(table) && partitionNumberOf(entry.uuid, parent.uuid) !== null) {
+        removals.push(() => removeMap(entry.name, entry.devno, false, request.sync));
+        continue;
+      }
       if (table?.length !== 1) continue;
       const target = singleLinear(table);
       const device = target?.device ?? table[0]!.params.trim().split(/\s+/)[0];
