@@ -148,6 +148,28 @@ describe('kpartx -u and -d with device-mapper', () => {
     expect(kernel.loop.list()).toHaveLength(1);
   });
 
+  it('-d IMAGE says the loop stays while a kept map uses it, and deletes it only once released', async () => {
+    const kernel = kernelWith();
+    await runCli(['-a', '/img/t01.img'], { kernel });
+    kernel.setOpenCount('loop0p2', 1);
+    const busy = await runCli(['-dv', '/img/t01.img'], { kernel });
+    expect(busy.status).toBe(1);
+    expect(busy.stderr).toBe(
+      'loop kept : /dev/loop0 (still used by loop0p2; it is released when no longer used)\n',
+    );
+    expect(kernel.loop.list()).toHaveLength(1);
+    // Without -v nothing is said about the loop.
+    expect((await runCli(['-d', '/img/t01.img'], { kernel })).stderr).toBe('');
+    kernel.setOpenCount('loop0p2', 0);
+    const done = await runCli(['-dv', '/img/t01.img'], { kernel });
+    expect(done).toEqual({
+      status: 0,
+      stdout: 'del devmap : loop0p2\n',
+      stderr: 'loop deleted : /dev/loop0\n',
+    });
+    expect(kernel.loop.list()).toEqual([]);
+  });
+
   it('mangles map names as libdevmapper does, prints them unmangled, and finds them again', async () => {
     const kernel = kernelWith();
     const add = await runCli(['-av', '-p', ' x', '/img/t01.img'], { kernel });

@@ -492,6 +492,12 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       if (released.outcome === 'detached') emit({ type: 'note', name, detail: `${parent.path} detached` });
       else if (released.outcome === 'foreign')
         emit({ type: 'note', name, detail: `${parent.path} kept: it was not attached by kpartx-tui` });
+      else if (released.outcome === 'in-use')
+        emit({
+          type: 'note',
+          name,
+          detail: `${parent.path} kept: still in use; released when no longer used`,
+        });
       else if (released.outcome === 'failed')
         emit({ type: 'failed', name, message: errorText(released.error) });
     }

@@ -58,6 +58,11 @@ describe.skipIf(!inGuest)(`kpartx on real device-mapper (${skipReason})`, () => 
       expect(busy.status).not.toBe(0);
       expect(busy.stdout).toBe('loop0p1 is in use. Not removing\ndel devmap : loop0p2\n');
       expect(busy.stderr).toContain(`loop0p1 is held by ${mnt}`);
+      // The loop stays while p1 uses it: never "loop deleted" for it.
+      expect(busy.stderr).not.toContain('loop deleted');
+      expect(busy.stderr).toContain(
+        'loop kept : /dev/loop0 (still used by loop0p1; it is released when no longer used)',
+      );
       const state = guestState();
       expect(state.tables).toEqual(['loop0p1: 0 16384 linear 7:0 2048']);
       expect(state.loops).toEqual([`/dev/loop0 ${img}`]);
