@@ -99,14 +99,17 @@ describe.skipIf(!inGuest)(`kpartx on real device-mapper (${skipReason})`, () => 
       ['bare', ''],
       ['loop1p1', 'part1-devnode_7:1_Wh5pYvM'],
     ]);
-    expect(guestState().nodes).toEqual(['bare 254:3', 'loop1p1 254:2']);
+    // No node of the removed maps is left (dmsetup may or may not have made one for the others).
+    expect(guestState().nodes.filter((node) => node.startsWith('loop0'))).toEqual([]);
   });
 
   it('-d reports a table-less map of ours it cannot remove, with a non-zero status', () => {
     const loop = sh('losetup', '--show', '-f', sfdiskImage('tableless-open', 32, TWO_PARTS)).trim();
     sh('dmsetup', 'create', '--notable', '-u', `part1-devnode_7:${loop.slice(9)}_Wh5pYvM`, 'held');
+    // Through the kernel's own node: dmsetup may leave /dev/mapper/held to udev.
+    const minor = sh('dmsetup', 'info', '-c', '--noheadings', '-o', 'minor', 'held').trim();
     const holder = spawn('sleep', ['600'], {
-      stdio: [fs.openSync('/dev/mapper/held', 'r'), 'ignore', 'ignore'],
+      stdio: [fs.openSync(`/dev/dm-${minor}`, 'r'), 'ignore', 'ignore'],
     });
     try {
       const del = ours('-dv', loop);
