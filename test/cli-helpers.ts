@@ -15,6 +15,7 @@ export interface CliRun {
 
 /** A node manager that touches nothing: the fake kernel's maps have no /dev nodes. */
 export const noNodes: DevNodes = {
+  blocker: () => undefined,
   created: async () => undefined,
   removed: async () => undefined,
   renamed: async () => undefined,

@@ -148,6 +148,64 @@ describe('kpartx -u and -d with device-mapper', () => {
     expect(kernel.loop.list()).toHaveLength(1);
   });
 
+  it('-d IMAGE says the loop stays while a kept map uses it, and deletes it only once released', async () => {
+    const kernel = kernelWith();
+    await runCli(['-a', '/img/t01.img'], { kernel });
+    kernel.setOpenCount('loop0p2', 1);
+    const busy = await runCli(['-dv', '/img/t01.img'], { kernel });
+    expect(busy.status).toBe(1);
+    expect(busy.stderr).toBe(
+      'loop kept : /dev/loop0 (still used by loop0p2; it is released when no longer used)\n',
+    );
+    expect(kernel.loop.list()).toHaveLength(1);
+    // Without -v nothing is said about the loop.
+    expect((await runCli(['-d', '/img/t01.img'], { kernel })).stderr).toBe('');
+    kernel.setOpenCount('loop0p2', 0);
+    const done = await runCli(['-dv', '/img/t01.img'], { kernel });
+    expect(done).toEqual({
+      status: 0,
+      stdout: 'del devmap : loop0p2\n',
+      stderr: 'loop deleted : /dev/loop0\n',
+    });
+    expect(kernel.loop.list()).toEqual([]);
+  });
+
+  it('mangles map names as libdevmapper does, prints them unmangled, and finds them again', async () => {
+    const kernel = kernelWith();
+    const add = await runCli(['-av', '-p', ' x', '/img/t01.img'], { kernel });
+    expect(lines(add.stdout)).toEqual(ADD_T01.map((line) => line.replace('loop0p', 'loop0 x')));
+    expect(kernel.dm!.list().map((m) => m.name)).toEqual([
+      'loop0\\x20x1',
+      'loop0\\x20x2',
+      'loop0\\x20x3',
+      'loop0\\x20x4',
+    ]);
+    // The same maps again, also when the delimiter is given mangled already.
+    expect((await runCli(['-u', '-p', '\\x20x', '/img/t01.img'], { kernel })).status).toBe(0);
+    expect(kernel.dm!.list()).toHaveLength(4);
+    const del = await runCli(['-dv', '/img/t01.img'], { kernel });
+    expect(lines(del.stdout)).toEqual([1, 2, 3, 4].map((n) => `del devmap : loop0 x${n}`));
+    expect(kernel.dm!.list()).toEqual([]);
+    // `/` becomes `!`, which is mangled in turn.
+    await runCli(['-a', '-p', '/x', '/img/t01.img'], { kernel });
+    expect(kernel.dm!.list()[0]!.name).toBe('loop0\\x21x1');
+  });
+
+  it('refuses names libdevmapper cannot mangle before changing anything', async () => {
+    const kernel = kernelWith();
+    const run = await runCli(['-av', '-p', '\\x20 ', '/img/t01.img'], { kernel });
+    expect(run.status).toBe(1);
+    expect(lines(run.stderr)).toEqual([
+      ...[1, 2, 3, 4].map(
+        (n) =>
+          `loop0\\x20 ${n}: device-mapper cannot take this name: it mixes mangled (\\xNN) and unmangled characters, or is mangled improperly`,
+      ),
+      '/dev/loop0: no maps created: device-mapper cannot take the map names',
+    ]);
+    expect(kernel.dm!.list()).toEqual([]);
+    expect(kernel.loop.list()).toEqual([]);
+  });
+
   it('names maps of a dm parent after it and derives their UUIDs from its UUID', async () => {
     const kernel = new FakeKernel();
     kernel.addDisk('/dev/sdq', t01(), { devno: { major: 65, minor: 0 } });

@@ -25,6 +25,7 @@ const planned = (
   number,
   name: `loop0p${number}`,
   dmName: `loop0p${number}`,
+  kernelName: `loop0p${number}`,
   uuid: `part${number}-${U}`,
   start,
   size,
@@ -45,7 +46,9 @@ function setup() {
   kernel.loop.attach('/img/disk.img', { readOnly: false });
   kernel.calls.length = 0;
   const nodeLog: string[] = [];
+  const blocked = new Map<string, string>();
   const nodes: DevNodes = {
+    blocker: (name) => blocked.get(name),
     created: async (name) => void nodeLog.push(`+${name}`),
     removed: async (name) => void nodeLog.push(`-${name}`),
     renamed: async (from, to) => void nodeLog.push(`${from}>${to}`),
@@ -55,7 +58,7 @@ function setup() {
   const emit = (event: MapEvent) => void events.push(event);
   const tables = () =>
     new Map(kernel.dm!.list().map((e) => [e.name, `${e.uuid} ${kernel.dm!.table(e.name)[0]?.params}`]));
-  return { kernel, backend, events, emit, nodeLog, tables };
+  return { kernel, backend, events, emit, nodeLog, tables, blocked };
 }
 
 const linear = (params: string, length = 16384) => [{ start: 0, length, type: 'linear', params }];
@@ -276,5 +279,127 @@ describe('dm backend on the fake kernel', () => {
       message: expect.stringMatching(/past the end of \/dev\/loop0/),
     });
     expect(kernel.calls).toEqual([]);
+  });
+
+  it('refuses a map whose /dev/mapper path holds something that is not a device node', async () => {
+    const { backend, kernel, events, emit, blocked } = setup();
+    blocked.set(
+      'loop0p2',
+      '/dev/mapper/loop0p2 exists and is a regular file, not a device node; not replacing it',
+    );
+    const result = await backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit);
+    expect(result.failures).toBe(1);
+    expect(events).toEqual([
+      {
+        type: 'refused',
+        name: 'loop0p2',
+        message: '/dev/mapper/loop0p2 exists and is a regular file, not a device node; not replacing it',
+      },
+      {
+        type: 'refused',
+        name: '/dev/loop0',
+        message: '/dev/loop0: no maps created or changed: 1 partition cannot be mapped',
+      },
+    ]);
+    expect(kernel.calls).toEqual([]);
+  });
+
+  it('names maps in the kernel as libdevmapper mangles them, and reports them unmangled', async () => {
+    const { backend, kernel, events, emit, nodeLog } = setup();
+    const spaced = [1, 2].map((n) =>
+      planned(n, n * 4096, 4096, {
+        name: `loop0 x${n}`,
+        dmName: `loop0 x${n}`,
+        kernelName: `loop0\\x20x${n}`,
+      }),
+    );
+    // A map an older version left under the raw name is found by its UUID and renamed.
+    kernel.seedMap('loop0 x2', `part2-${U}`, linear('7:0 8192', 4096));
+    await backend.add({ parent, maps: spaced, readOnly: false, sync: true }, emit);
+    expect(kernel.dm!.list().map((e) => e.name)).toEqual(['loop0\\x20x1', 'loop0\\x20x2']);
+    expect(events.map((e) => (e.type === 'created' || e.type === 'reloaded' ? [e.type, e.path] : e))).toEqual(
+      [
+        ['created', '/dev/mapper/loop0\\x20x1'],
+        { type: 'renamed', from: 'loop0 x2', to: 'loop0 x2', uuid: `part2-${U}` },
+        ['reloaded', '/dev/mapper/loop0\\x20x2'],
+      ],
+    );
+    expect(nodeLog).toEqual(['+loop0\\x20x1', 'loop0 x2>loop0\\x20x2', '+loop0\\x20x2']);
+    events.length = 0;
+    expect((await backend.remove({ parent, force: false, sync: true }, emit)).failures).toBe(0);
+    expect(events).toEqual([
+      { type: 'removed', name: 'loop0 x1', path: '/dev/mapper/loop0\\x20x1' },
+      { type: 'removed', name: 'loop0 x2', path: '/dev/mapper/loop0\\x20x2' },
+    ]);
+  });
+});
+
+describe('maps left without a live table (a run killed between create and resume)', () => {
+  it("-d removes the parent's by UUID alone, leaves other parents' and foreign ones", async () => {
+    const { backend, kernel, events, emit } = setup();
+    kernel.seedMap('loop0p1', `part1-${U}`, []);
+    kernel.seedMap('loop0p2', `part2-${U}`, [], { inactive: linear('7:0 18432') });
+    kernel.seedMap('loop5p1', 'part1-devnode_7:5_Wh5pYvM', []);
+    kernel.seedMap('bare', '', []);
+    const result = await backend.remove({ parent, force: false, sync: true }, emit);
+    expect(result.failures).toBe(0);
+    expect(events).toEqual([
+      { type: 'removed', name: 'loop0p1', path: '/dev/mapper/loop0p1' },
+      { type: 'removed', name: 'loop0p2', path: '/dev/mapper/loop0p2' },
+    ]);
+    expect(kernel.dm!.list().map((e) => e.name)).toEqual(['bare', 'loop5p1']);
+  });
+
+  it('-d reports one it cannot remove and fails', async () => {
+    const { backend, kernel, events, emit } = setup();
+    kernel.seedMap('loop0p1', `part1-${U}`, []);
+    kernel.setOpenCount('loop0p1', 1);
+    expect((await backend.remove({ parent, force: false, sync: true }, emit)).failures).toBe(1);
+    expect(events).toEqual([{ type: 'busy', name: 'loop0p1', holders: [] }]);
+    kernel.setOpenCount('loop0p1', 0);
+    kernel.failOn('dm.remove', { code: 'EIO' });
+    events.length = 0;
+    expect((await backend.remove({ parent, force: false, sync: true }, emit)).failures).toBe(1);
+    expect(events).toMatchObject([{ type: 'failed', name: 'loop0p1', op: 'remove' }]);
+  });
+
+  it('-a gives one of ours its table, under its name or renamed, and lists it afterwards', async () => {
+    const { backend, kernel, events, emit } = setup();
+    kernel.seedMap('loop0p1', `part1-${U}`, [], { inactive: linear('7:0 2048') });
+    kernel.seedMap('loop0-part2', `part2-${U}`, []);
+    expect(backend.existing(parent)).toEqual([]);
+    expect((await backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit)).failures).toBe(0);
+    expect(events.map((e) => e.type)).toEqual(['reloaded', 'renamed', 'reloaded', 'created']);
+    expect(backend.existing(parent).map((m) => [m.name, m.start, m.size])).toEqual([
+      ['loop0p1', 2048, 16384],
+      ['loop0p2', 18432, 16384],
+      ['loop0p5', 36864, 8192],
+    ]);
+  });
+
+  it('a failed -a removes the ones it revived: nothing was there to restore', async () => {
+    const { backend, kernel, events, emit } = setup();
+    kernel.seedMap('loop0p1', `part1-${U}`, []);
+    kernel.seedMap('loop0-part2', `part2-${U}`, []);
+    kernel.failOn('dm.create', { device: 'loop0p5' });
+    expect((await backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit)).failures).toBe(1);
+    expect(events.filter((e) => e.type === 'rolled-back' || e.type === 'failed')).toMatchObject([
+      { type: 'failed', name: 'loop0p5', op: 'create' },
+      { type: 'rolled-back', name: 'loop0p2' },
+      { type: 'rolled-back', name: 'loop0p1' },
+    ]);
+    expect(kernel.dm!.list()).toEqual([]);
+  });
+
+  it('-u removes one whose partition is gone', async () => {
+    const { backend, kernel, events, emit } = setup();
+    kernel.seedMap('loop0p9', `part9-${U}`, []);
+    expect((await backend.update({ parent, maps: MAPS, readOnly: false, sync: true }, emit)).failures).toBe(
+      0,
+    );
+    expect(events.filter((e) => e.type === 'removed')).toEqual([
+      { type: 'removed', name: 'loop0p9', path: '/dev/mapper/loop0p9' },
+    ]);
+    expect(kernel.dm!.list().map((e) => e.name)).toEqual(['loop0p1', 'loop0p2', 'loop0p5']);
   });
 });

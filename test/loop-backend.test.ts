@@ -217,6 +217,7 @@ describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
         number: 1,
         name: `${parent.mapName}p1`,
         dmName: `${parent.mapName}p1`,
+        kernelName: `${parent.mapName}p1`,
         uuid: `part1-${parent.uuid}`,
         start: 2048,
         size: 2048,
@@ -376,6 +377,32 @@ describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
     }
   });
 
+  it('links maps under their mangled names: a space or a / never leaves /dev/mapper', async () => {
+    const { parent } = attachParent(kernel, dosImage);
+    for (const delimiter of [' x', '/x', '/../../x']) {
+      const maps = plan(dosImage, parent, false, delimiter);
+      const run = collect();
+      expect((await backend.add(request(parent, maps), run.emit)).failures).toBe(0);
+      const links = maps.map((map) => `/dev/mapper/${map.kernelName}`);
+      for (const link of links) {
+        expect(link).toMatch(/^\/dev\/mapper\/loop\d+(\\x[0-9a-f]{2}|[.x])+[12]$/);
+        expect(lstatSync(link).isSymbolicLink()).toBe(true);
+      }
+      expect(existsSync(`/dev/mapper/${parent.mapName}!x1`)).toBe(false);
+      expect(existsSync(`/dev/mapper/${parent.mapName} x1`)).toBe(false);
+      // Found again by a second add, and removed, under the same names; messages unmangled.
+      const again = collect();
+      expect((await backend.add(request(parent, maps), again.emit)).failures).toBe(0);
+      expect(again.events.map((e) => e.type)).toEqual(['reloaded', 'reloaded']);
+      const removal = collect();
+      expect((await backend.remove({ parent, force: false, sync: true }, removal.emit)).failures).toBe(0);
+      expect(removal.events).toEqual(
+        maps.map((map, i) => ({ type: 'removed', name: map.dmName, path: links[i] })),
+      );
+      for (const link of links) expect(existsSync(link)).toBe(false);
+    }
+  });
+
   it('refuses a truncated image before attaching anything', async () => {
     const image = buildImage(dir, 'truncated.img', 'dos', [
       { line: '2048,16384,83' },
@@ -396,6 +423,7 @@ describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
         number: slot.number,
         name: `${parent.mapName}p${slot.number}`,
         dmName: `${parent.mapName}p${slot.number}`,
+        kernelName: `${parent.mapName}p${slot.number}`,
         uuid: `part${slot.number}-${parent.uuid}`,
         start: slot.start,
         size: slot.size,

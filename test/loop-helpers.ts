@@ -98,8 +98,13 @@ export function parentOf(kernel: Kernel, loop: LoopDevice, image: string): Paren
   };
 }
 
-export function plan(image: string, parent: ParentDevice, readOnly = false): PlannedMap[] {
-  return planMaps(readTable(image, parent.logicalSectorSize), parent, { readOnly });
+export function plan(
+  image: string,
+  parent: ParentDevice,
+  readOnly = false,
+  delimiter?: string,
+): PlannedMap[] {
+  return planMaps(readTable(image, parent.logicalSectorSize), parent, { readOnly, delimiter });
 }
 
 /** `losetup -a` lines mentioning `text`. */

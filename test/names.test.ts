@@ -4,13 +4,16 @@ import {
   devNoFromNonDmUuid,
   dmName,
   fitsDmName,
+  kernelDmName,
   lastPathComponent,
+  mangleDmName,
   nonDmUuid,
   parentUuid,
   partitionName,
   partitionNumberOf,
   partitionUuid,
   resolveDelimiter,
+  unmangleDmName,
 } from '../src/engine/names.js';
 
 describe('map names', () => {
@@ -50,6 +53,59 @@ describe('map names', () => {
     expect(fitsDmName('a'.repeat(127))).toBe(true);
     expect(fitsDmName('a'.repeat(128))).toBe(false);
     expect(fitsDmName('é'.repeat(64))).toBe(false);
+  });
+});
+
+// Each pair was checked against libdevmapper (dmsetup info -c -o name,mangled_name) in the guest.
+describe('device-mapper name mangling, as libdevmapper does it by default', () => {
+  it('writes each byte outside [0-9A-Za-z#+-.:=@_] as \\xNN', () => {
+    expect(mangleDmName('loop0 x1')).toEqual({ ok: true, name: 'loop0\\x20x1' });
+    expect(mangleDmName('loop0!x1')).toEqual({ ok: true, name: 'loop0\\x21x1' });
+    expect(mangleDmName('loop0\\1')).toEqual({ ok: true, name: 'loop0\\x5c1' });
+    expect(mangleDmName('loop0é1')).toEqual({ ok: true, name: 'loop0\\xc3\\xa91' });
+    expect(mangleDmName('a/b')).toEqual({ ok: true, name: 'a\\x2fb' });
+    expect(mangleDmName('Az09#+-.:=@_')).toEqual({ ok: true, name: 'Az09#+-.:=@_' });
+  });
+
+  it('keeps a name that is already mangled', () => {
+    expect(mangleDmName('loop0\\x201')).toEqual({ ok: true, name: 'loop0\\x201' });
+    expect(mangleDmName('a\\x20b\\x21c')).toEqual({ ok: true, name: 'a\\x20b\\x21c' });
+  });
+
+  it('refuses what libdevmapper refuses: mixed, mangled twice, a cut-off \\x', () => {
+    for (const name of ['loop0\\x20 1', 'a b\\x20', 'ab\\x2']) {
+      expect(mangleDmName(name)).toMatchObject({
+        ok: false,
+        problem: expect.stringMatching(/mixes mangled/),
+      });
+    }
+    expect(mangleDmName('loop0\\x5cx1')).toMatchObject({
+      ok: false,
+      problem: expect.stringMatching(/mangled more than once/),
+    });
+  });
+
+  it('unmangles kernel names for messages, as libdevmapper reports them', () => {
+    expect(unmangleDmName('loop0\\x20x1')).toBe('loop0 x1');
+    expect(unmangleDmName('loop0\\xc3\\xa91')).toBe('loop0é1');
+    expect(unmangleDmName('loop0p1')).toBe('loop0p1');
+    expect(unmangleDmName('raw name')).toBe('raw name');
+    expect(unmangleDmName('a\\xzz')).toBe('a\\xzz');
+  });
+
+  it('turns a partition map name into the kernel name, or says why it cannot be one', () => {
+    expect(kernelDmName('loop0/x1')).toEqual({ ok: true, dmName: 'loop0!x1', kernelName: 'loop0\\x21x1' });
+    expect(kernelDmName('loop0p1')).toEqual({ ok: true, dmName: 'loop0p1', kernelName: 'loop0p1' });
+    expect(kernelDmName('/x1')).toEqual({ ok: false, problem: 'device-mapper names cannot contain "/"' });
+    expect(kernelDmName('a'.repeat(127))).toMatchObject({ ok: true });
+    const spaced = `${'a'.repeat(120)}  1`;
+    expect(fitsDmName(spaced)).toBe(true);
+    expect(kernelDmName(spaced)).toMatchObject({
+      ok: false,
+      problem: expect.stringMatching(
+        /longer than device-mapper allows \(127 bytes; 129 once mangled as a+\\x20\\x201\)/,
+      ),
+    });
   });
 });
 

@@ -263,9 +263,16 @@ class Run {
 
   private async remove(source: ResolvedSource, options: CliOptions, kind: BackendKind): Promise<number> {
     const backend = await this.backend(kind);
+    // Maps this run leaves on the parent (busy, or not ours): they keep an image's loop in use.
+    const kept: string[] = [];
+    const print = this.emitter('delete', options.verbose);
     const result = await backend.remove(
       { parent: source.parent, force: options.force, sync: options.sync },
-      this.emitter('delete', options.verbose),
+      (event) => {
+        if (event.type === 'busy' || event.type === 'not-removed' || event.type === 'failed')
+          kept.push(event.name);
+        print(event);
+      },
     );
     let status = statusOf(result.failures);
     if (source.loop?.state === 'found') {
@@ -278,6 +285,10 @@ class Run {
       } else if (released.outcome === 'foreign') {
         if (options.verbose)
           this.err(`loop kept : ${path} (not attached by kpartx; losetup -d ${path} releases it)\n`);
+      } else if (released.outcome === 'in-use') {
+        const users = kept.length > 0 ? `used by ${kept.join(', ')}` : 'in use';
+        if (options.verbose)
+          this.err(`loop kept : ${path} (still ${users}; it is released when no longer used)\n`);
       } else {
         if (options.verbose) this.err(`can't del loop : ${path}\n`);
         status = status || 1;
@@ -349,7 +360,7 @@ class Run {
     } catch (error) {
       if (!(error instanceof PlanError)) throw error;
       for (const problem of error.problems) this.err(`${problem}\n`);
-      this.err(`${source.parent.path}: no maps created: the partition table does not fit the device\n`);
+      this.err(`${source.parent.path}: no maps created: ${error.summary}\n`);
       await this.releaseAttachedLoop(source);
       return 1;
     }

@@ -30,8 +30,13 @@ export interface PlannedMap {
   number: number;
   /** Name as `-l` prints it. */
   name: string;
-  /** Name as device-mapper gets it (`/` after the first character becomes `!`). */
+  /** Name as the C tool hands it to libdevmapper and prints it (`/` after the first character becomes `!`). */
   dmName: string;
+  /**
+   * dmName as libdevmapper mangles it (`loop0 x1` becomes `loop0\x20x1`): the name the kernel
+   * holds and the node under /dev/mapper, for both backends.
+   */
+  kernelName: string;
   /** `part<N>-<parent uuid>` */
   uuid: string;
   /** Absolute on the parent, 512-byte sectors. */

@@ -15,14 +15,19 @@ export const attachedByUs = (loop: Pick<LoopDevice, 'name'>): boolean =>
   loop.name?.startsWith(IMAGE_MARK) ?? false;
 
 export type LoopRelease =
-  | { outcome: 'detached' | 'gone' | 'foreign' }
+  /** Released now, or already (`gone`). */
+  | { outcome: 'detached' | 'gone' }
+  /** Not ours: left alone. */
+  | { outcome: 'foreign' }
+  /** Still used (a map or mount on it, an open file): it goes with its last user. */
+  | { outcome: 'in-use' }
   | { outcome: 'failed'; error: unknown };
 
 /**
  * Let go of the image's loop `path` after its maps were removed. A loop that is no longer bound was
  * already released by the kernel (a detach during an earlier run that found a map busy marks it to
- * go with its last user). A detach while maps still use it only marks it likewise: it goes away
- * when the last map does.
+ * go with its last user). A detach while something still uses it only marks it likewise: the
+ * loop stays bound until the last user lets go, and the outcome says so.
  */
 export function releaseImageLoop(kernel: Kernel, path: string): LoopRelease {
   const bound = kernel.loop.list().find((loop) => loop.path === path);
@@ -30,8 +35,9 @@ export function releaseImageLoop(kernel: Kernel, path: string): LoopRelease {
   if (!attachedByUs(bound)) return { outcome: 'foreign' };
   try {
     kernel.loop.detach(path);
-    return { outcome: 'detached' };
   } catch (error) {
     return { outcome: 'failed', error };
   }
+  const still = kernel.loop.list().find((loop) => loop.path === path);
+  return still && still.backingFile === bound.backingFile ? { outcome: 'in-use' } : { outcome: 'detached' };
 }

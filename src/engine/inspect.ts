@@ -119,7 +119,7 @@ export interface SourceReport {
   error: string | null;
 }
 
-const mapPath = (dmName: string): string => `/dev/mapper/${dmName}`;
+const mapPath = (kernelName: string): string => `/dev/mapper/${kernelName}`;
 
 /** Which backend `-a` would use here, or why none can. */
 export interface BackendDecision {
@@ -193,7 +193,7 @@ export function plannedMapReport(map: PlannedMap, parentDevno: DevNo): PlannedMa
   return {
     ...map,
     table: `0 ${map.size} linear ${formatDevNo(parentDevno)} ${map.start}`,
-    path: mapPath(map.dmName),
+    path: mapPath(map.kernelName),
   };
 }
 

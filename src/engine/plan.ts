@@ -4,7 +4,7 @@
  * never planned; the whole plan is refused instead, so a run never creates half a disk.
  */
 import type { ParentDevice, PlannedMap } from './backend.js';
-import { dmName, fitsDmName, partitionName, partitionUuid, resolveDelimiter } from './names.js';
+import { kernelDmName, partitionName, partitionUuid, resolveDelimiter } from './names.js';
 import type { PartitionTable, Slot } from './partition.js';
 
 export interface PlanOptions {
@@ -15,7 +15,11 @@ export interface PlanOptions {
 }
 
 export class PlanError extends Error {
-  constructor(readonly problems: string[]) {
+  constructor(
+    readonly problems: string[],
+    /** Why nothing can be mapped, in a few words (`the partition table does not fit the device`). */
+    readonly summary: string,
+  ) {
     super(problems.join('\n'));
     this.name = 'PlanError';
   }
@@ -58,22 +62,25 @@ export function invalidContainerWarnings(table: PartitionTable): string[] {
 export function planMaps(table: PartitionTable, parent: ParentDevice, options: PlanOptions): PlannedMap[] {
   const delimiter = resolveDelimiter(parent.mapName, options.delimiter);
   const problems: string[] = [];
+  let pastEnd = 0;
   const maps: PlannedMap[] = [];
   for (const slot of mappableSlots(table)) {
     const name = partitionName(parent.mapName, delimiter, slot.number);
     if (slotEnd(slot) > parent.sizeSectors) {
       problems.push(pastEndMessage(name, slot, parent.path, parent.sizeSectors));
+      pastEnd++;
       continue;
     }
-    const mapped = dmName(name);
-    if (!fitsDmName(mapped)) {
-      problems.push(`${name}: partition map name is longer than device-mapper allows (127 bytes)`);
+    const mapped = kernelDmName(name);
+    if (!mapped.ok) {
+      problems.push(`${name}: ${mapped.problem}`);
       continue;
     }
     maps.push({
       number: slot.number,
       name,
-      dmName: mapped,
+      dmName: mapped.dmName,
+      kernelName: mapped.kernelName,
       uuid: partitionUuid(slot.number, parent.uuid),
       start: slot.start,
       size: slot.size,
@@ -81,6 +88,14 @@ export function planMaps(table: PartitionTable, parent: ParentDevice, options: P
       readOnly: options.readOnly,
     });
   }
-  if (problems.length > 0) throw new PlanError(problems);
+  if (problems.length > 0) {
+    const summary =
+      pastEnd === problems.length
+        ? 'the partition table does not fit the device'
+        : pastEnd === 0
+          ? `device-mapper cannot take ${problems.length === 1 ? 'a map name' : 'the map names'}`
+          : `${problems.length} partitions cannot be mapped`;
+    throw new PlanError(problems, summary);
+  }
   return maps;
 }

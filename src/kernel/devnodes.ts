@@ -11,6 +11,8 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
+  type Stats,
   statSync,
   unlinkSync,
 } from 'node:fs';
@@ -29,12 +31,21 @@ export interface NodeOptions {
   like?: string;
 }
 
-/** What the dm backend needs from /dev/mapper; tests substitute an in-memory one. */
+/**
+ * What the dm backend needs from /dev/mapper; tests substitute an in-memory one. Only block device
+ * nodes are ever replaced or removed: a regular file, a directory or a symlink someone else put at
+ * /dev/mapper/<name> stays, and the map that would need that path is refused.
+ */
 export interface DevNodes {
+  /**
+   * Why /dev/mapper/<name> cannot be the node of a map (of `devno`, when it exists already): the
+   * entry there is not a device node. undefined when the path is free or holds a block node.
+   */
+  blocker(name: string, devno?: DevNo): string | undefined;
   /** Make sure /dev/mapper/<name> is the block node of `devno`; a warning text when it could not. */
   created(name: string, devno: DevNo, options: NodeOptions): Promise<string | undefined>;
-  /** The map is gone: make sure its node is too. */
-  removed(name: string, options: NodeOptions): Promise<string | undefined>;
+  /** The map `devno` is gone: make sure its node is too (a warning text when something else is there). */
+  removed(name: string, devno: DevNo, options: NodeOptions): Promise<string | undefined>;
   renamed(from: string, to: string, devno: DevNo, options: NodeOptions): Promise<string | undefined>;
 }
 
@@ -100,10 +111,43 @@ function ownerOf(like: string | undefined): NodeOwner {
   return st ? { mode: st.mode & 0o777, uid: st.uid, gid: st.gid } : { mode: 0o600, uid: 0, gid: 0 };
 }
 
-/** mknod /dev/mapper/<name> (replacing a stale entry) with the given mode and owner. */
+/** What a directory entry is, in words, for refusals. */
+function kindOf(st: Stats, path: string): string {
+  if (st.isFile()) return 'a regular file';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isSymbolicLink()) {
+    let target = '?';
+    try {
+      target = readlinkSync(path);
+    } catch {
+      // gone meanwhile
+    }
+    return `a symbolic link to ${target}`;
+  }
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  return 'not a block device';
+}
+
+/**
+ * The entry at `path` when it may not be replaced or removed: anything but a block device node,
+ * except a symlink to exactly `devno` (udev's way of making /dev/mapper names) or, with
+ * `symlinksAllowed` (udev running, whose links these are), any symlink.
+ */
+function foreignEntry(path: string, devno: DevNo | undefined, symlinksAllowed: boolean): string | undefined {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (!st || st.isBlockDevice()) return undefined;
+  if (st.isSymbolicLink() && (symlinksAllowed || (devno && same(nodeDevNo(path), devno)))) return undefined;
+  return `${path} exists and is ${kindOf(st, path)}, not a device node; not replacing it`;
+}
+
+/** mknod /dev/mapper/<name> (replacing a stale block node, nothing else) with the given mode and owner. */
 function placeNode(dir: string, name: string, devno: DevNo, owner: NodeOwner): void {
   const path = `${dir}/${name}`;
   if (same(nodeDevNo(path), devno)) return;
+  const foreign = foreignEntry(path, devno, false);
+  if (foreign) throw new Error(foreign);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   if (lstatSync(path, { throwIfNoEntry: false })) unlinkSync(path);
   mknodBlock(path, owner.mode, devno.major, devno.minor);
@@ -111,10 +155,23 @@ function placeNode(dir: string, name: string, devno: DevNo, owner: NodeOwner): v
   chownSync(path, owner.uid, owner.gid);
 }
 
-/** unlink /dev/mapper/<name> if it is a block node (never anything else). */
-export function dropNode(dir: string, name: string): void {
+/**
+ * unlink /dev/mapper/<name> when it is the block node of `devno`; anything else there is left and
+ * named in the returned text.
+ */
+export function dropNode(dir: string, name: string, devno: DevNo): string | undefined {
   const path = `${dir}/${name}`;
-  if (nodeDevNo(path)) unlinkSync(path);
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (!st) return undefined;
+  if (st.isBlockDevice() && same(decodeRdev(st.rdev), devno)) {
+    unlinkSync(path);
+    return undefined;
+  }
+  if (st.isBlockDevice()) {
+    const other = decodeRdev(st.rdev);
+    return `${path} is the node of another device (${other.major}:${other.minor}); left in place`;
+  }
+  return `${path} is ${kindOf(st, path)}, not this map's device node; left in place`;
 }
 
 export function createDevNodes(
@@ -141,10 +198,14 @@ export function createDevNodes(
       fn();
       return undefined;
     } catch (error) {
-      return `${what}: ${error instanceof Error ? error.message : String(error)}`;
+      const message = error instanceof Error ? error.message : String(error);
+      return message.startsWith(what) ? message : `${what}: ${message}`;
     }
   };
   return {
+    blocker(name, devno) {
+      return foreignEntry(`${dir}/${name}`, devno, haveUdev());
+    },
     async created(name, devno, nodeOptions) {
       const path = `${dir}/${name}`;
       if (!haveUdev()) return guard(path, () => placeNode(dir, name, devno, ownerLike(nodeOptions.like)));
@@ -153,9 +214,16 @@ export function createDevNodes(
         ? undefined
         : `${path}: udev did not create the node within ${waitMs / 1000} s`;
     },
-    async removed(name, nodeOptions) {
+    async removed(name, devno, nodeOptions) {
       const path = `${dir}/${name}`;
-      if (!haveUdev()) return guard(path, () => dropNode(dir, name));
+      if (!haveUdev()) {
+        let left: string | undefined;
+        return (
+          guard(path, () => {
+            left = dropNode(dir, name, devno);
+          }) ?? left
+        );
+      }
       if (!nodeOptions.sync) return undefined;
       return (await waitUntil(() => !nodeDevNo(path), waitMs))
         ? undefined
@@ -163,10 +231,13 @@ export function createDevNodes(
     },
     async renamed(from, to, devno, nodeOptions) {
       if (!haveUdev()) {
-        return guard(`${dir}/${to}`, () => {
-          placeNode(dir, to, devno, ownerLike(nodeOptions.like));
-          dropNode(dir, from);
-        });
+        let left: string | undefined;
+        return (
+          guard(`${dir}/${to}`, () => {
+            placeNode(dir, to, devno, ownerLike(nodeOptions.like));
+            left = dropNode(dir, from, devno);
+          }) ?? left
+        );
       }
       return this.created(to, devno, nodeOptions);
     },

@@ -186,15 +186,23 @@ export class FakeKernel implements Kernel {
     loop.openCount = count;
   }
 
-  /** Create a map directly, bypassing injections (pre-existing state for a scenario). */
-  seedMap(name: string, uuid: string, table: DmTarget[], options: { readOnly?: boolean } = {}): DevNo {
+  /**
+   * Create a map directly, bypassing injections (pre-existing state for a scenario). An empty
+   * `table` leaves it without a live table; `inactive` loads one that was never resumed.
+   */
+  seedMap(
+    name: string,
+    uuid: string,
+    table: DmTarget[],
+    options: { readOnly?: boolean; inactive?: DmTarget[] } = {},
+  ): DevNo {
     const minor = this.freeMinor();
     this.maps.set(name, {
       name,
       uuid,
       minor,
       table,
-      pending: null,
+      pending: options.inactive ? { table: options.inactive, readOnly: options.readOnly ?? false } : null,
       readOnly: options.readOnly ?? false,
       suspended: false,
       openCount: 0,

@@ -258,7 +258,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
           ? map.table
           : `loop over ${parentPath} offset ${map.start * 512} size ${map.size * 512}`,
       readOnly: map.readOnly,
-      exists: existingNames.has(map.dmName),
+      exists: existingNames.has(map.kernelName),
     }));
     const problems = [...report.problems];
     if (backendProblem ?? report.backendProblem) problems.unshift((backendProblem ?? report.backendProblem)!);
@@ -337,7 +337,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     let tableText: string;
     let ok: boolean;
     if (k.dm && !k.loop.list().some((l) => sameDevNo(l.devno, event.devno))) {
-      const targets = k.dm.table(map.dmName);
+      const targets = k.dm.table(map.kernelName);
       const target = targets[0];
       tableText = targets.map((t) => `${t.start} ${t.length} ${t.type} ${t.params}`).join('; ');
       ok =
@@ -493,6 +493,12 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       if (released.outcome === 'detached') emit({ type: 'note', name, detail: `${parent.path} detached` });
       else if (released.outcome === 'foreign')
         emit({ type: 'note', name, detail: `${parent.path} kept: it was not attached by kpartx-tui` });
+      else if (released.outcome === 'in-use')
+        emit({
+          type: 'note',
+          name,
+          detail: `${parent.path} kept: still in use; released when no longer used`,
+        });
       else if (released.outcome === 'failed')
         emit({ type: 'failed', name, message: errorText(released.error) });
     }

@@ -58,6 +58,11 @@ describe.skipIf(!inGuest)(`kpartx on real device-mapper (${skipReason})`, () => 
       expect(busy.status).not.toBe(0);
       expect(busy.stdout).toBe('loop0p1 is in use. Not removing\ndel devmap : loop0p2\n');
       expect(busy.stderr).toContain(`loop0p1 is held by ${mnt}`);
+      // The loop stays while p1 uses it: never "loop deleted" for it.
+      expect(busy.stderr).not.toContain('loop deleted');
+      expect(busy.stderr).toContain(
+        'loop kept : /dev/loop0 (still used by loop0p1; it is released when no longer used)',
+      );
       const state = guestState();
       expect(state.tables).toEqual(['loop0p1: 0 16384 linear 7:0 2048']);
       expect(state.loops).toEqual([`/dev/loop0 ${img}`]);
@@ -73,6 +78,125 @@ describe.skipIf(!inGuest)(`kpartx on real device-mapper (${skipReason})`, () => 
     });
     expect(del.stdout).toBe('del devmap : loop0p1\n');
     expect(guestState()).toEqual({ tables: [], attrs: [], uuids: [], nodes: [], loops: [] });
+  });
+
+  it('-d removes our maps left without a live table (none, or only an inactive one)', () => {
+    const loop = sh('losetup', '--show', '-f', sfdiskImage('tableless', 32, TWO_PARTS)).trim();
+    expect(loop).toBe('/dev/loop0');
+    // What a run killed between DM_DEV_CREATE and the resume leaves.
+    sh('dmsetup', 'create', '--notable', '-u', 'part1-devnode_7:0_Wh5pYvM', 'loop0p1');
+    sh('dmsetup', 'create', '--notable', '-u', 'part2-devnode_7:0_Wh5pYvM', 'loop0p2');
+    sh('dmsetup', 'load', 'loop0p2', '--table', '0 16384 linear 7:0 18432');
+    // Another parent's, and one without a UUID: not ours.
+    sh('dmsetup', 'create', '--notable', '-u', 'part1-devnode_7:1_Wh5pYvM', 'loop1p1');
+    sh('dmsetup', 'create', '--notable', 'bare');
+    expect(sh('dmsetup', 'info', '-c', '--noheadings', '-o', 'name,attr', 'loop0p2').trim()).toBe(
+      'loop0p2:-I-w',
+    );
+    const del = ours('-dv', loop);
+    expect(del).toEqual({ status: 0, stdout: 'del devmap : loop0p1\ndel devmap : loop0p2\n', stderr: '' });
+    expect([...dmUuids()].sort()).toEqual([
+      ['bare', ''],
+      ['loop1p1', 'part1-devnode_7:1_Wh5pYvM'],
+    ]);
+    // No node of the removed maps is left (dmsetup may or may not have made one for the others).
+    expect(guestState().nodes.filter((node) => node.startsWith('loop0'))).toEqual([]);
+  });
+
+  it('-d reports a table-less map of ours it cannot remove, with a non-zero status', () => {
+    const loop = sh('losetup', '--show', '-f', sfdiskImage('tableless-open', 32, TWO_PARTS)).trim();
+    sh('dmsetup', 'create', '--notable', '-u', `part1-devnode_7:${loop.slice(9)}_Wh5pYvM`, 'held');
+    // Through the kernel's own node: dmsetup may leave /dev/mapper/held to udev.
+    const minor = sh('dmsetup', 'info', '-c', '--noheadings', '-o', 'minor', 'held').trim();
+    const holder = spawn('sleep', ['600'], {
+      stdio: [fs.openSync(`/dev/dm-${minor}`, 'r'), 'ignore', 'ignore'],
+    });
+    try {
+      const del = ours('-dv', loop);
+      expect(del.status).toBe(1);
+      expect(del.stdout).toBe('held is in use. Not removing\n');
+      expect(dmUuids().has('held')).toBe(true);
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  });
+
+  it('-u revives a table-less map of a partition that exists and removes one of a partition that is gone', () => {
+    const img = sfdiskImage('tableless-update', 32, TWO_PARTS);
+    const loop = sh('losetup', '--show', '-f', img).trim();
+    sh('dmsetup', 'create', '--notable', '-u', 'part1-devnode_7:0_Wh5pYvM', 'loop0p1');
+    sh('dmsetup', 'create', '--notable', '-u', 'part7-devnode_7:0_Wh5pYvM', 'loop0p7');
+    const update = ours('-uv', loop);
+    expect(update).toEqual({
+      status: 0,
+      stdout:
+        'add map loop0p1 (254:0): 0 16384 linear 7:0 2048\nadd map loop0p2 (254:2): 0 16384 linear 7:0 18432\n' +
+        'del devmap : loop0p7\n',
+      stderr: '',
+    });
+    expect(guestState().tables).toEqual([
+      'loop0p1: 0 16384 linear 7:0 2048',
+      'loop0p2: 0 16384 linear 7:0 18432',
+    ]);
+    expect(ours('-d', loop).status).toBe(0);
+  });
+
+  it('names maps as libdevmapper mangles them: dmsetup keeps working, nodes are the mangled names', () => {
+    const img = sfdiskImage('mangled', 32, TWO_PARTS);
+    const add = ours('-av', '-p', ' x', img);
+    expect(add).toEqual({
+      status: 0,
+      stdout:
+        'add map loop0 x1 (254:0): 0 16384 linear 7:0 2048\nadd map loop0 x2 (254:1): 0 16384 linear 7:0 18432\n',
+      stderr: '',
+    });
+    // With a raw space in a kernel name, dmsetup ls failed for every map of the system.
+    expect(run('dmsetup', ['ls']).stdout).toBe('loop0 x1\t(254:0)\nloop0 x2\t(254:1)\n');
+    expect(
+      sh('dmsetup', 'info', '-c', '--noheadings', '-o', 'mangled_name').split('\n').filter(Boolean),
+    ).toEqual(['loop0\\x20x1', 'loop0\\x20x2']);
+    expect(guestState().nodes).toEqual(['loop0\\x20x1 254:0', 'loop0\\x20x2 254:1']);
+    const del = ours('-dv', img);
+    expect(del.stdout).toBe('del devmap : loop0 x1\ndel devmap : loop0 x2\n');
+    expect(guestState()).toEqual({ tables: [], attrs: [], uuids: [], nodes: [], loops: [] });
+  });
+
+  it('never replaces or removes a regular file, a directory or a foreign symlink at /dev/mapper/<name>', () => {
+    const img = sfdiskImage('squat', 32, TWO_PARTS);
+    const squatters: [string, () => void, string][] = [
+      ['loop0p2', () => fs.writeFileSync('/dev/mapper/loop0p2', 'keep me\n'), 'a regular file'],
+      ['loop0p2', () => fs.mkdirSync('/dev/mapper/loop0p2'), 'a directory'],
+      [
+        'loop0p2',
+        () => fs.symlinkSync('/etc/hostname', '/dev/mapper/loop0p2'),
+        'a symbolic link to /etc/hostname',
+      ],
+    ];
+    for (const [name, make, what] of squatters) {
+      make();
+      const add = ours('-av', img);
+      expect(add.status).toBe(1);
+      expect(add.stdout).toBe('');
+      expect(add.stderr).toBe(
+        `/dev/mapper/${name} exists and is ${what}, not a device node; not replacing it\n` +
+          '/dev/loop0: no maps created or changed: 1 partition cannot be mapped\n',
+      );
+      expect(guestState()).toMatchObject({ tables: [], loops: [] });
+      expect(fs.lstatSync(`/dev/mapper/${name}`).isBlockDevice()).toBe(false);
+      fs.rmSync(`/dev/mapper/${name}`, { recursive: true });
+    }
+    // Put there while the map exists: -d removes the map and leaves the file.
+    expect(ours('-a', img).status).toBe(0);
+    fs.rmSync('/dev/mapper/loop0p2');
+    fs.writeFileSync('/dev/mapper/loop0p2', 'keep me\n');
+    const del = ours('-dv', img);
+    expect(del.status).toBe(0);
+    expect(del.stdout).toBe('del devmap : loop0p1\ndel devmap : loop0p2\n');
+    expect(del.stderr).toBe(
+      "/dev/mapper/loop0p2 is a regular file, not this map's device node; left in place\nloop deleted : /dev/loop0\n",
+    );
+    expect(fs.readFileSync('/dev/mapper/loop0p2', 'utf8')).toBe('keep me\n');
+    expect(guestState()).toMatchObject({ tables: [], loops: [] });
   });
 
   it('-r makes read-only maps that refuse writes', () => {
@@ -136,6 +260,7 @@ describe.skipIf(!inGuest)(`kpartx on real device-mapper (${skipReason})`, () => 
       number: i + 1,
       name: `${parent.mapName}p${i + 1}`,
       dmName: `${parent.mapName}p${i + 1}`,
+      kernelName: `${parent.mapName}p${i + 1}`,
       uuid: `part${i + 1}-${parent.uuid}`,
       start,
       size: 8192,

@@ -67,6 +67,34 @@ export const KNOWN_DIFFERENCES: KnownDifference[] = [
       'C tool or the user attached is kept and -v says so. The C tool detaches whatever loop is bound ' +
       'to the image, also one the user set up with losetup.',
   },
+  {
+    scenarios: ['mangled-refused'],
+    fields: ['stderr', 'status', 'loops'],
+    why:
+      'A map name libdevmapper cannot mangle (mangled and unmangled characters mixed, or mangled ' +
+      'twice) is refused when the maps are planned, before anything changes: one line per name, ' +
+      'exit status 1, and the loop attached for the image is released. The C tool tries each map, ' +
+      'prints libdevmapper\'s errors and "create/reload failed", exits with the count and leaves ' +
+      'the loop attached.',
+  },
+  {
+    scenarios: ['tableless-delete'],
+    fields: ['stdout', 'tables', 'uuids', 'nodes'],
+    why:
+      "-d removes the parent's maps that have no live table (left by a run killed between " +
+      'creating a map and resuming it), recognised by their UUID part<N>-<parent uuid> alone; the ' +
+      'C tool skips them silently and exits 0.',
+  },
+  {
+    scenarios: ['mapper-file'],
+    fields: ['stdout', 'stderr', 'status', 'tables', 'uuids', 'nodes', 'loops'],
+    why:
+      'Something that is not a device node at /dev/mapper/<name> (a regular file, a directory, a ' +
+      'symlink that does not lead to the map) is never replaced or removed: -a refuses the whole ' +
+      'run, naming the path, and releases the loop it attached. The C tool creates the maps ' +
+      'anyway, without that node (libdevmapper: "A non-block device file ... is already present"), ' +
+      'and its -d then deletes the file.',
+  },
 ];
 
 export function isKnown(scenario: string, field: Field): KnownDifference | undefined {

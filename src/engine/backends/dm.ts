@@ -39,7 +39,7 @@ import type {
   RemoveRequest,
 } from '../backend.js';
 import { errorText } from '../errors.js';
-import { nonDmUuid, partitionNumberOf } from '../names.js';
+import { kernelDmName, nonDmUuid, partitionNumberOf, unmangleDmName } from '../names.js';
 import { nextTurn, runOrdered } from '../scheduling.js';
 import { lockedBackend, refusedRunEvent, stopEvent } from './locked.js';
 
@@ -100,11 +100,20 @@ type Step =
   | { kind: 'reload'; map: PlannedMap; current: DmMapInfo; renameFrom?: string };
 
 interface Owned {
+  /** The kernel's name (mangled, as under /dev/mapper). */
   name: string;
   number: number;
   info: { name: string; devno: DevNo; uuid: string };
+  /** Empty for a map without a live table. */
   table: DmTarget[];
 }
+
+/**
+ * A map without a live table (none loaded, or only an inactive one): what a run killed between
+ * creating a map and resuming it leaves. No table names a device, so such a map is the parent's
+ * when its UUID is `part<N>-<parent uuid>`; nothing can use it, and -d and -u take it away.
+ */
+export const hasNoLiveTable = (table: readonly DmTarget[] | undefined): boolean => table?.length === 0;
 
 export function createDmBackend(
   kernel: Pick<Kernel, 'blockDevice' | 'dm' | 'loop' | 'mounts'>,
@@ -136,17 +145,28 @@ export function createDmBackend(
     return [...new Set([...found, ...holdersOf(devno)])];
   }
 
-  /** This parent's partition maps, in the kernel's list order. */
-  function owned(parent: ParentDevice): Owned[] {
+  /**
+   * This parent's partition maps, in the kernel's list order; with `tableless`, also those of its
+   * maps that have no live table (see hasNoLiveTable).
+   */
+  function owned(parent: ParentDevice, options: { tableless?: boolean } = {}): Owned[] {
     const out: Owned[] = [];
     for (const entry of dm.list()) {
       const number = partitionNumberOf(entry.uuid, parent.uuid);
       if (number === null) continue;
       const table = tableOf(entry.name);
-      if (!table || !isLinearOn(table, parent.devno)) continue;
+      const ours = table && (isLinearOn(table, parent.devno) || (options.tableless && hasNoLiveTable(table)));
+      if (!ours) continue;
       out.push({ name: entry.name, number, info: entry, table });
     }
     return out;
+  }
+
+  /** Something at /dev/mapper/<name> that is not a device node: the map is refused, the entry never replaced. */
+  function nodeBlocked(map: PlannedMap, devno: DevNo | undefined, emit: EmitEvent): boolean {
+    const blocker = nodes.blocker(map.kernelName, devno);
+    if (blocker) emit({ type: 'refused', name: map.dmName, message: blocker });
+    return blocker !== undefined;
   }
 
   /** Decide what each planned map needs, without changing anything. Problems are emitted. */
@@ -168,11 +188,13 @@ export function createDmBackend(
         problems++;
         continue;
       }
-      const byName = names.has(map.dmName) ? dm.info(map.dmName) : undefined;
+      const byName = names.has(map.kernelName) ? dm.info(map.kernelName) : undefined;
       if (byName) {
         const reason = conflictReason(byName.uuid, parent.uuid);
         if (reason) {
           emit({ type: 'conflict', name: map.dmName, reason });
+          problems++;
+        } else if (nodeBlocked(map, byName.devno, emit)) {
           problems++;
         } else {
           steps.push({ kind: 'reload', map, current: byName });
@@ -182,8 +204,10 @@ export function createDmBackend(
       const byUuid = uuids.has(map.uuid) ? dm.infoByUuid(map.uuid) : undefined;
       if (byUuid) {
         const table = tableOf(byUuid.name);
-        if (table && isLinearOn(table, parent.devno)) {
-          steps.push({ kind: 'reload', map, current: byUuid, renameFrom: byUuid.name });
+        // A map of ours under another name (another delimiter), or left without a table.
+        if (table && (isLinearOn(table, parent.devno) || hasNoLiveTable(table))) {
+          if (nodeBlocked(map, byUuid.devno, emit)) problems++;
+          else steps.push({ kind: 'reload', map, current: byUuid, renameFrom: byUuid.name });
         } else {
           emit({
             type: 'failed',
@@ -193,6 +217,10 @@ export function createDmBackend(
           });
           problems++;
         }
+        continue;
+      }
+      if (nodeBlocked(map, undefined, emit)) {
+        problems++;
         continue;
       }
       steps.push({ kind: 'create', map });
@@ -224,54 +252,69 @@ export function createDmBackend(
         const table = linearTable(map, parent);
         if (step.kind === 'create') {
           op = 'create';
-          const devno = await dm.create(map.dmName, map.uuid, table, { readOnly });
+          const devno = await dm.create(map.kernelName, map.uuid, table, { readOnly });
           undo.push({
             name: map.dmName,
             created: true,
             run: async () => {
-              await dm.remove(map.dmName, { noFlush: true });
-              await nodes.removed(map.dmName, nodeOptions);
+              await dm.remove(map.kernelName, { noFlush: true });
+              await nodes.removed(map.kernelName, devno, nodeOptions);
             },
           });
-          const problem = await nodes.created(map.dmName, devno, nodeOptions);
+          const problem = await nodes.created(map.kernelName, devno, nodeOptions);
           if (problem) throw new Error(problem);
-          emit({ type: 'created', map, devno, path: mapperPath(map.dmName), parentDevno: parent.devno });
+          emit({ type: 'created', map, devno, path: mapperPath(map.kernelName), parentDevno: parent.devno });
         } else {
           const { current: found, renameFrom } = step;
+          const before = tableOf(renameFrom ?? map.kernelName);
+          // A map left without a live table had nothing to restore: undoing its revival removes it.
+          const removeAgain = hasNoLiveTable(before)
+            ? {
+                name: map.dmName,
+                created: true,
+                run: async () => {
+                  await dm.remove(map.kernelName, { noFlush: true });
+                  await nodes.removed(map.kernelName, found.devno, nodeOptions);
+                },
+              }
+            : undefined;
           if (renameFrom) {
             op = 'rename';
-            await dm.rename(renameFrom, map.dmName);
-            undo.push({
-              name: map.dmName,
-              created: false,
-              run: async () => {
-                await dm.rename(map.dmName, renameFrom);
-                await nodes.renamed(map.dmName, renameFrom, found.devno, nodeOptions);
+            await dm.rename(renameFrom, map.kernelName);
+            undo.push(
+              removeAgain ?? {
+                name: map.dmName,
+                created: false,
+                run: async () => {
+                  await dm.rename(map.kernelName, renameFrom);
+                  await nodes.renamed(map.kernelName, renameFrom, found.devno, nodeOptions);
+                },
               },
-            });
-            emit({ type: 'renamed', from: renameFrom, to: map.dmName, uuid: map.uuid });
-            const problem = await nodes.renamed(renameFrom, map.dmName, found.devno, nodeOptions);
+            );
+            emit({ type: 'renamed', from: unmangleDmName(renameFrom), to: map.dmName, uuid: map.uuid });
+            const problem = await nodes.renamed(renameFrom, map.kernelName, found.devno, nodeOptions);
             if (problem) throw new Error(problem);
           }
-          const before = tableOf(map.dmName);
           op = 'reload';
-          await dm.reload(map.dmName, table, { readOnly });
-          if (before) {
+          await dm.reload(map.kernelName, table, { readOnly });
+          if (removeAgain) {
+            if (!renameFrom) undo.push(removeAgain);
+          } else if (before) {
             undo.push({
               name: map.dmName,
               created: false,
               run: async () => {
-                await dm.reload(map.dmName, before, { readOnly: found.readOnly });
-                await dm.resume(map.dmName, { noFlush: true });
+                await dm.reload(map.kernelName, before, { readOnly: found.readOnly });
+                await dm.resume(map.kernelName, { noFlush: true });
               },
             });
           }
           op = 'resume';
-          await dm.resume(map.dmName, { noFlush: true });
-          const devno = dm.info(map.dmName)?.devno ?? found.devno;
-          const problem = await nodes.created(map.dmName, devno, nodeOptions);
+          await dm.resume(map.kernelName, { noFlush: true });
+          const devno = dm.info(map.kernelName)?.devno ?? found.devno;
+          const problem = await nodes.created(map.kernelName, devno, nodeOptions);
           if (problem) throw new Error(problem);
-          emit({ type: 'reloaded', map, devno, path: mapperPath(map.dmName), parentDevno: parent.devno });
+          emit({ type: 'reloaded', map, devno, path: mapperPath(map.kernelName), parentDevno: parent.devno });
         }
         options.afterMap?.(map);
         await nextTurn();
@@ -309,8 +352,9 @@ export function createDmBackend(
   }
 
   /**
-   * Remove one map unless it is open; busy maps are reported with what holds them. Returns its
-   * events rather than emitting them, so removals running side by side still report in order.
+   * Remove one map (`name` as the kernel has it) unless it is open; busy maps are reported with
+   * what holds them. Returns its events rather than emitting them, so removals running side by
+   * side still report in order. Events name the map as libdevmapper shows it (unmangled).
    */
   async function removeMap(
     name: string,
@@ -318,6 +362,7 @@ export function createDmBackend(
     noFlush: boolean,
     sync: boolean,
   ): Promise<{ events: MapEvent[]; failures: number }> {
+    const shown = unmangleDmName(name);
     try {
       // The kernel refuses (EBUSY) to remove an open map, so no open-count query is needed first.
       await dm.remove(name, { noFlush });
@@ -325,13 +370,16 @@ export function createDmBackend(
       if (error instanceof KernelError && error.code === 'ENXIO') return { events: [], failures: 0 };
       const open = error instanceof KernelError && error.code === 'EBUSY' ? dm.info(name) : undefined;
       if (open && open.openCount > 0) {
-        return { events: [{ type: 'busy', name, holders: whoHolds(devno) }], failures: 1 };
+        return { events: [{ type: 'busy', name: shown, holders: whoHolds(devno) }], failures: 1 };
       }
-      return { events: [{ type: 'failed', name, op: 'remove', message: errorText(error) }], failures: 1 };
+      return {
+        events: [{ type: 'failed', name: shown, op: 'remove', message: errorText(error) }],
+        failures: 1,
+      };
     }
-    const problem = await nodes.removed(name, { sync });
-    const events: MapEvent[] = [{ type: 'removed', name, path: mapperPath(name) }];
-    if (problem) events.push({ type: 'refused', name, message: problem });
+    const problem = await nodes.removed(name, devno, { sync });
+    const events: MapEvent[] = [{ type: 'removed', name: shown, path: mapperPath(name) }];
+    if (problem) events.push({ type: 'refused', name: shown, message: problem });
     return { events, failures: 0 };
   }
 
@@ -367,7 +415,8 @@ export function createDmBackend(
   async function removeStale(request: MapRequest, emit: EmitEvent): Promise<OpResult> {
     const { parent } = request;
     const wanted = new Set(request.maps.map((map) => map.number));
-    const mine = owned(parent);
+    // Maps left without a live table count too: the add before this revived the wanted ones.
+    const mine = owned(parent, { tableless: true });
     const ownedNames = new Set(mine.map((entry) => entry.name));
     // Same-named maps that are not ours: the C tool removes those without a UUID; we only say so.
     const delimiter = delimiterOf(request);
@@ -377,11 +426,11 @@ export function createDmBackend(
     for (let number = 256; number >= 1; number--) {
       if (wanted.has(number)) continue;
       if (delimiter !== undefined) {
-        const name = `${parent.mapName}${delimiter}${number}`.replace(/(?<=.)\//g, '!');
-        const other = byName.get(name);
-        if (other && !ownedNames.has(name)) {
+        const named = kernelDmName(`${parent.mapName}${delimiter}${number}`);
+        const other = named.ok ? byName.get(named.kernelName) : undefined;
+        if (other && !ownedNames.has(other.name)) {
           const reason = conflictReason(other.uuid, parent.uuid) ?? 'other-device';
-          removals.push(keep({ type: 'not-removed', name, reason }));
+          removals.push(keep({ type: 'not-removed', name: unmangleDmName(other.name), reason }));
         }
       }
       for (const entry of stale.filter((candidate) => candidate.number === number)) {
@@ -399,14 +448,20 @@ export function createDmBackend(
     for (const entry of dm.list()) {
       if (sameDevNo(entry.devno, parent.devno)) continue;
       const table = tableOf(entry.name);
+      // No table names a device: the UUID alone says whose it is (see hasNoLiveTable).
+      if (hasNoLiveTable(table) && partitionNumberOf(entry.uuid, parent.uuid) !== null) {
+        removals.push(() => removeMap(entry.name, entry.devno, false, request.sync));
+        continue;
+      }
       if (table?.length !== 1) continue;
       const target = singleLinear(table);
       const device = target?.device ?? table[0]!.params.trim().split(/\s+/)[0];
       if (device !== formatDevNo(parent.devno)) continue;
+      const shown = unmangleDmName(entry.name);
       if (!target) {
-        removals.push(keep({ type: 'not-removed', name: entry.name, reason: 'not-linear' }));
+        removals.push(keep({ type: 'not-removed', name: shown, reason: 'not-linear' }));
       } else if (checkUuid && partitionNumberOf(entry.uuid, parent.uuid) === null) {
-        removals.push(keep({ type: 'not-removed', name: entry.name, reason: 'not-kpartx' }));
+        removals.push(keep({ type: 'not-removed', name: shown, reason: 'not-kpartx' }));
       } else {
         removals.push(() => removeMap(entry.name, entry.devno, false, request.sync));
       }

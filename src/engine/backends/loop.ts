@@ -1,12 +1,13 @@
 /**
  * Partition maps without device-mapper: each partition becomes its own loop device over the
  * parent, with the partition's offset and size, the parent's logical sector size and the map's
- * read-only state. `/dev/mapper/<dm name>` is a symlink to that loop, so the path is the one the
- * device-mapper backend would give.
+ * read-only state. `/dev/mapper/<kernel name>` is a symlink to that loop, so the path is the one
+ * the device-mapper backend would give: the name mangled as libdevmapper mangles it, which holds
+ * no `/` (it becomes `\x2f`), so a link never lands outside /dev/mapper.
  *
  * Nothing is remembered outside the kernel. A loop is one of the parent's partition maps when
  *   - its backing file (sysfs `loop/backing_file`) is the parent device, and
- *   - its `lo_file_name` carries the marker `kpartx-tui:part<N>:<dm name>` written at attach time.
+ *   - its `lo_file_name` carries the marker `kpartx-tui:part<N>:<kernel name>` written at attach time.
  * Offset and size limit (sysfs) tell whether it still matches the partition table. The map's name
  * is the /dev/mapper symlink pointing at it, or the marker's copy when the link is gone.
  */
@@ -26,6 +27,7 @@ import type {
   PlannedMap,
 } from '../backend.js';
 import { errorText } from '../errors.js';
+import { unmangleDmName } from '../names.js';
 import { nextTurn } from '../scheduling.js';
 import { lockedBackend, refusedRunEvent, stopEvent } from './locked.js';
 
@@ -44,8 +46,8 @@ export interface LoopBackendOptions {
 }
 
 /** The marker stored in a partition loop's `lo_file_name`, cut to the 63 bytes the kernel keeps. */
-export function loopMarker(number: number, dmName: string): string {
-  const full = Buffer.from(`${MARKER_PREFIX}${number}:${dmName}`, 'utf8');
+export function loopMarker(number: number, name: string): string {
+  const full = Buffer.from(`${MARKER_PREFIX}${number}:${name}`, 'utf8');
   return full
     .subarray(0, LO_NAME_BYTES)
     .toString('utf8')
@@ -79,7 +81,7 @@ export function createLoopBackend(
   options: LoopBackendOptions = {},
 ): MapBackend {
   const mapDir = options.mapDir ?? LOOP_MAP_DIR;
-  const linkPath = (dmName: string): string => `${mapDir}/${dmName}`;
+  const linkPath = (name: string): string => `${mapDir}/${name}`;
 
   /** Symlinks in mapDir by the absolute path they point to. */
   function linksByTarget(): Map<string, string[]> {
@@ -101,8 +103,8 @@ export function createLoopBackend(
     return byTarget;
   }
 
-  function linkState(dmName: string, loopPath: string | undefined): LinkState {
-    const path = linkPath(dmName);
+  function linkState(name: string, loopPath: string | undefined): LinkState {
+    const path = linkPath(name);
     let st: ReturnType<typeof lstatSync>;
     try {
       st = lstatSync(path);
@@ -117,9 +119,9 @@ export function createLoopBackend(
     return { kind: 'foreign', what: `${path} points to ${target}` };
   }
 
-  function placeLink(dmName: string, loopPath: string): void {
-    const path = linkPath(dmName);
-    const state = linkState(dmName, loopPath);
+  function placeLink(name: string, loopPath: string): void {
+    const path = linkPath(name);
+    const state = linkState(name, loopPath);
     if (state.kind === 'ours') return;
     if (state.kind === 'foreign') throw new Error(state.what);
     if (state.kind === 'stale') unlinkSync(path);
@@ -128,8 +130,8 @@ export function createLoopBackend(
   }
 
   /** Remove the link only if it still points at this loop. */
-  function dropLink(dmName: string, loopPath: string): void {
-    if (linkState(dmName, loopPath).kind === 'ours') unlinkSync(linkPath(dmName));
+  function dropLink(name: string, loopPath: string): void {
+    if (linkState(name, loopPath).kind === 'ours') unlinkSync(linkPath(name));
   }
 
   function ownedLoops(parent: ParentDevice): OwnedLoop[] {
@@ -186,7 +188,7 @@ export function createLoopBackend(
         continue;
       }
       const mine = owned.get(map.number);
-      const state = linkState(map.dmName, mine?.loop.path);
+      const state = linkState(map.kernelName, mine?.loop.path);
       if (state.kind === 'foreign') {
         emit({ type: 'conflict', name: map.dmName, reason: 'not-kpartx' });
         emit({ type: 'refused', name: map.name, message: `${map.name}: ${state.what}; not touching it` });
@@ -218,19 +220,19 @@ export function createLoopBackend(
         request.interrupted?.throwIfAborted();
         const readOnly = request.readOnly || map.readOnly || parentReadOnly;
         const existing = owned.get(map.number);
-        const path = linkPath(map.dmName);
+        const path = linkPath(map.kernelName);
         if (existing && matches(existing, map, readOnly)) {
-          if (existing.name !== map.dmName) {
-            placeLink(map.dmName, existing.loop.path);
+          if (existing.name !== map.kernelName) {
+            placeLink(map.kernelName, existing.loop.path);
             dropLink(existing.name, existing.loop.path);
             undo.push(() => {
               placeLink(existing.name, existing.loop.path);
-              dropLink(map.dmName, existing.loop.path);
+              dropLink(map.kernelName, existing.loop.path);
             });
             undoNames.push(map.name);
-            emit({ type: 'renamed', from: existing.name, to: map.dmName, uuid: map.uuid });
+            emit({ type: 'renamed', from: unmangleDmName(existing.name), to: map.dmName, uuid: map.uuid });
           } else {
-            placeLink(map.dmName, existing.loop.path);
+            placeLink(map.kernelName, existing.loop.path);
           }
           emit({ type: 'reloaded', map, devno: existing.loop.devno, path, parentDevno: parent.devno });
           await nextTurn();
@@ -240,7 +242,7 @@ export function createLoopBackend(
           // A loop's window and read-only state are fixed at attach: replace it, if nobody uses it.
           const busy = holdersOf(existing.loop, kernel.loop.list());
           if (busy.length > 0) {
-            emit({ type: 'busy', name: existing.name, holders: busy });
+            emit({ type: 'busy', name: unmangleDmName(existing.name), holders: busy });
             throw new Error(`${existing.name} is in use by ${busy.join(', ')}; cannot change it`);
           }
           detachOwned(existing);
@@ -262,12 +264,12 @@ export function createLoopBackend(
           offset: map.start * 512,
           sizeLimit: map.size * 512,
           blockSize: parent.logicalSectorSize,
-          name: loopMarker(map.number, map.dmName),
+          name: loopMarker(map.number, map.kernelName),
         });
         undo.push(() => kernel.loop.detach(loop.path));
         undoNames.push(map.name);
-        placeLink(map.dmName, loop.path);
-        undo.push(() => dropLink(map.dmName, loop.path));
+        placeLink(map.kernelName, loop.path);
+        undo.push(() => dropLink(map.kernelName, loop.path));
         undoNames.push('');
         emit({
           type: existing ? 'reloaded' : 'created',
@@ -320,17 +322,19 @@ export function createLoopBackend(
   }
 
   function removeOne(owned: OwnedLoop, all: LoopDevice[], emit: EmitEvent): number {
+    // Messages name a map as device-mapper tools show it (unmangled), the path as it is.
+    const shown = unmangleDmName(owned.name);
     const busy = holdersOf(owned.loop, all);
     if (busy.length > 0) {
-      emit({ type: 'busy', name: owned.name, holders: busy });
+      emit({ type: 'busy', name: shown, holders: busy });
       return 1;
     }
     try {
       detachOwned(owned);
-      emit({ type: 'removed', name: owned.name, path: linkPath(owned.name) });
+      emit({ type: 'removed', name: shown, path: linkPath(owned.name) });
       return 0;
     } catch (error) {
-      emit({ type: 'failed', name: owned.name, op: 'remove', message: errorText(error) });
+      emit({ type: 'failed', name: shown, op: 'remove', message: errorText(error) });
       return 1;
     }
   }
