@@ -4,13 +4,14 @@
  * and the same for both backends: a map is found by its /dev/mapper path and device number.
  */
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
+import { ensureMountDir, runDir } from '../kernel/run-dir.js';
 import { type DevNo, type Kernel, type MountEntry, sameDevNo } from '../kernel/types.js';
 import type { EmitEvent, ExistingMap, MapBackend, MapRequest, OpResult, RemoveRequest } from './backend.js';
 import { deferSignals } from './signals.js';
 
-/** Mountpoints the session creates: `<MOUNT_ROOT>/<map name>`. */
-export const MOUNT_ROOT = '/run/kpartx-tui/mnt';
+/** Mountpoints the session creates: `<mount root>/<map name>`, the root being `<run dir>/mnt`. */
+export const defaultMountRoot = (): string => join(runDir(), 'mnt');
 
 export interface FilesystemSignature {
   /** What blkid would call it: `ext4`, `vfat`, `xfs`… */
@@ -99,7 +100,7 @@ export interface MountRequest {
   readOnly: boolean;
   /** Kernel filesystem type; detected when absent. */
   fstype?: string;
-  /** Where to mount; `<MOUNT_ROOT>/<name>` when absent (created, and removed again on unmount). */
+  /** Where to mount; `<mount root>/<name>` when absent (created, and removed again on unmount). */
   mountpoint?: string;
 }
 
@@ -122,7 +123,7 @@ type SessionKernel = Pick<Kernel, 'blockDevice' | 'mounts'>;
 const hasOption = (entry: MountEntry, option: string): boolean => entry.options.split(',').includes(option);
 
 export function createSession(kernel: SessionKernel, options: SessionOptions = {}) {
-  const mountRoot = options.mountRoot ?? MOUNT_ROOT;
+  const mountRoot = options.mountRoot ?? defaultMountRoot();
 
   const defaultMountpoint = (name: string): string => `${mountRoot}/${basename(name)}`;
 
@@ -152,7 +153,18 @@ export function createSession(kernel: SessionKernel, options: SessionOptions = {
     const readOnly = request.readOnly || info.readOnly;
     const mountpoint = resolve(request.mountpoint ?? defaultMountpoint(request.name));
     if (isMountpoint(mountpoint)) throw new SessionError(`${mountpoint} is already a mountpoint`);
-    const created = mkdirSync(mountpoint, { recursive: true, mode: 0o755 });
+    // A mountpoint of our own is made (or accepted) only as a real directory of ours: never through a
+    // symlink someone left there. One the caller names is the caller's.
+    let created: string | undefined;
+    try {
+      created = request.mountpoint
+        ? mkdirSync(mountpoint, { recursive: true, mode: 0o755 })
+        : ensureMountDir(mountpoint, options.mountRoot);
+    } catch (error) {
+      throw new SessionError(
+        `${request.name}: not mounted: ${error instanceof Error ? error.message : error}`,
+      );
+    }
     try {
       kernel.mounts.mount(request.device, mountpoint, fstype, { readOnly });
     } catch (error) {
