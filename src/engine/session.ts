@@ -5,8 +5,9 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { strerror } from '../kernel/libc.js';
 import { ensureMountDir, runDir } from '../kernel/run-dir.js';
-import { type DevNo, type Kernel, type MountEntry, sameDevNo } from '../kernel/types.js';
+import { type DevNo, type Kernel, KernelError, type MountEntry, sameDevNo } from '../kernel/types.js';
 import type { EmitEvent, ExistingMap, MapBackend, MapRequest, OpResult, RemoveRequest } from './backend.js';
 import { deferSignals } from './signals.js';
 
@@ -201,7 +202,13 @@ export function createSession(kernel: SessionKernel, options: SessionOptions = {
     try {
       kernel.mounts.unmount(target);
     } catch (error) {
-      const why = error instanceof Error ? error.message : String(error);
+      // The kernel's reason alone: the message names the mountpoint once.
+      const why =
+        error instanceof KernelError && error.errno > 0
+          ? strerror(error.errno)
+          : error instanceof Error
+            ? error.message
+            : String(error);
       throw new SessionError(`cannot unmount ${target}: ${why} (is a shell or program still using it?)`);
     }
     if (target.startsWith(`${resolve(mountRoot)}/`) && !isMountpoint(target)) {

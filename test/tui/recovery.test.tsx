@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDmBackend } from '../../src/engine/backends/dm.js';
 import { FakeKernel } from '../../src/kernel/fake.js';
+import { teardownLines } from '../../src/tui/components/Confirm.js';
+import { sourceRow } from '../../src/tui/components/SourceList.js';
 import { createTuiEngine } from '../../src/tui/engine.js';
 import { DEFAULT_OPTIONS } from '../../src/tui/model.js';
 import { noNodes } from '../cli-helpers.js';
@@ -172,5 +174,39 @@ describe('what an earlier run left', () => {
     await t.press('y', '0 maps removed, loop released.');
     expect(kernel.loop.list()).toEqual([]);
     t.app.unmount();
+  });
+});
+
+describe('how leftovers read', () => {
+  const entry = {
+    path: '/work/disk.img',
+    name: 'disk.img',
+    kind: 'image' as const,
+    sizeBytes: 48 << 20,
+    what: 'gpt',
+    partitioned: true,
+    mappedBy: ['loop0'],
+  };
+
+  it('the source list row keeps the whole leftovers text at 80 columns', () => {
+    expect(sourceRow(entry, 78)).toMatch(/^disk\.img +image +48 MiB +gpt +mapped: loop0$/);
+    expect(sourceRow({ ...entry, leftovers: '2 maps, 1 mounted' }, 78)).toBe(
+      'disk.img         image     48 MiB  gpt earlier run left: 2 maps, 1 mounted',
+    );
+  });
+
+  it('the confirmation lists the steps in the order they run, and what it keeps', () => {
+    const remains = {
+      maps: ['loop0p1', 'loop0p2'],
+      mounts: [{ map: 'loop0p1', mountpoint: '/mnt/a' }],
+      loop: { path: '/dev/loop0', ours: false },
+      earlier: null,
+    };
+    expect(teardownLines(remains, 80)).toEqual([
+      'In this order:',
+      '  unmount /mnt/a (loop0p1)',
+      '  remove 2 maps: loop0p1 loop0p2',
+      '  keep /dev/loop0: not attached by kpartx-tui (losetup -d releases it)',
+    ]);
   });
 });

@@ -32,7 +32,9 @@ export function sourceRow(source: SourceEntry, width: number): string {
       : '';
   const fixed = 16 + 1 + 6 + 1 + 9 + 2;
   const rest = Math.max(0, width - fixed);
-  const whatWidth = Math.max(0, Math.min(rest, mapped ? Math.ceil(rest * 0.6) : rest));
+  // What an earlier run left is worth more room than the rest of a short description.
+  const whatShare = source.leftovers ? Math.min(describe(source).length, Math.ceil(rest * 0.4)) : rest * 0.6;
+  const whatWidth = Math.max(0, Math.min(rest, mapped ? Math.ceil(whatShare) : rest));
   return [
     padEnd(source.name, 16),
     padEnd(source.kind, 6),
