@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     reporters: ['default', './test/support/summary-reporter.ts'],
+    // A run directory of the run's own (see test/support/run-dir.ts).
+    globalSetup: ['./test/support/run-dir.ts'],
   },
 });

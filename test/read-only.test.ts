@@ -166,6 +166,7 @@ describe('maps over a read-only parent on the fake kernel (dm backend)', () => {
     number,
     name: `loop0p${number}`,
     dmName: `loop0p${number}`,
+    kernelName: `loop0p${number}`,
     uuid: `part${number}-${U}`,
     start: number * 4096,
     size: 4096,

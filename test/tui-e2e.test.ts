@@ -140,6 +140,9 @@ describe.skipIf(skipReason !== '')(
         'TERM=xterm-256color',
         '-e',
         'SHELL=/bin/sh',
+        // A tmux server started elsewhere would not pass on this run's own run directory.
+        '-e',
+        `KPARTX_TUI_RUN_DIR=${process.env.KPARTX_TUI_RUN_DIR ?? '/run/kpartx-tui'}`,
         `node ${bin} disk.img; echo KPARTX_TUI_EXIT=$?; sleep 120`,
       );
       await waitForScreen('gpt table', 30_000);

@@ -4,15 +4,17 @@
  * and the same for both backends: a map is found by its /dev/mapper path and device number.
  */
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
+import { strerror } from '../kernel/libc.js';
+import { ensureMountDir, runDir } from '../kernel/run-dir.js';
 import { type DevNo, type Kernel, KernelError, type MountEntry, sameDevNo } from '../kernel/types.js';
 import type { EmitEvent, ExistingMap, MapBackend, MapRequest, OpResult, RemoveRequest } from './backend.js';
 import { errorText } from './errors.js';
 import { noReplayOptions } from './mount-options.js';
 import { deferSignals } from './signals.js';
 
-/** Mountpoints the session creates: `<MOUNT_ROOT>/<map name>`. */
-export const MOUNT_ROOT = '/run/kpartx-tui/mnt';
+/** Mountpoints the session creates: `<mount root>/<map name>`, the root being `<run dir>/mnt`. */
+export const defaultMountRoot = (): string => join(runDir(), 'mnt');
 
 export interface FilesystemSignature {
   /** What blkid would call it: `ext4`, `vfat`, `xfs`… */
@@ -103,7 +105,7 @@ export interface MountRequest {
   exec?: boolean;
   /** Kernel filesystem type; detected when absent. */
   fstype?: string;
-  /** Where to mount; `<MOUNT_ROOT>/<name>` when absent (created, and removed again on unmount). */
+  /** Where to mount; `<mount root>/<name>` when absent (created, and removed again on unmount). */
   mountpoint?: string;
 }
 
@@ -148,7 +150,7 @@ function releaseReadOnly(mountpoint: string): string | undefined {
 }
 
 export function createSession(kernel: SessionKernel, options: SessionOptions = {}) {
-  const mountRoot = options.mountRoot ?? MOUNT_ROOT;
+  const mountRoot = options.mountRoot ?? defaultMountRoot();
 
   const defaultMountpoint = (name: string): string => `${mountRoot}/${basename(name)}`;
 
@@ -207,7 +209,18 @@ export function createSession(kernel: SessionKernel, options: SessionOptions = {
     const exec = request.exec ?? false;
     const mountpoint = resolve(request.mountpoint ?? defaultMountpoint(request.name));
     if (isMountpoint(mountpoint)) throw new SessionError(`${mountpoint} is already a mountpoint`);
-    const created = mkdirSync(mountpoint, { recursive: true, mode: 0o755 });
+    // A mountpoint of our own is made (or accepted) only as a real directory of ours: never through a
+    // symlink someone left there. One the caller names is the caller's.
+    let created: string | undefined;
+    try {
+      created = request.mountpoint
+        ? mkdirSync(mountpoint, { recursive: true, mode: 0o755 })
+        : ensureMountDir(mountpoint, options.mountRoot);
+    } catch (error) {
+      throw new SessionError(
+        `${request.name}: not mounted: ${error instanceof Error ? error.message : error}`,
+      );
+    }
     const holdReadOnly = readOnly && !info.readOnly;
     try {
       if (holdReadOnly) {
@@ -267,7 +280,13 @@ export function createSession(kernel: SessionKernel, options: SessionOptions = {
     try {
       kernel.mounts.unmount(target);
     } catch (error) {
-      const why = error instanceof Error ? error.message : String(error);
+      // The kernel's reason alone: the message names the mountpoint once.
+      const why =
+        error instanceof KernelError && error.errno > 0
+          ? strerror(error.errno)
+          : error instanceof Error
+            ? error.message
+            : String(error);
       throw new SessionError(`cannot unmount ${target}: ${why} (is a shell or program still using it?)`);
     }
     const kept = releaseReadOnly(target);

@@ -495,12 +495,15 @@ function kernelStrerror(error: unknown): string {
   return colon >= 0 ? message.slice(colon + 2) : message;
 }
 
-/** Open the device the table is read from; failure reads `<device>: <strerror>` like perror. */
+/**
+ * Open what the table is read from; failure reads `<path>: <strerror>` like perror, naming what
+ * was opened: the image file itself when no loop is bound to it yet (the loop is only predicted).
+ */
 export function openSourceDisk(source: ResolvedSource, host: Host): FileDisk {
   const { path, sizeBytes, sectorSize } = source.read;
   try {
     return host.openDisk(path, sizeBytes, sectorSize);
   } catch (error) {
-    throw new SourceError(`${source.parent.path}: ${strerrorOf(error)}`, 'stderr');
+    throw new SourceError(`${path}: ${strerrorOf(error)}`, 'stderr');
   }
 }

@@ -3,12 +3,14 @@
  * flock(2) on a file under /run: the kernel drops it when the process dies, so a killed run never
  * leaves a stale lock behind.
  */
-import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { closeSync, statSync } from 'node:fs';
 import { flock, LOCK_EX, LOCK_NB } from './libc.js';
 import { sleepSync } from './loop.js';
+import { ensureOwnDir, ensureRunSubdir, openOwnFile, RunDirError } from './run-dir.js';
 import { KernelError } from './types.js';
 
-export const LOCK_DIR = '/run/kpartx-tui/locks';
+/** Lock files live in `<run dir>/locks` (see run-dir.ts). */
+export const LOCK_SUBDIR = 'locks';
 export const DEFAULT_LOCK_WAIT_MS = 10_000;
 
 /**
@@ -40,10 +42,26 @@ interface LockFile {
   deadline: number;
 }
 
-function openLockFile(key: string, waitMs: number, dir: string): LockFile {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const path = `${dir}/${key.replace(/[^A-Za-z0-9._-]/g, '_')}.lock`;
-  return { fd: openSync(path, 'a', 0o600), path, deadline: Date.now() + waitMs };
+/** Why a lock could not even be opened, for `device`: what failed, and that changing maps needs root. */
+export class LockError extends Error {
+  constructor(device: string, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    const denied = cause instanceof RunDirError && (cause.code === 'EACCES' || cause.code === 'EPERM');
+    const notRoot = denied && process.geteuid?.() !== 0 ? ' (changing maps needs root)' : '';
+    super(`${device}: cannot take the lock on its maps: ${why}${notRoot}`);
+    this.name = 'LockError';
+  }
+}
+
+function openLockFile(key: string, waitMs: number, device: string, dir: string | undefined): LockFile {
+  try {
+    if (dir === undefined) dir = ensureRunSubdir(LOCK_SUBDIR, 0o700);
+    else ensureOwnDir(dir, 0o700);
+    const path = `${dir}/${key.replace(/[^A-Za-z0-9._-]/g, '_')}.lock`;
+    return { fd: openOwnFile(path), path, deadline: Date.now() + waitMs };
+  } catch (error) {
+    throw new LockError(device, error);
+  }
 }
 
 /** One non-blocking attempt: true when taken, false while another run holds it and time is left. */
@@ -83,9 +101,9 @@ export function acquireLock(
   key: string,
   device: string,
   waitMs = DEFAULT_LOCK_WAIT_MS,
-  dir = LOCK_DIR,
+  dir?: string,
 ): HeldLock {
-  const lock = openLockFile(key, waitMs, dir);
+  const lock = openLockFile(key, waitMs, device, dir);
   while (!attempt(lock, device, waitMs)) sleepSync(RETRY_MS);
   return held(lock);
 }
@@ -95,9 +113,9 @@ export async function acquireLockAsync(
   key: string,
   device: string,
   waitMs = DEFAULT_LOCK_WAIT_MS,
-  dir = LOCK_DIR,
+  dir?: string,
 ): Promise<HeldLock> {
-  const lock = openLockFile(key, waitMs, dir);
+  const lock = openLockFile(key, waitMs, device, dir);
   while (!attempt(lock, device, waitMs)) await new Promise((done) => setTimeout(done, RETRY_MS));
   return held(lock);
 }

@@ -13,6 +13,7 @@ import {
   PartitionNext,
   PartitionTable,
 } from './components/Layout.js';
+import Leftovers from './components/Leftovers.js';
 import MountSession from './components/MountSession.js';
 import Options from './components/Options.js';
 import Preview from './components/Preview.js';
@@ -61,15 +62,26 @@ function helpKeys(state: AppState, isRoot: boolean): KeyHelp[] {
             { key: 'Enter', label: 'keep' },
             { key: 'Esc', label: 'undo' },
           ]
-        : [
-            root('a', 'add'),
-            root('d', 'delete'),
-            root('m', 'mount'),
-            { key: 'r/p/g/s/b', label: 'options' },
-            { key: '↑↓', label: 'move' },
-            { key: 'Esc', label: 'back' },
-            { key: 'q', label: 'quit' },
-          ];
+        : state.inspection?.remains
+          ? // Something is set up on the source: the clean-up key takes the place of the moves.
+            [
+              root('a', 'add'),
+              root('d', 'delete'),
+              root('m', 'mount'),
+              root('x', 'clean'),
+              { key: 'r/p/g/s/b', label: 'options' },
+              { key: 'Esc', label: 'back' },
+              { key: 'q', label: 'quit' },
+            ]
+          : [
+              root('a', 'add'),
+              root('d', 'delete'),
+              root('m', 'mount'),
+              { key: 'r/p/g/s/b', label: 'options' },
+              { key: '↑↓', label: 'move' },
+              { key: 'Esc', label: 'back' },
+              { key: 'q', label: 'quit' },
+            ];
     case 'confirm':
       return [
         { key: 'y', label: 'yes' },
@@ -99,7 +111,7 @@ function helpKeys(state: AppState, isRoot: boolean): KeyHelp[] {
         { key: 'Enter', label: 'mount' },
         { key: 'r', label: 'read-only' },
         { key: 'e', label: 'exec' },
-        { key: 'x', label: 'unmap all' },
+        { key: 'x', label: state.inspection?.remains?.mounts.length ? 'unmount + unmap all' : 'unmap all' },
         { key: 'Esc', label: 'back' },
         { key: 'q', label: 'quit' },
       ];
@@ -112,11 +124,15 @@ function title(state: AppState, isRoot: boolean): string {
     state.screen === 'confirm'
       ? state.confirm === 'add'
         ? ' · add'
-        : ' · delete'
+        : state.confirm === 'teardown'
+          ? ' · clean up'
+          : ' · delete'
       : state.screen === 'progress'
         ? state.op?.kind === 'add'
           ? ' · adding'
-          : ' · deleting'
+          : state.op?.kind === 'teardown'
+            ? ' · cleaning up'
+            : ' · deleting'
         : state.screen === 'mount'
           ? ' · mount session'
           : '';
@@ -184,6 +200,7 @@ export default function App({
             {truncate(layout.note, width)}
           </Text>
         ) : null}
+        <Leftovers remains={inspection.remains} width={width} theme={theme} />
         <PartitionTable
           layout={layout}
           selected={state.partitionIndex}
@@ -203,8 +220,8 @@ export default function App({
         <Preview
           preview={inspection.preview}
           width={width}
-          // The next-step line takes its row from the preview, so the table does not jump.
-          height={previewRows - (selected?.contentHint ? 1 : 0)}
+          // The next-step and leftovers lines take their rows from the preview, so the table does not jump.
+          height={previewRows - (selected?.contentHint ? 1 : 0) - (inspection.remains?.earlier ? 1 : 0)}
           theme={theme}
           {...(selected ? { selectedNumber: selected.number } : {})}
         />
@@ -217,7 +234,13 @@ export default function App({
   } else if (state.screen === 'progress' && state.op) {
     content = (
       <Progress
-        title={state.op.kind === 'add' ? 'Creating maps' : 'Removing maps'}
+        title={
+          state.op.kind === 'add'
+            ? 'Creating maps'
+            : state.op.kind === 'teardown'
+              ? 'Unmounting, removing maps, releasing the loop'
+              : 'Removing maps'
+        }
         steps={state.op.steps}
         running={state.op.running}
         outcome={state.op.outcome}

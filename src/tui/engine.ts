@@ -3,7 +3,7 @@
  * the mount session, turned into the view-model of model.ts. No React here; the container hook
  * calls these functions and renders what they return and emit.
  */
-import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type {
   BackendKind,
@@ -14,7 +14,7 @@ import type {
   PlannedMap,
 } from '../engine/backend.js';
 import { createLoopBackend } from '../engine/backends/loop.js';
-import { chooseBackendKind, loadBackend } from '../engine/backends/select.js';
+import { chooseBackendKind, dmUsable, loadBackend } from '../engine/backends/select.js';
 import { decodeUtf8Visibly } from '../engine/display-text.js';
 import { errorText } from '../engine/errors.js';
 import { releaseImageLoop } from '../engine/image-loop.js';
@@ -22,6 +22,7 @@ import { inspectSource, predictBackend } from '../engine/inspect.js';
 import type { Slot, TableType } from '../engine/partition.js';
 import { PlanError, planMaps } from '../engine/plan.js';
 import { createSession, guardedAdd, guardedMount, guardedRemove, guardedUnmount } from '../engine/session.js';
+import { deferSignals } from '../engine/signals.js';
 import {
   type Host,
   hostFor,
@@ -31,6 +32,14 @@ import {
   resolveSource,
 } from '../engine/source.js';
 import { readPartitionTable } from '../engine/tables/index.js';
+import {
+  nothingRemains,
+  type SourceRemains,
+  type TeardownEvent,
+  tearDown as tearDownSource,
+  teardownSummary,
+  whatRemains,
+} from '../engine/teardown.js';
 import { holders as sysfsHolders } from '../kernel/sysfs.js';
 import { type DevNo, formatDevNo, type Kernel, sameDevNo } from '../kernel/types.js';
 import { type ContentInfo, describeContent, hintFor, probeContent } from '../probe/index.js';
@@ -43,6 +52,7 @@ import type {
   PartitionRow,
   PreviewMap,
   ProgressEvent,
+  RemainsView,
   SourceEntry,
   TuiEngine,
 } from './model.js';
@@ -105,6 +115,20 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   /** Content probes per source and slot: they do not change with the options. */
   const contentCache = new Map<string, Map<string, ContentInfo | null>>();
   const looked = new Set<string>();
+  /**
+   * What this app made itself (map paths, mountpoints, image loops): anything else found on a
+   * source was left by an earlier run (a killed one, or another tool) and is shown as such.
+   */
+  const madeHere = { maps: new Set<string>(), mounts: new Set<string>(), loops: new Set<string>() };
+  /** What earlier runs left on each source opened, for the source list (`2 maps, 1 mounted`). */
+  const leftovers = new Map<string, string>();
+  const sourceKey = (path: string): string => {
+    try {
+      return realpathSync(resolve(cwd, path));
+    } catch {
+      return resolve(cwd, path);
+    }
+  };
 
   async function backendFor(k: Kernel, options: MapOptions): Promise<MapBackend> {
     const kind = chooseBackendKind(k, {
@@ -114,6 +138,58 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     if (deps.backend) return deps.backend(kind, k);
     if (kind === 'loop') return createLoopBackend(k, deps.mapDir ? { mapDir: deps.mapDir } : {});
     return loadBackend(kind, k);
+  }
+
+  /**
+   * The chosen backend first, then the other one where this kernel has it: maps an earlier run
+   * made with the other backend are found (and taken down) too.
+   */
+  async function allBackends(k: Kernel, chosen: MapBackend | undefined): Promise<MapBackend[]> {
+    const backends = chosen ? [chosen] : [];
+    if (chosen?.kind !== 'loop' && host.loopAvailable())
+      backends.push(createLoopBackend(k, deps.mapDir ? { mapDir: deps.mapDir } : {}));
+    if (chosen?.kind !== 'dm' && dmUsable(k))
+      backends.push(await (deps.backend ? deps.backend('dm', k) : loadBackend('dm', k)));
+    return backends;
+  }
+
+  const sessionOf = (k: Kernel) => createSession(k, deps.mountRoot ? { mountRoot: deps.mountRoot } : {});
+
+  /** What is set up on a source now; null when nothing is (or the source has no loop yet). */
+  async function remainsOf(
+    k: Kernel,
+    path: string,
+    options: MapOptions,
+    chosen: MapBackend | undefined,
+  ): Promise<SourceRemains | null> {
+    const resolved = await resolveSource(path, 'delete', { readOnly: options.readOnly }, host);
+    if ('nothing' in resolved) return null;
+    const remains = whatRemains(await allBackends(k, chosen), sessionOf(k), k, resolved.parent);
+    return nothingRemains(remains) ? null : remains;
+  }
+
+  /** The remains as the screens show them, with what of it this app did not make. */
+  function remainsView(path: string, remains: SourceRemains | null): RemainsView | undefined {
+    const key = sourceKey(path);
+    leftovers.delete(key);
+    if (!remains) return undefined;
+    const maps = remains.maps.filter((m) => !madeHere.maps.has(m.path));
+    const mounts = remains.mounts.filter((m) => !madeHere.mounts.has(m.mountpoint));
+    const loop = remains.loop?.ours && !madeHere.loops.has(remains.loop.path) ? remains.loop : null;
+    const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+    const short = [
+      maps.length > 0 ? plural(maps.length, 'map') : '',
+      mounts.length > 0 ? `${mounts.length} mounted` : '',
+      loop && remains.maps.length === 0 ? `${loop.path} attached, no maps` : '',
+    ].filter(Boolean);
+    if (short.length > 0) leftovers.set(key, short.join(', '));
+    const where = mounts.length > 0 ? ` on ${mounts.map((m) => m.mountpoint).join(', ')}` : '';
+    return {
+      maps: remains.maps.map((m) => m.name),
+      mounts: remains.mounts.map((m) => ({ map: m.name, mountpoint: m.mountpoint })),
+      loop: remains.loop,
+      earlier: short.length > 0 ? `${short.join(', ')}${where}` : null,
+    };
   }
 
   function readTable(source: ResolvedSource, options: MapOptions, warnings: string[]) {
@@ -126,6 +202,12 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       disk.close();
     }
   }
+
+  const mountpointsOf = (k: Kernel, devno: DevNo): string[] =>
+    k.mounts
+      .list()
+      .filter((m) => sameDevNo(m.devno, devno))
+      .map((m) => m.target);
 
   /** Who keeps a map busy: mounts of it and devices stacked on it. */
   function holdersOf(k: Kernel, devno: DevNo): string[] {
@@ -221,8 +303,20 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       size: m.size,
       readOnly: m.readOnly,
       holders: k ? holdersOf(k, m.devno) : [],
+      mountpoints: k ? mountpointsOf(k, m.devno) : [],
       ...mapContent(m.start, m.size, m.path),
     }));
+    // A predicted loop (the first look) does not exist: nothing can be set up on it.
+    let remains: RemainsView | undefined;
+    if (k && report.image?.loopState !== 'predicted') {
+      try {
+        remains = remainsView(path, await remainsOf(k, path, options, backend));
+      } catch (error) {
+        report.warnings.push(`${path}: cannot tell what is set up on it: ${errorText(error)}`);
+      }
+    } else {
+      remainsView(path, null);
+    }
     const existingNames = new Set(report.existing.map((m) => m.name));
     const plannedPaths = new Map(report.maps.map((m) => [m.number, m.path]));
     const partitions: PartitionRow[] = report.partitions.map((p) => {
@@ -291,6 +385,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         problems,
       },
       existing,
+      ...(remains ? { remains } : {}),
     };
   }
 
@@ -414,6 +509,13 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     return { counts, onEvent };
   }
 
+  /** Keep `madeHere` in step with what the backends report. */
+  function track(event: MapEvent): void {
+    if (event.type === 'created' || event.type === 'reloaded') madeHere.maps.add(event.path);
+    else if (event.type === 'removed') madeHere.maps.delete(event.path);
+    else if (event.type === 'loop-detached') madeHere.loops.delete(event.path);
+  }
+
   async function add(
     path: string,
     options: MapOptions,
@@ -426,6 +528,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     const { parent } = resolved;
     const attachedHere = resolved.loop?.state === 'attached';
     if (attachedHere) {
+      madeHere.loops.add(parent.path);
       emit({ type: 'note', name: basename(parent.path), detail: `${parent.path} attached to ${path}` });
     }
     const releaseLoop = async () => {
@@ -454,7 +557,10 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     const result = await guardedAdd(
       backend,
       { parent, maps, readOnly: resolved.readOnly, sync: options.sync },
-      onEvent,
+      (event) => {
+        track(event);
+        onEvent(event);
+      },
     );
     if (result.failures > 0) {
       if (backend.existing(parent).length === 0) await releaseLoop();
@@ -484,6 +590,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     const { counts, onEvent } = progressLines(k, parent, emit);
     const result = await guardedRemove(backend, { parent, force: false, sync: options.sync }, (event) => {
       if (event.type === 'removed') removed++;
+      track(event);
       onEvent(event);
     });
     // As `kpartx -d image`: the image's loop goes too once no map is left on it.
@@ -505,6 +612,64 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     if (result.failures > 0 || counts.busy > 0)
       return { ok: false, summary: `${removed} map(s) removed; ${counts.busy} busy, kept (see why above).` };
     return { ok: true, summary: `${removed} map(s) removed.` };
+  }
+
+  /** Unmount, unmap, release: everything set up on the source, whoever made it. */
+  async function tearDown(
+    path: string,
+    options: MapOptions,
+    emit: (e: ProgressEvent) => void,
+  ): Promise<OpOutcome> {
+    const k = await kernel();
+    const backends = await allBackends(k, await backendFor(k, options));
+    const resolved = await resolveSource(path, 'delete', { readOnly: options.readOnly }, host);
+    if ('nothing' in resolved)
+      return { ok: true, summary: `${path}: no loop device bound, nothing to clean up.` };
+    const { parent } = resolved;
+    const { onEvent } = progressLines(k, parent, emit);
+    const step = (event: TeardownEvent): void => {
+      switch (event.type) {
+        case 'unmounted':
+          madeHere.mounts.delete(event.mountpoint);
+          emit({ type: 'note', name: `unmount ${event.name}`, detail: `${event.mountpoint} unmounted` });
+          return;
+        case 'unmount-failed':
+          emit({ type: 'failed', name: `unmount ${event.name}`, message: event.message });
+          return;
+        case 'loop-released':
+          madeHere.loops.delete(event.path);
+          emit({ type: 'note', name: basename(event.path), detail: `${event.path} released` });
+          return;
+        case 'loop-kept':
+          emit({ type: 'kept', name: basename(event.path), why: event.why });
+          return;
+        default:
+          track(event);
+          onEvent(event);
+      }
+    };
+    // Like a removal, a teardown is never cut short by a signal: it runs to its end first.
+    const result = await deferSignals(
+      () => tearDownSource(backends, sessionOf(k), k, parent, { sync: options.sync }, step),
+      () => {},
+    );
+    return { ok: result.kept.length === 0, summary: teardownSummary(result) };
+  }
+
+  /** A map already mounted (by an earlier run, or by hand): the session takes it over as it is. */
+  function mountedAlready(k: Kernel, mapPath: string): MountView | undefined {
+    const { devno } = k.blockDevice(mapPath);
+    const entry = k.mounts.list().find((m) => sameDevNo(m.devno, devno));
+    if (!entry) return undefined;
+    return {
+      source: mapPath,
+      mountpoint: entry.target,
+      readOnly: entry.options.split(',').includes('ro'),
+      exec: !entry.options.split(',').includes('noexec'),
+      fstype: entry.fstype,
+      tree: listTree(entry.target),
+      earlier: !madeHere.mounts.has(entry.target),
+    };
   }
 
   function listTree(mountpoint: string): string[] {
@@ -551,17 +716,24 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   }
 
   async function session() {
-    return createSession(await kernel(), deps.mountRoot ? { mountRoot: deps.mountRoot } : {});
+    return sessionOf(await kernel());
   }
 
   return {
     isRoot: deps.isRoot ?? process.geteuid?.() === 0,
-    listSources: (extra: string[]): SourceEntry[] => listSources(extra, cwd),
+    listSources: (extra: string[]): SourceEntry[] =>
+      listSources(extra, cwd).map((entry) => {
+        const left = leftovers.get(entry.path);
+        return left ? { ...entry, leftovers: left } : entry;
+      }),
     inspect,
     add,
     remove,
+    tearDown,
     async mount(mapPath, { readOnly, exec }): Promise<MountView> {
       const s = await session();
+      const adopted = mountedAlready(await kernel(), mapPath);
+      if (adopted) return adopted;
       const fstype = mountType(mapPath);
       const mounted = await guardedMount(s, {
         name: basename(mapPath),
@@ -570,6 +742,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         exec,
         ...(fstype ? { fstype } : {}),
       });
+      madeHere.mounts.add(mounted.mountpoint);
       return {
         source: mapPath,
         mountpoint: mounted.mountpoint,
@@ -583,6 +756,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     async unmount(mount) {
       const s = await session();
       await guardedUnmount(s, mount.mountpoint);
+      madeHere.mounts.delete(mount.mountpoint);
     },
   };
 }

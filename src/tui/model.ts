@@ -20,6 +20,8 @@ export interface SourceEntry {
   partitioned: boolean;
   /** Names of maps or devices built on it (dm holders, loop devices bound to the file). */
   mappedBy: string[];
+  /** What an earlier run left set up on it, as found when it was last opened: `2 maps, 1 mounted`. */
+  leftovers?: string;
 }
 
 export type PartitionDepth = 0 | 1;
@@ -116,16 +118,31 @@ export interface ExistingMapView {
   readOnly: boolean;
   /** Why it cannot be removed now: mountpoints, holder devices, open count. */
   holders: string[];
+  /** Where it is mounted now (by this app or anyone else). */
+  mountpoints?: string[];
   /** `ext4 "root"`, `crypto_LUKS`…, when the content probe knows. */
   contents?: string;
   /** Set when the content is known and is not a filesystem to mount as it is (LUKS, LVM, swap…): why, and what instead. */
   notMountableWhy?: string;
 }
 
+/**
+ * Everything of a source that is set up now (maps of either backend, their mounts, the image's
+ * loop), as a teardown would take it down: absent when there is nothing.
+ */
+export interface RemainsView {
+  maps: string[];
+  mounts: { map: string; mountpoint: string }[];
+  loop: { path: string; ours: boolean } | null;
+  /** What of it an earlier run left (not made by this app): `2 maps, 1 mounted on /x`; null when none. */
+  earlier: string | null;
+}
+
 export interface Inspection {
   layout: LayoutView;
   preview: Preview;
   existing: ExistingMapView[];
+  remains?: RemainsView;
 }
 
 export type StepState = 'running' | 'done' | 'failed' | 'rolled-back' | 'busy' | 'skipped';
@@ -152,7 +169,9 @@ export type ProgressEvent =
   | { type: 'rolled-back'; name: string }
   | { type: 'removed'; name: string; path: string }
   | { type: 'busy'; name: string; holders: string[] }
-  | { type: 'note'; name: string; detail: string };
+  | { type: 'note'; name: string; detail: string }
+  /** Something a teardown left in place, and why. */
+  | { type: 'kept'; name: string; why: string };
 
 export interface OpOutcome {
   ok: boolean;
@@ -176,6 +195,8 @@ export interface MountView {
   fstype: string;
   /** First entries of the mounted tree, `dir/` for directories. */
   tree: string[];
+  /** It was mounted before this session (an earlier run): the session took it over. */
+  earlier?: boolean;
 }
 
 /** What the TUI needs from the engine and the kernel. The real one and the test ones implement it. */
@@ -186,6 +207,8 @@ export interface TuiEngine {
   inspect(path: string, options: MapOptions): Inspection | Promise<Inspection>;
   add(path: string, options: MapOptions, emit: (event: ProgressEvent) => void): Promise<OpOutcome>;
   remove(path: string, options: MapOptions, emit: (event: ProgressEvent) => void): Promise<OpOutcome>;
+  /** Unmount every mount of the source's maps, remove the maps, release the image's loop if ours. */
+  tearDown(path: string, options: MapOptions, emit: (event: ProgressEvent) => void): Promise<OpOutcome>;
   mount(mapPath: string, choice: MountChoice): Promise<MountView>;
   /** Re-read the top of the tree (after coming back from a shell). */
   listTree(mountpoint: string): string[];

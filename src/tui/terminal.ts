@@ -4,6 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import type { TerminalControl } from './hooks/use-kpartx-app.js';
+import { userEnvironment } from './shell-env.js';
 
 const ENTER_ALT = '\u001b[?1049h\u001b[2J\u001b[H';
 const LEAVE_ALT = '\u001b[?1049l';
@@ -37,7 +38,7 @@ export function realTerminal(stdin: NodeJS.ReadStream, stdout: NodeJS.WriteStrea
       if (stdin.isTTY) stdin.setRawMode(false);
       // Synchronous on purpose: the event loop (and so Ink's stdin reader) sleeps while the shell
       // owns the terminal.
-      spawnSync(shell, [], { cwd, stdio: 'inherit', env: { ...process.env, KPARTX_TUI_SHELL: '1' } });
+      spawnSync(shell, [], { cwd, stdio: 'inherit', env: { ...userEnvironment(), KPARTX_TUI_SHELL: '1' } });
       if (stdin.isTTY && wasRaw) stdin.setRawMode(true);
       control.enterScreen();
       control.onResume?.();

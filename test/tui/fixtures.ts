@@ -180,6 +180,13 @@ export class ScriptedEngine implements TuiEngine {
       ? { ok: false, summary: `${kept} map(s) busy, kept` }
       : { ok: true, summary: 'all maps removed' };
   }
+  async tearDown(path: string, options: MapOptions, emit: (e: ProgressEvent) => void): Promise<OpOutcome> {
+    if (this.mounted) {
+      emit({ type: 'note', name: 'unmount loop0p2', detail: `${this.mounted.mountpoint} unmounted` });
+      this.mounted = null;
+    }
+    return this.remove(path, options, emit);
+  }
   async mount(mapPath: string, { readOnly, exec }: MountChoice): Promise<MountView> {
     this.calls.push(`mount ${mapPath} ${readOnly ? 'ro' : 'rw'}${exec ? ' exec' : ''}`);
     this.mounted = {

@@ -9,6 +9,7 @@ import { type AppState, initialAppState } from '../../src/tui/hooks/use-app-stat
 import type {
   Inspection,
   MapOptions,
+  MountChoice,
   MountView,
   OpOutcome,
   ProgressEvent,
@@ -94,16 +95,18 @@ class HostileEngine extends ScriptedEngine {
     emit({ type: 'failed', name: evil('x'), message: evil('message') });
     return { ok: true, summary: evil('summary') };
   }
-  override async mount(mapPath: string, readOnly: boolean): Promise<MountView> {
+  override async mount(mapPath: string, { readOnly, exec }: MountChoice): Promise<MountView> {
     this.calls.push(`mount ${mapPath}`);
-    this.mounted = {
+    const mounted: MountView = {
       source: mapPath,
       mountpoint: `/run/${evil('mnt')}`,
       readOnly,
+      exec,
       fstype: evil('fs'),
       tree: [evil('file'), `${evil('dir')}/`],
     };
-    return this.mounted;
+    this.mounted = mounted;
+    return mounted;
   }
   override async unmount(): Promise<void> {
     throw new Error(evil('unmount failed'));

@@ -116,7 +116,9 @@ export default function MountSession(props: MountSessionProps) {
   const items = offered.map((m) => ({
     key: m.name,
     label: truncate(
-      `${padEnd(m.name, 16)} ${padEnd(m.path, 18)} ${padEnd(m.devno, 7)} ${humanSectors(m.size)}`,
+      `${padEnd(m.name, 16)} ${padEnd(m.path, 18)} ${padEnd(m.devno, 7)} ${padEnd(humanSectors(m.size), 8)}${
+        m.mountpoints?.length ? ` mounted on ${m.mountpoints.join(', ')}` : ''
+      }`,
       width - 2,
     ),
     value: maps.indexOf(m),

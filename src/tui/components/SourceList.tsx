@@ -24,12 +24,18 @@ function describe(source: SourceEntry): string {
   return [what, source.model].filter(Boolean).join(' · ');
 }
 
-/** One fixed-width row: name, kind, size, what it is, what maps it. */
+/** One fixed-width row: name, kind, size, what it is, what maps it (or what an earlier run left). */
 export function sourceRow(source: SourceEntry, width: number): string {
-  const mapped = source.mappedBy.length > 0 ? `mapped: ${source.mappedBy.join(' ')}` : '';
+  const mapped = source.leftovers
+    ? `earlier run left: ${source.leftovers}`
+    : source.mappedBy.length > 0
+      ? `mapped: ${source.mappedBy.join(' ')}`
+      : '';
   const fixed = 16 + 1 + 6 + 1 + 9 + 2;
   const rest = Math.max(0, width - fixed);
-  const whatWidth = Math.max(0, Math.min(rest, mapped ? Math.ceil(rest * 0.6) : rest));
+  // What an earlier run left is worth more room than the rest of a short description.
+  const whatShare = source.leftovers ? Math.min(describe(source).length, Math.ceil(rest * 0.4)) : rest * 0.6;
+  const whatWidth = Math.max(0, Math.min(rest, mapped ? Math.ceil(whatShare) : rest));
   return [
     padEnd(source.name, 16),
     padEnd(source.kind, 6),

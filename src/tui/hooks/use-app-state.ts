@@ -16,7 +16,8 @@ import { type OptionsAction, optionsReducer } from './use-options-state.js';
 import { progressReducer } from './use-progress-state.js';
 
 export type Screen = 'sources' | 'layout' | 'confirm' | 'progress' | 'mount';
-export type OpKind = 'add' | 'remove';
+/** `teardown`: unmount every mount of the source's maps, remove the maps, release the image's loop. */
+export type OpKind = 'add' | 'remove' | 'teardown';
 
 export interface Operation {
   kind: OpKind;
@@ -46,6 +47,8 @@ export interface AppState {
   /** Highlighted row of the partition table. */
   partitionIndex: number;
   confirm: OpKind | null;
+  /** Where a confirmation was asked from, and where "no" goes back to. */
+  confirmReturn: 'layout' | 'mount';
   op: Operation | null;
   mountIndex: number;
   mount: MountState;
@@ -66,6 +69,7 @@ export const initialAppState: AppState = {
   delimiterBefore: null,
   partitionIndex: 0,
   confirm: null,
+  confirmReturn: 'layout',
   op: null,
   mountIndex: 0,
   mount: initialMountState,
@@ -132,7 +136,7 @@ export function appReducer(state: AppState, action: AppAction): AppState {
     case 'back':
       if (state.screen === 'layout')
         return { ...state, screen: 'sources', sourcePath: null, inspection: null, message: null };
-      if (state.screen === 'confirm') return { ...state, screen: 'layout', confirm: null };
+      if (state.screen === 'confirm') return { ...state, screen: state.confirmReturn, confirm: null };
       if (state.screen === 'mount') return { ...state, screen: 'layout', mount: initialMountState };
       return state;
     case 'options':
@@ -160,8 +164,14 @@ export function appReducer(state: AppState, action: AppAction): AppState {
     }
     case 'confirm':
       return action.kind
-        ? { ...state, screen: 'confirm', confirm: action.kind, message: null }
-        : { ...state, screen: 'layout', confirm: null };
+        ? {
+            ...state,
+            screen: 'confirm',
+            confirm: action.kind,
+            confirmReturn: state.screen === 'mount' ? 'mount' : 'layout',
+            message: null,
+          }
+        : { ...state, screen: state.confirmReturn, confirm: null };
     case 'op-start':
       return {
         ...state,

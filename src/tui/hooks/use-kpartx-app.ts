@@ -119,10 +119,21 @@ export function useKpartxApp(
 
   // A mount session that has removed every map is confirmed against a fresh look at the source.
   const confirmClean = useCallback((after: Inspection | null) => {
-    if (after && after.existing.length === 0)
+    if (after && after.existing.length === 0 && !after.remains)
       dispatch({ type: 'mount', action: { type: 'clean', what: 'maps removed, nothing mounted' } });
     else dispatch({ type: 'mount', action: { type: 'failed', message: 'some maps are still there' } });
   }, []);
+
+  // After a teardown the session's own mount may be gone with the rest: the session must say so.
+  const settleMount = useCallback(
+    (after: Inspection | null, fromSession: boolean) => {
+      const current = stateRef.current.mount.mount;
+      const stillMounted = after?.remains?.mounts.some((m) => m.mountpoint === current?.mountpoint) ?? false;
+      if (current && !stillMounted) dispatch({ type: 'mount', action: { type: 'unmounted' } });
+      if (fromSession) confirmClean(after);
+    },
+    [confirmClean],
+  );
 
   const needRoot = useCallback(
     (what: string): boolean => {
@@ -148,7 +159,12 @@ export function useKpartxApp(
       dispatch({ type: 'op-start', kind });
       let outcome: OpOutcome;
       try {
-        const run = kind === 'add' ? engine.add.bind(engine) : engine.remove.bind(engine);
+        const run =
+          kind === 'add'
+            ? engine.add.bind(engine)
+            : kind === 'teardown'
+              ? engine.tearDown.bind(engine)
+              : engine.remove.bind(engine);
         outcome = await run(sourcePath, options, (event) => dispatch({ type: 'op-event', event }));
       } catch (error) {
         outcome = { ok: false, summary: errorText(error) };
@@ -164,6 +180,12 @@ export function useKpartxApp(
     [engine, exit, inspect],
   );
 
+  // What is mounted where is part of the look at the source: look again after a mount changes.
+  const lookAgain = useCallback(() => {
+    const { sourcePath, options } = stateRef.current;
+    if (sourcePath) void inspect(sourcePath, options);
+  }, [inspect]);
+
   const unmountCurrent = useCallback(async (): Promise<boolean> => {
     const current = stateRef.current.mount.mount;
     if (!current) return true;
@@ -171,12 +193,13 @@ export function useKpartxApp(
     try {
       await engine.unmount(current);
       dispatch({ type: 'mount', action: { type: 'unmounted' } });
+      lookAgain();
       return true;
     } catch (error) {
       dispatch({ type: 'mount', action: { type: 'failed', message: errorText(error) } });
       return false;
     }
-  }, [engine]);
+  }, [engine, lookAgain]);
 
   const actions: AppActions = useMemo(
     () => ({
@@ -194,7 +217,8 @@ export function useKpartxApp(
         dispatch({ type: 'delimiter-edit', text, ...(commit ? { commit } : {}) }),
       movePartition: (delta) => dispatch({ type: 'partition-move', delta }),
       request: (kind) => {
-        if (!needRoot(kind === 'add' ? 'Adding maps' : 'Deleting maps')) return;
+        const what = kind === 'add' ? 'Adding maps' : kind === 'teardown' ? 'Cleaning up' : 'Deleting maps';
+        if (!needRoot(what)) return;
         const { sourcePath, options } = stateRef.current;
         if (!sourcePath) return;
         // Look again first: the confirmation must show the kernel's state now (who holds what).
@@ -211,13 +235,21 @@ export function useKpartxApp(
             });
             return;
           }
+          if (kind === 'teardown' && !inspection.remains) {
+            dispatch({
+              type: 'message',
+              message: { text: 'Nothing of this source is set up: nothing to clean up.', tone: 'warn' },
+            });
+            return;
+          }
           dispatch({ type: 'confirm', kind });
         });
       },
       cancelConfirm: () => dispatch({ type: 'confirm', kind: null }),
       runConfirmed: () => {
-        const kind = stateRef.current.confirm;
-        if (kind) void runOp(kind);
+        const { confirm: kind, confirmReturn } = stateRef.current;
+        if (kind === 'teardown') void runOp(kind, (after) => settleMount(after, confirmReturn === 'mount'));
+        else if (kind) void runOp(kind);
       },
       dismissProgress: () => dispatch({ type: 'op-dismiss' }),
       openMount: () => {
@@ -231,7 +263,10 @@ export function useKpartxApp(
         const how = [readOnly ? ' read-only' : '', exec ? ' with exec' : ''].join('');
         dispatch({ type: 'mount', action: { type: 'working', what: `mounting ${path}${how}…` } });
         engine.mount(path, { readOnly, exec }).then(
-          (mount) => dispatch({ type: 'mount', action: { type: 'mounted', mount } }),
+          (mount) => {
+            dispatch({ type: 'mount', action: { type: 'mounted', mount } });
+            lookAgain();
+          },
           (error) => dispatch({ type: 'mount', action: { type: 'failed', message: errorText(error) } }),
         );
       },
@@ -250,6 +285,13 @@ export function useKpartxApp(
       },
       unmount: () => void unmountCurrent(),
       finishSession: () => {
+        // Mounts this session did not make (an earlier run's) are shown and confirmed first.
+        const { mount, inspection } = stateRef.current;
+        const others = inspection?.remains?.mounts.filter((m) => m.mountpoint !== mount.mount?.mountpoint);
+        if (mount.mount?.earlier || (others && others.length > 0)) {
+          actions.request('teardown');
+          return;
+        }
         void (async () => {
           if (!(await unmountCurrent())) return;
           await runOp('remove', confirmClean);
@@ -269,7 +311,19 @@ export function useKpartxApp(
       },
       interrupt: () => actions.quit(),
     }),
-    [confirmClean, engine, exit, inspect, loadSources, needRoot, runOp, terminal, unmountCurrent],
+    [
+      confirmClean,
+      engine,
+      exit,
+      inspect,
+      loadSources,
+      lookAgain,
+      needRoot,
+      runOp,
+      settleMount,
+      terminal,
+      unmountCurrent,
+    ],
   );
 
   return { state, actions };

@@ -1,4 +1,4 @@
-/** Layout screen keys: move, change options, start add/delete/mount, leave. */
+/** Layout screen keys: move, change options, start add/delete/mount/clean-up, leave. */
 import type { Key } from 'ink';
 import type { AppState } from './use-app-state.js';
 import type { AppActions } from './use-kpartx-app.js';
@@ -38,6 +38,7 @@ export function layoutKey(
   else if (input === 'a') actions.request('add');
   else if (input === 'd') actions.request('remove');
   else if (input === 'm') actions.openMount();
+  else if (input === 'x') actions.request('teardown');
   else if (input === 'R') actions.refresh();
   else if (key.escape) actions.back();
   else if (input === 'q') actions.quit();

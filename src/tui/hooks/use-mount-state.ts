@@ -45,7 +45,12 @@ export function mountReducer(state: MountState, action: MountAction): MountState
         ...state,
         phase: 'mounted',
         mount: action.mount,
-        log: [...state.log, `mounted ${action.mount.source} on ${action.mount.mountpoint}`],
+        log: [
+          ...state.log,
+          action.mount.earlier
+            ? `${action.mount.source} was already mounted on ${action.mount.mountpoint} (earlier run): taken over`
+            : `mounted ${action.mount.source} on ${action.mount.mountpoint}`,
+        ],
       };
     case 'tree':
       return state.mount ? { ...state, mount: { ...state.mount, tree: action.tree } } : state;

@@ -31,5 +31,7 @@ export function progressReducer(steps: ProgressStep[], event: ProgressEvent): Pr
       });
     case 'note':
       return upsert(steps, event.name, { state: 'done', confirmation: event.detail });
+    case 'kept':
+      return upsert(steps, event.name, { state: 'busy', detail: `kept: ${event.why}` });
   }
 }
