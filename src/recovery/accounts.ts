@@ -3,9 +3,11 @@
  * can log in, and the password's age and expiry as pam_unix judges them. Nothing here holds a
  * hash: the password is described by its state and scheme only.
  */
+import { RecoveryError } from './errors.js';
 import { type PasswdFile, parsePasswd } from './passwd.js';
 import { type PasswordState, passwordState } from './password-state.js';
 import { parseShadow, type ShadowEntry, type ShadowFile } from './shadow.js';
+import { MAX_ACCOUNT_FILE_BYTES, readTreeFile, TreeError, type TreeReader } from './tree.js';
 
 export const DAY_MS = 86_400_000;
 
@@ -124,4 +126,16 @@ export function listAccounts(passwd: PasswdFile, shadow: ShadowFile | null, day 
 /** listAccounts from the files' bytes (shadow may be missing). */
 export function readAccounts(passwd: Buffer, shadow: Buffer | null, day = today()): Account[] {
   return listAccounts(parsePasswd(passwd), shadow ? parseShadow(shadow) : null, day);
+}
+
+/** The accounts of the guest in `tree`; RecoveryError when its passwd cannot be read. */
+export function listGuestAccounts(tree: TreeReader, day = today()): Account[] {
+  try {
+    const passwd = readTreeFile(tree, '/etc/passwd', MAX_ACCOUNT_FILE_BYTES);
+    if (passwd === null) throw new RecoveryError(`${tree.description}: no /etc/passwd`);
+    return readAccounts(passwd, readTreeFile(tree, '/etc/shadow', MAX_ACCOUNT_FILE_BYTES), day);
+  } catch (error) {
+    if (error instanceof TreeError) throw new RecoveryError(`${tree.description}: ${error.message}`);
+    throw error;
+  }
 }
