@@ -19,26 +19,14 @@ import {
 } from '../src/recovery/hash-policy.js';
 import { parseSha512Setting, randomSalt, sha512Crypt } from '../src/recovery/sha512-crypt.js';
 import { alpine319, debian12, fedora40, rocky94, ubuntu2204 } from './support/guest-trees.js';
+import { opensslSha512, pythonCrypt as pythonCryptAll } from './support/independent.js';
 import { type MemoryTreeSpec, memoryTree } from './support/memory-tree.js';
 
 const libcryptFile = readFileSync('/lib/x86_64-linux-gnu/libcrypt.so.1');
 const hostCrypt = openHostCrypt();
 
 /** Python's crypt module: another binding of the host's libcrypt, for yescrypt. */
-function pythonCrypt(password: string, setting: string): string {
-  return execFileSync(
-    'python3',
-    [
-      '-W',
-      'ignore',
-      '-c',
-      'import crypt,sys; print(crypt.crypt(sys.argv[1], sys.argv[2]))',
-      password,
-      setting,
-    ],
-    { encoding: 'utf8' },
-  ).trim();
-}
+const pythonCrypt = (password: string, setting: string): string => pythonCryptAll([[password, setting]])[0]!;
 
 const crypt = (password: string, setting: string) => {
   const parsed = parseSha512Setting(setting);
@@ -179,10 +167,7 @@ describe('hashPassword', () => {
       'the host has no libcrypt, so yescrypt cannot be made: SHA-512 crypt was computed by kpartx-tui itself',
     ]);
     const hash = made.hash.reveal();
-    const salt = hash.split('$')[2]!;
-    expect(
-      execFileSync('openssl', ['passwd', '-6', '-salt', salt, 'new pw'], { encoding: 'utf8' }).trim(),
-    ).toBe(hash);
+    expect(opensslSha512('new pw', hash)).toBe(hash);
   });
 
   it('never shows the hash when printed or serialised', () => {

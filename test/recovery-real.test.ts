@@ -32,6 +32,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLoopApi } from '../src/kernel/loop.js';
 import { createMountApi } from '../src/kernel/mount.js';
@@ -43,6 +44,7 @@ import { RecoveryError } from '../src/recovery/errors.js';
 import { findSystem } from '../src/recovery/find-system.js';
 import { commitPasswordReset, preparePasswordReset } from '../src/recovery/reset.js';
 import {
+  ALL_HASHES,
   alpine319,
   debian12,
   fedora40,
@@ -50,7 +52,7 @@ import {
   rocky94,
   ubuntu2204,
 } from './support/guest-trees.js';
-import { independentlyVerify, pythonSetXattr, pythonXattrs } from './support/independent.js';
+import { independentlyVerify, opensslSha512, pythonSetXattr, pythonXattrs } from './support/independent.js';
 import { writeTree } from './support/write-tree.js';
 
 const canRun = process.getuid?.() === 0 && existsSync('/dev/loop-control');
@@ -300,6 +302,11 @@ describe.skipIf(!canRun)('password reset on real ext4 root filesystems', () => {
           ...others.map(([user, old]): [string, string] => [old, fieldOf(after, user, 1)]),
         ]),
       ).toEqual([true, false, ...others.map(() => true)]);
+      // Nothing the faces may show or serialise carries a hash, new or old.
+      const shown = JSON.stringify([prepared, report]) + inspect(prepared, { depth: 10 });
+      for (const secret of [hash, ...ALL_HASHES]) {
+        for (const part of secret.split('$').filter((p) => p.length >= 8)) expect(shown).not.toContain(part);
+      }
       const changed = changedLines(was.shadow, after);
       expect(changed).toHaveLength(1);
       expect(after.toString('latin1').split('\n')[changed[0]!]).toBe(c.line.replace('HASH', hash));
@@ -448,6 +455,31 @@ describe.skipIf(!canRun)('password reset on real ext4 root filesystems', () => {
       mounts.unmount(guest.mnt);
       mounts.mount(guest.loop, guest.mnt, 'ext4', { readOnly: true });
       expectRefusedUnchanged(guest, () => commitPasswordReset(prepared), /cannot create \(EROFS\)/);
+    });
+  });
+
+  it('computes SHA-512 itself when the host has no libcrypt, and says so', () => {
+    withGuest(debian12(libcrypt), 'debian-builtin', (guest) => {
+      const was = before(guest);
+      const prepared = preparePasswordReset(
+        guest.mnt,
+        { user: 'debian', password: 'built-in pw', today: TODAY },
+        null,
+      );
+      expect(prepared.policy.scheme).toBe('yescrypt');
+      expect(prepared.hashing).toEqual({
+        scheme: 'sha512crypt',
+        implementation: 'built-in SHA-512 crypt',
+        notes: [
+          'the host has no libcrypt, so yescrypt cannot be made: SHA-512 crypt was computed by kpartx-tui itself',
+        ],
+      });
+      commitPasswordReset(prepared);
+      const after = readFileSync(join(guest.mnt, 'etc/shadow'));
+      const hash = fieldOf(after, 'debian', 1);
+      expect(opensslSha512('built-in pw', hash)).toBe(hash);
+      expect(changedLines(was.shadow, after)).toHaveLength(1);
+      expectRestUnchanged(guest, was);
     });
   });
 
