@@ -2,7 +2,6 @@
  * Accounts from passwd and shadow: every password state and scheme, aging and expiry as pam_unix
  * judges them, malformed lines tolerated, and never a hash in what is reported.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { dayOf, listAccounts, readAccounts } from '../src/recovery/accounts.js';
 import { parsePasswd, serializePasswd } from '../src/recovery/passwd.js';
@@ -10,7 +9,8 @@ import { elidePasswordField, hashScheme, passwordState } from '../src/recovery/p
 import { elideShadowLine, parseShadow, serializeShadow } from '../src/recovery/shadow.js';
 import { ALL_HASHES, alpine319, debian12, rocky94, ubuntu2204 } from './support/guest-trees.js';
 
-const libcrypt = readFileSync('/lib/x86_64-linux-gnu/libcrypt.so.1');
+/** Which crypt library the guest has does not matter here. */
+const libcrypt = Buffer.from('\x7fELF libcrypt stand-in');
 const bytes = (text: string) => Buffer.from(text, 'utf8');
 const fileOf = (files: Record<string, unknown>, path: string) => bytes(files[path] as string);
 const DAY = 19_900; // 2024-06-26

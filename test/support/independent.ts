@@ -4,7 +4,7 @@
  * Python starts slowly here, so each helper takes a batch in one process.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
@@ -61,3 +61,27 @@ export function independentlyVerify(pairs: [string, string][]): boolean[] {
       : pythonResults[next++] === hash,
   );
 }
+
+/** The host's libxcrypt as a file, to stand for a guest's (Debian and Fedora layouts). */
+export const HOST_LIBXCRYPT: Buffer | null = (() => {
+  for (const path of [
+    '/lib/x86_64-linux-gnu/libcrypt.so.1',
+    '/usr/lib/x86_64-linux-gnu/libcrypt.so.1',
+    '/lib/aarch64-linux-gnu/libcrypt.so.1',
+    '/usr/lib64/libcrypt.so.2',
+    '/usr/lib64/libcrypt.so.1',
+  ]) {
+    if (existsSync(path)) return readFileSync(path);
+  }
+  return null;
+})();
+
+/** Python 3.13 dropped the crypt module; without it yescrypt has no independent check here. */
+export const HAS_PYTHON_CRYPT: boolean = (() => {
+  try {
+    execFileSync(PYTHON, ['-W', 'ignore', '-c', 'import crypt'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
