@@ -314,6 +314,12 @@ describe.skipIf(!HOST_LIBXCRYPT)('which scheme a guest expects', () => {
       '/etc/pam.d/a': 'password substack passwd\n@include\nbroken\n',
     };
     expect(policyOf(files).scheme).toBe('sha512crypt');
+    // Option names that are also names of object properties mean nothing.
+    const odd = policyOf({
+      '/etc/pam.d/passwd': 'password required pam_unix.so constructor __proto__ toString\n',
+      '/etc/login.defs': 'ENCRYPT_METHOD constructor\n',
+    });
+    expect(odd).toMatchObject({ scheme: 'sha512crypt', notes: [] });
     expect(parsePamLine('-password   optional\tpam_gnome_keyring.so use_authtok # c')).toEqual({
       type: 'password',
       control: 'optional',

@@ -70,14 +70,14 @@ export function parseLoginDefs(text: string): Record<string, string> {
 const integer = (text: string | undefined): number | null =>
   text !== undefined && /^[0-9]{1,10}$/.test(text.trim()) ? Number(text.trim()) : null;
 
-const ENCRYPT_METHODS: Record<string, Requested> = {
-  YESCRYPT: 'yescrypt',
-  SHA512: 'sha512crypt',
-  SHA256: 'sha256crypt',
-  BCRYPT: 'bcrypt',
-  MD5: 'md5crypt',
-  DES: 'descrypt',
-};
+const ENCRYPT_METHODS = new Map<string, Requested>([
+  ['YESCRYPT', 'yescrypt'],
+  ['SHA512', 'sha512crypt'],
+  ['SHA256', 'sha256crypt'],
+  ['BCRYPT', 'bcrypt'],
+  ['MD5', 'md5crypt'],
+  ['DES', 'descrypt'],
+]);
 
 /** shadow-utils takes the one bound that is set, or the higher of the two; a range is narrowed to its top. */
 function roundsFrom(defs: Record<string, string>, min: string, max: string): number | null {
@@ -91,7 +91,7 @@ function roundsFrom(defs: Record<string, string>, min: string, max: string): num
 /** What login.defs asks for (shadow-utils' own tools: chpasswd, newusers, and passwd without PAM). */
 export function loginDefsRequest(defs: Record<string, string>, path = '/etc/login.defs'): Request | null {
   const method = defs.ENCRYPT_METHOD?.trim().toUpperCase();
-  const scheme = method === undefined ? undefined : ENCRYPT_METHODS[method];
+  const scheme = method === undefined ? undefined : ENCRYPT_METHODS.get(method);
   if (scheme === undefined) {
     // Before ENCRYPT_METHOD there was MD5_CRYPT_ENAB.
     return defs.MD5_CRYPT_ENAB?.trim().toLowerCase() === 'yes'
@@ -117,15 +117,15 @@ export function loginDefsCost(defs: Record<string, string>, scheme: Requested): 
   }
 }
 
-const PAM_HASH_OPTIONS: Record<string, Requested> = {
-  yescrypt: 'yescrypt',
-  gost_yescrypt: 'gost-yescrypt',
-  sha512: 'sha512crypt',
-  sha256: 'sha256crypt',
-  blowfish: 'bcrypt',
-  md5: 'md5crypt',
-  bigcrypt: 'bigcrypt',
-};
+const PAM_HASH_OPTIONS = new Map<string, Requested>([
+  ['yescrypt', 'yescrypt'],
+  ['gost_yescrypt', 'gost-yescrypt'],
+  ['sha512', 'sha512crypt'],
+  ['sha256', 'sha256crypt'],
+  ['blowfish', 'bcrypt'],
+  ['md5', 'md5crypt'],
+  ['bigcrypt', 'bigcrypt'],
+]);
 
 export interface PamLine {
   type: string;
@@ -185,8 +185,9 @@ function pamRequest(tree: TreeReader, warnings: string[]): Request | null {
         let cost: number | null = null;
         // pam_unix lets the last hash option win.
         for (const arg of pam.args) {
-          if (PAM_HASH_OPTIONS[arg]) {
-            scheme = PAM_HASH_OPTIONS[arg];
+          const named = PAM_HASH_OPTIONS.get(arg);
+          if (named) {
+            scheme = named;
             option = arg;
           }
           const rounds = /^rounds=([0-9]{1,10})$/.exec(arg);
