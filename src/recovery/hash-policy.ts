@@ -58,7 +58,7 @@ function readText(tree: TreeReader, path: string, warnings: string[]): string | 
  * after blanks and quotes and ends at the next quote. The last setting of a name wins.
  */
 export function parseLoginDefs(text: string): Record<string, string> {
-  const defs: Record<string, string> = {};
+  const defs: Record<string, string> = Object.create(null);
   for (const line of text.split('\n')) {
     const match = /^[ \t]*([^ \t#][^ \t]*)[ \t]+(.*)$/.exec(line.trimEnd());
     if (!match) continue;
