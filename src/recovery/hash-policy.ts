@@ -32,10 +32,11 @@ export interface HashPolicy {
   notes: string[];
 }
 
-type Requested = WritableScheme | 'md5crypt' | 'descrypt' | 'bigcrypt';
+/** A scheme a guest's files can ask for (some are never written; see chooseHashPolicy). */
+export type RequestedScheme = WritableScheme | 'md5crypt' | 'descrypt' | 'bigcrypt';
 
-interface Request {
-  scheme: Requested;
+export interface SchemeRequest {
+  scheme: RequestedScheme;
   cost: number | null;
   reason: string;
 }
@@ -70,7 +71,7 @@ export function parseLoginDefs(text: string): Record<string, string> {
 const integer = (text: string | undefined): number | null =>
   text !== undefined && /^[0-9]{1,10}$/.test(text.trim()) ? Number(text.trim()) : null;
 
-const ENCRYPT_METHODS = new Map<string, Requested>([
+const ENCRYPT_METHODS = new Map<string, RequestedScheme>([
   ['YESCRYPT', 'yescrypt'],
   ['SHA512', 'sha512crypt'],
   ['SHA256', 'sha256crypt'],
@@ -89,7 +90,10 @@ function roundsFrom(defs: Record<string, string>, min: string, max: string): num
 }
 
 /** What login.defs asks for (shadow-utils' own tools: chpasswd, newusers, and passwd without PAM). */
-export function loginDefsRequest(defs: Record<string, string>, path = '/etc/login.defs'): Request | null {
+export function loginDefsRequest(
+  defs: Record<string, string>,
+  path = '/etc/login.defs',
+): SchemeRequest | null {
   const method = defs.ENCRYPT_METHOD?.trim().toUpperCase();
   const scheme = method === undefined ? undefined : ENCRYPT_METHODS.get(method);
   if (scheme === undefined) {
@@ -102,7 +106,7 @@ export function loginDefsRequest(defs: Record<string, string>, path = '/etc/logi
 }
 
 /** The cost login.defs sets for `scheme`: YESCRYPT_COST_FACTOR, SHA_CRYPT_*_ROUNDS, BCRYPT_*_ROUNDS. */
-export function loginDefsCost(defs: Record<string, string>, scheme: Requested): number | null {
+export function loginDefsCost(defs: Record<string, string>, scheme: RequestedScheme): number | null {
   switch (scheme) {
     case 'yescrypt':
     case 'gost-yescrypt':
@@ -117,7 +121,7 @@ export function loginDefsCost(defs: Record<string, string>, scheme: Requested): 
   }
 }
 
-const PAM_HASH_OPTIONS = new Map<string, Requested>([
+const PAM_HASH_OPTIONS = new Map<string, RequestedScheme>([
   ['yescrypt', 'yescrypt'],
   ['gost_yescrypt', 'gost-yescrypt'],
   ['sha512', 'sha512crypt'],
@@ -159,9 +163,9 @@ const MAX_PAM_DEPTH = 10;
  * The pam_unix options for passwd's password stack, following `@include`, `include` and `substack`
  * from /etc/pam.d/passwd (or the common stacks when it is missing).
  */
-function pamRequest(tree: TreeReader, warnings: string[]): Request | null {
+function pamRequest(tree: TreeReader, warnings: string[]): SchemeRequest | null {
   const visited = new Set<string>();
-  const walk = (service: string, depth: number): Request | null => {
+  const walk = (service: string, depth: number): SchemeRequest | null => {
     if (depth > MAX_PAM_DEPTH || visited.has(service) || service.includes('/')) return null;
     visited.add(service);
     for (const dir of PAM_DIRS) {
@@ -180,7 +184,7 @@ function pamRequest(tree: TreeReader, warnings: string[]): Request | null {
           continue;
         }
         if (pam.type !== 'password' || !/(^|\/)pam_unix\.so$/.test(pam.module)) continue;
-        let scheme: Requested | null = null;
+        let scheme: RequestedScheme | null = null;
         let option = '';
         let cost: number | null = null;
         // pam_unix lets the last hash option win.
@@ -246,7 +250,7 @@ export function detectGuestCrypt(tree: TreeReader, warnings: string[] = []): Gue
   return 'unknown';
 }
 
-const SCHEME_NAMES: Record<Requested, string> = {
+const SCHEME_NAMES: Record<RequestedScheme, string> = {
   yescrypt: 'yescrypt',
   'gost-yescrypt': 'gost-yescrypt',
   sha512crypt: 'SHA-512',
@@ -257,7 +261,7 @@ const SCHEME_NAMES: Record<Requested, string> = {
   bigcrypt: 'bigcrypt',
 };
 
-export const schemeName = (scheme: Requested | HashScheme): string =>
+export const schemeName = (scheme: RequestedScheme | HashScheme): string =>
   (SCHEME_NAMES as Record<string, string>)[scheme] ?? scheme;
 
 /** Costs within what each scheme accepts (libxcrypt would refuse the others). */
