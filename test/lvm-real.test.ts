@@ -20,9 +20,9 @@ import {
   openLogicalVolume,
   type PvCandidate,
   readPhysicalVolume,
-  uuidKey,
 } from '../src/engine/lvm/index.js';
 import { probeContent } from '../src/probe/index.js';
+import { expectMatchesReports, LVS_FIELDS, type Lvm2Reports, PVS_FIELDS, VGS_FIELDS } from './lvm-compare.js';
 import {
   canUseLvm2,
   type Lvm2Sandbox,
@@ -55,124 +55,17 @@ function groupNamed(assembly: LvmAssembly, name: string): AssembledVolumeGroup {
   return found[0]!;
 }
 
-/**
- * Compare what the reader assembled for VG `vgName` with lvm2's reports over `loops`.
- * `loopImage` maps each loop to its image, so PV ranges (`/dev/loop3:0-1`) can be matched.
- */
-function expectMatchesLvm2(lvm: Lvm2Sandbox, loops: string[], group: AssembledVolumeGroup) {
-  const vg = group.metadata;
-  const pvRows = lvm.report('pvs', 'pv_name,pv_uuid,pe_start,dev_size,pv_pe_count,vg_uuid', [], loops);
-  const deviceOfPv = new Map<string, string>();
-  for (const row of pvRows.filter((r) => uuidKey(r.vg_uuid!) === uuidKey(vg.id))) {
-    const pv = vg.physicalVolumes.find((p) => uuidKey(p.id) === uuidKey(row.pv_uuid!));
-    expect(pv, `PV ${row.pv_uuid}`).toBeDefined();
-    expect({ peStart: pv!.peStart, devSize: pv!.devSize, peCount: pv!.peCount }).toEqual({
-      peStart: Number(row.pe_start),
-      devSize: Number(row.dev_size),
-      peCount: Number(row.pv_pe_count),
-    });
-    const member = group.members.find((m) => m.metadata === pv);
-    expect(member?.found?.pv.header.uuid).toBe(row.pv_uuid);
-    deviceOfPv.set(pv!.name, row.pv_name!);
-  }
-  expect(deviceOfPv.size).toBe(vg.physicalVolumes.length);
-
-  const [vgRow] = lvm.report(
-    'vgs',
-    'vg_name,vg_uuid,vg_extent_size,vg_extent_count,vg_free_count,vg_seqno,pv_count,lv_count',
-    [vg.name],
-    loops,
-  );
-  expect({
-    name: vg.name,
-    id: vg.id,
-    extentSize: vg.extentSize,
-    extents: vg.extentCount,
-    free: vg.freeExtents,
-    seqno: vg.seqno,
-    pvs: vg.physicalVolumes.length,
-    lvs: vg.logicalVolumes.filter((lv) => lv.visible).length,
-  }).toEqual({
-    name: vgRow!.vg_name,
-    id: vgRow!.vg_uuid,
-    extentSize: Number(vgRow!.vg_extent_size),
-    extents: Number(vgRow!.vg_extent_count),
-    free: Number(vgRow!.vg_free_count),
-    seqno: Number(vgRow!.vg_seqno),
-    pvs: Number(vgRow!.pv_count),
-    lvs: Number(vgRow!.lv_count),
-  });
-
-  const segRows = lvm.report(
-    'lvs',
-    'lv_name,lv_uuid,segtype,stripes,stripe_size,seg_start_pe,seg_size_pe,seg_pe_ranges',
-    ['-a', '--segments', vg.name],
-    loops,
-  );
-  const theirs = segRows
-    .map((r) => ({
-      lv: r.lv_name!.replace(/^\[(.*)\]$/, '$1'),
-      id: r.lv_uuid,
-      type: r.segtype,
-      start: Number(r.seg_start_pe),
-      extents: Number(r.seg_size_pe),
-      stripes: r.segtype === 'linear' || r.segtype === 'striped' ? Number(r.stripes) : null,
-      stripeSize: r.segtype === 'striped' ? Number(r.stripe_size) : null,
-      ranges: r.seg_pe_ranges,
-    }))
-    .sort((a, b) => a.lv.localeCompare(b.lv) || a.start - b.start);
-  const ours = vg.logicalVolumes
-    .flatMap((lv) =>
-      lv.segments.map((seg) => ({
-        lv: lv.name,
-        id: lv.id,
-        type: seg.kind === 'striped' ? (seg.stripes.length === 1 ? 'linear' : 'striped') : seg.type,
-        start: seg.startExtent,
-        extents: seg.extentCount,
-        stripes: seg.kind === 'striped' ? seg.stripes.length : null,
-        stripeSize: seg.kind === 'striped' ? seg.stripeSize : null,
-        // lvm2 prints a PV range as its device, an LV range (thin pool data) as the LV's name.
-        ranges:
-          seg.kind === 'striped'
-            ? seg.stripes
-                .map(
-                  (s) =>
-                    `${s.onPv ? deviceOfPv.get(s.volume) : s.volume}:${s.extent}-${s.extent + seg.areaExtents - 1}`,
-                )
-                .join(' ')
-            : segRows.find((r) => r.lv_name!.replace(/^\[(.*)\]$/, '$1') === lv.name)!.seg_pe_ranges,
-      })),
-    )
-    .sort((a, b) => a.lv.localeCompare(b.lv) || a.start - b.start);
-  expect(ours).toEqual(theirs);
-
-  // Every linear or striped LV on PVs maps to the sectors lvm2's ranges give.
-  const peStartOf = new Map(pvRows.map((r) => [r.pv_name!, Number(r.pe_start)]));
-  for (const lv of vg.logicalVolumes) {
-    const result = mapLogicalVolume(vg, lv.name);
-    if (!lv.segments.every((s) => s.kind === 'striped' && s.stripes.every((st) => st.onPv))) {
-      expect(result.ok, `${lv.name} is not mappable`).toBe(false);
-      continue;
-    }
-    expect(result.ok).toBe(true);
-    if (!result.ok) continue;
-    const expected = theirs
-      .filter((t) => t.lv === lv.name)
-      .map((t) => {
-        const places = t.ranges!.split(' ').map((range) => {
-          const [, device, first] = /^(.*):(\d+)-\d+$/.exec(range)!;
-          return peStartOf.get(device!)! + Number(first) * vg.extentSize;
-        });
-        return { start: t.start * vg.extentSize, length: t.extents * vg.extentSize, places };
-      });
-    const got = result.map.targets.map((t) => ({
-      start: t.start,
-      length: t.length,
-      places: t.kind === 'linear' ? [t.offset] : t.stripes.map((s) => s.offset),
-    }));
-    expect(got).toEqual(expected);
-  }
+/** lvm2's live reports over `loops`, as the fixtures record them. */
+function liveReports(lvm: Lvm2Sandbox, loops: string[]): Lvm2Reports {
+  return {
+    pvs: lvm.report('pvs', PVS_FIELDS, [], loops),
+    vgs: lvm.report('vgs', VGS_FIELDS, [], loops),
+    lvs: lvm.report('lvs', LVS_FIELDS, ['-a', '--segments'], loops),
+  };
 }
+
+const expectMatchesLvm2 = (lvm: Lvm2Sandbox, loops: string[], group: AssembledVolumeGroup) =>
+  expectMatchesReports(group, liveReports(lvm, loops));
 
 /** Lay `content` into the image's extents of an LV, at the PV ranges lvm2 reports for it. */
 function writeThroughLvm2Ranges(
