@@ -5,6 +5,7 @@
  * named as missing, with the device it was last seen on.
  */
 import type { Disk } from '../disk.js';
+import { printable } from './errors.js';
 import { LVM_SECTOR } from './label.js';
 import type { PhysicalVolumeMetadata, VolumeGroupMetadata } from './metadata.js';
 import type { PhysicalVolumeRead } from './physical-volume.js';
@@ -103,7 +104,7 @@ export function assembleVolumeGroups(candidates: readonly PvCandidate[]): LvmAss
       .map(({ metadata: pv }) => ({ name: pv.name, id: pv.id, deviceHint: pv.deviceHint }));
     for (const pv of missing) {
       vgWarnings.push(
-        `${metadata.name}: PV ${pv.name} (UUID ${pv.id}, last seen on ${pv.deviceHint ?? 'an unknown device'}) is missing`,
+        `${metadata.name}: PV ${pv.name} (UUID ${pv.id}, last seen on ${pv.deviceHint === null ? 'an unknown device' : printable(pv.deviceHint)}) is missing`,
       );
     }
     return { metadata, metadataSource: source, members, missing, warnings: vgWarnings };

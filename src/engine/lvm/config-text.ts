@@ -6,7 +6,7 @@
  * section named `123` or `-x` is a name. Sections with the same name merge and a repeated key
  * keeps its last value, as in libdm. Depth, node count and array length are capped.
  */
-import { DEFAULT_LVM_LIMITS, LvmError, type LvmLimits } from './errors.js';
+import { DEFAULT_LVM_LIMITS, LvmError, type LvmLimits, quoted } from './errors.js';
 
 export type ConfigScalar = string | number;
 export type ConfigValue = ConfigScalar | ConfigScalar[];
@@ -83,11 +83,11 @@ export function parseConfigText(text: string, limits: LvmLimits = DEFAULT_LVM_LI
   const describe = (i: number): string => {
     if (i >= end) return 'the end of the text';
     const word = text.slice(i, Math.min(end, i + 24)).split(/\s/)[0] ?? '';
-    return JSON.stringify(word || text[i]);
+    return quoted(word || text[i]!);
   };
 
   /** A quoted token starting at `at`; returns its text between the quotes, unescaped for `"`. */
-  const quoted = (): string => {
+  const quotedToken = (): string => {
     const quote = text.charCodeAt(at);
     const open = line;
     let i = at + 1;
@@ -121,7 +121,7 @@ export function parseConfigText(text: string, limits: LvmLimits = DEFAULT_LVM_LI
 
   const scalar = (): ConfigScalar => {
     const c = code(at);
-    if (c === Ch.Quote || c === Ch.Apostrophe) return quoted();
+    if (c === Ch.Quote || c === Ch.Apostrophe) return quotedToken();
     if (isDigit(c) || c === Ch.Plus || c === Ch.Minus || c === Ch.Dot) {
       const from = at;
       let float = c === Ch.Dot;
@@ -137,7 +137,7 @@ export function parseConfigText(text: string, limits: LvmLimits = DEFAULT_LVM_LI
       }
       const token = text.slice(from, at);
       const value = Number(token);
-      if (token === '.' || Number.isNaN(value)) fail(`${JSON.stringify(token)} is not a number`);
+      if (token === '.' || Number.isNaN(value)) fail(`${quoted(token)} is not a number`);
       if (!float && !Number.isSafeInteger(value)) fail(`integer ${token} is out of range`);
       return value;
     }
@@ -168,7 +168,7 @@ export function parseConfigText(text: string, limits: LvmLimits = DEFAULT_LVM_LI
 
   const key = (): string => {
     const c = code(at);
-    const name = c === Ch.Quote || c === Ch.Apostrophe ? quoted() : word();
+    const name = c === Ch.Quote || c === Ch.Apostrophe ? quotedToken() : word();
     if (name === '') fail(`expected a name, found ${describe(at)}`);
     return name;
   };
@@ -206,7 +206,7 @@ export function parseConfigText(text: string, limits: LvmLimits = DEFAULT_LVM_LI
         skipSpace();
         into.values.set(name, value());
       } else {
-        fail(`expected "=" or "{" after ${JSON.stringify(name)}, found ${describe(at)}`);
+        fail(`expected "=" or "{" after ${quoted(name)}, found ${describe(at)}`);
       }
     }
   };

@@ -29,3 +29,13 @@ export const DEFAULT_LVM_LIMITS: LvmLimits = {
   maxNodes: 500_000,
   maxArrayItems: 65_536,
 };
+
+/**
+ * A string from the metadata as it may appear in a message: as it is when it is plain printable
+ * ASCII, else quoted. Hostile metadata cannot put escape sequences or line breaks into a message.
+ */
+export const printable = (s: string): string => (/^[\x20-\x7e]*$/.test(s) ? s : quoted(s));
+
+/** `"…"` with quotes, backslashes and every character outside printable ASCII escaped. */
+export const quoted = (s: string): string =>
+  `"${s.replace(/["\\]/g, '\\$&').replace(/[^\x20-\x7e]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`)}"`;

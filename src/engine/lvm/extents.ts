@@ -4,6 +4,7 @@
  * striped segments placed straight on PVs map this way; anything else (thin, RAID, snapshots,
  * cache, VDO, layered volumes) needs lvm2's own targets and gets a reason instead.
  */
+import { printable } from './errors.js';
 import type { SegmentMetadata, StripedSegment, VolumeGroupMetadata } from './metadata.js';
 
 /** A place on a PV: `pv` is the metadata's name for it (`pv0`), `pvId` its UUID. */
@@ -45,14 +46,14 @@ export type LvMapResult = { ok: true; map: LvMap } | { ok: false; reason: string
 
 export function mapLogicalVolume(vg: VolumeGroupMetadata, lvName: string): LvMapResult {
   const lv = vg.logicalVolumes.find((l) => l.name === lvName);
-  if (!lv) return { ok: false, reason: `${vg.name} has no logical volume ${lvName}` };
+  if (!lv) return { ok: false, reason: `${vg.name} has no logical volume ${printable(lvName)}` };
   const pvs = new Map(vg.physicalVolumes.map((pv) => [pv.name, pv]));
   const targets: LvTarget[] = [];
   for (const seg of mergeContiguous(lv.segments)) {
     if (seg.kind !== 'striped') {
       return {
         ok: false,
-        reason: `${vg.name}/${lvName} is a ${seg.type} volume: only linear and striped volumes are mapped`,
+        reason: `${vg.name}/${lvName} is a ${printable(seg.type)} volume: only linear and striped volumes are mapped`,
       };
     }
     const layered = seg.stripes.find((s) => !s.onPv);

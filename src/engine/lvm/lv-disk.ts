@@ -4,7 +4,7 @@
  */
 import type { Disk } from '../disk.js';
 import type { AssembledVolumeGroup } from './assemble.js';
-import { LvmError } from './errors.js';
+import { LvmError, printable } from './errors.js';
 import { type LvMap, type LvTarget, mapLogicalVolume } from './extents.js';
 import { LVM_SECTOR } from './label.js';
 import { uuidKey } from './pv-header.js';
@@ -77,7 +77,9 @@ export function lvDisk(map: LvMap, pvDisks: ReadonlyMap<string, Disk>): Disk {
       let done = 0;
       while (done < wanted) {
         const { disk, at, run } = locate(pieceAt(offset + done), offset + done);
-        const want = Math.min(run, wanted - done);
+        const want = Math.min(run, wanted - done, disk.size - at);
+        // A PV shorter than its extents (a truncated image) ends the read there.
+        if (want <= 0) break;
         const got = disk.readAt(at, want);
         out.set(got, done);
         done += got.length;
@@ -102,7 +104,7 @@ export function openLogicalVolume(group: AssembledVolumeGroup, lvName: string): 
     const pv = group.members.find((m) => m.metadata.name === absent.pv)?.metadata;
     return {
       ok: false,
-      reason: `${group.metadata.name}/${lvName} needs PV ${absent.pv} (UUID ${absent.pvId}, last seen on ${pv?.deviceHint ?? 'an unknown device'}), which is missing`,
+      reason: `${group.metadata.name}/${lvName} needs PV ${absent.pv} (UUID ${absent.pvId}, last seen on ${pv?.deviceHint ? printable(pv.deviceHint) : 'an unknown device'}), which is missing`,
     };
   }
   return { ok: true, map: mapped.map, disk: lvDisk(mapped.map, disks) };

@@ -36,6 +36,8 @@ export interface MdaHeader {
 
 export function readMdaHeader(disk: Disk, area: DiskArea): MdaHeader {
   const where = `metadata area at byte ${area.offset}`;
+  if (area.offset + MDA_HEADER_SIZE > disk.size)
+    throw new LvmError(`${where}: header lies past the end of the device`);
   const b = disk.readAt(area.offset, MDA_HEADER_SIZE);
   if (b.length < MDA_HEADER_SIZE) throw new LvmError(`${where}: header lies past the end of the device`);
   if (!bytesEqual(b, 4, MAGIC)) throw new LvmError(`${where}: no metadata area header (wrong magic)`);

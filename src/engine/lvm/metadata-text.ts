@@ -35,6 +35,12 @@ export function readMetadataText(
   }
   const firstSize = Math.min(location.size, header.size - location.offset);
   const secondSize = location.size - firstSize;
+  if (
+    header.start + location.offset + firstSize > disk.size ||
+    header.start + MDA_HEADER_SIZE + secondSize > disk.size
+  ) {
+    throw new LvmError(`${where}: metadata text lies past the end of the device`);
+  }
   const bytes = new Uint8Array(location.size);
   const first = disk.readAt(header.start + location.offset, firstSize);
   const second = secondSize > 0 ? disk.readAt(header.start + MDA_HEADER_SIZE, secondSize) : new Uint8Array(0);

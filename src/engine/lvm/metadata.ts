@@ -6,7 +6,8 @@
  * fields, stripes that fit their PVs, and segments that cover each LV without gaps or overlaps.
  */
 import { type ConfigScalar, type ConfigSection, type ConfigValue, parseConfigText } from './config-text.js';
-import { DEFAULT_LVM_LIMITS, LvmError, type LvmLimits } from './errors.js';
+import { DEFAULT_LVM_LIMITS, LvmError, type LvmLimits, printable, quoted } from './errors.js';
+import { formatLvmUuid } from './pv-header.js';
 
 /** Units: extents and 512-byte sectors, as in the metadata. */
 export interface VolumeGroupMetadata {
@@ -150,7 +151,7 @@ export function volumeGroupFromConfig(root: ConfigSection): VolumeGroupMetadata 
   const first = root.sections.entries().next();
   if (first.done) throw new LvmError('metadata text: no volume group section');
   const [name, vg] = first.value;
-  const where = `volume group ${name}`;
+  const where = `volume group ${validName(name, 'volume group')}`;
   const extentSize = integer(vg, 'extent_size', where, 1);
   const physicalVolumes = [...section(vg, 'physical_volumes', where).sections].map(([pvName, pv]) =>
     physicalVolume(pvName, pv, where),
@@ -164,7 +165,7 @@ export function volumeGroupFromConfig(root: ConfigSection): VolumeGroupMetadata 
   const extentCount = physicalVolumes.reduce((sum, pv) => sum + pv.peCount, 0);
   return {
     name,
-    id: string(vg, 'id', where),
+    id: uuid(vg, where),
     seqno: integer(vg, 'seqno', where, 0),
     status: stringList(vg, 'status', where, true),
     flags: stringList(vg, 'flags', where),
@@ -183,10 +184,10 @@ export function volumeGroupFromConfig(root: ConfigSection): VolumeGroupMetadata 
 }
 
 function physicalVolume(name: string, pv: ConfigSection, vgWhere: string): PhysicalVolumeMetadata {
-  const where = `${vgWhere}: physical volume ${name}`;
+  const where = `${vgWhere}: physical volume ${validName(name, `${vgWhere}: physical volume`)}`;
   return {
     name,
-    id: string(pv, 'id', where),
+    id: uuid(pv, where),
     deviceHint: optionalString(pv, 'device', where),
     status: stringList(pv, 'status', where, true),
     flags: stringList(pv, 'flags', where),
@@ -204,11 +205,11 @@ function logicalVolume(
   pvs: ReadonlyMap<string, PhysicalVolumeMetadata>,
   lvNames: ReadonlySet<string>,
 ): LogicalVolumeMetadata {
-  const where = `${vgWhere}: logical volume ${name}`;
+  const where = `${vgWhere}: logical volume ${validName(name, `${vgWhere}: logical volume`)}`;
   const status = stringList(lv, 'status', where, true);
   // Every subsection of an LV is a segment, as lvm2 reads it.
   const segments = [...lv.sections]
-    .map(([segName, seg]) => segment(segName, seg, `${where}: ${segName}`, pvs, lvNames))
+    .map(([segName, seg]) => segment(segName, seg, `${where}: ${printable(segName)}`, pvs, lvNames))
     .sort((a, b) => a.startExtent - b.startExtent);
   const declared = integer(lv, 'segment_count', where, 0);
   if (declared !== segments.length) {
@@ -218,14 +219,16 @@ function logicalVolume(
   for (const seg of segments) {
     if (seg.startExtent !== next) {
       const what = seg.startExtent > next ? 'a gap' : 'an overlap';
-      throw new LvmError(`${where}: ${what} at extent ${Math.min(next, seg.startExtent)} before ${seg.name}`);
+      throw new LvmError(
+        `${where}: ${what} at extent ${Math.min(next, seg.startExtent)} before ${printable(seg.name)}`,
+      );
     }
     next += seg.extentCount;
   }
   if (next > MAX_EXTENTS) throw new LvmError(`${where}: more than ${MAX_EXTENTS} extents`);
   return {
     name,
-    id: string(lv, 'id', where),
+    id: uuid(lv, where),
     status,
     flags: stringList(lv, 'flags', where),
     tags: stringList(lv, 'tags', where),
@@ -293,7 +296,7 @@ function striped(
         );
       }
     } else if (!lvNames.has(volume)) {
-      throw new LvmError(`${where}: stripe on unknown volume ${JSON.stringify(volume)}`);
+      throw new LvmError(`${where}: stripe on unknown volume ${quoted(volume)}`);
     }
     stripes.push({ volume, onPv: pv !== undefined, extent });
   }
@@ -346,6 +349,23 @@ function optionalSection(parent: ConfigSection, key: string, where: string): Con
   return parent.sections.get(key) ?? null;
 }
 
+/** lvm2's rule for VG, LV and PV names: [A-Za-z0-9._+-], not starting with `-`, not `.` or `..`, under 128. */
+function validName(name: string, what: string): string {
+  if (!/^[A-Za-z0-9._+][A-Za-z0-9._+-]{0,126}$/.test(name) || name === '.' || name === '..') {
+    throw new LvmError(`${what} name ${printable(name)} is not a valid LVM name`);
+  }
+  return name;
+}
+
+/** An `id`: 32 characters of lvm2's UUID alphabet, dashes anywhere; returned as lvm2 prints it. */
+function uuid(s: ConfigSection, where: string): string {
+  const written = string(s, 'id', where);
+  const bare = written.replaceAll('-', '');
+  if (!/^[0-9A-Za-z!#]{32}$/.test(bare))
+    throw new LvmError(`${where}: id ${printable(written)} is not an LVM UUID`);
+  return formatLvmUuid(bare);
+}
+
 function string(s: ConfigSection, key: string, where: string): string {
   const v = s.values.get(key);
   if (typeof v !== 'string') throw new LvmError(`${where}: ${v === undefined ? 'no' : 'malformed'} ${key}`);
@@ -366,7 +386,9 @@ function integer(
   const v = s.values.get(key);
   if (v === undefined) throw new LvmError(`${where}: no ${key}`);
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
-    throw new LvmError(`${where}: ${key} = ${JSON.stringify(v)} is not a whole number from ${min} to ${max}`);
+    throw new LvmError(
+      `${where}: ${key} = ${typeof v === 'string' ? quoted(v) : Array.isArray(v) ? 'a list' : v} is not a whole number from ${min} to ${max}`,
+    );
   }
   return v;
 }

@@ -27,7 +27,6 @@ export interface PvHeader {
   extension: { version: number; flags: number; bootloaderAreas: DiskArea[] } | null;
 }
 
-
 export function parsePvHeader(label: PvLabel): PvHeader {
   const b = label.bytes;
   let at = label.headerOffset;
