@@ -5,7 +5,13 @@
  * cache, VDO, layered volumes) needs lvm2's own targets and gets a reason instead.
  */
 import { printable } from './errors.js';
-import type { SegmentMetadata, StripedSegment, VolumeGroupMetadata } from './metadata.js';
+import type {
+  LogicalVolumeMetadata,
+  PhysicalVolumeMetadata,
+  SegmentMetadata,
+  StripedSegment,
+  VolumeGroupMetadata,
+} from './metadata.js';
 
 /** A place on a PV: `pv` is the metadata's name for it (`pv0`), `pvId` its UUID. */
 export interface PvPlace {
@@ -44,10 +50,27 @@ export interface LvMap {
 
 export type LvMapResult = { ok: true; map: LvMap } | { ok: false; reason: string };
 
+/** Each VG's LVs and PVs by name, made once: callers map every LV of a VG one by one. */
+const indexes = new WeakMap<
+  VolumeGroupMetadata,
+  { lvs: Map<string, LogicalVolumeMetadata>; pvs: Map<string, PhysicalVolumeMetadata> }
+>();
+
+function indexOf(vg: VolumeGroupMetadata) {
+  let index = indexes.get(vg);
+  if (!index) {
+    index = { lvs: new Map(), pvs: new Map() };
+    for (const lv of vg.logicalVolumes) index.lvs.set(lv.name, lv);
+    for (const pv of vg.physicalVolumes) index.pvs.set(pv.name, pv);
+    indexes.set(vg, index);
+  }
+  return index;
+}
+
 export function mapLogicalVolume(vg: VolumeGroupMetadata, lvName: string): LvMapResult {
-  const lv = vg.logicalVolumes.find((l) => l.name === lvName);
+  const { lvs, pvs } = indexOf(vg);
+  const lv = lvs.get(lvName);
   if (!lv) return { ok: false, reason: `${vg.name} has no logical volume ${printable(lvName)}` };
-  const pvs = new Map(vg.physicalVolumes.map((pv) => [pv.name, pv]));
   const targets: LvTarget[] = [];
   for (const seg of mergeContiguous(lv.segments)) {
     if (seg.kind !== 'striped') {
