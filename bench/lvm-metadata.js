@@ -17,7 +17,9 @@
  *   - assemble:  assembleVolumeGroups + mapLogicalVolume of every LV,
  * as the first call in a fresh node process (cold: nothing compiled yet, as in the CLI; median of
  * 9 processes) and as repeated calls in one process (warm: median and 95th percentile). Each is
- * given as wall time and as the CPU time of the main thread, which a busy machine disturbs less.
+ * given as wall time and as the CPU time of the main thread, which a busy machine disturbs less
+ * (schedstat: precise to a scheduler tick, a few ms). For scale, V8's native JSON.parse of the same
+ * VG written as JSON is timed the same way, cold.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -80,6 +82,16 @@ async function measure(image, runs) {
     });
   }
   return rows;
+}
+
+if (process.argv[2] === '--json-child') {
+  const json = readFileSync(process.argv[3], 'utf8');
+  const c0 = threadCpu();
+  const t0 = performance.now();
+  JSON.parse(json);
+  const t1 = performance.now();
+  process.stdout.write(JSON.stringify({ wall: t1 - t0, cpu: threadCpu() - c0 }));
+  process.exit(0);
 }
 
 if (process.argv[2] === '--child') {
@@ -214,20 +226,36 @@ try {
   }
   const warm = (await measure(image, RUNS + 5)).slice(5);
 
+  // For scale: V8's native JSON parser on the same VG, as JSON, in a fresh process.
+  const jsonFile = join(work, 'vg.json');
+  writeFileSync(jsonFile, JSON.stringify(pv.volumeGroup));
+  const json = [];
+  for (let i = 0; i < COLD; i++) {
+    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--json-child', jsonFile], {
+      encoding: 'utf8',
+    });
+    if (child.status !== 0) throw new Error(child.stderr);
+    json.push(JSON.parse(child.stdout));
+  }
+
   const ms = (v) => `${v.toFixed(1)} ms`.padStart(9);
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   const p95 = (values) =>
     [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * 0.95))];
   const line = (label, rows, pick) =>
     console.log(
-      `${label.padEnd(34)}${ms(pick(rows.map((r) => r.read)))} ${ms(pick(rows.map((r) => r.readCpu)))}` +
+      `${label.padEnd(42)}${ms(pick(rows.map((r) => r.read)))} ${ms(pick(rows.map((r) => r.readCpu)))}` +
         `   ${ms(pick(rows.map((r) => r.assemble)))} ${ms(pick(rows.map((r) => r.assembleCpu)))}`,
     );
   console.log('');
-  console.log(`${''.padEnd(34)}  read (wall, CPU)      assemble + map ${LVS} (wall, CPU)`);
+  console.log(`${''.padEnd(42)}  read (wall, CPU)      assemble + map ${LVS} (wall, CPU)`);
   line(`cold: first call, median of ${COLD}`, cold, median);
   line(`warm: median of ${RUNS} runs`, warm, median);
   line('warm: 95th percentile', warm, p95);
+  console.log(
+    `${'for scale: JSON.parse of the VG as JSON'.padEnd(42)}${ms(median(json.map((r) => r.wall)))} ${ms(median(json.map((r) => r.cpu)))}` +
+      `   (${Math.round(statSync(jsonFile).size / 1024)} KiB, cold, median of ${COLD})`,
+  );
   const coldWall = median(cold.map((r) => r.read + r.assemble));
   const coldCpu = median(cold.map((r) => r.readCpu + r.assembleCpu));
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
