@@ -129,7 +129,7 @@ describe('what an earlier run left', () => {
     await t.press('m', 'Mount read-only: yes');
     expect(t.frame()).toMatch(new RegExp(`loop0p1 .* mounted on ${mountpoint}`));
     expect(t.frame()).toContain('x unmount + unmap all');
-    await t.press(keys.enter, 'Mounted /dev/mapper/loop0p1 (ext4, read-only)');
+    await t.press(keys.enter, 'Mounted /dev/mapper/loop0p1 (ext4, read-only, noexec)');
     expect(t.frame()).toContain('was already mounted on');
     expect(t.frame()).toContain('taken over');
     await t.press('x', /Unmount 1, remove 4 maps, release \/dev\/loop0\?/);
