@@ -99,18 +99,19 @@ describe.skipIf(!inGuest)(`kpartx on real device-mapper (${skipReason})`, () => 
       ['bare', ''],
       ['loop1p1', 'part1-devnode_7:1_Wh5pYvM'],
     ]);
-    // No node of the removed maps is left (dmsetup may or may not have made one for the others).
-    expect(guestState().nodes.filter((node) => node.startsWith('loop0'))).toEqual([]);
   });
 
-  it('-d reports a table-less map of ours it cannot remove, with a non-zero status', () => {
+  it('-d reports a table-less map of ours it cannot remove, with a non-zero status', async () => {
     const loop = sh('losetup', '--show', '-f', sfdiskImage('tableless-open', 32, TWO_PARTS)).trim();
     sh('dmsetup', 'create', '--notable', '-u', `part1-devnode_7:${loop.slice(9)}_Wh5pYvM`, 'held');
-    // Through the kernel's own node: dmsetup may leave /dev/mapper/held to udev.
+    // The kernel makes the disk (/dev/dm-N) at the first table load: an inactive table is enough
+    // to hold it open. dmsetup makes no /dev/mapper node for a map it did not resume.
+    sh('dmsetup', 'load', 'held', '--table', `0 8 linear 7:${loop.slice(9)} 2048`);
     const minor = sh('dmsetup', 'info', '-c', '--noheadings', '-o', 'minor', 'held').trim();
-    const holder = spawn('sleep', ['600'], {
-      stdio: [fs.openSync(`/dev/dm-${minor}`, 'r'), 'ignore', 'ignore'],
-    });
+    const fd = fs.openSync(`/dev/dm-${minor}`, 'r');
+    const holder = spawn('sleep', ['600'], { stdio: [fd, 'ignore', 'ignore'] });
+    fs.closeSync(fd);
+    const gone = new Promise((done) => holder.on('exit', done));
     try {
       const del = ours('-dv', loop);
       expect(del.status).toBe(1);
@@ -118,7 +119,10 @@ describe.skipIf(!inGuest)(`kpartx on real device-mapper (${skipReason})`, () => 
       expect(dmUuids().has('held')).toBe(true);
     } finally {
       holder.kill('SIGKILL');
+      await gone;
     }
+    // Once nobody holds it, it goes.
+    expect(ours('-dv', loop)).toEqual({ status: 0, stdout: 'del devmap : held\n', stderr: '' });
   });
 
   it('-u revives a table-less map of a partition that exists and removes one of a partition that is gone', () => {
@@ -179,7 +183,8 @@ describe.skipIf(!inGuest)(`kpartx on real device-mapper (${skipReason})`, () => 
       expect(add.stdout).toBe('');
       expect(add.stderr).toBe(
         `/dev/mapper/${name} exists and is ${what}, not a device node; not replacing it\n` +
-          '/dev/loop0: no maps created or changed: 1 partition cannot be mapped\n',
+          '/dev/loop0: no maps created or changed: 1 partition cannot be mapped\n' +
+          'loop deleted : /dev/loop0\n',
       );
       expect(guestState()).toMatchObject({ tables: [], loops: [] });
       expect(fs.lstatSync(`/dev/mapper/${name}`).isBlockDevice()).toBe(false);
