@@ -271,7 +271,7 @@ describe.skipIf(skipReason !== '')(
       expect(loopsOfImage()).toHaveLength(5);
       await key('Enter', /● 1 /);
       await key('m', 'Mount read-only: yes');
-      const mounted = await key('Enter', /Mounted \/dev\/mapper\/loop\d+p1 \(ext4, read-only\)/);
+      const mounted = await key('Enter', /Mounted \/dev\/mapper\/loop\d+p1 \(ext4, read-only, noexec\)/);
       await new Promise((r) => setTimeout(r, 300));
       const rows = screen().split('\n');
       const tree = rows.slice(rows.indexOf('Top of the tree:') + 1).map((line) => line.trim());

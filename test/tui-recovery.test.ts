@@ -158,7 +158,7 @@ describe.skipIf(skipReason !== '')(`crash recovery in the app (${skipReason || '
     await key('y', '2 map(s) created and confirmed against the kernel.');
     await key('Enter', /● 1 /);
     await key('m', 'Mount read-only: yes');
-    const mounted = await key('Enter', /Mounted \/dev\/mapper\/loop\d+p1 \(ext4, read-only\)/);
+    const mounted = await key('Enter', /Mounted \/dev\/mapper\/loop\d+p1 \(ext4, read-only, noexec\)/);
     const mountpoint = /on (\/\S+)/.exec(mounted)?.[1] ?? '';
     expect(mountpoint).toBe(`${runDir}/mnt/${/Mounted \/dev\/mapper\/(loop\d+p1)/.exec(mounted)?.[1]}`);
     const pid = Number(tmux('display-message', '-p', '-t', session, '#{pane_pid}').trim());
