@@ -357,7 +357,7 @@ describe.skipIf(!inGuest)(`C kpartx versus ours on real device-mapper (${skipRea
         expect(c[FORMATS.length - 1]!.state.tables.length).toBeGreaterThan(30);
       // every-format runs each tool twice per format: about a minute under emulation, more when
       // the host is busy.
-    }, 180_000);
+    }, 360_000);
   }
 
   it('busy-delete: a held map is kept, the others go (ours) / the walk stops (C)', () => {
