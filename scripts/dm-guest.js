@@ -106,7 +106,7 @@ function buildInitramfs(dir, version, command) {
  * (or a negative number when the guest died or timed out). Output is streamed to `onLine`.
  */
 export function runInGuest(command, options = {}) {
-  const timeoutMs = options.timeoutMs ?? 14 * 60_000;
+  const timeoutMs = options.timeoutMs ?? 25 * 60_000;
   const onLine = options.onLine ?? ((line) => process.stdout.write(`${line}\n`));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kpartx-dm-guest-'));
   const results = path.join(dir, 'results');
