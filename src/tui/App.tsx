@@ -23,6 +23,7 @@ import { useAppInput } from './hooks/use-app-input.js';
 import type { AppState } from './hooks/use-app-state.js';
 import { type TerminalControl, useKpartxApp } from './hooks/use-kpartx-app.js';
 import { type TerminalSize, useTerminalSize } from './hooks/use-terminal-size.js';
+import type { LeaveResult } from './leaving.js';
 import type { Inspection, TuiEngine } from './model.js';
 import { type Theme, themeFor } from './theme.js';
 
@@ -32,6 +33,8 @@ export interface AppProps {
   /** The one path already looked at (default options): its layout is the first frame. */
   first?: Inspection;
   terminal: TerminalControl;
+  /** Told how the app ended (status, and what to print on the restored terminal) just before it exits. */
+  onLeave?: (result: LeaveResult) => void;
   /** Fixed size for tests; otherwise the terminal's, following resizes. */
   size?: TerminalSize;
   theme?: Theme;
@@ -76,7 +79,7 @@ function helpKeys(state: AppState, isRoot: boolean): KeyHelp[] {
       ];
     case 'progress':
       return state.op?.running
-        ? [{ key: 'Ctrl-C', label: 'quit after this operation' }]
+        ? [{ key: 'Ctrl-C', label: state.op.kind === 'add' ? 'stop, roll back and quit' : 'quit when done' }]
         : [
             { key: 'Enter', label: 'back' },
             { key: 'q', label: 'quit' },
@@ -126,12 +129,13 @@ export default function App({
   paths,
   first,
   terminal,
+  onLeave,
   size: fixedSize,
   theme: fixedTheme,
 }: AppProps) {
   const size = useTerminalSize(fixedSize);
   const theme = fixedTheme ?? themeFor(process.env);
-  const { state, actions } = useKpartxApp(engine, paths, terminal, first);
+  const { state, actions } = useKpartxApp(engine, paths, terminal, first, onLeave);
   const width = Math.max(20, size.columns);
   // One row spare: a frame as tall as the terminal makes Ink 6 repaint the whole screen each time.
   const height = Math.max(8, size.rows - 1);

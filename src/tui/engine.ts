@@ -554,6 +554,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
 
   /** Maps, mounts and loop devices of these sources that are there now: said when the app is left. */
   async function leftovers(paths: string[], options: MapOptions): Promise<Leftover[]> {
+    if (paths.length === 0) return [];
     const k = await kernel();
     const found: Leftover[] = [];
     for (const path of paths) {

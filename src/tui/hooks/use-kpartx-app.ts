@@ -5,6 +5,14 @@
 import { useApp } from 'ink';
 import { useCallback, useEffect, useMemo, useReducer, useRef } from 'react';
 import { errorText } from '../../engine/errors.js';
+import {
+  InterruptedError,
+  onIdleSignal,
+  operationRunning,
+  raiseSignal,
+  signalExitCode,
+} from '../../engine/signals.js';
+import { type LeaveResult, leftoverLines } from '../leaving.js';
 import type { Inspection, MapOptions, OpOutcome, TuiEngine } from '../model.js';
 import { type AppState, appReducer, initialAppState, type OpKind } from './use-app-state.js';
 import type { OptionsAction } from './use-options-state.js';
@@ -56,6 +64,7 @@ export function useKpartxApp(
   paths: string[],
   terminal: TerminalControl,
   first?: Inspection,
+  onLeave?: (result: LeaveResult) => void,
 ) {
   const { exit } = useApp();
   const [state, dispatch] = useReducer(appReducer, null, () => initialState(paths, first));
@@ -63,6 +72,63 @@ export function useKpartxApp(
   stateRef.current = state;
   const busy = useRef(false);
   const quitAfterOp = useRef(false);
+
+  // Every source opened in this run: leaving says what is still there of each.
+  const opened = useRef(new Set<string>());
+  if (state.sourcePath) opened.current.add(state.sourcePath);
+
+  /**
+   * Leave the app: unmount what this session mounted, look at what stays of the sources it opened,
+   * and hand both to the caller, who prints them on the restored terminal. A failed unmount makes
+   * the status non-zero. Runs once; later calls (a second signal, another key) do nothing.
+   */
+  const leaving = useRef(false);
+  const leave = useCallback(
+    async (status: number, headline: string[]) => {
+      if (leaving.current) return;
+      leaving.current = true;
+      dispatch({ type: 'leaving', text: 'Leaving…' });
+      const lines = [...headline];
+      let code = status;
+      const current = stateRef.current.mount.mount;
+      if (current) {
+        try {
+          await engine.unmount(current);
+          lines.push(`kpartx-tui: unmounted ${current.source} from ${current.mountpoint}`);
+        } catch (error) {
+          if (error instanceof InterruptedError) code ||= error.exitCode;
+          else code ||= 1;
+          lines.push(`kpartx-tui: ${errorText(error)}`);
+        }
+      }
+      try {
+        lines.push(...leftoverLines(await engine.leftovers([...opened.current], stateRef.current.options)));
+      } catch (error) {
+        lines.push(`kpartx-tui: could not look at what is left: ${errorText(error)}`);
+      }
+      onLeave?.({ status: code, lines });
+      exit();
+    },
+    [engine, exit, onLeave],
+  );
+
+  /** An operation was interrupted by a signal (or Ctrl-C): it has been taken back or finished; go. */
+  const leaveInterrupted = useCallback(
+    (error: InterruptedError, what: string) =>
+      void leave(error.exitCode, [`kpartx-tui: ${what}: ${error.message}`]),
+    [leave],
+  );
+
+  // A signal while no operation runs (one that runs holds it, see signals.ts): leave properly.
+  const leaveRef = useRef(leave);
+  leaveRef.current = leave;
+  useEffect(
+    () =>
+      onIdleSignal((signal) => {
+        void leaveRef.current(signalExitCode(signal), [`kpartx-tui: ${signal} received; leaving`]);
+      }),
+    [],
+  );
 
   const loadSources = useCallback(() => {
     try {
@@ -142,7 +208,7 @@ export function useKpartxApp(
   const runOp = useCallback(
     async (kind: OpKind, after?: (inspection: Inspection | null) => void): Promise<boolean> => {
       const { sourcePath, options } = stateRef.current;
-      if (!sourcePath || busy.current) return false;
+      if (!sourcePath || busy.current || leaving.current) return false;
       busy.current = true;
       dispatch({ type: 'op-start', kind });
       let outcome: OpOutcome;
@@ -150,6 +216,11 @@ export function useKpartxApp(
         const run = kind === 'add' ? engine.add.bind(engine) : engine.remove.bind(engine);
         outcome = await run(sourcePath, options, (event) => dispatch({ type: 'op-event', event }));
       } catch (error) {
+        if (error instanceof InterruptedError) {
+          busy.current = false;
+          leaveInterrupted(error, `${kind === 'add' ? 'adding maps of' : 'deleting maps of'} ${sourcePath}`);
+          return false;
+        }
         outcome = { ok: false, summary: errorText(error) };
       }
       await nextTick();
@@ -157,10 +228,10 @@ export function useKpartxApp(
       after?.(inspection);
       busy.current = false;
       dispatch({ type: 'op-finished', outcome });
-      if (quitAfterOp.current) exit();
+      if (quitAfterOp.current) void leave(0, []);
       return outcome.ok;
     },
-    [engine, exit, inspect],
+    [engine, inspect, leave, leaveInterrupted],
   );
 
   const unmountCurrent = useCallback(async (): Promise<boolean> => {
@@ -172,10 +243,13 @@ export function useKpartxApp(
       dispatch({ type: 'mount', action: { type: 'unmounted' } });
       return true;
     } catch (error) {
-      dispatch({ type: 'mount', action: { type: 'failed', message: errorText(error) } });
+      if (error instanceof InterruptedError) {
+        dispatch({ type: 'mount', action: { type: 'unmounted' } });
+        leaveInterrupted(error, `unmounting ${current.mountpoint}`);
+      } else dispatch({ type: 'mount', action: { type: 'failed', message: errorText(error) } });
       return false;
     }
-  }, [engine]);
+  }, [engine, leaveInterrupted]);
 
   const actions: AppActions = useMemo(
     () => ({
@@ -232,7 +306,10 @@ export function useKpartxApp(
         });
         engine.mount(path, readOnly).then(
           (mount) => dispatch({ type: 'mount', action: { type: 'mounted', mount } }),
-          (error) => dispatch({ type: 'mount', action: { type: 'failed', message: errorText(error) } }),
+          (error) => {
+            if (error instanceof InterruptedError) leaveInterrupted(error, `mounting ${path}`);
+            else dispatch({ type: 'mount', action: { type: 'failed', message: errorText(error) } });
+          },
         );
       },
       openShell: () => {
@@ -256,20 +333,45 @@ export function useKpartxApp(
         })();
       },
       quit: () => {
+        if (busy.current) return;
+        void leave(0, []);
+      },
+      interrupt: () => {
+        // Ctrl-C during an add, a delete, a mount or an unmount is the SIGINT that operation holds:
+        // an add stops before its next map and takes back what it made, the others finish; then
+        // the app leaves with 130, as the CLI does.
+        if (operationRunning()) {
+          const kind = stateRef.current.op?.running ? stateRef.current.op.kind : null;
+          dispatch({
+            type: 'leaving',
+            text:
+              kind === 'add'
+                ? 'Ctrl-C: stopping before the next map and removing the maps made so far…'
+                : 'Ctrl-C: leaving once this step has finished…',
+          });
+          raiseSignal('SIGINT');
+          return;
+        }
+        // Between an operation's kernel work and its last look at the source: leave right after.
         if (busy.current) {
           quitAfterOp.current = true;
-          dispatch({ type: 'quit-pending' });
           return;
         }
-        if (stateRef.current.mount.mount) {
-          void unmountCurrent().then(() => exit());
-          return;
-        }
-        exit();
+        void leave(0, []);
       },
-      interrupt: () => actions.quit(),
     }),
-    [confirmClean, engine, exit, inspect, loadSources, needRoot, runOp, terminal, unmountCurrent],
+    [
+      confirmClean,
+      engine,
+      inspect,
+      leave,
+      leaveInterrupted,
+      loadSources,
+      needRoot,
+      runOp,
+      terminal,
+      unmountCurrent,
+    ],
   );
 
   return { state, actions };
