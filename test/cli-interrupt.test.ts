@@ -5,17 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKernel } from '../src/kernel/index.js';
 import type { Kernel } from '../src/kernel/types.js';
-import {
-  built,
-  type HeldSignal,
-  image128,
-  leftOf,
-  mapCount,
-  NOTHING_LEFT,
-  runKpartx,
-  SIGNAL_STATUS,
-  whenMapper,
-} from './interrupt-helpers.js';
+import { built } from './interrupt-helpers.js';
+import { cliSignalScenarios } from './interrupt-scenarios.js';
 import { buildImage, canUseLoop, cleanupLoops, loopSkipReason } from './loop-helpers.js';
 
 /** Loops whose backing file is the image, and the partition loops stacked on those. */
@@ -92,66 +83,7 @@ describe.skipIf(!canUseLoop)(`kpartx -a interrupted by a signal (${loopSkipReaso
   }
 });
 
-/**
- * The built command on a 128-partition image, signalled right after its first map (the moment is
- * seen in /dev/mapper, no test seam): an add is taken back whole, a delete runs to its end and
- * says so, and the exit status is the signal's.
- */
 describe.skipIf(!canUseLoop || !built)(
-  `kpartx signalled mid-run on 128 partitions (${!canUseLoop ? loopSkipReason : built ? 'built' : 'needs `npm run build` first'})`,
-  () => {
-    let dir: string;
-    let image: string;
-    let kernel: Kernel;
-
-    beforeAll(() => {
-      dir = realpathSync(mkdtempSync(join(tmpdir(), 'kpartx-cli-sig-')));
-      image = image128(dir);
-      kernel = createKernel();
-    });
-
-    afterAll(() => {
-      if (kernel) cleanupLoops(kernel, dir);
-      rmSync(dir, { recursive: true, force: true });
-    });
-
-    for (const [signal, status] of Object.entries(SIGNAL_STATUS) as [HeldSignal, number][]) {
-      it(`-a and ${signal} after the first map: every map and the image's loop are gone, exit ${status}`, async () => {
-        const first = whenMapper(() => mapCount(image) > 0);
-        const run = runKpartx(['-av', image]);
-        await first.reached;
-        run.child.kill(signal);
-        const { code } = await run.exited;
-        expect(leftOf(image)).toEqual(NOTHING_LEFT);
-        expect(code).toBe(status);
-        const stderr = run.stderr();
-        expect(stderr).toMatch(/interrupted before loop\d+p\d+; removing the maps this run made/);
-        expect(stderr).toContain(
-          `kpartx: interrupted by ${signal}; the add was rolled back: nothing it made is left\n`,
-        );
-        // The loop is released once: by the rollback, never a second time, failing.
-        expect(stderr.match(/^loop deleted : /gm)).toHaveLength(1);
-        expect(stderr).not.toContain("can't del loop");
-        expect(run.stdout().match(/^add map /gm)?.length ?? 0).toBeLessThan(128);
-      });
-    }
-
-    it('-d and SIGTERM after its first removal: it runs to its end and says what it removed', async () => {
-      const add = runKpartx(['-a', image]);
-      expect((await add.exited).code).toBe(0);
-      expect(mapCount(image)).toBe(128);
-      const first = whenMapper(() => mapCount(image) < 128);
-      const run = runKpartx(['-dv', image]);
-      await first.reached;
-      run.child.kill('SIGTERM');
-      const { code } = await run.exited;
-      expect(leftOf(image)).toEqual(NOTHING_LEFT);
-      expect(code).toBe(143);
-      expect(run.stdout().match(/^del devmap : /gm)).toHaveLength(128);
-      expect(run.stderr()).toMatch(
-        /^kpartx: interrupted by SIGTERM; the delete ran to its end first: removed 128 maps \(loop\d+p1 … loop\d+p128\), kept none; \/dev\/loop\d+ released\n$/m,
-      );
-      expect(run.stderr()).not.toContain('undone');
-    });
-  },
+  `kpartx signalled mid-run on 128 partitions (${!canUseLoop ? loopSkipReason : built ? 'loop devices' : 'needs `npm run build` first'})`,
+  () => cliSignalScenarios(30_000),
 );

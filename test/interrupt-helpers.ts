@@ -40,9 +40,9 @@ export function loopsOf(image: string): { parents: string[]; partitions: string[
   return { parents, partitions };
 }
 
-/** Device-mapper maps (by their sysfs `dm/name`) sitting on one of `loops`. */
-function dmMapsOver(loops: string[]): string[] {
-  const found: string[] = [];
+/** Device-mapper maps sitting on one of `loops`: kernel name (`dm-3`) and dm name. */
+function dmMapsOver(loops: string[]): { kernel: string; name: string }[] {
+  const found: { kernel: string; name: string }[] = [];
   for (const loop of loops) {
     let holders: string[] = [];
     try {
@@ -52,7 +52,7 @@ function dmMapsOver(loops: string[]): string[] {
     }
     for (const holder of holders) {
       try {
-        found.push(readFileSync(`/sys/block/${holder}/dm/name`, 'utf8').trim());
+        found.push({ kernel: holder, name: readFileSync(`/sys/block/${holder}/dm/name`, 'utf8').trim() });
       } catch {
         // not a dm device
       }
@@ -74,28 +74,37 @@ function mapperEntries(loops: string[], maps: string[]): string[] {
   });
 }
 
-/** Mount lines whose source is a map or loop of the image, or whose target is under `dir`. */
-function mountsOf(devices: string[], dir?: string): string[] {
-  return readFileSync('/proc/self/mounts', 'utf8')
+/** Mountpoints of these block devices (kernel names), found by device number. */
+function mountsOf(devices: string[]): string[] {
+  const numbers = new Set(
+    devices.flatMap((name) => {
+      try {
+        return [readFileSync(`/sys/block/${name}/dev`, 'utf8').trim()];
+      } catch {
+        return [];
+      }
+    }),
+  );
+  // mountinfo: id parent MAJ:MIN root mountpoint ...
+  return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
-    .filter((line) => {
-      const [source = '', target = ''] = line.split(' ');
-      return (
-        devices.some((d) => source === `/dev/${d}` || source === `/dev/mapper/${d}`) ||
-        (dir !== undefined && target.startsWith(`${dir}/`))
-      );
-    });
+    .map((line) => line.split(' '))
+    .filter((fields) => numbers.has(fields[2] ?? ''))
+    .map((fields) => fields[4]!);
 }
 
 /** Everything an image has on the system now: loops, partition loops, dm maps, /dev/mapper entries, mounts. */
-export function leftOf(image: string, dir?: string) {
+export function leftOf(image: string) {
   const { parents, partitions } = loopsOf(image);
   const maps = dmMapsOver(parents);
   return {
     loops: [...parents, ...partitions],
-    maps,
-    mapper: mapperEntries(partitions, maps),
-    mounts: mountsOf([...partitions, ...maps], dir),
+    maps: maps.map((map) => map.name),
+    mapper: mapperEntries(
+      partitions,
+      maps.map((map) => map.name),
+    ),
+    mounts: mountsOf([...parents, ...partitions, ...maps.map((map) => map.kernel)]),
   };
 }
 
