@@ -250,6 +250,29 @@ describe('leaving', () => {
   });
 
   it.skipIf(!isMainThread)(
+    'SIGTERM in the mount session unmounts, says so, and leaves with 143',
+    async () => {
+      const t = startLeaving(['/work/disk.img']);
+      await t.waitFor('gpt table');
+      await t.press('a', 'Create 3 maps?');
+      await t.press('y', 'maps created and confirmed');
+      await t.press(keys.enter, 'gpt table');
+      await t.press('m', 'Mount read-only');
+      await t.press(keys.enter, 'hello.txt');
+      process.kill(process.pid, 'SIGTERM');
+      const left = await t.result();
+      expect(left.status).toBe(143);
+      expect(left.lines.slice(0, 3)).toEqual([
+        'kpartx-tui: SIGTERM received; leaving',
+        'kpartx-tui: unmounted /dev/mapper/loop0p1 from /tmp/kpartx-tui-x/loop0p2',
+        'kpartx-tui: still present after leaving:',
+      ]);
+      expect(t.engine.mounted).toBeNull();
+      t.app.unmount();
+    },
+  );
+
+  it.skipIf(!isMainThread)(
     'SIGHUP during an add is held: the add stops, is taken back, and the app leaves with 129',
     async () => {
       const t = startLeaving(['/work/disk.img'], { mapDelayMs: 40 });

@@ -13,7 +13,7 @@ import {
   signalExitCode,
 } from '../../engine/signals.js';
 import { type LeaveResult, leftoverLines } from '../leaving.js';
-import type { Inspection, MapOptions, OpOutcome, TuiEngine } from '../model.js';
+import type { Inspection, MapOptions, MountView, OpOutcome, TuiEngine } from '../model.js';
 import { type AppState, appReducer, initialAppState, type OpKind } from './use-app-state.js';
 import type { OptionsAction } from './use-options-state.js';
 
@@ -76,6 +76,8 @@ export function useKpartxApp(
   // Every source opened in this run: leaving says what is still there of each.
   const opened = useRef(new Set<string>());
   if (state.sourcePath) opened.current.add(state.sourcePath);
+  // What the mount session has mounted, as the kernel has it now (the state follows a frame later).
+  const mounted = useRef<MountView | null>(null);
 
   /**
    * Leave the app: unmount what this session mounted, look at what stays of the sources it opened,
@@ -90,12 +92,14 @@ export function useKpartxApp(
       dispatch({ type: 'leaving', text: 'Leaving…' });
       const lines = [...headline];
       let code = status;
-      const current = stateRef.current.mount.mount;
+      const current = mounted.current;
       if (current) {
         try {
           await engine.unmount(current);
+          mounted.current = null;
           lines.push(`kpartx-tui: unmounted ${current.source} from ${current.mountpoint}`);
         } catch (error) {
+          // Interrupted, an unmount still runs to its end; failed, the mount stays and says so below.
           if (error instanceof InterruptedError) code ||= error.exitCode;
           else code ||= 1;
           lines.push(`kpartx-tui: ${errorText(error)}`);
@@ -235,15 +239,17 @@ export function useKpartxApp(
   );
 
   const unmountCurrent = useCallback(async (): Promise<boolean> => {
-    const current = stateRef.current.mount.mount;
+    const current = mounted.current;
     if (!current) return true;
     dispatch({ type: 'mount', action: { type: 'working', what: `unmounting ${current.mountpoint}…` } });
     try {
       await engine.unmount(current);
+      mounted.current = null;
       dispatch({ type: 'mount', action: { type: 'unmounted' } });
       return true;
     } catch (error) {
       if (error instanceof InterruptedError) {
+        mounted.current = null;
         dispatch({ type: 'mount', action: { type: 'unmounted' } });
         leaveInterrupted(error, `unmounting ${current.mountpoint}`);
       } else dispatch({ type: 'mount', action: { type: 'failed', message: errorText(error) } });
@@ -305,7 +311,10 @@ export function useKpartxApp(
           action: { type: 'working', what: `mounting ${path}${readOnly ? ' read-only' : ''}…` },
         });
         engine.mount(path, readOnly).then(
-          (mount) => dispatch({ type: 'mount', action: { type: 'mounted', mount } }),
+          (mount) => {
+            mounted.current = mount;
+            dispatch({ type: 'mount', action: { type: 'mounted', mount } });
+          },
           (error) => {
             if (error instanceof InterruptedError) leaveInterrupted(error, `mounting ${path}`);
             else dispatch({ type: 'mount', action: { type: 'failed', message: errorText(error) } });
