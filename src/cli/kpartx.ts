@@ -8,7 +8,7 @@ import type { BackendKind, MapBackend, MapEvent, MapRequest } from '../engine/ba
 import { BackendUnavailable, chooseBackendKind, loadBackend } from '../engine/backends/select.js';
 import { errorText } from '../engine/errors.js';
 import { releaseImageLoop } from '../engine/image-loop.js';
-import { mappedNumbers, removalOutcome, undoInterruptedAdd } from '../engine/interruption.js';
+import { type AddLedger, mappedNumbers, removalOutcome, undoInterruptedAdd } from '../engine/interruption.js';
 import { listingLines } from '../engine/listing.js';
 import { resolveDelimiter } from '../engine/names.js';
 import type { PartitionTable } from '../engine/partition.js';
@@ -237,25 +237,13 @@ class Run {
       const kept = backend ? backend.existing(source.parent).map((map) => map.name) : [];
       return `${removalOutcome(this.ledger.removed, kept)}${await this.imageLoopState(source)}`;
     }
+    const ledger: AddLedger = backend && request && before ? { backend, request, before } : {};
     const image = source.parent.image;
-    const attached = source.loop?.state === 'attached' && image;
-    return undoInterruptedAdd(
-      {
-        ...(backend ? { backend } : {}),
-        ...(request ? { request } : {}),
-        ...(before ? { before } : {}),
-        ...(attached
-          ? {
-              attachedLoop: {
-                path: source.loop!.path,
-                file: image.file,
-                loops: (await this.io.host.kernel()).loop,
-              },
-            }
-          : {}),
-      },
-      this.emitter('delete', options.verbose),
-    );
+    if (source.loop?.state === 'attached' && image) {
+      const { loop } = await this.io.host.kernel();
+      ledger.attachedLoop = { path: source.loop.path, file: image.file, loops: loop };
+    }
+    return undoInterruptedAdd(ledger, this.emitter('delete', options.verbose));
   }
 
   /** `; /dev/loop0 released` or `; /dev/loop0 is still attached` after `-d IMAGE`. */
