@@ -57,6 +57,9 @@ O=trans=virtio,version=9p2000.L,msize=262144
 mount -t 9p -o $O,ro,cache=loose host /root || { echo "guest: cannot mount the host root"; poweroff -f; }
 mount -t 9p -o $O results /results || { echo "guest: cannot mount the results share"; poweroff -f; }
 mount -t devtmpfs devtmpfs /root/dev
+# Pseudo-terminals, for the tests that drive the app in tmux.
+mkdir -p /root/dev/pts
+mount -t devpts -o ptmxmode=0666 devpts /root/dev/pts
 mount -t proc proc /root/proc
 mount -t sysfs sysfs /root/sys
 mount -t tmpfs -o mode=1777 tmpfs /root/tmp
@@ -106,7 +109,7 @@ function buildInitramfs(dir, version, command) {
  * (or a negative number when the guest died or timed out). Output is streamed to `onLine`.
  */
 export function runInGuest(command, options = {}) {
-  const timeoutMs = options.timeoutMs ?? 9 * 60_000;
+  const timeoutMs = options.timeoutMs ?? 30 * 60_000;
   const onLine = options.onLine ?? ((line) => process.stdout.write(`${line}\n`));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kpartx-dm-guest-'));
   const results = path.join(dir, 'results');

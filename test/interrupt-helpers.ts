@@ -121,26 +121,20 @@ export function mapCount(image: string): number {
  * `condition` holds, so a signal lands right after a run's first map, long before its end. Entries
  * other runs on the machine make are told apart by `condition`, which asks sysfs.
  */
-export function whenMapper(condition: () => boolean): { reached: Promise<void>; close: () => void } {
-  let close = () => {};
-  const reached = new Promise<void>((done) => {
+export function whenMapper(condition: () => boolean, timeoutMs = 120_000): { reached: Promise<void> } {
+  const reached = new Promise<void>((done, fail) => {
+    const timer = setTimeout(() => {
+      watcher.close();
+      fail(new Error(`/dev/mapper never showed what was awaited in ${timeoutMs} ms`));
+    }, timeoutMs);
     const watcher = watch('/dev/mapper', () => {
       if (!condition()) return;
+      clearTimeout(timer);
       watcher.close();
       done();
     });
-    close = () => watcher.close();
   });
-  return { reached, close };
-}
-
-/** Resolves once `count()` reaches `n` (polled). */
-export async function until(count: () => number, n: number, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (count() < n) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} (have ${count()})`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
+  return { reached };
 }
 
 export interface Run {
