@@ -14,6 +14,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   type HeldSignal,
   image128,
+  KPARTX,
   KPARTX_TUI,
   leftOf,
   mapCount,
@@ -46,6 +47,7 @@ function sweep(images: string[]): void {
 export function cliSignalScenarios(timeoutMs: number): void {
   let dir = '';
   let image = '';
+  const terminals: AppInTmux[] = [];
 
   beforeAll(() => {
     dir = realpathSync(mkdtempSync(join(tmpdir(), 'kpartx-cli-sig-')));
@@ -53,6 +55,7 @@ export function cliSignalScenarios(timeoutMs: number): void {
   });
 
   afterAll(() => {
+    for (const run of terminals) run.close();
     if (image) sweep([image]);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -103,22 +106,51 @@ export function cliSignalScenarios(timeoutMs: number): void {
     },
     timeoutMs,
   );
+
+  it.runIf(hasTmux)(
+    '-a in a terminal that closes after the first map (an SSH session dropped): taken back whole, exit 129',
+    async () => {
+      const first = whenMapper(() => mapCount(image) > 0, timeoutMs);
+      // Its messages go to the terminal that is gone: writing them fails, the take-back must not.
+      const run = new AppInTmux(dir, image, 'job', {
+        command: [process.execPath, KPARTX, '-av', image],
+        stderrOnTerminal: true,
+      });
+      terminals.push(run);
+      await first.reached;
+      run.killServer();
+      const status = await run.status(timeoutMs);
+      expect(leftOf(image)).toEqual(NOTHING_LEFT);
+      expect(status).toEqual({ code: 129, signal: null });
+    },
+    timeoutMs,
+  );
 }
 
 type RecorderMode = 'job' | 'detached';
 
 let runs = 0;
 
-/** The app on its own tmux server (so closing that terminal touches nothing else), recorded. */
+/**
+ * A command (the app, unless told) on its own tmux server, so closing that terminal touches
+ * nothing else, under the recorder of its exit status.
+ */
 class AppInTmux {
   private readonly socket = `kpartx-sig-${process.pid}-${++runs}`;
+  private readonly serverPid: number;
   readonly runDir: string;
 
-  constructor(cwd: string, path: string, mode: RecorderMode) {
+  constructor(
+    cwd: string,
+    path: string,
+    mode: RecorderMode,
+    options: { command?: string[]; stderrOnTerminal?: boolean } = {},
+  ) {
     this.runDir = join(cwd, `run-${runs}`);
     mkdirSync(this.runDir);
     const recorder = join(import.meta.dirname, 'app-exit-recorder.mjs');
-    const command = [process.execPath, recorder, this.runDir, mode, process.execPath, KPARTX_TUI, path];
+    const program = options.command ?? [process.execPath, KPARTX_TUI, path];
+    const command = [process.execPath, recorder, this.runDir, mode, ...program];
     this.tmux(
       'new-session',
       '-d',
@@ -132,8 +164,11 @@ class AppInTmux {
       'CI=false',
       '-e',
       'TERM=xterm-256color',
+      '-e',
+      `KEEP_STDERR=${options.stderrOnTerminal ? 1 : 0}`,
       command.map((word) => `'${word}'`).join(' '),
     );
+    this.serverPid = Number(this.tmux('display-message', '-p', '#{pid}').trim());
   }
 
   private tmux(...args: string[]): string {
@@ -191,8 +226,18 @@ class AppInTmux {
     }
   }
 
-  /** Closes the terminal: the tmux server goes, and with it the pty the app runs on. */
+  /**
+   * Closes the terminal: the tmux server goes, and with it the pty the command runs on. Signalled
+   * from here rather than through a tmux client, so the hang-up lands at once, mid-run.
+   */
   killServer(): void {
+    if (this.serverPid) {
+      try {
+        process.kill(this.serverPid, 'SIGTERM');
+      } catch {
+        // gone already
+      }
+    }
     spawnSync('tmux', ['-L', this.socket, 'kill-server']);
   }
 
