@@ -138,6 +138,8 @@ let runs = 0;
 class AppInTmux {
   private readonly socket = `kpartx-sig-${process.pid}-${++runs}`;
   private readonly serverPid: number;
+  /** tmux leaves its socket behind when its server is signalled. */
+  private readonly socketPath: string;
   readonly runDir: string;
 
   constructor(
@@ -168,7 +170,9 @@ class AppInTmux {
       `KEEP_STDERR=${options.stderrOnTerminal ? 1 : 0}`,
       command.map((word) => `'${word}'`).join(' '),
     );
-    this.serverPid = Number(this.tmux('display-message', '-p', '#{pid}').trim());
+    const [pid, socketPath] = this.tmux('display-message', '-p', '#{pid} #{socket_path}').trim().split(' ');
+    this.serverPid = Number(pid);
+    this.socketPath = socketPath ?? '';
   }
 
   private tmux(...args: string[]): string {
@@ -250,6 +254,7 @@ class AppInTmux {
       // never started
     }
     this.killServer();
+    if (this.socketPath) rmSync(this.socketPath, { force: true });
     if (pid && !existsSync(join(this.runDir, 'status'))) {
       try {
         process.kill(pid, 'SIGKILL');
