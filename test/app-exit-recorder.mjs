@@ -4,8 +4,9 @@
  *
  *   node app-exit-recorder.mjs DIR MODE COMMAND [ARG...]
  *
- * DIR receives `pid` (the command's), `stderr` (its standard error) and, once it has ended,
- * `status` ({"code":…,"signal":…}). MODE says what a hang-up of the terminal does to it:
+ * DIR receives `pid` (the command's), `stderr` (its standard error, unless KEEP_STDERR=1 leaves
+ * that on the terminal) and, once it has ended, `status` ({"code":…,"signal":…}). MODE says what
+ * a hang-up of the terminal does to it:
  *   job       it is in the terminal's session, and the hang-up is passed on to it, as an
  *             interactive shell passes SIGHUP on to its jobs;
  *   detached  it runs in a session of its own (setsid): no SIGHUP reaches it, it only finds its
@@ -17,7 +18,7 @@ import { spawn } from 'node:child_process';
 import { openSync, renameSync, writeFileSync } from 'node:fs';
 
 const [dir, mode, command, ...args] = process.argv.slice(2);
-const stderr = openSync(`${dir}/stderr`, 'w');
+const stderr = process.env.KEEP_STDERR === '1' ? 'inherit' : openSync(`${dir}/stderr`, 'w');
 const child = spawn(command, args, { stdio: ['inherit', 'inherit', stderr], detached: mode === 'detached' });
 writeFileSync(`${dir}/pid`, String(child.pid));
 

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   type HeldSignal,
   image128,
+  KPARTX,
   KPARTX_TUI,
   leftOf,
   mapCount,
@@ -46,6 +47,7 @@ function sweep(images: string[]): void {
 export function cliSignalScenarios(timeoutMs: number): void {
   let dir = '';
   let image = '';
+  const terminals: AppInTmux[] = [];
 
   beforeAll(() => {
     dir = realpathSync(mkdtempSync(join(tmpdir(), 'kpartx-cli-sig-')));
@@ -53,6 +55,7 @@ export function cliSignalScenarios(timeoutMs: number): void {
   });
 
   afterAll(() => {
+    for (const run of terminals) run.close();
     if (image) sweep([image]);
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -103,22 +106,53 @@ export function cliSignalScenarios(timeoutMs: number): void {
     },
     timeoutMs,
   );
+
+  it.runIf(hasTmux)(
+    '-a in a terminal that closes after the first map (an SSH session dropped): taken back whole, exit 129',
+    async () => {
+      const first = whenMapper(() => mapCount(image) > 0, timeoutMs);
+      // Its messages go to the terminal that is gone: writing them fails, the take-back must not.
+      const run = new AppInTmux(dir, image, 'job', {
+        command: [process.execPath, KPARTX, '-av', image],
+        stderrOnTerminal: true,
+      });
+      terminals.push(run);
+      await first.reached;
+      run.killServer();
+      const status = await run.status(timeoutMs);
+      expect(leftOf(image)).toEqual(NOTHING_LEFT);
+      expect(status).toEqual({ code: 129, signal: null });
+    },
+    timeoutMs,
+  );
 }
 
 type RecorderMode = 'job' | 'detached';
 
 let runs = 0;
 
-/** The app on its own tmux server (so closing that terminal touches nothing else), recorded. */
+/**
+ * A command (the app, unless told) on its own tmux server, so closing that terminal touches
+ * nothing else, under the recorder of its exit status.
+ */
 class AppInTmux {
   private readonly socket = `kpartx-sig-${process.pid}-${++runs}`;
+  private readonly serverPid: number;
+  /** tmux leaves its socket behind when its server is signalled. */
+  private readonly socketPath: string;
   readonly runDir: string;
 
-  constructor(cwd: string, path: string, mode: RecorderMode) {
+  constructor(
+    cwd: string,
+    path: string,
+    mode: RecorderMode,
+    options: { command?: string[]; stderrOnTerminal?: boolean } = {},
+  ) {
     this.runDir = join(cwd, `run-${runs}`);
     mkdirSync(this.runDir);
     const recorder = join(import.meta.dirname, 'app-exit-recorder.mjs');
-    const command = [process.execPath, recorder, this.runDir, mode, process.execPath, KPARTX_TUI, path];
+    const program = options.command ?? [process.execPath, KPARTX_TUI, path];
+    const command = [process.execPath, recorder, this.runDir, mode, ...program];
     this.tmux(
       'new-session',
       '-d',
@@ -132,8 +166,13 @@ class AppInTmux {
       'CI=false',
       '-e',
       'TERM=xterm-256color',
+      '-e',
+      `KEEP_STDERR=${options.stderrOnTerminal ? 1 : 0}`,
       command.map((word) => `'${word}'`).join(' '),
     );
+    const [pid, socketPath] = this.tmux('display-message', '-p', '#{pid} #{socket_path}').trim().split(' ');
+    this.serverPid = Number(pid);
+    this.socketPath = socketPath ?? '';
   }
 
   private tmux(...args: string[]): string {
@@ -191,8 +230,18 @@ class AppInTmux {
     }
   }
 
-  /** Closes the terminal: the tmux server goes, and with it the pty the app runs on. */
+  /**
+   * Closes the terminal: the tmux server goes, and with it the pty the command runs on. Signalled
+   * from here rather than through a tmux client, so the hang-up lands at once, mid-run.
+   */
   killServer(): void {
+    if (this.serverPid) {
+      try {
+        process.kill(this.serverPid, 'SIGTERM');
+      } catch {
+        // gone already
+      }
+    }
     spawnSync('tmux', ['-L', this.socket, 'kill-server']);
   }
 
@@ -205,6 +254,7 @@ class AppInTmux {
       // never started
     }
     this.killServer();
+    if (this.socketPath) rmSync(this.socketPath, { force: true });
     if (pid && !existsSync(join(this.runDir, 'status'))) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -349,7 +399,9 @@ export function appSignalScenarios(
       expect(await app.status(timeoutMs)).toEqual({ code: 0, signal: null });
       const screen = app.screen();
       expect(screen).toContain('kpartx-tui: still present after leaving:');
-      expect(screen).toMatch(/ {2}fs\.img: 1 map \(loop\d+p1\), loop device \/dev\/loop\d+/);
+      expect(screen).toMatch(
+        / {2}fs\.img: 1 map \(loop\d+p1(, a loop device)?\), loop device \/dev\/loop\d+/,
+      );
       expect(screen).toContain('  to remove: kpartx -d fs.img');
       expect(mapCount(fsImage)).toBe(1);
       const remove = runKpartx(['-d', 'fs.img'], { cwd: dir });
@@ -388,7 +440,9 @@ export function appSignalScenarios(
       expect(screen).toMatch(
         new RegExp(`kpartx-tui: unmounted /dev/mapper/loop\\d+p1 from ${mountpoint.replaceAll('/', '\\/')}`),
       );
-      expect(screen).toMatch(/ {2}fs\.img: 1 map \(loop\d+p1\), loop device \/dev\/loop\d+/);
+      expect(screen).toMatch(
+        / {2}fs\.img: 1 map \(loop\d+p1(, a loop device)?\), loop device \/dev\/loop\d+/,
+      );
       expect(leftOf(fsImage).mounts).toEqual([]);
       expect(existsSync(mountpoint)).toBe(false);
       const remove = runKpartx(['-d', 'fs.img'], { cwd: dir });

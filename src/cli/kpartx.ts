@@ -8,6 +8,7 @@ import type { BackendKind, MapBackend, MapEvent, MapRequest } from '../engine/ba
 import { BackendUnavailable, chooseBackendKind, loadBackend } from '../engine/backends/select.js';
 import { displayLines } from '../engine/display-text.js';
 import { errorText } from '../engine/errors.js';
+import { releaseHungUpTerminal } from '../engine/hangup.js';
 import { releaseImageLoop } from '../engine/image-loop.js';
 import { type AddLedger, mappedNumbers, removalOutcome, undoInterruptedAdd } from '../engine/interruption.js';
 import { listingLines } from '../engine/listing.js';
@@ -109,10 +110,14 @@ export function parseArguments(args: string[], program: string, posixlyCorrect: 
   return { ok: true, options, operands: result.operands };
 }
 
-/** A reader that went away (`kpartx -l x | head -1`) ends output quietly, as SIGPIPE ends the C tool. */
+/**
+ * A reader that went away (`kpartx -l x | head -1`) ends output quietly, as SIGPIPE ends the C
+ * tool; so does a terminal that hung up (EIO), whose SIGHUP the run is handling: it must still
+ * take back what it made rather than die on a write.
+ */
 function writeTo(stream: NodeJS.WriteStream): (text: string) => void {
   stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') throw error;
+    if (error.code !== 'EPIPE' && error.code !== 'EIO') throw error;
   });
   return (text) => {
     stream.write(text);
@@ -141,6 +146,8 @@ export async function main(argv: string[], environment: Partial<CliEnvironment> 
     return await run.execute(argv);
   } finally {
     if (buffered.length > 0) io.stdout(buffered.join(''));
+    // On the process's own terminal: one that hung up must not make Node abort at exit.
+    if (!environment.stdout) releaseHungUpTerminal();
   }
 }
 

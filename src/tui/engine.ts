@@ -680,8 +680,11 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       if ('nothing' in resolved) continue;
       const { parent } = resolved;
       let maps: ExistingMap[] = [];
+      let kind: BackendKind = 'dm';
       try {
-        maps = (await backendFor(k, options)).existing(parent);
+        const backend = await backendFor(k, options);
+        kind = backend.kind;
+        maps = backend.existing(parent);
       } catch {
         maps = [];
       }
@@ -695,6 +698,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       found.push({
         path,
         maps: maps.map((map) => map.name),
+        backend: kind,
         mounts,
         ...(loop ? { loop } : {}),
         removeWith: [

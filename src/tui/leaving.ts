@@ -20,7 +20,11 @@ export function leftoverLines(leftovers: readonly Leftover[]): string[] {
   const lines = ['kpartx-tui: still present after leaving:'];
   for (const left of leftovers) {
     const parts: string[] = [];
-    if (left.maps.length > 0) parts.push(`${count(left.maps.length, 'map')} (${nameList(left.maps)})`);
+    if (left.maps.length > 0) {
+      const each =
+        left.backend === 'loop' ? (left.maps.length === 1 ? ', a loop device' : ', each a loop device') : '';
+      parts.push(`${count(left.maps.length, 'map')} (${nameList(left.maps)}${each})`);
+    }
     if (left.loop) parts.push(`loop device ${left.loop}`);
     lines.push(`  ${left.path}: ${parts.join(', ')}`);
     for (const mount of left.mounts) lines.push(`    ${mount.map} is mounted on ${mount.mountpoint}`);

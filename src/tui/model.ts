@@ -223,6 +223,8 @@ export interface Leftover {
   path: string;
   /** Map names. */
   maps: string[];
+  /** The loop backend's maps are loop devices themselves. */
+  backend: 'dm' | 'loop';
   mounts: { map: string; mountpoint: string }[];
   /** The image's loop device, while it is bound. */
   loop?: string;

@@ -3,11 +3,12 @@
  * has left, the screen restored and what stays behind printed.
  */
 import { render } from 'ink';
+import { releaseHungUpTerminal } from '../engine/hangup.js';
 import { onIdleSignal, raiseSignal, signalExitCode } from '../engine/signals.js';
 import App from './App.js';
 import type { LeaveResult } from './leaving.js';
 import type { Inspection, TuiEngine } from './model.js';
-import { letGoOfDeadTerminal, realTerminal } from './terminal.js';
+import { realTerminal } from './terminal.js';
 
 /** The terminal's two ends: the process's own, or stand-ins (the build renders off-screen once). */
 export interface AppIo {
@@ -31,7 +32,7 @@ export async function runApp(
     // Already left properly: the report is on its way.
     if (result) return;
     restore();
-    if (io.stdout === process.stdout) letGoOfDeadTerminal();
+    if (io.stdout === process.stdout) releaseHungUpTerminal({ 0: process.stdin, 1: process.stdout });
     process.exit(signalExitCode(signal));
   });
   // A terminal that went away (its window closed, the SSH session or the tmux server gone) is a
@@ -87,7 +88,7 @@ export async function runApp(
       process.stderr.off('error', ignore);
     }
     stopDefault();
-    if (io.stdout === process.stdout) letGoOfDeadTerminal();
+    if (io.stdout === process.stdout) releaseHungUpTerminal({ 0: process.stdin, 1: process.stdout });
   }
   return result.status;
 }

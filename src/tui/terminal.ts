@@ -3,8 +3,6 @@
  * out of the app (normal exit, error, signal) goes through `leaveScreen`.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, fstatSync, openSync } from 'node:fs';
-import { isatty } from 'node:tty';
 import type { TerminalControl } from './hooks/use-kpartx-app.js';
 import { userEnvironment } from './shell-env.js';
 
@@ -47,35 +45,4 @@ export function realTerminal(stdin: NodeJS.ReadStream, stdout: NodeJS.WriteStrea
     },
   };
   return control;
-}
-
-/**
- * When the terminal has gone away (hung up: reads end, writes and terminal calls fail with EIO):
- * point the standard descriptors that were that terminal at /dev/null. Node puts a terminal's mode
- * back as it exits and aborts when it cannot; a descriptor that no longer refers to the file it
- * started with is left alone. Their streams are closed first, so nothing watches the descriptors
- * while they change. Does nothing while the terminal is there.
- */
-export function letGoOfDeadTerminal(): void {
-  let terminal: ReturnType<typeof fstatSync>;
-  try {
-    terminal = fstatSync(1);
-  } catch {
-    return;
-  }
-  if (isatty(1) || !terminal.isCharacterDevice()) return;
-  process.stdin.destroy();
-  process.stdout.destroy();
-  for (const fd of [0, 1, 2]) {
-    try {
-      const now = fstatSync(fd);
-      if (now.dev !== terminal.dev || now.ino !== terminal.ino) continue;
-      closeSync(fd);
-      // The lowest free descriptor: the one just closed.
-      const reopened = openSync('/dev/null', 'r+');
-      if (reopened !== fd) closeSync(reopened);
-    } catch {
-      // closed already: nothing to restore there
-    }
-  }
 }

@@ -185,7 +185,7 @@ describe('leaving', () => {
       status: 0,
       lines: [
         'kpartx-tui: still present after leaving:',
-        '  /work/disk.img: 3 maps (loop0p1, loop0p2, loop0p3), loop device /dev/loop0',
+        '  /work/disk.img: 3 maps (loop0p1, loop0p2, loop0p3, each a loop device), loop device /dev/loop0',
         '  to remove: kpartx -d /work/disk.img',
       ],
     });
@@ -206,7 +206,7 @@ describe('leaving', () => {
     expect(left.lines[0]).toBe('kpartx-tui: unmounted /dev/mapper/loop0p1 from /tmp/kpartx-tui-x/loop0p2');
     expect(left.lines.slice(1)).toEqual([
       'kpartx-tui: still present after leaving:',
-      '  /work/disk.img: 3 maps (loop0p1, loop0p2, loop0p3), loop device /dev/loop0',
+      '  /work/disk.img: 3 maps (loop0p1, loop0p2, loop0p3, each a loop device), loop device /dev/loop0',
       '  to remove: kpartx -d /work/disk.img',
     ]);
     expect(t.engine.calls).toContain('unmount /tmp/kpartx-tui-x/loop0p2');
@@ -227,7 +227,7 @@ describe('leaving', () => {
     expect(left.lines).toEqual([
       'kpartx-tui: cannot unmount /tmp/kpartx-tui-x/loop0p2: Device or resource busy',
       'kpartx-tui: still present after leaving:',
-      '  /work/disk.img: 3 maps (loop0p1, loop0p2, loop0p3), loop device /dev/loop0',
+      '  /work/disk.img: 3 maps (loop0p1, loop0p2, loop0p3, each a loop device), loop device /dev/loop0',
       '    loop0p1 is mounted on /tmp/kpartx-tui-x/loop0p2',
       '  to remove: umount /tmp/kpartx-tui-x/loop0p2 && kpartx -d /work/disk.img',
     ]);
@@ -244,7 +244,7 @@ describe('leaving', () => {
     expect(left.status).toBe(143);
     expect(left.lines[0]).toBe('kpartx-tui: SIGTERM received; leaving');
     expect(left.lines[2]).toBe(
-      '  /work/disk.img: 3 maps (loop0p1, loop0p2, loop0p3), loop device /dev/loop0',
+      '  /work/disk.img: 3 maps (loop0p1, loop0p2, loop0p3, each a loop device), loop device /dev/loop0',
     );
     t.app.unmount();
   });

@@ -245,6 +245,7 @@ export class ScriptedEngine implements TuiEngine {
     return paths.map((path) => ({
       path,
       maps,
+      backend: 'loop' as const,
       mounts,
       loop: '/dev/loop0',
       removeWith: [...mounts.map((m) => `umount ${m.mountpoint}`), `kpartx -d ${path}`],
