@@ -423,7 +423,10 @@ export function appSignalScenarios(
     app.keys('m');
     await app.waitFor('Mount read-only: yes', timeoutMs);
     app.keys('Enter');
-    const mounted = await app.waitFor(/Mounted \/dev\/mapper\/loop\d+p1 \(ext4, read-only, noexec\)/, timeoutMs);
+    const mounted = await app.waitFor(
+      /Mounted \/dev\/mapper\/loop\d+p1 \(ext4, read-only, noexec\)/,
+      timeoutMs,
+    );
     const mountpoint = /on (\/\S+)/.exec(mounted)?.[1] ?? '';
     expect(readFileSync(join(mountpoint, 'hello.txt'), 'utf8')).toBe(helloText('fs.img', 1));
     return mountpoint;
