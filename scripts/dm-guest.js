@@ -57,6 +57,9 @@ O=trans=virtio,version=9p2000.L,msize=262144
 mount -t 9p -o $O,ro,cache=loose host /root || { echo "guest: cannot mount the host root"; poweroff -f; }
 mount -t 9p -o $O results /results || { echo "guest: cannot mount the results share"; poweroff -f; }
 mount -t devtmpfs devtmpfs /root/dev
+# Pseudo-terminals, for the tests that drive the app in tmux.
+mkdir -p /root/dev/pts
+mount -t devpts -o ptmxmode=0666 devpts /root/dev/pts
 mount -t proc proc /root/proc
 mount -t sysfs sysfs /root/sys
 mount -t tmpfs -o mode=1777 tmpfs /root/tmp

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKernel } from '../src/kernel/index.js';
 import type { Kernel } from '../src/kernel/types.js';
+import { built } from './interrupt-helpers.js';
+import { cliSignalScenarios } from './interrupt-scenarios.js';
 import { buildImage, canUseLoop, cleanupLoops, loopSkipReason } from './loop-helpers.js';
 
 /** Loops whose backing file is the image, and the partition loops stacked on those. */
@@ -80,3 +82,8 @@ describe.skipIf(!canUseLoop)(`kpartx -a interrupted by a signal (${loopSkipReaso
     }, 60_000);
   }
 });
+
+describe.skipIf(!canUseLoop || !built)(
+  `kpartx signalled mid-run on 128 partitions (${!canUseLoop ? loopSkipReason : built ? 'loop devices' : 'needs `npm run build` first'})`,
+  () => cliSignalScenarios(30_000),
+);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MapEvent, ParentDevice, PlannedMap } from '../src/engine/backend.js';
 import { conflictReason, createDmBackend, isLinearOn } from '../src/engine/backends/dm.js';
-import { mappedNumbers, takeBackAdd } from '../src/engine/session.js';
+import { mappedNumbers, takeBackAdd } from '../src/engine/interruption.js';
 import type { DevNodes } from '../src/kernel/devnodes.js';
 import { FakeKernel } from '../src/kernel/fake.js';
 import { noNodes } from './cli-helpers.js';

@@ -6,7 +6,7 @@
 
 import type { MapRequest } from '../src/engine/backend.js';
 import { createLoopBackend } from '../src/engine/backends/loop.js';
-import { guardedAdd } from '../src/engine/session.js';
+import { guardedAdd } from '../src/engine/interruption.js';
 import { InterruptedError } from '../src/engine/signals.js';
 import { createKernel } from '../src/kernel/index.js';
 import { sleepSync } from '../src/kernel/loop.js';

@@ -253,10 +253,14 @@ describe.skipIf(!canUseLoop)('read-only on real loop devices (loop backend)', ()
     mountRoot = join(dir, 'mnt');
     mkdirSync(mountRoot);
   });
-  /** Unmount what a failed test left under `dir`: btrfs mounts carry no device number to find them by. */
+  /**
+   * Unmount what a failed test left under `dir` (btrfs mounts carry no device number to find them
+   * by), through a session, so that a map it made read-only is made writable again: the flag
+   * would outlive the loop's binding.
+   */
   function unmountUnder(): void {
     for (const entry of kernel.mounts.list().reverse()) {
-      if (entry.target.startsWith(`${dir}/`)) kernel.mounts.unmount(entry.target);
+      if (entry.target.startsWith(`${dir}/`)) createSession(kernel, { mountRoot }).unmount(entry.target);
     }
   }
   afterEach(() => {

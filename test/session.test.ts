@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   createSession,
   detectFilesystem,
@@ -18,7 +18,13 @@ import {
   probeFilesystem,
   SessionError,
 } from '../src/engine/session.js';
-import { deferSignals, InterruptedError } from '../src/engine/signals.js';
+import {
+  deferSignals,
+  InterruptedError,
+  onIdleSignal,
+  operationRunning,
+  raiseSignal,
+} from '../src/engine/signals.js';
 import { createKernel } from '../src/kernel/index.js';
 import type { Kernel } from '../src/kernel/types.js';
 import { canUseLoop, cleanupLoops, loopSkipReason, losetupLines } from './loop-helpers.js';
@@ -104,13 +110,14 @@ describe.skipIf(!ownProcess)('signal deferral', () => {
         () => 42,
         () => {
           undone = true;
+          return 'undone';
         },
       ),
     ).resolves.toBe(42);
     expect(undone).toBe(false);
   });
 
-  it('holds SIGINT during the work, then undoes it and reports 130', async () => {
+  it('holds SIGINT during the work, then undoes it and reports 130 with what the undo says', async () => {
     const steps: string[] = [];
     const run = deferSignals(
       () => {
@@ -120,10 +127,68 @@ describe.skipIf(!ownProcess)('signal deferral', () => {
       },
       (made) => {
         steps.push(`undo ${made}`);
+        return `${made} was taken back`;
       },
     );
-    await expect(run).rejects.toMatchObject({ name: 'InterruptedError', signal: 'SIGINT', exitCode: 130 });
+    await expect(run).rejects.toMatchObject({
+      name: 'InterruptedError',
+      signal: 'SIGINT',
+      exitCode: 130,
+      message: 'interrupted by SIGINT; made was taken back',
+    });
     expect(steps).toEqual(['work finished', 'undo made']);
+  });
+
+  it('holds SIGHUP too (a closed terminal): 129', async () => {
+    const run = deferSignals(
+      () => {
+        process.kill(process.pid, 'SIGHUP');
+        return 1;
+      },
+      () => 'nothing to take back',
+    );
+    await expect(run).rejects.toMatchObject({ signal: 'SIGHUP', exitCode: 129 });
+  });
+
+  it('takes the signals at the call, before the work starts, and gives them back after', async () => {
+    const before = process.listenerCount('SIGTERM');
+    const run = deferSignals(
+      async () => {
+        await new Promise((r) => setTimeout(r, 20));
+        return 'done';
+      },
+      () => 'undone',
+    );
+    // Taken synchronously: a signal now would be held, not kill the process.
+    expect(operationRunning()).toBe(true);
+    expect(process.listenerCount('SIGTERM')).toBe(before + 1);
+    await run;
+    expect(operationRunning()).toBe(false);
+    expect(process.listenerCount('SIGTERM')).toBe(before);
+  });
+
+  it('gives a signal that arrives while no operation runs to the idle receiver, newest first', async () => {
+    const got: string[] = [];
+    const stopOuter = onIdleSignal((signal) => got.push(`outer ${signal}`));
+    const stopInner = onIdleSignal((signal) => got.push(`inner ${signal}`));
+    process.kill(process.pid, 'SIGTERM');
+    await vi.waitFor(() => expect(got).toEqual(['inner SIGTERM']));
+    stopInner();
+    raiseSignal('SIGHUP');
+    expect(got).toEqual(['inner SIGTERM', 'outer SIGHUP']);
+    // During an operation the operation holds it; the idle receiver hears nothing.
+    await expect(
+      deferSignals(
+        () => {
+          raiseSignal('SIGINT');
+          return 0;
+        },
+        () => 'undone',
+      ),
+    ).rejects.toMatchObject({ signal: 'SIGINT' });
+    expect(got).toEqual(['inner SIGTERM', 'outer SIGHUP']);
+    stopOuter();
+    expect(process.listenerCount('SIGHUP')).toBe(0);
   });
 });
 

@@ -4,11 +4,13 @@
  * message and status. This module never loads React or Ink, and `-l IMAGE` never loads the native
  * kernel bindings.
  */
-import type { BackendKind, MapBackend, MapEvent, PlannedMap } from '../engine/backend.js';
+import type { BackendKind, MapBackend, MapEvent, MapRequest } from '../engine/backend.js';
 import { BackendUnavailable, chooseBackendKind, loadBackend } from '../engine/backends/select.js';
 import { displayLines } from '../engine/display-text.js';
 import { errorText } from '../engine/errors.js';
+import { releaseHungUpTerminal } from '../engine/hangup.js';
 import { releaseImageLoop } from '../engine/image-loop.js';
+import { type AddLedger, mappedNumbers, removalOutcome, undoInterruptedAdd } from '../engine/interruption.js';
 import { listingLines } from '../engine/listing.js';
 import { resolveDelimiter } from '../engine/names.js';
 import type { PartitionTable } from '../engine/partition.js';
@@ -19,7 +21,6 @@ import {
   planMaps,
   slotsPastEnd,
 } from '../engine/plan.js';
-import { mappedNumbers, takeBackAdd } from '../engine/session.js';
 import { deferSignals, InterruptedError } from '../engine/signals.js';
 import {
   type Action,
@@ -109,10 +110,14 @@ export function parseArguments(args: string[], program: string, posixlyCorrect: 
   return { ok: true, options, operands: result.operands };
 }
 
-/** A reader that went away (`kpartx -l x | head -1`) ends output quietly, as SIGPIPE ends the C tool. */
+/**
+ * A reader that went away (`kpartx -l x | head -1`) ends output quietly, as SIGPIPE ends the C
+ * tool; so does a terminal that hung up (EIO), whose SIGHUP the run is handling: it must still
+ * take back what it made rather than die on a write.
+ */
 function writeTo(stream: NodeJS.WriteStream): (text: string) => void {
   stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') throw error;
+    if (error.code !== 'EPIPE' && error.code !== 'EIO') throw error;
   });
   return (text) => {
     stream.write(text);
@@ -141,6 +146,8 @@ export async function main(argv: string[], environment: Partial<CliEnvironment> 
     return await run.execute(argv);
   } finally {
     if (buffered.length > 0) io.stdout(buffered.join(''));
+    // On the process's own terminal: one that hung up must not make Node abort at exit.
+    if (!environment.stdout) releaseHungUpTerminal();
   }
 }
 
@@ -192,14 +199,15 @@ class Run {
 
     try {
       if (options.action === 'list') return await this.act(operands[0]!, options, backendKind, this.ledger);
-      // Ctrl+C or TERM while maps or loops are being made must not leave half of them: the signal
-      // is held, an add stops at the next map, then what it made is taken back (see signals.ts).
+      // Ctrl+C, TERM or a hang-up while maps or loops are being made must not leave half of them:
+      // the signal is held, an add stops at the next map, then what it made is taken back; -u and
+      // -d run to their end (see signals.ts). The message says which.
       return await deferSignals(
         (interrupted) => {
           this.ledger.interrupted = interrupted;
           return this.act(operands[0]!, options, backendKind, this.ledger);
         },
-        () => this.undoAdd(options),
+        () => this.afterInterruption(options),
       );
     } catch (error) {
       if (error instanceof InterruptedError) {
@@ -218,8 +226,8 @@ class Run {
     }
   }
 
-  /** What this run changed, so an interrupted add can be taken back. */
-  private readonly ledger: Ledger = {};
+  /** What this run changed, so an interruption can take it back or say what it did. */
+  private readonly ledger: Ledger = { removed: [] };
 
   private async act(operand: string, options: CliOptions, kind: BackendKind | undefined, ledger: Ledger) {
     const source = await resolveSource(operand, options.action, { readOnly: options.readOnly }, this.io.host);
@@ -230,18 +238,36 @@ class Run {
   }
 
   /**
-   * After an interrupted `-a`: take back the maps this run made (see takeBackAdd) and let go of a
-   * loop device this run attached. `-u` and `-d` simply finish.
+   * After an interruption: an add takes back the maps this run made and lets go of a loop device
+   * it attached (undoInterruptedAdd); -u and -d have run to their end. Returns what happened, as
+   * the kernel shows it now.
    */
-  private async undoAdd(options: CliOptions): Promise<void> {
+  private async afterInterruption(options: CliOptions): Promise<string> {
     const { source, request, backend, before } = this.ledger;
-    if (options.action !== 'add' || !source) return;
-    if (backend && request && before) {
-      await takeBackAdd(backend, request, before, this.emitter('delete', options.verbose));
+    if (!source) return 'nothing had been changed';
+    if (options.action === 'update') return 'the update ran to its end first';
+    if (options.action === 'delete') {
+      const kept = backend ? backend.existing(source.parent).map((map) => map.name) : [];
+      return `${removalOutcome(this.ledger.removed, kept)}${await this.imageLoopState(source)}`;
     }
-    if (source.loop?.state === 'attached' && (!backend || backend.existing(source.parent).length === 0)) {
-      await this.releaseAttachedLoop(source);
+    const ledger: AddLedger = backend && request && before ? { backend, request, before } : {};
+    const image = source.parent.image;
+    if (source.loop?.state === 'attached' && image) {
+      const { loop } = await this.io.host.kernel();
+      ledger.attachedLoop = { path: source.loop.path, file: image.file, loops: loop };
     }
+    return undoInterruptedAdd(ledger, this.emitter('delete', options.verbose));
+  }
+
+  /** `; /dev/loop0 released` or `; /dev/loop0 is still attached` after `-d IMAGE`. */
+  private async imageLoopState(source: ResolvedSource): Promise<string> {
+    const image = source.parent.image;
+    if (source.loop?.state !== 'found' || !image) return '';
+    const { path } = source.loop;
+    const bound = (await this.io.host.kernel()).loop
+      .list()
+      .some((loop) => loop.path === path && loop.backingFile === image.file);
+    return bound ? `; ${path} is still attached` : `; ${path} released`;
   }
 
   private print(events: MapEvent[], context: EventContext, verbose: boolean): void {
@@ -265,12 +291,14 @@ class Run {
     const backend = await this.backend(kind);
     // Maps this run leaves on the parent (busy, or not ours): they keep an image's loop in use.
     const kept: string[] = [];
+    this.ledger.backend = backend;
     const print = this.emitter('delete', options.verbose);
     const result = await backend.remove(
       { parent: source.parent, force: options.force, sync: options.sync },
       (event) => {
         if (event.type === 'busy' || event.type === 'not-removed' || event.type === 'failed')
           kept.push(event.name);
+        if (event.type === 'removed') this.ledger.removed.push(event.name);
         print(event);
       },
     );
@@ -395,8 +423,10 @@ class Run {
 interface Ledger {
   source?: ResolvedSource;
   backend?: MapBackend;
-  request?: { parent: ResolvedSource['parent']; maps: PlannedMap[]; readOnly: boolean; sync: boolean };
+  request?: MapRequest;
   /** Partition numbers mapped before the add (what an interrupted add must leave). */
   before?: Set<number>;
   interrupted?: AbortSignal;
+  /** Maps `-d` removed so far. */
+  removed: string[];
 }

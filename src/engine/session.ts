@@ -8,7 +8,7 @@ import { basename, join, resolve } from 'node:path';
 import { strerror } from '../kernel/libc.js';
 import { ensureMountDir, runDir } from '../kernel/run-dir.js';
 import { type DevNo, type Kernel, KernelError, type MountEntry, sameDevNo } from '../kernel/types.js';
-import type { EmitEvent, ExistingMap, MapBackend, MapRequest, OpResult, RemoveRequest } from './backend.js';
+import type { ExistingMap } from './backend.js';
 import { errorText } from './errors.js';
 import { noReplayOptions } from './mount-options.js';
 import { deferSignals } from './signals.js';
@@ -313,70 +313,20 @@ export function createSession(kernel: SessionKernel, options: SessionOptions = {
 export type Session = ReturnType<typeof createSession>;
 
 /*
- * The same operations with SIGINT/SIGTERM held back (see signals.ts): an interrupted add removes
- * the maps it created, an interrupted mount unmounts again, and a remove or unmount simply runs to
- * its end. Each throws InterruptedError afterwards so the caller exits with 130/143.
+ * Mounting with SIGINT/SIGTERM/SIGHUP held back (see signals.ts): an interrupted mount is unmounted
+ * again, and InterruptedError says so afterwards, so the caller exits with 129/130/143.
  */
 
-/** Partition numbers of the parent's maps now: taken before an add, to know what it made. */
-export function mappedNumbers(backend: MapBackend, request: MapRequest): Set<number> {
-  return new Set(
-    backend
-      .existing(request.parent)
-      .map((map) => map.number)
-      .filter((number) => number !== null),
-  );
-}
-
-/**
- * Take back what an interrupted add left behind. An add that noticed the interruption stopped and
- * rolled back by itself: nothing is left then. One that had already finished is undone by updating
- * to the maps that existed before (so the parent's other stale maps, if any, go too, as after -u).
- */
-export async function takeBackAdd(
-  backend: MapBackend,
-  request: MapRequest,
-  before: ReadonlySet<number>,
-  emit: EmitEvent,
-): Promise<void> {
-  const left = backend
-    .existing(request.parent)
-    .filter((map) => map.number === null || !before.has(map.number));
-  if (left.length === 0) return;
-  await backend.update({ ...request, maps: request.maps.filter((map) => before.has(map.number)) }, emit);
-}
-
-/** Add maps; if interrupted, stop and take back what this run made. */
-export function guardedAdd(backend: MapBackend, request: MapRequest, emit: EmitEvent): Promise<OpResult> {
-  const before = mappedNumbers(backend, request);
-  return deferSignals(
-    (interrupted) => backend.add({ ...request, interrupted }, emit),
-    () => takeBackAdd(backend, request, before, emit),
-  );
-}
-
-export function guardedRemove(
-  backend: MapBackend,
-  request: RemoveRequest,
-  emit: EmitEvent,
-): Promise<OpResult> {
-  return deferSignals(
-    () => backend.remove(request, emit),
-    () => {},
-  );
+/** After an interrupted mount: unmount it again. */
+export function undoMount(session: Session, mounted: MountedPartition): string {
+  session.unmount(mounted.mountpoint);
+  return `${mounted.device} was mounted and unmounted again`;
 }
 
 export function guardedMount(session: Session, request: MountRequest): Promise<MountedPartition> {
   return deferSignals(
     () => session.mount(request),
-    (mounted) => session.unmount(mounted.mountpoint),
-  );
-}
-
-export function guardedUnmount(session: Session, mountpoint: string): Promise<void> {
-  return deferSignals(
-    () => session.unmount(mountpoint),
-    () => {},
+    (mounted) => undoMount(session, mounted),
   );
 }
 

@@ -25,6 +25,7 @@ import { useAppInput } from './hooks/use-app-input.js';
 import type { AppState } from './hooks/use-app-state.js';
 import { type TerminalControl, useKpartxApp } from './hooks/use-kpartx-app.js';
 import { type TerminalSize, useTerminalSize } from './hooks/use-terminal-size.js';
+import type { LeaveResult } from './leaving.js';
 import type { Inspection, TuiEngine } from './model.js';
 import { type Theme, themeFor } from './theme.js';
 
@@ -34,6 +35,8 @@ export interface AppProps {
   /** The one path already looked at (default options): its layout is the first frame. */
   first?: Inspection;
   terminal: TerminalControl;
+  /** Told how the app ended (status, and what to print on the restored terminal) just before it exits. */
+  onLeave?: (result: LeaveResult) => void;
   /** Fixed size for tests; otherwise the terminal's, following resizes. */
   size?: TerminalSize;
   theme?: Theme;
@@ -89,7 +92,7 @@ function helpKeys(state: AppState, isRoot: boolean): KeyHelp[] {
       ];
     case 'progress':
       return state.op?.running
-        ? [{ key: 'Ctrl-C', label: 'quit after this operation' }]
+        ? [{ key: 'Ctrl-C', label: state.op.kind === 'add' ? 'stop, roll back and quit' : 'quit when done' }]
         : [
             { key: 'Enter', label: 'back' },
             { key: 'q', label: 'quit' },
@@ -144,12 +147,13 @@ export default function App({
   paths,
   first,
   terminal,
+  onLeave,
   size: fixedSize,
   theme: fixedTheme,
 }: AppProps) {
   const size = useTerminalSize(fixedSize);
   const theme = fixedTheme ?? themeFor(process.env);
-  const { state: raw, actions } = useKpartxApp(engine, paths, terminal, first);
+  const { state: raw, actions } = useKpartxApp(engine, paths, terminal, first, onLeave);
   // Everything below draws from `state`, the displayed copy (see display.ts); `raw` is only for
   // input and for the paths handed back to the engine.
   const state = displayed(raw);

@@ -8,6 +8,7 @@ import { basename, resolve } from 'node:path';
 import type {
   BackendKind,
   EmitEvent,
+  ExistingMap,
   MapBackend,
   MapEvent,
   ParentDevice,
@@ -19,9 +20,10 @@ import { decodeUtf8Visibly } from '../engine/display-text.js';
 import { errorText } from '../engine/errors.js';
 import { releaseImageLoop } from '../engine/image-loop.js';
 import { inspectSource, predictBackend } from '../engine/inspect.js';
+import { type AddLedger, mappedNumbers, removalOutcome, undoInterruptedAdd } from '../engine/interruption.js';
 import type { Slot, TableType } from '../engine/partition.js';
 import { PlanError, planMaps } from '../engine/plan.js';
-import { createSession, guardedAdd, guardedMount, guardedRemove, guardedUnmount } from '../engine/session.js';
+import { createSession, undoMount } from '../engine/session.js';
 import { deferSignals } from '../engine/signals.js';
 import {
   type Host,
@@ -46,6 +48,7 @@ import { type ContentInfo, describeContent, hintFor, probeContent } from '../pro
 import type {
   ExistingMapView,
   Inspection,
+  Leftover,
   MapOptions,
   MountView,
   OpOutcome,
@@ -102,6 +105,16 @@ function partitionRow(slot: Slot, tableType: TableType, contents: string | undef
   };
 }
 
+/** Whether the image's loop is still bound to the image (a rolled-back backend may have let go of it). */
+function loopBound({ path, file, loops }: { path: string; file: string; loops: Kernel['loop'] }): boolean {
+  return loops.list().some((loop) => loop.path === path && loop.backingFile === file);
+}
+
+/** A path as a shell word, quoted only when it needs it. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
+}
+
 function describeHolder(holder: string): string {
   return holder.startsWith('/dev/') || holder === 'an exclusive opener'
     ? `used by ${holder}`
@@ -121,7 +134,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
    */
   const madeHere = { maps: new Set<string>(), mounts: new Set<string>(), loops: new Set<string>() };
   /** What earlier runs left on each source opened, for the source list (`2 maps, 1 mounted`). */
-  const leftovers = new Map<string, string>();
+  const earlierLeftovers = new Map<string, string>();
   const sourceKey = (path: string): string => {
     try {
       return realpathSync(resolve(cwd, path));
@@ -171,7 +184,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   /** The remains as the screens show them, with what of it this app did not make. */
   function remainsView(path: string, remains: SourceRemains | null): RemainsView | undefined {
     const key = sourceKey(path);
-    leftovers.delete(key);
+    earlierLeftovers.delete(key);
     if (!remains) return undefined;
     const maps = remains.maps.filter((m) => !madeHere.maps.has(m.path));
     const mounts = remains.mounts.filter((m) => !madeHere.mounts.has(m.mountpoint));
@@ -182,7 +195,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       mounts.length > 0 ? `${mounts.length} mounted` : '',
       loop && remains.maps.length === 0 ? `${loop.path} attached, no maps` : '',
     ].filter(Boolean);
-    if (short.length > 0) leftovers.set(key, short.join(', '));
+    if (short.length > 0) earlierLeftovers.set(key, short.join(', '));
     const where = mounts.length > 0 ? ` on ${mounts.map((m) => m.mountpoint).join(', ')}` : '';
     return {
       maps: remains.maps.map((m) => m.name),
@@ -516,102 +529,185 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     else if (event.type === 'loop-detached') madeHere.loops.delete(event.path);
   }
 
-  async function add(
-    path: string,
-    options: MapOptions,
-    emit: (e: ProgressEvent) => void,
-  ): Promise<OpOutcome> {
-    const k = await kernel();
-    const backend = await backendFor(k, options);
-    const resolved = await resolveSource(path, 'add', { readOnly: options.readOnly }, host);
-    if ('nothing' in resolved) throw new TuiError(`${path}: nothing to map`);
-    const { parent } = resolved;
-    const attachedHere = resolved.loop?.state === 'attached';
-    if (attachedHere) {
-      madeHere.loops.add(parent.path);
-      emit({ type: 'note', name: basename(parent.path), detail: `${parent.path} attached to ${path}` });
-    }
-    const releaseLoop = async () => {
-      if (!attachedHere) return;
-      try {
-        k.loop.detach(parent.path);
-        emit({ type: 'rolled-back', name: basename(parent.path) });
-      } catch (error) {
-        emit({ type: 'failed', name: basename(parent.path), message: errorText(error) });
-      }
-    };
-    const warnings: string[] = [];
-    let maps: PlannedMap[];
-    try {
-      const { table } = readTable(resolved, options, warnings);
-      if (!table) throw new TuiError(`${path}: no partition table, nothing to map`);
-      maps = planMaps(table, parent, {
-        readOnly: resolved.readOnly,
-        ...(options.delimiter === null ? {} : { delimiter: options.delimiter }),
-      });
-    } catch (error) {
-      await releaseLoop();
-      throw new TuiError(error instanceof PlanError ? error.problems.join('; ') : errorText(error));
-    }
-    const { counts, onEvent } = progressLines(k, parent, emit);
-    const result = await guardedAdd(
-      backend,
-      { parent, maps, readOnly: resolved.readOnly, sync: options.sync },
-      (event) => {
-        track(event);
-        onEvent(event);
+  /**
+   * Add maps. The whole run holds the critical signals from its first step (the loop attach
+   * included): when one arrives, the add stops before its next map, takes back what it made and
+   * lets go of the loop it attached, and the call throws InterruptedError saying so.
+   */
+  function add(path: string, options: MapOptions, emit: (e: ProgressEvent) => void): Promise<OpOutcome> {
+    const ledger: AddLedger = {};
+    let onEvent: EmitEvent = () => {};
+    return deferSignals(
+      async (interrupted) => {
+        const k = await kernel();
+        const backend = await backendFor(k, options);
+        const resolved = await resolveSource(path, 'add', { readOnly: options.readOnly }, host);
+        if ('nothing' in resolved) throw new TuiError(`${path}: nothing to map`);
+        const { parent } = resolved;
+        const lines = progressLines(k, parent, emit);
+        onEvent = (event) => {
+          track(event);
+          lines.onEvent(event);
+        };
+        const attachedLoop =
+          resolved.loop?.state === 'attached' && parent.image
+            ? { path: parent.path, file: parent.image.file, loops: k.loop }
+            : undefined;
+        if (attachedLoop) {
+          ledger.attachedLoop = attachedLoop;
+          madeHere.loops.add(parent.path);
+          emit({ type: 'note', name: basename(parent.path), detail: `${parent.path} attached to ${path}` });
+        }
+        // A failed run lets go of the loop it attached, unless the backend already has.
+        const releaseLoop = () => {
+          if (!attachedLoop || !loopBound(attachedLoop)) return;
+          try {
+            k.loop.detach(parent.path);
+            emit({ type: 'rolled-back', name: basename(parent.path) });
+          } catch (error) {
+            emit({ type: 'failed', name: basename(parent.path), message: errorText(error) });
+          }
+        };
+        const warnings: string[] = [];
+        let maps: PlannedMap[];
+        try {
+          const { table } = readTable(resolved, options, warnings);
+          if (!table) throw new TuiError(`${path}: no partition table, nothing to map`);
+          maps = planMaps(table, parent, {
+            readOnly: resolved.readOnly,
+            ...(options.delimiter === null ? {} : { delimiter: options.delimiter }),
+          });
+        } catch (error) {
+          releaseLoop();
+          throw new TuiError(error instanceof PlanError ? error.problems.join('; ') : errorText(error));
+        }
+        const request = { parent, maps, readOnly: resolved.readOnly, sync: options.sync };
+        ledger.backend = backend;
+        ledger.request = request;
+        ledger.before = mappedNumbers(backend, request);
+        const { counts } = lines;
+        const result = await backend.add({ ...request, interrupted }, onEvent);
+        if (result.failures > 0) {
+          if (backend.existing(parent).length === 0) releaseLoop();
+          return {
+            ok: false,
+            summary: `Failed: ${counts.failed} error(s); rolled back ${counts.rolledBack} map(s). Nothing half-made is left.`,
+          };
+        }
+        const unconfirmed = counts.created - counts.confirmed;
+        return unconfirmed > 0
+          ? {
+              ok: false,
+              summary: `${counts.created} map(s) created, ${unconfirmed} not confirmed by the kernel`,
+            }
+          : { ok: true, summary: `${counts.created} map(s) created and confirmed against the kernel.` };
       },
+      () => undoInterruptedAdd(ledger, (event) => onEvent(event)),
     );
-    if (result.failures > 0) {
-      if (backend.existing(parent).length === 0) await releaseLoop();
-      return {
-        ok: false,
-        summary: `Failed: ${counts.failed} error(s); rolled back ${counts.rolledBack} map(s). Nothing half-made is left.`,
-      };
-    }
-    const unconfirmed = counts.created - counts.confirmed;
-    return unconfirmed > 0
-      ? { ok: false, summary: `${counts.created} map(s) created, ${unconfirmed} not confirmed by the kernel` }
-      : { ok: true, summary: `${counts.created} map(s) created and confirmed against the kernel.` };
   }
 
-  async function remove(
-    path: string,
-    options: MapOptions,
-    emit: (e: ProgressEvent) => void,
-  ): Promise<OpOutcome> {
-    const k = await kernel();
-    const backend = await backendFor(k, options);
-    const resolved = await resolveSource(path, 'delete', { readOnly: options.readOnly }, host);
-    if ('nothing' in resolved)
-      return { ok: true, summary: `${path}: no loop device bound, nothing to remove.` };
-    const { parent } = resolved;
-    let removed = 0;
-    const { counts, onEvent } = progressLines(k, parent, emit);
-    const result = await guardedRemove(backend, { parent, force: false, sync: options.sync }, (event) => {
-      if (event.type === 'removed') removed++;
-      track(event);
-      onEvent(event);
-    });
-    // As `kpartx -d image`: the image's loop goes too once no map is left on it.
-    if (parent.image && result.failures === 0 && backend.existing(parent).length === 0) {
-      const released = releaseImageLoop(k, parent.path);
-      const name = basename(parent.path);
-      if (released.outcome === 'detached') emit({ type: 'note', name, detail: `${parent.path} detached` });
-      else if (released.outcome === 'foreign')
-        emit({ type: 'note', name, detail: `${parent.path} kept: it was not attached by kpartx-tui` });
-      else if (released.outcome === 'in-use')
-        emit({
-          type: 'note',
-          name,
-          detail: `${parent.path} kept: still in use; released when no longer used`,
+  /**
+   * Remove the source's maps, then (as `kpartx -d image`) the image's loop once no map is left on
+   * it. Held against signals from its first step; an interrupted removal runs to its end and the
+   * InterruptedError says what it removed and what it kept.
+   */
+  function remove(path: string, options: MapOptions, emit: (e: ProgressEvent) => void): Promise<OpOutcome> {
+    const removed: string[] = [];
+    let after = (): string => 'there was nothing to remove';
+    return deferSignals(
+      async () => {
+        const k = await kernel();
+        const backend = await backendFor(k, options);
+        const resolved = await resolveSource(path, 'delete', { readOnly: options.readOnly }, host);
+        if ('nothing' in resolved)
+          return { ok: true, summary: `${path}: no loop device bound, nothing to remove.` };
+        const { parent } = resolved;
+        after = () => {
+          const kept = backend.existing(parent).map((map) => map.name);
+          const image = parent.image;
+          const loop = !image
+            ? ''
+            : loopBound({ path: parent.path, file: image.file, loops: k.loop })
+              ? `; ${parent.path} is still attached`
+              : `; ${parent.path} released`;
+          return `${removalOutcome(removed, kept)}${loop}`;
+        };
+        const { counts, onEvent } = progressLines(k, parent, emit);
+        const result = await backend.remove({ parent, force: false, sync: options.sync }, (event) => {
+          if (event.type === 'removed') removed.push(event.name);
+          track(event);
+          onEvent(event);
         });
-      else if (released.outcome === 'failed')
-        emit({ type: 'failed', name, message: errorText(released.error) });
+        if (parent.image && result.failures === 0 && backend.existing(parent).length === 0) {
+          const released = releaseImageLoop(k, parent.path);
+          const name = basename(parent.path);
+          if (released.outcome === 'detached')
+            emit({ type: 'note', name, detail: `${parent.path} detached` });
+          else if (released.outcome === 'foreign')
+            emit({ type: 'note', name, detail: `${parent.path} kept: it was not attached by kpartx-tui` });
+          else if (released.outcome === 'in-use')
+            emit({
+              type: 'note',
+              name,
+              detail: `${parent.path} kept: still in use; released when no longer used`,
+            });
+          else if (released.outcome === 'failed')
+            emit({ type: 'failed', name, message: errorText(released.error) });
+        }
+        if (result.failures > 0 || counts.busy > 0)
+          return {
+            ok: false,
+            summary: `${removed.length} map(s) removed; ${counts.busy} busy, kept (see why above).`,
+          };
+        return { ok: true, summary: `${removed.length} map(s) removed.` };
+      },
+      () => after(),
+    );
+  }
+
+  /** Maps, mounts and loop devices of these sources that are there now: said when the app is left. */
+  async function leftovers(paths: string[], options: MapOptions): Promise<Leftover[]> {
+    if (paths.length === 0) return [];
+    const k = await kernel();
+    const found: Leftover[] = [];
+    for (const path of paths) {
+      let resolved: Awaited<ReturnType<typeof resolveSource>>;
+      try {
+        resolved = await resolveSource(path, 'delete', { readOnly: true }, host);
+      } catch {
+        continue;
+      }
+      if ('nothing' in resolved) continue;
+      const { parent } = resolved;
+      let maps: ExistingMap[] = [];
+      let kind: BackendKind = 'dm';
+      try {
+        const backend = await backendFor(k, options);
+        kind = backend.kind;
+        maps = backend.existing(parent);
+      } catch {
+        maps = [];
+      }
+      const mounts = k.mounts.list().flatMap((entry) => {
+        const map = maps.find((candidate) => sameDevNo(candidate.devno, entry.devno));
+        return map ? [{ map: map.name, mountpoint: entry.target }] : [];
+      });
+      const loop = resolved.loop?.state === 'found' ? resolved.loop.path : undefined;
+      if (maps.length === 0 && !loop) continue;
+      const backendFlag = options.backend === 'auto' ? '' : ` --backend ${options.backend}`;
+      found.push({
+        path,
+        maps: maps.map((map) => map.name),
+        backend: kind,
+        mounts,
+        ...(loop ? { loop } : {}),
+        removeWith: [
+          ...mounts.map((m) => `umount ${shellWord(m.mountpoint)}`),
+          `kpartx -d${backendFlag} ${shellWord(path)}`,
+        ],
+      });
     }
-    if (result.failures > 0 || counts.busy > 0)
-      return { ok: false, summary: `${removed} map(s) removed; ${counts.busy} busy, kept (see why above).` };
-    return { ok: true, summary: `${removed} map(s) removed.` };
+    return found;
   }
 
   /** Unmount, unmap, release: everything set up on the source, whoever made it. */
@@ -651,7 +747,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     // Like a removal, a teardown is never cut short by a signal: it runs to its end first.
     const result = await deferSignals(
       () => tearDownSource(backends, sessionOf(k), k, parent, { sync: options.sync }, step),
-      () => {},
+      (done) => teardownSummary(done),
     );
     return { ok: result.kept.length === 0, summary: teardownSummary(result) };
   }
@@ -723,40 +819,52 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     isRoot: deps.isRoot ?? process.geteuid?.() === 0,
     listSources: (extra: string[]): SourceEntry[] =>
       listSources(extra, cwd).map((entry) => {
-        const left = leftovers.get(entry.path);
+        const left = earlierLeftovers.get(entry.path);
         return left ? { ...entry, leftovers: left } : entry;
       }),
     inspect,
     add,
     remove,
     tearDown,
+    // Held against signals from the first step: an interrupted mount is unmounted again. A map an
+    // earlier run left mounted is taken over as it is.
     async mount(mapPath, { readOnly, exec }): Promise<MountView> {
-      const s = await session();
       const adopted = mountedAlready(await kernel(), mapPath);
       if (adopted) return adopted;
-      const fstype = mountType(mapPath);
-      const mounted = await guardedMount(s, {
-        name: basename(mapPath),
-        device: mapPath,
-        readOnly,
-        exec,
-        ...(fstype ? { fstype } : {}),
-      });
-      madeHere.mounts.add(mounted.mountpoint);
-      return {
+      return deferSignals(
+        async () => {
+          const s = await session();
+          const fstype = mountType(mapPath);
+          const mounted = s.mount({
+            name: basename(mapPath),
+            device: mapPath,
+            readOnly,
+            exec,
+            ...(fstype ? { fstype } : {}),
+          });
+          madeHere.mounts.add(mounted.mountpoint);
+          return { s, mounted };
+        },
+        ({ s, mounted }) => undoMount(s, mounted),
+      ).then(({ mounted }) => ({
         source: mapPath,
         mountpoint: mounted.mountpoint,
         readOnly: mounted.readOnly,
         exec: mounted.exec,
         fstype: mounted.fstype,
         tree: listTree(mounted.mountpoint),
-      };
+      }));
     },
     listTree,
-    async unmount(mount) {
-      const s = await session();
-      await guardedUnmount(s, mount.mountpoint);
-      madeHere.mounts.delete(mount.mountpoint);
+    unmount(mount) {
+      return deferSignals(
+        async () => {
+          (await session()).unmount(mount.mountpoint);
+          madeHere.mounts.delete(mount.mountpoint);
+        },
+        () => `the unmount of ${mount.mountpoint} ran to its end first`,
+      );
     },
+    leftovers,
   };
 }

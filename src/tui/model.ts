@@ -213,6 +213,23 @@ export interface TuiEngine {
   /** Re-read the top of the tree (after coming back from a shell). */
   listTree(mountpoint: string): string[];
   unmount(mount: MountView): Promise<void>;
+  /** Maps, mounts and loop devices of these sources that exist now (said when the app is left). */
+  leftovers(paths: string[], options: MapOptions): Promise<Leftover[]>;
+}
+
+/** What is still there of one source when the app is left. */
+export interface Leftover {
+  /** The source as the app opened it. */
+  path: string;
+  /** Map names. */
+  maps: string[];
+  /** The loop backend's maps are loop devices themselves. */
+  backend: 'dm' | 'loop';
+  mounts: { map: string; mountpoint: string }[];
+  /** The image's loop device, while it is bound. */
+  loop?: string;
+  /** Commands that take it all down, in order. */
+  removeWith: string[];
 }
 
 /** Raised by engine adapters for a failure the user should read as one sentence. */

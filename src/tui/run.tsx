@@ -1,6 +1,12 @@
-/** Renders the app on the terminal (the real one unless told) and returns when it has left, the screen restored. */
+/**
+ * Renders the app on the terminal (the real one unless told) and returns its exit status when it
+ * has left, the screen restored and what stays behind printed.
+ */
 import { render } from 'ink';
+import { releaseHungUpTerminal } from '../engine/hangup.js';
+import { onIdleSignal, raiseSignal, signalExitCode } from '../engine/signals.js';
 import App from './App.js';
+import type { LeaveResult } from './leaving.js';
 import type { Inspection, TuiEngine } from './model.js';
 import { realTerminal } from './terminal.js';
 
@@ -18,20 +24,45 @@ export async function runApp(
 ): Promise<number> {
   const terminal = realTerminal(io.stdin, io.stdout);
   const restore = () => terminal.leaveScreen();
-  const onSignal = (signal: NodeJS.Signals) => {
-    // A signal from outside (the keyboard's Ctrl-C arrives as a key in raw mode) cannot wait like
-    // the key does, but it cannot cut an operation in half either: the backend's calls are
-    // synchronous and all-or-nothing, so this runs between them. Restore the screen and go.
+  // SIGINT, SIGTERM and SIGHUP belong to the engine while an operation runs (signals.ts) and to
+  // the app while it is shown. Before the app is up and after it has gone, nothing runs: restore
+  // the screen and go at once.
+  let result: LeaveResult | undefined;
+  const stopDefault = onIdleSignal((signal) => {
+    // Already left properly: the report is on its way.
+    if (result) return;
     restore();
-    process.exit(signal === 'SIGHUP' ? 129 : signal === 'SIGINT' ? 130 : 143);
+    if (io.stdout === process.stdout) releaseHungUpTerminal({ 0: process.stdin, 1: process.stdout });
+    process.exit(signalExitCode(signal));
+  });
+  // A terminal that went away (its window closed, the SSH session or the tmux server gone) is a
+  // hang-up, whether or not a SIGHUP comes with it: reads end, writes fail with EIO.
+  let terminalGone = false;
+  const lost = () => {
+    if (terminalGone) return;
+    terminalGone = true;
+    raiseSignal('SIGHUP');
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  process.once('SIGHUP', onSignal);
+  const onWriteError = () => lost();
+  io.stdout.on('error', onWriteError);
+  io.stdin.on('end', lost);
+  // The report goes to stderr when the terminal is gone; stderr may be that terminal too.
+  const ignore = () => {};
+  process.stderr.on('error', ignore);
   process.once('exit', restore);
   terminal.enterScreen();
   try {
-    const app = <App engine={engine} paths={paths} terminal={terminal} {...(first ? { first } : {})} />;
+    const app = (
+      <App
+        engine={engine}
+        paths={paths}
+        terminal={terminal}
+        onLeave={(left) => {
+          result = left;
+        }}
+        {...(first ? { first } : {})}
+      />
+    );
     const instance = render(app, {
       stdin: io.stdin,
       stdout: io.stdout,
@@ -41,12 +72,23 @@ export async function runApp(
     // Forget the last frame so the next render paints the fresh screen in full.
     terminal.onResume = () => instance.clear();
     await instance.waitUntilExit();
-    return 0;
   } finally {
-    restore();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    process.off('SIGHUP', onSignal);
+    result ??= { status: 0, lines: [] };
+    if (!terminalGone) restore();
     process.off('exit', restore);
+    if (result.lines.length > 0) {
+      const report = `${result.lines.join('\n')}\n`;
+      if (terminalGone) process.stderr.write(report);
+      else io.stdout.write(report);
+    }
+    io.stdin.off('end', lost);
+    // Writes to a terminal that is gone keep failing after this: those errors stay ignored.
+    if (!terminalGone) {
+      io.stdout.off('error', onWriteError);
+      process.stderr.off('error', ignore);
+    }
+    stopDefault();
+    if (io.stdout === process.stdout) releaseHungUpTerminal({ 0: process.stdin, 1: process.stdout });
   }
+  return result.status;
 }

@@ -18,17 +18,7 @@ import {
   plainReadOnlyMountWrites,
   sha256File,
 } from '../support/dirty-fs.js';
-import {
-  dmAttrs,
-  guestState,
-  inGuest,
-  resetGuest,
-  run,
-  sfdiskImage,
-  sh,
-  skipReason,
-  workDir,
-} from './guest.js';
+import { dmAttrs, guestState, inGuest, resetGuest, sfdiskImage, sh, skipReason, workDir } from './guest.js';
 
 const TWO_PARTS = 'label: dos\n2048,16384\n18432,16384\n';
 
@@ -42,10 +32,13 @@ describe.skipIf(!inGuest)(`read-only on real device-mapper (${skipReason})`, () 
   const kernel = inGuest ? createKernel() : undefined!;
   const mountRoot = path.join(workDir, 'ro-mnt');
 
-  /** Unmount whatever a failed test left under the work directory, then start from nothing. */
+  /**
+   * Unmount whatever a failed test left under the work directory (through a session, which makes a
+   * map it made read-only writable again), then start from nothing.
+   */
   function reset(): void {
     for (const entry of kernel.mounts.list().reverse()) {
-      if (entry.target.startsWith(`${workDir}/`)) run('umount', [entry.target]);
+      if (entry.target.startsWith(`${workDir}/`)) createSession(kernel, { mountRoot }).unmount(entry.target);
     }
     resetGuest();
   }

@@ -1,4 +1,6 @@
+import { isMainThread } from 'node:worker_threads';
 import { describe, expect, it, vi } from 'vitest';
+import type { LeaveResult } from '../../src/tui/leaving.js';
 import { DEFAULT_OPTIONS, type Inspection } from '../../src/tui/model.js';
 import { ScriptedEngine, type ScriptedEngineOptions } from './fixtures.js';
 import { expectFits as fits, keys, startApp } from './helpers.js';
@@ -122,15 +124,37 @@ describe('layout', () => {
 });
 
 describe('leaving', () => {
-  it('Ctrl-C during an add waits for it to finish: every map is made, then the app leaves', async () => {
-    const t = start(['/work/disk.img']);
+  /** The app with its leave result captured (the status and what run.tsx prints afterwards). */
+  function startLeaving(paths: string[], options: ScriptedEngineOptions = {}) {
+    const engine = new ScriptedEngine(options);
+    let left: LeaveResult | undefined;
+    const t = startApp(engine, paths, {
+      onLeave: (result) => {
+        left = result;
+      },
+    });
+    const result = async () => {
+      await vi.waitFor(() => expect(left).toBeDefined(), { timeout: 5000 });
+      return left!;
+    };
+    return { engine, ...t, result };
+  }
+
+  it('Ctrl-C during an add stops it before its next map, takes it back, and leaves with 130', async () => {
+    const t = startLeaving(['/work/disk.img'], { mapDelayMs: 40 });
     await t.waitFor('gpt table');
     await t.press('a', 'Create 3 maps?');
     t.app.stdin.write('y');
-    await t.waitFor('Creating maps');
+    await t.waitFor(/✓ loop0p1/);
     t.app.stdin.write(keys.ctrlC);
-    await t.waitFor('Leaving after the current operation has finished');
-    await vi.waitFor(() => expect(t.engine.mapped.size).toBe(3), { timeout: 5000 });
+    await t.waitFor('Ctrl-C: stopping before the next map');
+    const left = await t.result();
+    expect(left.status).toBe(130);
+    expect(left.lines).toEqual([
+      'kpartx-tui: adding maps of /work/disk.img: interrupted by SIGINT; the add was rolled back: nothing it made is left',
+    ]);
+    expect(t.engine.mapped.size).toBe(0);
+    expect(t.frame()).toContain('rolled back');
     // The app has exited: further keys change nothing.
     const last = t.frame();
     t.app.stdin.write('q');
@@ -139,15 +163,133 @@ describe('leaving', () => {
     t.app.unmount();
   });
 
-  it('q leaves from the source list', async () => {
-    const t = start([]);
+  it('q leaves from the source list, with nothing to report', async () => {
+    const t = startLeaving([]);
     await t.waitFor('disk.img');
     await t.press('q');
+    expect(await t.result()).toEqual({ status: 0, lines: [] });
     const last = t.frame();
     await t.press('/');
     expect(t.frame()).toBe(last);
     t.app.unmount();
   });
+
+  it('q with maps present says which maps and loop stay, and how to remove them', async () => {
+    const t = startLeaving(['/work/disk.img']);
+    await t.waitFor('gpt table');
+    await t.press('a', 'Create 3 maps?');
+    await t.press('y', 'maps created and confirmed');
+    await t.press(keys.enter, 'gpt table');
+    await t.press('q');
+    expect(await t.result()).toEqual({
+      status: 0,
+      lines: [
+        'kpartx-tui: still present after leaving:',
+        '  /work/disk.img: 3 maps (loop0p1, loop0p2, loop0p3, each a loop device), loop device /dev/loop0',
+        '  to remove: kpartx -d /work/disk.img',
+      ],
+    });
+    t.app.unmount();
+  });
+
+  it('q in the mount session unmounts, says so, and says what stays', async () => {
+    const t = startLeaving(['/work/disk.img']);
+    await t.waitFor('gpt table');
+    await t.press('a', 'Create 3 maps?');
+    await t.press('y', 'maps created and confirmed');
+    await t.press(keys.enter, 'gpt table');
+    await t.press('m', 'Mount read-only');
+    await t.press(keys.enter, 'hello.txt');
+    await t.press('q');
+    const left = await t.result();
+    expect(left.status).toBe(0);
+    expect(left.lines[0]).toBe('kpartx-tui: unmounted /dev/mapper/loop0p1 from /tmp/kpartx-tui-x/loop0p2');
+    expect(left.lines.slice(1)).toEqual([
+      'kpartx-tui: still present after leaving:',
+      '  /work/disk.img: 3 maps (loop0p1, loop0p2, loop0p3, each a loop device), loop device /dev/loop0',
+      '  to remove: kpartx -d /work/disk.img',
+    ]);
+    expect(t.engine.calls).toContain('unmount /tmp/kpartx-tui-x/loop0p2');
+    t.app.unmount();
+  });
+
+  it('a failed unmount on the way out is an error: status 1, and the mount is named as staying', async () => {
+    const t = startLeaving(['/work/disk.img'], { unmountFails: 'Device or resource busy' });
+    await t.waitFor('gpt table');
+    await t.press('a', 'Create 3 maps?');
+    await t.press('y', 'maps created and confirmed');
+    await t.press(keys.enter, 'gpt table');
+    await t.press('m', 'Mount read-only');
+    await t.press(keys.enter, 'hello.txt');
+    await t.press(keys.ctrlC);
+    const left = await t.result();
+    expect(left.status).toBe(1);
+    expect(left.lines).toEqual([
+      'kpartx-tui: cannot unmount /tmp/kpartx-tui-x/loop0p2: Device or resource busy',
+      'kpartx-tui: still present after leaving:',
+      '  /work/disk.img: 3 maps (loop0p1, loop0p2, loop0p3, each a loop device), loop device /dev/loop0',
+      '    loop0p1 is mounted on /tmp/kpartx-tui-x/loop0p2',
+      '  to remove: umount /tmp/kpartx-tui-x/loop0p2 && kpartx -d /work/disk.img',
+    ]);
+    t.app.unmount();
+  });
+
+  it.skipIf(!isMainThread)('SIGTERM while the app is idle leaves with 143 and says what stays', async () => {
+    const t = startLeaving(['/work/disk.img']);
+    await t.waitFor('gpt table');
+    await t.press('a', 'Create 3 maps?');
+    await t.press('y', 'maps created and confirmed');
+    process.kill(process.pid, 'SIGTERM');
+    const left = await t.result();
+    expect(left.status).toBe(143);
+    expect(left.lines[0]).toBe('kpartx-tui: SIGTERM received; leaving');
+    expect(left.lines[2]).toBe(
+      '  /work/disk.img: 3 maps (loop0p1, loop0p2, loop0p3, each a loop device), loop device /dev/loop0',
+    );
+    t.app.unmount();
+  });
+
+  it.skipIf(!isMainThread)(
+    'SIGTERM in the mount session unmounts, says so, and leaves with 143',
+    async () => {
+      const t = startLeaving(['/work/disk.img']);
+      await t.waitFor('gpt table');
+      await t.press('a', 'Create 3 maps?');
+      await t.press('y', 'maps created and confirmed');
+      await t.press(keys.enter, 'gpt table');
+      await t.press('m', 'Mount read-only');
+      await t.press(keys.enter, 'hello.txt');
+      process.kill(process.pid, 'SIGTERM');
+      const left = await t.result();
+      expect(left.status).toBe(143);
+      expect(left.lines.slice(0, 3)).toEqual([
+        'kpartx-tui: SIGTERM received; leaving',
+        'kpartx-tui: unmounted /dev/mapper/loop0p1 from /tmp/kpartx-tui-x/loop0p2',
+        'kpartx-tui: still present after leaving:',
+      ]);
+      expect(t.engine.mounted).toBeNull();
+      t.app.unmount();
+    },
+  );
+
+  it.skipIf(!isMainThread)(
+    'SIGHUP during an add is held: the add stops, is taken back, and the app leaves with 129',
+    async () => {
+      const t = startLeaving(['/work/disk.img'], { mapDelayMs: 40 });
+      await t.waitFor('gpt table');
+      await t.press('a', 'Create 3 maps?');
+      t.app.stdin.write('y');
+      await t.waitFor(/✓ loop0p1/);
+      process.kill(process.pid, 'SIGHUP');
+      const left = await t.result();
+      expect(left.status).toBe(129);
+      expect(left.lines).toEqual([
+        'kpartx-tui: adding maps of /work/disk.img: interrupted by SIGHUP; the add was rolled back: nothing it made is left',
+      ]);
+      expect(t.engine.mapped.size).toBe(0);
+      t.app.unmount();
+    },
+  );
 });
 
 describe('terminal size', () => {

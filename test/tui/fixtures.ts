@@ -1,7 +1,9 @@
 /** Screen data and a scripted TuiEngine for component and flow tests. */
+import { deferSignals } from '../../src/engine/signals.js';
 import type {
   ExistingMapView,
   Inspection,
+  Leftover,
   MapOptions,
   MountChoice,
   MountView,
@@ -76,6 +78,10 @@ export interface ScriptedEngineOptions {
   failOn?: string;
   /** Holders per map name: delete reports these as busy. */
   busy?: Record<string, string[]>;
+  /** Milliseconds each map takes to make (a window for interrupting an add). */
+  mapDelayMs?: number;
+  /** Message of a failing unmount (a shell elsewhere sits in the mountpoint). */
+  unmountFails?: string;
 }
 
 /**
@@ -142,10 +148,30 @@ export class ScriptedEngine implements TuiEngine {
       existing,
     };
   }
-  async add(_path: string, options: MapOptions, emit: (e: ProgressEvent) => void): Promise<OpOutcome> {
+  /**
+   * Like the real engine: held against signals from the start; an interruption stops the add
+   * before its next map and rolls back what it made.
+   */
+  add(_path: string, options: MapOptions, emit: (e: ProgressEvent) => void): Promise<OpOutcome> {
+    return deferSignals(
+      (interrupted) => this.addMaps(options, emit, interrupted),
+      () => 'the add was rolled back: nothing it made is left',
+    );
+  }
+  private async addMaps(
+    options: MapOptions,
+    emit: (e: ProgressEvent) => void,
+    interrupted: AbortSignal,
+  ): Promise<OpOutcome> {
     const made: string[] = [];
     for (const [i, { p, name }] of this.names(options).entries()) {
-      await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, this.options.mapDelayMs ?? 5));
+      if (interrupted.aborted) {
+        emit({ type: 'failed', name, message: `interrupted before ${name}` });
+        for (const back of made.reverse()) emit({ type: 'rolled-back', name: back });
+        this.mapped.clear();
+        return { ok: false, summary: 'interrupted; rolled back' };
+      }
       if (name === this.options.failOn) {
         emit({ type: 'failed', name, message: 'LOOP_CONFIGURE failed: EBUSY' });
         for (const back of made.reverse()) emit({ type: 'rolled-back', name: back });
@@ -204,6 +230,25 @@ export class ScriptedEngine implements TuiEngine {
   }
   async unmount(mount: MountView): Promise<void> {
     this.calls.push(`unmount ${mount.mountpoint}`);
+    if (this.options.unmountFails)
+      throw new Error(`cannot unmount ${mount.mountpoint}: ${this.options.unmountFails}`);
     this.mounted = null;
+  }
+  async leftovers(paths: string[]): Promise<Leftover[]> {
+    this.calls.push(`leftovers ${paths.join(' ')}`);
+    if (this.mapped.size === 0) return [];
+    const maps = [...this.mapped].sort().map((n) => `loop0p${n}`);
+    const mounted = this.mounted;
+    const mounts = mounted
+      ? [{ map: mounted.source.replace(/^.*\//, ''), mountpoint: mounted.mountpoint }]
+      : [];
+    return paths.map((path) => ({
+      path,
+      maps,
+      backend: 'loop' as const,
+      mounts,
+      loop: '/dev/loop0',
+      removeWith: [...mounts.map((m) => `umount ${m.mountpoint}`), `kpartx -d ${path}`],
+    }));
   }
 }

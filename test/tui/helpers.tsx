@@ -3,6 +3,7 @@ import { render } from 'ink-testing-library';
 import { expect, vi } from 'vitest';
 import App from '../../src/tui/App.js';
 import type { TerminalControl } from '../../src/tui/hooks/use-kpartx-app.js';
+import type { LeaveResult } from '../../src/tui/leaving.js';
 import type { Inspection, TuiEngine } from '../../src/tui/model.js';
 import { themeFor } from '../../src/tui/theme.js';
 
@@ -18,7 +19,12 @@ export const keys = {
 export function startApp(
   engine: TuiEngine,
   paths: string[],
-  options: { terminal?: TerminalControl; size?: { columns: number; rows: number }; first?: Inspection } = {},
+  options: {
+    terminal?: TerminalControl;
+    size?: { columns: number; rows: number };
+    first?: Inspection;
+    onLeave?: (result: LeaveResult) => void;
+  } = {},
 ) {
   const size = options.size ?? { columns: 80, rows: 24 };
   const terminal = options.terminal ?? { runShell() {} };
@@ -30,6 +36,7 @@ export function startApp(
       size={size}
       theme={themeFor({ NO_COLOR: '1' })}
       {...(options.first ? { first: options.first } : {})}
+      {...(options.onLeave ? { onLeave: options.onLeave } : {})}
     />,
   );
   const frame = () => app.lastFrame() ?? '';

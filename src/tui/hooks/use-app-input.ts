@@ -16,7 +16,8 @@ export function useAppInput(state: AppState, actions: AppActions, pageRows: numb
   latest.current = { state, actions, pageRows };
   useInput((input, key) => {
     const { state: s, actions: a, pageRows: rows } = latest.current;
-    // Ctrl-C from any screen: leave, but never in the middle of an add or delete.
+    if (s.leaving) return;
+    // Ctrl-C from any screen: leave; during an operation, interrupt it as SIGINT would.
     if (key.ctrl && input === 'c') return a.interrupt();
     if (key.ctrl) return;
     switch (s.screen) {

@@ -53,8 +53,8 @@ export interface AppState {
   mountIndex: number;
   mount: MountState;
   message: Message | null;
-  /** Ctrl-C arrived during an operation: leave as soon as it has finished or rolled back. */
-  quitPending: boolean;
+  /** The app is on its way out (unmounting, looking at what stays): keys do nothing more. */
+  leaving: boolean;
 }
 
 export const initialAppState: AppState = {
@@ -74,7 +74,7 @@ export const initialAppState: AppState = {
   mountIndex: 0,
   mount: initialMountState,
   message: null,
-  quitPending: false,
+  leaving: false,
 };
 
 export type AppAction =
@@ -97,7 +97,7 @@ export type AppAction =
   | { type: 'mount-move'; delta: number }
   | { type: 'mount'; action: MountAction }
   | { type: 'message'; message: Message | null }
-  | { type: 'quit-pending' };
+  | { type: 'leaving'; text: string };
 
 function clamp(value: number, count: number): number {
   return Math.max(0, Math.min(value, count - 1));
@@ -198,11 +198,7 @@ export function appReducer(state: AppState, action: AppAction): AppState {
       return { ...state, mount: mountReducer(state.mount, action.action) };
     case 'message':
       return { ...state, message: action.message };
-    case 'quit-pending':
-      return {
-        ...state,
-        quitPending: true,
-        message: { text: 'Leaving after the current operation has finished…', tone: 'warn' },
-      };
+    case 'leaving':
+      return { ...state, leaving: true, message: { text: action.text, tone: 'warn' } };
   }
 }

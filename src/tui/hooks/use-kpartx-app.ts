@@ -5,7 +5,15 @@
 import { useApp } from 'ink';
 import { useCallback, useEffect, useMemo, useReducer, useRef } from 'react';
 import { errorText } from '../../engine/errors.js';
-import type { Inspection, MapOptions, OpOutcome, TuiEngine } from '../model.js';
+import {
+  InterruptedError,
+  onIdleSignal,
+  operationRunning,
+  raiseSignal,
+  signalExitCode,
+} from '../../engine/signals.js';
+import { type LeaveResult, leftoverLines } from '../leaving.js';
+import type { Inspection, MapOptions, MountView, OpOutcome, TuiEngine } from '../model.js';
 import { type AppState, appReducer, initialAppState, type OpKind } from './use-app-state.js';
 import type { OptionsAction } from './use-options-state.js';
 
@@ -57,6 +65,7 @@ export function useKpartxApp(
   paths: string[],
   terminal: TerminalControl,
   first?: Inspection,
+  onLeave?: (result: LeaveResult) => void,
 ) {
   const { exit } = useApp();
   const [state, dispatch] = useReducer(appReducer, null, () => initialState(paths, first));
@@ -64,6 +73,67 @@ export function useKpartxApp(
   stateRef.current = state;
   const busy = useRef(false);
   const quitAfterOp = useRef(false);
+
+  // Every source opened in this run: leaving says what is still there of each.
+  const opened = useRef(new Set<string>());
+  if (state.sourcePath) opened.current.add(state.sourcePath);
+  // What the mount session has mounted, as the kernel has it now (the state follows a frame later).
+  const mounted = useRef<MountView | null>(null);
+
+  /**
+   * Leave the app: unmount what this session mounted, look at what stays of the sources it opened,
+   * and hand both to the caller, who prints them on the restored terminal. A failed unmount makes
+   * the status non-zero. Runs once; later calls (a second signal, another key) do nothing.
+   */
+  const leaving = useRef(false);
+  const leave = useCallback(
+    async (status: number, headline: string[]) => {
+      if (leaving.current) return;
+      leaving.current = true;
+      dispatch({ type: 'leaving', text: 'Leaving…' });
+      const lines = [...headline];
+      let code = status;
+      const current = mounted.current;
+      if (current) {
+        try {
+          await engine.unmount(current);
+          mounted.current = null;
+          lines.push(`kpartx-tui: unmounted ${current.source} from ${current.mountpoint}`);
+        } catch (error) {
+          // Interrupted, an unmount still runs to its end; failed, the mount stays and says so below.
+          if (error instanceof InterruptedError) code ||= error.exitCode;
+          else code ||= 1;
+          lines.push(`kpartx-tui: ${errorText(error)}`);
+        }
+      }
+      try {
+        lines.push(...leftoverLines(await engine.leftovers([...opened.current], stateRef.current.options)));
+      } catch (error) {
+        lines.push(`kpartx-tui: could not look at what is left: ${errorText(error)}`);
+      }
+      onLeave?.({ status: code, lines });
+      exit();
+    },
+    [engine, exit, onLeave],
+  );
+
+  /** An operation was interrupted by a signal (or Ctrl-C): it has been taken back or finished; go. */
+  const leaveInterrupted = useCallback(
+    (error: InterruptedError, what: string) =>
+      void leave(error.exitCode, [`kpartx-tui: ${what}: ${error.message}`]),
+    [leave],
+  );
+
+  // A signal while no operation runs (one that runs holds it, see signals.ts): leave properly.
+  const leaveRef = useRef(leave);
+  leaveRef.current = leave;
+  useEffect(
+    () =>
+      onIdleSignal((signal) => {
+        void leaveRef.current(signalExitCode(signal), [`kpartx-tui: ${signal} received; leaving`]);
+      }),
+    [],
+  );
 
   const loadSources = useCallback(() => {
     try {
@@ -154,7 +224,7 @@ export function useKpartxApp(
   const runOp = useCallback(
     async (kind: OpKind, after?: (inspection: Inspection | null) => void): Promise<boolean> => {
       const { sourcePath, options } = stateRef.current;
-      if (!sourcePath || busy.current) return false;
+      if (!sourcePath || busy.current || leaving.current) return false;
       busy.current = true;
       dispatch({ type: 'op-start', kind });
       let outcome: OpOutcome;
@@ -167,6 +237,11 @@ export function useKpartxApp(
               : engine.remove.bind(engine);
         outcome = await run(sourcePath, options, (event) => dispatch({ type: 'op-event', event }));
       } catch (error) {
+        if (error instanceof InterruptedError) {
+          busy.current = false;
+          leaveInterrupted(error, `${kind === 'add' ? 'adding maps of' : 'deleting maps of'} ${sourcePath}`);
+          return false;
+        }
         outcome = { ok: false, summary: errorText(error) };
       }
       await nextTick();
@@ -174,10 +249,10 @@ export function useKpartxApp(
       after?.(inspection);
       busy.current = false;
       dispatch({ type: 'op-finished', outcome });
-      if (quitAfterOp.current) exit();
+      if (quitAfterOp.current) void leave(0, []);
       return outcome.ok;
     },
-    [engine, exit, inspect],
+    [engine, inspect, leave, leaveInterrupted],
   );
 
   // What is mounted where is part of the look at the source: look again after a mount changes.
@@ -187,19 +262,24 @@ export function useKpartxApp(
   }, [inspect]);
 
   const unmountCurrent = useCallback(async (): Promise<boolean> => {
-    const current = stateRef.current.mount.mount;
+    const current = mounted.current;
     if (!current) return true;
     dispatch({ type: 'mount', action: { type: 'working', what: `unmounting ${current.mountpoint}…` } });
     try {
       await engine.unmount(current);
+      mounted.current = null;
       dispatch({ type: 'mount', action: { type: 'unmounted' } });
       lookAgain();
       return true;
     } catch (error) {
-      dispatch({ type: 'mount', action: { type: 'failed', message: errorText(error) } });
+      if (error instanceof InterruptedError) {
+        mounted.current = null;
+        dispatch({ type: 'mount', action: { type: 'unmounted' } });
+        leaveInterrupted(error, `unmounting ${current.mountpoint}`);
+      } else dispatch({ type: 'mount', action: { type: 'failed', message: errorText(error) } });
       return false;
     }
-  }, [engine, lookAgain]);
+  }, [engine, leaveInterrupted, lookAgain]);
 
   const actions: AppActions = useMemo(
     () => ({
@@ -264,10 +344,14 @@ export function useKpartxApp(
         dispatch({ type: 'mount', action: { type: 'working', what: `mounting ${path}${how}…` } });
         engine.mount(path, { readOnly, exec }).then(
           (mount) => {
+            mounted.current = mount;
             dispatch({ type: 'mount', action: { type: 'mounted', mount } });
             lookAgain();
           },
-          (error) => dispatch({ type: 'mount', action: { type: 'failed', message: errorText(error) } }),
+          (error) => {
+            if (error instanceof InterruptedError) leaveInterrupted(error, `mounting ${path}`);
+            else dispatch({ type: 'mount', action: { type: 'failed', message: errorText(error) } });
+          },
         );
       },
       openShell: () => {
@@ -298,24 +382,39 @@ export function useKpartxApp(
         })();
       },
       quit: () => {
+        if (busy.current) return;
+        void leave(0, []);
+      },
+      interrupt: () => {
+        // Ctrl-C during an add, a delete, a mount or an unmount is the SIGINT that operation holds:
+        // an add stops before its next map and takes back what it made, the others finish; then
+        // the app leaves with 130, as the CLI does.
+        if (operationRunning()) {
+          const kind = stateRef.current.op?.running ? stateRef.current.op.kind : null;
+          dispatch({
+            type: 'leaving',
+            text:
+              kind === 'add'
+                ? 'Ctrl-C: stopping before the next map and removing the maps made so far…'
+                : 'Ctrl-C: leaving once this step has finished…',
+          });
+          raiseSignal('SIGINT');
+          return;
+        }
+        // Between an operation's kernel work and its last look at the source: leave right after.
         if (busy.current) {
           quitAfterOp.current = true;
-          dispatch({ type: 'quit-pending' });
           return;
         }
-        if (stateRef.current.mount.mount) {
-          void unmountCurrent().then(() => exit());
-          return;
-        }
-        exit();
+        void leave(0, []);
       },
-      interrupt: () => actions.quit(),
     }),
     [
       confirmClean,
       engine,
-      exit,
       inspect,
+      leave,
+      leaveInterrupted,
       loadSources,
       lookAgain,
       needRoot,

@@ -1,0 +1,125 @@
+/**
+ * What an interrupted run takes back and what it says, over the fake kernel and the dm backend:
+ * the image loop is released once (the backend's own rollback may already have done it), an add
+ * that had finished is taken back whole, and the words follow what the kernel holds afterwards.
+ */
+import { describe, expect, it } from 'vitest';
+import type { MapEvent, ParentDevice, PlannedMap } from '../src/engine/backend.js';
+import { createDmBackend } from '../src/engine/backends/dm.js';
+import { imageLoopName } from '../src/engine/image-loop.js';
+import {
+  type AddLedger,
+  mappedNumbers,
+  nameList,
+  removalOutcome,
+  undoInterruptedAdd,
+} from '../src/engine/interruption.js';
+import { FakeKernel } from '../src/kernel/fake.js';
+import { noNodes } from './cli-helpers.js';
+
+const IMAGE = '/img/disk.img';
+const U = 'devnode_7:0_Wh5pYvM';
+
+const planned = (number: number, start: number): PlannedMap => ({
+  number,
+  name: `loop0p${number}`,
+  dmName: `loop0p${number}`,
+  kernelName: `loop0p${number}`,
+  uuid: `part${number}-${U}`,
+  start,
+  size: 8192,
+  contained: false,
+  readOnly: false,
+});
+
+const MAPS = [planned(1, 2048), planned(2, 10240), planned(3, 18432)];
+
+/** An image whose loop this run attached, as `-a IMAGE` does. */
+function setup(afterMap?: (map: PlannedMap) => void) {
+  const kernel = new FakeKernel();
+  kernel.addFile(IMAGE, new Uint8Array(65536 * 512));
+  const loop = kernel.loop.attach(IMAGE, { readOnly: false, name: imageLoopName(IMAGE) });
+  const parent: ParentDevice = {
+    path: loop.path,
+    devno: loop.devno,
+    sizeSectors: 65536,
+    logicalSectorSize: 512,
+    uuid: U,
+    mapName: 'loop0',
+    image: { file: IMAGE, loopAttachedByUs: true },
+  };
+  const backend = createDmBackend(kernel, {
+    nodes: noNodes,
+    holders: () => [],
+    ...(afterMap ? { afterMap } : {}),
+  });
+  const request = { parent, maps: MAPS, readOnly: false, sync: true };
+  const ledger: AddLedger = {
+    backend,
+    request,
+    before: mappedNumbers(backend, request),
+    attachedLoop: { path: loop.path, file: IMAGE, loops: kernel.loop },
+  };
+  const events: MapEvent[] = [];
+  return { kernel, backend, request, ledger, events, emit: (event: MapEvent) => void events.push(event) };
+}
+
+const detaches = (kernel: FakeKernel) => kernel.calls.filter((call) => call.startsWith('loop.detach'));
+
+describe('undoing an interrupted add', () => {
+  it('an add that stopped and rolled back by itself: the loop is not released a second time', async () => {
+    const controller = new AbortController();
+    const t = setup((map) => {
+      if (map.number === 1) controller.abort(new Error('SIGTERM'));
+    });
+    await t.backend.add({ ...t.request, interrupted: controller.signal }, t.emit);
+    // The backend's rollback removed loop0p1 and let go of the loop it was told this run attached.
+    expect(t.events.map((e) => e.type)).toEqual(['created', 'refused', 'rolled-back', 'loop-detached']);
+    expect(detaches(t.kernel)).toHaveLength(1);
+    t.events.length = 0;
+    expect(await undoInterruptedAdd(t.ledger, t.emit)).toBe(
+      'the add was rolled back: nothing it made is left',
+    );
+    expect(t.events).toEqual([]);
+    expect(detaches(t.kernel)).toHaveLength(1);
+  });
+
+  it('an add that had finished when the signal came is taken back whole, loop included', async () => {
+    const t = setup();
+    await t.backend.add(t.request, t.emit);
+    t.events.length = 0;
+    expect(await undoInterruptedAdd(t.ledger, t.emit)).toBe(
+      'the add was rolled back: nothing it made is left',
+    );
+    const removed = t.events.flatMap((e) => (e.type === 'removed' ? [e.name] : []));
+    expect(removed.sort()).toEqual(['loop0p1', 'loop0p2', 'loop0p3']);
+    expect(t.events.at(-1)).toEqual({ type: 'loop-detached', path: '/dev/loop0' });
+    expect(t.kernel.dm!.list()).toEqual([]);
+    expect(t.kernel.loop.list()).toEqual([]);
+  });
+
+  it('says what could not be taken back, and keeps the loop that map still uses', async () => {
+    const t = setup();
+    await t.backend.add(t.request, t.emit);
+    t.kernel.setOpenCount('loop0p2', 1);
+    const said = await undoInterruptedAdd(t.ledger, t.emit);
+    expect(said).toBe('the add was rolled back, but /dev/loop0, loop0p2 are still there');
+    expect(t.kernel.dm!.list().map((m) => m.name)).toEqual(['loop0p2']);
+    expect(t.kernel.loop.list().map((l) => l.path)).toEqual(['/dev/loop0']);
+  });
+});
+
+describe('the words', () => {
+  it('lists a few names, and the first and last of many in partition order', () => {
+    expect(nameList(['loop0p2', 'loop0p1'])).toBe('loop0p1, loop0p2');
+    const many = Array.from({ length: 128 }, (_, i) => `loop0p${128 - i}`);
+    expect(nameList(many)).toBe('loop0p1 … loop0p128');
+  });
+
+  it('an interrupted delete says what it removed and what it kept', () => {
+    expect(removalOutcome(['loop0p1', 'loop0p3'], ['loop0p2'])).toBe(
+      'the delete ran to its end first: removed 2 maps (loop0p1, loop0p3), kept 1 map (loop0p2)',
+    );
+    expect(removalOutcome([], [])).toBe('the delete ran to its end first: removed no map, kept none');
+  });
+});
