@@ -12,18 +12,88 @@ export interface Region {
   read(offset: number, length: number): Uint8Array | null;
 }
 
-export function regionOf(disk: Disk, offset: number, size: number): Region {
+/**
+ * Where the signatures cluster, relative to the region's start. Every prober looks at the first
+ * 8 KiB (boot sectors, superblocks at 0/1 KiB/4 KiB, LVM's label sectors, the exFAT boot region,
+ * swap's 4 and 8 KiB pages), and several look around 16, 32 and 64 KiB (LUKS2 secondary headers,
+ * swap's larger pages, the ZFS label's nvlist, ISO 9660's first descriptor, btrfs's superblock).
+ * One read per span serves all of them; anything else is read as asked. The spans add up to
+ * under 15 KiB, so an empty partition still costs a few KiB.
+ */
+const SPANS: ReadonlyArray<readonly [number, number]> = [
+  [0, 0x2000],
+  [0x4000 - 10, 0x4000 + 512],
+  [0x8000 - 10, 0x8000 + 2048],
+  [0x10000 - 10, 0x10000 + 4096],
+];
+export const SPAN_BYTES = SPANS.reduce((sum, [from, to]) => sum + (to - from), 0);
+
+/** Bytes a region may keep in a caller's scratch buffer: the spans, then exact reads as they come. */
+export const SCRATCH_BYTES = 64 * 1024;
+
+/**
+ * The region of `size` bytes at `offset` of `disk`. With `scratch` (at least SPAN_BYTES long, owned
+ * by the caller until it is done with the region and everything read through it), reads land in it
+ * instead of in new buffers where the disk can read into a buffer, so probing a partition
+ * allocates nothing.
+ */
+export function regionOf(disk: Disk, offset: number, size: number, scratch?: Uint8Array): Region {
   const usable = Math.max(0, Math.min(size, disk.size - offset));
   const cache = new Map<string, Uint8Array | null>();
+  let arena = scratch && scratch.length >= SPAN_BYTES ? scratch : undefined;
+  let free = SPAN_BYTES; // where the next exact read goes in the arena
+  const spans = SPANS.map(([from, to], i) => ({
+    from,
+    to: Math.min(to, usable),
+    at: SPANS.slice(0, i).reduce((sum, [f, t]) => sum + (t - f), 0),
+    got: -1, // bytes read so far; -1 until the span is read
+  }));
+
+  /** `length` bytes at region offset `at`, read in full, or null; into the arena when the disk allows. */
+  const readExact = (at: number, length: number): Uint8Array | null => {
+    if (disk.readInto && arena && free + length <= arena.length) {
+      const into = arena.subarray(free, free + length);
+      if (disk.readInto(into, offset + at) !== length) return null;
+      free += length;
+      return into;
+    }
+    const bytes = disk.readAt(offset + at, length);
+    return bytes.length === length ? bytes : null;
+  };
+
+  /** The span's bytes for [at, at+length), or null when they are not in a span that was read whole. */
+  const fromSpan = (at: number, length: number): Uint8Array | null => {
+    const span = spans.find((s) => at >= s.from && at + length <= s.to);
+    if (!span) return null;
+    arena ??= new Uint8Array(SPAN_BYTES);
+    if (span.got < 0) {
+      const into = arena.subarray(span.at, span.at + (span.to - span.from));
+      try {
+        if (disk.readInto) span.got = disk.readInto(into, offset + span.from);
+        else {
+          const bytes = disk.readAt(offset + span.from, into.length);
+          into.set(bytes);
+          span.got = bytes.length;
+        }
+      } catch {
+        // An error in the span need not touch the bytes asked for: let the exact read decide.
+        span.got = 0;
+      }
+    }
+    const start = at - span.from;
+    return start + length <= span.got ? arena.subarray(span.at + start, span.at + start + length) : null;
+  };
+
   return {
     size: usable,
     read(at, length) {
       if (!Number.isSafeInteger(at) || !Number.isSafeInteger(length)) return null;
       if (at < 0 || length <= 0 || at + length > usable) return null;
+      const spanned = fromSpan(at, length);
+      if (spanned) return spanned;
       const key = `${at}:${length}`;
       if (cache.has(key)) return cache.get(key) ?? null;
-      const bytes = disk.readAt(offset + at, length);
-      const result = bytes.length === length ? bytes : null;
+      const result = readExact(at, length);
       cache.set(key, result);
       return result;
     },
