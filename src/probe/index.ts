@@ -16,7 +16,15 @@ import type { ContentInfo } from './types.js';
 import { probeXfs } from './xfs.js';
 import { probeZfs } from './zfs.js';
 
-export { detectContainer } from './containers.js';
+export { ContainerError, type ContainerProblem } from './container-error.js';
+export { type ContainerFile, type ContainerFiles, nodeFiles } from './container-files.js';
+export {
+  type ContainerIssue,
+  detectContainer,
+  type OpenContainerOptions,
+  type OpenedContainer,
+  openContainer,
+} from './containers.js';
 export {
   DEVICE_PLACEHOLDER,
   describeContent,
