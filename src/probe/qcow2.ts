@@ -274,7 +274,7 @@ function openBacking(h: Qcow2Header, ctx: OpenContext | undefined, name: string)
   const fail = (problem: ContainerProblem, detail: string): never => {
     throw new Qcow2Error(name, problem, detail);
   };
-  if (!ctx)
+  if (!ctx?.path)
     return fail(
       'backing-file',
       `qcow2 image with backing file "${backing}": its unallocated clusters live in that file, which is followed only when the image is opened by its path`,
