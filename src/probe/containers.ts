@@ -118,7 +118,7 @@ function qcow2Info(disk: Disk, head: Uint8Array, file: string): ContainerInfo {
     const size = safeNumber(be64(head, 24));
     return info(
       qcow1 ? 'qcow' : 'qcow2',
-      `QEMU qcow version ${version} image`,
+      qcow1 ? 'QEMU qcow (version 1) image' : `QEMU qcow2 v${version} image`,
       error.problem === 'corrupt' ? null : size,
       false,
       nbdAdvice(file, qcow1 ? 'qcow' : 'qcow2'),
@@ -315,7 +315,10 @@ export interface OpenedContainer {
   advice: string[];
   /** Other files the guest's disk is read from (backing files, extents), as opened. */
   files: string[];
-  /** Close every file openContainer opened (not a Disk it was given). */
+  /**
+   * Close every file openContainer opened (not a Disk it was given). Safe to call more than once;
+   * when there is no `disk` the files are already closed.
+   */
   close(): void;
 }
 
@@ -389,6 +392,9 @@ export function openContainer(
     found = detectContainer(file, name);
   } catch (error) {
     close();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (typeof code === 'string')
+      throw new ContainerError(name, 'unknown', 'io', `cannot be read: ${(error as Error).message}`);
     throw error;
   }
   if (!found) {
@@ -411,6 +417,7 @@ export function openContainer(
       message: `${name}: ${found.problem ?? `${found.description}: its disk is not read here`}`,
       file: name,
     };
+    close();
     return result;
   }
   let identity = path;
@@ -449,5 +456,7 @@ export function openContainer(
     else result.advice = result.advice.filter((a) => a !== GUEST_VIEW);
   }
   result.files = others();
+  // Without a disk to read, nothing needs to stay open.
+  if (!result.disk) close();
   return result;
 }

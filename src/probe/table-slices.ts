@@ -26,6 +26,11 @@ export class ByteCache<K> {
   }
 
   set(key: K, value: Uint8Array): void {
+    const old = this.entries.get(key);
+    if (old) {
+      this.entries.delete(key);
+      this.bytes -= old.length;
+    }
     this.entries.set(key, value);
     this.bytes += value.length;
     for (const [oldKey, old] of this.entries) {
