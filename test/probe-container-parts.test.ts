@@ -1,10 +1,13 @@
 /** The pieces the container readers are built from: block-mapped disks, joined extents, caches, CRC-32C. */
+import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { memoryDisk } from '../src/engine/disk.js';
 import { crc32c } from '../src/probe/crc32c.js';
+import { zstdFrameLength } from '../src/probe/inflate.js';
 import { type Block, concatDisks, mappedDisk } from '../src/probe/mapped-disk.js';
 import { ByteCache, tableEntry } from '../src/probe/table-slices.js';
+import { haveTool } from './probe-helpers.js';
 
 const counting = (bytes: Uint8Array) => {
   const inner = memoryDisk(bytes);
@@ -119,5 +122,24 @@ describe('crc32c', () => {
   it('gives the Castagnoli check value', () => {
     expect(crc32c(new TextEncoder().encode('123456789'))).toBe(0xe3069283);
     expect(crc32c(new Uint8Array(0))).toBe(0);
+  });
+});
+
+describe.skipIf(!haveTool('zstd'))('zstdFrameLength (skipped without the zstd tool)', () => {
+  it('finds where a frame ends, whatever follows it', () => {
+    for (const [size, args] of [
+      [1000, ['-q', '-c']],
+      [300 * 1024, ['-q', '-c', '--no-check']],
+      [300 * 1024, ['-q', '-c', '-19']],
+      [0, ['-q', '-c']],
+    ] as const) {
+      const data = new Uint8Array(size).map((_, i) => (i % 251) ^ (i >> 10));
+      const frame = new Uint8Array(execFileSync('zstd', [...args], { input: data }));
+      const followed = new Uint8Array(frame.length + 700).fill(0x5a);
+      followed.set(frame);
+      expect(zstdFrameLength(followed), `${size} ${args.join(' ')}`).toBe(frame.length);
+      expect(zstdFrameLength(frame.subarray(0, frame.length - 1))).toBeNull();
+    }
+    expect(zstdFrameLength(Uint8Array.from([1, 2, 3, 4, 5, 6, 7]))).toBeNull();
   });
 });

@@ -221,6 +221,29 @@ describe.skipIf(missing.length > 0)(
       });
     }
 
+    it('zstd-compressed qcow2: read where Node.js has zstd, else refused at once, naming zstd', () => {
+      run('qemu-img', [
+        'convert',
+        '-c',
+        '-O',
+        'qcow2',
+        '-o',
+        'compression_type=zstd',
+        path('disk.raw'),
+        path('zstd.qcow2'),
+      ]);
+      const c = open('zstd.qcow2');
+      expect(c.features).toContain('zstd compression');
+      if (c.disk) expect(sha256(c.disk)).toBe(sha256(qemuRaw('zstd.qcow2', 'qcow2')));
+      else {
+        expect(c.problem?.code).toBe('compression');
+        expect(c.problem?.message).toMatch(
+          /^.*zstd\.qcow2: qcow2 image compressed with zstd, which this Node\.js \(v\d+/,
+        );
+        expect(c.virtualSize).toBe(64 * MiB);
+      }
+    });
+
     describe('a qcow2 overlay on a backing file', () => {
       beforeAll(() => {
         mkdirSync(path('vm'));

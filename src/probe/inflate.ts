@@ -35,10 +35,40 @@ const zstdDecompress = (zlib as unknown as { zstdDecompressSync?: ZstdDecompress
 /** True when this Node.js decompresses zstd (22.15 and later). */
 export const haveZstd = typeof zstdDecompress === 'function';
 
-/** Exactly `size` bytes from a zstd frame (qcow2's zstd clusters), or null; only when haveZstd. */
+/**
+ * Exactly `size` bytes from the zstd frame at the start of `input` (qcow2's zstd clusters), or
+ * null; only when haveZstd. The frame is cut out first: what follows it in the last sector is
+ * another cluster's data, which qemu's streaming decoder never looks at.
+ */
 export function zstdExact(input: Uint8Array, size: number): Uint8Array | null {
-  if (!zstdDecompress) return null;
-  return exact(() => zstdDecompress(input, { maxOutputLength: size }), size);
+  const decompress = zstdDecompress;
+  const length = zstdFrameLength(input);
+  if (!decompress || length === null) return null;
+  return exact(() => decompress(input.subarray(0, length), { maxOutputLength: size }), size);
+}
+
+/**
+ * The length of the zstd frame at the start of `bytes`, from its header and block headers (RFC
+ * 8878, section 3.1.1), or null when it is not a whole frame.
+ */
+export function zstdFrameLength(bytes: Uint8Array): number | null {
+  if (bytes.length < 6 || bytes[0] !== 0x28 || bytes[1] !== 0xb5 || bytes[2] !== 0x2f || bytes[3] !== 0xfd)
+    return null;
+  const descriptor = bytes[4]!;
+  const singleSegment = (descriptor >> 5) & 1;
+  const contentSizeBytes = [singleSegment, 2, 4, 8][descriptor >> 6]!;
+  const dictionaryBytes = [0, 1, 2, 4][descriptor & 3]!;
+  let at = 5 + (singleSegment ? 0 : 1) + dictionaryBytes + contentSizeBytes;
+  for (;;) {
+    if (at + 3 > bytes.length) return null;
+    const header = bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16);
+    const type = (header >> 1) & 3;
+    if (type === 3) return null;
+    at += 3 + (type === 1 ? 1 : header >>> 3);
+    if (header & 1) break;
+  }
+  if ((descriptor >> 2) & 1) at += 4;
+  return at <= bytes.length ? at : null;
 }
 
 /** The decoded bytes when there are exactly `size` of them; null when decoding fails or falls short. */
