@@ -1,7 +1,7 @@
 /**
  * Hostile and damaged container headers: absurd table sizes, cluster sizes and offsets, a virtual
  * size of 2^64-1. Opening must end in a clear problem (or a disk whose reads fail with a clear
- * ContainerError) within 100 ms and without allocating 100 MB, whatever the bytes.
+ * ContainerError) within 100 ms of CPU time and without allocating 100 MB, whatever the bytes.
  */
 import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,16 +59,21 @@ function qcow2(fields: Partial<Record<string, bigint | number>>, fileSize = 256 
  * Open `disk` as a container and read a few ranges of the guest's disk: every failure must be a
  * ContainerError, everything must stay inside the time and memory limits.
  */
+/** CPU milliseconds spent by this process since `since` (immune to other jobs on a busy machine). */
+const cpuMs = (since: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000;
+};
+
 function openBounded(disk: Disk, reads: Array<[number, number]> = []): OpenedContainer | null {
   const memoryBefore = process.memoryUsage().arrayBuffers;
-  const start = performance.now();
+  const start = process.cpuUsage();
   const c = openContainer(disk, { name: 'hostile.img' });
-  const opened = performance.now() - start;
-  expect(opened, 'open time').toBeLessThan(TIME_LIMIT_MS);
+  expect(cpuMs(start), 'open time').toBeLessThan(TIME_LIMIT_MS);
   if (c?.problem) expect(c.problem.message).toMatch(/^hostile\.img: /);
   if (c?.disk) {
     for (const [at, length] of reads) {
-      const readStart = performance.now();
+      const readStart = process.cpuUsage();
       try {
         const bytes = c.disk.readAt(at, length);
         expect(bytes.length).toBe(Math.max(0, Math.min(length, c.disk.size - at)));
@@ -76,7 +81,7 @@ function openBounded(disk: Disk, reads: Array<[number, number]> = []): OpenedCon
         if (!(error instanceof ContainerError)) throw error;
         expect(error.message).toMatch(/^hostile\.img: |^[^:]+: /);
       }
-      expect(performance.now() - readStart, `read ${at}+${length}`).toBeLessThan(TIME_LIMIT_MS * 5);
+      expect(cpuMs(readStart), `read ${at}+${length}`).toBeLessThan(TIME_LIMIT_MS * 5);
     }
   }
   expect(process.memoryUsage().arrayBuffers - memoryBefore, 'memory').toBeLessThan(MEMORY_LIMIT);

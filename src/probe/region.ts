@@ -27,6 +27,8 @@ const SPANS: ReadonlyArray<readonly [number, number]> = [
   [0x10000 - 10, 0x10000 + 4096],
 ];
 export const SPAN_BYTES = SPANS.reduce((sum, [from, to]) => sum + (to - from), 0);
+/** Where each span sits in the buffer that holds them all. */
+const SPAN_AT = SPANS.map((_, i) => SPANS.slice(0, i).reduce((sum, [from, to]) => sum + (to - from), 0));
 
 /** Bytes a region may keep in a caller's scratch buffer: the spans, then exact reads as they come. */
 export const SCRATCH_BYTES = 64 * 1024;
@@ -45,7 +47,7 @@ export function regionOf(disk: Disk, offset: number, size: number, scratch?: Uin
   const spans = SPANS.map(([from, to], i) => ({
     from,
     to: Math.min(to, usable),
-    at: SPANS.slice(0, i).reduce((sum, [f, t]) => sum + (t - f), 0),
+    at: SPAN_AT[i]!,
     got: -1, // bytes read so far; -1 until the span is read
   }));
 
