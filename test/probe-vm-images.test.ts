@@ -40,18 +40,18 @@ function open(name: string, options = {}): OpenedContainer {
   return c!;
 }
 
-/** A 64 MiB GPT disk: ext4 "guestroot", FAT "EFI", NTFS "win" (or a second ext4), random bytes in a gap. */
+/** A 32 MiB GPT disk: ext4 "guestroot", FAT "EFI", NTFS "win" (or a second ext4), random bytes in a gap. */
 function buildRawDisk(): void {
   const raw = path('disk.raw');
   writeFileSync(raw, '');
-  truncateSync(raw, 64 * MiB);
+  truncateSync(raw, 32 * MiB);
   run('sgdisk', [
-    '-n1:2048:+16M',
+    '-n1:2048:+8M',
     '-t1:8300',
     '-c1:root',
-    '-n2:0:+12M',
+    '-n2:0:+8M',
     '-t2:ef00',
-    '-n3:0:+20M',
+    '-n3:0:+12M',
     '-t3:0700',
     raw,
   ]);
@@ -64,17 +64,17 @@ function buildRawDisk(): void {
     run(tool, [...args, fs]);
     return fs;
   };
-  place(make('p1.fs', 16, 'mkfs.ext4', ['-q', '-F', '-L', 'guestroot']), 1);
-  place(make('p2.fs', 12, 'mkfs.vfat', ['-n', 'EFI']), 17);
+  place(make('p1.fs', 8, 'mkfs.ext4', ['-q', '-F', '-L', 'guestroot']), 1);
+  place(make('p2.fs', 8, 'mkfs.vfat', ['-n', 'EFI']), 9);
   place(
     haveTool('mkfs.ntfs')
-      ? make('p3.fs', 20, 'mkfs.ntfs', ['-q', '-F', '-Q', '-L', 'win'])
-      : make('p3.fs', 20, 'mkfs.ext4', ['-q', '-F', '-L', 'data']),
-    29,
+      ? make('p3.fs', 12, 'mkfs.ntfs', ['-q', '-F', '-Q', '-L', 'win'])
+      : make('p3.fs', 12, 'mkfs.ext4', ['-q', '-F', '-L', 'data']),
+    17,
   );
   // Bytes that are neither zero nor filesystem metadata, across cluster and grain boundaries.
   const pattern = new Uint8Array(300 * 1024).map((_, i) => (i * 7 + (i >> 9)) & 0xff);
-  execFileSync('dd', [`of=${raw}`, 'bs=1', `seek=${50 * MiB - 1000}`, 'conv=notrunc', 'status=none'], {
+  execFileSync('dd', [`of=${raw}`, 'bs=1', `seek=${30 * MiB - 1000}`, 'conv=notrunc', 'status=none'], {
     input: pattern,
   });
 }
@@ -240,7 +240,7 @@ describe.skipIf(missing.length > 0)(
         expect(c.problem?.message).toMatch(
           /^.*zstd\.qcow2: qcow2 image compressed with zstd, which this Node\.js \(v\d+/,
         );
-        expect(c.virtualSize).toBe(64 * MiB);
+        expect(c.virtualSize).toBe(32 * MiB);
       }
     });
 
@@ -266,7 +266,7 @@ describe.skipIf(missing.length > 0)(
           '-c',
           'write -P 0xab 1M 64k',
           '-c',
-          'write -P 0xcd 40M 1000k',
+          'write -P 0xcd 20M 1000k',
           '-c',
           'write -z 17M 64k',
           path('vm/overlay.qcow2'),
@@ -413,7 +413,7 @@ describe.skipIf(missing.length > 0)(
       renameSync(path('moved-flat.vmdk'), path('elsewhere.vmdk'));
       const c = open('moved.vmdk');
       expect(c.format).toBe('vmdk');
-      expect(c.virtualSize).toBe(64 * MiB);
+      expect(c.virtualSize).toBe(32 * MiB);
       expect(c.problem?.code).toBe('missing-extent');
       expect(c.problem?.message).toBe(
         `${path('moved.vmdk')}: extent "moved-flat.vmdk" is missing (looked for ${path('moved-flat.vmdk')})`,
