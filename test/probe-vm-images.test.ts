@@ -215,6 +215,7 @@ describe.skipIf(missing.length > 0)(
         expect(sha256(guest)).toBe(sha256(reference));
         expectSameRanges(guest, reference);
         for (const feature of image.features ?? []) expect(c.features).toContain(feature);
+        expect(c.mappable).toBe(image.name === 'fixed.vhd');
         const seen = listing(guest);
         expect(seen.table).toEqual(rawListing.table);
         expect(seen.contents).toEqual(rawListing.contents);

@@ -308,6 +308,11 @@ export interface OpenedContainer {
   virtualSize?: number;
   /** Short facts from the header: cluster size, compression, backing file, extents, … */
   features: string[];
+  /**
+   * True when the file's own bytes are the guest's disk at the same offsets (a fixed VHD): its
+   * partitions map as they are. Other containers are mapped through qemu-nbd.
+   */
+  mappable: boolean;
   /** The guest's disk, when it can be read (else `problem` says why). Reads never write. */
   disk?: Disk;
   problem?: ContainerIssue;
@@ -405,6 +410,7 @@ export function openContainer(
     format: FAMILY[found.format] ?? found.format,
     description: found.description,
     features: found.features ?? [],
+    mappable: found.mappable,
     advice: found.advice,
     files: [],
     close,
