@@ -65,7 +65,8 @@ export function regionOf(disk: Disk, offset: number, size: number, scratch?: Uin
 
   /** The span's bytes for [at, at+length), or null when they are not in a span that was read whole. */
   const fromSpan = (at: number, length: number): Uint8Array | null => {
-    const span = spans.find((s) => at >= s.from && at + length <= s.to);
+    let span: (typeof spans)[number] | undefined;
+    for (const s of spans) if (at >= s.from && at + length <= s.to) span = s;
     if (!span) return null;
     arena ??= new Uint8Array(SPAN_BYTES);
     if (span.got < 0) {
