@@ -94,7 +94,10 @@ export function readVhdxLayout(file: Disk, name: string): VhdxLayout {
   if (le16(header, 66) !== 1) fail('version', `VHDX version ${le16(header, 66)} is not read here`);
   const logPending = header.subarray(48, 64).some((b) => b !== 0);
 
-  const table = REGION_TABLES.map((at) => checksummed(file, at, REGION_TABLE_BYTES, 'regi')).find((t) => t);
+  // The second copy is read only when the first is damaged.
+  const table =
+    checksummed(file, REGION_TABLES[0]!, REGION_TABLE_BYTES, 'regi') ??
+    checksummed(file, REGION_TABLES[1]!, REGION_TABLE_BYTES, 'regi');
   if (!table) return fail('corrupt', 'neither VHDX region table is valid');
   const regions = new Map<string, { offset: number; length: number }>();
   const count = le32(table, 8);
