@@ -26,15 +26,16 @@ const qemuVirtualSize = (path: string): number =>
   JSON.parse(run('qemu-img', ['info', '--output=json', path]))['virtual-size'];
 
 describe.skipIf(!haveTool('qemu-img'))('containers made by qemu-img (skipped without qemu-img)', () => {
+  // `reads`: how many reads naming it may take (a VHDX's size is in its metadata region).
   const formats = [
-    { create: ['-f', 'qcow2'], format: 'qcow2', readable: true },
-    { create: ['-f', 'qcow'], format: 'qcow', readable: false },
-    { create: ['-f', 'qed'], format: 'qed', readable: false },
-    { create: ['-f', 'vmdk'], format: 'vmdk', readable: false },
-    { create: ['-f', 'vmdk', '-o', 'subformat=streamOptimized'], format: 'vmdk', readable: false },
-    { create: ['-f', 'vdi'], format: 'vdi', readable: false },
-    { create: ['-f', 'vpc'], format: 'vhd', readable: false },
-    { create: ['-f', 'vhdx'], format: 'vhdx', readable: false, noSize: true },
+    { create: ['-f', 'qcow2'], format: 'qcow2', readable: true, reads: 4 },
+    { create: ['-f', 'qcow'], format: 'qcow', readable: false, reads: 4 },
+    { create: ['-f', 'qed'], format: 'qed', readable: false, reads: 4 },
+    { create: ['-f', 'vmdk'], format: 'vmdk', readable: true, reads: 4 },
+    { create: ['-f', 'vmdk', '-o', 'subformat=streamOptimized'], format: 'vmdk', readable: true, reads: 4 },
+    { create: ['-f', 'vdi'], format: 'vdi', readable: true, reads: 4 },
+    { create: ['-f', 'vpc'], format: 'vhd', readable: true, reads: 4 },
+    { create: ['-f', 'vhdx'], format: 'vhdx', readable: true, reads: 12 },
   ];
   for (const f of formats) {
     it(`recognises ${f.create.join(' ')} as ${f.format}, with qemu-img's virtual size and what to do`, () => {
@@ -44,10 +45,10 @@ describe.skipIf(!haveTool('qemu-img'))('containers made by qemu-img (skipped wit
       expect(info?.format).toBe(f.format);
       expect(info?.guestReadable).toBe(f.readable);
       expect(info?.mappable).toBe(false);
-      if (!f.noSize) expect(info?.virtualSize).toBe(qemuVirtualSize(path));
+      expect(info?.virtualSize).toBe(qemuVirtualSize(path));
       expect(info?.advice.some((a) => a.includes('qemu-nbd --read-only'))).toBe(true);
       expect(info?.advice.some((a) => a.includes('qemu-img convert -O raw guest.img guest.raw'))).toBe(true);
-      expect(reads.length).toBeLessThanOrEqual(4);
+      expect(reads.length).toBeLessThanOrEqual(f.reads);
     });
   }
 

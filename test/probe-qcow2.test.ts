@@ -7,7 +7,7 @@ import { copyFileSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Disk } from '../src/engine/disk.js';
+import { type Disk, memoryDisk } from '../src/engine/disk.js';
 import { readPartitionTable } from '../src/engine/tables/index.js';
 import { detectContainer, openQcow2, probeContent, Qcow2Error } from '../src/probe/index.js';
 import { type FileDisk, fileDisk, haveTool, run } from './probe-helpers.js';
@@ -177,23 +177,33 @@ describe.skipIf(missing.length > 0)(
       },
     );
 
-    it('refuses compressed clusters with an error naming the file and the feature', () => {
+    it('reads compressed clusters (qemu-img convert -c) as the raw disk', () => {
       run('qemu-img', ['convert', '-c', '-O', 'qcow2', path('disk.raw'), path('compressed.qcow2')]);
-      const guest = openQcow2(open('compressed.qcow2'), 'compressed.qcow2');
-      let error: unknown;
-      try {
-        guest.readAt(MiB, 4096);
-      } catch (e) {
-        error = e;
-      }
-      expect(error).toBeInstanceOf(Qcow2Error);
-      expect((error as Qcow2Error).problem).toBe('compressed-cluster');
-      expect((error as Qcow2Error).message).toMatch(/^compressed\.qcow2: .*compressed cluster/);
-      // Holes are still readable: they have no cluster at all.
-      expect(guest.readAt(20 * MiB, 512).every((b) => b === 0)).toBe(true);
+      expectSameBytes(openQcow2(open('compressed.qcow2'), 'compressed.qcow2'), open('disk.raw'));
     });
 
-    it('refuses an image with a backing file, naming it', () => {
+    it('reports a compressed cluster that does not decompress as corrupt, naming the file', () => {
+      const file = open('compressed.qcow2');
+      const bytes = Uint8Array.from(file.readAt(0, file.size));
+      const view = new DataView(bytes.buffer);
+      // Guest cluster 0 (the partition table): L1[0] -> L2 table -> its compressed descriptor,
+      // whose low 54 bits (64 KiB clusters) are the stream's offset in the file.
+      const l1 = Number(view.getBigUint64(40));
+      const l2 = Number(view.getBigUint64(l1) & 0x00fffffffffffe00n);
+      const entry = view.getBigUint64(l2);
+      expect(entry & (1n << 62n), 'cluster 0 is compressed').not.toBe(0n);
+      const stream = Number(entry & ((1n << 54n) - 1n));
+      bytes.fill(0xff, stream, stream + 16);
+      const broken = openQcow2(memoryDisk(bytes), 'mangled.qcow2');
+      expect(() => broken.readAt(0, 512)).toThrow(Qcow2Error);
+      expect(() => broken.readAt(0, 512)).toThrow(
+        /^mangled\.qcow2: compressed cluster for guest offset 0 does not decompress to 65536 bytes$/,
+      );
+      // The clusters around it are still read.
+      expect(broken.readAt(20 * MiB, 512).every((b) => b === 0)).toBe(true);
+    });
+
+    it('refuses an image with a backing file when it has no path to find it by, naming it', () => {
       run('qemu-img', [
         'create',
         '-q',
@@ -209,8 +219,8 @@ describe.skipIf(missing.length > 0)(
         /^overlay\.qcow2: qcow2 image with backing file "v3\.qcow2"/,
       );
       const info = detectContainer(open('overlay.qcow2'), 'overlay.qcow2');
-      expect(info).toMatchObject({ format: 'qcow2', guestReadable: false });
-      expect(info?.problem).toContain('backing file "v3.qcow2"');
+      expect(info).toMatchObject({ format: 'qcow2', guestReadable: true });
+      expect(info?.features).toContain('backing file "v3.qcow2" (qcow2)');
     });
 
     it('refuses an encrypted image', () => {

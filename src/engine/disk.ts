@@ -12,6 +12,12 @@ export interface Disk {
    * throws for a range, only for a real I/O error.
    */
   readAt(offset: number, length: number): Uint8Array;
+  /**
+   * Optional: the bytes readAt would give for `into.length` bytes at `offset`, copied into `into`;
+   * returns how many there were. Lets a hot path fill one buffer it owns instead of getting a new
+   * one per read (allocating is most of the cost of a small read).
+   */
+  readInto?(into: Uint8Array, offset: number): number;
 }
 
 /** A Disk over bytes in memory: tests, fuzzing, and containers decoded in memory. */

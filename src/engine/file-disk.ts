@@ -13,27 +13,35 @@ export interface FileDisk extends Disk {
 
 export function fileDisk(fd: number, path: string, size: number, sectorSize: number): FileDisk {
   let open = true;
+  /** Read all of `out` from `offset` (fewer bytes only at the end of the file); returns the count. */
+  const fill = (out: Uint8Array, offset: number): number => {
+    let done = 0;
+    while (done < out.length) {
+      let got: number;
+      try {
+        got = readSync(fd, out, done, out.length - done, offset + done);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
+        throw Object.assign(new Error(`${path}: read failed at byte ${offset + done}: ${code}`), { code });
+      }
+      if (got <= 0) break;
+      done += got;
+    }
+    return done;
+  };
   return {
     path,
     size,
     sectorSize,
     readAt(offset, length) {
       if (offset < 0 || offset >= size || length <= 0) return new Uint8Array(0);
-      const wanted = Math.min(length, size - offset);
-      const out = new Uint8Array(wanted);
-      let done = 0;
-      while (done < wanted) {
-        let got: number;
-        try {
-          got = readSync(fd, out, done, wanted - done, offset + done);
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code ?? 'EIO';
-          throw Object.assign(new Error(`${path}: read failed at byte ${offset + done}: ${code}`), { code });
-        }
-        if (got <= 0) break;
-        done += got;
-      }
-      return done === wanted ? out : out.subarray(0, done);
+      const out = new Uint8Array(Math.min(length, size - offset));
+      const done = fill(out, offset);
+      return done === out.length ? out : out.subarray(0, done);
+    },
+    readInto(into, offset) {
+      if (offset < 0 || offset >= size) return 0;
+      return fill(into.length > size - offset ? into.subarray(0, size - offset) : into, offset);
     },
     close() {
       if (open) closeSync(fd);

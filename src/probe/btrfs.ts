@@ -1,6 +1,6 @@
 import { le32 } from '../engine/bytes.js';
 import type { Region } from './region.js';
-import { cLabel, uuidString } from './text.js';
+import { cLabel, latin1, uuidString } from './text.js';
 import type { ContentInfo } from './types.js';
 
 // The primary superblock is at 64 KiB; offsets below are inside it.
@@ -11,7 +11,7 @@ const MAGIC = '_BHRfS_M';
 export function probeBtrfs(region: Region): ContentInfo | null {
   const sb = region.read(SUPERBLOCK, 0x1000);
   if (!sb) return null;
-  if (String.fromCharCode(...sb.subarray(0x40, 0x48)) !== MAGIC) return null;
+  if (latin1(sb, 0x40, 8) !== MAGIC) return null;
   const sectorSize = le32(sb, 0x90);
   if (sectorSize < 512 || sectorSize > 65536 || (sectorSize & (sectorSize - 1)) !== 0) return null;
   const info: ContentInfo = { type: 'btrfs', usage: 'filesystem', mountable: true };

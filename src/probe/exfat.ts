@@ -1,6 +1,6 @@
 import { le32 } from '../engine/bytes.js';
 import type { Region } from './region.js';
-import { serial32, utf16Label } from './text.js';
+import { latin1, serial32, utf16Label } from './text.js';
 import type { ContentInfo } from './types.js';
 
 const ENTRY = 32;
@@ -63,7 +63,7 @@ function findLabel(region: Region, g: ExfatGeometry, root: number): Uint8Array |
 export function probeExfat(region: Region): ContentInfo | null {
   const bs = region.read(0, 512);
   if (!bs) return null;
-  if (String.fromCharCode(...bs.subarray(3, 11)) !== 'EXFAT   ') return null;
+  if (latin1(bs, 3, 8) !== 'EXFAT   ') return null;
   if (bs[510] !== 0x55 || bs[511] !== 0xaa) return null;
   if (bs[0] !== 0xeb || bs[1] !== 0x76 || bs[2] !== 0x90) return null;
   if (bs.subarray(11, 64).some((b) => b !== 0)) return null;

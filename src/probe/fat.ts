@@ -1,6 +1,6 @@
 import { le16, le32 } from '../engine/bytes.js';
 import type { Region } from './region.js';
-import { oemLabel, serial32 } from './text.js';
+import { latin1, oemLabel, serial32 } from './text.js';
 import type { ContentInfo } from './types.js';
 
 const FAT12_MAX = 0xff4;
@@ -14,7 +14,7 @@ const DIR_ENTRY = 32;
 // FAT32 root directories longer than this many clusters are not searched for the label.
 const MAX_ROOT_CLUSTERS = 99;
 
-const text = (b: Uint8Array, off: number, len: number) => String.fromCharCode(...b.subarray(off, off + len));
+const text = latin1;
 const isPowerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
 
 /** Which signature matched decides how much more checking a boot sector needs. */

@@ -9,14 +9,22 @@ import { probeLuks } from './luks.js';
 import { probeLvm2 } from './lvm.js';
 import { probeMdRaid } from './mdraid.js';
 import { probeNtfs } from './ntfs.js';
-import { type Region, regionOf } from './region.js';
+import { type Region, regionOf, SCRATCH_BYTES } from './region.js';
 import { probeSquashfs } from './squashfs.js';
 import { probeSwap } from './swap.js';
 import type { ContentInfo } from './types.js';
 import { probeXfs } from './xfs.js';
 import { probeZfs } from './zfs.js';
 
-export { detectContainer } from './containers.js';
+export { ContainerError, type ContainerProblem } from './container-error.js';
+export { type ContainerFile, type ContainerFiles, nodeFiles } from './container-files.js';
+export {
+  type ContainerIssue,
+  detectContainer,
+  type OpenContainerOptions,
+  type OpenedContainer,
+  openContainer,
+} from './containers.js';
 export {
   DEVICE_PLACEHOLDER,
   describeContent,
@@ -26,6 +34,7 @@ export {
   whyNotMountable,
 } from './hints.js';
 export { openQcow2, Qcow2Error, type Qcow2Problem } from './qcow2.js';
+export type { Region } from './region.js';
 export type { ContainerInfo, ContentInfo, ContentUsage } from './types.js';
 
 type Prober = (region: Region) => ContentInfo | null;
@@ -57,7 +66,18 @@ const PROBERS: readonly Prober[] = [
  */
 export function probeContent(disk: Disk, offset: number, size: number): ContentInfo | null {
   if (!(offset >= 0 && size > 0)) return null;
-  const region = regionOf(disk, offset, size);
+  // Reads land in one buffer kept between calls: nothing read escapes a call (results are text).
+  const scratch = spareScratch ?? new Uint8Array(SCRATCH_BYTES);
+  spareScratch = null;
+  try {
+    return probeRegion(regionOf(disk, offset, size, scratch));
+  } finally {
+    spareScratch = scratch;
+  }
+}
+
+/** What the signatures in `region` say it holds (probeContent without choosing how to read). */
+export function probeRegion(region: Region): ContentInfo | null {
   for (const probe of PROBERS) {
     const info = probe(region);
     if (info) {
@@ -67,3 +87,5 @@ export function probeContent(disk: Disk, offset: number, size: number): ContentI
   }
   return null;
 }
+
+let spareScratch: Uint8Array | null = null;

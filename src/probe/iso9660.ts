@@ -1,5 +1,5 @@
 import type { Region } from './region.js';
-import { finishLabel, utf16Label } from './text.js';
+import { finishLabel, latin1, utf16Label } from './text.js';
 import type { ContentInfo } from './types.js';
 
 const DESCRIPTORS = 0x8000;
@@ -14,7 +14,7 @@ const CREATED = 813; // 17-byte dates: 16 digits + time-zone offset
 const MODIFIED = 830;
 const JOLIET_ESCAPES = ['%/@', '%/C', '%/E'];
 
-const ascii = (b: Uint8Array, off: number, len: number) => String.fromCharCode(...b.subarray(off, off + len));
+const ascii = latin1;
 const isUpper = (c: number) => c >= 0x41 && c <= 0x5a;
 const upper = (c: number) => (c >= 0x61 && c <= 0x7a ? c - 32 : c);
 

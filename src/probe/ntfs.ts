@@ -1,6 +1,6 @@
 import { le16, le32, le64, safeNumber } from '../engine/bytes.js';
 import type { Region } from './region.js';
-import { utf16Label } from './text.js';
+import { latin1, utf16Label } from './text.js';
 import type { ContentInfo } from './types.js';
 
 const VOLUME_RECORD = 3; // $Volume is MFT record 3
@@ -16,7 +16,7 @@ const POWERS = [1, 2, 4, 8, 16, 32, 64, 128];
 export function probeNtfs(region: Region): ContentInfo | null {
   const bs = region.read(0, 512);
   if (!bs) return null;
-  if (String.fromCharCode(...bs.subarray(3, 11)) !== 'NTFS    ') return null;
+  if (latin1(bs, 3, 8) !== 'NTFS    ') return null;
   const sectorSize = le16(bs, 0x0b);
   const sectorsPerCluster = bs[0x0d]!;
   if (sectorSize < 256 || sectorSize > 4096) return null;
@@ -37,9 +37,9 @@ export function probeNtfs(region: Region): ContentInfo | null {
   if (mftOffset === null) return null;
 
   const first = region.read(mftOffset, recordSize);
-  if (!first || String.fromCharCode(...first.subarray(0, 4)) !== 'FILE') return null;
+  if (!first || latin1(first, 0, 4) !== 'FILE') return null;
   const volume = region.read(mftOffset + VOLUME_RECORD * recordSize, recordSize);
-  if (!volume || String.fromCharCode(...volume.subarray(0, 4)) !== 'FILE') return null;
+  if (!volume || latin1(volume, 0, 4) !== 'FILE') return null;
 
   const info: ContentInfo = { type: 'ntfs', usage: 'filesystem', mountable: true };
   const label = volumeName(volume, recordSize);

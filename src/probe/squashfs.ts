@@ -1,12 +1,13 @@
 import { be16, le16 } from '../engine/bytes.js';
 import type { Region } from './region.js';
+import { latin1 } from './text.js';
 import type { ContentInfo } from './types.js';
 
 /** squashfs 4 (`hsqs`), and the old 3.x layouts blkid calls `squashfs3` (either byte order). */
 export function probeSquashfs(region: Region): ContentInfo | null {
   const sb = region.read(0, 32);
   if (!sb) return null;
-  const magic = String.fromCharCode(...sb.subarray(0, 4));
+  const magic = latin1(sb, 0, 4);
   if (magic !== 'hsqs' && magic !== 'sqsh') return null;
   const littleEndian = magic === 'hsqs';
   const major = littleEndian ? le16(sb, 28) : be16(sb, 28);

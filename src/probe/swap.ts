@@ -1,6 +1,6 @@
 import { le32 } from '../engine/bytes.js';
 import type { Region } from './region.js';
-import { cLabel, uuidString } from './text.js';
+import { cLabel, latin1, uuidString } from './text.js';
 import type { ContentInfo } from './types.js';
 
 // The signature sits in the last 10 bytes of the first page, whatever the page size was.
@@ -13,7 +13,7 @@ const TUXONICE = [0xed, 0xc3, 0x02, 0xe9, 0x98, 0x56, 0xe5, 0x0c];
 function signatureAt(region: Region, pageSize: number): string | null {
   const tail = region.read(pageSize - 10, 10);
   if (!tail) return null;
-  const text = String.fromCharCode(...tail);
+  const text = latin1(tail, 0, tail.length);
   return text === V0 || text === V1 ? text : null;
 }
 

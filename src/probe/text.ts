@@ -56,6 +56,13 @@ export function serial32(b: Uint8Array, off: number): string {
   return `${hex(3)}${hex(2)}-${hex(1)}${hex(0)}`;
 }
 
+/** `length` bytes at `off` as Latin-1 text, NULs included: for comparing magic strings cheaply. */
+export function latin1(b: Uint8Array, off: number, length: number): string {
+  let s = '';
+  for (let i = off; i < Math.min(b.length, off + length); i++) s += String.fromCharCode(b[i]!);
+  return s;
+}
+
 /** An ASCII string stored in a fixed field, cut at the first NUL (LUKS UUIDs, LVM ids). */
 export function asciiField(b: Uint8Array, off: number, length: number): string {
   let s = '';

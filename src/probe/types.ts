@@ -36,10 +36,15 @@ export interface ContainerInfo {
   virtualSize?: number;
   /** True when the bytes of the file are the disk itself (VHD fixed): partitions map as they are. */
   mappable: boolean;
-  /** True when qcow2Disk can read the guest's view directly (qcow2 without backing file or encryption). */
+  /**
+   * True when openContainer can read the guest's disk from what the header says (a backing file or
+   * an extent must still be there when it is opened).
+   */
   guestReadable: boolean;
   /** Why the guest view cannot be read directly, when it cannot. */
   problem?: string;
   /** Next steps, one command or sentence each. */
   advice: string[];
+  /** Short facts from the header: cluster size, compression, backing file, extents, … */
+  features?: string[];
 }

@@ -1,6 +1,6 @@
 import { be16, be32, be64 } from '../engine/bytes.js';
 import type { Region } from './region.js';
-import { cLabel, uuidString } from './text.js';
+import { cLabel, latin1, uuidString } from './text.js';
 import type { ContentInfo } from './types.js';
 
 const isPowerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
@@ -9,7 +9,7 @@ const isPowerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
 export function probeXfs(region: Region): ContentInfo | null {
   const sb = region.read(0, 512);
   if (!sb) return null;
-  if (String.fromCharCode(...sb.subarray(0, 4)) !== 'XFSB') return null;
+  if (latin1(sb, 0, 4) !== 'XFSB') return null;
   const blockSize = be32(sb, 4);
   const sectorSize = be16(sb, 102);
   const agCount = be32(sb, 88);
