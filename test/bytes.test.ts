@@ -1,7 +1,7 @@
 /** The byte readers give what a DataView gives, and 0 for fields that do not fit. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { be16, be32, be64, le16, le32, le64, u8 } from '../src/engine/bytes.js';
+import { be16, be32, be64, le16, le32, le64, u8 } from '../src/io/bytes.js';
 
 describe('fixed-width readers', () => {
   it('agree with DataView, and read 0 outside the bytes (property)', () => {

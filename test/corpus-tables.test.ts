@@ -6,9 +6,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { memoryDisk } from '../src/engine/disk.js';
 import { listingLines } from '../src/engine/listing.js';
 import { readPartitionTable } from '../src/engine/tables/index.js';
+import { memoryDisk } from '../src/io/disk.js';
 import {
   CORPUS_EXPECTED_DIR,
   CORPUS_PT_DIR,

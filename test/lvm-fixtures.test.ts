@@ -3,7 +3,6 @@
  * lvm2 gave for them when they were made. Needs no root: the images are read from memory.
  */
 import { describe, expect, it } from 'vitest';
-import { memoryDisk } from '../src/engine/disk.js';
 import {
   assembleVolumeGroups,
   lvDisk,
@@ -12,6 +11,7 @@ import {
   type PvCandidate,
   readPhysicalVolume,
 } from '../src/engine/lvm/index.js';
+import { memoryDisk } from '../src/io/disk.js';
 import { expectMatchesReports } from './lvm-compare.js';
 import {
   LVM_FIXTURE_SETS,

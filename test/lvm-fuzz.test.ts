@@ -9,8 +9,6 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Disk } from '../src/engine/disk.js';
-import { memoryDisk } from '../src/engine/disk.js';
 import {
   assembleVolumeGroups,
   DEFAULT_LVM_LIMITS,
@@ -24,6 +22,8 @@ import {
   readPhysicalVolume,
   type VolumeGroupMetadata,
 } from '../src/engine/lvm/index.js';
+import type { Disk } from '../src/io/disk.js';
+import { memoryDisk } from '../src/io/disk.js';
 import { LVM_FIXTURE_SETS, lvmFixtureImage } from './support/lvm-fixtures.js';
 import { type Mutation, mutatedDisk, type ReadLog } from './support/mutated-disk.js';
 

@@ -4,8 +4,6 @@
  * checks made while reading a VG. Real lvm2 output is covered by lvm-fixtures and lvm-real.
  */
 import { describe, expect, it } from 'vitest';
-import { memoryDisk } from '../src/engine/disk.js';
-import { tableCrc32Update } from '../src/engine/lvm/crc.js';
 import {
   DEFAULT_LVM_LIMITS,
   findPvLabel,
@@ -17,6 +15,8 @@ import {
   parseVolumeGroupMetadata,
   readPhysicalVolume,
 } from '../src/engine/lvm/index.js';
+import { tableCrc32Update } from '../src/io/crc32.js';
+import { memoryDisk } from '../src/io/disk.js';
 import { vgText, writePv } from './support/lvm-writer.js';
 
 /** lvm2's original CRC (lib/misc/crc.c before its table was widened): 4 bits at a time. */

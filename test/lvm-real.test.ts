@@ -10,8 +10,6 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Disk } from '../src/engine/disk.js';
-import { openFileDisk } from '../src/engine/file-disk.js';
 import {
   type AssembledVolumeGroup,
   assembleVolumeGroups,
@@ -21,6 +19,8 @@ import {
   type PvCandidate,
   readPhysicalVolume,
 } from '../src/engine/lvm/index.js';
+import type { Disk } from '../src/io/disk.js';
+import { openFileDisk } from '../src/io/file-disk.js';
 import { probeContent } from '../src/probe/index.js';
 import { expectMatchesReports, LVS_FIELDS, type Lvm2Reports, PVS_FIELDS, VGS_FIELDS } from './lvm-compare.js';
 import {

@@ -8,8 +8,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Disk } from '../src/engine/disk.js';
-import { openFileDisk } from '../src/engine/file-disk.js';
+import type { Disk } from '../src/io/disk.js';
+import { openFileDisk } from '../src/io/file-disk.js';
 import { canUseLoop } from './loop-helpers.js';
 
 const haveLvm2 = spawnSync('sh', ['-c', 'command -v lvm'], { stdio: 'ignore' }).status === 0;

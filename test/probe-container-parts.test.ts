@@ -2,8 +2,8 @@
 import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { memoryDisk } from '../src/engine/disk.js';
-import { crc32c } from '../src/probe/crc32c.js';
+import { crc32c } from '../src/io/crc32c.js';
+import { memoryDisk } from '../src/io/disk.js';
 import { zstdFrameLength } from '../src/probe/inflate.js';
 import { type Block, concatDisks, mappedDisk } from '../src/probe/mapped-disk.js';
 import { ByteCache, tableEntry } from '../src/probe/table-slices.js';

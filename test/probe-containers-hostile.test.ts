@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Disk, memoryDisk } from '../src/engine/disk.js';
+import { type Disk, memoryDisk } from '../src/io/disk.js';
 import { ContainerError, type OpenedContainer, openContainer } from '../src/probe/index.js';
 import { haveTool, run } from './probe-helpers.js';
 

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { memoryDisk } from '../src/engine/disk.js';
+import { memoryDisk } from '../src/io/disk.js';
 import { detectContainer, probeContent, wholeDeviceAdvice } from '../src/probe/index.js';
 import { fileDisk, haveTool, run } from './probe-helpers.js';
 

@@ -1,7 +1,7 @@
 /** Shared by the probe tests: real images on disk, `blkid -p` as the reference, read accounting. */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
-import type { Disk } from '../src/engine/disk.js';
+import type { Disk } from '../src/io/disk.js';
 
 /** True when `name` is on PATH (or given as an absolute path that exists). */
 export function haveTool(name: string): boolean {

@@ -7,8 +7,8 @@ import { copyFileSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Disk, memoryDisk } from '../src/engine/disk.js';
 import { readPartitionTable } from '../src/engine/tables/index.js';
+import { type Disk, memoryDisk } from '../src/io/disk.js';
 import { detectContainer, openQcow2, probeContent, Qcow2Error } from '../src/probe/index.js';
 import { type FileDisk, fileDisk, haveTool, run } from './probe-helpers.js';
 

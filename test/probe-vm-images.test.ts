@@ -11,8 +11,8 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, truncateSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Disk } from '../src/engine/disk.js';
 import { readPartitionTable } from '../src/engine/tables/index.js';
+import type { Disk } from '../src/io/disk.js';
 import { type OpenedContainer, openContainer, probeContent } from '../src/probe/index.js';
 import { type FileDisk, fileDisk, haveTool, run } from './probe-helpers.js';
 

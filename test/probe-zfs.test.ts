@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { memoryDisk } from '../src/engine/disk.js';
+import { memoryDisk } from '../src/io/disk.js';
 import { probeContent } from '../src/probe/index.js';
 import { blkidProbe, haveTool } from './probe-helpers.js';
 

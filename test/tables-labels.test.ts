@@ -6,10 +6,10 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { memoryDisk } from '../src/engine/disk.js';
 import { listingLines } from '../src/engine/listing.js';
 import type { PartitionTable } from '../src/engine/partition.js';
 import { readPartitionTable } from '../src/engine/tables/index.js';
+import { memoryDisk } from '../src/io/disk.js';
 import { imageNames, LABELS_DIR, loadXzImage, readRecordedListing } from './support/images.js';
 
 const LISTING = { mapName: 'LOOP', delimiter: 'p', devicePath: '/dev/LOOP' };

@@ -5,9 +5,9 @@
  */
 import type { BackendKind, MapBackend } from '../engine/backend.js';
 import { loadBackend } from '../engine/backends/select.js';
-import { displayLines } from '../engine/display-text.js';
 import { decideBackend, inspectSource, type SourceReport } from '../engine/inspect.js';
 import { type Host, realHost } from '../engine/source.js';
+import { displayLines } from '../io/display-text.js';
 import type { Kernel } from '../kernel/types.js';
 import { getopt } from './getopt.js';
 

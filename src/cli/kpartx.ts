@@ -6,7 +6,6 @@
  */
 import type { BackendKind, MapBackend, MapEvent, MapRequest } from '../engine/backend.js';
 import { BackendUnavailable, chooseBackendKind, loadBackend } from '../engine/backends/select.js';
-import { displayLines } from '../engine/display-text.js';
 import { errorText } from '../engine/errors.js';
 import { releaseHungUpTerminal } from '../engine/hangup.js';
 import { releaseImageLoop } from '../engine/image-loop.js';
@@ -32,6 +31,7 @@ import {
   SourceError,
 } from '../engine/source.js';
 import { readPartitionTable } from '../engine/tables/index.js';
+import { displayLines } from '../io/display-text.js';
 import type { Kernel } from '../kernel/types.js';
 import { getopt } from './getopt.js';
 import { type EventContext, renderEvent } from './output.js';

@@ -4,7 +4,7 @@
  * `-u`). A system error behind a failure is printed first, where libdevmapper prints its own line.
  */
 import type { MapEvent } from '../engine/backend.js';
-import { formatDevNo } from '../kernel/types.js';
+import { formatDevNo } from '../io/devno.js';
 
 export type Stream = 'stdout' | 'stderr';
 

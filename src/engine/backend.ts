@@ -5,7 +5,7 @@
  * Operations are asynchronous and emit each event as it happens, so a screen can show every map
  * the moment it exists.
  */
-import type { DevNo } from '../kernel/types.js';
+import type { DevNo } from '../io/devno.js';
 
 export type BackendKind = 'dm' | 'loop';
 

@@ -2,7 +2,7 @@
  * GUIDs as EFI stores them: the first three fields little-endian, the last eight bytes as they are.
  * Text form is lower case with dashes, like libblkid and sgdisk -i print them (sgdisk in upper case).
  */
-import { hex } from './bytes.js';
+import { hex } from '../io/bytes.js';
 
 const reversedHex = (b: Uint8Array, off: number, len: number): string => {
   let s = '';

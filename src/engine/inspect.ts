@@ -1,4 +1,5 @@
 import { errorText } from './errors.js';
+
 /**
  * Everything known about one source, as data: the table, every partition with all its fields,
  * the maps `-a` would create (names and tables exactly), which backend would make them, the maps
@@ -6,13 +7,14 @@ import { errorText } from './errors.js';
  * interactive app draws it. Inspecting never attaches a loop device or changes anything.
  */
 
-import { type DevNo, formatDevNo, type Kernel } from '../kernel/types.js';
+import { type DevNo, formatDevNo } from '../io/devno.js';
+import type { Disk } from '../io/disk.js';
+import { pageCachedDisk } from '../io/file-disk.js';
+import type { Kernel } from '../kernel/types.js';
 import { probeContent } from '../probe/index.js';
 import type { ContentInfo } from '../probe/types.js';
 import type { BackendKind, ExistingMap, MapBackend, ParentDevice, PlannedMap } from './backend.js';
 import { chooseBackendKind, chooseBackendKindFor } from './backends/select.js';
-import type { Disk } from './disk.js';
-import { pageCachedDisk } from './file-disk.js';
 import { resolveDelimiter } from './names.js';
 import type { PartitionTable, PartitionTypeInfo, Slot, SlotKind, TableType } from './partition.js';
 import { mappableSlots, PlanError, pastEndMessage, planMaps, slotEnd } from './plan.js';

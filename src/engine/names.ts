@@ -2,7 +2,7 @@
  * How kpartx names partition maps and tags them with UUIDs. Pure string rules, shared by the CLI
  * listing, the planner and the TUI preview, so every surface shows exactly the names `-a` creates.
  */
-import type { DevNo } from '../kernel/types.js';
+import type { DevNo } from '../io/devno.js';
 
 /** device-mapper's name buffer is 128 bytes including the terminating NUL. */
 export const DM_NAME_MAX_BYTES = 127;

@@ -5,9 +5,10 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { strerror } from '../kernel/libc.js';
+import { type DevNo, sameDevNo } from '../io/devno.js';
+import { strerror } from '../io/errno.js';
 import { ensureMountDir, runDir } from '../kernel/run-dir.js';
-import { type DevNo, type Kernel, KernelError, type MountEntry, sameDevNo } from '../kernel/types.js';
+import { type Kernel, KernelError, type MountEntry } from '../kernel/types.js';
 import type { ExistingMap } from './backend.js';
 import { errorText } from './errors.js';
 import { noReplayOptions } from './mount-options.js';

@@ -9,42 +9,21 @@
  * the native kernel bindings, so the Host reads sysfs itself and loads the kernel only on demand.
  */
 import { existsSync, realpathSync, statSync } from 'node:fs';
+import type { DevNo } from '../io/devno.js';
+import { splitDevT } from '../io/devno.js';
+import type { Disk } from '../io/disk.js';
+import { errnoNumber, strerrorOf } from '../io/errno.js';
+import { type FileDisk, openFileDisk } from '../io/file-disk.js';
 import { loopFromSysfs, loopNames, loopState, readAttribute } from '../kernel/sysfs.js';
-import type { DevNo, DmMapInfo, Kernel, LoopDevice } from '../kernel/types.js';
+import type { DmMapInfo, Kernel, LoopDevice } from '../kernel/types.js';
 import type { ParentDevice } from './backend.js';
-import type { Disk } from './disk.js';
 import { errorText } from './errors.js';
-import { type FileDisk, openFileDisk } from './file-disk.js';
 import { imageLoopName } from './image-loop.js';
 import { lastPathComponent, parentUuid } from './names.js';
 
 export type Action = 'list' | 'add' | 'delete' | 'update';
 
 /** glibc's strerror text for the errors an open/stat/realpath can give here. */
-const STRERROR: Record<string, string> = {
-  EPERM: 'Operation not permitted',
-  ENOENT: 'No such file or directory',
-  EIO: 'Input/output error',
-  ENXIO: 'No such device or address',
-  EACCES: 'Permission denied',
-  EBUSY: 'Device or resource busy',
-  ENODEV: 'No such device',
-  ENOTDIR: 'Not a directory',
-  EISDIR: 'Is a directory',
-  EINVAL: 'Invalid argument',
-  EROFS: 'Read-only file system',
-  ELOOP: 'Too many levels of symbolic links',
-  ENAMETOOLONG: 'File name too long',
-  ENOMEDIUM: 'No medium found',
-  EMFILE: 'Too many open files',
-};
-
-export function strerrorOf(error: unknown): string {
-  const code = (error as { code?: string } | null)?.code;
-  if (code && STRERROR[code]) return STRERROR[code];
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** A failure with the exact output the C tool gives for it. */
 export class SourceError extends Error {
   constructor(
@@ -67,13 +46,6 @@ export interface BlockFacts {
   logicalSectorSize: number;
   /** Set when the device is a device-mapper map. */
   dm?: { name: string; uuid: string };
-}
-
-/** Split a Linux dev_t (glibc encoding) into major and minor. */
-function splitDevT(rdev: bigint): DevNo {
-  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
-  const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
-  return { major: Number(major), minor: Number(minor) };
 }
 
 /** Block device facts from stat(2) and /sys/dev/block/MAJ:MIN. */
@@ -489,7 +461,7 @@ function resolveBlockDevice(
 /** The strerror part of a KernelError or fs error. */
 function kernelStrerror(error: unknown): string {
   const code = (error as { code?: string } | null)?.code;
-  if (code && STRERROR[code]) return STRERROR[code];
+  if (code && errnoNumber(code) !== 5) return strerrorOf(error);
   const message = errorText(error);
   const colon = message.lastIndexOf(': ');
   return colon >= 0 ? message.slice(colon + 2) : message;

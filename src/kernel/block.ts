@@ -1,19 +1,13 @@
 /** Size, sector size, read-only state and number of a block device (BLK* ioctls). */
 import { type BigIntStats, statSync } from 'node:fs';
+import { type DevNo, splitDevT } from '../io/devno.js';
 import { close, ioctl, O_EXCL, O_RDONLY, open, withFd } from './libc.js';
-import { type BlockDeviceInfo, type DevNo, KernelError } from './types.js';
+import { type BlockDeviceInfo, KernelError } from './types.js';
 
 export const BLKROSET = 0x125d;
 export const BLKROGET = 0x125e;
 export const BLKSSZGET = 0x1268;
 export const BLKGETSIZE64 = 0x80081272;
-
-/** Split a Linux dev_t (glibc encoding) into major and minor. */
-export function splitDevT(rdev: bigint): DevNo {
-  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & 0xfffff000n);
-  const minor = (rdev & 0xffn) | ((rdev >> 12n) & 0xffffff00n);
-  return { major: Number(major), minor: Number(minor) };
-}
 
 /** Device number of a block device node, or undefined when `path` is not one. */
 export function blockDevNoOf(path: string): DevNo | undefined {

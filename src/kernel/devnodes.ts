@@ -16,8 +16,8 @@ import {
   statSync,
   unlinkSync,
 } from 'node:fs';
+import type { DevNo } from '../io/devno.js';
 import { mknodBlock } from './libc.js';
-import type { DevNo } from './types.js';
 
 export const MAPPER_DIR = '/dev/mapper';
 export const UDEV_CONTROL = '/run/udev/control';

@@ -5,7 +5,9 @@
  * Every command carries a 312-byte `struct dm_ioctl` head followed by a payload whose meaning
  * depends on the command (target specs, a new name, a device list, …).
  */
-import type { DevNo, DmTarget } from './types.js';
+
+import type { DevNo } from '../io/devno.js';
+import type { DmTarget } from './types.js';
 
 /** sizeof(struct dm_ioctl); the payload starts here (already 8-aligned). */
 export const DM_IOCTL_SIZE = 312;

@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { release } from 'node:os';
+import { type DevNo, formatDevNo } from '../io/devno.js';
 import {
   DM_IOCTL_SIZE,
   DmCommand,
@@ -23,7 +24,7 @@ import {
   encodeTargets,
 } from './dm-ioctl.js';
 import { ioctl, ioctlAsync, O_RDWR, open } from './libc.js';
-import { type DevNo, type DmApi, type DmMapInfo, type DmTarget, formatDevNo, KernelError } from './types.js';
+import { type DmApi, type DmMapInfo, type DmTarget, KernelError } from './types.js';
 
 export const DM_CONTROL = '/dev/mapper/control';
 const ENXIO = 6;

@@ -8,14 +8,14 @@
  * Backing files are either registered in memory (`addFile`) or real files on disk.
  */
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
-import type { Disk } from '../engine/disk.js';
+import { type DevNo, formatDevNo } from '../io/devno.js';
+import type { Disk } from '../io/disk.js';
+import { errnoNumber, strerror } from '../io/errno.js';
 import {
   type BlockDeviceInfo,
-  type DevNo,
   type DmApi,
   type DmMapInfo,
   type DmTarget,
-  formatDevNo,
   type Kernel,
   KernelError,
   type LoopApi,
@@ -25,24 +25,21 @@ import {
   type MountEntry,
 } from './types.js';
 
-const ERRNO: Record<string, [number, string]> = {
-  ENOENT: [2, 'No such file or directory'],
-  EIO: [5, 'Input/output error'],
-  ENXIO: [6, 'No such device or address'],
-  EACCES: [13, 'Permission denied'],
-  ENOTBLK: [15, 'Block device required'],
-  EBUSY: [16, 'Device or resource busy'],
-  EEXIST: [17, 'File exists'],
-  ENODEV: [19, 'No such device'],
-  EINVAL: [22, 'Invalid argument'],
-  EROFS: [30, 'Read-only file system'],
-};
-
-export type FakeErrno = keyof typeof ERRNO;
+export type FakeErrno =
+  | 'ENOENT'
+  | 'EIO'
+  | 'ENXIO'
+  | 'EACCES'
+  | 'ENOTBLK'
+  | 'EBUSY'
+  | 'EEXIST'
+  | 'ENODEV'
+  | 'EINVAL'
+  | 'EROFS';
 
 function kernelError(op: string, device: string, code: string): KernelError {
-  const [errno, text] = ERRNO[code] ?? [5, code];
-  return new KernelError(op, device, errno, code, `${device}: ${op} failed: ${text}`);
+  const errno = errnoNumber(code);
+  return new KernelError(op, device, errno, code, `${device}: ${op} failed: ${strerror(errno)}`);
 }
 
 /** Operations that can be made to fail. */

@@ -3,6 +3,7 @@
  * never touch the kernel do not pay for it. Every failure becomes a KernelError carrying errno.
  */
 import { createRequire } from 'node:module';
+import { errnoCode, strerror } from '../io/errno.js';
 import { KernelError } from './types.js';
 
 type Koffi = typeof import('koffi');
@@ -21,33 +22,6 @@ export const O_RDWR = 2;
 export const O_CLOEXEC = 0o2000000;
 export const O_EXCL = 0o200;
 export const O_NONBLOCK = 0o4000;
-
-const ERRNO_NAMES: Record<number, [string, string]> = {
-  1: ['EPERM', 'Operation not permitted'],
-  2: ['ENOENT', 'No such file or directory'],
-  5: ['EIO', 'Input/output error'],
-  6: ['ENXIO', 'No such device or address'],
-  9: ['EBADF', 'Bad file descriptor'],
-  11: ['EAGAIN', 'Resource temporarily unavailable'],
-  12: ['ENOMEM', 'Cannot allocate memory'],
-  13: ['EACCES', 'Permission denied'],
-  15: ['ENOTBLK', 'Block device required'],
-  16: ['EBUSY', 'Device or resource busy'],
-  17: ['EEXIST', 'File exists'],
-  19: ['ENODEV', 'No such device'],
-  20: ['ENOTDIR', 'Not a directory'],
-  21: ['EISDIR', 'Is a directory'],
-  22: ['EINVAL', 'Invalid argument'],
-  25: ['ENOTTY', 'Inappropriate ioctl for device'],
-  28: ['ENOSPC', 'No space left on device'],
-  30: ['EROFS', 'Read-only file system'],
-  95: ['EOPNOTSUPP', 'Operation not supported'],
-};
-
-/** Symbolic name of an errno (`EBUSY`), or `errno N`. */
-export const errnoCode = (errno: number): string => ERRNO_NAMES[errno]?.[0] ?? `errno ${errno}`;
-/** glibc's English strerror text for the common errnos. */
-export const strerror = (errno: number): string => ERRNO_NAMES[errno]?.[1] ?? `Unknown error ${errno}`;
 
 type Bound = {
   open: (path: string, flags: number, mode: number) => number;

@@ -5,7 +5,7 @@
  * is loaded on first use; a host without it gets null and the caller falls back.
  */
 import { createRequire } from 'node:module';
-import { errnoCode, strerror } from './libc.js';
+import { errnoCode, strerror } from '../io/errno.js';
 import { KernelError } from './types.js';
 
 /** Sizes from libxcrypt's crypt.h. */

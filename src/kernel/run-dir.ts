@@ -8,7 +8,7 @@
  */
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { strerror } from './libc.js';
+import { strerror } from '../io/errno.js';
 
 export const DEFAULT_RUN_DIR = '/run/kpartx-tui';
 /** Moves the whole directory elsewhere (tests give each run its own). */

@@ -4,7 +4,8 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
-import type { DevNo, LoopDevice } from './types.js';
+import type { DevNo } from '../io/devno.js';
+import type { LoopDevice } from './types.js';
 
 export const SYS_BLOCK = '/sys/block';
 

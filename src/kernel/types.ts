@@ -3,14 +3,7 @@
  * koffi; everything above it (planning, CLI, TUI) is tested against a fake.
  */
 
-export interface DevNo {
-  major: number;
-  minor: number;
-}
-
-export const formatDevNo = (d: DevNo): string => `${d.major}:${d.minor}`;
-
-export const sameDevNo = (a: DevNo, b: DevNo): boolean => a.major === b.major && a.minor === b.minor;
+import type { DevNo } from '../io/devno.js';
 
 /** A failed system call, with what was attempted and on which device. */
 export class KernelError extends Error {

@@ -4,7 +4,7 @@
  * Used to carry a file's SELinux label and other attributes over to its replacement.
  */
 import { createRequire } from 'node:module';
-import { errnoCode, strerror } from './libc.js';
+import { errnoCode, strerror } from '../io/errno.js';
 import { KernelError } from './types.js';
 
 export interface XattrApi {

@@ -1,4 +1,4 @@
-import { le32 } from '../engine/bytes.js';
+import { le32 } from '../io/bytes.js';
 import type { Region } from './region.js';
 import { cLabel, latin1, uuidString } from './text.js';
 import type { ContentInfo } from './types.js';

@@ -5,8 +5,8 @@
  */
 import { closeSync, fstatSync, openSync, realpathSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
-import type { Disk } from '../engine/disk.js';
-import { fileDisk } from '../engine/file-disk.js';
+import type { Disk } from '../io/disk.js';
+import { fileDisk } from '../io/file-disk.js';
 import { ContainerError, type ContainerProblem } from './container-error.js';
 
 /** A file opened read-only, as a Disk of its real size in bytes. */

@@ -3,8 +3,8 @@
  * fixed VHD by its footer), named with the size of the disk inside, and opened for reading through
  * the one module per format (qcow2.ts, vmdk.ts, vhd.ts, vhdx.ts, vdi.ts).
  */
-import { be32, be64, le32, le64, safeNumber } from '../engine/bytes.js';
-import type { Disk } from '../engine/disk.js';
+import { be32, be64, le32, le64, safeNumber } from '../io/bytes.js';
+import type { Disk } from '../io/disk.js';
 import { ContainerError, type ContainerProblem } from './container-error.js';
 import {
   type ContainerFile,

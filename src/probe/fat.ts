@@ -1,4 +1,4 @@
-import { le16, le32 } from '../engine/bytes.js';
+import { le16, le32 } from '../io/bytes.js';
 import type { Region } from './region.js';
 import { latin1, oemLabel, serial32 } from './text.js';
 import type { ContentInfo } from './types.js';

@@ -1,4 +1,4 @@
-import type { Disk } from '../engine/disk.js';
+import type { Disk } from '../io/disk.js';
 import { probeBtrfs } from './btrfs.js';
 import { probeExfat } from './exfat.js';
 import { probeExt } from './ext.js';

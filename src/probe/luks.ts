@@ -1,4 +1,4 @@
-import { be16, be64 } from '../engine/bytes.js';
+import { be16, be64 } from '../io/bytes.js';
 import type { Region } from './region.js';
 import { asciiField, cLabel } from './text.js';
 import type { ContentInfo } from './types.js';

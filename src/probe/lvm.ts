@@ -1,4 +1,4 @@
-import { le32, le64, safeNumber } from '../engine/bytes.js';
+import { le32, le64, safeNumber } from '../io/bytes.js';
 import type { Region } from './region.js';
 import { asciiField } from './text.js';
 import type { ContentInfo } from './types.js';

@@ -1,4 +1,4 @@
-import type { Disk } from '../engine/disk.js';
+import type { Disk } from '../io/disk.js';
 
 /** Where one block of the guest's disk is. */
 export type Block =

@@ -1,4 +1,4 @@
-import { be32, le16, le32, le64 } from '../engine/bytes.js';
+import { be32, le16, le32, le64 } from '../io/bytes.js';
 import type { Region } from './region.js';
 import { cLabel, uuidString } from './text.js';
 import type { ContentInfo } from './types.js';

@@ -1,4 +1,4 @@
-import { le16, le32, le64, safeNumber } from '../engine/bytes.js';
+import { le16, le32, le64, safeNumber } from '../io/bytes.js';
 import type { Region } from './region.js';
 import { latin1, utf16Label } from './text.js';
 import type { ContentInfo } from './types.js';

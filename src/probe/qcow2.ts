@@ -5,8 +5,8 @@
  * offset in the header is checked before it is used, so a hostile header fails at once with a
  * clear error instead of a huge allocation; tables are read in small slices as they are needed.
  */
-import { be32, be64, cString } from '../engine/bytes.js';
-import type { Disk } from '../engine/disk.js';
+import { be32, be64, cString } from '../io/bytes.js';
+import type { Disk } from '../io/disk.js';
 import { ContainerError, type ContainerProblem } from './container-error.js';
 import { besideImage, type OpenContext, type OpenedImage, openNamed } from './container-files.js';
 import { haveZstd, inflateRawExact, zstdExact } from './inflate.js';

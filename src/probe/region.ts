@@ -1,4 +1,4 @@
-import type { Disk } from '../engine/disk.js';
+import type { Disk } from '../io/disk.js';
 
 /**
  * A bounded window of a disk: a partition, or the whole device. Probers read through it so no

@@ -1,4 +1,4 @@
-import { be16, le16 } from '../engine/bytes.js';
+import { be16, le16 } from '../io/bytes.js';
 import type { Region } from './region.js';
 import { latin1 } from './text.js';
 import type { ContentInfo } from './types.js';

@@ -5,7 +5,7 @@
  * image then touches a few slices, not megabytes of tables, and a hostile header that claims a
  * huge table costs nothing until an entry is asked for.
  */
-import type { Disk } from '../engine/disk.js';
+import type { Disk } from '../io/disk.js';
 
 export const SLICE_BYTES = 4096;
 

@@ -1,5 +1,5 @@
 /** How on-disk identifiers become the text blkid prints. */
-import { decodeUtf8Visibly } from '../engine/display-text.js';
+import { decodeUtf8Visibly } from '../io/display-text.js';
 
 /** Bytes up to the first NUL within `length`. */
 function untilNul(b: Uint8Array, off: number, length: number): Uint8Array {

@@ -3,8 +3,8 @@
  * the block map and the data start, and a block map of 32-bit entries (a block index into the data
  * area, or "not allocated" / "zeroed"). Dynamic and fixed images read alike.
  */
-import { le32, le64 } from '../engine/bytes.js';
-import type { Disk } from '../engine/disk.js';
+import { le32, le64 } from '../io/bytes.js';
+import type { Disk } from '../io/disk.js';
 import { ContainerError, type ContainerProblem } from './container-error.js';
 import type { OpenContext, OpenedImage } from './container-files.js';
 import { mappedDisk } from './mapped-disk.js';

@@ -4,8 +4,8 @@
  * (BAT) of blocks that each start with a sector bitmap. The guest's size follows qemu's rules
  * (CHS geometry for Virtual PC and qemu images, the footer's size for Hyper-V and the rest).
  */
-import { be16, be32, be64 } from '../engine/bytes.js';
-import type { Disk } from '../engine/disk.js';
+import { be16, be32, be64 } from '../io/bytes.js';
+import type { Disk } from '../io/disk.js';
 import { ContainerError, type ContainerProblem } from './container-error.js';
 import type { OpenContext, OpenedImage } from './container-files.js';
 import { concatDisks, mappedDisk } from './mapped-disk.js';

@@ -4,11 +4,11 @@
  * logical sector size, and a BAT whose payload entries are interleaved with one sector-bitmap
  * entry per chunk. Layout from Microsoft's VHDX specification v1.00 (as qemu's block/vhdx.c reads it).
  */
-import { hex, le16, le32, le64 } from '../engine/bytes.js';
-import type { Disk } from '../engine/disk.js';
+import { hex, le16, le32, le64 } from '../io/bytes.js';
+import { crc32c } from '../io/crc32c.js';
+import type { Disk } from '../io/disk.js';
 import { ContainerError, type ContainerProblem } from './container-error.js';
 import type { OpenContext, OpenedImage } from './container-files.js';
-import { crc32c } from './crc32c.js';
 import { mappedDisk } from './mapped-disk.js';
 import { ByteCache, type TableSpec, tableEntry } from './table-slices.js';
 

@@ -4,8 +4,8 @@
  * and grain tables, compressed grains included. FLAT extents are read as raw at their offsets;
  * the extents are joined into one disk. What qemu's block/vmdk.c reads is read the same way.
  */
-import { le16, le32, le64 } from '../engine/bytes.js';
-import type { Disk } from '../engine/disk.js';
+import { le16, le32, le64 } from '../io/bytes.js';
+import type { Disk } from '../io/disk.js';
 import { ContainerError, type ContainerProblem } from './container-error.js';
 import { besideImage, type OpenContext, type OpenedImage, openNamed } from './container-files.js';
 import { inflateZlibUpTo } from './inflate.js';

@@ -1,4 +1,4 @@
-import { be32, be64, le64 } from '../engine/bytes.js';
+import { be32, be64, le64 } from '../io/bytes.js';
 import type { Region } from './region.js';
 import { cLabel } from './text.js';
 import type { ContentInfo } from './types.js';

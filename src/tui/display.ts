@@ -6,7 +6,7 @@
  * strings, so a file with an escape in its name still opens and a mount point is still the real
  * one; only what reaches the terminal is converted, and nothing drawn can miss it.
  */
-import { type DisplayText, displayText } from '../engine/display-text.js';
+import { type DisplayText, displayText } from '../io/display-text.js';
 
 /** `T` with every free-form string made DisplayText (literal unions such as `'add' | 'remove'` stay). */
 export type Displayed<T> = T extends string

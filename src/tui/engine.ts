@@ -16,7 +16,6 @@ import type {
 } from '../engine/backend.js';
 import { createLoopBackend } from '../engine/backends/loop.js';
 import { chooseBackendKind, dmUsable, loadBackend } from '../engine/backends/select.js';
-import { decodeUtf8Visibly } from '../engine/display-text.js';
 import { errorText } from '../engine/errors.js';
 import { releaseImageLoop } from '../engine/image-loop.js';
 import { inspectSource, predictBackend } from '../engine/inspect.js';
@@ -42,8 +41,10 @@ import {
   teardownSummary,
   whatRemains,
 } from '../engine/teardown.js';
+import { type DevNo, formatDevNo, sameDevNo } from '../io/devno.js';
+import { decodeUtf8Visibly } from '../io/display-text.js';
 import { holders as sysfsHolders } from '../kernel/sysfs.js';
-import { type DevNo, formatDevNo, type Kernel, sameDevNo } from '../kernel/types.js';
+import type { Kernel } from '../kernel/types.js';
 import { type ContentInfo, describeContent, hintFor, probeContent } from '../probe/index.js';
 import type {
   ExistingMapView,

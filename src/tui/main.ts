@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { displayLines, displayText } from '../engine/display-text.js';
+import { displayLines, displayText } from '../io/display-text.js';
 import { loadBundle } from './load-bundle.js';
 import { DEFAULT_OPTIONS } from './model.js';
 

@@ -10,7 +10,6 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openFileDisk } from '../../src/engine/file-disk.js';
 import {
   type AssembledVolumeGroup,
   assembleVolumeGroups,
@@ -20,6 +19,7 @@ import {
   readPhysicalVolume,
   uuidKey,
 } from '../../src/engine/lvm/index.js';
+import { openFileDisk } from '../../src/io/file-disk.js';
 import {
   attachLoop,
   devnoOf,

@@ -4,7 +4,7 @@
  * surrogates), as a hostile image holds them.
  */
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
-import { crc32 } from '../../src/engine/crc32.js';
+import { crc32 } from '../../src/io/crc32.js';
 
 const SECTOR = 512;
 const NAME_OFFSET = 56;

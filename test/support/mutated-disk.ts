@@ -2,7 +2,7 @@
  * A Disk over an image with byte changes and a different size, without copying the image: the
  * fuzz tests mutate multi-megabyte images thousands of times.
  */
-import type { Disk } from '../../src/engine/disk.js';
+import type { Disk } from '../../src/io/disk.js';
 
 export interface Mutation {
   /** Logical sector size the disk reports. */

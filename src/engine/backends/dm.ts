@@ -15,18 +15,10 @@
  *     what the run did (new maps removed, renames and reloads reverted, a loop it attached released).
  */
 import { readFileSync } from 'node:fs';
+import { type DevNo, formatDevNo, sameDevNo } from '../../io/devno.js';
 import { createDevNodes, type DevNodes, MAPPER_DIR } from '../../kernel/devnodes.js';
 import { holders as sysfsHolders } from '../../kernel/sysfs.js';
-import {
-  type DevNo,
-  type DmApi,
-  type DmMapInfo,
-  type DmTarget,
-  formatDevNo,
-  type Kernel,
-  KernelError,
-  sameDevNo,
-} from '../../kernel/types.js';
+import { type DmApi, type DmMapInfo, type DmTarget, type Kernel, KernelError } from '../../kernel/types.js';
 import type {
   EmitEvent,
   ExistingMap,

@@ -13,10 +13,11 @@
  */
 import { lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
+import { sameDevNo } from '../../io/devno.js';
 import { heldExclusively } from '../../kernel/block.js';
 import { loopsOverDevice } from '../../kernel/loop.js';
 import { loopState, holders as sysfsHolders } from '../../kernel/sysfs.js';
-import { type Kernel, type LoopDevice, sameDevNo } from '../../kernel/types.js';
+import type { Kernel, LoopDevice } from '../../kernel/types.js';
 import type {
   EmitEvent,
   ExistingMap,

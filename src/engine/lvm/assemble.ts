@@ -4,7 +4,7 @@
  * metadata copy (highest seqno) of each VG wins. A PV the metadata lists but no source holds is
  * named as missing, with the device it was last seen on.
  */
-import type { Disk } from '../disk.js';
+import type { Disk } from '../../io/disk.js';
 import { printable } from './errors.js';
 import { LVM_SECTOR } from './label.js';
 import type { PhysicalVolumeMetadata, VolumeGroupMetadata } from './metadata.js';

@@ -3,8 +3,8 @@
  * starts with `LABELONE`, names its own sector number, carries lvm2's CRC over the rest of the
  * sector and says `LVM2 001`. The PV header follows inside the same sector.
  */
-import { ascii, bytesEqual, le32, le64 } from '../bytes.js';
-import type { Disk } from '../disk.js';
+import { ascii, bytesEqual, le32, le64 } from '../../io/bytes.js';
+import type { Disk } from '../../io/disk.js';
 import { lvmCrc } from './crc.js';
 import { LvmError } from './errors.js';
 

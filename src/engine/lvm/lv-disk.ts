@@ -2,7 +2,7 @@
  * A logical volume as a Disk: reads go through its targets to the PVs' own Disks, so content
  * probes and table readers work inside an LV exactly as on a partition, with no kernel mapping.
  */
-import type { Disk } from '../disk.js';
+import type { Disk } from '../../io/disk.js';
 import type { AssembledVolumeGroup } from './assemble.js';
 import { LvmError, printable } from './errors.js';
 import { type LvMap, type LvTarget, mapLogicalVolume } from './extents.js';

@@ -4,8 +4,8 @@
  * the committed metadata text inside the area's circular buffer (slot 1 at precommitted text
  * during a two-step write, which readers ignore, as lvm2 does outside that write).
  */
-import { ascii, bytesEqual, le32, le64, safeNumber } from '../bytes.js';
-import type { Disk } from '../disk.js';
+import { ascii, bytesEqual, le32, le64, safeNumber } from '../../io/bytes.js';
+import type { Disk } from '../../io/disk.js';
 import { lvmCrc } from './crc.js';
 import { LvmError } from './errors.js';
 import type { DiskArea } from './pv-header.js';

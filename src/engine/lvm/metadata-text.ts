@@ -3,7 +3,7 @@
  * buffer: a text that runs past the end of the area continues right after the header, and its
  * checksum covers both pieces in order.
  */
-import type { Disk } from '../disk.js';
+import type { Disk } from '../../io/disk.js';
 import { lvmCrc } from './crc.js';
 import { DEFAULT_LVM_LIMITS, LvmError, type LvmLimits } from './errors.js';
 import { MDA_HEADER_SIZE, type MdaHeader } from './mda-header.js';

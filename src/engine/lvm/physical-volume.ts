@@ -4,7 +4,7 @@
  * device, sometimes none). When the areas disagree, the copy with the highest seqno wins, as in
  * lvm2; a damaged area is reported and the other copy still used.
  */
-import type { Disk } from '../disk.js';
+import type { Disk } from '../../io/disk.js';
 import { DEFAULT_LVM_LIMITS, LvmError, type LvmLimits } from './errors.js';
 import { findPvLabel } from './label.js';
 import { readMdaHeader } from './mda-header.js';

@@ -3,7 +3,7 @@
  * lists of disk areas (data areas, whose first offset is pe_start; metadata areas), then an
  * optional extension (version, flags, bootloader areas).
  */
-import { le32, le64, safeNumber } from '../bytes.js';
+import { le32, le64, safeNumber } from '../../io/bytes.js';
 import { LvmError } from './errors.js';
 import { LVM_SECTOR, type PvLabel } from './label.js';
 

@@ -3,7 +3,7 @@
  * at 512-byte block 1, or at byte 64 of block 0 (labels written for some platforms). Offsets and
  * sizes are 512-byte sectors whatever the device's sector size.
  */
-import { le16, le32, u8 } from '../bytes.js';
+import { le16, le32, u8 } from '../../io/bytes.js';
 import type { PartitionTable, PartitionTypeInfo, Slot } from '../partition.js';
 import { applyContainment } from './containment.js';
 import type { ReadContext } from './context.js';

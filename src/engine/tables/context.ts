@@ -1,4 +1,4 @@
-import type { Disk } from '../disk.js';
+import type { Disk } from '../../io/disk.js';
 
 /** What every table reader is handed. */
 export interface ReadContext {

@@ -10,7 +10,7 @@
  * - `VOL1`: one partition per format-1/8 DSCB of the VTOC (first extent);
  * - anything else: not a DASD label (only a real DASD device would get a default partition).
  */
-import { le16, le32, le64, safeNumber, u8 } from '../bytes.js';
+import { le16, le32, le64, safeNumber, u8 } from '../../io/bytes.js';
 import type { PartitionTable, Slot } from '../partition.js';
 import type { ReadContext } from './context.js';
 import type { TableReader } from './reader.js';

@@ -2,7 +2,7 @@
  * DOS/MBR partition tables, numbered exactly like the C kpartx: primaries 1–4 by slot, then one
  * number per EBR data entry visited (empty ones included), chain after chain.
  */
-import { bytesEqual, le16, le32, u8 } from '../bytes.js';
+import { bytesEqual, le16, le32, u8 } from '../../io/bytes.js';
 import type { PartitionTable, Slot } from '../partition.js';
 import type { ReadContext } from './context.js';
 import type { TableReader } from './reader.js';

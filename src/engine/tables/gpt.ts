@@ -2,8 +2,8 @@
  * GUID partition tables, read as the C kpartx does: the same header checks, the same choice between
  * primary and alternate header and the same messages, plus bounds checks the C code lacks.
  */
-import { bytesEqual, le32, le64, u8 } from '../bytes.js';
-import { crc32, crc32Update } from '../crc32.js';
+import { bytesEqual, le32, le64, u8 } from '../../io/bytes.js';
+import { crc32, crc32Update } from '../../io/crc32.js';
 import { decodeGuid, isNullGuid } from '../guid.js';
 import type { PartitionTable, Slot } from '../partition.js';
 import type { ReadContext } from './context.js';

@@ -2,7 +2,7 @@
  * All partition-table readers, in the order the C kpartx tries them. The first reader that returns
  * a table wins; a reader that finds nothing usable returns null and the next one runs.
  */
-import type { Disk } from '../disk.js';
+import type { Disk } from '../../io/disk.js';
 import type { PartitionTable } from '../partition.js';
 import { bsdReader } from './bsd.js';
 import { createReadContext } from './context.js';

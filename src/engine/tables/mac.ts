@@ -3,7 +3,7 @@
  * entry k ("PM") sits at byte k × blockSize. Every entry becomes a partition, numbered in map order,
  * including the map itself and free-space entries, as the C tool does.
  */
-import { be16, be32, cString } from '../bytes.js';
+import { be16, be32, cString } from '../../io/bytes.js';
 import type { PartitionTable, Slot } from '../partition.js';
 import type { ReadContext } from './context.js';
 import type { TableReader } from './reader.js';

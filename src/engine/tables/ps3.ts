@@ -2,7 +2,7 @@
  * PlayStation 3 (OtherOS) disk label: the first 0x600 bytes, big-endian. Entries whose start and
  * size are both non-zero get consecutive numbers.
  */
-import { be64, safeNumber } from '../bytes.js';
+import { be64, safeNumber } from '../../io/bytes.js';
 import type { PartitionTable, Slot } from '../partition.js';
 import type { TableReader } from './reader.js';
 

@@ -7,7 +7,7 @@
  * lists is listed identically; genuine Solaris labels, which the C tool ignores on x86_64, are
  * listed too.
  */
-import { le16, le32, le64, safeNumber } from '../bytes.js';
+import { le16, le32, le64, safeNumber } from '../../io/bytes.js';
 import type { PartitionTable, Slot } from '../partition.js';
 import type { ReadContext } from './context.js';
 import type { TableReader } from './reader.js';

@@ -2,7 +2,7 @@
  * Sun (SPARC) disk label in 512-byte block 0. Slot numbers are fixed by slot index (1–8); empty
  * slots keep their number. Starts are cylinders × heads × sectors-per-track, in 512-byte sectors.
  */
-import { be16, be32, u8 } from '../bytes.js';
+import { be16, be32, u8 } from '../../io/bytes.js';
 import type { PartitionTable, PartitionTypeInfo, Slot } from '../partition.js';
 import { applyContainment } from './containment.js';
 import type { TableReader } from './reader.js';

@@ -2,7 +2,7 @@
  * UnixWare disk label in 512-byte block 29. Slice 0 (the whole disk) is skipped; slices 1–15 with
  * a non-zero label tag get consecutive numbers, even when their size is 0.
  */
-import { le16, le32 } from '../bytes.js';
+import { le16, le32 } from '../../io/bytes.js';
 import type { PartitionTable, Slot } from '../partition.js';
 import type { TableReader } from './reader.js';
 import { sunTag } from './sun.js';
