@@ -8,7 +8,7 @@ export interface ReadContext {
   /**
    * The 512-byte block `blk` (512-byte units, whatever the sector size), read as the C tool's
    * getblock does: the whole logical sector is read and cached; past the end it reports
-   * `llseek error`, on a short read `read error, sector <n>`, and returns null.
+   * `llseek error`, on a short or failed read `read error, sector <n>`, and returns null.
    */
   block(blk: number): Uint8Array | null;
   /** A diagnostic line for stderr, in the C tool's words where it has them. */
@@ -36,7 +36,13 @@ export function createReadContext(
           warn('llseek error');
           return null;
         }
-        data = disk.readAt(offset, sectorSize);
+        try {
+          data = disk.readAt(offset, sectorSize);
+        } catch {
+          // The C tool's read(2) failing (EIO from a device whose last sector is partial) is the
+          // same short read to it: warned, and the table simply is not there.
+          data = new Uint8Array(0);
+        }
         if (data.length < sectorSize) {
           warn(`read error, sector ${sector}`);
           return null;
