@@ -3,7 +3,7 @@ import type { MapEvent, ParentDevice, PlannedMap } from '../src/engine/backend.j
 import { conflictReason, createDmBackend, isLinearOn } from '../src/engine/backends/dm.js';
 import { mappedNumbers, takeBackAdd } from '../src/engine/interruption.js';
 import type { DevNodes } from '../src/kernel/devnodes.js';
-import { FakeKernel } from '../src/kernel/fake.js';
+import { FakeMachine } from './support/fake-machine.js';
 import { noNodes } from './cli-helpers.js';
 
 const U = 'devnode_7:0_Wh5pYvM';
@@ -41,7 +41,7 @@ const MAPS = [
 ];
 
 function setup() {
-  const kernel = new FakeKernel();
+  const kernel = new FakeMachine();
   kernel.addFile('/img/disk.img', new Uint8Array(131072 * 512));
   kernel.loop.attach('/img/disk.img', { readOnly: false });
   kernel.calls.length = 0;

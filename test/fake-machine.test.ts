@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FakeKernel } from '../src/kernel/fake.js';
+import { FakeMachine } from './support/fake-machine.js';
 import { KernelError } from '../src/kernel/types.js';
 
 const image = (sectors: number) => {
@@ -8,9 +8,9 @@ const image = (sectors: number) => {
   return bytes;
 };
 
-describe('FakeKernel loops', () => {
+describe('FakeMachine loops', () => {
   it('hands out the lowest free index and reads through the loop', () => {
-    const k = new FakeKernel({ loopDevices: 2 });
+    const k = new FakeMachine({ loopDevices: 2 });
     k.addFile('/img/a.img', image(100));
     expect(k.loop.nextFreeIndex()).toBe(0);
     const a = k.loop.attach('/img/a.img', { readOnly: false });
@@ -26,16 +26,16 @@ describe('FakeKernel loops', () => {
   });
 
   it('rounds a loop size down to whole sectors', () => {
-    const k = new FakeKernel();
+    const k = new FakeMachine();
     k.addFile('/img/odd', new Uint8Array(1000));
     const loop = k.loop.attach('/img/odd', { readOnly: false });
     expect(k.blockDevice(loop.path).sizeBytes).toBe(512);
   });
 });
 
-describe('FakeKernel device-mapper', () => {
+describe('FakeMachine device-mapper', () => {
   const setup = () => {
-    const k = new FakeKernel();
+    const k = new FakeMachine();
     k.addFile('/img/d.img', image(2048));
     const loop = k.loop.attach('/img/d.img', { readOnly: false });
     return { k, dm: k.dm!, loop };
@@ -103,13 +103,13 @@ describe('FakeKernel device-mapper', () => {
   });
 
   it('can be a kernel without device-mapper', () => {
-    expect(new FakeKernel({ dm: false }).dm).toBeNull();
+    expect(new FakeMachine({ dm: false }).dm).toBeNull();
   });
 });
 
-describe('FakeKernel mounts', () => {
+describe('FakeMachine mounts', () => {
   it('mounting holds the map open until unmounted', async () => {
-    const k = new FakeKernel();
+    const k = new FakeMachine();
     k.addDisk('/dev/sdz', image(64));
     await k.dm!.create('sdz1', 'u', [{ start: 0, length: 8, type: 'linear', params: '8:0 0' }], {
       readOnly: false,

@@ -14,7 +14,7 @@ import { createLoopBackend } from '../src/engine/backends/loop.js';
 import { noReplayOptions } from '../src/engine/mount-options.js';
 import { createSession, SessionError } from '../src/engine/session.js';
 import { realHost } from '../src/engine/source.js';
-import { FakeKernel } from '../src/kernel/fake.js';
+import { FakeMachine } from './support/fake-machine.js';
 import { createKernel } from '../src/kernel/index.js';
 import { noNodes, runCli } from './cli-helpers.js';
 import {
@@ -56,7 +56,7 @@ describe('read-only mounts on the fake kernel', () => {
 
   /** A fake kernel with `/dev/mapper/loop0p1`, writable unless `readOnly`. */
   async function withMap(readOnly = false) {
-    const kernel = new FakeKernel();
+    const kernel = new FakeMachine();
     kernel.addFile('/img/disk.img', new Uint8Array(65536 * 512));
     kernel.loop.attach('/img/disk.img', { readOnly: false });
     const table = [{ start: 0, length: 16384, type: 'linear', params: '7:0 2048' }];
@@ -182,8 +182,8 @@ describe('maps over a read-only parent on the fake kernel (dm backend)', () => {
     mapName: 'loop0',
   };
 
-  async function addOver(prepare: (kernel: FakeKernel) => void) {
-    const kernel = new FakeKernel();
+  async function addOver(prepare: (kernel: FakeMachine) => void) {
+    const kernel = new FakeMachine();
     kernel.addFile('/img/disk.img', new Uint8Array(65536 * 512));
     prepare(kernel);
     const backend = createDmBackend(kernel, { nodes: noNodes, holders: () => [] });

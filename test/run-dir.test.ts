@@ -24,7 +24,7 @@ import {
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSession, defaultMountRoot } from '../src/engine/session.js';
-import { FakeKernel } from '../src/kernel/fake.js';
+import { FakeMachine } from './support/fake-machine.js';
 import { acquireLock } from '../src/kernel/lock.js';
 import { DEFAULT_RUN_DIR, entryProblem, RUN_DIR_ENV, runDir } from '../src/kernel/run-dir.js';
 
@@ -175,7 +175,7 @@ describe('lock files', () => {
 });
 
 describe('mountpoints', () => {
-  const kernel = new FakeKernel();
+  const kernel = new FakeMachine();
   kernel.addFile('/img/fs.img', new Uint8Array(1 << 20));
   const device = kernel.loop.attach('/img/fs.img', { readOnly: true }).path;
   const mountIt = () =>

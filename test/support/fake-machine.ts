@@ -272,6 +272,9 @@ export class FakeMachine implements Machine {
 
   stat(path: string): PathKind {
     if (this.isBlockDevice(path)) return 'block';
+    // A symlink in the fake /dev/mapper (the loop backend's) is followed, as stat(2) does.
+    const link = this.mapper.get(posix.basename(path));
+    if (posix.dirname(path) === '/dev/mapper' && link?.kind === 'symlink') return this.stat(link.target);
     if (this.files.has(path)) return 'file';
     const st = statSync(path);
     return st.isFile() ? 'file' : st.isBlockDevice() ? 'block' : 'other';

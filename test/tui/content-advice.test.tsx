@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDmBackend } from '../../src/engine/backends/dm.js';
-import { FakeKernel } from '../../src/kernel/fake.js';
+import { FakeMachine } from '../support/fake-machine.js';
 import { createTuiEngine } from '../../src/tui/engine.js';
 import { noNodes } from '../cli-helpers.js';
 import { expectFits, keys, startApp } from './helpers.js';
@@ -75,11 +75,11 @@ function mixedImage(): Uint8Array {
 }
 
 let scratch: string;
-let kernel: FakeKernel;
+let kernel: FakeMachine;
 
 beforeEach(() => {
   scratch = mkdtempSync(join(tmpdir(), 'kpartx-tui-advice-'));
-  kernel = new FakeKernel({ dmMajor: 250 });
+  kernel = new FakeMachine({ dmMajor: 250 });
   kernel.addFile(IMAGE, mixedImage());
 });
 afterEach(() => rmSync(scratch, { recursive: true, force: true }));

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MapBackend } from '../../src/engine/backend.js';
 import { createDmBackend } from '../../src/engine/backends/dm.js';
-import { FakeKernel } from '../../src/kernel/fake.js';
+import { FakeMachine } from '../support/fake-machine.js';
 import { createTuiEngine } from '../../src/tui/engine.js';
 import { DEFAULT_OPTIONS } from '../../src/tui/model.js';
 import { noNodes } from '../cli-helpers.js';
@@ -14,7 +14,7 @@ import { sampleImage } from './images.js';
 const IMAGE = '/img/disk.img';
 
 function setup() {
-  const kernel = new FakeKernel({ dmMajor: 250 });
+  const kernel = new FakeMachine({ dmMajor: 250 });
   kernel.addFile(IMAGE, sampleImage());
   const made: MapBackend[] = [];
   const engine = createTuiEngine({

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDmBackend } from '../../src/engine/backends/dm.js';
-import { FakeKernel } from '../../src/kernel/fake.js';
+import { FakeMachine } from '../support/fake-machine.js';
 import { createTuiEngine } from '../../src/tui/engine.js';
 import { noNodes } from '../cli-helpers.js';
 import { expectFits, keys, startApp } from './helpers.js';
@@ -15,12 +15,12 @@ import { sampleImage } from './images.js';
 
 const IMAGE = '/img/disk.img';
 let scratch: string;
-let kernel: FakeKernel;
+let kernel: FakeMachine;
 
 beforeEach(() => {
   scratch = mkdtempSync(join(tmpdir(), 'kpartx-tui-flows-'));
   // A dm major no real device on the host uses, so sysfs lookups find nothing of the host's.
-  kernel = new FakeKernel({ dmMajor: 250 });
+  kernel = new FakeMachine({ dmMajor: 250 });
   kernel.addFile(IMAGE, sampleImage());
 });
 afterEach(() => rmSync(scratch, { recursive: true, force: true }));

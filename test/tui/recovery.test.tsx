@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDmBackend } from '../../src/engine/backends/dm.js';
-import { FakeKernel } from '../../src/kernel/fake.js';
+import { FakeMachine } from '../support/fake-machine.js';
 import { teardownLines } from '../../src/tui/components/Confirm.js';
 import { sourceRow } from '../../src/tui/components/SourceList.js';
 import { createTuiEngine } from '../../src/tui/engine.js';
@@ -21,11 +21,11 @@ import { sampleImage } from './images.js';
 
 const IMAGE = '/img/disk.img';
 let scratch: string;
-let kernel: FakeKernel;
+let kernel: FakeMachine;
 
 beforeEach(() => {
   scratch = mkdtempSync(join(tmpdir(), 'kpartx-tui-recovery-'));
-  kernel = new FakeKernel({ dmMajor: 250 });
+  kernel = new FakeMachine({ dmMajor: 250 });
   kernel.addFile(IMAGE, sampleImage());
 });
 afterEach(() => rmSync(scratch, { recursive: true, force: true }));
