@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { corpusDir, fixtureDir, hasCorpus, recordings, xzImage } from '../fixtures/dos-gpt.js';
-import { FakeMachine } from './support/fake-machine.js';
 import { runCli } from './cli-helpers.js';
+import { FakeMachine } from './support/fake-machine.js';
 
 const labelsDir = join(fixtureDir, '..', 'labels');
 const lines = (text: string): string[] => text.split('\n').filter((l) => l !== '');

@@ -8,8 +8,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FakeMachine } from './support/fake-machine.js';
 import { runCli, t01 } from './cli-helpers.js';
+import { FakeMachine } from './support/fake-machine.js';
 
 const ESC = '\u001b';
 const TITLE = `${ESC}]0;PWNED\u0007`;

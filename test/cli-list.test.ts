@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { usageText } from '../src/cli/usage.js';
-import { FakeMachine } from './support/fake-machine.js';
 import { mbrImage, runCli, T01_LINES, t01 } from './cli-helpers.js';
+import { FakeMachine } from './support/fake-machine.js';
 
 const lines = (text: string) => text.split('\n').filter((l) => l !== '');
 const work = mkdtempSync(join(tmpdir(), 'kpartx-cli-'));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FakeMachine } from './support/fake-machine.js';
 import { mbrImage, runCli, t01 } from './cli-helpers.js';
+import { FakeMachine } from './support/fake-machine.js';
 
 const lines = (text: string) => text.split('\n').filter((l) => l !== '');
 const ADD_T01 = [

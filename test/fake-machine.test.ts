@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FakeMachine } from './support/fake-machine.js';
 import { KernelError } from '../src/kernel/types.js';
+import { FakeMachine } from './support/fake-machine.js';
 
 const image = (sectors: number) => {
   const bytes = new Uint8Array(sectors * 512);
@@ -19,7 +19,7 @@ describe('FakeMachine loops', () => {
     expect(b.index).toBe(1);
     expect(k.loop.nextFreeIndex()).toBe(2);
     expect(k.blockDevice('/dev/loop1')).toMatchObject({ sizeBytes: 99 * 512, readOnly: true });
-    expect(k.openDisk('/dev/loop1').readAt(0, 1)[0]).toBe(0xab);
+    expect(k.deviceDisk('/dev/loop1').readAt(0, 1)[0]).toBe(0xab);
     k.loop.detach('/dev/loop0');
     expect(k.loop.nextFreeIndex()).toBe(0);
     expect(k.loop.list().map((l) => l.path)).toEqual(['/dev/loop1']);
@@ -51,7 +51,7 @@ describe('FakeMachine device-mapper', () => {
     await expect(dm.create('loop0p1', 'part9-x', table, { readOnly: false })).rejects.toThrow(KernelError);
     await expect(dm.create('other', 'part1-x', table, { readOnly: false })).rejects.toThrow(/busy/);
     expect(dm.info('loop0p1')).toMatchObject({ uuid: 'part1-x', openCount: 0, readOnly: false });
-    expect(k.openDisk('/dev/mapper/loop0p1').readAt(0, 1)[0]).toBe(0xab);
+    expect(k.deviceDisk('/dev/mapper/loop0p1').readAt(0, 1)[0]).toBe(0xab);
     expect(k.calls).toContain('dm.create loop0p1');
   });
 

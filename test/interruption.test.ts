@@ -15,7 +15,6 @@ import {
   undoInterruptedAdd,
 } from '../src/engine/interruption.js';
 import { FakeMachine } from './support/fake-machine.js';
-import { noNodes } from './cli-helpers.js';
 
 const IMAGE = '/img/disk.img';
 const U = 'devnode_7:0_Wh5pYvM';
@@ -48,11 +47,7 @@ function setup(afterMap?: (map: PlannedMap) => void) {
     mapName: 'loop0',
     image: { file: IMAGE, loopAttachedByUs: true },
   };
-  const backend = createDmBackend(kernel, {
-    nodes: noNodes,
-    holders: () => [],
-    ...(afterMap ? { afterMap } : {}),
-  });
+  const backend = createDmBackend(kernel, afterMap ? { afterMap } : {});
   const request = { parent, maps: MAPS, readOnly: false, sync: true };
   const ledger: AddLedger = {
     backend,

@@ -3,9 +3,8 @@ import { fixtureImage, recording } from '../fixtures/dos-gpt.js';
 import { type JsonDocument, jsonMain } from '../src/cli/json.js';
 import type { SourceReport } from '../src/engine/inspect.js';
 import { inspectSource } from '../src/engine/inspect.js';
-import { hostFor } from '../src/engine/source.js';
-import { FakeMachine } from './support/fake-machine.js';
 import { fakeBackend, mbrImage, runCli, t01 } from './cli-helpers.js';
+import { FakeMachine } from './support/fake-machine.js';
 
 async function runJson(args: string[], kernel: FakeMachine) {
   let stdout = '';
@@ -17,8 +16,7 @@ async function runJson(args: string[], kernel: FakeMachine) {
     stderr: (text) => {
       stderr += text;
     },
-    host: hostFor(kernel),
-    loadKernel: async () => kernel,
+    loadMachine: async () => kernel,
   });
   return { status, stderr, document: stdout ? (JSON.parse(stdout) as JsonDocument) : undefined };
 }

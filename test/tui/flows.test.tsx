@@ -7,9 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDmBackend } from '../../src/engine/backends/dm.js';
-import { FakeMachine } from '../support/fake-machine.js';
 import { createTuiEngine } from '../../src/tui/engine.js';
-import { noNodes } from '../cli-helpers.js';
+import { FakeMachine } from '../support/fake-machine.js';
 import { expectFits, keys, startApp } from './helpers.js';
 import { sampleImage } from './images.js';
 
@@ -27,14 +26,13 @@ afterEach(() => rmSync(scratch, { recursive: true, force: true }));
 
 function engine(isRoot = true) {
   return createTuiEngine({
-    kernel,
+    machine: kernel,
     isRoot,
     mountRoot: join(scratch, 'mnt'),
     cwd: scratch,
-    holders: () => [],
     backend: (kind, k) => {
       expect(kind).toBe('dm');
-      return createDmBackend(k, { nodes: noNodes, holders: () => [] });
+      return createDmBackend(k);
     },
   });
 }
@@ -82,20 +80,17 @@ describe('add', () => {
     const secondHeld = new Promise<void>((done) => {
       letSecondThrough = done;
     });
-    const nodes = {
-      ...noNodes,
-      created: async (name: string) => {
-        if (name === 'loop0p2') await secondHeld;
-        return undefined;
-      },
+    const created = kernel.nodes.created;
+    kernel.nodes.created = async (name, devno, options) => {
+      if (name === 'loop0p2') await secondHeld;
+      return created(name, devno, options);
     };
     const live = createTuiEngine({
-      kernel,
+      machine: kernel,
       isRoot: true,
       mountRoot: join(scratch, 'mnt'),
       cwd: scratch,
-      holders: () => [],
-      backend: (_kind, k) => createDmBackend(k, { nodes, holders: () => [] }),
+      backend: (_kind, k) => createDmBackend(k),
     });
     const t = startApp(live, [IMAGE]);
     await t.waitFor('dos table');
