@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { realHost } from '../src/engine/source.js';
+import { createMachine } from '../src/kernel/machine.js';
 import { runCli, t01 } from './cli-helpers.js';
 
 const bundle = join(import.meta.dirname, '..', 'dist', 'cli', 'kpartx.cjs');
@@ -30,7 +30,7 @@ describe.skipIf(!existsSync(bundle))(
         ].join('\n'),
       );
       const run = spawnSync(process.execPath, [launcher, '-l', image], { encoding: 'utf8' });
-      const expected = await runCli(['-l', image], { host: realHost() });
+      const expected = await runCli(['-l', image], { kernel: createMachine() });
       expect({ status: run.status, stdout: run.stdout, stderr: run.stderr }).toEqual(expected);
       expect(run.stdout).toMatch(/^loop\d+p1 : 0 16384 \/dev\/loop\d+ 2048\n/);
     });

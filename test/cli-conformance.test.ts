@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { corpusDir, fixtureDir, hasCorpus, recordings, xzImage } from '../fixtures/dos-gpt.js';
-import { FakeKernel } from '../src/kernel/fake.js';
 import { runCli } from './cli-helpers.js';
+import { FakeMachine } from './support/fake-machine.js';
 
 const labelsDir = join(fixtureDir, '..', 'labels');
 const lines = (text: string): string[] => text.split('\n').filter((l) => l !== '');
@@ -88,7 +88,7 @@ function corpusCases(): Case[] {
 
 /** Run our -l the way the recording ran the C tool: on the image, or on a 4096-byte-sector loop. */
 async function runOurs(c: Case) {
-  const kernel = new FakeKernel();
+  const kernel = new FakeMachine();
   const file = `/fixtures/${c.name.replace(/\W+/g, '_')}.img`;
   kernel.addFile(file, xzImage(c.imagePath));
   let operand = file;

@@ -3,9 +3,7 @@ import { main } from '../src/cli/kpartx.js';
 import type { BackendKind, MapBackend } from '../src/engine/backend.js';
 import { createDmBackend } from '../src/engine/backends/dm.js';
 import { createLoopBackend } from '../src/engine/backends/loop.js';
-import { type Host, hostFor } from '../src/engine/source.js';
-import type { DevNodes } from '../src/kernel/devnodes.js';
-import type { Kernel } from '../src/kernel/types.js';
+import type { Machine } from '../src/engine/machine.js';
 
 export interface CliRun {
   status: number;
@@ -13,24 +11,17 @@ export interface CliRun {
   stderr: string;
 }
 
-/** A node manager that touches nothing: the fake kernel's maps have no /dev nodes. */
-export const noNodes: DevNodes = {
-  blocker: () => undefined,
-  created: async () => undefined,
-  removed: async () => undefined,
-  renamed: async () => undefined,
-};
-
-export function fakeBackend(kind: BackendKind, kernel: Kernel): MapBackend {
-  if (kind === 'dm') return createDmBackend(kernel, { nodes: noNodes, holders: () => [] });
-  return createLoopBackend(kernel);
+/** The backend of a kind over the given machine, made at once (no lazy import). */
+export function fakeBackend(kind: BackendKind, machine: Machine): MapBackend {
+  if (kind === 'dm') return createDmBackend(machine);
+  return createLoopBackend(machine);
 }
 
 export async function runCli(
   args: string[],
   options: {
-    kernel?: Kernel;
-    host?: Host;
+    /** The machine to run on (a FakeMachine); the real one when absent. */
+    kernel?: Machine;
     env?: Record<string, string | undefined>;
     argv0?: string;
     /** Use the production backends (real /dev/mapper nodes) instead of the test ones. */
@@ -39,7 +30,6 @@ export async function runCli(
 ): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
-  const host = options.host ?? (options.kernel ? hostFor(options.kernel) : undefined);
   const status = await main([options.argv0 ?? 'kpartx', ...args], {
     stdout: (text) => {
       stdout += text;
@@ -48,7 +38,7 @@ export async function runCli(
       stderr += text;
     },
     env: options.env ?? {},
-    ...(host ? { host } : {}),
+    ...(options.kernel ? { machine: options.kernel } : {}),
     ...(options.realBackends ? {} : { makeBackend: fakeBackend }),
   });
   return { status, stdout, stderr };

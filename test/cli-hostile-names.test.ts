@@ -8,8 +8,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FakeKernel } from '../src/kernel/fake.js';
 import { runCli, t01 } from './cli-helpers.js';
+import { FakeMachine } from './support/fake-machine.js';
 
 const ESC = '\u001b';
 const TITLE = `${ESC}]0;PWNED\u0007`;
@@ -22,19 +22,19 @@ const CONTROLS = /[\u0000-\u0009\u000b-\u001f\u007f]/;
 
 describe('kpartx messages quoting a hostile name', () => {
   it('failed to stat() (on stdout, as the C tool prints it) shows the escapes', async () => {
-    const run = await runCli(['-l', `/nonexistent/${TITLE}.img`], { kernel: new FakeKernel() });
+    const run = await runCli(['-l', `/nonexistent/${TITLE}.img`], { kernel: new FakeMachine() });
     expect(run).toEqual({ status: 1, stdout: `failed to stat() /nonexistent/${SHOWN}.img\n`, stderr: '' });
   });
 
   it('invalid device on stderr shows the escapes', async () => {
     const dir = join(work, `dir${TITLE}\r`);
     mkdirSync(dir);
-    const run = await runCli(['-a', dir], { kernel: new FakeKernel() });
+    const run = await runCli(['-a', dir], { kernel: new FakeMachine() });
     expect(run.stderr).toBe(`invalid device: ${work}/dir${SHOWN}\\x0d\n`);
   });
 
   it('an I/O error naming the device shows the escapes', async () => {
-    const kernel = new FakeKernel();
+    const kernel = new FakeMachine();
     const device = `/dev/disk/by-id/${TITLE}`;
     kernel.addDisk(device, t01());
     kernel.failOn('read', { device });

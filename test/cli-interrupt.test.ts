@@ -3,8 +3,8 @@ import { existsSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKernel } from '../src/kernel/index.js';
-import type { Kernel } from '../src/kernel/types.js';
+import type { Machine as Kernel } from '../src/engine/machine.js';
+import { createMachine } from '../src/kernel/machine.js';
 import { built } from './interrupt-helpers.js';
 import { cliSignalScenarios } from './interrupt-scenarios.js';
 import { buildImage, canUseLoop, cleanupLoops, loopSkipReason } from './loop-helpers.js';
@@ -29,7 +29,7 @@ describe.skipIf(!canUseLoop)(`kpartx -a interrupted by a signal (${loopSkipReaso
       { line: '10240,8192,83' },
       { line: '18432,8192,83' },
     ]);
-    kernel = createKernel();
+    kernel = createMachine();
   });
 
   afterAll(() => {

@@ -3,15 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { usageText } from '../src/cli/usage.js';
-import { FakeKernel } from '../src/kernel/fake.js';
 import { mbrImage, runCli, T01_LINES, t01 } from './cli-helpers.js';
+import { FakeMachine } from './support/fake-machine.js';
 
 const lines = (text: string) => text.split('\n').filter((l) => l !== '');
 const work = mkdtempSync(join(tmpdir(), 'kpartx-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function kernelWith(file = '/img/t01.img', bytes = t01()) {
-  const kernel = new FakeKernel();
+  const kernel = new FakeMachine();
   kernel.addFile(file, bytes);
   return kernel;
 }
@@ -158,23 +158,23 @@ describe('kpartx -l on an image', () => {
 
 describe('kpartx operand errors', () => {
   it('says failed to stat() on stdout', async () => {
-    const run = await runCli(['-l', '/nonexistent.img'], { kernel: new FakeKernel() });
+    const run = await runCli(['-l', '/nonexistent.img'], { kernel: new FakeMachine() });
     expect(run).toEqual({ status: 1, stdout: 'failed to stat() /nonexistent.img\n', stderr: '' });
   });
 
   it('refuses a directory and a character device', async () => {
-    expect(await runCli(['-l', work], { kernel: new FakeKernel() })).toEqual({
+    expect(await runCli(['-l', work], { kernel: new FakeMachine() })).toEqual({
       status: 1,
       stdout: '',
       stderr: `invalid device: ${work}\n`,
     });
-    expect(await runCli(['-l', '/dev/null'], { kernel: new FakeKernel() })).toMatchObject({
+    expect(await runCli(['-l', '/dev/null'], { kernel: new FakeMachine() })).toMatchObject({
       stderr: 'invalid device: /dev/null\n',
     });
   });
 
   it('names the device on an I/O error and exits 1', async () => {
-    const kernel = new FakeKernel();
+    const kernel = new FakeMachine();
     kernel.addDisk('/dev/sdz', t01());
     kernel.failOn('read', { device: '/dev/sdz' });
     expect(await runCli(['-l', '/dev/sdz'], { kernel })).toEqual({
@@ -187,14 +187,14 @@ describe('kpartx operand errors', () => {
   it('reads real files through the real file system', async () => {
     const path = join(work, 'real.img');
     writeFileSync(path, t01());
-    const run = await runCli(['-l', path], { kernel: new FakeKernel() });
+    const run = await runCli(['-l', path], { kernel: new FakeMachine() });
     expect(lines(run.stdout)).toEqual(T01_LINES);
   });
 });
 
 describe('kpartx -l on block devices', () => {
   it('uses the operand as typed and its last component as the name', async () => {
-    const kernel = new FakeKernel();
+    const kernel = new FakeMachine();
     kernel.addDisk('/dev/disk/by-id/wwn-0x5000c500a1b2c3d4', t01());
     kernel.addDisk('/tmp/kp/mydisk0', t01(), { devno: { major: 8, minor: 32 } });
     const byId = await runCli(['-l', '/dev/disk/by-id/wwn-0x5000c500a1b2c3d4'], { kernel });
@@ -206,7 +206,7 @@ describe('kpartx -l on block devices', () => {
   });
 
   it('names partitions of a device-mapper device after its dm name', async () => {
-    const kernel = new FakeKernel();
+    const kernel = new FakeMachine();
     kernel.addDisk('/dev/sdq', t01(), { devno: { major: 65, minor: 0 } });
     kernel.seedMap('mpatha', 'mpath-3600abc', [
       { start: 0, length: 131072, type: 'linear', params: '65:0 0' },
@@ -221,7 +221,7 @@ describe('kpartx -l on block devices', () => {
   });
 
   it('reads a 4096-byte-sector device with its sector size', async () => {
-    const kernel = new FakeKernel();
+    const kernel = new FakeMachine();
     const image = mbrImage(131072, [[0x83, 256, 2048]]);
     kernel.addFile('/img/4k.img', image);
     const loop = kernel.loop.attach('/img/4k.img', { readOnly: true, blockSize: 4096 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FakeKernel } from '../src/kernel/fake.js';
 import { mbrImage, runCli, t01 } from './cli-helpers.js';
+import { FakeMachine } from './support/fake-machine.js';
 
 const lines = (text: string) => text.split('\n').filter((l) => l !== '');
 const ADD_T01 = [
@@ -11,7 +11,7 @@ const ADD_T01 = [
 ];
 
 function kernelWith(bytes = t01(), file = '/img/t01.img') {
-  const kernel = new FakeKernel();
+  const kernel = new FakeMachine();
   kernel.addFile(file, bytes);
   return kernel;
 }
@@ -207,7 +207,7 @@ describe('kpartx -u and -d with device-mapper', () => {
   });
 
   it('names maps of a dm parent after it and derives their UUIDs from its UUID', async () => {
-    const kernel = new FakeKernel();
+    const kernel = new FakeMachine();
     kernel.addDisk('/dev/sdq', t01(), { devno: { major: 65, minor: 0 } });
     kernel.seedMap('mpathx', 'mpath-3600abc', [
       { start: 0, length: 131072, type: 'linear', params: '65:0 0' },
@@ -220,7 +220,7 @@ describe('kpartx -u and -d with device-mapper', () => {
 
 describe('kpartx backend selection', () => {
   it('says device mapper prerequisites are not met for --backend dm without device-mapper', async () => {
-    const kernel = new FakeKernel({ dm: false });
+    const kernel = new FakeMachine({ dm: false });
     kernel.addFile('/img/t01.img', t01());
     expect(await runCli(['-a', '--backend', 'dm', '/img/t01.img'], { kernel })).toEqual({
       status: 1,
@@ -236,7 +236,7 @@ describe('kpartx backend selection', () => {
   });
 
   it('still lists without device-mapper', async () => {
-    const kernel = new FakeKernel({ dm: false });
+    const kernel = new FakeMachine({ dm: false });
     kernel.addFile('/img/t01.img', t01());
     expect((await runCli(['-l', '--backend', 'dm', '/img/t01.img'], { kernel })).status).toBe(0);
   });

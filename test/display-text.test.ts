@@ -8,9 +8,9 @@ import { fixtureImage } from '../fixtures/dos-gpt.js';
 import { readPartitionTable } from '../src/engine/tables/index.js';
 import { memoryDisk } from '../src/io/disk.js';
 import { decodeUtf8Visibly, displayLines, displayText } from '../src/io/display-text.js';
-import { FakeKernel } from '../src/kernel/fake.js';
 import { cLabel, utf16Label } from '../src/probe/text.js';
 import { createTuiEngine } from '../src/tui/engine.js';
+import { FakeMachine } from './support/fake-machine.js';
 import { setGptNames } from './support/gpt-names.js';
 
 /** Anything a terminal acts on: C0, DEL, C1, bidi controls, lone surrogates. */
@@ -178,7 +178,7 @@ describe('text read from disks and directories keeps what is not text visible', 
       );
       writeFileSync(join(dir, 'title\u001b]0;x\u0007'), '');
       mkdirSync(join(dir, 'sub'));
-      const engine = createTuiEngine({ kernel: new FakeKernel(), cwd: dir });
+      const engine = createTuiEngine({ machine: new FakeMachine(), cwd: dir });
       expect(engine.listTree(dir)).toEqual(['sub/', 'bad-\\xff.txt', 'title\u001b]0;x\u0007']);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -2,9 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { MapEvent, ParentDevice, PlannedMap } from '../src/engine/backend.js';
 import { conflictReason, createDmBackend, isLinearOn } from '../src/engine/backends/dm.js';
 import { mappedNumbers, takeBackAdd } from '../src/engine/interruption.js';
-import type { DevNodes } from '../src/kernel/devnodes.js';
-import { FakeKernel } from '../src/kernel/fake.js';
-import { noNodes } from './cli-helpers.js';
+import { FakeMachine } from './support/fake-machine.js';
 
 const U = 'devnode_7:0_Wh5pYvM';
 const parent: ParentDevice = {
@@ -41,24 +39,17 @@ const MAPS = [
 ];
 
 function setup() {
-  const kernel = new FakeKernel();
+  const kernel = new FakeMachine();
   kernel.addFile('/img/disk.img', new Uint8Array(131072 * 512));
   kernel.loop.attach('/img/disk.img', { readOnly: false });
   kernel.calls.length = 0;
-  const nodeLog: string[] = [];
-  const blocked = new Map<string, string>();
-  const nodes: DevNodes = {
-    blocker: (name) => blocked.get(name),
-    created: async (name) => void nodeLog.push(`+${name}`),
-    removed: async (name) => void nodeLog.push(`-${name}`),
-    renamed: async (from, to) => void nodeLog.push(`${from}>${to}`),
-  };
-  const backend = createDmBackend(kernel, { nodes, holders: () => [] });
+  const { nodeLog } = kernel;
+  const backend = createDmBackend(kernel);
   const events: MapEvent[] = [];
   const emit = (event: MapEvent) => void events.push(event);
   const tables = () =>
     new Map(kernel.dm!.list().map((e) => [e.name, `${e.uuid} ${kernel.dm!.table(e.name)[0]?.params}`]));
-  return { kernel, backend, events, emit, nodeLog, tables, blocked };
+  return { kernel, backend, events, emit, nodeLog, tables };
 }
 
 const linear = (params: string, length = 16384) => [{ start: 0, length, type: 'linear', params }];
@@ -162,8 +153,6 @@ describe('dm backend on the fake kernel', () => {
     const { kernel, events, emit } = setup();
     const interruption = new AbortController();
     const backend = createDmBackend(kernel, {
-      nodes: noNodes,
-      holders: () => [],
       afterMap: (map) => {
         if (map.number === 2) interruption.abort(new Error('SIGINT'));
       },
@@ -282,11 +271,8 @@ describe('dm backend on the fake kernel', () => {
   });
 
   it('refuses a map whose /dev/mapper path holds something that is not a device node', async () => {
-    const { backend, kernel, events, emit, blocked } = setup();
-    blocked.set(
-      'loop0p2',
-      '/dev/mapper/loop0p2 exists and is a regular file, not a device node; not replacing it',
-    );
+    const { backend, kernel, events, emit } = setup();
+    kernel.nodes.plant('loop0p2', 'a regular file');
     const result = await backend.add({ parent, maps: MAPS, readOnly: false, sync: true }, emit);
     expect(result.failures).toBe(1);
     expect(events).toEqual([

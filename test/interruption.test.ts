@@ -14,8 +14,7 @@ import {
   removalOutcome,
   undoInterruptedAdd,
 } from '../src/engine/interruption.js';
-import { FakeKernel } from '../src/kernel/fake.js';
-import { noNodes } from './cli-helpers.js';
+import { FakeMachine } from './support/fake-machine.js';
 
 const IMAGE = '/img/disk.img';
 const U = 'devnode_7:0_Wh5pYvM';
@@ -36,7 +35,7 @@ const MAPS = [planned(1, 2048), planned(2, 10240), planned(3, 18432)];
 
 /** An image whose loop this run attached, as `-a IMAGE` does. */
 function setup(afterMap?: (map: PlannedMap) => void) {
-  const kernel = new FakeKernel();
+  const kernel = new FakeMachine();
   kernel.addFile(IMAGE, new Uint8Array(65536 * 512));
   const loop = kernel.loop.attach(IMAGE, { readOnly: false, name: imageLoopName(IMAGE) });
   const parent: ParentDevice = {
@@ -48,11 +47,7 @@ function setup(afterMap?: (map: PlannedMap) => void) {
     mapName: 'loop0',
     image: { file: IMAGE, loopAttachedByUs: true },
   };
-  const backend = createDmBackend(kernel, {
-    nodes: noNodes,
-    holders: () => [],
-    ...(afterMap ? { afterMap } : {}),
-  });
+  const backend = createDmBackend(kernel, afterMap ? { afterMap } : {});
   const request = { parent, maps: MAPS, readOnly: false, sync: true };
   const ledger: AddLedger = {
     backend,
@@ -64,7 +59,7 @@ function setup(afterMap?: (map: PlannedMap) => void) {
   return { kernel, backend, request, ledger, events, emit: (event: MapEvent) => void events.push(event) };
 }
 
-const detaches = (kernel: FakeKernel) => kernel.calls.filter((call) => call.startsWith('loop.detach'));
+const detaches = (kernel: FakeMachine) => kernel.calls.filter((call) => call.startsWith('loop.detach'));
 
 describe('undoing an interrupted add', () => {
   it('an add that stopped and rolled back by itself: the loop is not released a second time', async () => {

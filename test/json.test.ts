@@ -3,11 +3,10 @@ import { fixtureImage, recording } from '../fixtures/dos-gpt.js';
 import { type JsonDocument, jsonMain } from '../src/cli/json.js';
 import type { SourceReport } from '../src/engine/inspect.js';
 import { inspectSource } from '../src/engine/inspect.js';
-import { hostFor } from '../src/engine/source.js';
-import { FakeKernel } from '../src/kernel/fake.js';
 import { fakeBackend, mbrImage, runCli, t01 } from './cli-helpers.js';
+import { FakeMachine } from './support/fake-machine.js';
 
-async function runJson(args: string[], kernel: FakeKernel) {
+async function runJson(args: string[], kernel: FakeMachine) {
   let stdout = '';
   let stderr = '';
   const status = await jsonMain(args, {
@@ -17,8 +16,7 @@ async function runJson(args: string[], kernel: FakeKernel) {
     stderr: (text) => {
       stderr += text;
     },
-    host: hostFor(kernel),
-    loadKernel: async () => kernel,
+    loadMachine: async () => kernel,
   });
   return { status, stderr, document: stdout ? (JSON.parse(stdout) as JsonDocument) : undefined };
 }
@@ -37,7 +35,7 @@ function t01WithSwap(): Uint8Array {
 
 describe('kpartx-tui --json', () => {
   it('reports the table, every partition and the maps -a would create', async () => {
-    const kernel = new FakeKernel();
+    const kernel = new FakeMachine();
     kernel.addFile('/img/t01.img', t01WithSwap());
     const { status, document } = await runJson(['--json', '/img/t01.img'], kernel);
     expect(status).toBe(0);
@@ -80,7 +78,7 @@ describe('kpartx-tui --json', () => {
   });
 
   it('carries GPT names, GUIDs and types', async () => {
-    const kernel = new FakeKernel();
+    const kernel = new FakeMachine();
     kernel.addFile('/img/t04.img', fixtureImage('t04.img'));
     const { document } = await runJson(['/img/t04.img', '--no-probe'], kernel);
     const report = document!.sources[0]!;
@@ -102,7 +100,7 @@ describe('kpartx-tui --json', () => {
   });
 
   it('shows the maps that exist now, on the loop already bound', async () => {
-    const kernel = new FakeKernel();
+    const kernel = new FakeMachine();
     kernel.addFile('/img/t01.img', t01());
     expect((await runCli(['-a', '/img/t01.img'], { kernel })).status).toBe(0);
     const report = inspectSource('/img/t01.img', kernel, { backend: fakeBackend('dm', kernel) });
@@ -123,7 +121,7 @@ describe('kpartx-tui --json', () => {
       [0x83, 20480, 8192],
     ]);
     image.set(mbrImage(1, [[0x83, 2048, 2048]]), 12288 * 512);
-    const kernel = new FakeKernel();
+    const kernel = new FakeMachine();
     kernel.addFile('/img/cut.img', image);
     const { document, status } = await runJson(['-p', '-part', '/img/cut.img'], kernel);
     expect(status).toBe(0);
@@ -143,7 +141,7 @@ describe('kpartx-tui --json', () => {
   });
 
   it('reports unreadable sources with an error and status 1, and still the others', async () => {
-    const kernel = new FakeKernel();
+    const kernel = new FakeMachine();
     kernel.addFile('/img/t01.img', t01());
     const { status, document } = await runJson(['/nonexistent', '/img/t01.img'], kernel);
     expect(status).toBe(1);
@@ -155,7 +153,7 @@ describe('kpartx-tui --json', () => {
   });
 
   it('reports an I/O error on one device and still inspects the others', async () => {
-    const kernel = new FakeKernel();
+    const kernel = new FakeMachine();
     kernel.addDisk('/dev/sdz', t01());
     kernel.addFile('/img/t01.img', t01());
     kernel.failOn('read', { device: '/dev/sdz' });
@@ -166,7 +164,7 @@ describe('kpartx-tui --json', () => {
   });
 
   it('says which backend cannot work', async () => {
-    const kernel = new FakeKernel({ dm: false });
+    const kernel = new FakeMachine({ dm: false });
     kernel.addFile('/img/t01.img', t01());
     const { document } = await runJson(['--backend', 'dm', '/img/t01.img'], kernel);
     expect(document!.sources[0]).toMatchObject({
@@ -176,7 +174,7 @@ describe('kpartx-tui --json', () => {
   });
 
   it('prints usage without sources', async () => {
-    const { status, stderr } = await runJson(['--json'], new FakeKernel());
+    const { status, stderr } = await runJson(['--json'], new FakeMachine());
     expect(status).toBe(1);
     expect(stderr).toMatch(/^usage: kpartx-tui --json/);
   });

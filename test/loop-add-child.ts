@@ -8,12 +8,12 @@ import type { MapRequest } from '../src/engine/backend.js';
 import { createLoopBackend } from '../src/engine/backends/loop.js';
 import { guardedAdd } from '../src/engine/interruption.js';
 import { InterruptedError } from '../src/engine/signals.js';
-import { createKernel } from '../src/kernel/index.js';
 import { sleepSync } from '../src/kernel/loop.js';
+import { createMachine } from '../src/kernel/machine.js';
 
 const request = JSON.parse(process.argv[2]!) as MapRequest;
 const pauseMs = Number(process.argv[3] ?? 0);
-const backend = createLoopBackend(createKernel(), {
+const backend = createLoopBackend(createMachine(), {
   afterAttach: (map) => {
     process.stdout.write(`${JSON.stringify({ type: 'attached', name: map.name })}\n`);
     sleepSync(pauseMs);

@@ -17,13 +17,14 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { MapEvent, MapRequest, ParentDevice, PlannedMap } from '../src/engine/backend.js';
 import { createLoopBackend, parseLoopMarker } from '../src/engine/backends/loop.js';
+import type { Machine as Kernel } from '../src/engine/machine.js';
 import { PlanError } from '../src/engine/plan.js';
 import { createSession } from '../src/engine/session.js';
-import { createKernel } from '../src/kernel/index.js';
 import { acquireLock, lockKey } from '../src/kernel/lock.js';
 import { loopsOverDevice } from '../src/kernel/loop.js';
+import { createMachine } from '../src/kernel/machine.js';
 import { loopState } from '../src/kernel/sysfs.js';
-import { type Kernel, KernelError } from '../src/kernel/types.js';
+import { KernelError } from '../src/kernel/types.js';
 import {
   attachParent,
   buildImage,
@@ -54,7 +55,7 @@ const request = (parent: ParentDevice, maps: PlannedMap[], readOnly = false): Ma
 });
 
 describe.skipIf(!canUseLoop)('loop backend on real loop devices', () => {
-  const kernel = createKernel();
+  const kernel = createMachine();
   const backend = createLoopBackend(kernel);
   let dir: string;
   let mountRoot: string;

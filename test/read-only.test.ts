@@ -13,10 +13,8 @@ import { createDmBackend } from '../src/engine/backends/dm.js';
 import { createLoopBackend } from '../src/engine/backends/loop.js';
 import { noReplayOptions } from '../src/engine/mount-options.js';
 import { createSession, SessionError } from '../src/engine/session.js';
-import { realHost } from '../src/engine/source.js';
-import { FakeKernel } from '../src/kernel/fake.js';
-import { createKernel } from '../src/kernel/index.js';
-import { noNodes, runCli } from './cli-helpers.js';
+import { createMachine } from '../src/kernel/machine.js';
+import { runCli } from './cli-helpers.js';
 import {
   attachParent,
   buildImage,
@@ -33,6 +31,7 @@ import {
   plainReadOnlyMountWrites,
   sha256File,
 } from './support/dirty-fs.js';
+import { FakeMachine } from './support/fake-machine.js';
 
 describe('the options that keep a read-only mount from replaying a journal', () => {
   it('names the option of each journaling type, both btrfs spellings, nothing for the others', () => {
@@ -56,7 +55,7 @@ describe('read-only mounts on the fake kernel', () => {
 
   /** A fake kernel with `/dev/mapper/loop0p1`, writable unless `readOnly`. */
   async function withMap(readOnly = false) {
-    const kernel = new FakeKernel();
+    const kernel = new FakeMachine();
     kernel.addFile('/img/disk.img', new Uint8Array(65536 * 512));
     kernel.loop.attach('/img/disk.img', { readOnly: false });
     const table = [{ start: 0, length: 16384, type: 'linear', params: '7:0 2048' }];
@@ -182,11 +181,11 @@ describe('maps over a read-only parent on the fake kernel (dm backend)', () => {
     mapName: 'loop0',
   };
 
-  async function addOver(prepare: (kernel: FakeKernel) => void) {
-    const kernel = new FakeKernel();
+  async function addOver(prepare: (kernel: FakeMachine) => void) {
+    const kernel = new FakeMachine();
     kernel.addFile('/img/disk.img', new Uint8Array(65536 * 512));
     prepare(kernel);
-    const backend = createDmBackend(kernel, { nodes: noNodes, holders: () => [] });
+    const backend = createDmBackend(kernel);
     const events: MapEvent[] = [];
     // The request asks for writable maps, as for `kpartx -a /dev/loop0` without -r.
     const result = await backend.add(
@@ -243,7 +242,7 @@ const mountsType = (type: string): boolean => {
 };
 
 describe.skipIf(!canUseLoop)('read-only on real loop devices (loop backend)', () => {
-  const kernel = createKernel();
+  const kernel = createMachine();
   const backend = createLoopBackend(kernel);
   let dir: string;
   let mountRoot: string;
@@ -367,17 +366,16 @@ describe.skipIf(!canUseLoop)('read-only on real loop devices (loop backend)', ()
 
   describe('maps over a read-only /dev/loopN given as the operand (kpartx -a --backend loop)', () => {
     const TWO_PARTS = [{ line: '2048,8192,83' }, { line: '10240,8192,83' }];
-    const host = realHost(async () => kernel);
 
     async function addAndCheck(loop: string) {
-      const added = await runCli(['-a', '--backend', 'loop', loop], { host, realBackends: true });
+      const added = await runCli(['-a', '--backend', 'loop', loop], { kernel, realBackends: true });
       expect(added).toMatchObject({ status: 0, stderr: '' });
       const name = loop.slice('/dev/'.length);
       for (const n of [1, 2]) {
         // BLKROGET on the map.
         expect(kernel.blockDevice(`/dev/mapper/${name}p${n}`).readOnly).toBe(true);
       }
-      const removed = await runCli(['-d', '--backend', 'loop', loop], { host, realBackends: true });
+      const removed = await runCli(['-d', '--backend', 'loop', loop], { kernel, realBackends: true });
       expect(removed.status).toBe(0);
     }
 

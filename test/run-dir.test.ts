@@ -23,10 +23,11 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSession, defaultMountRoot } from '../src/engine/session.js';
-import { FakeKernel } from '../src/kernel/fake.js';
+import { createSession } from '../src/engine/session.js';
 import { acquireLock } from '../src/kernel/lock.js';
+import { createMachine } from '../src/kernel/machine.js';
 import { DEFAULT_RUN_DIR, entryProblem, RUN_DIR_ENV, runDir } from '../src/kernel/run-dir.js';
+import { FakeMachine } from './support/fake-machine.js';
 
 const isRoot = process.geteuid?.() === 0;
 const NOBODY = 65534;
@@ -71,7 +72,7 @@ describe('the run directory', () => {
     expect(runDir({})).toBe(DEFAULT_RUN_DIR);
     expect(runDir({ [RUN_DIR_ENV]: 'relative/dir' })).toBe(DEFAULT_RUN_DIR);
     expect(runDir({ [RUN_DIR_ENV]: '/tmp/x/' })).toBe('/tmp/x');
-    expect(defaultMountRoot()).toBe(join(run, 'mnt'));
+    expect(createMachine().mounts.defaultRoot()).toBe(join(run, 'mnt'));
   });
 
   it('names the problem with an entry', () => {
@@ -175,7 +176,7 @@ describe('lock files', () => {
 });
 
 describe('mountpoints', () => {
-  const kernel = new FakeKernel();
+  const kernel = new FakeMachine();
   kernel.addFile('/img/fs.img', new Uint8Array(1 << 20));
   const device = kernel.loop.attach('/img/fs.img', { readOnly: true }).path;
   const mountIt = () =>

@@ -11,6 +11,7 @@ import {
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Machine as Kernel } from '../src/engine/machine.js';
 import {
   createSession,
   detectFilesystem,
@@ -25,8 +26,7 @@ import {
   operationRunning,
   raiseSignal,
 } from '../src/engine/signals.js';
-import { createKernel } from '../src/kernel/index.js';
-import type { Kernel } from '../src/kernel/types.js';
+import { createMachine } from '../src/kernel/machine.js';
 import { canUseLoop, cleanupLoops, loopSkipReason, losetupLines } from './loop-helpers.js';
 
 const has = (tool: string): boolean => {
@@ -195,7 +195,7 @@ describe.skipIf(!ownProcess)('signal deferral', () => {
 if (!canUseLoop) console.warn(`session mount tests: ${loopSkipReason}`);
 
 describe.skipIf(!canUseLoop)('mount session on real loop devices', () => {
-  const kernel = createKernel();
+  const kernel = createMachine();
   let dir: string;
   let mountRoot: string;
   let device: string;

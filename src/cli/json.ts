@@ -6,9 +6,8 @@
 import type { BackendKind, MapBackend } from '../engine/backend.js';
 import { loadBackend } from '../engine/backends/select.js';
 import { decideBackend, inspectSource, type SourceReport } from '../engine/inspect.js';
-import { type Host, realHost } from '../engine/source.js';
+import type { Machine } from '../engine/machine.js';
 import { displayLines } from '../io/display-text.js';
-import type { Kernel } from '../kernel/types.js';
 import { getopt } from './getopt.js';
 
 export const JSON_USAGE =
@@ -17,9 +16,8 @@ export const JSON_USAGE =
 export interface JsonEnvironment {
   stdout(text: string): void;
   stderr(text: string): void;
-  host: Host;
-  /** Loads the kernel interface; failing means block devices and backends are reported as unavailable. */
-  loadKernel(): Promise<Kernel>;
+  /** The machine (loaded on demand); failing to load means block devices and backends are reported as unavailable. */
+  loadMachine(): Promise<Machine>;
 }
 
 export interface JsonDocument {
@@ -27,28 +25,29 @@ export interface JsonDocument {
 }
 
 /** Loop state read once per run: a batch of images should not rescan sysfs per image. */
-function memoized(host: Host): Host {
-  let loops: ReturnType<Host['loops']> | undefined;
+function memoized(machine: Machine): Machine {
+  let loops: ReturnType<Machine['loop']['scan']> | undefined;
   let next: number | undefined;
-  return {
-    ...host,
-    loops: () => {
-      loops ??= host.loops();
+  const loop: Machine['loop'] = {
+    ...machine.loop,
+    scan: () => {
+      loops ??= machine.loop.scan();
       return loops;
     },
-    nextFreeLoopIndex: () => {
-      next ??= host.nextFreeLoopIndex();
+    nextFreeIndex: () => {
+      next ??= machine.loop.nextFreeIndex();
       return next;
     },
   };
+  // Everything else is the machine's own (a view over it, so its methods and getters still apply).
+  return Object.assign(Object.create(machine) as Machine, { loop });
 }
 
 export async function jsonMain(args: string[], environment: Partial<JsonEnvironment> = {}): Promise<number> {
   const io: JsonEnvironment = {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
-    host: realHost(),
-    loadKernel: async () => (await import('../kernel/index.js')).createKernel(),
+    loadMachine: async () => (await import('../kernel/machine.js')).createMachine(),
     ...environment,
   };
   // Messages quote options as typed: controls in them are shown as escapes, not obeyed.
@@ -93,14 +92,17 @@ export async function jsonMain(args: string[], environment: Partial<JsonEnvironm
     return 1;
   }
 
-  let kernel: Kernel | undefined;
+  let kernel: Machine | undefined;
   try {
-    kernel = await io.loadKernel();
+    kernel = await io.loadMachine();
   } catch {
     kernel = undefined;
   }
-  const baseHost = kernel ? { ...io.host, kernel: async () => kernel } : io.host;
-  const host = memoized(baseHost);
+  if (!kernel) {
+    stderr('kpartx-tui: cannot reach the machine\n');
+    return 1;
+  }
+  const host = memoized(kernel);
   const decision = decideBackend(kernel, backendKind, host);
   let backend: MapBackend | undefined;
   if (kernel && decision.backend) {

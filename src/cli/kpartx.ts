@@ -11,6 +11,7 @@ import { releaseHungUpTerminal } from '../engine/hangup.js';
 import { releaseImageLoop } from '../engine/image-loop.js';
 import { type AddLedger, mappedNumbers, removalOutcome, undoInterruptedAdd } from '../engine/interruption.js';
 import { listingLines } from '../engine/listing.js';
+import type { Machine } from '../engine/machine.js';
 import { resolveDelimiter } from '../engine/names.js';
 import type { PartitionTable } from '../engine/partition.js';
 import {
@@ -23,18 +24,17 @@ import {
 import { deferSignals, InterruptedError } from '../engine/signals.js';
 import {
   type Action,
-  type Host,
   openSourceDisk,
   type ResolvedSource,
-  realHost,
   resolveSource,
   SourceError,
 } from '../engine/source.js';
 import { readPartitionTable } from '../engine/tables/index.js';
 import { displayLines } from '../io/display-text.js';
-import type { Kernel } from '../kernel/types.js';
+import { createMachine } from '../kernel/machine.js';
 import { getopt } from './getopt.js';
 import { type EventContext, renderEvent } from './output.js';
+import { sourceErrorOutput } from './source-error-output.js';
 import { usageText } from './usage.js';
 
 export interface CliEnvironment {
@@ -43,9 +43,9 @@ export interface CliEnvironment {
   /** Written at once. */
   stderr(text: string): void;
   env: Record<string, string | undefined>;
-  host: Host;
-  /** Makes the backend of the chosen kind (tests pass options such as a node manager that touches nothing). */
-  makeBackend(kind: BackendKind, kernel: Kernel): Promise<MapBackend> | MapBackend;
+  machine: Machine;
+  /** Makes the backend of the chosen kind (tests pass options such as a lock wait). */
+  makeBackend(kind: BackendKind, machine: Machine): Promise<MapBackend> | MapBackend;
 }
 
 export interface CliOptions {
@@ -130,7 +130,7 @@ function completeEnvironment(given: Partial<CliEnvironment>): CliEnvironment {
     stdout: given.stdout ?? writeTo(process.stdout),
     stderr: given.stderr ?? writeTo(process.stderr),
     env: given.env ?? process.env,
-    host: given.host ?? realHost(),
+    machine: given.machine ?? createMachine(),
     makeBackend: given.makeBackend ?? loadBackend,
   };
 }
@@ -179,16 +179,15 @@ class Run {
       return this.usage();
     }
     const { options, operands } = parsed;
-    const host = this.io.host;
+    const machine = this.io.machine;
 
     // The C tool checks device-mapper before the operand count; listing needs no backend at all.
     let backendKind: BackendKind | undefined;
     if (options.action !== 'list') {
       try {
-        const kernel = await host.kernel();
-        backendKind = chooseBackendKind(kernel, {
+        backendKind = chooseBackendKind(machine, {
           requested: options.backend,
-          loopAvailable: host.loopAvailable(),
+          loopAvailable: machine.loop.available(),
         });
       } catch (error) {
         this.err(`${error instanceof BackendUnavailable ? error.message : errorText(error)}\n`);
@@ -215,11 +214,12 @@ class Run {
         return error.exitCode;
       }
       if (error instanceof SourceError) {
-        for (const line of error.before) this.err(`${line}\n`);
+        const output = sourceErrorOutput(error);
+        for (const line of output.before) this.err(`${line}\n`);
         // The C tool prints some errors on stdout; the operand they quote is escaped all the same.
-        if (error.stream === 'stdout') this.out(`${displayLines(error.message)}\n`);
+        if (output.stream === 'stdout') this.out(`${displayLines(error.message)}\n`);
         else this.err(`${error.message}\n`);
-        return error.exitCode;
+        return output.exitCode;
       }
       this.err(`${errorText(error)}\n`);
       return 1;
@@ -230,7 +230,12 @@ class Run {
   private readonly ledger: Ledger = { removed: [] };
 
   private async act(operand: string, options: CliOptions, kind: BackendKind | undefined, ledger: Ledger) {
-    const source = await resolveSource(operand, options.action, { readOnly: options.readOnly }, this.io.host);
+    const source = await resolveSource(
+      operand,
+      options.action,
+      { readOnly: options.readOnly },
+      this.io.machine,
+    );
     if ('nothing' in source) return 0;
     ledger.source = source;
     if (options.action === 'delete') return await this.remove(source, options, kind!);
@@ -253,7 +258,7 @@ class Run {
     const ledger: AddLedger = backend && request && before ? { backend, request, before } : {};
     const image = source.parent.image;
     if (source.loop?.state === 'attached' && image) {
-      const { loop } = await this.io.host.kernel();
+      const { loop } = this.io.machine;
       ledger.attachedLoop = { path: source.loop.path, file: image.file, loops: loop };
     }
     return undoInterruptedAdd(ledger, this.emitter('delete', options.verbose));
@@ -264,7 +269,7 @@ class Run {
     const image = source.parent.image;
     if (source.loop?.state !== 'found' || !image) return '';
     const { path } = source.loop;
-    const bound = (await this.io.host.kernel()).loop
+    const bound = this.io.machine.loop
       .list()
       .some((loop) => loop.path === path && loop.backingFile === image.file);
     return bound ? `; ${path} is still attached` : `; ${path} released`;
@@ -284,7 +289,7 @@ class Run {
   }
 
   private async backend(kind: BackendKind): Promise<MapBackend> {
-    return this.io.makeBackend(kind, await this.io.host.kernel());
+    return this.io.makeBackend(kind, this.io.machine);
   }
 
   private async remove(source: ResolvedSource, options: CliOptions, kind: BackendKind): Promise<number> {
@@ -307,7 +312,7 @@ class Run {
       // Like the C tool, `-d IMAGE` also lets go of the image's loop device, but only one that
       // kpartx attached: a loop the user set up himself stays.
       const path = source.loop.path;
-      const released = releaseImageLoop(await this.io.host.kernel(), path);
+      const released = releaseImageLoop(this.io.machine, path);
       if (released.outcome === 'detached' || released.outcome === 'gone') {
         if (options.verbose) this.err(`loop deleted : ${path}\n`);
       } else if (released.outcome === 'foreign') {
@@ -344,15 +349,14 @@ class Run {
    * device-mapper the output stays the C tool's to the byte).
    */
   private backendNote(options: CliOptions): void {
-    const host = this.io.host;
-    const dm = options.backend !== 'loop' && host.deviceMapperPresent();
+    const dm = options.backend !== 'loop' && this.io.machine.deviceMapperPresent();
     if (dm || options.backend === 'dm') return;
     const why = options.backend === 'loop' ? 'as asked' : 'no device-mapper in this kernel';
     this.err(`backend: loop (${why}): -a maps each partition as its own loop device\n`);
   }
 
   private readTable(source: ResolvedSource, options: CliOptions): PartitionTable | null {
-    const disk = openSourceDisk(source, this.io.host);
+    const disk = openSourceDisk(source, this.io.machine);
     try {
       return readPartitionTable(disk, {
         only: options.only,
@@ -413,7 +417,7 @@ class Run {
   private async releaseAttachedLoop(source: ResolvedSource): Promise<void> {
     if (source.loop?.state !== 'attached') return;
     try {
-      (await this.io.host.kernel()).loop.detach(source.loop.path);
+      this.io.machine.loop.detach(source.loop.path);
     } catch (error) {
       this.err(`can't del loop : ${source.loop.path}: ${errorText(error)}\n`);
     }

@@ -4,7 +4,7 @@
  * another tool) is left alone, since the kernel cannot tell whose it is otherwise. Ours carry a
  * mark in their loop name (`lo_file_name`, shown by `losetup --list -O NAME`).
  */
-import type { Kernel, LoopDevice } from '../kernel/types.js';
+import type { LoopDevice, Machine } from './machine.js';
 
 const IMAGE_MARK = 'kpartx-tui:image:';
 
@@ -29,15 +29,15 @@ export type LoopRelease =
  * go with its last user). A detach while something still uses it only marks it likewise: the
  * loop stays bound until the last user lets go, and the outcome says so.
  */
-export function releaseImageLoop(kernel: Kernel, path: string): LoopRelease {
-  const bound = kernel.loop.list().find((loop) => loop.path === path);
+export function releaseImageLoop(machine: Pick<Machine, 'loop'>, path: string): LoopRelease {
+  const bound = machine.loop.list().find((loop) => loop.path === path);
   if (!bound) return { outcome: 'gone' };
   if (!attachedByUs(bound)) return { outcome: 'foreign' };
   try {
-    kernel.loop.detach(path);
+    machine.loop.detach(path);
   } catch (error) {
     return { outcome: 'failed', error };
   }
-  const still = kernel.loop.list().find((loop) => loop.path === path);
+  const still = machine.loop.list().find((loop) => loop.path === path);
   return still && still.backingFile === bound.backingFile ? { outcome: 'in-use' } : { outcome: 'detached' };
 }

@@ -10,22 +10,15 @@ import { errorText } from './errors.js';
 import { type DevNo, formatDevNo } from '../io/devno.js';
 import type { Disk } from '../io/disk.js';
 import { pageCachedDisk } from '../io/file-disk.js';
-import type { Kernel } from '../kernel/types.js';
 import { probeContent } from '../probe/index.js';
 import type { ContentInfo } from '../probe/types.js';
 import type { BackendKind, ExistingMap, MapBackend, ParentDevice, PlannedMap } from './backend.js';
 import { chooseBackendKind, chooseBackendKindFor } from './backends/select.js';
+import type { Machine } from './machine.js';
 import { resolveDelimiter } from './names.js';
 import type { PartitionTable, PartitionTypeInfo, Slot, SlotKind, TableType } from './partition.js';
 import { mappableSlots, PlanError, pastEndMessage, planMaps, slotEnd } from './plan.js';
-import {
-  type Host,
-  hostFor,
-  openSourceDisk,
-  type ResolvedSource,
-  resolveSourceWith,
-  SourceError,
-} from './source.js';
+import { openSourceDisk, type ResolvedSource, resolveSourceWith, SourceError } from './source.js';
 import { readPartitionTable } from './tables/index.js';
 
 export interface InspectOptions {
@@ -45,8 +38,8 @@ export interface InspectOptions {
   backend?: MapBackend;
   /** Detect what each partition holds (default true). */
   probe?: boolean;
-  /** Where files and devices are read; derived from the kernel when absent. */
-  host?: Host;
+  /** Where files and devices are read (a batch's memoizing view of the machine); the machine when absent. */
+  host?: Machine;
 }
 
 /** A map `-a` would create, with the exact device-mapper table line. */
@@ -130,14 +123,14 @@ export interface BackendDecision {
 }
 
 export function decideBackend(
-  kernel: Kernel | undefined,
+  kernel: Machine | undefined,
   requested: BackendKind | undefined,
-  host: Pick<Host, 'loopAvailable'>,
+  host: Pick<Machine, 'loop'>,
 ): BackendDecision {
   if (!kernel) return { backend: null, problem: 'kernel interface not loaded' };
   try {
     return {
-      backend: chooseBackendKind(kernel, { requested, loopAvailable: host.loopAvailable() }),
+      backend: chooseBackendKind(kernel, { requested, loopAvailable: host.loop.available() }),
       problem: null,
     };
   } catch (error) {
@@ -151,13 +144,13 @@ export function decideBackend(
  */
 export function predictBackend(
   requested: BackendKind | undefined,
-  host: Pick<Host, 'loopAvailable' | 'deviceMapperPresent'>,
+  host: Pick<Machine, 'loop' | 'deviceMapperPresent'>,
 ): BackendDecision {
   try {
     return {
       backend: chooseBackendKindFor(host.deviceMapperPresent(), {
         requested,
-        loopAvailable: host.loopAvailable(),
+        loopAvailable: host.loop.available(),
       }),
       problem: null,
     };
@@ -213,14 +206,14 @@ function safeProbe(disk: Disk, start: number, size: number): ContentInfo | null 
  */
 export function inspectSource(
   path: string,
-  kernel: Kernel | undefined,
+  kernel: Machine | undefined,
   options: InspectOptions = {},
 ): SourceReport {
-  const host = options.host ?? (kernel ? hostFor(kernel) : undefined);
+  const host = options.host ?? kernel;
   if (!host) return emptyReport(path, 'no host to read from');
   let source: ResolvedSource;
   try {
-    const resolved = resolveSourceWith(path, 'list', { readOnly: options.readOnly ?? false }, host, kernel);
+    const resolved = resolveSourceWith(path, 'list', { readOnly: options.readOnly ?? false }, host);
     if ('nothing' in resolved) return emptyReport(path, 'nothing to inspect');
     source = resolved;
   } catch (error) {

@@ -5,9 +5,9 @@
  * afterwards, so they are true even when a step of the take-back failed.
  */
 
-import type { Kernel } from '../kernel/types.js';
 import type { EmitEvent, MapBackend, MapRequest, OpResult } from './backend.js';
 import { errorText } from './errors.js';
+import type { Machine } from './machine.js';
 import { deferSignals } from './signals.js';
 
 /** Partition numbers of the parent's maps now: taken before an add, to know what it made. */
@@ -50,7 +50,7 @@ export interface AddLedger {
   /** Partition numbers mapped before the add (what an interrupted add must leave). */
   before?: ReadonlySet<number>;
   /** The image's loop device, when this run attached it, and the kernel's loop interface. */
-  attachedLoop?: { path: string; file: string; loops: Kernel['loop'] };
+  attachedLoop?: { path: string; file: string; loops: Machine['loop'] };
 }
 
 /** Map names in partition order: `loop0p2` before `loop0p10`. */

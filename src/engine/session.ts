@@ -4,18 +4,15 @@
  * and the same for both backends: a map is found by its /dev/mapper path and device number.
  */
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { type DevNo, sameDevNo } from '../io/devno.js';
 import { strerror } from '../io/errno.js';
-import { ensureMountDir, runDir } from '../kernel/run-dir.js';
-import { type Kernel, KernelError, type MountEntry } from '../kernel/types.js';
+import { KernelError } from '../io/kernel-error.js';
 import type { ExistingMap } from './backend.js';
 import { errorText } from './errors.js';
+import type { Machine, MountEntry } from './machine.js';
 import { noReplayOptions } from './mount-options.js';
 import { deferSignals } from './signals.js';
-
-/** Mountpoints the session creates: `<mount root>/<map name>`, the root being `<run dir>/mnt`. */
-export const defaultMountRoot = (): string => join(runDir(), 'mnt');
 
 export interface FilesystemSignature {
   /** What blkid would call it: `ext4`, `vfat`, `xfs`… */
@@ -125,7 +122,7 @@ export interface SessionOptions {
   mountRoot?: string;
 }
 
-type SessionKernel = Pick<Kernel, 'blockDevice' | 'mounts' | 'setReadOnly'>;
+type SessionKernel = Pick<Machine, 'blockDevice' | 'mounts' | 'setReadOnly'>;
 
 const hasOption = (entry: MountEntry, option: string): boolean => entry.options.split(',').includes(option);
 
@@ -150,8 +147,9 @@ function releaseReadOnly(mountpoint: string): string | undefined {
   }
 }
 
+/** Mountpoints the session creates: `<mount root>/<map name>`, the root being `<run dir>/mnt`. */
 export function createSession(kernel: SessionKernel, options: SessionOptions = {}) {
-  const mountRoot = options.mountRoot ?? defaultMountRoot();
+  const mountRoot = options.mountRoot ?? kernel.mounts.defaultRoot();
 
   const defaultMountpoint = (name: string): string => `${mountRoot}/${basename(name)}`;
 
@@ -216,7 +214,7 @@ export function createSession(kernel: SessionKernel, options: SessionOptions = {
     try {
       created = request.mountpoint
         ? mkdirSync(mountpoint, { recursive: true, mode: 0o755 })
-        : ensureMountDir(mountpoint, options.mountRoot);
+        : kernel.mounts.makeMountDir(mountpoint, options.mountRoot);
     } catch (error) {
       throw new SessionError(
         `${request.name}: not mounted: ${error instanceof Error ? error.message : error}`,

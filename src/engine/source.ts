@@ -1,86 +1,59 @@
 /**
  * From the operand the user typed to the whole-disk device whose partitions get mapped: an image
  * file goes through a loop device (one already bound to it, else the next free one), a block
- * device is used as typed. Every failure is a SourceError carrying the C kpartx's message, stream
- * and exit status.
+ * device is used as typed. Every failure is a SourceError carrying the C kpartx's message and what
+ * kind of failure it is (the CLI picks the stream and exit status from that).
  *
- * Listing an image never attaches anything: the loop `-a` would use is predicted from sysfs (the
- * kernel hands out the lowest free index) and the file is read directly. That path must not load
- * the native kernel bindings, so the Host reads sysfs itself and loads the kernel only on demand.
+ * Listing an image never attaches anything: the loop `-a` would use is predicted (the kernel hands
+ * out the lowest free index) and the file is read directly. That path asks the Machine only its
+ * cheap questions (loop.scan, loop.nextFreeIndex, blockFacts), which never load native bindings.
  */
-import { existsSync, realpathSync, statSync } from 'node:fs';
-import type { DevNo } from '../io/devno.js';
-import { splitDevT } from '../io/devno.js';
-import type { Disk } from '../io/disk.js';
 import { errnoNumber, strerrorOf } from '../io/errno.js';
-import { type FileDisk, openFileDisk } from '../io/file-disk.js';
-import { loopFromSysfs, loopNames, loopState, readAttribute } from '../kernel/sysfs.js';
-import type { DmMapInfo, Kernel, LoopDevice } from '../kernel/types.js';
+import type { FileDisk } from '../io/file-disk.js';
 import type { ParentDevice } from './backend.js';
 import { errorText } from './errors.js';
 import { imageLoopName } from './image-loop.js';
+import type { BlockFacts, LoopDevice, Machine, PathKind } from './machine.js';
 import { lastPathComponent, parentUuid } from './names.js';
 
 export type Action = 'list' | 'add' | 'delete' | 'update';
 
-/** glibc's strerror text for the errors an open/stat/realpath can give here. */
-/** A failure with the exact output the C tool gives for it. */
+/**
+ * Why an operand cannot be used, in the C kpartx's words. `kind` says which failure it is; the
+ * CLI decides from it which stream the message goes to and the exit status (src/cli/source-errors.ts).
+ */
 export class SourceError extends Error {
   constructor(
     message: string,
-    readonly stream: 'stdout' | 'stderr',
-    readonly exitCode = 1,
-    /** Extra stderr lines printed before the message (e.g. the system error behind it). */
-    readonly before: string[] = [],
+    readonly kind: SourceFailure,
+    /** The system error behind it, when there is one (the C tool prints it first). */
+    readonly systemError?: string,
   ) {
     super(message);
     this.name = 'SourceError';
   }
 }
 
-export type PathKind = 'file' | 'block' | 'other';
+export type SourceFailure =
+  /** stat(2) failed on the operand. */
+  | 'stat'
+  /** Neither a regular file nor a block device. */
+  | 'invalid'
+  /** realpath(3) failed on an image. */
+  | 'realpath'
+  /** No loop device could be attached to an image. */
+  | 'loop'
+  /** The block device could not be described. */
+  | 'device'
+  /** What the table is read from could not be opened. */
+  | 'open';
 
-export interface BlockFacts {
-  devno: DevNo;
-  sizeBytes: number;
-  logicalSectorSize: number;
-  /** Set when the device is a device-mapper map. */
-  dm?: { name: string; uuid: string };
-}
-
-/** Block device facts from stat(2) and /sys/dev/block/MAJ:MIN. */
-export function sysfsBlockInfo(path: string): BlockFacts | undefined {
-  let devno: DevNo;
+/** The same facts from the kernel (block ioctls and a device-mapper lookup). */
+function kernelBlockInfo(machine: Machine, path: string): BlockFacts {
+  const info = machine.blockDevice(path);
+  let dm: ReturnType<NonNullable<Machine['dm']>['infoByDevNo']>;
   try {
-    const st = statSync(path, { bigint: true });
-    if (!st.isBlockDevice()) return undefined;
-    devno = splitDevT(st.rdev);
-  } catch {
-    return undefined;
-  }
-  const dir = `/sys/dev/block/${devno.major}:${devno.minor}`;
-  const sectors = readAttribute(`${dir}/size`);
-  if (sectors === undefined || !/^\d+$/.test(sectors)) return undefined;
-  // A partition has no queue/ of its own: its disk's is one level up.
-  const sectorSize =
-    Number(
-      readAttribute(`${dir}/queue/logical_block_size`) ?? readAttribute(`${dir}/../queue/logical_block_size`),
-    ) || 512;
-  const dmName = readAttribute(`${dir}/dm/name`);
-  return {
-    devno,
-    sizeBytes: Number(sectors) * 512,
-    logicalSectorSize: sectorSize,
-    ...(dmName ? { dm: { name: dmName, uuid: readAttribute(`${dir}/dm/uuid`) ?? '' } } : {}),
-  };
-}
-
-/** The same facts from the kernel interface (block ioctls and a device-mapper lookup). */
-function kernelBlockInfo(kernel: Kernel, path: string): BlockFacts {
-  const info = kernel.blockDevice(path);
-  let dm: DmMapInfo | undefined;
-  try {
-    dm = kernel.dm?.infoByDevNo(info.devno);
+    dm = machine.dm?.infoByDevNo(info.devno);
   } catch {
     dm = undefined;
   }
@@ -89,165 +62,6 @@ function kernelBlockInfo(kernel: Kernel, path: string): BlockFacts {
     sizeBytes: info.sizeBytes,
     logicalSectorSize: info.logicalSectorSize,
     ...(dm ? { dm: { name: dm.name, uuid: dm.uuid } } : {}),
-  };
-}
-
-/** Everything source resolution needs from the machine; tests put a FakeKernel behind it. */
-export interface Host {
-  /** stat(2), following symlinks; throws like fs.statSync. */
-  stat(path: string): PathKind;
-  realpath(path: string): string;
-  /** Bound loop devices, cheaply (no native bindings). */
-  loops(): LoopDevice[];
-  /** The index the kernel will hand out for the next loop attach. */
-  nextFreeLoopIndex(): number;
-  /** Size in bytes and logical sector size of a bound loop device. */
-  loopGeometry(loop: LoopDevice): { sizeBytes: number; logicalSectorSize: number };
-  /** Size of a regular file in bytes. */
-  fileSize(path: string): number;
-  /**
-   * Number, size, sector size and dm name/UUID of a block device, without the kernel bindings
-   * (sysfs); undefined when that source cannot tell, and the kernel is asked instead.
-   */
-  blockInfo(path: string): BlockFacts | undefined;
-  /** Read `path` (a file or device node) as a Disk of `size` bytes. Throws like fs.openSync. */
-  openDisk(path: string, size: number, sectorSize: number): FileDisk;
-  /** The full kernel (loop attach, block device ioctls, device-mapper), loaded on first use. */
-  kernel(): Promise<Kernel>;
-  /** Whether loop devices can be attached at all (the loop backend's prerequisite). */
-  loopAvailable(): boolean;
-  /** Whether the kernel has device-mapper, answered without the kernel bindings. */
-  deviceMapperPresent(): boolean;
-}
-
-/** Same rule as the kernel's LOOP_CTL_GET_FREE: the lowest existing unbound loop, else the lowest unused index. */
-export function predictFreeLoopIndex(existing: number[], bound: Set<number>): number {
-  const sorted = [...existing].sort((a, b) => a - b);
-  const unbound = sorted.find((index) => !bound.has(index));
-  if (unbound !== undefined) return unbound;
-  const present = new Set(sorted);
-  let index = 0;
-  while (present.has(index)) index++;
-  return index;
-}
-
-function sysfsLoops(): LoopDevice[] {
-  const loops: LoopDevice[] = [];
-  for (const name of loopNames()) {
-    const state = loopState(name);
-    if (!state) continue;
-    loops.push(loopFromSysfs(state));
-  }
-  return loops;
-}
-
-function kindOf(stats: { isFile(): boolean; isBlockDevice(): boolean }): PathKind {
-  if (stats.isFile()) return 'file';
-  if (stats.isBlockDevice()) return 'block';
-  return 'other';
-}
-
-/** The real machine. The kernel module (and its native bindings) is imported only when needed. */
-export function realHost(load: () => Promise<Kernel> = defaultKernelLoader): Host {
-  let kernel: Promise<Kernel> | undefined;
-  return {
-    stat: (path) => kindOf(statSync(path)),
-    realpath: (path) => realpathSync(path),
-    loops: sysfsLoops,
-    nextFreeLoopIndex: () => {
-      const names = loopNames();
-      const bound = new Set(names.filter((n) => loopState(n)).map((n) => Number(n.slice(4))));
-      return predictFreeLoopIndex(
-        names.map((n) => Number(n.slice(4))),
-        bound,
-      );
-    },
-    loopGeometry: (loop) => ({
-      sizeBytes: Number(readAttribute(`/sys/block/loop${loop.index}/size`) ?? 0) * 512,
-      logicalSectorSize: loop.logicalSectorSize,
-    }),
-    fileSize: (path) => statSync(path).size,
-    blockInfo: sysfsBlockInfo,
-    openDisk: openFileDisk,
-    kernel: () => {
-      kernel ??= load();
-      return kernel;
-    },
-    loopAvailable: () => existsSync('/dev/loop-control'),
-    deviceMapperPresent: () => /^\s*\d+\s+device-mapper$/m.test(readAttribute('/proc/misc') ?? ''),
-  };
-}
-
-async function defaultKernelLoader(): Promise<Kernel> {
-  const { createKernel } = await import('../kernel/index.js');
-  return createKernel();
-}
-
-/** What a FakeKernel offers beyond the Kernel interface (duck-typed to keep it out of production imports). */
-interface DeviceAccess {
-  isBlockDevice(path: string): boolean;
-  openDisk(path: string): Disk;
-  memoryFile?(path: string): Uint8Array | undefined;
-}
-
-const hasDeviceAccess = (kernel: Kernel): kernel is Kernel & DeviceAccess =>
-  typeof (kernel as Partial<DeviceAccess>).isBlockDevice === 'function' &&
-  typeof (kernel as Partial<DeviceAccess>).openDisk === 'function';
-
-const closable = (disk: Disk, path: string): FileDisk => ({
-  path,
-  get size() {
-    return disk.size;
-  },
-  get sectorSize() {
-    return disk.sectorSize;
-  },
-  readAt: (offset, length) => disk.readAt(offset, length),
-  close() {},
-});
-
-/**
- * A Host over a given Kernel. A FakeKernel's devices (and in-memory files) are served by the fake;
- * every other path is the real file system. With a real kernel, loops are read from sysfs.
- */
-export function hostFor(kernel: Kernel): Host {
-  if (!hasDeviceAccess(kernel)) {
-    const host = realHost(async () => kernel);
-    return { ...host, loops: () => kernel.loop.list() };
-  }
-  const memory = (path: string) => kernel.memoryFile?.(path);
-  return {
-    stat: (path) => {
-      if (kernel.isBlockDevice(path)) return 'block';
-      if (memory(path)) return 'file';
-      return kindOf(statSync(path));
-    },
-    realpath: (path) => (kernel.isBlockDevice(path) || memory(path) ? path : realpathSync(path)),
-    loops: () => kernel.loop.list(),
-    nextFreeLoopIndex: () => kernel.loop.nextFreeIndex(),
-    loopGeometry: (loop) => kernel.blockDevice(loop.path),
-    fileSize: (path) => memory(path)?.length ?? statSync(path).size,
-    blockInfo: (path) => (kernel.isBlockDevice(path) ? kernelBlockInfo(kernel, path) : undefined),
-    openDisk: (path, size, sectorSize) => {
-      if (kernel.isBlockDevice(path)) return closable(kernel.openDisk(path), path);
-      const bytes = memory(path);
-      if (bytes) {
-        const view = bytes.subarray(0, size);
-        return closable(
-          {
-            size,
-            sectorSize,
-            readAt: (offset, length) =>
-              offset < 0 || offset >= size ? new Uint8Array(0) : view.subarray(offset, offset + length),
-          },
-          path,
-        );
-      }
-      return openFileDisk(path, size, sectorSize);
-    },
-    kernel: async () => kernel,
-    loopAvailable: () => true,
-    deviceMapperPresent: () => kernel.dm !== null,
   };
 }
 
@@ -282,68 +96,56 @@ export function findBoundLoop(loops: LoopDevice[], file: string): LoopDevice | u
 
 const wholeSectors = (bytes: number): number => bytes - (bytes % 512);
 
-/** Whether resolving needs the full kernel: listing does not, unless sysfs cannot describe the device. */
-export const needsKernel = (kind: PathKind, action: Action, facts: () => BlockFacts | undefined): boolean =>
-  action !== 'list' || (kind === 'block' && facts() === undefined);
-
-function statKind(operand: string, host: Host): PathKind {
+function statKind(operand: string, machine: Machine): PathKind {
   try {
-    return host.stat(operand);
+    return machine.stat(operand);
   } catch {
-    throw new SourceError(`failed to stat() ${operand}`, 'stdout');
+    throw new SourceError(`failed to stat() ${operand}`, 'stat');
   }
 }
 
-/** Resolve with the kernel loaded only when the operand and action need it. */
+/** Resolve the operand; listing an image asks the machine only cheap questions (no native bindings). */
 export async function resolveSource(
   operand: string,
   action: Action,
   options: ResolveOptions,
-  host: Host,
+  machine: Machine,
 ): Promise<ResolvedSource | NothingBound> {
-  const kind = statKind(operand, host);
-  const kernel = needsKernel(kind, action, () => host.blockInfo(operand)) ? await host.kernel() : undefined;
-  return resolveSourceWith(operand, action, options, host, kernel);
+  return resolveSourceWith(operand, action, options, machine);
 }
 
-/** Synchronous resolution for callers that already hold a kernel (or only list images). */
+/** resolveSource, synchronously (a batch of listings). */
 export function resolveSourceWith(
   operand: string,
   action: Action,
   options: ResolveOptions,
-  host: Host,
-  kernel: Kernel | undefined,
+  machine: Machine,
 ): ResolvedSource | NothingBound {
-  const kind = statKind(operand, host);
-  const needKernel = (): Kernel => {
-    if (!kernel) throw new Error(`${operand}: the kernel interface is needed here but was not loaded`);
-    return kernel;
-  };
-  if (kind === 'file') return resolveImage(operand, action, options, host, needKernel);
+  const kind = statKind(operand, machine);
+  if (kind === 'file') return resolveImage(operand, action, options, machine);
   if (kind === 'block') {
-    const facts = host.blockInfo(operand);
-    return resolveBlockDevice(operand, options, () => facts ?? kernelBlockInfo(needKernel(), operand));
+    const facts = machine.blockFacts(operand);
+    return resolveBlockDevice(operand, options, () => facts ?? kernelBlockInfo(machine, operand));
   }
-  throw new SourceError(`invalid device: ${operand}`, 'stderr');
+  throw new SourceError(`invalid device: ${operand}`, 'invalid');
 }
 
 function resolveImage(
   operand: string,
   action: Action,
   options: ResolveOptions,
-  host: Host,
-  needKernel: () => Kernel,
+  machine: Machine,
 ): ResolvedSource | NothingBound {
   let file: string;
   try {
-    file = host.realpath(operand);
+    file = machine.realpath(operand);
   } catch (error) {
-    throw new SourceError(`Error: ${operand}: ${strerrorOf(error)}`, 'stderr');
+    throw new SourceError(`Error: ${operand}: ${strerrorOf(error)}`, 'realpath');
   }
-  const bound = findBoundLoop(host.loops(), file);
+  const bound = findBoundLoop(machine.loop.scan(), file);
   const image = (loopAttachedByUs: boolean) => ({ file, loopAttachedByUs });
   if (bound) {
-    const geometry = host.loopGeometry(bound);
+    const geometry = machine.loop.geometry(bound);
     return {
       operand,
       parent: loopParent(
@@ -360,8 +162,8 @@ function resolveImage(
   }
   if (action === 'delete') return { operand, nothing: true };
   if (action === 'list') {
-    const index = host.nextFreeLoopIndex();
-    const size = wholeSectors(host.fileSize(file));
+    const index = machine.loop.nextFreeIndex();
+    const size = wholeSectors(machine.fileSize(file));
     return {
       operand,
       parent: loopParent(`/dev/loop${index}`, index, size, 512, image(false)),
@@ -370,30 +172,29 @@ function resolveImage(
       read: { path: file, sizeBytes: size, sectorSize: 512 },
     };
   }
-  const kernel = needKernel();
   // Another run may be attaching a loop for this image right now: look again under the image lock
   // and share its loop instead of attaching a second one.
-  const lock = kernel.lockImage?.(file, operand);
+  const lock = machine.locks.lockImage(file, operand);
   let loop: LoopDevice;
   try {
-    const raced = findBoundLoop(kernel.loop.list(), file);
+    const raced = findBoundLoop(machine.loop.list(), file);
     if (raced) {
       return {
         operand,
-        parent: loopParent(raced.path, raced.index, ...geometryOf(kernel, raced.path), image(false)),
+        parent: loopParent(raced.path, raced.index, ...geometryOf(machine, raced.path), image(false)),
         loop: { path: raced.path, state: 'found' },
         readOnly: options.readOnly || raced.readOnly,
-        read: { path: raced.path, ...readGeometry(kernel, raced.path) },
+        read: { path: raced.path, ...readGeometry(machine, raced.path) },
       };
     }
-    loop = kernel.loop.attach(file, { readOnly: options.readOnly, name: imageLoopName(file) });
+    loop = machine.loop.attach(file, { readOnly: options.readOnly, name: imageLoopName(file) });
   } catch (error) {
     if (error instanceof SourceError) throw error;
-    throw new SourceError("can't set up loop", 'stderr', 1, [errorText(error)]);
+    throw new SourceError("can't set up loop", 'loop', errorText(error));
   } finally {
-    lock?.release();
+    lock.release();
   }
-  const geometry = kernel.blockDevice(loop.path);
+  const geometry = machine.blockDevice(loop.path);
   return {
     operand,
     parent: loopParent(loop.path, loop.index, geometry.sizeBytes, geometry.logicalSectorSize, image(true)),
@@ -403,13 +204,13 @@ function resolveImage(
   };
 }
 
-const geometryOf = (kernel: Kernel, path: string): [number, number] => {
-  const info = kernel.blockDevice(path);
+const geometryOf = (machine: Machine, path: string): [number, number] => {
+  const info = machine.blockDevice(path);
   return [info.sizeBytes, info.logicalSectorSize];
 };
 
-const readGeometry = (kernel: Kernel, path: string) => {
-  const [sizeBytes, sectorSize] = geometryOf(kernel, path);
+const readGeometry = (machine: Machine, path: string) => {
+  const [sizeBytes, sectorSize] = geometryOf(machine, path);
   return { sizeBytes, sectorSize };
 };
 
@@ -441,7 +242,7 @@ function resolveBlockDevice(
   try {
     info = describe();
   } catch (error) {
-    throw new SourceError(`${operand}: ${kernelStrerror(error)}`, 'stderr');
+    throw new SourceError(`${operand}: ${kernelStrerror(error)}`, 'device');
   }
   return {
     operand,
@@ -471,11 +272,11 @@ function kernelStrerror(error: unknown): string {
  * Open what the table is read from; failure reads `<path>: <strerror>` like perror, naming what
  * was opened: the image file itself when no loop is bound to it yet (the loop is only predicted).
  */
-export function openSourceDisk(source: ResolvedSource, host: Host): FileDisk {
+export function openSourceDisk(source: ResolvedSource, machine: Machine): FileDisk {
   const { path, sizeBytes, sectorSize } = source.read;
   try {
-    return host.openDisk(path, sizeBytes, sectorSize);
+    return machine.openDisk(path, sizeBytes, sectorSize);
   } catch (error) {
-    throw new SourceError(`${path}: ${strerrorOf(error)}`, 'stderr');
+    throw new SourceError(`${path}: ${strerrorOf(error)}`, 'open');
   }
 }

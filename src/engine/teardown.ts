@@ -7,10 +7,10 @@
  * terminal) is cleaned up afterwards; the maps may also be the C kpartx's, which are recognised
  * the same way.
  */
-import type { Kernel } from '../kernel/types.js';
 import type { BackendKind, EmitEvent, ExistingMap, MapBackend, MapEvent, ParentDevice } from './backend.js';
 import { errorText } from './errors.js';
 import { attachedByUs, releaseImageLoop } from './image-loop.js';
+import type { Machine } from './machine.js';
 import type { MountedPartition, Session } from './session.js';
 
 export interface SourceRemains {
@@ -27,7 +27,7 @@ type TeardownSession = Pick<Session, 'listMounted' | 'unmount'>;
 export function whatRemains(
   backends: MapBackend[],
   session: Pick<Session, 'listMounted'>,
-  kernel: Pick<Kernel, 'loop'>,
+  kernel: Pick<Machine, 'loop'>,
   parent: ParentDevice,
 ): SourceRemains {
   const maps = backends.flatMap((backend) =>
@@ -83,7 +83,7 @@ function keptBy(event: MapEvent): { what: string; why: string } | undefined {
 export async function tearDown(
   backends: MapBackend[],
   session: TeardownSession,
-  kernel: Kernel,
+  kernel: Machine,
   parent: ParentDevice,
   options: { sync: boolean },
   emit: (event: TeardownEvent) => void,

@@ -2,8 +2,8 @@
  * device-mapper through ioctls on /dev/mapper/control (the wire format lives in dm-ioctl.ts).
  * Every failure is a KernelError naming the dm command, the map and errno.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { release } from 'node:os';
 import { type DevNo, formatDevNo } from '../io/devno.js';
 import {
@@ -205,6 +205,10 @@ export function openDeviceMapper(): DeviceMapper | null {
   // Loading the module is worth a try only where the running kernel has a module tree (not in
   // many containers and minimal VMs, where the spawn alone would cost every run a noticeable delay).
   if (fd === null && existsSync(`/lib/modules/${release()}/modules.dep`)) {
+    // child_process is required here, not at load: the CLI's listing path loads this module too.
+    const { spawnSync } = createRequire(import.meta.url)(
+      'node:child_process',
+    ) as typeof import('node:child_process');
     spawnSync('modprobe', ['dm_mod'], { stdio: 'ignore', timeout: 10_000 });
     fd = tryOpenControl();
   }

@@ -5,22 +5,7 @@
 
 import type { DevNo } from '../io/devno.js';
 
-/** A failed system call, with what was attempted and on which device. */
-export class KernelError extends Error {
-  constructor(
-    /** e.g. `DM_DEV_CREATE`, `LOOP_CONFIGURE`, `open`, `mount`. */
-    readonly op: string,
-    /** Device or map name the call was about. */
-    readonly device: string,
-    readonly errno: number,
-    /** Symbolic errno (`EBUSY`), when known. */
-    readonly code: string,
-    message?: string,
-  ) {
-    super(message ?? `${device}: ${op} failed: ${code || `errno ${errno}`}`);
-    this.name = 'KernelError';
-  }
-}
+export { KernelError } from '../io/kernel-error.js';
 
 export interface BlockDeviceInfo {
   devno: DevNo;
@@ -142,4 +127,36 @@ export interface Kernel {
    * image's loop, so two runs on one image share one loop. Absent in kernels that need no locking.
    */
   lockImage?(file: string, device: string): { release(): void };
+}
+
+export type PathKind = 'file' | 'block' | 'other';
+
+/** What can be told about a block device cheaply (no native bindings on the real machine). */
+export interface BlockFacts {
+  devno: DevNo;
+  sizeBytes: number;
+  logicalSectorSize: number;
+  /** Set when the device is a device-mapper map. */
+  dm?: { name: string; uuid: string };
+}
+
+/** A device stacked on another one (sysfs `holders`). */
+export interface Holder {
+  /** Kernel name: `dm-3`, `loop5`, `md0`. */
+  kernelName: string;
+  /** The map's name when the holder is a device-mapper map. */
+  dmName?: string;
+}
+
+/** What is at `<mapper dir>/<name>`. */
+export type MapperEntry =
+  | { kind: 'absent' }
+  /** `target` is absolute (resolved against the directory). */
+  | { kind: 'symlink'; target: string }
+  | { kind: 'other' };
+
+/** What a lock is about: the image file when there is one, else the device number. */
+export interface LockSubject {
+  devno: DevNo;
+  image?: { file: string };
 }

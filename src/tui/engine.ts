@@ -3,7 +3,7 @@
  * the mount session, turned into the view-model of model.ts. No React here; the container hook
  * calls these functions and renders what they return and emit.
  */
-import { readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { readdirSync, realpathSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type {
   BackendKind,
@@ -20,18 +20,12 @@ import { errorText } from '../engine/errors.js';
 import { releaseImageLoop } from '../engine/image-loop.js';
 import { inspectSource, predictBackend } from '../engine/inspect.js';
 import { type AddLedger, mappedNumbers, removalOutcome, undoInterruptedAdd } from '../engine/interruption.js';
+import type { Machine } from '../engine/machine.js';
 import type { Slot, TableType } from '../engine/partition.js';
 import { PlanError, planMaps } from '../engine/plan.js';
 import { createSession, undoMount } from '../engine/session.js';
 import { deferSignals } from '../engine/signals.js';
-import {
-  type Host,
-  hostFor,
-  openSourceDisk,
-  type ResolvedSource,
-  realHost,
-  resolveSource,
-} from '../engine/source.js';
+import { openSourceDisk, type ResolvedSource, resolveSource } from '../engine/source.js';
 import { readPartitionTable } from '../engine/tables/index.js';
 import {
   nothingRemains,
@@ -43,8 +37,7 @@ import {
 } from '../engine/teardown.js';
 import { type DevNo, formatDevNo, sameDevNo } from '../io/devno.js';
 import { decodeUtf8Visibly } from '../io/display-text.js';
-import { holders as sysfsHolders } from '../kernel/sysfs.js';
-import type { Kernel } from '../kernel/types.js';
+import { createMachine } from '../kernel/machine.js';
 import { type ContentInfo, describeContent, hintFor, probeContent } from '../probe/index.js';
 import type {
   ExistingMapView,
@@ -64,19 +57,15 @@ import { TuiError } from './model.js';
 import { listSources, sniff } from './sources.js';
 
 export interface TuiEngineDeps {
-  /** The kernel to drive; the real one (loaded on first use) when absent. */
-  kernel?: Kernel;
-  /** Where the loop backend puts its /dev/mapper links (tests use a scratch directory). */
-  mapDir?: string;
+  /** The machine to drive; the real one when absent. */
+  machine?: Machine;
   /** Where the mount session makes mountpoints. */
   mountRoot?: string;
   /** Directory scanned for image files. */
   cwd?: string;
   isRoot?: boolean;
-  /** Builds the backend of a kind (tests give the dm backend in-memory /dev/mapper nodes). */
-  backend?: (kind: BackendKind, kernel: Kernel) => MapBackend | Promise<MapBackend>;
-  /** Devices stacked on a device (sysfs `holders` by default). */
-  holders?: (devno: DevNo) => string[];
+  /** Builds the backend of a kind (tests wrap one to fail on purpose). */
+  backend?: (kind: BackendKind, machine: Machine) => MapBackend | Promise<MapBackend>;
 }
 
 const TREE_ENTRIES = 40;
@@ -107,7 +96,7 @@ function partitionRow(slot: Slot, tableType: TableType, contents: string | undef
 }
 
 /** Whether the image's loop is still bound to the image (a rolled-back backend may have let go of it). */
-function loopBound({ path, file, loops }: { path: string; file: string; loops: Kernel['loop'] }): boolean {
+function loopBound({ path, file, loops }: { path: string; file: string; loops: Machine['loop'] }): boolean {
   return loops.list().some((loop) => loop.path === path && loop.backingFile === file);
 }
 
@@ -123,8 +112,8 @@ function describeHolder(holder: string): string {
 }
 
 export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
-  const host: Host = deps.kernel ? hostFor(deps.kernel) : realHost();
-  const kernel = (): Promise<Kernel> => host.kernel();
+  const host: Machine = deps.machine ?? createMachine();
+  const kernel = async (): Promise<Machine> => host;
   const cwd = deps.cwd ?? process.cwd();
   /** Content probes per source and slot: they do not change with the options. */
   const contentCache = new Map<string, Map<string, ContentInfo | null>>();
@@ -144,13 +133,13 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     }
   };
 
-  async function backendFor(k: Kernel, options: MapOptions): Promise<MapBackend> {
+  async function backendFor(k: Machine, options: MapOptions): Promise<MapBackend> {
     const kind = chooseBackendKind(k, {
       ...(options.backend === 'auto' ? {} : { requested: options.backend }),
-      loopAvailable: host.loopAvailable(),
+      loopAvailable: host.loop.available(),
     });
     if (deps.backend) return deps.backend(kind, k);
-    if (kind === 'loop') return createLoopBackend(k, deps.mapDir ? { mapDir: deps.mapDir } : {});
+    if (kind === 'loop') return createLoopBackend(k);
     return loadBackend(kind, k);
   }
 
@@ -158,20 +147,19 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
    * The chosen backend first, then the other one where this kernel has it: maps an earlier run
    * made with the other backend are found (and taken down) too.
    */
-  async function allBackends(k: Kernel, chosen: MapBackend | undefined): Promise<MapBackend[]> {
+  async function allBackends(k: Machine, chosen: MapBackend | undefined): Promise<MapBackend[]> {
     const backends = chosen ? [chosen] : [];
-    if (chosen?.kind !== 'loop' && host.loopAvailable())
-      backends.push(createLoopBackend(k, deps.mapDir ? { mapDir: deps.mapDir } : {}));
+    if (chosen?.kind !== 'loop' && host.loop.available()) backends.push(createLoopBackend(k));
     if (chosen?.kind !== 'dm' && dmUsable(k))
       backends.push(await (deps.backend ? deps.backend('dm', k) : loadBackend('dm', k)));
     return backends;
   }
 
-  const sessionOf = (k: Kernel) => createSession(k, deps.mountRoot ? { mountRoot: deps.mountRoot } : {});
+  const sessionOf = (k: Machine) => createSession(k, deps.mountRoot ? { mountRoot: deps.mountRoot } : {});
 
   /** What is set up on a source now; null when nothing is (or the source has no loop yet). */
   async function remainsOf(
-    k: Kernel,
+    k: Machine,
     path: string,
     options: MapOptions,
     chosen: MapBackend | undefined,
@@ -217,21 +205,21 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     }
   }
 
-  const mountpointsOf = (k: Kernel, devno: DevNo): string[] =>
+  const mountpointsOf = (k: Machine, devno: DevNo): string[] =>
     k.mounts
       .list()
       .filter((m) => sameDevNo(m.devno, devno))
       .map((m) => m.target);
 
   /** Who keeps a map busy: mounts of it and devices stacked on it. */
-  function holdersOf(k: Kernel, devno: DevNo): string[] {
+  function holdersOf(k: Machine, devno: DevNo): string[] {
     const mounts = k.mounts
       .list()
       .filter((m) => sameDevNo(m.devno, devno))
       .map((m) => `mounted on ${m.target}`);
     let stacked: string[] = [];
     try {
-      stacked = (deps.holders ?? sysfsHolders)(devno).map((name) => `used by /dev/${name}`);
+      stacked = k.holders(devno).map((holder) => `used by /dev/${holder.kernelName}`);
     } catch {
       stacked = [];
     }
@@ -283,7 +271,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         })
       : undefined;
     let report = glance && !glance.error && glance.image?.loopState === 'predicted' ? glance : undefined;
-    let k: Kernel | undefined;
+    let k: Machine | undefined;
     let backend: MapBackend | undefined;
     let backendProblem: string | undefined;
     if (!report) {
@@ -418,19 +406,9 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   }
 
   /** A block node at `path` (following the loop backend's symlink). */
-  function nodePresent(k: Kernel, path: string): boolean {
-    const fake = k as Kernel & { isBlockDevice?: (path: string) => boolean };
-    if (typeof fake.isBlockDevice === 'function') {
-      // The fake's own nodes first: a real link left at the same path must not shadow them.
-      if (fake.isBlockDevice(path)) return true;
-      try {
-        return fake.isBlockDevice(resolve(path, '..', readlinkSync(path)));
-      } catch {
-        return false;
-      }
-    }
+  function nodePresent(k: Machine, path: string): boolean {
     try {
-      return statSync(path).isBlockDevice();
+      return k.stat(path) === 'block';
     } catch {
       return false;
     }
@@ -438,7 +416,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
 
   /** Read a created map back from the kernel and compare with the plan. */
   function confirm(
-    k: Kernel,
+    k: Machine,
     event: Extract<MapEvent, { type: 'created' | 'reloaded' }>,
     parent: ParentDevice,
   ) {
@@ -473,7 +451,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
    * the kernel right away, so the screen confirms it while the next one is being made.
    */
   function progressLines(
-    k: Kernel,
+    k: Machine,
     parent: ParentDevice,
     emit: (event: ProgressEvent) => void,
   ): { counts: Counts; onEvent: EmitEvent } {
@@ -754,7 +732,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   }
 
   /** A map already mounted (by an earlier run, or by hand): the session takes it over as it is. */
-  function mountedAlready(k: Kernel, mapPath: string): MountView | undefined {
+  function mountedAlready(k: Machine, mapPath: string): MountView | undefined {
     const { devno } = k.blockDevice(mapPath);
     const entry = k.mounts.list().find((m) => sameDevNo(m.devno, devno));
     if (!entry) return undefined;
@@ -784,8 +762,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   /** What a mapped partition holds (read through the host); null when unknown or unreadable. */
   function mapContentInfo(mapPath: string): ContentInfo | null {
     try {
-      const k = deps.kernel;
-      const size = k ? k.blockDevice(mapPath).sizeBytes : statSync(mapPath).size;
+      const size = host.blockDevice(mapPath).sizeBytes;
       const disk = host.openDisk(mapPath, size, 512);
       try {
         return probeContent(disk, 0, disk.size);

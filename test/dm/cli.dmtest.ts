@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { MapEvent, ParentDevice, PlannedMap } from '../../src/engine/backend.js';
 import { createDmBackend } from '../../src/engine/backends/dm.js';
-import { createKernel } from '../../src/kernel/index.js';
+import { createMachine } from '../../src/kernel/machine.js';
 import {
   dmUuids,
   fixtureImage,
@@ -245,7 +245,7 @@ describe.skipIf(!inGuest)(`kpartx on real device-mapper (${skipReason})`, () => 
     resetGuest();
     const img = sfdiskImage('rollback', 32, 'label: dos\n2048,8192\n10240,8192\n18432,8192\n');
     const loop = sh('losetup', '--show', '-f', img).trim();
-    const kernel = createKernel();
+    const kernel = createMachine();
     let made = 0;
     const backend = createDmBackend(kernel, {
       afterMap: () => {

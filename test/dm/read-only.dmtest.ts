@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createDmBackend } from '../../src/engine/backends/dm.js';
 import { createSession } from '../../src/engine/session.js';
-import { createKernel } from '../../src/kernel/index.js';
+import { createMachine } from '../../src/kernel/machine.js';
 import { runCli } from '../cli-helpers.js';
 import { attachParent, plan } from '../loop-helpers.js';
 import {
@@ -29,7 +29,7 @@ const knows = (type: string): boolean =>
     .some((line) => line.endsWith(`\t${type}`));
 
 describe.skipIf(!inGuest)(`read-only on real device-mapper (${skipReason})`, () => {
-  const kernel = inGuest ? createKernel() : undefined!;
+  const kernel = inGuest ? createMachine() : undefined!;
   const mountRoot = path.join(workDir, 'ro-mnt');
 
   /**

@@ -8,9 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDmBackend } from '../../src/engine/backends/dm.js';
-import { FakeKernel } from '../../src/kernel/fake.js';
 import { createTuiEngine } from '../../src/tui/engine.js';
-import { noNodes } from '../cli-helpers.js';
+import { FakeMachine } from '../support/fake-machine.js';
 import { expectFits, keys, startApp } from './helpers.js';
 import { dosImage, stampExt4 } from './images.js';
 
@@ -75,23 +74,22 @@ function mixedImage(): Uint8Array {
 }
 
 let scratch: string;
-let kernel: FakeKernel;
+let kernel: FakeMachine;
 
 beforeEach(() => {
   scratch = mkdtempSync(join(tmpdir(), 'kpartx-tui-advice-'));
-  kernel = new FakeKernel({ dmMajor: 250 });
+  kernel = new FakeMachine({ dmMajor: 250 });
   kernel.addFile(IMAGE, mixedImage());
 });
 afterEach(() => rmSync(scratch, { recursive: true, force: true }));
 
 function engine() {
   return createTuiEngine({
-    kernel,
+    machine: kernel,
     isRoot: true,
     mountRoot: join(scratch, 'mnt'),
     cwd: scratch,
-    holders: () => [],
-    backend: (_kind, k) => createDmBackend(k, { nodes: noNodes, holders: () => [] }),
+    backend: (_kind, k) => createDmBackend(k),
   });
 }
 

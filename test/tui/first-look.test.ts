@@ -5,24 +5,22 @@
 import { describe, expect, it } from 'vitest';
 import type { MapBackend } from '../../src/engine/backend.js';
 import { createDmBackend } from '../../src/engine/backends/dm.js';
-import { FakeKernel } from '../../src/kernel/fake.js';
 import { createTuiEngine } from '../../src/tui/engine.js';
 import { DEFAULT_OPTIONS } from '../../src/tui/model.js';
-import { noNodes } from '../cli-helpers.js';
+import { FakeMachine } from '../support/fake-machine.js';
 import { sampleImage } from './images.js';
 
 const IMAGE = '/img/disk.img';
 
 function setup() {
-  const kernel = new FakeKernel({ dmMajor: 250 });
+  const kernel = new FakeMachine({ dmMajor: 250 });
   kernel.addFile(IMAGE, sampleImage());
   const made: MapBackend[] = [];
   const engine = createTuiEngine({
-    kernel,
+    machine: kernel,
     isRoot: true,
-    holders: () => [],
     backend: (_kind, k) => {
-      const backend = createDmBackend(k, { nodes: noNodes, holders: () => [] });
+      const backend = createDmBackend(k);
       made.push(backend);
       return backend;
     },

@@ -7,34 +7,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDmBackend } from '../../src/engine/backends/dm.js';
-import { FakeKernel } from '../../src/kernel/fake.js';
 import { createTuiEngine } from '../../src/tui/engine.js';
-import { noNodes } from '../cli-helpers.js';
+import { FakeMachine } from '../support/fake-machine.js';
 import { expectFits, keys, startApp } from './helpers.js';
 import { sampleImage } from './images.js';
 
 const IMAGE = '/img/disk.img';
 let scratch: string;
-let kernel: FakeKernel;
+let kernel: FakeMachine;
 
 beforeEach(() => {
   scratch = mkdtempSync(join(tmpdir(), 'kpartx-tui-flows-'));
   // A dm major no real device on the host uses, so sysfs lookups find nothing of the host's.
-  kernel = new FakeKernel({ dmMajor: 250 });
+  kernel = new FakeMachine({ dmMajor: 250 });
   kernel.addFile(IMAGE, sampleImage());
 });
 afterEach(() => rmSync(scratch, { recursive: true, force: true }));
 
 function engine(isRoot = true) {
   return createTuiEngine({
-    kernel,
+    machine: kernel,
     isRoot,
     mountRoot: join(scratch, 'mnt'),
     cwd: scratch,
-    holders: () => [],
     backend: (kind, k) => {
       expect(kind).toBe('dm');
-      return createDmBackend(k, { nodes: noNodes, holders: () => [] });
+      return createDmBackend(k);
     },
   });
 }
@@ -82,20 +80,17 @@ describe('add', () => {
     const secondHeld = new Promise<void>((done) => {
       letSecondThrough = done;
     });
-    const nodes = {
-      ...noNodes,
-      created: async (name: string) => {
-        if (name === 'loop0p2') await secondHeld;
-        return undefined;
-      },
+    const created = kernel.nodes.created;
+    kernel.nodes.created = async (name, devno, options) => {
+      if (name === 'loop0p2') await secondHeld;
+      return created(name, devno, options);
     };
     const live = createTuiEngine({
-      kernel,
+      machine: kernel,
       isRoot: true,
       mountRoot: join(scratch, 'mnt'),
       cwd: scratch,
-      holders: () => [],
-      backend: (_kind, k) => createDmBackend(k, { nodes, holders: () => [] }),
+      backend: (_kind, k) => createDmBackend(k),
     });
     const t = startApp(live, [IMAGE]);
     await t.waitFor('dos table');

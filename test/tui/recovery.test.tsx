@@ -10,34 +10,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDmBackend } from '../../src/engine/backends/dm.js';
-import { FakeKernel } from '../../src/kernel/fake.js';
 import { teardownLines } from '../../src/tui/components/Confirm.js';
 import { sourceRow } from '../../src/tui/components/SourceList.js';
 import { createTuiEngine } from '../../src/tui/engine.js';
 import { DEFAULT_OPTIONS } from '../../src/tui/model.js';
-import { noNodes } from '../cli-helpers.js';
+import { FakeMachine } from '../support/fake-machine.js';
 import { expectFits, keys, startApp } from './helpers.js';
 import { sampleImage } from './images.js';
 
 const IMAGE = '/img/disk.img';
 let scratch: string;
-let kernel: FakeKernel;
+let kernel: FakeMachine;
 
 beforeEach(() => {
   scratch = mkdtempSync(join(tmpdir(), 'kpartx-tui-recovery-'));
-  kernel = new FakeKernel({ dmMajor: 250 });
+  kernel = new FakeMachine({ dmMajor: 250 });
   kernel.addFile(IMAGE, sampleImage());
 });
 afterEach(() => rmSync(scratch, { recursive: true, force: true }));
 
 const engine = () =>
   createTuiEngine({
-    kernel,
+    machine: kernel,
     isRoot: true,
     mountRoot: join(scratch, 'mnt'),
     cwd: scratch,
-    holders: () => [],
-    backend: (_kind, k) => createDmBackend(k, { nodes: noNodes, holders: () => [] }),
+    backend: (_kind, k) => createDmBackend(k),
   });
 
 /** What a run killed in its mount session leaves: four maps, p1 mounted, the image's loop. */

@@ -14,11 +14,8 @@
  *   - -a/-u are all-or-nothing: conflicts are found before anything changes, and a failure undoes
  *     what the run did (new maps removed, renames and reloads reverted, a loop it attached released).
  */
-import { readFileSync } from 'node:fs';
 import { type DevNo, formatDevNo, sameDevNo } from '../../io/devno.js';
-import { createDevNodes, type DevNodes, MAPPER_DIR } from '../../kernel/devnodes.js';
-import { holders as sysfsHolders } from '../../kernel/sysfs.js';
-import { type DmApi, type DmMapInfo, type DmTarget, type Kernel, KernelError } from '../../kernel/types.js';
+import { KernelError } from '../../io/kernel-error.js';
 import type {
   EmitEvent,
   ExistingMap,
@@ -31,22 +28,17 @@ import type {
   RemoveRequest,
 } from '../backend.js';
 import { errorText } from '../errors.js';
+import type { DmApi, DmMapInfo, DmTarget, Machine } from '../machine.js';
 import { kernelDmName, nonDmUuid, partitionNumberOf, unmangleDmName } from '../names.js';
 import { nextTurn, runOrdered } from '../scheduling.js';
 import { lockedBackend, refusedRunEvent, stopEvent } from './locked.js';
 
 export interface DmBackendOptions {
-  /** /dev/mapper node handling (tests substitute one that touches nothing). */
-  nodes?: DevNodes;
   /** How long to wait for another run holding the parent's lock. */
   lockWaitMs?: number;
   /** Called after each map is made (a seam for failure-injection tests). */
   afterMap?: (map: PlannedMap) => void;
-  /** Devices stacked on a device (sysfs `holders`), as paths. */
-  holders?: (devno: DevNo) => string[];
 }
-
-const mapperPath = (name: string): string => `${MAPPER_DIR}/${name}`;
 
 /**
  * Removals in flight at once. Each waits in the kernel for an RCU grace period (some 40 ms under
@@ -74,19 +66,6 @@ export function conflictReason(uuid: string, parentUuid: string): 'not-kpartx' |
   return /^part\d*-/.test(uuid) ? 'other-device' : 'not-kpartx';
 }
 
-/** sysfs holders by their dm names where they have one (`/dev/mapper/x` rather than `dm-3`). */
-function defaultHolders(devno: DevNo): string[] {
-  return sysfsHolders(devno).map((kernelName) => {
-    try {
-      const name = readFileSync(`/sys/block/${kernelName}/dm/name`, 'utf8').trim();
-      if (name) return mapperPath(name);
-    } catch {
-      // not a dm device
-    }
-    return `/dev/${kernelName}`;
-  });
-}
-
 type Step =
   | { kind: 'create'; map: PlannedMap }
   | { kind: 'reload'; map: PlannedMap; current: DmMapInfo; renameFrom?: string };
@@ -107,14 +86,16 @@ interface Owned {
  */
 export const hasNoLiveTable = (table: readonly DmTarget[] | undefined): boolean => table?.length === 0;
 
-export function createDmBackend(
-  kernel: Pick<Kernel, 'blockDevice' | 'dm' | 'loop' | 'mounts'>,
-  options: DmBackendOptions = {},
-): MapBackend {
-  if (!kernel.dm) throw new Error('device mapper prerequisites not met');
-  const dm: DmApi = kernel.dm;
-  const nodes = options.nodes ?? createDevNodes();
-  const holdersOf = options.holders ?? defaultHolders;
+export function createDmBackend(machine: Machine, options: DmBackendOptions = {}): MapBackend {
+  if (!machine.dm) throw new Error('device mapper prerequisites not met');
+  const dm: DmApi = machine.dm;
+  const { nodes } = machine;
+  const mapperPath = (name: string): string => `${nodes.path}/${name}`;
+  /** Stacked devices by their dm names where they have one (`/dev/mapper/x` rather than `dm-3`). */
+  const holdersOf = (devno: DevNo): string[] =>
+    machine
+      .holders(devno)
+      .map((holder) => (holder.dmName ? mapperPath(holder.dmName) : `/dev/${holder.kernelName}`));
 
   const tableOf = (name: string): DmTarget[] | undefined => {
     try {
@@ -130,7 +111,7 @@ export function createDmBackend(
 
   /** Mountpoints and stacked devices that keep a map open. */
   function whoHolds(devno: DevNo): string[] {
-    const found = kernel.mounts
+    const found = machine.mounts
       .list()
       .filter((entry) => sameDevNo(entry.devno, devno))
       .map((entry) => entry.target);
@@ -235,7 +216,7 @@ export function createDmBackend(
     try {
       // Maps over a read-only parent are read-only, whatever the operand was (an image, its loop,
       // a disk): device-mapper would otherwise give a writable map over a read-only device.
-      const parentReadOnly = kernel.blockDevice(parent.path).readOnly;
+      const parentReadOnly = machine.blockDevice(parent.path).readOnly;
       for (const step of steps) {
         const { map } = step;
         current = map;
@@ -331,10 +312,10 @@ export function createDmBackend(
   /** A failed run lets go of the loop it attached for an image (nothing uses it now). */
   function releaseAttachedLoop(parent: ParentDevice, emit: EmitEvent): number {
     if (!parent.image?.loopAttachedByUs) return 0;
-    const loop = kernel.loop.list().find((entry) => sameDevNo(entry.devno, parent.devno));
+    const loop = machine.loop.list().find((entry) => sameDevNo(entry.devno, parent.devno));
     if (!loop) return 0;
     try {
-      kernel.loop.detach(loop.path);
+      machine.loop.detach(loop.path);
       emit({ type: 'loop-detached', path: loop.path });
       return 0;
     } catch (error) {
@@ -483,6 +464,7 @@ export function createDmBackend(
           };
         }),
     },
+    machine.locks,
     options.lockWaitMs,
   );
 }

@@ -3,7 +3,6 @@
  * (two runs never interleave on one device), and an update is an add followed, when that fully
  * succeeded, by removing the maps of partitions that are gone.
  */
-import { lockKey, withLock } from '../../kernel/lock.js';
 import type {
   EmitEvent,
   ExistingMap,
@@ -15,6 +14,7 @@ import type {
   RemoveRequest,
 } from '../backend.js';
 import { errorText } from '../errors.js';
+import type { MachineLocks } from '../machine.js';
 
 /**
  * Why an add stopped before its end: the failure of one map, or an interruption noticed before
@@ -55,9 +55,9 @@ export interface BackendSteps {
   existing(parent: ParentDevice): ExistingMap[];
 }
 
-export function lockedBackend(steps: BackendSteps, lockWaitMs?: number): MapBackend {
+export function lockedBackend(steps: BackendSteps, locks: MachineLocks, lockWaitMs?: number): MapBackend {
   const locked = <T>(parent: ParentDevice, work: () => Promise<T>): Promise<T> =>
-    withLock(lockKey(parent), parent.path, work, lockWaitMs);
+    locks.withLock(parent, parent.path, work, lockWaitMs);
   return {
     kind: steps.kind,
     add: (request, emit) => locked(request.parent, () => steps.add(request, emit)),

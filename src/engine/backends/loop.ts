@@ -11,13 +11,7 @@
  * Offset and size limit (sysfs) tell whether it still matches the partition table. The map's name
  * is the /dev/mapper symlink pointing at it, or the marker's copy when the link is gone.
  */
-import { lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
-import { dirname, relative, resolve } from 'node:path';
-import { sameDevNo } from '../../io/devno.js';
-import { heldExclusively } from '../../kernel/block.js';
-import { loopsOverDevice } from '../../kernel/loop.js';
-import { loopState, holders as sysfsHolders } from '../../kernel/sysfs.js';
-import type { Kernel, LoopDevice } from '../../kernel/types.js';
+import { type DevNo, sameDevNo } from '../../io/devno.js';
 import type {
   EmitEvent,
   ExistingMap,
@@ -28,18 +22,15 @@ import type {
   PlannedMap,
 } from '../backend.js';
 import { errorText } from '../errors.js';
+import type { LoopDevice, Machine } from '../machine.js';
 import { unmangleDmName } from '../names.js';
 import { nextTurn } from '../scheduling.js';
 import { lockedBackend, refusedRunEvent, stopEvent } from './locked.js';
 
-/** Where the per-partition paths live: the same place device-mapper puts its nodes. */
-export const LOOP_MAP_DIR = '/dev/mapper';
 const MARKER_PREFIX = 'kpartx-tui:part';
 const LO_NAME_BYTES = 63;
 
 export interface LoopBackendOptions {
-  /** Directory of the per-partition symlinks (tests may point it elsewhere). */
-  mapDir?: string;
   /** How long to wait for another run holding the parent's lock. */
   lockWaitMs?: number;
   /** Called after each partition loop is attached and linked (a seam for interruption tests). */
@@ -77,68 +68,59 @@ type LinkState =
   | { kind: 'stale' }
   | { kind: 'foreign'; what: string };
 
-export function createLoopBackend(
-  kernel: Pick<Kernel, 'blockDevice' | 'loop' | 'mounts'>,
-  options: LoopBackendOptions = {},
-): MapBackend {
-  const mapDir = options.mapDir ?? LOOP_MAP_DIR;
-  const linkPath = (name: string): string => `${mapDir}/${name}`;
+export function createLoopBackend(machine: Machine, options: LoopBackendOptions = {}): MapBackend {
+  const { nodes } = machine;
+  const linkPath = (name: string): string => `${nodes.path}/${name}`;
 
-  /** Symlinks in mapDir by the absolute path they point to. */
+  /** Loops whose backing file is the block device `devno` (partition loops over a parent). */
+  const loopsOverDevice = (loops: LoopDevice[], devno: DevNo): LoopDevice[] =>
+    loops.filter((loop) => {
+      const backing = machine.deviceNumber(loop.backingFile);
+      return backing !== undefined && sameDevNo(backing, devno);
+    });
+
+  /** Symlinks in the mapper directory by the absolute path they point to. */
   function linksByTarget(): Map<string, string[]> {
     const byTarget = new Map<string, string[]>();
-    let entries: string[];
-    try {
-      entries = readdirSync(mapDir);
-    } catch {
-      return byTarget;
-    }
-    for (const entry of entries.sort()) {
-      try {
-        const target = resolve(mapDir, readlinkSync(`${mapDir}/${entry}`));
-        byTarget.set(target, [...(byTarget.get(target) ?? []), entry]);
-      } catch {
-        // not a symlink (a real dm node, the control node): not ours
-      }
+    for (const entry of nodes.list()) {
+      const state = nodes.entry(entry);
+      // not a symlink (a real dm node, the control node): not ours
+      if (state.kind !== 'symlink') continue;
+      byTarget.set(state.target, [...(byTarget.get(state.target) ?? []), entry]);
     }
     return byTarget;
   }
 
   function linkState(name: string, loopPath: string | undefined): LinkState {
     const path = linkPath(name);
-    let st: ReturnType<typeof lstatSync>;
-    try {
-      st = lstatSync(path);
-    } catch {
-      return { kind: 'absent' };
-    }
-    if (!st?.isSymbolicLink()) return { kind: 'foreign', what: `${path} exists and is not a symlink` };
-    const target = resolve(mapDir, readlinkSync(path));
+    const entry = nodes.entry(name);
+    if (entry.kind === 'absent') return { kind: 'absent' };
+    if (entry.kind !== 'symlink') return { kind: 'foreign', what: `${path} exists and is not a symlink` };
+    const { target } = entry;
     if (loopPath && target === loopPath) return { kind: 'ours', target };
-    const match = /^\/dev\/(loop\d+)$/.exec(target);
-    if (match && !loopState(match[1]!)) return { kind: 'stale' };
+    if (/^\/dev\/loop\d+$/.test(target) && !machine.loop.scan().some((loop) => loop.path === target)) {
+      return { kind: 'stale' };
+    }
     return { kind: 'foreign', what: `${path} points to ${target}` };
   }
 
   function placeLink(name: string, loopPath: string): void {
-    const path = linkPath(name);
     const state = linkState(name, loopPath);
     if (state.kind === 'ours') return;
     if (state.kind === 'foreign') throw new Error(state.what);
-    if (state.kind === 'stale') unlinkSync(path);
-    mkdirSync(mapDir, { recursive: true, mode: 0o755 });
-    symlinkSync(relative(dirname(path), loopPath), path);
+    if (state.kind === 'stale') nodes.unlink(name);
+    nodes.link(name, loopPath);
   }
 
   /** Remove the link only if it still points at this loop. */
   function dropLink(name: string, loopPath: string): void {
-    if (linkState(name, loopPath).kind === 'ours') unlinkSync(linkPath(name));
+    if (linkState(name, loopPath).kind === 'ours') nodes.unlink(name);
   }
 
   function ownedLoops(parent: ParentDevice): OwnedLoop[] {
     const links = linksByTarget();
     const owned: OwnedLoop[] = [];
-    for (const loop of loopsOverDevice(kernel.loop.list(), parent.devno)) {
+    for (const loop of loopsOverDevice(machine.loop.list(), parent.devno)) {
       const marker = parseLoopMarker(loop.name);
       if (!marker) continue;
       // Any link to one of our loops is ours; prefer the one the marker names (it may be cut short).
@@ -151,13 +133,13 @@ export function createLoopBackend(
 
   /** Who keeps a partition loop busy: mountpoints, stacked devices, loops on top, exclusive openers. */
   function holdersOf(loop: LoopDevice, allLoops: LoopDevice[]): string[] {
-    const found = kernel.mounts
+    const found = machine.mounts
       .list()
       .filter((entry) => sameDevNo(entry.devno, loop.devno))
       .map((entry) => entry.target);
-    found.push(...sysfsHolders(loop.devno).map((name) => `/dev/${name}`));
+    found.push(...machine.holders(loop.devno).map((holder) => `/dev/${holder.kernelName}`));
     found.push(...loopsOverDevice(allLoops, loop.devno).map((other) => other.path));
-    if (found.length === 0 && heldExclusively(loop.path)) found.push('an exclusive opener');
+    if (found.length === 0 && machine.heldExclusively(loop.path)) found.push('an exclusive opener');
     return found;
   }
 
@@ -170,7 +152,7 @@ export function createLoopBackend(
   }
 
   function detachOwned(owned: OwnedLoop): void {
-    kernel.loop.detach(owned.loop.path);
+    machine.loop.detach(owned.loop.path);
     dropLink(owned.name, owned.loop.path);
   }
 
@@ -215,7 +197,7 @@ export function createLoopBackend(
     try {
       // A read-only parent only gives read-only partitions, however it became read-only (a
       // read-only loop, BLKROSET): BLKROGET tells both, sysfs `ro` not on every kernel.
-      const parentReadOnly = kernel.blockDevice(parent.path).readOnly;
+      const parentReadOnly = machine.blockDevice(parent.path).readOnly;
       for (const map of request.maps) {
         current = map;
         request.interrupted?.throwIfAborted();
@@ -241,7 +223,7 @@ export function createLoopBackend(
         }
         if (existing) {
           // A loop's window and read-only state are fixed at attach: replace it, if nobody uses it.
-          const busy = holdersOf(existing.loop, kernel.loop.list());
+          const busy = holdersOf(existing.loop, machine.loop.list());
           if (busy.length > 0) {
             emit({ type: 'busy', name: unmangleDmName(existing.name), holders: busy });
             throw new Error(`${existing.name} is in use by ${busy.join(', ')}; cannot change it`);
@@ -249,7 +231,7 @@ export function createLoopBackend(
           detachOwned(existing);
           const previous = existing.loop;
           undo.push(() => {
-            const back = kernel.loop.attach(parent.path, {
+            const back = machine.loop.attach(parent.path, {
               readOnly: previous.readOnly,
               offset: previous.offset,
               sizeLimit: previous.sizeLimit,
@@ -260,14 +242,14 @@ export function createLoopBackend(
           });
           undoNames.push(existing.name);
         }
-        const loop = kernel.loop.attach(parent.path, {
+        const loop = machine.loop.attach(parent.path, {
           readOnly,
           offset: map.start * 512,
           sizeLimit: map.size * 512,
           blockSize: parent.logicalSectorSize,
           name: loopMarker(map.number, map.kernelName),
         });
-        undo.push(() => kernel.loop.detach(loop.path));
+        undo.push(() => machine.loop.detach(loop.path));
         undoNames.push(map.name);
         placeLink(map.kernelName, loop.path);
         undo.push(() => dropLink(map.kernelName, loop.path));
@@ -314,7 +296,7 @@ export function createLoopBackend(
 
   async function removeAll(loops: OwnedLoop[], emit: EmitEvent): Promise<OpResult> {
     let failures = 0;
-    const all = kernel.loop.list();
+    const all = machine.loop.list();
     for (const owned of loops) {
       failures += removeOne(owned, all, emit);
       await nextTurn();
@@ -347,11 +329,11 @@ export function createLoopBackend(
    */
   function releaseAttachedLoop(parent: ParentDevice, emit: EmitEvent): number {
     if (!parent.image?.loopAttachedByUs) return 0;
-    const all = kernel.loop.list();
+    const all = machine.loop.list();
     const self = all.find((loop) => sameDevNo(loop.devno, parent.devno));
     if (!self || holdersOf(self, all).length > 0) return 0;
     try {
-      kernel.loop.detach(self.path);
+      machine.loop.detach(self.path);
       emit({ type: 'loop-detached', path: self.path });
       return 0;
     } catch (error) {
@@ -367,7 +349,7 @@ export function createLoopBackend(
       removeStale,
       remove: (request, emit) => removeAll(ownedLoops(request.parent), emit),
       existing: (parent) => {
-        const all = kernel.loop.list();
+        const all = machine.loop.list();
         return ownedLoops(parent).map(
           (owned): ExistingMap => ({
             name: owned.name,
@@ -383,6 +365,7 @@ export function createLoopBackend(
         );
       },
     },
+    machine.locks,
     options.lockWaitMs,
   );
 }

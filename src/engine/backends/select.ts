@@ -3,8 +3,8 @@
  * one loop device per partition. `--backend dm|loop` forces a choice; asking for device-mapper
  * where there is none fails with the C tool's message.
  */
-import type { Kernel } from '../../kernel/types.js';
 import type { BackendKind, MapBackend } from '../backend.js';
+import type { Machine } from '../machine.js';
 
 export const DM_PREREQ_MESSAGE = 'device mapper prerequisites not met';
 
@@ -23,18 +23,18 @@ export interface SelectOptions {
 }
 
 /** The C tool's prerequisite: a device-mapper that knows the `linear` target. */
-export function dmUsable(kernel: Pick<Kernel, 'dm'>): boolean {
-  if (!kernel.dm) return false;
+export function dmUsable(machine: Pick<Machine, 'dm'>): boolean {
   try {
-    return kernel.dm.targetTypes().some((type) => type.startsWith('linear'));
+    if (!machine.dm) return false;
+    return machine.dm.targetTypes().some((type) => type.startsWith('linear'));
   } catch {
     return false;
   }
 }
 
 /** The backend kind a run will use, without loading it. */
-export function chooseBackendKind(kernel: Pick<Kernel, 'dm'>, options: SelectOptions): BackendKind {
-  return chooseBackendKindFor(dmUsable(kernel), options);
+export function chooseBackendKind(machine: Pick<Machine, 'dm'>, options: SelectOptions): BackendKind {
+  return chooseBackendKindFor(dmUsable(machine), options);
 }
 
 /** The same choice, given whether device-mapper is usable (or only expected to be). */
@@ -54,15 +54,15 @@ export function chooseBackendKindFor(dm: boolean, options: SelectOptions): Backe
   throw new BackendUnavailable(DM_PREREQ_MESSAGE);
 }
 
-export async function loadBackend(kind: BackendKind, kernel: Kernel): Promise<MapBackend> {
+export async function loadBackend(kind: BackendKind, machine: Machine): Promise<MapBackend> {
   if (kind === 'dm') {
     const { createDmBackend } = await import('./dm.js');
-    return createDmBackend(kernel);
+    return createDmBackend(machine);
   }
   const { createLoopBackend } = await import('./loop.js');
-  return createLoopBackend(kernel);
+  return createLoopBackend(machine);
 }
 
-export async function selectBackend(kernel: Kernel, options: SelectOptions): Promise<MapBackend> {
-  return loadBackend(chooseBackendKind(kernel, options), kernel);
+export async function selectBackend(machine: Machine, options: SelectOptions): Promise<MapBackend> {
+  return loadBackend(chooseBackendKind(machine, options), machine);
 }

@@ -1,29 +1,42 @@
 /**
- * An in-memory kernel for tests: loop devices bound to files, a device-mapper with names, UUIDs,
+ * An in-memory machine for tests (the Machine interface of src/engine/machine.ts): loop devices bound to files, a device-mapper with names, UUIDs,
  * tables, open counts and read-only maps, and a mount table. It enforces the rules the real kernel
  * enforces where they matter to kpartx (busy names and UUIDs, maps past the end of their device,
  * removing an open map, lowest free loop index and dm minor), and every operation can be made to
  * fail on purpose (`failOn`) to test error paths.
  *
- * Backing files are either registered in memory (`addFile`) or real files on disk.
+ * Backing files are either registered in memory (`addFile`) or real files on disk (a test's
+ * temporary directory). Its devices, /dev/mapper directory and holders exist only in memory: nothing
+ * under the real /sys or /dev is read or written. Locks are the real ones (in the run directory).
  */
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
-import { type DevNo, formatDevNo } from '../io/devno.js';
-import type { Disk } from '../io/disk.js';
-import { errnoNumber, strerror } from '../io/errno.js';
-import {
-  type BlockDeviceInfo,
-  type DmApi,
-  type DmMapInfo,
-  type DmTarget,
-  type Kernel,
-  KernelError,
-  type LoopApi,
-  type LoopAttachOptions,
-  type LoopDevice,
-  type MountApi,
-  type MountEntry,
-} from './types.js';
+import { closeSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { posix } from 'node:path';
+import type {
+  BlockDeviceInfo,
+  BlockFacts,
+  DmApi,
+  DmMapInfo,
+  DmTarget,
+  Holder,
+  LoopAttachOptions,
+  LoopDevice,
+  Machine,
+  MachineLocks,
+  MachineLoops,
+  MachineMounts,
+  MapperDir,
+  MapperEntry,
+  MountEntry,
+  PathKind,
+} from '../../src/engine/machine.js';
+import { type DevNo, formatDevNo, sameDevNo } from '../../src/io/devno.js';
+import type { Disk } from '../../src/io/disk.js';
+import { errnoNumber, strerror } from '../../src/io/errno.js';
+import type { FileDisk } from '../../src/io/file-disk.js';
+import { openFileDisk } from '../../src/io/file-disk.js';
+import { KernelError } from '../../src/io/kernel-error.js';
+import { lockKey, withLock } from '../../src/kernel/lock.js';
+import { ensureMountDir, runDir } from '../../src/kernel/run-dir.js';
 
 export type FakeErrno =
   | 'ENOENT'
@@ -100,9 +113,11 @@ interface FakeMap {
   openCount: number;
 }
 
-export interface FakeKernelOptions {
-  /** false: a kernel without device-mapper (`kernel.dm` is null). Default true. */
+export interface FakeMachineOptions {
+  /** false: a kernel without device-mapper (`machine.dm` is null). Default true. */
   dm?: boolean;
+  /** false: no /dev/loop-control (loop devices cannot be attached by the backends). Default true. */
+  loopControl?: boolean;
   /** Loop devices that exist but are unbound at start (`/dev/loop0..N-1`). Default 8. */
   loopDevices?: number;
   /** Major number of device-mapper devices. Default 254. */
@@ -111,12 +126,19 @@ export interface FakeKernelOptions {
 
 const LOOP_MAJOR = 7;
 
-export class FakeKernel implements Kernel {
+export class FakeMachine implements Machine {
   /** Every state-changing call, in order, e.g. `dm.create loop0p1`. */
   readonly calls: string[] = [];
-  readonly loop: LoopApi;
+  /** What happened in /dev/mapper: `+name` made, `-name` removed, `from>to` renamed. */
+  readonly nodeLog: string[] = [];
+  readonly loop: MachineLoops;
   readonly dm: DmApi | null;
-  readonly mounts: MountApi;
+  readonly mounts: MachineMounts;
+  readonly nodes: MapperDir & {
+    /** Put something that is not a device node at `/dev/mapper/<name>` (`what` says what it is). */
+    plant(name: string, what: string): void;
+  };
+  readonly locks: MachineLocks;
 
   private readonly files = new Map<string, Uint8Array>();
   private readonly disks = new Map<string, FakeDisk>();
@@ -127,13 +149,26 @@ export class FakeKernel implements Kernel {
   private readonly dmMajor: number;
   /** Devices made read-only with setReadOnly (BLKROSET), by device number. */
   private readonly forcedReadOnly = new Set<string>();
+  /** The in-memory /dev/mapper: device nodes, symlinks, and planted foreign entries. */
+  private readonly mapper = new Map<
+    string,
+    { kind: 'node'; devno: DevNo } | { kind: 'symlink'; target: string } | { kind: 'other'; what: string }
+  >();
+  private readonly loopControl: boolean;
 
-  constructor(options: FakeKernelOptions = {}) {
+  constructor(options: FakeMachineOptions = {}) {
     this.dmMajor = options.dmMajor ?? 254;
+    this.loopControl = options.loopControl ?? true;
     for (let i = 0; i < (options.loopDevices ?? 8); i++) this.loops.set(i, null);
     this.loop = this.makeLoopApi();
     this.dm = options.dm === false ? null : this.makeDmApi();
     this.mounts = this.makeMountApi();
+    this.nodes = this.makeMapperDir();
+    this.locks = {
+      withLock: (subject, device, work, waitMs) => withLock(lockKey(subject), device, work, waitMs),
+      // Runs on one fake never race for an image's loop.
+      lockImage: () => ({ release() {} }),
+    };
   }
 
   // ---- set-up helpers for tests -------------------------------------------------------------
@@ -218,7 +253,7 @@ export class FakeKernel implements Kernel {
   }
 
   /** A read-only view of one of the fake block devices (disk, loop, or dm map). */
-  openDisk(path: string): Disk {
+  deviceDisk(path: string): Disk {
     const device = this.resolve(path);
     if (!device) throw kernelError('open', path, 'ENOENT');
     const info = this.infoOf(device, path);
@@ -233,7 +268,91 @@ export class FakeKernel implements Kernel {
     };
   }
 
-  // ---- Kernel ---------------------------------------------------------------------------------
+  // ---- Machine --------------------------------------------------------------------------------
+
+  stat(path: string): PathKind {
+    if (this.isBlockDevice(path)) return 'block';
+    // A symlink in the fake /dev/mapper (the loop backend's) is followed, as stat(2) does.
+    const link = this.mapper.get(posix.basename(path));
+    if (posix.dirname(path) === '/dev/mapper' && link?.kind === 'symlink') return this.stat(link.target);
+    if (this.files.has(path)) return 'file';
+    const st = statSync(path);
+    return st.isFile() ? 'file' : st.isBlockDevice() ? 'block' : 'other';
+  }
+
+  realpath(path: string): string {
+    return this.isBlockDevice(path) || this.files.has(path) ? path : realpathSync(path);
+  }
+
+  fileSize(path: string): number {
+    const bytes = this.files.get(path);
+    if (bytes) return bytes.length;
+    return statSync(path).size;
+  }
+
+  /** Fake devices and in-memory files are read from memory; any other path is a real file. */
+  openDisk(path: string, size: number, sectorSize: number): FileDisk {
+    if (this.isBlockDevice(path)) return closable(this.deviceDisk(path), path);
+    const bytes = this.files.get(path);
+    if (!bytes) return openFileDisk(path, size, sectorSize);
+    const view = bytes.subarray(0, size);
+    return closable(
+      {
+        size,
+        sectorSize,
+        readAt: (offset, length) =>
+          offset < 0 || offset >= size ? new Uint8Array(0) : view.subarray(offset, offset + length),
+      },
+      path,
+    );
+  }
+
+  blockFacts(path: string): BlockFacts | undefined {
+    if (!this.isBlockDevice(path)) return undefined;
+    const info = this.blockDevice(path);
+    let dm: DmMapInfo | undefined;
+    try {
+      dm = this.dm?.infoByDevNo(info.devno);
+    } catch {
+      dm = undefined;
+    }
+    return {
+      devno: info.devno,
+      sizeBytes: info.sizeBytes,
+      logicalSectorSize: info.logicalSectorSize,
+      ...(dm ? { dm: { name: dm.name, uuid: dm.uuid } } : {}),
+    };
+  }
+
+  deviceNumber(path: string): DevNo | undefined {
+    const device = this.resolve(path);
+    return device ? this.ownInfoOf(device, path).devno : undefined;
+  }
+
+  /** Like sysfs `holders`: the maps stacked on a device (a loop over it is not one). */
+  holders(devno: DevNo): Holder[] {
+    const text = formatDevNo(devno);
+    return [...this.maps.values()]
+      .filter((map) => map.table.some((target) => target.params.split(' ')[0] === text))
+      .sort((a, b) => a.minor - b.minor)
+      .map((map) => ({ kernelName: `dm-${map.minor}`, dmName: map.name }));
+  }
+
+  /** Mounted, held by a map, or open (setOpenCount): the cases where O_EXCL fails. */
+  heldExclusively(path: string): boolean {
+    const device = this.resolve(path);
+    if (!device) return false;
+    const { devno } = this.ownInfoOf(device, path);
+    if (this.mountTable.some((entry) => sameDevNo(entry.devno, devno))) return true;
+    if (this.holders(devno).length > 0) return true;
+    if ('map' in device) return device.map.openCount > 0;
+    if ('loop' in device) return device.loop.openCount > 0;
+    return false;
+  }
+
+  deviceMapperPresent(): boolean {
+    return this.dm !== null;
+  }
 
   blockDevice(path: string): BlockDeviceInfo {
     this.inject('blockDevice', path);
@@ -273,12 +392,6 @@ export class FakeKernel implements Kernel {
     } catch {
       return false;
     }
-  }
-
-  private fileSize(path: string): number {
-    const bytes = this.files.get(path);
-    if (bytes) return bytes.length;
-    return statSync(path).size;
   }
 
   private readFile(path: string, offset: number, length: number): Uint8Array {
@@ -344,13 +457,13 @@ export class FakeKernel implements Kernel {
     return map.table.reduce((end, t) => Math.max(end, t.start + t.length), 0) * 512;
   }
 
-  private infoOf(device: NonNullable<ReturnType<FakeKernel['resolve']>>, path: string): BlockDeviceInfo {
+  private infoOf(device: NonNullable<ReturnType<FakeMachine['resolve']>>, path: string): BlockDeviceInfo {
     const info = this.ownInfoOf(device, path);
     return this.forcedReadOnly.has(formatDevNo(info.devno)) ? { ...info, readOnly: true } : info;
   }
 
   /** What the device is by itself, before any BLKROSET. */
-  private ownInfoOf(device: NonNullable<ReturnType<FakeKernel['resolve']>>, path: string): BlockDeviceInfo {
+  private ownInfoOf(device: NonNullable<ReturnType<FakeMachine['resolve']>>, path: string): BlockDeviceInfo {
     if ('disk' in device) {
       const { disk } = device;
       const size = 'bytes' in disk.source ? disk.source.bytes.length : this.fileSize(disk.source.file);
@@ -390,7 +503,7 @@ export class FakeKernel implements Kernel {
   }
 
   private readDevice(
-    device: NonNullable<ReturnType<FakeKernel['resolve']>>,
+    device: NonNullable<ReturnType<FakeMachine['resolve']>>,
     offset: number,
     length: number,
   ): Uint8Array {
@@ -445,7 +558,7 @@ export class FakeKernel implements Kernel {
     return path !== undefined && [...this.loops.values()].some((l) => l?.backing === path);
   }
 
-  private makeLoopApi(): LoopApi {
+  private makeLoopApi(): MachineLoops {
     const toDevice = (loop: FakeLoop): LoopDevice => ({
       index: loop.index,
       path: `/dev/loop${loop.index}`,
@@ -466,12 +579,16 @@ export class FakeKernel implements Kernel {
       while (this.loops.has(index)) index++;
       return index;
     };
+    const list = (): LoopDevice[] =>
+      [...this.loops.values()]
+        .filter((l): l is FakeLoop => l !== null)
+        .sort((a, b) => a.index - b.index)
+        .map(toDevice);
     return {
-      list: () =>
-        [...this.loops.values()]
-          .filter((l): l is FakeLoop => l !== null)
-          .sort((a, b) => a.index - b.index)
-          .map(toDevice),
+      list,
+      scan: list,
+      available: () => this.loopControl,
+      geometry: (loop) => this.blockDevice(loop.path),
       nextFreeIndex,
       attach: (backing: string, options: LoopAttachOptions): LoopDevice => {
         this.inject('loop.attach', backing);
@@ -594,8 +711,10 @@ export class FakeKernel implements Kernel {
     }
   }
 
-  private makeMountApi(): MountApi {
+  private makeMountApi(): MachineMounts {
     return {
+      defaultRoot: () => `${runDir()}/mnt`,
+      makeMountDir: ensureMountDir,
       list: () => this.mountTable.map((m) => ({ ...m })),
       mount: (source, target, fstype, options) => {
         this.inject('mount', source);
@@ -634,4 +753,78 @@ export class FakeKernel implements Kernel {
       },
     };
   }
+
+  private makeMapperDir(): FakeMachine['nodes'] {
+    const dir = '/dev/mapper';
+    const entries = this.mapper;
+    const describe = (name: string): string | undefined => {
+      const entry = entries.get(name);
+      if (!entry || entry.kind === 'node') return undefined;
+      return entry.kind === 'other' ? entry.what : `a symbolic link to ${entry.target}`;
+    };
+    const nodes: FakeMachine['nodes'] = {
+      path: dir,
+      blocker: (name, devno) => {
+        const entry = entries.get(name);
+        const linked = entry?.kind === 'symlink' ? this.deviceNumber(entry.target) : undefined;
+        if (linked && devno && sameDevNo(linked, devno)) return undefined;
+        const what = describe(name);
+        return what ? `${dir}/${name} exists and is ${what}, not a device node; not replacing it` : undefined;
+      },
+      created: async (name, devno) => {
+        const what = describe(name);
+        if (what) return `${dir}/${name} exists and is ${what}, not a device node; not replacing it`;
+        entries.set(name, { kind: 'node', devno });
+        this.nodeLog.push(`+${name}`);
+        return undefined;
+      },
+      removed: async (name, devno) => {
+        const entry = entries.get(name);
+        this.nodeLog.push(`-${name}`);
+        if (!entry) return undefined;
+        if (entry.kind === 'node' && sameDevNo(entry.devno, devno)) {
+          entries.delete(name);
+          return undefined;
+        }
+        return `${dir}/${name} is not this map's device node; left in place`;
+      },
+      renamed: async (from, to, devno) => {
+        const what = describe(to);
+        if (what) return `${dir}/${to} exists and is ${what}, not a device node; not replacing it`;
+        entries.set(to, { kind: 'node', devno });
+        const entry = entries.get(from);
+        if (entry?.kind === 'node' && sameDevNo(entry.devno, devno)) entries.delete(from);
+        this.nodeLog.push(`${from}>${to}`);
+        return undefined;
+      },
+      list: () => [...entries.keys()].sort(),
+      entry: (name): MapperEntry => {
+        const entry = entries.get(name);
+        if (!entry) return { kind: 'absent' };
+        return entry.kind === 'symlink' ? { kind: 'symlink', target: entry.target } : { kind: 'other' };
+      },
+      link: (name, target) => {
+        if (entries.has(name)) throw kernelError('symlink', `${dir}/${name}`, 'EEXIST');
+        entries.set(name, { kind: 'symlink', target: posix.resolve(dir, target) });
+      },
+      unlink: (name) => {
+        if (!entries.delete(name)) throw kernelError('unlink', `${dir}/${name}`, 'ENOENT');
+      },
+      plant: (name, what) => void entries.set(name, { kind: 'other', what }),
+    };
+    return nodes;
+  }
 }
+
+/** A Disk with a no-op close, as openDisk hands out. */
+const closable = (disk: Disk, path: string): FileDisk => ({
+  path,
+  get size() {
+    return disk.size;
+  },
+  get sectorSize() {
+    return disk.sectorSize;
+  },
+  readAt: (offset, length) => disk.readAt(offset, length),
+  close() {},
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FakeKernel } from '../src/kernel/fake.js';
 import { KernelError } from '../src/kernel/types.js';
+import { FakeMachine } from './support/fake-machine.js';
 
 const image = (sectors: number) => {
   const bytes = new Uint8Array(sectors * 512);
@@ -8,9 +8,9 @@ const image = (sectors: number) => {
   return bytes;
 };
 
-describe('FakeKernel loops', () => {
+describe('FakeMachine loops', () => {
   it('hands out the lowest free index and reads through the loop', () => {
-    const k = new FakeKernel({ loopDevices: 2 });
+    const k = new FakeMachine({ loopDevices: 2 });
     k.addFile('/img/a.img', image(100));
     expect(k.loop.nextFreeIndex()).toBe(0);
     const a = k.loop.attach('/img/a.img', { readOnly: false });
@@ -19,23 +19,23 @@ describe('FakeKernel loops', () => {
     expect(b.index).toBe(1);
     expect(k.loop.nextFreeIndex()).toBe(2);
     expect(k.blockDevice('/dev/loop1')).toMatchObject({ sizeBytes: 99 * 512, readOnly: true });
-    expect(k.openDisk('/dev/loop1').readAt(0, 1)[0]).toBe(0xab);
+    expect(k.deviceDisk('/dev/loop1').readAt(0, 1)[0]).toBe(0xab);
     k.loop.detach('/dev/loop0');
     expect(k.loop.nextFreeIndex()).toBe(0);
     expect(k.loop.list().map((l) => l.path)).toEqual(['/dev/loop1']);
   });
 
   it('rounds a loop size down to whole sectors', () => {
-    const k = new FakeKernel();
+    const k = new FakeMachine();
     k.addFile('/img/odd', new Uint8Array(1000));
     const loop = k.loop.attach('/img/odd', { readOnly: false });
     expect(k.blockDevice(loop.path).sizeBytes).toBe(512);
   });
 });
 
-describe('FakeKernel device-mapper', () => {
+describe('FakeMachine device-mapper', () => {
   const setup = () => {
-    const k = new FakeKernel();
+    const k = new FakeMachine();
     k.addFile('/img/d.img', image(2048));
     const loop = k.loop.attach('/img/d.img', { readOnly: false });
     return { k, dm: k.dm!, loop };
@@ -51,7 +51,7 @@ describe('FakeKernel device-mapper', () => {
     await expect(dm.create('loop0p1', 'part9-x', table, { readOnly: false })).rejects.toThrow(KernelError);
     await expect(dm.create('other', 'part1-x', table, { readOnly: false })).rejects.toThrow(/busy/);
     expect(dm.info('loop0p1')).toMatchObject({ uuid: 'part1-x', openCount: 0, readOnly: false });
-    expect(k.openDisk('/dev/mapper/loop0p1').readAt(0, 1)[0]).toBe(0xab);
+    expect(k.deviceDisk('/dev/mapper/loop0p1').readAt(0, 1)[0]).toBe(0xab);
     expect(k.calls).toContain('dm.create loop0p1');
   });
 
@@ -103,13 +103,13 @@ describe('FakeKernel device-mapper', () => {
   });
 
   it('can be a kernel without device-mapper', () => {
-    expect(new FakeKernel({ dm: false }).dm).toBeNull();
+    expect(new FakeMachine({ dm: false }).dm).toBeNull();
   });
 });
 
-describe('FakeKernel mounts', () => {
+describe('FakeMachine mounts', () => {
   it('mounting holds the map open until unmounted', async () => {
-    const k = new FakeKernel();
+    const k = new FakeMachine();
     k.addDisk('/dev/sdz', image(64));
     await k.dm!.create('sdz1', 'u', [{ start: 0, length: 8, type: 'linear', params: '8:0 0' }], {
       readOnly: false,
