@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMachine } from '../src/kernel/machine.js';
 import { runCli, t01 } from './cli-helpers.js';
 
@@ -15,7 +15,11 @@ const bundle = join(import.meta.dirname, '..', 'dist', 'cli', 'kpartx.cjs');
 describe.skipIf(!existsSync(bundle))(
   'dist/cli/kpartx.cjs (skipped until scripts/bundle-cli.mjs has run)',
   () => {
-    const work = mkdtempSync(join(tmpdir(), 'kpartx-bundle-'));
+    // Made when the tests run, not when they are collected: a skipped suite leaves no directory.
+    let work = '';
+    beforeAll(() => {
+      work = mkdtempSync(join(tmpdir(), 'kpartx-bundle-'));
+    });
     afterAll(() => rmSync(work, { recursive: true, force: true }));
 
     it('lists an image like the sources, without loading a native addon', async () => {

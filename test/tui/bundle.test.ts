@@ -9,7 +9,7 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync, utimesSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const dist = join(import.meta.dirname, '..', '..', 'dist', 'tui');
 const bundle = join(dist, 'bundle', 'app.cjs');
@@ -26,7 +26,11 @@ function load(cacheFile: string): { cacheUsed: boolean; exports: string[] } {
 }
 
 describe.skipIf(!existsSync(cache))('dist/tui/bundle (skipped until scripts/bundle-tui.mjs has run)', () => {
-  const work = mkdtempSync(join(tmpdir(), 'kpartx-tui-bundle-'));
+  // Made when the tests run, not when they are collected: a skipped suite leaves no directory.
+  let work = '';
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), 'kpartx-tui-bundle-'));
+  });
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   it('loads the engine and the app with the code the build saved', () => {
