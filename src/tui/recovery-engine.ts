@@ -59,14 +59,21 @@ function passwordText(account: Account): string {
   }
 }
 
+/** pam_unix never ages a password whose maximum is this large (99999 is "never" in every distribution). */
+const NEVER_DAYS = 10_000;
+
 function accountView(account: Account): AccountView {
   const expiry = [
-    account.passwordExpires?.date
-      ? `password ${account.passwordExpires.date}${account.passwordExpired ? ' (expired)' : ''}`
-      : '',
-    account.accountExpires?.date
-      ? `account ${account.accountExpires.date}${account.accountExpired ? ' (expired)' : ''}`
-      : '',
+    account.accountExpired
+      ? `account expired ${account.accountExpires?.date ?? ''}`.trim()
+      : account.accountExpires?.date
+        ? `account until ${account.accountExpires.date}`
+        : '',
+    account.passwordExpired && (account.maxDays ?? 0) < NEVER_DAYS
+      ? 'password expired'
+      : account.passwordExpires?.date && (account.maxDays ?? NEVER_DAYS) < NEVER_DAYS
+        ? `password until ${account.passwordExpires.date}`
+        : '',
   ].filter(Boolean);
   const resettable = account.passwordSource === 'shadow';
   return {
