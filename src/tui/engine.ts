@@ -855,7 +855,15 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
           madeHere.mounts.add(mount.mountpoint);
           throw new TuiError(readOnlyMapWhy(mount.source));
         }
-        const mounted = again(false);
+        let mounted: ReturnType<typeof again>;
+        try {
+          mounted = again(false);
+        } catch (error) {
+          // The filesystem refused to be written: it is mounted read-only again, as it was.
+          again(true);
+          madeHere.mounts.add(mount.mountpoint);
+          throw new TuiError(`${errorText(error)}; mounted read-only again`);
+        }
         madeHere.mounts.add(mounted.mountpoint);
         return mounted;
       },
