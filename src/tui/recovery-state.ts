@@ -143,7 +143,13 @@ export function recoveryReducer(state: RecoveryState, action: RecoveryAction): R
     case 'written':
       return { ...state, view: 'done', busy: false, ...forgetPassword, preview: null, done: action.done };
     case 'error':
-      return { ...state, busy: false, error: action.message };
+      // A password the hash refuses is typed again from the start.
+      return {
+        ...state,
+        ...(state.view === 'password' ? forgetPassword : {}),
+        busy: false,
+        error: action.message,
+      };
     case 'back':
       // confirm → password entry again (nothing written); password → accounts; accounts → mount.
       if (state.view === 'confirm' || state.view === 'password')
