@@ -191,6 +191,36 @@ function buildDemoImage(dir) {
   mkdirSync(join(content, 'etc'), { recursive: true });
   mkdirSync(join(content, 'home', 'demo'), { recursive: true });
   writeFileSync(join(content, 'etc', 'hostname'), 'demo\n');
+  // A Linux root the mount session recognises, with accounts for the accounts screen.
+  writeFileSync(
+    join(content, 'etc', 'os-release'),
+    'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n',
+  );
+  writeFileSync(
+    join(content, 'etc', 'passwd'),
+    [
+      'root:x:0:0:root:/root:/bin/bash',
+      'daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin',
+      'demo:x:1000:1000:Demo:/home/demo:/bin/bash',
+      'backup:x:1001:1001::/home/backup:/bin/bash',
+      '',
+    ].join('\n'),
+  );
+  // Hashes of throwaway passwords: the screen never shows them.
+  const hash = '$y$j9T$6n71zsezNxhhpvX5$EFKgwCp5Vl9GyGZ/5pvAkVpC3Fhex7GjPAvANb.Nv.D';
+  writeFileSync(
+    join(content, 'etc', 'shadow'),
+    [
+      `root:${hash}:19800:0:99999:7:::`,
+      'daemon:*:19800:0:99999:7:::',
+      `demo:!${hash}:19810:0:99999:7:::`,
+      `backup:${hash}:19000:0:90:7::19500:`,
+      '',
+    ].join('\n'),
+    { mode: 0o640 },
+  );
+  mkdirSync(join(content, 'bin'), { recursive: true });
+  writeFileSync(join(content, 'bin', 'sh'), '');
   writeFileSync(join(content, 'README.txt'), 'A demo root filesystem.\n');
   const fs = join(dir, 'root.ext4');
   run('mkfs.ext4', ['-q', '-F', '-L', 'root', '-d', content, fs, '32M']);
@@ -278,7 +308,11 @@ async function main() {
     await press('m', 'Mount read-only');
     await press('Down', /❯ loop\d+p2/);
     await press('Enter', /Mounted .*\(ext4, read-only, noexec\)/);
+    await waitFor('System: Debian GNU/Linux 12 root');
     await capture('06-mount-session');
+    await press('a', 'Accounts of Debian GNU/Linux 12 root');
+    await capture('09-accounts');
+    await press('Escape', 'Top of the tree:');
 
     await press('x', /map\(s\) removed/);
     await capture('07-unmap-progress');

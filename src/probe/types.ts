@@ -22,6 +22,8 @@ export interface ContentInfo {
   volumeGroup?: string;
   /** A filesystem the kernel mounts as it is (no unlocking, assembling or activating first). */
   mountable: boolean;
+  /** NTFS: the volume's dirty flag is set (not cleanly unmounted); it is never mounted read-write. */
+  dirty?: boolean;
   /** What to run next, with `/dev/mapper/<map>` standing for the mapped partition (hintFor in hints.ts fills in a real one). */
   hint?: string;
 }

@@ -18,6 +18,7 @@ import MountSession from './components/MountSession.js';
 import Options from './components/Options.js';
 import Preview from './components/Preview.js';
 import Progress from './components/Progress.js';
+import Recovery, { systemLines } from './components/Recovery.js';
 import SourceList from './components/SourceList.js';
 import { displayed } from './display.js';
 import { truncate } from './format.js';
@@ -103,8 +104,11 @@ function helpKeys(state: AppState, isRoot: boolean): KeyHelp[] {
           { key: 'Enter', label: 'back' },
           { key: 'q', label: 'quit' },
         ];
+      if (state.mount.mount && state.recovery.view) return recoveryHelp(state);
       if (state.mount.mount)
         return [
+          ...(state.recovery.system?.kind === 'linux' ? [{ key: 'a', label: 'accounts' }] : []),
+          ...(state.mount.mount.readOnly ? [{ key: 'w', label: 'read-write' }] : []),
           { key: 's', label: 'shell here' },
           { key: 'u', label: 'unmount' },
           { key: 'x', label: 'unmount + unmap' },
@@ -118,6 +122,31 @@ function helpKeys(state: AppState, isRoot: boolean): KeyHelp[] {
         { key: 'Esc', label: 'back' },
         { key: 'q', label: 'quit' },
       ];
+  }
+}
+
+function recoveryHelp(state: AppState): KeyHelp[] {
+  switch (state.recovery.view) {
+    case 'accounts':
+      return [
+        { key: '↑↓', label: 'move' },
+        { key: 'Enter', label: 'reset password' },
+        ...(state.mount.mount?.readOnly ? [{ key: 'w', label: 'read-write' }] : []),
+        { key: 'Esc', label: 'back' },
+      ];
+    case 'password':
+      return [
+        { key: 'Enter', label: state.recovery.entry === 'first' ? 'next' : 'check' },
+        { key: 'Esc', label: 'cancel' },
+      ];
+    case 'confirm':
+      return [
+        { key: 'y', label: 'write' },
+        { key: 'u/f/e', label: 'options' },
+        { key: 'n/Esc', label: 'back' },
+      ];
+    default:
+      return [{ key: 'Enter', label: 'back to the accounts' }];
   }
 }
 
@@ -137,7 +166,9 @@ function title(state: AppState, isRoot: boolean): string {
             ? ' · cleaning up'
             : ' · deleting'
         : state.screen === 'mount'
-          ? ' · mount session'
+          ? state.recovery.view && state.mount.mount
+            ? ' · accounts'
+            : ' · mount session'
           : '';
   return `kpartx-tui${where}${screen}${isRoot ? '' : ' · not root: browsing only'}`;
 }
@@ -253,7 +284,13 @@ export default function App({
         theme={theme}
       />
     );
+  } else if (state.screen === 'mount' && state.mount.mount && state.recovery.view) {
+    content = (
+      <Recovery state={state.recovery} mount={state.mount.mount} width={width} height={body} theme={theme} />
+    );
   } else if (state.screen === 'mount') {
+    const recovery = state.recovery;
+    const onThisMount = recovery.mountpoint !== null && recovery.mountpoint === state.mount.mount?.mountpoint;
     content = (
       <MountSession
         maps={inspection.existing}
@@ -267,6 +304,7 @@ export default function App({
           const map = raw.inspection?.existing[index];
           if (map) actions.mountSelected(map.path);
         }}
+        {...(onThisMount ? { system: systemLines(recovery.system, recovery.systemError, width, 4) } : {})}
       />
     );
   }

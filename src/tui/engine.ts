@@ -39,6 +39,7 @@ import { type DevNo, formatDevNo, sameDevNo } from '../io/devno.js';
 import { decodeUtf8Visibly } from '../io/display-text.js';
 import { createMachine } from '../kernel/machine.js';
 import { type ContentInfo, describeContent, hintFor, probeContent } from '../probe/index.js';
+import { hiberfilState } from '../recovery/hibernation.js';
 import type {
   ExistingMapView,
   Inspection,
@@ -54,6 +55,8 @@ import type {
   TuiEngine,
 } from './model.js';
 import { TuiError } from './model.js';
+import { createRecoveryEngine, type RecoveryDeps } from './recovery-engine.js';
+import { ntfsWriteRefusal, readOnlyMapWhy } from './recovery-mount.js';
 import { listSources, sniff } from './sources.js';
 
 export interface TuiEngineDeps {
@@ -66,6 +69,8 @@ export interface TuiEngineDeps {
   isRoot?: boolean;
   /** Builds the backend of a kind (tests wrap one to fail on purpose). */
   backend?: (kind: BackendKind, machine: Machine) => MapBackend | Promise<MapBackend>;
+  /** The host's crypt library, xattr calls and clock for password resets (the host's by default). */
+  recovery?: RecoveryDeps;
 }
 
 const TREE_ENTRIES = 40;
@@ -793,7 +798,66 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     return sessionOf(await kernel());
   }
 
-  return {
+  /**
+   * A read-only mount of the session, mounted again read-write on the same mountpoint. Everything
+   * that would refuse is checked while it is still mounted read-only; a map that turns out
+   * read-only once unmounted is mounted read-only again, and the reason said.
+   */
+  async function remountWritable(mount: MountView): Promise<MountView> {
+    if (!mount.readOnly) return mount;
+    const k = await kernel();
+    if (mount.fstype === 'ntfs3' || mount.fstype === 'ntfs') {
+      const refusal = ntfsWriteRefusal(mount.source, {
+        dirty: mapContentInfo(mount.source)?.dirty === true,
+        hiberfil: hiberfilState(mount.mountpoint),
+      });
+      if (refusal) throw new TuiError(refusal);
+    }
+    return deferSignals(
+      async () => {
+        const s = sessionOf(k);
+        const again = (readOnly: boolean) =>
+          s.mount({
+            name: basename(mount.source),
+            device: mount.source,
+            readOnly,
+            exec: mount.exec,
+            fstype: mount.fstype,
+            mountpoint: mount.mountpoint,
+          });
+        s.unmount(mount.mountpoint);
+        madeHere.mounts.delete(mount.mountpoint);
+        if (k.blockDevice(mount.source).readOnly) {
+          again(true);
+          madeHere.mounts.add(mount.mountpoint);
+          throw new TuiError(readOnlyMapWhy(mount.source));
+        }
+        let mounted: ReturnType<typeof again>;
+        try {
+          mounted = again(false);
+        } catch (error) {
+          // The filesystem refused to be written: it is mounted read-only again, as it was.
+          again(true);
+          madeHere.mounts.add(mount.mountpoint);
+          throw new TuiError(`${errorText(error)}; mounted read-only again`);
+        }
+        madeHere.mounts.add(mounted.mountpoint);
+        return mounted;
+      },
+      () => `the remount of ${mount.mountpoint} ran to its end first`,
+    ).then((mounted) => ({
+      source: mount.source,
+      mountpoint: mounted.mountpoint,
+      readOnly: mounted.readOnly,
+      exec: mounted.exec,
+      fstype: mounted.fstype,
+      tree: listTree(mounted.mountpoint),
+    }));
+  }
+
+  const engine: TuiEngine = {
+    recovery: createRecoveryEngine(deps.recovery),
+    remountWritable,
     isRoot: deps.isRoot ?? process.geteuid?.() === 0,
     listSources: (extra: string[]): SourceEntry[] =>
       listSources(extra, cwd).map((entry) => {
@@ -809,6 +873,16 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     async mount(mapPath, { readOnly, exec }): Promise<MountView> {
       const adopted = mountedAlready(await kernel(), mapPath);
       if (adopted) return adopted;
+      // NTFS is looked at read-only first (dirty flag, hiberfil.sys) before it may be written.
+      if (!readOnly && mountType(mapPath) === 'ntfs3') {
+        const looked = await engine.mount(mapPath, { readOnly: true, exec });
+        try {
+          return await remountWritable(looked);
+        } catch (error) {
+          await engine.unmount(looked);
+          throw error;
+        }
+      }
       return deferSignals(
         async () => {
           const s = await session();
@@ -845,4 +919,5 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     },
     leftovers,
   };
+  return engine;
 }

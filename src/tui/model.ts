@@ -3,6 +3,7 @@
  * engine results into these shapes; components only ever see them, so every screen can be rendered
  * from plain data in tests.
  */
+import type { RecoveryEngine } from './recovery-model.js';
 
 export type SourceKind = 'disk' | 'loop' | 'dm' | 'md' | 'nbd' | 'virtio' | 'image' | 'file';
 
@@ -201,6 +202,13 @@ export interface MountView {
 
 /** What the TUI needs from the engine and the kernel. The real one and the test ones implement it. */
 export interface TuiEngine {
+  /** Recognising the system on a mounted filesystem, its accounts, password resets. */
+  readonly recovery: RecoveryEngine;
+  /**
+   * Mount the session's read-only mount read-write, in place; refused with the reason when the map
+   * is read-only or the filesystem must not be written (hibernated or dirty NTFS).
+   */
+  remountWritable(mount: MountView): Promise<MountView>;
   /** Effective uid is 0: actions that change the kernel are allowed. */
   readonly isRoot: boolean;
   listSources(extraPaths: string[]): SourceEntry[];

@@ -13,6 +13,7 @@ import type {
   SourceEntry,
   TuiEngine,
 } from '../../src/tui/model.js';
+import type { RecoveryEngine } from '../../src/tui/recovery-model.js';
 
 export const SOURCES: SourceEntry[] = [
   {
@@ -90,6 +91,18 @@ export interface ScriptedEngineOptions {
  */
 export class ScriptedEngine implements TuiEngine {
   readonly isRoot: boolean;
+  /** Its filesystems hold no system the app knows (the real adapter is tested in accounts.test.tsx). */
+  readonly recovery: RecoveryEngine = {
+    findSystem: () => null,
+    listAccounts: () => [],
+    prepareReset: () => {
+      throw new Error('no system here');
+    },
+    commitReset: () => {
+      throw new Error('no system here');
+    },
+    discardReset: () => {},
+  };
   mapped = new Set<number>();
   mounted: MountView | null = null;
   readonly calls: string[] = [];
@@ -223,6 +236,11 @@ export class ScriptedEngine implements TuiEngine {
       fstype: 'ext4',
       tree: ['etc/', 'hello.txt'],
     };
+    return this.mounted;
+  }
+  async remountWritable(mount: MountView): Promise<MountView> {
+    this.calls.push(`remount ${mount.source} rw`);
+    this.mounted = { ...mount, readOnly: false };
     return this.mounted;
   }
   listTree(): string[] {

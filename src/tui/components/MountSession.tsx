@@ -16,6 +16,8 @@ export interface MountSessionProps {
   onHighlight: (index: number) => void;
   /** The index in `maps` of the chosen map (the raw path stays with the caller). */
   onSelect: (index: number) => void;
+  /** What system the mount holds (Recovery's systemLines), under the mount line. */
+  system?: string[];
 }
 
 /** What the session did last; the newest line wraps, so an error is read in full. */
@@ -84,7 +86,8 @@ export default function MountSession(props: MountSessionProps) {
   }
   if (state.mount) {
     const { mount } = state;
-    const treeRows = Math.max(1, height - 4 - log.length);
+    const system = props.system ?? [];
+    const treeRows = Math.max(1, height - 4 - log.length - system.length);
     return (
       <Box flexDirection="column" width={width}>
         <Text bold color={theme.ok} wrap="truncate">
@@ -94,6 +97,11 @@ export default function MountSession(props: MountSessionProps) {
           )}
         </Text>
         <Text wrap="truncate">{truncate(`  on ${mount.mountpoint}`, width)}</Text>
+        {system.length > 0 ? (
+          <Text bold color={theme.accent} wrap="truncate">
+            {system.join('\n')}
+          </Text>
+        ) : null}
         <Text bold>Top of the tree:</Text>
         {mount.tree.length === 0 ? <Text dimColor> (empty)</Text> : null}
         {mount.tree.slice(0, treeRows).map((entry) => (

@@ -11,6 +11,12 @@ import type {
   SourceEntry,
 } from '../model.js';
 import { DEFAULT_OPTIONS } from '../model.js';
+import {
+  initialRecoveryState,
+  type RecoveryAction,
+  type RecoveryState,
+  recoveryReducer,
+} from '../recovery-state.js';
 import { initialMountState, type MountAction, type MountState, mountReducer } from './use-mount-state.js';
 import { type OptionsAction, optionsReducer } from './use-options-state.js';
 import { progressReducer } from './use-progress-state.js';
@@ -52,6 +58,8 @@ export interface AppState {
   op: Operation | null;
   mountIndex: number;
   mount: MountState;
+  /** The system on the session's mount, its accounts and a password reset. */
+  recovery: RecoveryState;
   message: Message | null;
   /** The app is on its way out (unmounting, looking at what stays): keys do nothing more. */
   leaving: boolean;
@@ -73,6 +81,7 @@ export const initialAppState: AppState = {
   op: null,
   mountIndex: 0,
   mount: initialMountState,
+  recovery: initialRecoveryState,
   message: null,
   leaving: false,
 };
@@ -96,6 +105,7 @@ export type AppAction =
   | { type: 'mount-open' }
   | { type: 'mount-move'; delta: number }
   | { type: 'mount'; action: MountAction }
+  | { type: 'recovery'; action: RecoveryAction }
   | { type: 'message'; message: Message | null }
   | { type: 'leaving'; text: string };
 
@@ -196,6 +206,8 @@ export function appReducer(state: AppState, action: AppAction): AppState {
     }
     case 'mount':
       return { ...state, mount: mountReducer(state.mount, action.action) };
+    case 'recovery':
+      return { ...state, recovery: recoveryReducer(state.recovery, action.action) };
     case 'message':
       return { ...state, message: action.message };
     case 'leaving':

@@ -1,5 +1,6 @@
 /** Keys of the confirmation, progress and mount screens. */
 import type { Key } from 'ink';
+import { recoveryKey } from '../recovery-keys.js';
 import type { AppState } from './use-app-state.js';
 import type { AppActions } from './use-kpartx-app.js';
 
@@ -17,6 +18,10 @@ export function progressKey(state: AppState, actions: AppActions, input: string,
 export function mountKey(state: AppState, actions: AppActions, input: string, key: Key): void {
   const { phase, mount } = state.mount;
   if (phase === 'working') return;
+  if (mount && state.recovery.view) {
+    recoveryKey(state.recovery, actions.recovery, input, key);
+    return;
+  }
   if (phase === 'clean') {
     if (key.escape || key.return) actions.back();
     else if (input === 'q') actions.quit();
@@ -24,6 +29,8 @@ export function mountKey(state: AppState, actions: AppActions, input: string, ke
   }
   if (mount) {
     if (input === 's') actions.openShell();
+    else if (input === 'a') actions.recovery.openAccounts();
+    else if (input === 'w') actions.recovery.remountWritable();
     else if (input === 'u') actions.unmount();
     else if (input === 'x') actions.finishSession();
     else if (input === 'q') actions.quit();

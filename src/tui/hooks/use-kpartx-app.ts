@@ -16,6 +16,7 @@ import { type LeaveResult, leftoverLines } from '../leaving.js';
 import type { Inspection, MapOptions, MountView, OpOutcome, TuiEngine } from '../model.js';
 import { type AppState, appReducer, initialAppState, type OpKind } from './use-app-state.js';
 import type { OptionsAction } from './use-options-state.js';
+import { type RecoveryActions, useRecoveryActions } from './use-recovery.js';
 
 /** Hands the terminal to a child process and takes it back (alternate screen, raw mode). */
 export interface TerminalControl {
@@ -46,6 +47,8 @@ export interface AppActions {
   finishSession(): void;
   quit(): void;
   interrupt(): void;
+  /** The system on the mount, its accounts, a password reset. */
+  recovery: RecoveryActions;
 }
 
 /** Lets React paint between engine events. */
@@ -281,6 +284,8 @@ export function useKpartxApp(
     }
   }, [engine, leaveInterrupted, lookAgain]);
 
+  const recovery = useRecoveryActions(engine, dispatch, stateRef, mounted, leaveInterrupted);
+
   const actions: AppActions = useMemo(
     () => ({
       highlightSource: (index) => dispatch({ type: 'source-highlight', index }),
@@ -346,6 +351,7 @@ export function useKpartxApp(
           (mount) => {
             mounted.current = mount;
             dispatch({ type: 'mount', action: { type: 'mounted', mount } });
+            recovery.recognise(mount);
             lookAgain();
           },
           (error) => {
@@ -408,9 +414,11 @@ export function useKpartxApp(
         }
         void leave(0, []);
       },
+      recovery,
     }),
     [
       confirmClean,
+      recovery,
       engine,
       inspect,
       leave,
