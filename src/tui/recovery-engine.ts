@@ -6,14 +6,14 @@
 import { errorText } from '../engine/errors.js';
 import type { CryptLibrary } from '../kernel/libcrypt.js';
 import type { XattrApi } from '../kernel/xattr.js';
-import { type Account, listGuestAccounts } from '../recovery/accounts.js';
+import { listGuestAccounts } from '../recovery/accounts.js';
 import { openDirectoryTree } from '../recovery/directory-tree.js';
-import { type FoundSystem, findSystem } from '../recovery/find-system.js';
+import { findSystem } from '../recovery/find-system.js';
 import { schemeName } from '../recovery/hash-policy.js';
-import { hiberfilState } from '../recovery/hibernation.js';
 import { commitPasswordReset, type PreparedReset, preparePasswordReset } from '../recovery/reset.js';
+import { accountView, systemView } from '../recovery/summary.js';
 import { type MountView, TuiError } from './model.js';
-import type { AccountView, RecoveryEngine, ResetDone, SystemView } from './recovery-model.js';
+import type { RecoveryEngine, ResetDone } from './recovery-model.js';
 
 export interface RecoveryDeps {
   /** The host's crypt library (loaded when absent; null: none, the built-in SHA-512 is used). */
@@ -21,78 +21,6 @@ export interface RecoveryDeps {
   xattrs?: XattrApi;
   /** Today's day number, for expiry (the host's clock when absent). */
   today?: () => number;
-}
-
-function systemView(found: FoundSystem, root: string): SystemView {
-  if (found.kind === 'windows') {
-    return {
-      kind: 'windows',
-      label: found.label,
-      hostname: null,
-      selinux: null,
-      notice: found.notice,
-      hibernated: hiberfilState(root) === 'hibernated',
-      warnings: [],
-    };
-  }
-  const { selinux } = found;
-  return {
-    kind: 'linux',
-    label: found.label,
-    hostname: found.hostname,
-    selinux: selinux ? `${selinux.mode ?? 'not set'}${selinux.policy ? ` (${selinux.policy})` : ''}` : null,
-    warnings: found.warnings,
-  };
-}
-
-function passwordText(account: Account): string {
-  const { password } = account;
-  switch (password.state) {
-    case 'set':
-      return `set (${schemeName(password.scheme)})`;
-    case 'locked':
-      return password.scheme ? `locked (${schemeName(password.scheme)})` : 'locked';
-    case 'no-login':
-      return 'no password login';
-    case 'empty':
-      return 'empty';
-  }
-}
-
-/** pam_unix never ages a password whose maximum is this large (99999 is "never" in every distribution). */
-const NEVER_DAYS = 10_000;
-
-function accountView(account: Account): AccountView {
-  const expiry = [
-    account.accountExpired
-      ? `account expired ${account.accountExpires?.date ?? ''}`.trim()
-      : account.accountExpires?.date
-        ? `account until ${account.accountExpires.date}`
-        : '',
-    account.passwordExpired && (account.maxDays ?? 0) < NEVER_DAYS
-      ? 'password expired'
-      : account.passwordExpires?.date && (account.maxDays ?? NEVER_DAYS) < NEVER_DAYS
-        ? `password until ${account.passwordExpires.date}`
-        : '',
-  ].filter(Boolean);
-  const resettable = account.passwordSource === 'shadow';
-  return {
-    name: account.name,
-    uid: account.uid,
-    shell: account.shell,
-    password: passwordText(account),
-    lastChange: account.mustChange ? 'must change' : (account.lastChange?.date ?? null),
-    expiry: expiry.length > 0 ? expiry.join(', ') : null,
-    resettable,
-    ...(resettable
-      ? {}
-      : {
-          notResettableWhy:
-            account.passwordSource === 'passwd'
-              ? 'its password is in /etc/passwd, not in shadow'
-              : 'passwd says "x" but shadow has no line for it',
-        }),
-  };
 }
 
 /** Recovery errors and unreadable trees read as one sentence in the status line. */

@@ -2,38 +2,8 @@
  * What the recovery screens show (the system on a mounted filesystem, its accounts, a planned and
  * a written password reset), as plain data: no hash, no password, nothing secret ever reaches it.
  */
+import type { AccountView, SystemView } from '../recovery/summary.js';
 import type { MountView } from './model.js';
-
-export interface SystemView {
-  kind: 'linux' | 'windows';
-  /** `Rocky Linux 9.4 root`, `Windows system`. */
-  label: string;
-  hostname: string | null;
-  /** `enforcing (targeted)`; null when the guest has no SELinux config. */
-  selinux: string | null;
-  /** Windows: what kpartx-tui cannot do here, and which tool can. */
-  notice?: string;
-  /** Windows: hibernated (or shut down with Fast Startup): never to be written. */
-  hibernated?: boolean;
-  /** Files that could not be read, named with the reason. */
-  warnings: string[];
-}
-
-export interface AccountView {
-  name: string;
-  uid: number;
-  shell: string;
-  /** `set (yescrypt)`, `locked`, `locked (sha512crypt)`, `no password login`, `empty`. */
-  password: string;
-  /** YYYY-MM-DD, `must change` (lastchg 0) or null. */
-  lastChange: string | null;
-  /** `password 2024-05-01`, `account 2025-01-01 (expired)`…; null when neither expires. */
-  expiry: string | null;
-  /** Its password is in shadow, so a reset can write it. */
-  resettable: boolean;
-  /** Why not, when it cannot. */
-  notResettableWhy?: string;
-}
 
 export interface ResetChoices {
   user: string;

@@ -4,9 +4,9 @@
  * functions (cut or wrapped to the width), so every screen is tested from plain data.
  */
 import { Box, Text } from 'ink';
+import type { AccountView, SystemView } from '../../recovery/summary.js';
 import { padEnd, truncate, visibleWindow } from '../format.js';
 import type { MountView } from '../model.js';
-import type { AccountView, SystemView } from '../recovery-model.js';
 import type { RecoveryState } from '../recovery-state.js';
 import type { Theme } from '../theme.js';
 
