@@ -1,0 +1,104 @@
+/**
+ * The container layer: a VM disk image (qcow2, VMDK, VHD, VHDX, VDI) found where a raw disk was
+ * expected, opened through the probe's readers so the table and contents inside can be read
+ * without attaching anything. Bounded like the readers: a hostile header gives a problem, fast.
+ */
+import type { Disk } from '../../io/disk.js';
+import { type OpenedContainer, openContainer } from '../../probe/containers.js';
+import { errorText } from '../errors.js';
+import { containerAttach } from './attach.js';
+import type { ContainerLayer } from './types.js';
+
+export interface OpenedLayer {
+  layer: ContainerLayer;
+  /** The guest's disk, when it can be read; else the problem says why. */
+  guest: Disk | null;
+  close(): void;
+}
+
+function layerOf(opened: OpenedContainer): ContainerLayer {
+  return {
+    format: opened.format,
+    description: opened.description,
+    virtualSize: opened.virtualSize ?? null,
+    features: opened.features,
+    readable: opened.disk !== undefined,
+    problem: opened.problem?.message ?? null,
+    advice: opened.advice,
+    files: opened.files,
+    attach: containerAttach(opened.mappable),
+  };
+}
+
+/**
+ * Null when `disk` is no container (a raw disk). `name` is how messages name the image; `path` is
+ * its file, where relative backing files and extents are looked up.
+ */
+export function openContainerLayer(disk: Disk, name: string, path?: string): OpenedLayer | null {
+  // The first sector read here, so an I/O error reaches the caller as the disk's own error.
+  disk.readAt(0, 512);
+  let opened: OpenedContainer | null;
+  try {
+    opened = openContainer(disk, { name, ...(path ? { path } : {}) });
+  } catch (error) {
+    // openContainer only throws for an unreadable file: say so as a container problem of its own.
+    return {
+      layer: {
+        format: 'unknown',
+        description: 'unreadable image',
+        virtualSize: null,
+        features: [],
+        readable: false,
+        problem: errorText(error),
+        advice: [],
+        files: [],
+        attach: containerAttach(false),
+      },
+      guest: null,
+      close: () => {},
+    };
+  }
+  if (!opened) return null;
+  const close = opened.close;
+  return { layer: layerOf(opened), guest: opened.disk ?? null, close };
+}
+
+const GIB = 1024 ** 3;
+const MIB = 1024 ** 2;
+
+/** `20 GiB`, `512 MiB`, `1536 bytes`: exact when it divides, one decimal otherwise. */
+export function sizeText(bytes: number): string {
+  const unit = bytes >= GIB ? ['GiB', GIB] : bytes >= MIB ? ['MiB', MIB] : null;
+  if (!unit) return `${bytes} bytes`;
+  const value = bytes / (unit[1] as number);
+  return `${Number.isInteger(value) ? value : value.toFixed(1)} ${unit[0]}`;
+}
+
+/** `qcow2 image (virtual size 20 GiB)`, `VMware VMDK sparse image`… for one-line notes. */
+export function containerTitle(layer: ContainerLayer): string {
+  const what = layer.format === 'unknown' ? layer.description : `${layer.format} image`;
+  return layer.virtualSize === null ? what : `${what} (virtual size ${sizeText(layer.virtualSize)})`;
+}
+
+/**
+ * The one stderr line `kpartx -l` adds for a container (stdout stays the C tool's listing of the
+ * file's raw bytes): what it is and what to do. Null for a fixed VHD, whose bytes map as they are.
+ */
+export function containerListNote(operand: string, layer: ContainerLayer): string | null {
+  if (layer.attach.method === 'partition-map') return null;
+  const title = containerTitle(layer);
+  if (layer.problem) {
+    const next = layer.advice[0] ? `; ${layer.advice[0]}` : '';
+    return `${operand}: ${title}: its disk cannot be read here: ${layer.problem}${next}`;
+  }
+  if (!layer.readable) return `${operand}: ${title}: ${layer.advice[0] ?? 'its disk is not read here'}`;
+  return `${operand}: ${title}: the partitions inside are listed by kpartx-tui --json ${operand}; attach it with qemu-nbd to map them`;
+}
+
+/** Why an add of the container's file is refused: its bytes are not the guest's disk. */
+export function containerAddRefusal(operand: string, layer: ContainerLayer, nbdPresent: boolean): string {
+  const kernel = nbdPresent
+    ? `attach it with qemu-nbd --read-only --connect=/dev/nbd0 ${operand}, then map /dev/nbd0`
+    : `this kernel has no nbd (no /sys/module/nbd, no /dev/nbd0): try modprobe nbd, or convert it to a raw image with qemu-img convert -O raw ${operand} disk.raw and map that`;
+  return `${operand} is a ${containerTitle(layer)}: mapping its partitions needs nbd (qemu-nbd), not the file's own bytes; ${kernel}`;
+}
