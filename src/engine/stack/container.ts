@@ -95,10 +95,21 @@ export function containerListNote(operand: string, layer: ContainerLayer): strin
   return `${operand}: ${title}: the partitions inside are listed by kpartx-tui --json ${operand}; attach it with qemu-nbd to map them`;
 }
 
-/** Why an add of the container's file is refused: its bytes are not the guest's disk. */
-export function containerAddRefusal(operand: string, layer: ContainerLayer, nbdPresent: boolean): string {
-  const kernel = nbdPresent
-    ? `attach it with qemu-nbd --read-only --connect=/dev/nbd0 ${operand}, then map /dev/nbd0`
-    : `this kernel has no nbd (no /sys/module/nbd, no /dev/nbd0): try modprobe nbd, or convert it to a raw image with qemu-img convert -O raw ${operand} disk.raw and map that`;
-  return `${operand} is a ${containerTitle(layer)}: mapping its partitions needs nbd (qemu-nbd), not the file's own bytes; ${kernel}`;
+/** Why an add of a container's file is refused: its bytes are not the guest's disk. */
+export interface AddRefusal {
+  /** One line for a status bar. */
+  message: string;
+  /** The same in full, one line each (what it needs, what to do on this kernel). */
+  lines: string[];
+}
+
+export function containerAddRefusal(operand: string, layer: ContainerLayer, nbdPresent: boolean): AddRefusal {
+  const needs = `a ${layer.format} image is mapped through nbd (qemu-nbd), not from its file's bytes`;
+  const next = nbdPresent
+    ? `attach it: qemu-nbd --read-only --connect=/dev/nbd0 ${operand}, then map /dev/nbd0`
+    : `this kernel has no nbd (no /sys/module/nbd, no /dev/nbd0): modprobe nbd, or convert it: qemu-img convert -O raw ${operand} disk.raw`;
+  const message = nbdPresent
+    ? `Not mapped: a ${layer.format} image needs nbd: attach it with qemu-nbd, then map /dev/nbdN`
+    : `Not mapped: a ${layer.format} image needs nbd (qemu-nbd), and this kernel has no nbd`;
+  return { message, lines: [needs, next] };
 }

@@ -8,6 +8,7 @@ export {
   segmentTypeOf,
 } from './attach.js';
 export {
+  type AddRefusal,
   containerAddRefusal,
   containerListNote,
   containerTitle,
