@@ -165,8 +165,10 @@ export default function App({
   const body = height - 3;
   // The partition table gets up to 60% of the body; rows it does not need go to the maps preview.
   const maxTableRows = Math.max(3, Math.floor((body - 5) * 0.6));
-  // Partitions and the LVM rows under them.
-  const partitionCount = state.inspection ? tableLines(state.inspection.layout).length : maxTableRows;
+  // Partitions and the LVM rows under them; a container's line is taken from the table's rows.
+  const partitionCount = state.inspection
+    ? tableLines(state.inspection.layout).length + (state.inspection.layout.container ? 1 : 0)
+    : maxTableRows;
   const tableRows = Math.max(3, Math.min(maxTableRows, partitionCount + 1)); // + the header row
   const previewRows = Math.max(2, body - 5 - tableRows - 1);
 

@@ -175,7 +175,15 @@ export function PartitionTable({ layout, selected, width, tableRows, theme }: La
     lines.findIndex((line) => line.kind === 'partition' && line.index === selected),
   );
   const scrolls = lines.length > tableRows;
-  const { from, to } = visibleWindow(lines.length, selectedLine, scrolls ? tableRows - 1 : tableRows);
+  const height = scrolls ? tableRows - 1 : tableRows;
+  let { from, to } = visibleWindow(lines.length, selectedLine, height);
+  // A selected PV partition brings the VG and LV rows under it into view, as far as they fit.
+  let last = selectedLine;
+  while (lines[last + 1]?.kind === 'lvm') last++;
+  if (last >= to && last - selectedLine < height) {
+    from = last - height + 1;
+    to = last + 1;
+  }
   const rows = lines.slice(from, to);
   return (
     <Box flexDirection="column">
