@@ -4,7 +4,7 @@
  * step. Images made by sgdisk, mkfs and qemu-img.
  */
 
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,5 +52,16 @@ describe.skipIf(!canMakeDisks)(`kpartx -l on containers (${disksSkipReason})`, (
       expect(run.stdout.split('\n').filter(Boolean)).toHaveLength(3);
       if (canRunC) expect(run.stdout).toBe(cStdout(file));
     }
+  });
+
+  it('a compressed image is named with what to do first, not sent to qemu-nbd', async () => {
+    const file = `${disks.raw}.xz`;
+    execFileSync('xz', ['-k', '-0', '-T1', disks.raw]);
+    const run = await runCli(['-l', file]);
+    const notes = run.stderr.split('\n').filter((line) => line.startsWith(`${file}: `));
+    expect(notes).toEqual([
+      `${file}: xz-compressed file: decompress it first (xz -dk ${file}), then run kpartx on the result`,
+    ]);
+    if (canRunC) expect(run.stdout).toBe(cStdout(file));
   });
 });

@@ -366,7 +366,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     }));
     // A container's own bytes are not its disk: the add is refused, saying what it needs instead.
     const refusal =
-      report.container?.attach.method === 'nbd'
+      report.container && report.container.attach.method !== 'partition-map'
         ? containerAddRefusal(path, report.container, host.nbdPresent())
         : undefined;
     const problems = refusal ? [refusal.message, refusal.lines[1]!] : [...report.problems];
@@ -426,7 +426,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     try {
       const opened = openContainerLayer(disk, path, path);
       opened?.close();
-      if (opened?.layer.attach.method !== 'nbd') return null;
+      if (!opened || opened.layer.attach.method === 'partition-map') return null;
       const refusal = containerAddRefusal(path, opened.layer, host.nbdPresent());
       return `${refusal.message}. ${refusal.lines.join('; ')}`;
     } catch {

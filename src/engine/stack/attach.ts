@@ -11,11 +11,18 @@ import type { Attach } from './types.js';
 export const PARTITION_MAP: Attach = { method: 'partition-map', text: 'partition map' };
 export const NEEDS_NBD: Attach = { method: 'nbd', text: 'needs nbd (qemu-nbd)', needs: 'nbd' };
 
-/** A container's own attach: a fixed VHD's bytes are the disk; the others go through qemu-nbd. */
-export function containerAttach(mappable: boolean): Attach {
-  return mappable
-    ? { method: 'partition-map', text: 'raw disk with a footer: its partitions map as they are' }
-    : NEEDS_NBD;
+/** The VM disk formats qemu-nbd presents as a block device. */
+const NBD_FORMATS = new Set(['qcow2', 'qcow', 'qed', 'vmdk', 'vhd', 'vhdx', 'vdi']);
+
+/**
+ * A container's own attach: a fixed VHD's bytes are the disk; VM disk formats go through qemu-nbd;
+ * compressed files and forensic images are not attached at all (their advice says what to do).
+ */
+export function containerAttach(container: { format: string; mappable: boolean; advice: string[] }): Attach {
+  if (container.mappable)
+    return { method: 'partition-map', text: 'raw disk with a footer: its partitions map as they are' };
+  if (NBD_FORMATS.has(container.format)) return NEEDS_NBD;
+  return { method: 'none', text: `not mappable: ${container.advice[0] ?? 'not a disk image'}` };
 }
 
 /** A partition inside a container that is not raw cannot be mapped from the file's bytes. */

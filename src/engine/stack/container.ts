@@ -26,7 +26,7 @@ function layerOf(opened: OpenedContainer): ContainerLayer {
     problem: opened.problem?.message ?? null,
     advice: opened.advice,
     files: opened.files,
-    attach: containerAttach(opened.mappable),
+    attach: containerAttach(opened),
   };
 }
 
@@ -52,7 +52,7 @@ export function openContainerLayer(disk: Disk, name: string, path?: string): Ope
         problem: errorText(error),
         advice: [],
         files: [],
-        attach: containerAttach(false),
+        attach: { method: 'none', text: 'not mappable: the image cannot be read' },
       },
       guest: null,
       close: () => {},
@@ -76,7 +76,7 @@ export function sizeText(bytes: number): string {
 
 /** `qcow2 image (virtual size 20 GiB)`, `VMware VMDK sparse image`… for one-line notes. */
 export function containerTitle(layer: ContainerLayer): string {
-  const what = layer.format === 'unknown' ? layer.description : `${layer.format} image`;
+  const what = layer.attach.method === 'none' ? layer.description : `${layer.format} image`;
   return layer.virtualSize === null ? what : `${what} (virtual size ${sizeText(layer.virtualSize)})`;
 }
 
@@ -87,11 +87,16 @@ export function containerTitle(layer: ContainerLayer): string {
 export function containerListNote(operand: string, layer: ContainerLayer): string | null {
   if (layer.attach.method === 'partition-map') return null;
   const title = containerTitle(layer);
+  if (layer.attach.method === 'none')
+    return `${operand}: ${title}: ${layer.advice[0] ?? layer.problem ?? 'not a disk image'}`;
   if (layer.problem) {
+    // The problem names the file it is in; the operand is already in front.
+    const problem = layer.problem.startsWith(`${operand}: `)
+      ? layer.problem.slice(operand.length + 2)
+      : layer.problem;
     const next = layer.advice[0] ? `; ${layer.advice[0]}` : '';
-    return `${operand}: ${title}: its disk cannot be read here: ${layer.problem}${next}`;
+    return `${operand}: ${title}: its disk cannot be read here (${problem})${next}`;
   }
-  if (!layer.readable) return `${operand}: ${title}: ${layer.advice[0] ?? 'its disk is not read here'}`;
   return `${operand}: ${title}: the partitions inside are listed by kpartx-tui --json ${operand}; attach it with qemu-nbd to map them`;
 }
 
@@ -104,6 +109,13 @@ export interface AddRefusal {
 }
 
 export function containerAddRefusal(operand: string, layer: ContainerLayer, nbdPresent: boolean): AddRefusal {
+  if (layer.attach.method === 'none') {
+    const what = layer.problem ?? layer.attach.text.replace(/^not mappable: /u, '');
+    return {
+      message: `Not mapped: ${operand} is a ${layer.description}`,
+      lines: [what, ...layer.advice.slice(0, 1)],
+    };
+  }
   const needs = `a ${layer.format} image is mapped through nbd (qemu-nbd), not from its file's bytes`;
   const next = nbdPresent
     ? `attach it: qemu-nbd --read-only --connect=/dev/nbd0 ${operand}, then map /dev/nbd0`
