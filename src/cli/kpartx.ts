@@ -29,6 +29,7 @@ import {
   resolveSource,
   SourceError,
 } from '../engine/source.js';
+import { containerNote } from '../engine/stack/cli-note.js';
 import { readPartitionTable } from '../engine/tables/index.js';
 import { displayLines } from '../io/display-text.js';
 import { createMachine } from '../kernel/machine.js';
@@ -358,11 +359,15 @@ class Run {
   private readTable(source: ResolvedSource, options: CliOptions): PartitionTable | null {
     const disk = openSourceDisk(source, this.io.machine);
     try {
-      return readPartitionTable(disk, {
+      const table = readPartitionTable(disk, {
         only: options.only,
         forceGpt: options.forceGpt,
         warn: (line) => this.err(`${line}\n`),
       });
+      // stdout stays the listing of the file's own bytes; a VM disk container gets one note on stderr.
+      const note = source.parent.image ? containerNote(disk, source.operand, source.parent.image.file) : null;
+      if (note) this.err(`${displayLines(note)}\n`);
+      return table;
     } finally {
       disk.close();
     }

@@ -19,6 +19,17 @@ import { resolveDelimiter } from './names.js';
 import type { PartitionTable, PartitionTypeInfo, Slot, SlotKind, TableType } from './partition.js';
 import { mappableSlots, PlanError, pastEndMessage, planMaps, slotEnd } from './plan.js';
 import { openSourceDisk, type ResolvedSource, resolveSourceWith, SourceError } from './source.js';
+import {
+  type Attach,
+  type ContainerLayer,
+  lvmPlaces,
+  openContainerLayer,
+  partitionAttach,
+  readLvmLayers,
+  type StackNode,
+  stackTree,
+  type VolumeGroupLayer,
+} from './stack/index.js';
 import { readPartitionTable } from './tables/index.js';
 
 export interface InspectOptions {
@@ -76,6 +87,8 @@ export interface PartitionReport {
   existing: ExistingMap | null;
   /** What the partition holds, when probing found something. */
   content: ContentInfo | null;
+  /** How it can be attached: `partition map`, or `needs nbd` inside a container. */
+  attach: Attach;
 }
 
 export interface SourceReport {
@@ -112,6 +125,16 @@ export interface SourceReport {
   content: ContentInfo | null;
   /** Set when the source could not be read at all; every other field is then empty. */
   error: string | null;
+  /**
+   * The VM disk container the source is (qcow2, VMDK…), when it is one: the table, partitions and
+   * contents above are then those of the guest's disk, read through it, and nothing maps from the
+   * file's own bytes (see `attach`).
+   */
+  container: ContainerLayer | null;
+  /** LVM volume groups assembled from the PVs among the partitions (or the whole disk). */
+  volumeGroups: VolumeGroupLayer[];
+  /** The same as one tree: source → container → table → partitions → volume groups → volumes. */
+  stack: StackNode | null;
 }
 
 const mapPath = (kernelName: string): string => `/dev/mapper/${kernelName}`;
@@ -181,6 +204,9 @@ function emptyReport(source: string, error: string): SourceReport {
     existing: [],
     content: null,
     error,
+    container: null,
+    volumeGroups: [],
+    stack: null,
   };
 }
 
@@ -255,24 +281,64 @@ export function inspectSource(
   } catch (error) {
     return { ...report, error: errorText(error) };
   }
+  let opened: ReturnType<typeof openContainerLayer> = null;
   try {
-    const table = readPartitionTable(disk, {
-      only: options.only,
-      forceGpt: options.forceGpt ?? false,
-      warn: (line) => report.warnings.push(line),
+    opened = openContainerLayer(disk, path, parent.image?.file);
+    report.container = opened?.layer ?? null;
+    // A container's own bytes are not the guest's disk: read its table through it.
+    const guest = opened ? opened.guest : disk;
+    const mappable = !opened || opened.layer.attach.method === 'partition-map';
+    if (opened && !mappable && !opened.layer.readable)
+      report.problems.push(
+        `${path}: ${opened.layer.problem ?? `${opened.layer.description}: its disk is not read here`}`,
+      );
+    if (guest) readLayers(report, guest, parent, options, mappable);
+    report.stack = stackTree({
+      source: path,
+      sizeSectors: parent.sizeSectors,
+      container: report.container,
+      diskSectors: guest ? Math.floor(guest.size / 512) : 0,
+      table: report.table,
+      partitions: report.partitions,
+      content: report.content,
+      volumeGroups: report.volumeGroups,
     });
-    if (!table) {
-      if (options.probe !== false) report.content = safeProbe(disk, 0, parent.sizeSectors);
-      return report;
-    }
-    describeTable(report, table, parent, options, disk);
     return report;
   } catch (error) {
     // An I/O error half-way: say so for this source, the others still get inspected.
     return { ...report, error: errorText(error) };
   } finally {
+    opened?.close();
     disk.close();
   }
+}
+
+/** Table, partitions, contents and volume groups of `disk` (the source's, or a container's guest disk). */
+function readLayers(
+  report: SourceReport,
+  disk: Disk,
+  parent: ParentDevice,
+  options: InspectOptions,
+  mappable: boolean,
+): void {
+  const sizeSectors = Math.floor(disk.size / 512);
+  const table = readPartitionTable(disk, {
+    only: options.only,
+    forceGpt: options.forceGpt ?? false,
+    warn: (line) => report.warnings.push(line),
+  });
+  if (!table) {
+    if (options.probe !== false) report.content = safeProbe(disk, 0, sizeSectors);
+  } else {
+    describeTable(report, table, { ...parent, sizeSectors }, options, disk, mappable);
+  }
+  // Volume groups need the probe's word on which partitions hold PVs.
+  if (options.probe === false) return;
+  const places = lvmPlaces(report.partitions, report.table ? null : { content: report.content, sizeSectors });
+  if (places.length === 0) return;
+  const lvm = readLvmLayers(disk, report.source, places);
+  report.volumeGroups = lvm.volumeGroups;
+  report.warnings.push(...lvm.warnings);
 }
 
 function describeTable(
@@ -281,6 +347,8 @@ function describeTable(
   parent: ParentDevice,
   options: InspectOptions,
   disk: Disk,
+  /** False inside a container only qemu-nbd can present: nothing maps from the file's bytes. */
+  mappable: boolean,
 ): void {
   report.table = { type: table.type, diskId: table.diskId ?? null, sectorSize: table.sectorSize };
   let planned: PlannedMap[] = [];
@@ -302,12 +370,18 @@ function describeTable(
     }
   };
   const existingByNumber = new Map(report.existing.map((map) => [map.number, map]));
+  if (!mappable) {
+    planned = [];
+    report.problems.push(
+      `${report.source} is a ${report.container?.format ?? 'container'} image: its partitions are mapped through qemu-nbd (nbd), not from the file's bytes`,
+    );
+  }
   report.maps = planned.map((map) => plannedMapReport(map, parent.devno));
 
   for (const slot of mappableSlots(table).sort((a, b) => a.number - b.number)) {
     const pastEnd = slotEnd(slot) > parent.sizeSectors;
     // Each partition's own map, also when the whole plan is refused, so a preview can show names.
-    const map = pastEnd ? undefined : planOne(slot);
+    const map = pastEnd || !mappable ? undefined : planOne(slot);
     if (pastEnd) {
       const name = `${parent.mapName}${delimiter}${slot.number}`;
       report.warnings.push(`warning: ${pastEndMessage(name, slot, parent.path, parent.sizeSectors)}`);
@@ -329,6 +403,7 @@ function describeTable(
       map: map ? plannedMapReport(map, parent.devno) : null,
       existing: existingByNumber.get(slot.number) ?? null,
       content: probe ? safeProbe(disk, slot.start, slot.size) : null,
+      attach: partitionAttach(!mappable, pastEnd),
     });
   }
 }

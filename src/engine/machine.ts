@@ -133,6 +133,8 @@ export interface Machine {
   readonly dm: DmApi | null;
   /** Whether the kernel has device-mapper, answered cheaply (without opening it). */
   deviceMapperPresent(): boolean;
+  /** Whether the kernel has nbd (loaded, or its nodes exist), which attaching a VM disk container needs. */
+  nbdPresent(): boolean;
   mounts: MachineMounts;
   nodes: MapperDir;
   locks: MachineLocks;

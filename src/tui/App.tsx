@@ -12,6 +12,7 @@ import {
   PartitionDetail,
   PartitionNext,
   PartitionTable,
+  tableLines,
 } from './components/Layout.js';
 import Leftovers from './components/Leftovers.js';
 import MountSession from './components/MountSession.js';
@@ -195,7 +196,10 @@ export default function App({
   const body = height - 3;
   // The partition table gets up to 60% of the body; rows it does not need go to the maps preview.
   const maxTableRows = Math.max(3, Math.floor((body - 5) * 0.6));
-  const partitionCount = state.inspection?.layout.partitions.length ?? maxTableRows;
+  // Partitions and the LVM rows under them; a container's line is taken from the table's rows.
+  const partitionCount = state.inspection
+    ? tableLines(state.inspection.layout).length + (state.inspection.layout.container ? 1 : 0)
+    : maxTableRows;
   const tableRows = Math.max(3, Math.min(maxTableRows, partitionCount + 1)); // + the header row
   const previewRows = Math.max(2, body - 5 - tableRows - 1);
 

@@ -26,6 +26,7 @@ import { PlanError, planMaps } from '../engine/plan.js';
 import { createSession, undoMount } from '../engine/session.js';
 import { deferSignals } from '../engine/signals.js';
 import { openSourceDisk, type ResolvedSource, resolveSource } from '../engine/source.js';
+import { containerAddRefusal, openContainerLayer, type VolumeGroupLayer } from '../engine/stack/index.js';
 import { readPartitionTable } from '../engine/tables/index.js';
 import {
   nothingRemains,
@@ -58,6 +59,7 @@ import { TuiError } from './model.js';
 import { createRecoveryEngine, type RecoveryDeps } from './recovery-engine.js';
 import { ntfsWriteRefusal, readOnlyMapWhy } from './recovery-mount.js';
 import { listSources, sniff } from './sources.js';
+import { containerView, volumeGroupRows } from './stack-view.js';
 
 export interface TuiEngineDeps {
   /** The machine to drive; the real one when absent. */
@@ -122,6 +124,8 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   const cwd = deps.cwd ?? process.cwd();
   /** Content probes per source and slot: they do not change with the options. */
   const contentCache = new Map<string, Map<string, ContentInfo | null>>();
+  /** Volume groups per source, found with the contents (they need the probe's word on the PVs). */
+  const volumeGroupCache = new Map<string, VolumeGroupLayer[]>();
   const looked = new Set<string>();
   /**
    * What this app made itself (map paths, mountpoints, image loops): anything else found on a
@@ -290,7 +294,11 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     }
     if (report.error) throw new TuiError(report.error);
     const contents = probed ?? new Map(report.partitions.map((p) => [`${p.start}:${p.size}`, p.content]));
-    if (probed === undefined && !firstLook) contentCache.set(path, contents);
+    if (probed === undefined && !firstLook) {
+      contentCache.set(path, contents);
+      volumeGroupCache.set(path, report.volumeGroups);
+    }
+    const volumeGroups = volumeGroupCache.get(path) ?? [];
     /** What an existing map holds (maps and partitions share start and size), for the mount session. */
     const mapContent = (start: number, size: number, mapPath: string) => {
       const info = contents.get(`${start}:${size}`);
@@ -361,21 +369,36 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       readOnly: map.readOnly,
       exists: existingNames.has(map.kernelName),
     }));
-    const problems = [...report.problems];
+    // A container's own bytes are not its disk: the add is refused, saying what it needs instead.
+    const refusal =
+      report.container && report.container.attach.method !== 'partition-map'
+        ? containerAddRefusal(path, report.container, host.nbdPresent())
+        : undefined;
+    const problems = refusal ? [refusal.message, refusal.lines[1]!] : [...report.problems];
     if (backendProblem ?? report.backendProblem) problems.unshift((backendProblem ?? report.backendProblem)!);
     if (!report.table) problems.push('nothing to map: no partition table');
     const note = report.table
       ? undefined
       : report.content
         ? `No partition table: the whole source is ${contentText(report.content)}${report.content.hint ? `. ${report.content.hint}` : ''}`
-        : `No partition table found (${sniffSource(path)}).`;
+        : report.container
+          ? `No partition table inside the ${report.container.format} image${report.container.problem ? `: ${report.container.problem}` : '.'}`
+          : `No partition table found (${sniffSource(path)}).`;
     return {
       layout: {
         path,
+        ...(report.container ? { container: containerView(report.container) } : {}),
+        ...(volumeGroups.length > 0
+          ? { volumeGroups: volumeGroupRows(volumeGroups, (c) => contentText(c)) }
+          : {}),
         tableType: report.table?.type ?? null,
         ...(report.table?.diskId ? { diskId: report.table.diskId } : {}),
         sectorSize: report.table?.sectorSize ?? report.sectorSize,
-        sizeSectors: report.sizeSectors,
+        // Inside a container the bar spans the guest's disk, not the file.
+        sizeSectors:
+          report.container?.readable && report.container.virtualSize !== null
+            ? Math.floor(report.container.virtualSize / 512)
+            : report.sizeSectors,
         partitions,
         ...(note ? { note } : {}),
         ...(firstLook && report.partitions.length > 0 ? { contentsPending: true } : {}),
@@ -394,6 +417,28 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       existing,
       ...(remains ? { remains } : {}),
     };
+  }
+
+  /** Why adding `path` is refused when it is a container only nbd can present; null otherwise. */
+  function containerRefusal(path: string): string | null {
+    let disk: ReturnType<Machine['openDisk']>;
+    try {
+      if (host.stat(path) !== 'file') return null;
+      disk = host.openDisk(path, host.fileSize(path), 512);
+    } catch {
+      return null; // resolving the source reports it
+    }
+    try {
+      const opened = openContainerLayer(disk, path, path);
+      opened?.close();
+      if (!opened || opened.layer.attach.method === 'partition-map') return null;
+      const refusal = containerAddRefusal(path, opened.layer, host.nbdPresent());
+      return `${refusal.message}. ${refusal.lines.join('; ')}`;
+    } catch {
+      return null;
+    } finally {
+      disk.close();
+    }
   }
 
   /** What the first bytes of an image say when no table was found (compressed, qcow2…). */
@@ -523,6 +568,9 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     let onEvent: EmitEvent = () => {};
     return deferSignals(
       async (interrupted) => {
+        // Before anything is attached: a container's file must never be mapped as if it were its disk.
+        const refusal = containerRefusal(path);
+        if (refusal) throw new TuiError(refusal);
         const k = await kernel();
         const backend = await backendFor(k, options);
         const resolved = await resolveSource(path, 'add', { readOnly: options.readOnly }, host);

@@ -51,8 +51,48 @@ export interface PartitionRow {
   mappedAs?: string;
 }
 
+/** The VM disk container the source is (qcow2, VMDK…); the table and partitions are those inside it. */
+export interface ContainerView {
+  /** `qcow2`, `vmdk`, `vhd`, `vhdx`, `vdi`… */
+  format: string;
+  description: string;
+  /** Bytes of the guest's disk, when known. */
+  virtualSize: number | null;
+  features: string[];
+  /** Why its disk cannot be read here, when it cannot. */
+  problem?: string;
+}
+
+/** A logical volume, drawn as an indented row under its VG's PV partition(s). */
+export interface LogicalVolumeRow {
+  name: string;
+  sizeSectors: number;
+  /** `linear`, `striped`, `thin-pool`, `raid1`… */
+  segmentType: string;
+  /** `ext4 "root"`, when probed through the LV's extents. */
+  contents?: string;
+  /** `lv linear map`, `not mappable: thin pool — use lvchange -ay vg/pool`… */
+  attach: string;
+}
+
+/** An LVM volume group assembled from the PVs among the partitions (or the whole disk). */
+export interface VolumeGroupRow {
+  name: string;
+  sizeSectors: number;
+  freeSectors: number;
+  /** Partitions holding its PVs (0 for the whole disk). */
+  pvPartitions: number[];
+  /** PVs its metadata lists that are not here: `pv1 (last on /dev/sdb1)`. */
+  missing: string[];
+  logicalVolumes: LogicalVolumeRow[];
+}
+
 export interface LayoutView {
   path: string;
+  /** Set when the source is a VM disk container: read through it, mapped only through nbd. */
+  container?: ContainerView;
+  /** LVM volume groups found on the partitions. */
+  volumeGroups?: VolumeGroupRow[];
   /** null when no partition table was found (see `note`). */
   tableType: string | null;
   diskId?: string;

@@ -122,6 +122,8 @@ export interface FakeMachineOptions {
   loopDevices?: number;
   /** Major number of device-mapper devices. Default 254. */
   dmMajor?: number;
+  /** true: the kernel has nbd (attaching containers would work). Default false, as on this host. */
+  nbd?: boolean;
 }
 
 const LOOP_MAJOR = 7;
@@ -147,6 +149,7 @@ export class FakeMachine implements Machine {
   private readonly mountTable: MountEntry[] = [];
   private readonly injections: Injection[] = [];
   private readonly dmMajor: number;
+  private readonly nbd: boolean;
   /** Devices made read-only with setReadOnly (BLKROSET), by device number. */
   private readonly forcedReadOnly = new Set<string>();
   /** The in-memory /dev/mapper: device nodes, symlinks, and planted foreign entries. */
@@ -158,6 +161,7 @@ export class FakeMachine implements Machine {
 
   constructor(options: FakeMachineOptions = {}) {
     this.dmMajor = options.dmMajor ?? 254;
+    this.nbd = options.nbd ?? false;
     this.loopControl = options.loopControl ?? true;
     for (let i = 0; i < (options.loopDevices ?? 8); i++) this.loops.set(i, null);
     this.loop = this.makeLoopApi();
@@ -352,6 +356,10 @@ export class FakeMachine implements Machine {
 
   deviceMapperPresent(): boolean {
     return this.dm !== null;
+  }
+
+  nbdPresent(): boolean {
+    return this.nbd;
   }
 
   blockDevice(path: string): BlockDeviceInfo {

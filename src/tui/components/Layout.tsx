@@ -1,7 +1,7 @@
 import { Box, Text } from 'ink';
 import { barSegments, segmentText } from '../bar.js';
-import { humanSectors, padEnd, padStart, truncate, visibleWindow } from '../format.js';
-import type { LayoutView, PartitionRow } from '../model.js';
+import { humanBytes, humanSectors, padEnd, padStart, truncate, visibleWindow } from '../format.js';
+import type { ContainerView, LayoutView, PartitionRow } from '../model.js';
 import type { Theme } from '../theme.js';
 
 export interface LayoutProps {
@@ -15,6 +15,24 @@ export interface LayoutProps {
 
 /** Header lines: table type, size, sector size, count, and the disk id (on its own line if need be). */
 export function layoutHeaderLines(layout: LayoutView, width: number): string[] {
+  const container = layout.container ? [truncate(containerLine(layout.container), width)] : [];
+  return [...container, ...tableHeaderLines(layout, width)];
+}
+
+/** `qcow2 image · virtual size 20.0 GiB · QEMU qcow2 v3 image · cluster size 64 KiB`: the layer the table is read through. */
+export function containerLine(container: ContainerView): string {
+  return [
+    `${container.format} image`,
+    container.virtualSize === null ? undefined : `virtual size ${humanBytes(container.virtualSize)}`,
+    container.description,
+    ...container.features,
+    container.problem ? `unreadable: ${container.problem}` : undefined,
+  ]
+    .filter(Boolean)
+    .join(' · ');
+}
+
+function tableHeaderLines(layout: LayoutView, width: number): string[] {
   const facts = [
     layout.tableType ? `${layout.tableType} table` : 'no partition table',
     `${humanSectors(layout.sizeSectors)} (${layout.sizeSectors} sectors)`,
@@ -106,31 +124,89 @@ function row(columns: Column[], p: PartitionRow): string {
   return columns.map((c) => (c.right ? padStart(c.cell(p), c.width) : padEnd(c.cell(p), c.width))).join(' ');
 }
 
+/**
+ * The LVM layer under a PV partition (0: the whole disk): the VG, then each LV indented, with size,
+ * segment type, content and how it can be attached. A VG over several PVs comes under its first.
+ */
+export function volumeGroupLines(layout: LayoutView, partition: number): string[] {
+  const lines: string[] = [];
+  for (const vg of layout.volumeGroups ?? []) {
+    const first = vg.pvPartitions[0];
+    if (first !== partition) {
+      if (vg.pvPartitions.includes(partition)) lines.push(`    └ PV of VG ${vg.name} (see #${first})`);
+      continue;
+    }
+    const pvs =
+      vg.pvPartitions.length > 1 ? ` · PVs on ${vg.pvPartitions.map((n) => `#${n}`).join(', ')}` : '';
+    const missing = vg.missing.length > 0 ? ` · missing ${vg.missing.join(', ')}` : '';
+    lines.push(
+      `    └ VG ${vg.name} · ${humanSectors(vg.sizeSectors)} · ${humanSectors(vg.freeSectors)} free${pvs}${missing}`,
+    );
+    for (const lv of vg.logicalVolumes) {
+      const contents = lv.contents ? ` · ${lv.contents}` : '';
+      lines.push(
+        `        ${vg.name}/${lv.name} · ${humanSectors(lv.sizeSectors)} · ${lv.segmentType}${contents} · ${lv.attach}`,
+      );
+    }
+  }
+  return lines;
+}
+
+type TableLine = { kind: 'partition'; index: number; p: PartitionRow } | { kind: 'lvm'; text: string };
+
+/** Partitions in order, each followed by the LVM rows under it; whole-disk VGs first. */
+export function tableLines(layout: LayoutView): TableLine[] {
+  const lines: TableLine[] = volumeGroupLines(layout, 0).map((text) => ({ kind: 'lvm', text }));
+  layout.partitions.forEach((p, index) => {
+    lines.push({ kind: 'partition', index, p });
+    for (const text of volumeGroupLines(layout, p.number)) lines.push({ kind: 'lvm', text });
+  });
+  return lines;
+}
+
 export function PartitionTable({ layout, selected, width, tableRows, theme }: LayoutProps) {
   const columns = tableColumns(layout.partitions, width);
   const header = columns
     .map((c) => (c.right ? padStart(c.title, c.width) : padEnd(c.title, c.width)))
     .join(' ');
-  const scrolls = layout.partitions.length > tableRows;
-  const { from, to } = visibleWindow(layout.partitions.length, selected, scrolls ? tableRows - 1 : tableRows);
-  const rows = layout.partitions.slice(from, to);
+  const lines = tableLines(layout);
+  const selectedLine = Math.max(
+    0,
+    lines.findIndex((line) => line.kind === 'partition' && line.index === selected),
+  );
+  const scrolls = lines.length > tableRows;
+  const height = scrolls ? tableRows - 1 : tableRows;
+  let { from, to } = visibleWindow(lines.length, selectedLine, height);
+  // A selected PV partition brings the VG and LV rows under it into view, as far as they fit.
+  let last = selectedLine;
+  while (lines[last + 1]?.kind === 'lvm') last++;
+  if (last >= to && last - selectedLine < height) {
+    from = last - height + 1;
+    to = last + 1;
+  }
+  const rows = lines.slice(from, to);
   return (
     <Box flexDirection="column">
       <Text bold wrap="truncate">
         {truncate(`  ${header}`, width)}
       </Text>
-      {rows.length === 0 ? <Text dimColor> (no partitions)</Text> : null}
-      {rows.map((p, i) => {
-        const isSelected = from + i === selected;
+      {layout.partitions.length === 0 && rows.length === 0 ? <Text dimColor> (no partitions)</Text> : null}
+      {rows.map((line, i) => {
+        if (line.kind === 'lvm')
+          return (
+            // biome-ignore lint/suspicious/noArrayIndexKey: LVM rows are identified by their place under the partition
+            <Text key={`lvm${from + i}`} color={theme.accent} wrap="truncate">
+              {truncate(line.text, width)}
+            </Text>
+          );
+        const { p } = line;
         return (
-          <Text key={p.number} inverse={isSelected} wrap="truncate" dimColor={p.size === 0}>
+          <Text key={p.number} inverse={line.index === selected} wrap="truncate" dimColor={p.size === 0}>
             {truncate(`${p.mappedAs ? '●' : ' '} ${row(columns, p)}`, width)}
           </Text>
         );
       })}
-      {scrolls ? (
-        <Text color={theme.muted}>{`  ${from + 1}–${to} of ${layout.partitions.length}`}</Text>
-      ) : null}
+      {scrolls ? <Text color={theme.muted}>{`  ${from + 1}–${to} of ${lines.length}`}</Text> : null}
     </Box>
   );
 }

@@ -310,7 +310,9 @@ export function useKpartxApp(
         void inspect(sourcePath, options).then((inspection) => {
           if (!inspection) return;
           if (kind === 'add' && inspection.preview.maps.length === 0) {
-            dispatch({ type: 'message', message: { text: 'Nothing to map.', tone: 'warn' } });
+            // A container: what it needs instead (nbd), as the preview says it.
+            const text = inspection.layout.container ? inspection.preview.problems[0] : undefined;
+            dispatch({ type: 'message', message: { text: text ?? 'Nothing to map.', tone: 'warn' } });
             return;
           }
           if (kind === 'remove' && inspection.existing.length === 0) {

@@ -1,0 +1,31 @@
+/** The storage stack: container, table, partitions, volume groups, logical volumes, as data. */
+export {
+  containerAttach,
+  lvAttach,
+  NEEDS_NBD,
+  PARTITION_MAP,
+  partitionAttach,
+  segmentTypeOf,
+} from './attach.js';
+export {
+  type AddRefusal,
+  containerAddRefusal,
+  containerListNote,
+  containerTitle,
+  type OpenedLayer,
+  openContainerLayer,
+  sizeText,
+} from './container.js';
+export { type LvmLayers, lvmPlaces, type PvPlaceCandidate, readLvmLayers } from './lvm.js';
+export { type StackParts, stackTree } from './tree.js';
+export type {
+  Attach,
+  ContainerLayer,
+  Extent,
+  LogicalVolumeLayer,
+  MissingPhysicalVolume,
+  PhysicalVolumeLayer,
+  StackNode,
+  VolumeGroupLayer,
+} from './types.js';
+export { windowDisk } from './window.js';

@@ -1,0 +1,143 @@
+/**
+ * The LVM layer: volume groups assembled from the PVs found among a disk's partitions (or the
+ * whole disk), each visible LV with its size, segment type, how it can be attached, and its content
+ * probed through its own extents (lvDisk), with no lvm2 and no device-mapper.
+ */
+import type { Disk } from '../../io/disk.js';
+import { probeContent } from '../../probe/index.js';
+import { type AssembledVolumeGroup, assembleVolumeGroups, type PvCandidate } from '../lvm/assemble.js';
+import { LvmError } from '../lvm/errors.js';
+import { type LvMapResult, mapLogicalVolume } from '../lvm/extents.js';
+import { openLogicalVolume } from '../lvm/lv-disk.js';
+import type { LogicalVolumeMetadata } from '../lvm/metadata.js';
+import { readPhysicalVolume } from '../lvm/physical-volume.js';
+import { uuidKey } from '../lvm/pv-header.js';
+import { lvAttach, segmentTypeOf } from './attach.js';
+import type { Extent, LogicalVolumeLayer, VolumeGroupLayer } from './types.js';
+import { windowDisk } from './window.js';
+
+/** A place that may hold a PV: a partition (its number) or the whole disk (null). */
+export interface PvPlaceCandidate {
+  partition: number | null;
+  extent: Extent;
+}
+
+export interface LvmLayers {
+  volumeGroups: VolumeGroupLayer[];
+  warnings: string[];
+}
+
+const targetText = (map: Extract<LvMapResult, { ok: true }>['map']): string[] =>
+  map.targets.map((t) =>
+    t.kind === 'linear'
+      ? `${t.start} ${t.length} linear ${t.pv} ${t.offset}`
+      : `${t.start} ${t.length} striped ${t.stripes.length} ${t.chunkSize} ${t.stripes.map((s) => `${s.pv} ${s.offset}`).join(' ')}`,
+  );
+
+function logicalVolume(
+  group: AssembledVolumeGroup,
+  lv: LogicalVolumeMetadata,
+  probe: boolean,
+): LogicalVolumeLayer {
+  const vg = group.metadata;
+  const mapped = mapLogicalVolume(vg, lv.name);
+  const layer: LogicalVolumeLayer = {
+    name: lv.name,
+    sizeSectors: lv.extentCount * vg.extentSize,
+    segmentType: segmentTypeOf(lv),
+    segments: lv.segments.length,
+    targets: mapped.ok ? targetText(mapped.map) : [],
+    content: null,
+    attach: lvAttach(vg.name, lv, mapped),
+    problem: mapped.ok ? null : mapped.reason,
+  };
+  if (!mapped.ok) return layer;
+  const opened = openLogicalVolume(group, lv.name);
+  if (!opened.ok) {
+    layer.problem = opened.reason;
+    layer.attach = { method: 'none', text: `not mappable: ${opened.reason}` };
+    return layer;
+  }
+  if (probe) {
+    try {
+      layer.content = probeContent(opened.disk, 0, opened.disk.size);
+    } catch {
+      layer.content = null;
+    }
+  }
+  return layer;
+}
+
+/**
+ * Read every candidate as a PV (those without a label are skipped), assemble their VGs and
+ * describe each. `source` names the disk in warnings (`disk.img`).
+ */
+export function readLvmLayers(
+  disk: Disk,
+  source: string,
+  places: readonly PvPlaceCandidate[],
+  probe = true,
+): LvmLayers {
+  const warnings: string[] = [];
+  const candidates: (PvCandidate & { place: PvPlaceCandidate })[] = [];
+  for (const place of places) {
+    const name = place.partition === null ? source : `${source} partition ${place.partition}`;
+    const view = windowDisk(disk, place.extent.start * 512, place.extent.size * 512);
+    try {
+      const pv = readPhysicalVolume(view);
+      if (!pv) continue;
+      warnings.push(...pv.warnings.map((w) => `${name}: ${w}`));
+      candidates.push({ source: name, disk: view, pv, place });
+    } catch (error) {
+      if (!(error instanceof LvmError)) throw error;
+      warnings.push(`${name}: ${error.message}`);
+    }
+  }
+  if (candidates.length === 0) return { volumeGroups: [], warnings };
+  const assembly = assembleVolumeGroups(candidates);
+  warnings.push(...assembly.warnings);
+  const placeOf = new Map(candidates.map((c) => [uuidKey(c.pv.header.uuid), c.place]));
+  const volumeGroups = assembly.volumeGroups.map((group): VolumeGroupLayer => {
+    const vg = group.metadata;
+    return {
+      name: vg.name,
+      uuid: vg.id,
+      seqno: vg.seqno,
+      extentSize: vg.extentSize,
+      sizeSectors: vg.extentCount * vg.extentSize,
+      freeSectors: vg.freeExtents * vg.extentSize,
+      physicalVolumes: group.members
+        .filter((m) => m.found)
+        .map((m) => {
+          const place = placeOf.get(uuidKey(m.metadata.id))!;
+          return {
+            name: m.metadata.name,
+            uuid: m.metadata.id,
+            partition: place.partition,
+            extent: place.extent,
+            peStart: m.metadata.peStart,
+            peCount: m.metadata.peCount,
+          };
+        }),
+      missing: group.missing.map((m) => ({ name: m.name, uuid: m.id, lastSeenOn: m.deviceHint })),
+      logicalVolumes: vg.logicalVolumes
+        .filter((lv) => lv.visible)
+        .map((lv) => logicalVolume(group, lv, probe)),
+      warnings: group.warnings,
+    };
+  });
+  return { volumeGroups, warnings };
+}
+
+/** Where PVs may be: partitions the probe saw LVM2_member on, or the whole disk when it has no table. */
+export function lvmPlaces(
+  partitions: readonly { number: number; start: number; size: number; content: { type: string } | null }[],
+  whole: { content: { type: string } | null; sizeSectors: number } | null,
+): PvPlaceCandidate[] {
+  const places: PvPlaceCandidate[] = partitions
+    .filter((p) => p.content?.type === 'LVM2_member')
+    .map((p) => ({ partition: p.number, extent: { start: p.start, size: p.size } }));
+  if (whole?.content?.type === 'LVM2_member')
+    places.push({ partition: null, extent: { start: 0, size: whole.sizeSectors } });
+  return places;
+}
