@@ -13,7 +13,6 @@ import { isMainThread } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   createSession,
-  detectFilesystem,
   guardedMount,
   probeFilesystem,
   SessionError,
@@ -90,12 +89,21 @@ describe('filesystem signatures (images made by the real mkfs tools)', () => {
   });
 
   it('recognises nothing in zeros, in a short read, or in an ext journal device', () => {
-    expect(detectFilesystem(Buffer.alloc(0x11000))).toBeUndefined();
-    expect(detectFilesystem(Buffer.alloc(100))).toBeUndefined();
-    const journal = Buffer.alloc(4096);
+    const file = (name: string, bytes: Buffer): string => {
+      const path = join(dir, name);
+      writeFileSync(path, bytes);
+      return path;
+    };
+    expect(probeFilesystem(file('zeros', Buffer.alloc(0x11000)))).toBeUndefined();
+    expect(probeFilesystem(file('short', Buffer.alloc(100)))).toBeUndefined();
+    const journal = Buffer.alloc(0x11000);
     journal.writeUInt16LE(0xef53, 1080);
     journal.writeUInt32LE(0x0008, 1120);
-    expect(detectFilesystem(journal)).toBeUndefined();
+    journal.writeUInt32LE(2, 1048); // s_log_block_size: 4 KiB blocks
+    expect(probeFilesystem(file('journal', journal))).toBeUndefined();
+    // The same superblock without the journal-device flag is a filesystem to mount.
+    journal.writeUInt32LE(0, 1120);
+    expect(probeFilesystem(file('ext2', journal))).toEqual({ type: 'ext2', mountType: 'ext4' });
   });
 });
 

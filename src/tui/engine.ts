@@ -45,7 +45,7 @@ import { type DevNo, formatDevNo, sameDevNo } from '../io/devno.js';
 import { decodeUtf8Visibly } from '../io/display-text.js';
 import { holders as sysfsHolders } from '../kernel/sysfs.js';
 import type { Kernel } from '../kernel/types.js';
-import { type ContentInfo, describeContent, hintFor, probeContent } from '../probe/index.js';
+import { type ContentInfo, describeContent, hintFor, mountTypeFor, probeContent } from '../probe/index.js';
 import type {
   ExistingMapView,
   Inspection,
@@ -809,7 +809,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       const next = hintFor(info, mapPath) ?? 'not a filesystem the kernel mounts directly';
       throw new TuiError(`${basename(mapPath)} is not mountable: ${describeContent(info)}; ${next}`);
     }
-    return info.type === 'ext2' || info.type === 'ext3' ? 'ext4' : info.type === 'ntfs' ? 'ntfs3' : info.type;
+    return mountTypeFor(info);
   }
 
   async function session() {
