@@ -61,7 +61,7 @@ import type {
   TuiEngine,
 } from './model.js';
 import { TuiError } from './model.js';
-import { listSources, sniff } from './sources.js';
+import { listSources, summarizeImage } from './sources.js';
 
 export interface TuiEngineDeps {
   /** The kernel to drive; the real one (loaded on first use) when absent. */
@@ -406,9 +406,9 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   /** What the first bytes of an image say when no table was found (compressed, qcow2…). */
   function sniffSource(path: string): string {
     try {
-      const disk = host.openDisk(path, Math.min(host.fileSize(path), 0x8800), 512);
+      const disk = host.openDisk(path, host.fileSize(path), 512);
       try {
-        return sniff(disk.readAt(0, 0x8800));
+        return summarizeImage(disk).what;
       } finally {
         disk.close();
       }
