@@ -11,12 +11,7 @@ import {
 import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  createSession,
-  guardedMount,
-  probeFilesystem,
-  SessionError,
-} from '../src/engine/session.js';
+import { createSession, guardedMount, probeFilesystem, SessionError } from '../src/engine/session.js';
 import {
   deferSignals,
   InterruptedError,

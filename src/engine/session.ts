@@ -31,7 +31,10 @@ export interface FilesystemSignature {
  * recognises it, with the kernel type to mount it with; undefined when nothing there is a
  * filesystem the kernel mounts as it is.
  */
-export function probeFilesystem(device: string, size = statSync(device).size): FilesystemSignature | undefined {
+export function probeFilesystem(
+  device: string,
+  size = statSync(device).size,
+): FilesystemSignature | undefined {
   const disk = openFileDisk(device, size, 512);
   try {
     const info = probeContent(disk, 0, size);

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { barSegments, segmentText } from '../../src/tui/bar.js';
 import { humanBytes, visibleWindow } from '../../src/tui/format.js';
-import { appReducer, initialAppState } from '../../src/tui/hooks/use-app-state.js';
-import { progressReducer } from '../../src/tui/hooks/use-progress-state.js';
 import type { PartitionRow } from '../../src/tui/model.js';
 import { blockDevices, deviceKind, type SysReader } from '../../src/tui/sources.js';
+import { appReducer, initialAppState } from '../../src/tui/state/app-reducer.js';
+import { progressReducer } from '../../src/tui/state/progress-reducer.js';
 import { themeFor } from '../../src/tui/theme.js';
 
 const part = (number: number, start: number, size: number, container = 0): PartitionRow => ({

@@ -1,7 +1,7 @@
 /** Keys of the confirmation, progress and mount screens. */
 import type { Key } from 'ink';
-import type { AppState } from './use-app-state.js';
-import type { AppActions } from './use-kpartx-app.js';
+import type { AppState } from '../state/app-reducer.js';
+import type { AppActions } from '../state/intents.js';
 
 export function confirmKey(_state: AppState, actions: AppActions, input: string, key: Key): void {
   if (input === 'y' || key.return) actions.runConfirmed();
