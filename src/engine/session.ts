@@ -271,14 +271,7 @@ export function createSession(kernel: SessionKernel, options: SessionOptions = {
     if (kept) throw new SessionError(`unmounted ${target}, but ${kept}`);
   }
 
-  /** One clear message per mounted map; empty when unmapping is safe as far as mounts go. */
-  function unmapRefusals(maps: Pick<ExistingMap, 'name' | 'path' | 'devno'>[]): string[] {
-    return listMounted(maps).map(
-      (m) => `${m.name} is mounted on ${m.mountpoint}; unmount it before removing the map`,
-    );
-  }
-
-  return { mount, unmount, listMounted, unmapRefusals, defaultMountpoint };
+  return { mount, unmount, listMounted };
 }
 
 export type Session = ReturnType<typeof createSession>;

@@ -62,7 +62,3 @@ export async function loadBackend(kind: BackendKind, kernel: Kernel): Promise<Ma
   const { createLoopBackend } = await import('./loop.js');
   return createLoopBackend(kernel);
 }
-
-export async function selectBackend(kernel: Kernel, options: SelectOptions): Promise<MapBackend> {
-  return loadBackend(chooseBackendKind(kernel, options), kernel);
-}
