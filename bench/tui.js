@@ -14,6 +14,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -145,9 +146,9 @@ async function main() {
       if (result.keyTimes.length) keyTimes = result.keyTimes;
       if (result.rss !== undefined) rss = result.rss;
     }
-    const bundle = join(repo, 'dist', 'tui', 'bundle', 'app.cjs');
+    const bundle = createRequire(import.meta.url)(join(repo, 'bin', 'build.js')).usableBundle('app');
     const report = {
-      build: !existsSync(bundle)
+      build: !bundle
         ? 'plain tsc output (run scripts/bundle-tui.mjs to bundle)'
         : existsSync(bundle.replace(/\.cjs$/, '.cache'))
           ? 'bundled with its code cache (scripts/bundle-tui.mjs)'

@@ -2,15 +2,14 @@
 'use strict';
 // The drop-in CLI, free of React and Ink. The build also bundles it into one CommonJS file,
 // dist/cli/kpartx.cjs: loading one file instead of some thirty ES modules keeps `kpartx -l`
-// close to a bare Node start. The plain ES build is the fallback.
+// close to a bare Node start. Which one runs is the build manifest's to say (./build.js).
 // Map removals wait in the kernel side by side on libuv's worker threads (REMOVE_CONCURRENCY in
 // src/engine/backends/dm.ts); libuv starts 4 unless told otherwise before its first use.
 process.env.UV_THREADPOOL_SIZE ??= '16';
-const { existsSync } = require('node:fs');
-const { join } = require('node:path');
+const { usableBundle } = require('./build.js');
 
-const bundle = join(__dirname, '..', 'dist', 'cli', 'kpartx.cjs');
-const load = existsSync(bundle) ? Promise.resolve(require(bundle)) : import('../dist/cli/kpartx.js');
+const bundle = usableBundle('kpartx');
+const load = bundle ? Promise.resolve(require(bundle)) : import('../dist/cli/kpartx.js');
 load
   .then(({ main }) => main(process.argv.slice(1)))
   .then((status) => {

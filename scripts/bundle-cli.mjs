@@ -4,12 +4,14 @@
  * dist/cli/kpartx.cjs, after `tsc` has built dist/. Loading ~30 ES modules costs about as much as
  * Node's own start-up; one CommonJS file brings `kpartx -l IMAGE` close to a bare `node -e 0`.
  * Modules the CLI imports lazily (the kernel bindings, the map backends) become separate chunks
- * next to it, so listing an image still never loads koffi.
+ * next to it, so listing an image still never loads koffi. The bundle is recorded in dist/build.json
+ * (scripts/build-manifest.mjs), which decides whether bin/kpartx.js uses it.
  */
 import { readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rolldown } from 'rolldown';
+import { recordBundles } from './build-manifest.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'dist', 'cli');
@@ -32,3 +34,4 @@ await bundle.write({
   chunkFileNames: 'kpartx-[name]-[hash].cjs',
 });
 await bundle.close();
+recordBundles({ kpartx: { file: 'cli/kpartx.cjs', from: 'cli/kpartx.js' } });

@@ -9,7 +9,8 @@
  *     bindings, the map backends) stay separate chunks.
  *   - dist/tui/main.cjs, the entry (dist/tui/main.js with the little it imports), which
  *     bin/kpartx-tui.js loads with require(): starting in the ES module loader costs about 10 ms.
- * Both are used only when at least as new as dist/tui/main.js; the plain build is the fallback.
+ * Both are recorded in dist/build.json (scripts/build-manifest.mjs), which decides whether they
+ * run; the plain build is the fallback.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -18,6 +19,7 @@ import { dirname, join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { rolldown } from 'rolldown';
+import { recordBundles } from './build-manifest.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const tuiDir = join(root, 'dist', 'tui');
@@ -267,3 +269,7 @@ if (/\bimport\(/.test(readFileSync(appFile, 'latin1'))) throw new Error(`${appFi
 const loaded = loadBundle(appFile, cacheFile);
 await warmUp(loaded.exports);
 writeFileSync(cacheFile, loaded.createCache());
+recordBundles({
+  'kpartx-tui': { file: 'tui/main.cjs', from: 'tui/main.js' },
+  app: { file: 'tui/bundle/app.cjs', from: 'tui/app-bundle.js' },
+});

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { acquireLock, acquireLockAsync, lockKey } from '../src/kernel/lock.js';
@@ -57,6 +57,22 @@ describe('per-device lock', () => {
       /^\/dev\/loop6: another kpartx run is changing this device's maps/,
     );
     held.release();
+  });
+
+  it('removes its file on release, and a waiter on the removed file moves to the new one', async () => {
+    const path = join(dir, 'dev-7-7.lock');
+    const first = acquireLock('dev-7-7', '/dev/loop7', 0, dir);
+    expect(existsSync(path)).toBe(true);
+    // The waiter has the file open before the holder releases and unlinks it.
+    const waiting = acquireLockAsync('dev-7-7', '/dev/loop7', 2000, dir);
+    setTimeout(() => first.release(), 60);
+    const second = await waiting;
+    // It holds the file now at the path, not the unlinked one: a third run is kept out.
+    expect(existsSync(path)).toBe(true);
+    expect(() => acquireLock('dev-7-7', '/dev/loop7', 0, dir)).toThrow(/another kpartx run/);
+    second.release();
+    expect(readdirSync(dir).filter((name) => name.startsWith('dev-7-7'))).toEqual([]);
+    second.release(); // twice is harmless
   });
 
   it('is freed by the kernel when the holder dies', async () => {

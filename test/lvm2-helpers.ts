@@ -1,16 +1,17 @@
 /**
  * Real lvm2 for the LVM reader's tests, with no device-mapper and nothing left on the host: every
  * command runs with `--driverloaded n` (metadata only), `--devices` limited to the test's own loop
- * devices (other VGs on the machine stay unseen), and a private LVM_SYSTEM_DIR whose lvm.conf turns
- * off backups, archives, hints, udev and monitoring and keeps lock files in the temp dir.
+ * devices (other VGs on the machine stay unseen), and the private LVM_SYSTEM_DIR of
+ * support/lvm-env.ts inside the sandbox's temp dir.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Disk } from '../src/io/disk.js';
 import { openFileDisk } from '../src/io/file-disk.js';
 import { canUseLoop } from './loop-helpers.js';
+import { privateLvmEnv } from './support/lvm-env.js';
 
 const haveLvm2 = spawnSync('sh', ['-c', 'command -v lvm'], { stdio: 'ignore' }).status === 0;
 export const canUseLvm2 = canUseLoop && haveLvm2;
@@ -35,19 +36,7 @@ export interface Lvm2Sandbox {
 
 export function lvm2Sandbox(): Lvm2Sandbox {
   const dir = mkdtempSync(join(tmpdir(), 'kpt-lvm-'));
-  const systemDir = join(dir, 'lvm');
-  mkdirSync(join(systemDir, 'lock'), { recursive: true });
-  writeFileSync(
-    join(systemDir, 'lvm.conf'),
-    [
-      'backup { backup = 0 archive = 0 }',
-      'devices { use_devicesfile = 0 obtain_device_list_from_udev = 0 hints = "none" }',
-      'activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }',
-      `global { locking_dir = "${join(systemDir, 'lock')}" }`,
-      '',
-    ].join('\n'),
-  );
-  const env = { ...process.env, LVM_SYSTEM_DIR: systemDir, LVM_SUPPRESS_FD_WARNINGS: '1' };
+  const { env } = privateLvmEnv(dir);
   const run = (command: string, args: string[], devices: readonly string[]) => {
     const result = spawnSync(command, ['--driverloaded', 'n', '--devices', devices.join(','), ...args], {
       env,

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
   defaultDelimiter,
-  devNoFromNonDmUuid,
   dmName,
   fitsDmName,
   kernelDmName,
@@ -115,8 +114,6 @@ describe('uuids', () => {
     expect(parentUuid('', { major: 254, minor: 1 })).toBe('devnode_254:1_Wh5pYvM');
     expect(parentUuid('mpath-3600abc', { major: 254, minor: 0 })).toBe('mpath-3600abc');
     expect(partitionUuid(3, 'devnode_7:0_Wh5pYvM')).toBe('part3-devnode_7:0_Wh5pYvM');
-    expect(devNoFromNonDmUuid('devnode_259:12_Wh5pYvM')).toEqual({ major: 259, minor: 12 });
-    expect(devNoFromNonDmUuid('mpath-3600abc')).toBeNull();
   });
 
   it('recognises partition UUIDs of one parent only', () => {

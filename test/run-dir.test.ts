@@ -105,11 +105,13 @@ describe('the run directory', () => {
   });
 
   it('is made with its lock directory on first use: root only, and the lock works', () => {
-    lock().release();
+    const held = lock();
     expect(lstatSync(run).isDirectory()).toBe(true);
     expect(lstatSync(join(run, 'locks')).mode & 0o777).toBe(0o700);
     expect(lstatSync(join(run, 'locks', 'dev-7-9.lock')).isFile()).toBe(true);
-    // Taken again as it is now.
+    held.release();
+    // Released: the file is gone, the directory stays, and the lock is taken again as it is now.
+    expect(existsSync(join(run, 'locks', 'dev-7-9.lock'))).toBe(false);
     lock().release();
   });
 });

@@ -12,13 +12,7 @@ import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Machine as Kernel } from '../src/engine/machine.js';
-import {
-  createSession,
-  detectFilesystem,
-  guardedMount,
-  probeFilesystem,
-  SessionError,
-} from '../src/engine/session.js';
+import { createSession, guardedMount, probeFilesystem, SessionError } from '../src/engine/session.js';
 import {
   deferSignals,
   InterruptedError,
@@ -90,12 +84,21 @@ describe('filesystem signatures (images made by the real mkfs tools)', () => {
   });
 
   it('recognises nothing in zeros, in a short read, or in an ext journal device', () => {
-    expect(detectFilesystem(Buffer.alloc(0x11000))).toBeUndefined();
-    expect(detectFilesystem(Buffer.alloc(100))).toBeUndefined();
-    const journal = Buffer.alloc(4096);
+    const file = (name: string, bytes: Buffer): string => {
+      const path = join(dir, name);
+      writeFileSync(path, bytes);
+      return path;
+    };
+    expect(probeFilesystem(file('zeros', Buffer.alloc(0x11000)))).toBeUndefined();
+    expect(probeFilesystem(file('short', Buffer.alloc(100)))).toBeUndefined();
+    const journal = Buffer.alloc(0x11000);
     journal.writeUInt16LE(0xef53, 1080);
     journal.writeUInt32LE(0x0008, 1120);
-    expect(detectFilesystem(journal)).toBeUndefined();
+    journal.writeUInt32LE(2, 1048); // s_log_block_size: 4 KiB blocks
+    expect(probeFilesystem(file('journal', journal))).toBeUndefined();
+    // The same superblock without the journal-device flag is a filesystem to mount.
+    journal.writeUInt32LE(0, 1120);
+    expect(probeFilesystem(file('ext2', journal))).toEqual({ type: 'ext2', mountType: 'ext4' });
   });
 });
 
@@ -241,12 +244,10 @@ describe.skipIf(!canUseLoop)('mount session on real loop devices', () => {
     expect(() => session.mount({ name: 'loop9p1', device, readOnly: false })).toThrow(
       `loop9p1 is already mounted on ${mounted.mountpoint}`,
     );
-    expect(session.unmapRefusals(asMap)).toHaveLength(1);
 
     session.unmount(mounted.mountpoint);
     expect(existsSync(mounted.mountpoint)).toBe(false);
     expect(session.listMounted(asMap)).toEqual([]);
-    expect(session.unmapRefusals(asMap)).toEqual([]);
     expect(() => session.unmount(mounted.mountpoint)).toThrow(`${mounted.mountpoint} is not mounted`);
   });
 

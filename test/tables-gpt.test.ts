@@ -11,7 +11,7 @@ import {
   renderList,
   xzImage,
 } from '../fixtures/dos-gpt.js';
-import { decodeGuid, encodeGuid } from '../src/engine/guid.js';
+import { decodeGuid } from '../src/engine/guid.js';
 import { createReadContext } from '../src/engine/tables/context.js';
 import { gptReader } from '../src/engine/tables/gpt.js';
 import { crc32, crc32Update } from '../src/io/crc32.js';
@@ -57,11 +57,12 @@ describe('CRC-32 and GUIDs', () => {
     expect(crc32Update(crc32(data.subarray(0, 300)), data.subarray(300))).toBe(zlib.crc32(data));
   });
 
-  it('decodes the mixed-endian layout and round-trips', () => {
-    const bytes = encodeGuid('C12A7328-F81F-11D2-BA4B-00A0C93EC93B');
-    expect([...bytes.subarray(0, 4)]).toEqual([0x28, 0x73, 0x2a, 0xc1]);
+  it('decodes the mixed-endian layout', () => {
+    // The EFI system partition type as it lies on disk: the first three fields little-endian.
+    const bytes = Uint8Array.from([
+      0x28, 0x73, 0x2a, 0xc1, 0x1f, 0xf8, 0xd2, 0x11, 0xba, 0x4b, 0x00, 0xa0, 0xc9, 0x3e, 0xc9, 0x3b,
+    ]);
     expect(decodeGuid(bytes, 0)).toBe('c12a7328-f81f-11d2-ba4b-00a0c93ec93b');
-    expect(() => encodeGuid('not-a-guid')).toThrow();
   });
 });
 

@@ -4,93 +4,27 @@
  * that nothing is left behind. Ink only draws live frames when CI is not set, hence CI=false.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  appSkipReason,
+  KPARTX_TUI_BIN,
+  loopsOfImage as loopsOf,
+  mapLinksTo,
+  mountsOfLoops,
+  tmuxPane,
+} from './support/tmux-app.js';
 
-const repo = resolve(import.meta.dirname, '..');
-const bin = join(repo, 'bin', 'kpartx-tui.js');
-const hasTmux = spawnSync('tmux', ['-V']).status === 0;
-const isRoot = process.getuid?.() === 0;
-const hasLoop = existsSync('/dev/loop-control');
-const built = existsSync(join(repo, 'dist', 'tui', 'main.js'));
-const skipReason = !isRoot
-  ? 'needs root'
-  : !hasLoop
-    ? 'needs /dev/loop-control'
-    : !hasTmux
-      ? 'needs tmux'
-      : !built
-        ? 'needs `npm run build` first (dist/tui/main.js)'
-        : '';
-
+const skipReason = appSkipReason();
 const session = `kpartx-tui-e2e-${process.pid}`;
+const { tmux, waitForScreen, key, kill } = tmuxPane(session);
 let dir = '';
 let image = '';
 
-const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' });
-const screen = () => tmux('capture-pane', '-t', session, '-p');
-
-async function waitForScreen(text: string | RegExp, timeoutMs = 20_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    last = screen();
-    if (typeof text === 'string' ? last.includes(text) : text.test(last)) return last;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${text}; screen was:\n${last}`);
-}
-
-async function key(k: string, expected: string | RegExp): Promise<string> {
-  tmux('send-keys', '-t', session, k);
-  return waitForScreen(expected);
-}
-
-/** Loop devices whose backing file is the image, or a loop over one of them. */
-function loopsOfImage(): string[] {
-  const found: string[] = [];
-  const bound = readdirSync('/sys/block').filter((name) => name.startsWith('loop'));
-  const backing = (name: string) => {
-    try {
-      return readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8').trim();
-    } catch {
-      return '';
-    }
-  };
-  const parents = bound.filter((name) => backing(name) === image);
-  found.push(...parents);
-  for (const name of bound) if (parents.some((p) => backing(name) === `/dev/${p}`)) found.push(name);
-  return found;
-}
-
-/** /dev/mapper links to a loop stacked on the image's loop (other runs may reuse the loop names). */
-function ourMapLinks(): string[] {
-  if (!existsSync('/dev/mapper')) return [];
-  const chain = new Set(loopsOfImage());
-  return readdirSync('/dev/mapper').filter((entry) => {
-    try {
-      return chain.has(readlinkSync(`/dev/mapper/${entry}`).replace(/^.*\//, ''));
-    } catch {
-      return false;
-    }
-  });
-}
-
-function mountsOfLoops(loops: string[]): string[] {
-  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n');
-  return mounts.filter((line) => loops.some((l) => line.startsWith(`/dev/${l} `) || line.includes(`/${l} `)));
-}
+const loopsOfImage = (): string[] => loopsOf(image);
+const ourMapLinks = (): string[] => mapLinksTo(loopsOfImage());
 
 describe.skipIf(skipReason !== '')(
   `kpartx-tui end to end in tmux (${skipReason || 'root, loop, tmux'})`,
@@ -113,10 +47,10 @@ describe.skipIf(skipReason !== '')(
     });
 
     afterAll(() => {
-      spawnSync('tmux', ['kill-session', '-t', session]);
+      kill();
       // Whatever a failed run left: unmount, unlink, detach (partition loops before the parent).
       const loops = loopsOfImage();
-      for (const line of mountsOfLoops(loops)) spawnSync('umount', [line.split(' ')[1] ?? '']);
+      for (const target of mountsOfLoops(loops)) spawnSync('umount', [target]);
       for (const link of ourMapLinks()) rmSync(`/dev/mapper/${link}`, { force: true });
       for (const loop of loops.reverse()) spawnSync('losetup', ['-d', `/dev/${loop}`]);
       if (dir) rmSync(dir, { recursive: true, force: true });
@@ -143,7 +77,7 @@ describe.skipIf(skipReason !== '')(
         // A tmux server started elsewhere would not pass on this run's own run directory.
         '-e',
         `KPARTX_TUI_RUN_DIR=${process.env.KPARTX_TUI_RUN_DIR ?? '/run/kpartx-tui'}`,
-        `node ${bin} disk.img; echo KPARTX_TUI_EXIT=$?; sleep 120`,
+        `node ${KPARTX_TUI_BIN} disk.img; echo KPARTX_TUI_EXIT=$?; sleep 120`,
       );
       await waitForScreen('gpt table', 30_000);
       await waitForScreen(/1 +2048 +34815 +32768 +16 MiB .*data .*ext4 "data"/);

@@ -7,48 +7,26 @@
  * be in the bytes the app wrote, and the screen must show the escaped text in place, rows intact.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setGptNames } from './support/gpt-names.js';
+import {
+  appSkipReason,
+  KPARTX_TUI_BIN,
+  loopsOfImage as loopsOf,
+  mapLinksTo,
+  mountsOfLoops,
+  tmuxPane,
+} from './support/tmux-app.js';
 
-const repo = resolve(import.meta.dirname, '..');
-const bin = join(repo, 'bin', 'kpartx-tui.js');
-const hasTmux = spawnSync('tmux', ['-V']).status === 0;
-const isRoot = process.getuid?.() === 0;
-const hasLoop = existsSync('/dev/loop-control');
-const hasTools = ['sgdisk', 'mkfs.ext4', 'e2label'].every(
-  (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0,
-);
-const built = existsSync(join(repo, 'dist', 'tui', 'main.js'));
-const skipReason = !isRoot
-  ? 'needs root'
-  : !hasLoop
-    ? 'needs /dev/loop-control'
-    : !hasTmux
-      ? 'needs tmux'
-      : !hasTools
-        ? 'needs sgdisk, mkfs.ext4 and e2label'
-        : !built
-          ? 'needs `npm run build` first (dist/tui/main.js)'
-          : '';
+const skipReason = appSkipReason(['sgdisk', 'mkfs.ext4', 'e2label']);
 
 // A server of its own: its clipboard setting and paste buffers are this test's alone.
 const server = `kpartx-tui-hostile-${process.pid}`;
 const session = 'hostile';
-const tmux = (...args: string[]) =>
-  execFileSync('tmux', ['-L', server, '-f', '/dev/null', ...args], { encoding: 'utf8' });
-const screen = () => tmux('capture-pane', '-t', session, '-p');
+const { tmux, screen, waitForScreen, key, press, kill } = tmuxPane(session, server);
 const paneTitle = () => tmux('display-message', '-p', '-t', session, '#{pane_title}').trim();
 const pasteBuffers = () => tmux('list-buffers', '-F', '#{buffer_name}: #{buffer_sample}').trim();
 
@@ -89,32 +67,6 @@ let dir = '';
 let image = '';
 let rawLog = '';
 
-async function waitForScreen(text: string | RegExp, timeoutMs = 20_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    last = screen();
-    if (typeof text === 'string' ? last.includes(text) : text.test(last)) return last;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${text}; screen was:\n${last}`);
-}
-
-/** Press a key whose effect has no text of its own to wait for: wait for the screen to change. */
-async function press(k: string): Promise<string> {
-  const before = screen();
-  tmux('send-keys', '-t', session, k);
-  const deadline = Date.now() + 10_000;
-  while (screen() === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  await new Promise((r) => setTimeout(r, 200));
-  return screen();
-}
-
-async function key(k: string, expected: string | RegExp): Promise<string> {
-  tmux('send-keys', '-t', session, k);
-  return waitForScreen(expected);
-}
-
 /**
  * The terminal was not told anything by the disk: title as set, no clipboard write, no OSC or BEL
  * among the bytes the app wrote. Soft: a failure is reported and the run goes on, so a regression
@@ -132,38 +84,7 @@ function expectTerminalUntouched(where: string) {
   }
 }
 
-/** Loop devices whose backing file is the image, or a loop over one of them. */
-function loopsOfImage(): string[] {
-  const bound = readdirSync('/sys/block').filter((name) => name.startsWith('loop'));
-  const backing = (name: string) => {
-    try {
-      return readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8').replace(/\n$/, '');
-    } catch {
-      return '';
-    }
-  };
-  const parents = bound.filter((name) => backing(name) === image);
-  const children = bound.filter((name) => parents.some((p) => backing(name) === `/dev/${p}`));
-  return [...parents, ...children];
-}
-
-function ourMapLinks(loops: string[]): string[] {
-  if (!existsSync('/dev/mapper')) return [];
-  return readdirSync('/dev/mapper').filter((entry) => {
-    try {
-      return loops.includes(readlinkSync(`/dev/mapper/${entry}`).replace(/^.*\//, ''));
-    } catch {
-      return false;
-    }
-  });
-}
-
-function mountsOf(loops: string[]): string[] {
-  return readFileSync('/proc/self/mounts', 'utf8')
-    .split('\n')
-    .filter((line) => loops.some((l) => line.startsWith(`/dev/${l} `) || line.includes(`/${l} `)))
-    .map((line) => line.split(' ')[1] ?? '');
-}
+const loopsOfImage = (): string[] => loopsOf(image);
 
 describe.skipIf(skipReason !== '')(
   `hostile disk text in a real terminal (${skipReason || 'root, loop, tmux'})`,
@@ -199,10 +120,10 @@ describe.skipIf(skipReason !== '')(
     });
 
     afterAll(() => {
-      spawnSync('tmux', ['-L', server, 'kill-server']);
+      kill();
       const loops = loopsOfImage();
-      for (const target of mountsOf(loops)) spawnSync('umount', [target]);
-      for (const link of ourMapLinks(loops)) rmSync(`/dev/mapper/${link}`, { force: true });
+      for (const target of mountsOfLoops(loops)) spawnSync('umount', [target]);
+      for (const link of mapLinksTo(loops)) rmSync(`/dev/mapper/${link}`, { force: true });
       for (const loop of loops.reverse()) spawnSync('losetup', ['-d', `/dev/${loop}`]);
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
@@ -224,7 +145,7 @@ describe.skipIf(skipReason !== '')(
         'CI=false',
         '-e',
         'TERM=xterm-256color',
-        `while [ ! -e go ]; do sleep 0.05; done; node ${bin}; echo KPARTX_TUI_EXIT=$?; sleep 120`,
+        `while [ ! -e go ]; do sleep 0.05; done; node ${KPARTX_TUI_BIN}; echo KPARTX_TUI_EXIT=$?; sleep 120`,
       );
       tmux('set-option', '-g', 'set-clipboard', 'on');
       tmux('select-pane', '-t', session, '-T', 'untouched');

@@ -7,60 +7,27 @@
  * run directory (locks, mountpoints) is the test's own.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import {
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  appSkipReason,
+  KPARTX_TUI_BIN,
+  loopsOfImage as loopsOf,
+  mapLinksTo,
+  mountsUnder,
+  tmuxPane,
+} from './support/tmux-app.js';
 
-const repo = resolve(import.meta.dirname, '..');
-const bin = join(repo, 'bin', 'kpartx-tui.js');
-const hasTmux = spawnSync('tmux', ['-V']).status === 0;
-const isRoot = process.getuid?.() === 0;
-const hasLoop = existsSync('/dev/loop-control');
-const built = existsSync(join(repo, 'dist', 'tui', 'main.js'));
-const skipReason = !isRoot
-  ? 'needs root'
-  : !hasLoop
-    ? 'needs /dev/loop-control'
-    : !hasTmux
-      ? 'needs tmux'
-      : !built
-        ? 'needs `npm run build` first (dist/tui/main.js)'
-        : '';
+const skipReason = appSkipReason();
 
 const session = `kpartx-tui-recovery-${process.pid}`;
 let dir = '';
 let image = '';
 let runDir = '';
 
-const tmux = (...args: string[]) => execFileSync('tmux', args, { encoding: 'utf8' });
-const screen = () => tmux('capture-pane', '-t', session, '-p');
-
-async function waitForScreen(text: string | RegExp, timeoutMs = 20_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    last = screen();
-    if (typeof text === 'string' ? last.includes(text) : text.test(last)) return last;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${text}; screen was:\n${last}`);
-}
-
-async function key(k: string, expected: string | RegExp): Promise<string> {
-  tmux('send-keys', '-t', session, k);
-  return waitForScreen(expected);
-}
+const { tmux, waitForScreen, key, kill } = tmuxPane(session);
 
 /** The app in a fresh 160x30 tmux session, as the session's own process (so its pid is the pane's). */
 function startApp(args: string): void {
@@ -81,41 +48,11 @@ function startApp(args: string): void {
     'TERM=xterm-256color',
     '-e',
     `KPARTX_TUI_RUN_DIR=${runDir}`,
-    `exec node ${bin} ${args}`,
+    `exec node ${KPARTX_TUI_BIN} ${args}`,
   );
 }
 
-const backingFile = (name: string): string => {
-  try {
-    return readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8').trim();
-  } catch {
-    return '';
-  }
-};
-
-/** The image's loop and the partition loops over it. */
-function loopsOfImage(): string[] {
-  const bound = readdirSync('/sys/block').filter((name) => name.startsWith('loop'));
-  const parents = bound.filter((name) => backingFile(name) === image);
-  return [...parents, ...bound.filter((name) => parents.some((p) => backingFile(name) === `/dev/${p}`))];
-}
-
-function mapLinksTo(loops: string[]): string[] {
-  if (!existsSync('/dev/mapper')) return [];
-  return readdirSync('/dev/mapper').filter((entry) => {
-    try {
-      return loops.includes(readlinkSync(`/dev/mapper/${entry}`).replace(/^.*\//, ''));
-    } catch {
-      return false;
-    }
-  });
-}
-
-const mountsUnder = (path: string): string[] =>
-  readFileSync('/proc/self/mounts', 'utf8')
-    .split('\n')
-    .map((line) => line.split(' ')[1] ?? '')
-    .filter((target) => target.startsWith(`${path}/`));
+const loopsOfImage = (): string[] => loopsOf(image);
 
 describe.skipIf(skipReason !== '')(`crash recovery in the app (${skipReason || 'root, loop, tmux'})`, () => {
   beforeAll(() => {
@@ -139,7 +76,7 @@ describe.skipIf(skipReason !== '')(`crash recovery in the app (${skipReason || '
   });
 
   afterAll(() => {
-    spawnSync('tmux', ['kill-session', '-t', session]);
+    kill();
     // Whatever a failed run left: unmount, unlink, detach (partition loops before the image's).
     for (const target of mountsUnder(dir).reverse()) spawnSync('umount', [target]);
     const loops = loopsOfImage();
@@ -164,7 +101,7 @@ describe.skipIf(skipReason !== '')(`crash recovery in the app (${skipReason || '
     const pid = Number(tmux('display-message', '-p', '-t', session, '#{pane_pid}').trim());
     process.kill(pid, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 300));
-    spawnSync('tmux', ['kill-session', '-t', session]);
+    kill();
 
     // What the killed run left.
     const loops = loopsOfImage();

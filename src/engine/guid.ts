@@ -21,21 +21,6 @@ export function decodeGuid(b: Uint8Array, off: number): string {
   ].join('-');
 }
 
-/** The 16 on-disk bytes for a textual GUID (any case); throws on a malformed string. */
-export function encodeGuid(text: string): Uint8Array {
-  const digits = text.replace(/-/g, '');
-  if (!/^[0-9a-fA-F]{32}$/.test(digits) || text.length !== 36) throw new Error(`not a GUID: ${text}`);
-  const raw = Uint8Array.from({ length: 16 }, (_, i) => Number.parseInt(digits.slice(i * 2, i * 2 + 2), 16));
-  const out = new Uint8Array(16);
-  const order = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15];
-  order.forEach((from, to) => {
-    out[to] = raw[from]!;
-  });
-  return out;
-}
-
-export const NULL_GUID = '00000000-0000-0000-0000-000000000000';
-
 /** True when all 16 bytes at `off` are zero (an unused GPT entry). */
 export function isNullGuid(b: Uint8Array, off: number): boolean {
   for (let i = off; i < off + 16; i++) if ((b[i] ?? 0) !== 0) return false;

@@ -157,13 +157,6 @@ export function partitionUuid(number: number, parent: string): string {
   return `part${number}-${parent}`;
 }
 
-/** The device number encoded in a `devnode_MAJ:MIN_Wh5pYvM` UUID, or null for any other UUID. */
-export function devNoFromNonDmUuid(uuid: string): DevNo | null {
-  const match = /^devnode_(\d+):(\d+)_Wh5pYvM$/.exec(uuid);
-  if (!match) return null;
-  return { major: Number(match[1]), minor: Number(match[2]) };
-}
-
 /**
  * Ownership test of a partition map UUID: `part<digits>-<parent uuid>`. Returns the partition
  * number, or null when the map is not a kpartx partition of that parent.

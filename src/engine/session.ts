@@ -3,11 +3,13 @@
  * unmount, and refuse to unmap what is still mounted. Shared by the CLI and the interactive app,
  * and the same for both backends: a map is found by its /dev/mapper path and device number.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { type DevNo, sameDevNo } from '../io/devno.js';
 import { strerror } from '../io/errno.js';
+import { openFileDisk } from '../io/file-disk.js';
 import { KernelError } from '../io/kernel-error.js';
+import { mountTypeFor, probeContent } from '../probe/index.js';
 import type { ExistingMap } from './backend.js';
 import { errorText } from './errors.js';
 import type { Machine, MountEntry } from './machine.js';
@@ -21,55 +23,23 @@ export interface FilesystemSignature {
   mountType: string;
 }
 
-/** Read `length` bytes at `offset`, short at the end of the device. */
-function readWindow(path: string, offset: number, length: number): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.alloc(length);
-    const got = readSync(fd, buf, 0, length, offset);
-    return buf.subarray(0, got);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-const ascii = (buf: Buffer, at: number, text: string): boolean =>
-  buf.length >= at + text.length && buf.toString('latin1', at, at + text.length) === text;
-
-const EXT3_INCOMPAT = 0x0004 | 0x0002; // filetype, recover
-const EXT3_RO_COMPAT = 0x0001 | 0x0002 | 0x0004; // sparse_super, large_file, btree_dir
-
 /**
- * Which filesystem starts in `head` (the first 64 KiB + 4 KiB of a partition). A small signature
- * check for the common types; content probing in src/probe goes further.
+ * The filesystem on `device` (`size` bytes: a block device's comes from the kernel) as src/probe
+ * recognises it, with the kernel type to mount it with; undefined when nothing there is a
+ * filesystem the kernel mounts as it is.
  */
-export function detectFilesystem(head: Buffer): FilesystemSignature | undefined {
-  if (head.length >= 1082 && head.readUInt16LE(1080) === 0xef53) {
-    const compat = head.readUInt32LE(1116);
-    const incompat = head.readUInt32LE(1120);
-    const roCompat = head.readUInt32LE(1124);
-    if (incompat & 0x0008) return undefined; // an external journal device, nothing to mount
-    const type =
-      incompat & ~EXT3_INCOMPAT || roCompat & ~EXT3_RO_COMPAT ? 'ext4' : compat & 0x0004 ? 'ext3' : 'ext2';
-    // The ext4 driver mounts all three and is the one modern kernels have.
-    return { type, mountType: 'ext4' };
+export function probeFilesystem(
+  device: string,
+  size = statSync(device).size,
+): FilesystemSignature | undefined {
+  const disk = openFileDisk(device, size, 512);
+  try {
+    const info = probeContent(disk, 0, size);
+    const mountType = info ? mountTypeFor(info) : undefined;
+    return info && mountType ? { type: info.type, mountType } : undefined;
+  } finally {
+    disk.close();
   }
-  if (ascii(head, 0, 'XFSB')) return { type: 'xfs', mountType: 'xfs' };
-  if (ascii(head, 0x10040, '_BHRfS_M')) return { type: 'btrfs', mountType: 'btrfs' };
-  if (ascii(head, 0, 'hsqs')) return { type: 'squashfs', mountType: 'squashfs' };
-  if (ascii(head, 0x8001, 'CD001')) return { type: 'iso9660', mountType: 'iso9660' };
-  if (ascii(head, 3, 'EXFAT   ')) return { type: 'exfat', mountType: 'exfat' };
-  if (ascii(head, 3, 'NTFS    ')) return { type: 'ntfs', mountType: 'ntfs3' };
-  const bootSignature = head.length >= 512 && head[510] === 0x55 && head[511] === 0xaa;
-  const fatLabel = ['FAT12   ', 'FAT16   ', 'FAT     ', 'MSDOS'].some((magic) => ascii(head, 0x36, magic));
-  if (bootSignature && (fatLabel || ascii(head, 0x52, 'FAT32   ') || ascii(head, 0x52, 'MSWIN'))) {
-    return { type: 'vfat', mountType: 'vfat' };
-  }
-  return undefined;
-}
-
-export function probeFilesystem(device: string): FilesystemSignature | undefined {
-  return detectFilesystem(readWindow(device, 0, 0x11000));
 }
 
 /** The kernel's filesystem types (`/proc/filesystems`), to say clearly when one is missing. */
@@ -193,7 +163,7 @@ export function createSession(kernel: SessionKernel, options: SessionOptions = {
     }
     let fstype = request.fstype;
     if (!fstype) {
-      const found = probeFilesystem(request.device);
+      const found = probeFilesystem(request.device, info.sizeBytes);
       if (!found) {
         throw new SessionError(
           `${request.name}: no filesystem recognised on ${request.device}; give the type explicitly`,
@@ -299,14 +269,7 @@ export function createSession(kernel: SessionKernel, options: SessionOptions = {
     if (kept) throw new SessionError(`unmounted ${target}, but ${kept}`);
   }
 
-  /** One clear message per mounted map; empty when unmapping is safe as far as mounts go. */
-  function unmapRefusals(maps: Pick<ExistingMap, 'name' | 'path' | 'devno'>[]): string[] {
-    return listMounted(maps).map(
-      (m) => `${m.name} is mounted on ${m.mountpoint}; unmount it before removing the map`,
-    );
-  }
-
-  return { mount, unmount, listMounted, unmapRefusals, defaultMountpoint };
+  return { mount, unmount, listMounted };
 }
 
 export type Session = ReturnType<typeof createSession>;

@@ -21,7 +21,6 @@ export const O_RDONLY = 0;
 export const O_RDWR = 2;
 export const O_CLOEXEC = 0o2000000;
 export const O_EXCL = 0o200;
-export const O_NONBLOCK = 0o4000;
 
 type Bound = {
   open: (path: string, flags: number, mode: number) => number;
@@ -38,7 +37,6 @@ type Bound = {
   ) => number;
   umount2: (target: string, flags: number) => number;
   flock: (fd: number, op: number) => number;
-  geteuid: () => number;
 };
 
 let bound: Bound | undefined;
@@ -59,7 +57,6 @@ function libc(): Bound {
     ),
     umount2: lib.func('int umount2(const char *target, int flags)'),
     flock: lib.func('int flock(int fd, int op)'),
-    geteuid: lib.func('uint32_t geteuid(void)'),
   };
   return bound;
 }
@@ -160,10 +157,7 @@ export function umount2(target: string, flags: number): void {
 
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
-export const LOCK_UN = 8;
 
 export function flock(fd: number, op: number, device: string): void {
   check(libc().flock(fd, op), 'flock', device);
 }
-
-export const geteuid = (): number => libc().geteuid();

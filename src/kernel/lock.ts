@@ -1,9 +1,11 @@
 /**
  * One exclusive lock per parent device, so two runs never map or unmap the same device at once.
  * flock(2) on a file under /run: the kernel drops it when the process dies, so a killed run never
- * leaves a stale lock behind.
+ * leaves a stale lock behind. The holder removes the file when it releases the lock, so opened
+ * images leave no files behind; a taker therefore checks, once it holds the lock, that its file is
+ * still the one at the path (flock, then compare inodes) and starts over on the new file if not.
  */
-import { closeSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, statSync, unlinkSync } from 'node:fs';
 import { flock, LOCK_EX, LOCK_NB } from './libc.js';
 import { sleepSync } from './loop.js';
 import { ensureOwnDir, ensureRunSubdir, openOwnFile, RunDirError } from './run-dir.js';
@@ -64,11 +66,31 @@ function openLockFile(key: string, waitMs: number, device: string, dir: string |
   }
 }
 
+/** Whether the locked descriptor is still the file at the path (a releaser may have unlinked it). */
+function stillAtPath(lock: LockFile): boolean {
+  try {
+    const open = fstatSync(lock.fd, { bigint: true });
+    const named = statSync(lock.path, { bigint: true });
+    return open.dev === named.dev && open.ino === named.ino;
+  } catch {
+    return false;
+  }
+}
+
+/** Open the path afresh after the file we locked was removed by the run that held it. */
+function reopen(lock: LockFile, device: string): void {
+  closeSync(lock.fd);
+  try {
+    lock.fd = openOwnFile(lock.path);
+  } catch (error) {
+    throw new LockError(device, error);
+  }
+}
+
 /** One non-blocking attempt: true when taken, false while another run holds it and time is left. */
 function attempt(lock: LockFile, device: string, waitMs: number): boolean {
   try {
     flock(lock.fd, LOCK_EX | LOCK_NB, lock.path);
-    return true;
   } catch (error) {
     const busy = error instanceof KernelError && (error.code === 'EAGAIN' || error.code === 'EWOULDBLOCK');
     if (busy && Date.now() < lock.deadline) return false;
@@ -82,14 +104,29 @@ function attempt(lock: LockFile, device: string, waitMs: number): boolean {
       `${device}: another kpartx run is changing this device's maps (lock ${lock.path}); gave up after ${Math.round(waitMs / 1000)} s`,
     );
   }
+  if (stillAtPath(lock)) return true;
+  // Taken on a file its last holder already unlinked: a run opening the path now would get a new
+  // file and a second, independent lock. Start over on the file that is there.
+  reopen(lock, device);
+  return attempt(lock, device, waitMs);
 }
 
+/**
+ * Released by unlinking the file while still holding it, then closing: nobody else can hold it at
+ * that moment, and a run waiting on the unlinked file sees the inode change and starts over.
+ */
 function held(lock: LockFile): HeldLock {
   let open = true;
   return {
     release: () => {
-      if (open) closeSync(lock.fd);
+      if (!open) return;
       open = false;
+      try {
+        unlinkSync(lock.path);
+      } catch {
+        // already gone or not ours to remove: the lock is still released below
+      }
+      closeSync(lock.fd);
     },
   };
 }

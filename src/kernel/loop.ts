@@ -217,16 +217,6 @@ function safeRealpath(path: string): string {
   }
 }
 
-/**
- * Whole-file loops bound to an image (offset 0, no size limit), in numeric order. A loop is the
- * image's when its backing file resolves to the same file: sysfs gives the full path, unlike the
- * 63-byte `lo_file_name`.
- */
-export function loopsForImage(loops: LoopDevice[], imagePath: string): LoopDevice[] {
-  const target = safeRealpath(imagePath);
-  return loops.filter((loop) => loop.backingFile === target && loop.offset === 0 && loop.sizeLimit === 0);
-}
-
 /** Loops whose backing file is the block device `devno` (partition loops over a parent). */
 export function loopsOverDevice(loops: LoopDevice[], devno: { major: number; minor: number }): LoopDevice[] {
   return loops.filter((loop) => {

@@ -2,8 +2,7 @@
  * Read-only views of /sys for block and loop devices. Loop state lives in the kernel, so sysfs is
  * the source of truth for what is attached where: no state files are kept anywhere.
  */
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { basename } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { DevNo } from '../io/devno.js';
 import type { LoopDevice } from './types.js';
 
@@ -26,15 +25,6 @@ export function parseDevNo(text: string | undefined): DevNo | undefined {
 
 /** Directory of a block device (disk or partition) by number. */
 export const devDir = (devno: DevNo): string => `/sys/dev/block/${devno.major}:${devno.minor}`;
-
-/** Kernel name (`loop3`, `sda1`, `dm-0`) of a block device number, if the kernel knows it. */
-export function blockName(devno: DevNo): string | undefined {
-  try {
-    return basename(readlinkSync(devDir(devno)));
-  } catch {
-    return undefined;
-  }
-}
 
 export function blockDevNo(name: string): DevNo | undefined {
   return parseDevNo(readAttribute(`${SYS_BLOCK}/${name}/dev`));

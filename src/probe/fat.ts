@@ -35,6 +35,21 @@ interface Geometry {
   clusterCount: number;
 }
 
+/** The BIOS parameter block fields a FAT driver insists on (the checks libblkid and Linux make). */
+function saneBpb(bs: Uint8Array): boolean {
+  const media = bs[0x15]!;
+  const sectorSize = le16(bs, 0x0b);
+  return (
+    bs[0x10] !== 0 &&
+    le16(bs, 0x0e) !== 0 &&
+    (media >= 0xf8 || media === 0xf0) &&
+    isPowerOfTwo(bs[0x0d]!) &&
+    isPowerOfTwo(sectorSize) &&
+    sectorSize >= 512 &&
+    sectorSize <= 4096
+  );
+}
+
 /** The BPB sanity checks that keep random boot code from passing as FAT. */
 function validGeometry(bs: Uint8Array, strength: 'strong' | 'weak'): Geometry | null {
   if (strength === 'weak') {
@@ -42,15 +57,11 @@ function validGeometry(bs: Uint8Array, strength: 'strong' | 'weak'): Geometry | 
     const at36 = text(bs, 0x36, 8);
     if (at36 === 'JFS     ' || at36 === 'HPFS    ') return null;
   }
+  if (!saneBpb(bs)) return null;
   const fats = bs[0x10]!;
   const reserved = le16(bs, 0x0e);
-  const media = bs[0x15]!;
   const clusterSectors = bs[0x0d]!;
   const sectorSize = le16(bs, 0x0b);
-  if (fats === 0 || reserved === 0) return null;
-  if (!(media >= 0xf8 || media === 0xf0)) return null;
-  if (!isPowerOfTwo(clusterSectors)) return null;
-  if (!isPowerOfTwo(sectorSize) || sectorSize < 512 || sectorSize > 4096) return null;
   // BitLocker volumes carry a FAT-looking BPB.
   if (text(bs, 3, 8) === '-FVE-FS-') return null;
 
@@ -65,6 +76,18 @@ function validGeometry(bs: Uint8Array, strength: 'strong' | 'weak'): Geometry | 
   const max = isFat32 ? FAT32_MAX : clusterCount > FAT12_MAX ? FAT16_MAX : FAT12_MAX;
   if (clusterCount > max) return null;
   return { sectorSize, clusterSectors, reserved, fatSectors, clusterCount };
+}
+
+/**
+ * Sector 0 of an unpartitioned FAT, exFAT or NTFS volume, whose boot sector also ends in 55 AA and
+ * so could pass for an MBR: a jump instruction or a FAT type label, and a sane BPB, as the kernel's
+ * and libblkid's MBR readers check before taking such a sector as a partition table.
+ */
+export function looksLikeFilesystemBootSector(sector: Uint8Array): boolean {
+  const oem = text(sector, 3, 8);
+  if (oem === 'NTFS    ' || oem === 'EXFAT   ') return true;
+  const jump = sector[0] === 0xeb || sector[0] === 0xe9;
+  return (jump || signatureStrength(sector) === 'strong') && saneBpb(sector);
 }
 
 /**

@@ -21,6 +21,17 @@ export function isMountableType(type: string): boolean {
   return FILESYSTEM_TYPES.has(type);
 }
 
+/**
+ * The kernel filesystem type that mounts `info`, or undefined when it is not a filesystem the
+ * kernel mounts as it is. ext2 and ext3 go through the ext4 driver (the one modern kernels have),
+ * NTFS through the in-kernel ntfs3.
+ */
+export function mountTypeFor(info: ContentInfo): string | undefined {
+  if (!info.mountable || !isMountableType(info.type)) return undefined;
+  if (info.type === 'ext2' || info.type === 'ext3') return 'ext4';
+  return info.type === 'ntfs' ? 'ntfs3' : info.type;
+}
+
 /** A name usable for a dm/LUKS mapping: letters, digits, `_` and `-` only. */
 function mapName(info: ContentInfo): string {
   const base = (info.label ?? 'secret').replace(/[^A-Za-z0-9_-]+/g, '_');

@@ -30,6 +30,7 @@ export {
   describeContent,
   hintFor,
   isMountableType,
+  mountTypeFor,
   wholeDeviceAdvice,
   whyNotMountable,
 } from './hints.js';

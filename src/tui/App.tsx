@@ -24,11 +24,12 @@ import SourceList from './components/SourceList.js';
 import { displayed } from './display.js';
 import { truncate } from './format.js';
 import { useAppInput } from './hooks/use-app-input.js';
-import type { AppState } from './hooks/use-app-state.js';
-import { type TerminalControl, useKpartxApp } from './hooks/use-kpartx-app.js';
+import { useKpartxApp } from './hooks/use-kpartx-app.js';
 import { type TerminalSize, useTerminalSize } from './hooks/use-terminal-size.js';
 import type { LeaveResult } from './leaving.js';
 import type { Inspection, TuiEngine } from './model.js';
+import type { AppState } from './state/app-reducer.js';
+import type { TerminalControl } from './terminal.js';
 import { type Theme, themeFor } from './theme.js';
 
 export interface AppProps {

@@ -39,7 +39,7 @@ import {
 import { type DevNo, formatDevNo, sameDevNo } from '../io/devno.js';
 import { decodeUtf8Visibly } from '../io/display-text.js';
 import { createMachine } from '../kernel/machine.js';
-import { type ContentInfo, describeContent, hintFor, probeContent } from '../probe/index.js';
+import { type ContentInfo, describeContent, hintFor, mountTypeFor, probeContent } from '../probe/index.js';
 import { hiberfilState } from '../recovery/hibernation.js';
 import type {
   ExistingMapView,
@@ -58,7 +58,7 @@ import type {
 import { TuiError } from './model.js';
 import { createRecoveryEngine, type RecoveryDeps } from './recovery-engine.js';
 import { ntfsWriteRefusal, readOnlyMapWhy } from './recovery-mount.js';
-import { listSources, sniff } from './sources.js';
+import { listSources, summarizeImage } from './sources.js';
 import { containerView, volumeGroupRows } from './stack-view.js';
 
 export interface TuiEngineDeps {
@@ -444,9 +444,9 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   /** What the first bytes of an image say when no table was found (compressed, qcow2…). */
   function sniffSource(path: string): string {
     try {
-      const disk = host.openDisk(path, Math.min(host.fileSize(path), 0x8800), 512);
+      const disk = host.openDisk(path, host.fileSize(path), 512);
       try {
-        return sniff(disk.readAt(0, 0x8800));
+        return summarizeImage(disk).what;
       } finally {
         disk.close();
       }
@@ -839,7 +839,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       const next = hintFor(info, mapPath) ?? 'not a filesystem the kernel mounts directly';
       throw new TuiError(`${basename(mapPath)} is not mountable: ${describeContent(info)}; ${next}`);
     }
-    return info.type === 'ext2' || info.type === 'ext3' ? 'ext4' : info.type === 'ntfs' ? 'ntfs3' : info.type;
+    return mountTypeFor(info);
   }
 
   async function session() {

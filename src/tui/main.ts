@@ -1,5 +1,3 @@
-import { statSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { displayLines, displayText } from '../io/display-text.js';
 import { loadBundle } from './load-bundle.js';
 import { DEFAULT_OPTIONS } from './model.js';
@@ -17,30 +15,42 @@ With one PATH the app opens straight on its layout.`;
 
 type App = typeof import('./app-bundle.js');
 
-const bundleFile = fileURLToPath(new URL('./bundle/app.cjs', import.meta.url));
+/** What the build manifest decided for this run (bin/build.js reads dist/build.json). */
+export interface BuildChoice {
+  /** The bundled app (dist/tui/bundle/app.cjs) when the build made it and it is not stale. */
+  appBundle?: string;
+}
 
 /**
- * Whether scripts/bundle-tui.mjs has bundled this build: Ink as one file with its compiled code
- * loads several times faster than as a few hundred modules. A bundle older than the plain build is
- * stale and not used. The bundle holds only React's production build and no devtools: any other
- * NODE_ENV, or DEV=true, gets the plain build.
+ * The bundle holds only React's production build and no devtools: a NODE_ENV other than
+ * production, or DEV=true, gets the plain build.
  */
-function bundled(): boolean {
-  if (process.env.NODE_ENV !== 'production' || process.env.DEV === 'true') return false;
+const wantsPlain = (): boolean =>
+  (process.env.NODE_ENV ?? 'production') !== 'production' || process.env.DEV === 'true';
+
+/**
+ * The plain app, with React's production build unless NODE_ENV says otherwise. React picks its
+ * build from NODE_ENV once, when loaded: it is set for that load only, so it never reaches the
+ * processes the app starts (mount, the user's shell).
+ */
+async function loadPlainApp(): Promise<App> {
+  const unset = process.env.NODE_ENV === undefined;
+  if (unset) process.env.NODE_ENV = 'production';
   try {
-    // This module may be running as dist/tui/main.cjs: compare with the plain build itself.
-    return statSync(bundleFile).mtimeMs >= statSync(new URL('./main.js', import.meta.url)).mtimeMs;
-  } catch {
-    return false;
+    return await import('./app-bundle.js');
+  } finally {
+    if (unset) delete process.env.NODE_ENV;
   }
 }
 
-async function loadApp(): Promise<App> {
-  if (!bundled()) return await import('./app-bundle.js');
-  return loadBundle(bundleFile, bundleFile.replace(/\.cjs$/, '.cache')).exports as unknown as App;
+/** Ink as one file with its compiled code loads several times faster than as a few hundred modules. */
+export async function loadApp(build: BuildChoice): Promise<App> {
+  if (!build.appBundle || wantsPlain()) return await loadPlainApp();
+  const file = build.appBundle;
+  return loadBundle(file, file.replace(/\.cjs$/, '.cache')).exports as unknown as App;
 }
 
-export async function main(args: string[]): Promise<number> {
+export async function main(args: string[], build: BuildChoice = {}): Promise<number> {
   if (args.includes('--json')) {
     // A variable specifier keeps this module free of a compile-time tie to the CLI.
     const json: string = '../cli/json.js';
@@ -58,13 +68,11 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   const paths = args.filter((a) => a !== '--');
-  // React and its reconciler ship much smaller production builds; load those unless told otherwise.
-  process.env.NODE_ENV ??= 'production';
   // Loading Ink takes a while: show where we are at once, on the screen the app will use.
   const where = paths.length === 1 ? ` · opening ${displayText(paths[0]!)}…` : ' · starting…';
   process.stdout.write(`\u001b[?1049h\u001b[2J\u001b[H\u001b[1mkpartx-tui\u001b[22m${where}`);
   try {
-    const { createTuiEngine, runApp } = await loadApp();
+    const { createTuiEngine, runApp } = await loadApp(build);
     const engine = createTuiEngine();
     // Started on one path: look at it before the first frame, which is then its layout itself.
     // A failure is the app's to show.

@@ -25,8 +25,6 @@ export interface SourceEntry {
   leftovers?: string;
 }
 
-export type PartitionDepth = 0 | 1;
-
 export interface PartitionRow {
   number: number;
   /** 512-byte sectors, as kpartx counts them. */

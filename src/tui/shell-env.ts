@@ -1,14 +1,14 @@
 /**
  * The environment a shell opened from the app gets: the user's, as the app was started with it,
- * not ours. The app's own process sets variables for itself (UV_THREADPOOL_SIZE in bin/, NODE_ENV
- * for React's production build) that must not leak into the user's shell. Linux keeps the
+ * not ours. The app's own process sets variables for itself (UV_THREADPOOL_SIZE in bin/) that must
+ * not leak into the user's shell. Linux keeps the
  * environment a process was started with in /proc/self/environ, untouched by later changes to
  * process.env, so nothing has to be captured before those changes.
  */
 import { readFileSync } from 'node:fs';
 
 /** Variables the app sets for itself when the user did not, with the value it sets. */
-export const OWN_VARIABLES: Record<string, string> = { UV_THREADPOOL_SIZE: '16', NODE_ENV: 'production' };
+export const OWN_VARIABLES: Record<string, string> = { UV_THREADPOOL_SIZE: '16' };
 
 /** `NAME=value` entries separated by NUL bytes; the first of a repeated name wins, as for getenv. */
 export function parseEnviron(bytes: Buffer): Record<string, string> {

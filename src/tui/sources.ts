@@ -4,6 +4,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { mappableSlots } from '../engine/plan.js';
+import { readPartitionTable } from '../engine/tables/index.js';
+import type { Disk } from '../io/disk.js';
+import { type FileDisk, openFileDisk, pageCachedDisk } from '../io/file-disk.js';
+import { detectContainer, probeContent } from '../probe/index.js';
 import type { SourceEntry, SourceKind } from './model.js';
 
 export const IMAGE_EXTENSIONS = ['.img', '.raw', '.iso', '.qcow2', '.vmdk', '.vdi', '.vhd', '.vhdx', '.bin'];
@@ -87,47 +92,52 @@ export function loopsByBackingFile(sys: SysReader = realSys, root = '/sys/block'
   return result;
 }
 
-/** What the first bytes say: a table type, a container format, or a bare filesystem. */
-export function sniff(head: Uint8Array): string {
-  const ascii = (offset: number, length: number) =>
-    String.fromCharCode(...head.subarray(offset, offset + length));
-  if (ascii(512, 8) === 'EFI PART') return 'gpt';
-  if (ascii(4096, 8) === 'EFI PART') return 'gpt (4K sectors)';
-  if (ascii(0, 4) === 'QFI\xfb') return 'qcow2 image';
-  if (ascii(0, 4) === 'KDMV') return 'vmdk image';
-  if (ascii(0, 21) === '# Disk DescriptorFile') return 'vmdk descriptor';
-  if (ascii(0, 8) === 'vhdxfile') return 'vhdx image';
-  if (ascii(0, 8) === 'conectix') return 'vhd image';
-  if (head[0x40] === 0x7f && head[0x41] === 0x10 && head[0x42] === 0xda && head[0x43] === 0xbe)
-    return 'vdi image';
-  if (head[0] === 0xfd && ascii(1, 5) === '7zXZ\0') return 'xz-compressed';
-  if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip-compressed';
-  if (ascii(0x8001, 5) === 'CD001')
-    return head[510] === 0x55 && head[511] === 0xaa ? 'dos (hybrid iso)' : 'iso9660';
-  if (ascii(3, 8) === 'NTFS    ') return 'ntfs, no table';
-  if (ascii(0x36, 3) === 'FAT' || ascii(0x52, 5) === 'FAT32') return 'vfat, no table';
-  if (head[0x438] === 0x53 && head[0x439] === 0xef) return 'ext2/3/4, no table';
-  if (ascii(0, 4) === 'XFSB') return 'xfs, no table';
-  if (ascii(0, 4) === 'hsqs') return 'squashfs, no table';
-  if (ascii(0, 6) === 'LUKS\xba\xbe') return 'LUKS, no table';
-  if (head[510] === 0x55 && head[511] === 0xaa) return 'dos';
-  if (head.every((b) => b === 0)) return 'empty';
-  return 'no table found';
+const COMPRESSORS = new Set(['xz', 'gzip', 'zstd', 'bzip2']);
+
+/** A container's short name for the list: `qcow2 image`, `xz-compressed`, `vmdk descriptor`. */
+function containerText(format: string): string {
+  if (COMPRESSORS.has(format)) return `${format}-compressed`;
+  return format === 'vmdk-descriptor' ? 'vmdk descriptor' : `${format} image`;
 }
 
-const SNIFF_BYTES = 0x8800;
+export interface ImageSummary {
+  /** `gpt, 3 partitions`, `qcow2 image`, `ext4, no table`, `empty`, `no table found`. */
+  what: string;
+  partitioned: boolean;
+}
 
-function sniffFile(file: string): string | undefined {
-  let fd: number | undefined;
+/**
+ * What an image holds, read by the same readers as its layout: the container sniffing of
+ * src/probe, the partition-table readers of src/engine/tables, then content probing of the whole
+ * image. Each reads a few small, fixed windows (a table reader stops at its format's limits), so
+ * listing a directory of many images stays quick.
+ */
+export function summarizeImage(disk: Disk): ImageSummary {
+  const container = detectContainer(disk);
+  // A fixed VHD's bytes are the disk itself: its table is read as it is.
+  if (container && !container.mappable) return { what: containerText(container.format), partitioned: false };
+  const inside = container ? ` (${containerText(container.format)})` : '';
+  const table = readPartitionTable(disk);
+  if (table) {
+    const count = mappableSlots(table).length;
+    return { what: `${table.type}, ${count} partition${count === 1 ? '' : 's'}${inside}`, partitioned: true };
+  }
+  const content = probeContent(disk, 0, disk.size);
+  if (content) return { what: `${content.type}, no table${inside}`, partitioned: false };
+  const head = disk.readAt(0, 4096);
+  return { what: head.every((b) => b === 0) ? 'empty' : `no table found${inside}`, partitioned: false };
+}
+
+function summarizeFile(file: string, size: number): ImageSummary | undefined {
+  let disk: FileDisk | undefined;
   try {
-    fd = fs.openSync(file, 'r');
-    const head = new Uint8Array(SNIFF_BYTES);
-    const length = fs.readSync(fd, head, 0, SNIFF_BYTES, 0);
-    return sniff(head.subarray(0, length));
+    // An image is seen as its loop device would show it: whole 512-byte sectors.
+    disk = openFileDisk(file, size - (size % 512), 512);
+    return summarizeImage(pageCachedDisk(disk, 16));
   } catch {
     return undefined;
   } finally {
-    if (fd !== undefined) fs.closeSync(fd);
+    disk?.close();
   }
 }
 
@@ -141,16 +151,15 @@ export function imageEntry(file: string, loops: Map<string, string[]>): SourceEn
   }
   if (!stat.isFile()) return undefined;
   const real = fs.realpathSync(file);
-  const what = sniffFile(real);
+  const summary = summarizeFile(real, stat.size);
   const ext = path.extname(file).toLowerCase();
   return {
     path: real,
     name: path.basename(file),
     kind: IMAGE_EXTENSIONS.includes(ext) ? 'image' : 'file',
     sizeBytes: stat.size,
-    ...(what ? { what } : {}),
-    partitioned:
-      what === 'gpt' || what === 'dos' || what?.startsWith('gpt') === true || what === 'dos (hybrid iso)',
+    ...(summary ? { what: summary.what } : {}),
+    partitioned: summary?.partitioned ?? false,
     mappedBy: loops.get(real) ?? [],
   };
 }
@@ -189,6 +198,9 @@ export function listSources(
   return [...images, ...devices];
 }
 
+let collator: Intl.Collator | undefined;
+/** `d2` before `d10`. One collator for every comparison: localeCompare makes one per call. */
 function naturalCompare(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true });
+  collator ??= new Intl.Collator('en', { numeric: true });
+  return collator.compare(a, b);
 }

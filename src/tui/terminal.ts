@@ -3,12 +3,17 @@
  * out of the app (normal exit, error, signal) goes through `leaveScreen`.
  */
 import { spawnSync } from 'node:child_process';
-import type { TerminalControl } from './hooks/use-kpartx-app.js';
 import { userEnvironment } from './shell-env.js';
 
 const ENTER_ALT = '\u001b[?1049h\u001b[2J\u001b[H';
 const LEAVE_ALT = '\u001b[?1049l';
 const SHOW_CURSOR = '\u001b[?25h';
+
+/** Hands the terminal to a child process and takes it back (alternate screen, raw mode). */
+export interface TerminalControl {
+  /** Run `command` in `cwd` with the terminal; returns when it exits. */
+  runShell(cwd: string): void;
+}
 
 export interface ScreenControl extends TerminalControl {
   enterScreen(): void;

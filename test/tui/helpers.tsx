@@ -2,9 +2,9 @@
 import { render } from 'ink-testing-library';
 import { expect, vi } from 'vitest';
 import App from '../../src/tui/App.js';
-import type { TerminalControl } from '../../src/tui/hooks/use-kpartx-app.js';
 import type { LeaveResult } from '../../src/tui/leaving.js';
 import type { Inspection, TuiEngine } from '../../src/tui/model.js';
+import type { TerminalControl } from '../../src/tui/terminal.js';
 import { themeFor } from '../../src/tui/theme.js';
 
 export const keys = {

@@ -5,7 +5,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type Displayed, displayed } from '../../src/tui/display.js';
-import { type AppState, initialAppState } from '../../src/tui/hooks/use-app-state.js';
 import type {
   Inspection,
   MapOptions,
@@ -15,6 +14,7 @@ import type {
   ProgressEvent,
   SourceEntry,
 } from '../../src/tui/model.js';
+import { type AppState, initialAppState } from '../../src/tui/state/app-reducer.js';
 import { ScriptedEngine } from './fixtures.js';
 import { keys, startApp } from './helpers.js';
 

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,5 +55,42 @@ describe('kpartx-tui entry', () => {
     expect(err.text()).toBe(
       'kpartx-tui: needs an interactive terminal; for scripts use `kpartx -l PATH` or `kpartx-tui --json PATH`.\n',
     );
+  });
+});
+
+describe('loading the plain app', () => {
+  it('takes React’s production build without leaving NODE_ENV to the processes the app starts', () => {
+    const mainTs = join(import.meta.dirname, '../../src/tui/main.ts');
+    const script = join(dir, 'load-plain.ts');
+    writeFileSync(
+      script,
+      [
+        "import { execFileSync } from 'node:child_process';",
+        "import { createRequire } from 'node:module';",
+        `const { loadApp } = await import(${JSON.stringify(mainTs)});`,
+        'const app = await loadApp({});',
+        // Node lists CommonJS files it only pre-parsed for their export names too: count the run ones.
+        'const cache = createRequire(import.meta.url).cache;',
+        'const loaded = Object.keys(cache).filter((f) => cache[f].loaded);',
+        'console.log(JSON.stringify({',
+        "  app: Object.keys(app).filter((k) => k === 'runApp' || k === 'createTuiEngine').sort(),",
+        "  reactBuilds: loaded.filter((f) => /\\/react\\/cjs\\/react\\./.test(f)).map((f) => f.replace(/.*\\//, '')),",
+        '  own: process.env.NODE_ENV ?? null,',
+        // The environment a child is given: env(1) prints it.
+        "  child: /^NODE_ENV=/m.test(execFileSync('env', { encoding: 'utf8' })) ? 'set' : 'unset',",
+        '}));',
+      ].join('\n'),
+    );
+    const env = { ...process.env };
+    delete env.NODE_ENV;
+    const register = join(import.meta.dirname, '../ts-register.mjs');
+    const run = spawnSync(process.execPath, ['--import', register, script], { env, encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    expect(JSON.parse(run.stdout)).toEqual({
+      app: ['createTuiEngine', 'runApp'],
+      reactBuilds: ['react.production.js'],
+      own: null,
+      child: 'unset',
+    });
   });
 });

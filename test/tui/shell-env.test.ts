@@ -1,6 +1,6 @@
 /**
  * The shell the mount session opens gets the user's environment, not the app's: a child process
- * started as the bins start (UV_THREADPOOL_SIZE and NODE_ENV set for the app itself) opens the
+ * started as the bins start (UV_THREADPOOL_SIZE set for the app itself) opens the
  * real terminal's shell, a script that writes down what it got.
  */
 import { spawnSync } from 'node:child_process';
@@ -23,9 +23,8 @@ function shellSees(env: Record<string, string>): Record<string, string> {
   writeFileSync(
     script,
     [
-      // What bin/kpartx-tui.js and src/tui/main.ts do before the app starts.
+      // What bin/kpartx-tui.js does before the app starts.
       "process.env.UV_THREADPOOL_SIZE ??= '16';",
-      "process.env.NODE_ENV ??= 'production';",
       `const { realTerminal } = await import(${JSON.stringify(terminal)});`,
       `realTerminal(process.stdin, process.stdout).runShell(${JSON.stringify(dir)});`,
     ].join('\n'),
@@ -66,7 +65,7 @@ describe('the shell opened from the app', () => {
     const noProc = () => {
       throw new Error('ENOENT');
     };
-    expect(userEnvironment(noProc, { A: '1', NODE_ENV: 'production', UV_THREADPOOL_SIZE: '16' })).toEqual({
+    expect(userEnvironment(noProc, { A: '1', UV_THREADPOOL_SIZE: '16' })).toEqual({
       A: '1',
     });
     expect(userEnvironment(noProc, { NODE_ENV: 'test', UV_THREADPOOL_SIZE: '8' })).toEqual({

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { barSegments, segmentText } from '../../src/tui/bar.js';
 import { humanBytes, visibleWindow } from '../../src/tui/format.js';
-import { appReducer, initialAppState } from '../../src/tui/hooks/use-app-state.js';
-import { progressReducer } from '../../src/tui/hooks/use-progress-state.js';
 import type { PartitionRow } from '../../src/tui/model.js';
-import { blockDevices, deviceKind, type SysReader, sniff } from '../../src/tui/sources.js';
+import { blockDevices, deviceKind, type SysReader } from '../../src/tui/sources.js';
+import { appReducer, initialAppState } from '../../src/tui/state/app-reducer.js';
+import { progressReducer } from '../../src/tui/state/progress-reducer.js';
 import { themeFor } from '../../src/tui/theme.js';
 
 const part = (number: number, start: number, size: number, container = 0): PartitionRow => ({
@@ -123,19 +123,6 @@ describe('sources', () => {
     expect(deviceKind('xvda', 7)).toBe('loop');
     expect(deviceKind('vdb', 252)).toBe('virtio');
     expect(deviceKind('nvme0n1', 259)).toBe('disk');
-  });
-
-  it('says what an image is from its first bytes', () => {
-    const bytes = (fill: (b: Uint8Array) => void) => {
-      const b = new Uint8Array(0x8800);
-      fill(b);
-      return b;
-    };
-    expect(sniff(bytes((b) => b.set([0x45, 0x46, 0x49, 0x20, 0x50, 0x41, 0x52, 0x54], 512)))).toBe('gpt');
-    expect(sniff(bytes((b) => b.set([0x51, 0x46, 0x49, 0xfb], 0)))).toBe('qcow2 image');
-    expect(sniff(bytes((b) => b.set([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], 0)))).toBe('xz-compressed');
-    expect(sniff(bytes((b) => b.set([0x55, 0xaa], 510)))).toBe('dos');
-    expect(sniff(bytes(() => {}))).toBe('empty');
   });
 });
 

@@ -62,7 +62,3 @@ export async function loadBackend(kind: BackendKind, machine: Machine): Promise<
   const { createLoopBackend } = await import('./loop.js');
   return createLoopBackend(machine);
 }
-
-export async function selectBackend(machine: Machine, options: SelectOptions): Promise<MapBackend> {
-  return loadBackend(chooseBackendKind(machine, options), machine);
-}

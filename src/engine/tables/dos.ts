@@ -2,7 +2,8 @@
  * DOS/MBR partition tables, numbered exactly like the C kpartx: primaries 1–4 by slot, then one
  * number per EBR data entry visited (empty ones included), chain after chain.
  */
-import { bytesEqual, le16, le32, u8 } from '../../io/bytes.js';
+import { le32, u8 } from '../../io/bytes.js';
+import { looksLikeFilesystemBootSector } from '../../probe/fat.js';
 import type { PartitionTable, Slot } from '../partition.js';
 import type { ReadContext } from './context.js';
 import type { TableReader } from './reader.js';
@@ -34,47 +35,6 @@ function entry(sector: Uint8Array, index: number): MbrEntry {
 
 const hasBootSignature = (sector: Uint8Array): boolean =>
   u8(sector, 510) === 0x55 && u8(sector, 511) === 0xaa;
-
-const isPowerOfTwo = (n: number): boolean => n > 0 && (n & (n - 1)) === 0;
-
-/** A FAT BIOS parameter block that a FAT driver would accept (the checks libblkid and Linux make). */
-function hasValidFatBpb(sector: Uint8Array): boolean {
-  const jump = u8(sector, 0) === 0xeb || u8(sector, 0) === 0xe9;
-  const fatLabel =
-    ['MSWIN', 'FAT32   '].some((m) =>
-      bytesEqual(
-        sector,
-        0x52,
-        [...m].map((c) => c.charCodeAt(0)),
-      ),
-    ) ||
-    ['MSDOS', 'FAT16   ', 'FAT12   ', 'FAT     '].some((m) =>
-      bytesEqual(
-        sector,
-        0x36,
-        [...m].map((c) => c.charCodeAt(0)),
-      ),
-    );
-  if (!jump && !fatLabel) return false;
-  const bytesPerSector = le16(sector, 0x0b);
-  const media = u8(sector, 0x15);
-  return (
-    isPowerOfTwo(bytesPerSector) &&
-    bytesPerSector >= 512 &&
-    bytesPerSector <= 4096 &&
-    isPowerOfTwo(u8(sector, 0x0d)) &&
-    le16(sector, 0x0e) !== 0 &&
-    u8(sector, 0x10) !== 0 &&
-    (media === 0xf0 || media >= 0xf8)
-  );
-}
-
-const OEM_IDS = ['NTFS    ', 'EXFAT   '].map((s) => [...s].map((c) => c.charCodeAt(0)));
-
-/** Sector 0 of an unpartitioned FAT, exFAT or NTFS volume (its boot sector also ends in 55 AA). */
-export function looksLikeFilesystemBootSector(sector: Uint8Array): boolean {
-  return OEM_IDS.some((id) => bytesEqual(sector, 3, id)) || hasValidFatBpb(sector);
-}
 
 /**
  * Whether sector 0 is a DOS partition table at all. The C tool accepts any 55 AA sector; like the

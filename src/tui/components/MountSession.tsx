@@ -1,8 +1,8 @@
 import { Box, Text } from 'ink';
 import SelectInput from 'ink-select-input';
 import { humanSectors, padEnd, truncate } from '../format.js';
-import type { MountState } from '../hooks/use-mount-state.js';
 import type { ExistingMapView } from '../model.js';
+import type { MountState } from '../state/mount-reducer.js';
 import type { Theme } from '../theme.js';
 import { ListIndicator, ListItem, ListTheme } from './ListItem.js';
 

@@ -7,7 +7,7 @@ import { Box, Text } from 'ink';
 import type { AccountView, SystemView } from '../../recovery/summary.js';
 import { padEnd, truncate, visibleWindow } from '../format.js';
 import type { MountView } from '../model.js';
-import type { RecoveryState } from '../recovery-state.js';
+import type { RecoveryState } from '../state/recovery-reducer.js';
 import type { Theme } from '../theme.js';
 
 /** `text` cut into lines of at most `width` at spaces, later lines indented by `indent`. */

@@ -5,11 +5,11 @@
  */
 import { useInput } from 'ink';
 import { useRef } from 'react';
-import type { AppState } from './use-app-state.js';
-import { confirmKey, mountKey, progressKey } from './use-flow-input.js';
-import type { AppActions } from './use-kpartx-app.js';
-import { layoutKey } from './use-layout-input.js';
-import { sourcesKey } from './use-sources-input.js';
+import { confirmKey, mountKey, progressKey } from '../keys/flow-keys.js';
+import { layoutKey } from '../keys/layout-keys.js';
+import { sourcesKey } from '../keys/sources-keys.js';
+import type { AppState } from '../state/app-reducer.js';
+import type { AppActions } from '../state/intents.js';
 
 export function useAppInput(state: AppState, actions: AppActions, pageRows: number): void {
   const latest = useRef({ state, actions, pageRows });

@@ -14,54 +14,13 @@ import {
 } from '../../engine/signals.js';
 import { type LeaveResult, leftoverLines } from '../leaving.js';
 import type { Inspection, MapOptions, MountView, OpOutcome, TuiEngine } from '../model.js';
-import { type AppState, appReducer, initialAppState, type OpKind } from './use-app-state.js';
-import type { OptionsAction } from './use-options-state.js';
-import { type RecoveryActions, useRecoveryActions } from './use-recovery.js';
-
-/** Hands the terminal to a child process and takes it back (alternate screen, raw mode). */
-export interface TerminalControl {
-  /** Run `command` in `cwd` with the terminal; returns when it exits. */
-  runShell(cwd: string): void;
-}
-
-export interface AppActions {
-  highlightSource(index: number): void;
-  editPath(text: string | null): void;
-  openSource(path: string): void;
-  refresh(): void;
-  back(): void;
-  setOption(action: OptionsAction): void;
-  editDelimiter(text: string | null, commit?: boolean): void;
-  movePartition(delta: number): void;
-  request(kind: OpKind): void;
-  cancelConfirm(): void;
-  runConfirmed(): void;
-  dismissProgress(): void;
-  openMount(): void;
-  highlightMount(index: number): void;
-  toggleMountReadOnly(): void;
-  toggleMountExec(): void;
-  mountSelected(path: string): void;
-  openShell(): void;
-  unmount(): void;
-  finishSession(): void;
-  quit(): void;
-  interrupt(): void;
-  /** The system on the mount, its accounts, a password reset. */
-  recovery: RecoveryActions;
-}
+import { appReducer, initialState, type OpKind } from '../state/app-reducer.js';
+import type { AppActions } from '../state/intents.js';
+import type { TerminalControl } from '../terminal.js';
+import { useRecoveryActions } from './use-recovery.js';
 
 /** Lets React paint between engine events. */
 const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/**
- * Started with one path: straight to its layout, drawn at once when the caller has already looked
- * at the source (with the default options) rather than after a "Reading…" frame.
- */
-export function initialState(paths: string[], first?: Inspection): AppState {
-  if (!(paths.length === 1 && paths[0])) return initialAppState;
-  return { ...initialAppState, screen: 'layout', sourcePath: paths[0], inspection: first ?? null };
-}
 
 export function useKpartxApp(
   engine: TuiEngine,

@@ -6,26 +6,9 @@ import { type Dispatch, type MutableRefObject, useEffect, useMemo } from 'react'
 import { errorText } from '../../engine/errors.js';
 import { InterruptedError } from '../../engine/signals.js';
 import type { MountView, TuiEngine } from '../model.js';
-import type { RecoveryAction, ResetFlags } from '../recovery-state.js';
-import type { AppAction, AppState } from './use-app-state.js';
-
-export interface RecoveryActions {
-  /** Called once a mount is there: what system does it hold? */
-  recognise(mount: MountView): void;
-  openAccounts(): void;
-  moveAccount(delta: number): void;
-  /** Start the reset of the highlighted account. */
-  chooseAccount(): void;
-  /** Characters typed into the current password entry. */
-  typePassword(text: string): void;
-  erase(): void;
-  /** Enter in the password field: on to the second entry, or (both equal) plan the reset. */
-  submitPassword(): void;
-  toggleFlag(flag: keyof ResetFlags): void;
-  commit(): void;
-  back(): void;
-  remountWritable(): void;
-}
+import type { AppAction, AppState } from '../state/app-reducer.js';
+import type { RecoveryActions } from '../state/intents.js';
+import type { RecoveryAction, ResetFlags } from '../state/recovery-reducer.js';
 
 export function useRecoveryActions(
   engine: TuiEngine,

@@ -1,8 +1,8 @@
 /** Source list keys; the list itself (ink-select-input) handles ↑/↓/Enter. */
 import type { Key } from 'ink';
-import type { AppState } from './use-app-state.js';
-import type { AppActions } from './use-kpartx-app.js';
-import { editText } from './use-text-input.js';
+import type { AppState } from '../state/app-reducer.js';
+import type { AppActions } from '../state/intents.js';
+import { editText } from './text-editing.js';
 
 export function sourcesKey(state: AppState, actions: AppActions, input: string, key: Key): void {
   if (state.pathInput !== null) {

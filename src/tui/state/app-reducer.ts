@@ -1,6 +1,7 @@
 /**
  * Navigation and everything the screens show, as one pure reducer. Components dispatch intents
- * through the container; effects (engine calls) live in use-kpartx-app.ts.
+ * (src/tui/state/intents.ts) through the container; effects (engine calls) live in
+ * hooks/use-kpartx-app.ts.
  */
 import type {
   Inspection,
@@ -11,15 +12,15 @@ import type {
   SourceEntry,
 } from '../model.js';
 import { DEFAULT_OPTIONS } from '../model.js';
+import { initialMountState, type MountAction, type MountState, mountReducer } from './mount-reducer.js';
+import { type OptionsAction, optionsReducer } from './options-reducer.js';
+import { progressReducer } from './progress-reducer.js';
 import {
   initialRecoveryState,
   type RecoveryAction,
   type RecoveryState,
   recoveryReducer,
-} from '../recovery-state.js';
-import { initialMountState, type MountAction, type MountState, mountReducer } from './use-mount-state.js';
-import { type OptionsAction, optionsReducer } from './use-options-state.js';
-import { progressReducer } from './use-progress-state.js';
+} from './recovery-reducer.js';
 
 export type Screen = 'sources' | 'layout' | 'confirm' | 'progress' | 'mount';
 /** `teardown`: unmount every mount of the source's maps, remove the maps, release the image's loop. */
@@ -213,4 +214,13 @@ export function appReducer(state: AppState, action: AppAction): AppState {
     case 'leaving':
       return { ...state, leaving: true, message: { text: action.text, tone: 'warn' } };
   }
+}
+
+/**
+ * Started with one path: straight to its layout, drawn at once when the caller has already looked
+ * at the source (with the default options) rather than after a "Reading…" frame.
+ */
+export function initialState(paths: string[], first?: Inspection): AppState {
+  if (!(paths.length === 1 && paths[0])) return initialAppState;
+  return { ...initialAppState, screen: 'layout', sourcePath: paths[0], inspection: first ?? null };
 }

@@ -1,8 +1,8 @@
 /** Layout screen keys: move, change options, start add/delete/mount/clean-up, leave. */
 import type { Key } from 'ink';
-import type { AppState } from './use-app-state.js';
-import type { AppActions } from './use-kpartx-app.js';
-import { editText } from './use-text-input.js';
+import type { AppState } from '../state/app-reducer.js';
+import type { AppActions } from '../state/intents.js';
+import { editText } from './text-editing.js';
 
 export function layoutKey(
   state: AppState,

@@ -3,8 +3,8 @@
  * the mount, the accounts list, the masked password entry (typed twice), the planned reset with
  * its options, and what was written. The password lives here only until it is planned or dropped.
  */
-import type { AccountView, SystemView } from '../recovery/summary.js';
-import type { ResetDone, ResetPreview } from './recovery-model.js';
+import type { AccountView, SystemView } from '../../recovery/summary.js';
+import type { ResetDone, ResetPreview } from '../recovery-model.js';
 
 export type RecoveryView = 'accounts' | 'password' | 'confirm' | 'done';
 

@@ -1,7 +1,7 @@
 /** Keys of the recovery screens (accounts, password entry, confirmation, done). */
 import type { Key } from 'ink';
-import type { RecoveryActions } from './hooks/use-recovery.js';
-import type { RecoveryState } from './recovery-state.js';
+import type { RecoveryActions } from '../state/intents.js';
+import type { RecoveryState } from '../state/recovery-reducer.js';
 
 /** Printable characters of a chunk (pasted or typed fast), control characters dropped. */
 const printable = (input: string): string => [...input].filter((c) => c >= ' ' && c !== '\u007f').join('');

@@ -1,8 +1,8 @@
 /** Keys of the confirmation, progress and mount screens. */
 import type { Key } from 'ink';
-import { recoveryKey } from '../recovery-keys.js';
-import type { AppState } from './use-app-state.js';
-import type { AppActions } from './use-kpartx-app.js';
+import type { AppState } from '../state/app-reducer.js';
+import type { AppActions } from '../state/intents.js';
+import { recoveryKey } from './recovery-keys.js';
 
 export function confirmKey(_state: AppState, actions: AppActions, input: string, key: Key): void {
   if (input === 'y' || key.return) actions.runConfirmed();

@@ -1,0 +1,54 @@
+/**
+ * What the user can ask for: the intents key maps and components call. useKpartxApp (src/tui/hooks)
+ * carries them out, with every effect they need.
+ */
+
+import type { MountView } from '../model.js';
+import type { OpKind } from './app-reducer.js';
+import type { OptionsAction } from './options-reducer.js';
+import type { ResetFlags } from './recovery-reducer.js';
+
+export interface RecoveryActions {
+  /** Called once a mount is there: what system does it hold? */
+  recognise(mount: MountView): void;
+  openAccounts(): void;
+  moveAccount(delta: number): void;
+  /** Start the reset of the highlighted account. */
+  chooseAccount(): void;
+  /** Characters typed into the current password entry. */
+  typePassword(text: string): void;
+  erase(): void;
+  /** Enter in the password field: on to the second entry, or (both equal) plan the reset. */
+  submitPassword(): void;
+  toggleFlag(flag: keyof ResetFlags): void;
+  commit(): void;
+  back(): void;
+  remountWritable(): void;
+}
+
+export interface AppActions {
+  highlightSource(index: number): void;
+  editPath(text: string | null): void;
+  openSource(path: string): void;
+  refresh(): void;
+  back(): void;
+  setOption(action: OptionsAction): void;
+  editDelimiter(text: string | null, commit?: boolean): void;
+  movePartition(delta: number): void;
+  request(kind: OpKind): void;
+  cancelConfirm(): void;
+  runConfirmed(): void;
+  dismissProgress(): void;
+  openMount(): void;
+  highlightMount(index: number): void;
+  toggleMountReadOnly(): void;
+  toggleMountExec(): void;
+  mountSelected(path: string): void;
+  openShell(): void;
+  unmount(): void;
+  finishSession(): void;
+  quit(): void;
+  interrupt(): void;
+  /** The system on the mount, its accounts, a password reset. */
+  recovery: RecoveryActions;
+}
