@@ -29,7 +29,7 @@ export type LoopRelease =
  * go with its last user). A detach while something still uses it only marks it likewise: the
  * loop stays bound until the last user lets go, and the outcome says so.
  */
-export function releaseImageLoop(kernel: Kernel, path: string): LoopRelease {
+export function releaseImageLoop(kernel: Pick<Kernel, 'loop'>, path: string): LoopRelease {
   const bound = kernel.loop.list().find((loop) => loop.path === path);
   if (!bound) return { outcome: 'gone' };
   if (!attachedByUs(bound)) return { outcome: 'foreign' };

@@ -205,7 +205,7 @@ export function createLoopBackend(
     const refused = preflight(request, owned, emit);
     if (refused > 0) {
       emit(refusedRunEvent(parent, refused));
-      return { failures: refused + releaseAttachedLoop(parent, emit) };
+      return { failures: refused };
     }
 
     // Everything this run changed, newest last, so a failure can put the previous state back.
@@ -300,7 +300,7 @@ export function createLoopBackend(
           });
         }
       }
-      return { failures: failures + releaseAttachedLoop(parent, emit) };
+      return { failures };
     }
   }
 
@@ -340,32 +340,16 @@ export function createLoopBackend(
     }
   }
 
-  /**
-   * A failed add lets go of the loop attached for the image in this run, as the dm backend does,
-   * when nothing uses it. Removing maps never detaches the parent: for `-d IMAGE` the caller
-   * detaches the image's loop afterwards, as the C tool does.
-   */
-  function releaseAttachedLoop(parent: ParentDevice, emit: EmitEvent): number {
-    if (!parent.image?.loopAttachedByUs) return 0;
-    const all = kernel.loop.list();
-    const self = all.find((loop) => sameDevNo(loop.devno, parent.devno));
-    if (!self || holdersOf(self, all).length > 0) return 0;
-    try {
-      kernel.loop.detach(self.path);
-      emit({ type: 'loop-detached', path: self.path });
-      return 0;
-    } catch (error) {
-      emit({ type: 'failed', name: self.path, op: 'remove', message: errorText(error) });
-      return 1;
-    }
-  }
-
   return lockedBackend(
     {
       kind: 'loop',
       add: addLocked,
       removeStale,
-      remove: (request, emit) => removeAll(ownedLoops(request.parent), emit),
+      remove: (request, emit) =>
+        removeAll(
+          ownedLoops(request.parent).filter((owned) => !request.only || request.only.has(owned.number)),
+          emit,
+        ),
       existing: (parent) => {
         const all = kernel.loop.list();
         return ownedLoops(parent).map(
