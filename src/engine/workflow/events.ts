@@ -18,6 +18,8 @@ export type LoopReleaseCause =
   | 'interruption'
   /** `-d IMAGE` (or an umount): the image's loop goes with its last map. */
   | 'delete'
+  /** `kpartx-tui umount` releases the loop its mount attached. */
+  | 'umount'
   /** The mount face rolls back (no table, nothing mountable, the mount failed). */
   | 'rollback';
 

@@ -194,8 +194,11 @@ export class MapRun {
     return failures;
   }
 
-  /** `-d`: remove the parent's maps (or only `numbers`), then let go of the image's loop if ours. */
-  async remove(numbers?: ReadonlySet<number>): Promise<number> {
+  /**
+   * `-d`: remove the parent's maps (or only `numbers`), then let go of the image's loop if ours
+   * (unless `releaseLoop` is false: an umount releases only a loop its mount attached).
+   */
+  async remove(numbers?: ReadonlySet<number>, releaseFoundLoop = true): Promise<number> {
     const source = this.required();
     const backend = await this.makeBackend();
     const emit: EmitEvent = (event) => {
@@ -216,7 +219,7 @@ export class MapRun {
     let failures = result.failures;
     const image = source.parent.image;
     // Like the C tool, `-d IMAGE` also lets go of the image's loop, but only one kpartx attached.
-    if (source.loop?.state === 'found' && image) {
+    if (releaseFoundLoop && source.loop?.state === 'found' && image) {
       // Who keeps it: the maps this removal left (all of them, when only some were to go).
       const users = numbers ? backend.existing(source.parent).map((map) => map.name) : this.kept;
       const fate = releaseLoop(
@@ -240,6 +243,14 @@ export class MapRun {
     const users = backend && source ? backend.existing(source.parent).map((map) => map.name) : [];
     this.loopFate = releaseLoop(await this.kernel(), loop, users, cause, this.emit);
     return this.loopFate === 'failed' ? 1 : 0;
+  }
+
+  /** Let go of a loop an earlier run (a mount) attached, once no map of it is left. */
+  async releaseLoopOf(loop: { path: string; file: string }): Promise<LoopFate> {
+    const { backend, source } = this;
+    const users = backend && source ? backend.existing(source.parent).map((map) => map.name) : [];
+    this.loopFate = releaseLoop(await this.kernel(), loop, users, 'umount', this.emit);
+    return this.loopFate;
   }
 
   /**
