@@ -129,6 +129,26 @@ describe.skipIf(!canUseLoop)(
       rmSync(target, { recursive: true, force: true });
     });
 
+    it('a map made before by kpartx -a stays, writable again, after umount', async () => {
+      const add = execFileSync(
+        process.execPath,
+        [join(import.meta.dirname, '../bin/kpartx.js'), '-av', image],
+        {
+          encoding: 'utf8',
+        },
+      );
+      expect(add).toMatch(/^add map /);
+      const { d, out } = deps();
+      expect(await mountMain([`${image}:1`, '--json'], d)).toBe(0);
+      const result = JSON.parse(out.stdout);
+      expect(result.maps).toEqual([]);
+      expect(kernel.blockDevice(result.device).readOnly).toBe(true);
+      expect(await umountMain([result.mountpoint], deps().d)).toBe(0);
+      expect(kernel.blockDevice(result.device).readOnly).toBe(false);
+      execFileSync(process.execPath, [join(import.meta.dirname, '../bin/kpartx.js'), '-d', image]);
+      expectNothingLeft();
+    });
+
     it('a loop that existed before the mount survives the umount', async () => {
       const before = kernel.loop.attach(image, { readOnly: false });
       const { d, out } = deps();

@@ -203,13 +203,17 @@ export async function mountSource(
           disk.close();
         }
         const map = planned.find((m) => m.number === chosen.number)!;
-        const failures = await run.apply([map], interrupted, planned);
-        if (failures > 0) throw new MountFaceError(`${source}:${map.number}: could not map it (see above)`);
-        interrupted.throwIfAborted();
         const backend = await run.makeBackend();
+        // A map that exists already is used as it is (never reloaded read-only: it is not ours).
+        if (!backend.existing(resolved.parent).some((m) => m.number === map.number)) {
+          const failures = await run.apply([map], interrupted, planned);
+          if (failures > 0) throw new MountFaceError(`${source}:${map.number}: could not map it (see above)`);
+        }
+        interrupted.throwIfAborted();
         const existing = backend.existing(resolved.parent).find((m) => m.number === map.number);
         if (!existing) throw new MountFaceError(`${source}:${map.number}: its map is gone`);
         const fstype = chosen.info ? kernelType(chosen.info) : undefined;
+        const wasReadOnly = kernel.blockDevice(existing.path).readOnly;
         try {
           mounted = session.mount({
             name: basename(existing.path),
@@ -231,6 +235,7 @@ export async function mountSource(
           device: existing.path,
           fstype: mounted.fstype,
           readOnly: mounted.readOnly,
+          restoreWritable: mounted.readOnly && !wasReadOnly,
           backend: kind,
           maps: run.created.map((c) => ({ number: c.map.number, name: c.map.name, path: c.path })),
           loop: run.attachedLoop ?? null,
@@ -290,6 +295,19 @@ export async function unmountRecord(
           session.unmount(record.mountpoint);
         } catch (error) {
           throw new MountFaceError(errorText(error));
+        }
+      }
+      // The mount made a writable map read-only (in another process): give it back its writability
+      // once nothing has it mounted, as the session does within one process.
+      if (record.restoreWritable) {
+        try {
+          const { devno } = kernel.blockDevice(record.device);
+          const mounted = kernel.mounts
+            .list()
+            .some((m) => m.devno.major === devno.major && m.devno.minor === devno.minor);
+          if (!mounted) kernel.setReadOnly(record.device, false);
+        } catch {
+          // the map is gone: nothing to give back
         }
       }
       let loopReleased = false;

@@ -23,6 +23,8 @@ export interface MountRecord {
   device: string;
   fstype: string;
   readOnly: boolean;
+  /** The map was writable and was made read-only for this mount: umount makes it writable again. */
+  restoreWritable: boolean;
   backend: BackendKind;
   /** Maps this mount created: the umount removes these and no other. */
   maps: { number: number; name: string; path: string }[];
