@@ -4,6 +4,7 @@
  * `-u`). A system error behind a failure is printed first, where libdevmapper prints its own line.
  */
 import type { MapEvent } from '../engine/backend.js';
+import type { WorkflowEvent } from '../engine/workflow/events.js';
 import { formatDevNo } from '../io/devno.js';
 
 export type Stream = 'stdout' | 'stderr';
@@ -91,7 +92,53 @@ export function renderEvent(event: MapEvent, context: EventContext, verbose: boo
       return [line('stderr', event.message)];
     case 'rolled-back':
       return [line('stderr', `${event.name}: removed again (rolled back)`)];
-    case 'loop-detached':
-      return verboseOnly(line('stderr', `loop deleted : ${event.path}`));
+  }
+}
+
+/**
+ * The workflow's events (map events and the steps around them) as the C tool prints them. The
+ * loop lines are the C tool's for `-d IMAGE` (`loop deleted : /dev/loop0`), and ours where the C
+ * tool has none (`loop kept : …`). After an interruption the take-back is worded as a removal.
+ */
+export function renderRunEvent(event: WorkflowEvent, context: EventContext, verbose: boolean): Printed[] {
+  const verboseOnly = (printed: Printed): Printed[] => (verbose ? [printed] : []);
+  switch (event.type) {
+    case 'resolved':
+    case 'loop-attached':
+    case 'interrupted':
+      return [];
+    case 'warning':
+      return [line('stderr', event.text)];
+    case 'plan-refused':
+      return [
+        ...event.problems.map((problem) => line('stderr', problem)),
+        line('stderr', `${event.parent}: no maps created: ${event.summary}`),
+      ];
+    case 'loop-released':
+      // A refused plan attached and let go of a loop without changing anything: nothing to say.
+      return event.cause === 'refusal' ? [] : verboseOnly(line('stderr', `loop deleted : ${event.path}`));
+    case 'loop-kept': {
+      if (event.cause !== 'delete') return [];
+      const { path } = event;
+      if (event.why === 'foreign')
+        return verboseOnly(
+          line('stderr', `loop kept : ${path} (not attached by kpartx; losetup -d ${path} releases it)`),
+        );
+      const users = event.users.length > 0 ? `used by ${event.users.join(', ')}` : 'in use';
+      return verboseOnly(
+        line('stderr', `loop kept : ${path} (still ${users}; it is released when no longer used)`),
+      );
+    }
+    case 'loop-release-failed':
+      if (event.cause === 'delete') return verboseOnly(line('stderr', `can't del loop : ${event.path}`));
+      if (event.cause === 'refusal')
+        return [line('stderr', `can't del loop : ${event.path}: ${event.message}`)];
+      return renderEvent(
+        { type: 'failed', name: event.path, op: 'remove', message: event.message },
+        context,
+        verbose,
+      );
+    default:
+      return renderEvent(event, context, verbose);
   }
 }

@@ -62,6 +62,8 @@ export interface RemoveRequest {
   /** `-f`: skip the ownership (UUID) check for a parent without dm UUID. */
   force: boolean;
   sync: boolean;
+  /** Remove only the maps of these partition numbers (an umount takes back what its mount made). */
+  only?: ReadonlySet<number>;
 }
 
 /** A map that exists now and belongs to the parent. */
@@ -91,8 +93,7 @@ export type MapEvent =
       message: string;
     }
   | { type: 'refused'; name: string; message: string }
-  | { type: 'rolled-back'; name: string }
-  | { type: 'loop-detached'; path: string };
+  | { type: 'rolled-back'; name: string };
 
 export type EmitEvent = (event: MapEvent) => void;
 

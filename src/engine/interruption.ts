@@ -6,8 +6,6 @@
  */
 
 import type { EmitEvent, MapBackend, MapRequest, OpResult } from './backend.js';
-import { errorText } from './errors.js';
-import type { Machine } from './machine.js';
 import { deferSignals } from './signals.js';
 
 /** Partition numbers of the parent's maps now: taken before an add, to know what it made. */
@@ -36,7 +34,7 @@ export async function takeBackAdd(
 }
 
 /** Names of the parent's maps that were not there before the add. */
-function madeSince(backend: MapBackend, request: MapRequest, before: ReadonlySet<number>): string[] {
+export function madeSince(backend: MapBackend, request: MapRequest, before: ReadonlySet<number>): string[] {
   return backend
     .existing(request.parent)
     .filter((map) => map.number === null || !before.has(map.number))
@@ -49,8 +47,6 @@ export interface AddLedger {
   request?: MapRequest;
   /** Partition numbers mapped before the add (what an interrupted add must leave). */
   before?: ReadonlySet<number>;
-  /** The image's loop device, when this run attached it, and the kernel's loop interface. */
-  attachedLoop?: { path: string; file: string; loops: Machine['loop'] };
 }
 
 /** Map names in partition order: `loop0p2` before `loop0p10`. */
@@ -69,35 +65,22 @@ export function nameList(names: readonly string[]): string {
   return `${sorted[0]} … ${sorted.at(-1)}`;
 }
 
-/**
- * After an interrupted add: take back the maps it made (takeBackAdd), let go of the image loop it
- * attached once no map uses it, and say, from the kernel's state afterwards, what is left. The loop
- * is looked up first: a backend that rolled back by itself has already released it.
- */
-export async function undoInterruptedAdd(ledger: AddLedger, emit: EmitEvent): Promise<string> {
-  const { backend, request, before, attachedLoop } = ledger;
-  let left: string[] = [];
-  if (backend && request && before) {
-    await takeBackAdd(backend, request, before, emit);
-    left = madeSince(backend, request, before);
-  }
-  if (attachedLoop) {
-    const { path, file, loops } = attachedLoop;
-    const bound = () => loops.list().some((loop) => loop.path === path && loop.backingFile === file);
-    const unused = !backend || !request || backend.existing(request.parent).length === 0;
-    if (bound() && unused) {
-      try {
-        loops.detach(path);
-        emit({ type: 'loop-detached', path });
-      } catch (error) {
-        emit({ type: 'failed', name: path, op: 'remove', message: errorText(error) });
-      }
-    }
-    if (bound()) left.push(path);
-  }
+/** What a taken-back add says, given what is still there (maps, the image's loop). */
+export function rollbackOutcome(left: readonly string[]): string {
   if (left.length === 0) return 'the add was rolled back: nothing it made is left';
   const what = left.length > 4 ? `${left.length} devices (${nameList(left)})` : nameList(left);
   return `the add was rolled back, but ${what} ${left.length === 1 ? 'is' : 'are'} still there`;
+}
+
+/**
+ * After an interrupted add of maps alone (no loop of the run's own): take back the maps it made
+ * and say what is left. The map-run workflow does the same and then releases its loop.
+ */
+export async function undoInterruptedAdd(ledger: AddLedger, emit: EmitEvent): Promise<string> {
+  const { backend, request, before } = ledger;
+  if (!backend || !request || !before) return rollbackOutcome([]);
+  await takeBackAdd(backend, request, before, emit);
+  return rollbackOutcome(madeSince(backend, request, before));
 }
 
 /** What a removal that ran to its end did: the interrupted `-d` says it instead of "undone". */

@@ -12,22 +12,17 @@ import type {
   MapBackend,
   MapEvent,
   ParentDevice,
-  PlannedMap,
 } from '../engine/backend.js';
 import { createLoopBackend } from '../engine/backends/loop.js';
 import { chooseBackendKind, dmUsable, loadBackend } from '../engine/backends/select.js';
 import { errorText } from '../engine/errors.js';
-import { releaseImageLoop } from '../engine/image-loop.js';
 import { inspectSource, predictBackend } from '../engine/inspect.js';
-import { type AddLedger, mappedNumbers, removalOutcome, undoInterruptedAdd } from '../engine/interruption.js';
 import type { Machine } from '../engine/machine.js';
 import type { Slot, TableType } from '../engine/partition.js';
-import { PlanError, planMaps } from '../engine/plan.js';
 import { createSession, undoMount } from '../engine/session.js';
 import { deferSignals } from '../engine/signals.js';
-import { openSourceDisk, type ResolvedSource, resolveSource } from '../engine/source.js';
+import { resolveSource } from '../engine/source.js';
 import { containerAddRefusal, openContainerLayer, type VolumeGroupLayer } from '../engine/stack/index.js';
-import { readPartitionTable } from '../engine/tables/index.js';
 import {
   nothingRemains,
   type SourceRemains,
@@ -36,6 +31,8 @@ import {
   teardownSummary,
   whatRemains,
 } from '../engine/teardown.js';
+import type { WorkflowEvent } from '../engine/workflow/events.js';
+import { type MapAction, type MapRunRequest, runMaps } from '../engine/workflow/map-run.js';
 import { type DevNo, formatDevNo, sameDevNo } from '../io/devno.js';
 import { decodeUtf8Visibly } from '../io/display-text.js';
 import { createMachine } from '../kernel/machine.js';
@@ -100,11 +97,6 @@ function partitionRow(slot: Slot, tableType: TableType, contents: string | undef
     flags,
     ...(contents ? { contents } : {}),
   };
-}
-
-/** Whether the image's loop is still bound to the image (a rolled-back backend may have let go of it). */
-function loopBound({ path, file, loops }: { path: string; file: string; loops: Machine['loop'] }): boolean {
-  return loops.list().some((loop) => loop.path === path && loop.backingFile === file);
 }
 
 /** A path as a shell word, quoted only when it needs it. */
@@ -201,17 +193,6 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       loop: remains.loop,
       earlier: short.length > 0 ? `${short.join(', ')}${where}` : null,
     };
-  }
-
-  function readTable(source: ResolvedSource, options: MapOptions, warnings: string[]) {
-    const disk = openSourceDisk(source, host);
-    try {
-      return {
-        table: readPartitionTable(disk, { forceGpt: options.forceGpt, warn: (line) => warnings.push(line) }),
-      };
-    } finally {
-      disk.close();
-    }
   }
 
   const mountpointsOf = (k: Machine, devno: DevNo): string[] =>
@@ -543,9 +524,6 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         case 'renamed':
           emit({ type: 'note', name: event.to, detail: `renamed from ${event.from}` });
           break;
-        case 'loop-detached':
-          emit({ type: 'note', name: basename(event.path), detail: `${event.path} detached` });
-          break;
       }
     };
     return { counts, onEvent };
@@ -555,146 +533,154 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   function track(event: MapEvent): void {
     if (event.type === 'created' || event.type === 'reloaded') madeHere.maps.add(event.path);
     else if (event.type === 'removed') madeHere.maps.delete(event.path);
-    else if (event.type === 'loop-detached') madeHere.loops.delete(event.path);
+  }
+
+  /** The backend of a kind as this app makes it (tests give their own, to fail on purpose). */
+  function makeBackend(kind: BackendKind, k: Machine): MapBackend | Promise<MapBackend> {
+    if (deps.backend) return deps.backend(kind, k);
+    if (kind === 'loop') return createLoopBackend(k);
+    return loadBackend(kind, k);
+  }
+
+  /** The map-run request for the app's options (read-only and delimiter as the options say). */
+  async function mapRequest(
+    path: string,
+    action: MapAction,
+    options: MapOptions,
+  ): Promise<MapRunRequest & { action: MapAction }> {
+    const backend = chooseBackendKind(host, {
+      ...(options.backend === 'auto' ? {} : { requested: options.backend }),
+      loopAvailable: host.loop.available(),
+    });
+    return {
+      operand: path,
+      action,
+      readOnly: options.readOnly,
+      ...(options.delimiter === null ? {} : { delimiter: options.delimiter }),
+      forceGpt: options.forceGpt,
+      sync: options.sync,
+      backend,
+      releaseIdleLoop: true,
+    };
   }
 
   /**
-   * Add maps. The whole run holds the critical signals from its first step (the loop attach
-   * included): when one arrives, the add stops before its next map, takes back what it made and
-   * lets go of the loop it attached, and the call throws InterruptedError saying so.
+   * Workflow events as progress rows; map events are read back from the kernel as they come
+   * (progressLines). Returns the refused plan's problems, if any, for the summary.
    */
-  function add(path: string, options: MapOptions, emit: (e: ProgressEvent) => void): Promise<OpOutcome> {
-    const ledger: AddLedger = {};
-    let onEvent: EmitEvent = () => {};
-    return deferSignals(
-      async (interrupted) => {
-        // Before anything is attached: a container's file must never be mapped as if it were its disk.
-        const refusal = containerRefusal(path);
-        if (refusal) throw new TuiError(refusal);
-        const k = await kernel();
-        const backend = await backendFor(k, options);
-        const resolved = await resolveSource(path, 'add', { readOnly: options.readOnly }, host);
-        if ('nothing' in resolved) throw new TuiError(`${path}: nothing to map`);
-        const { parent } = resolved;
-        const lines = progressLines(k, parent, emit);
-        onEvent = (event) => {
+  function runEvents(k: Machine, emit: (e: ProgressEvent) => void, operand: string) {
+    let lines: ReturnType<typeof progressLines> | undefined;
+    const refused: string[] = [];
+    const counts = (): Counts =>
+      lines?.counts ?? { created: 0, confirmed: 0, failed: 0, rolledBack: 0, busy: 0 };
+    const removed: string[] = [];
+    const onEvent = (event: WorkflowEvent, parent: ParentDevice | undefined): void => {
+      switch (event.type) {
+        case 'loop-attached':
+          madeHere.loops.add(event.path);
+          emit({ type: 'note', name: basename(event.path), detail: `${event.path} attached to ${operand}` });
+          return;
+        case 'loop-released':
+          madeHere.loops.delete(event.path);
+          if (event.cause === 'failure' || event.cause === 'refusal' || event.cause === 'rollback')
+            emit({ type: 'rolled-back', name: basename(event.path) });
+          else emit({ type: 'note', name: basename(event.path), detail: `${event.path} detached` });
+          return;
+        case 'loop-kept':
+          emit({
+            type: 'note',
+            name: basename(event.path),
+            detail:
+              event.why === 'foreign'
+                ? `${event.path} kept: it was not attached by kpartx-tui`
+                : `${event.path} kept: still in use; released when no longer used`,
+          });
+          return;
+        case 'loop-release-failed':
+          emit({ type: 'failed', name: basename(event.path), message: event.message });
+          return;
+        case 'plan-refused':
+          refused.push(...event.problems);
+          return;
+        case 'resolved':
+        case 'warning':
+        case 'interrupted':
+          return;
+        default:
+          if (!parent) return;
+          lines ??= progressLines(k, parent, emit);
+          if (event.type === 'removed') removed.push(event.name);
           track(event);
           lines.onEvent(event);
-        };
-        const attachedLoop =
-          resolved.loop?.state === 'attached' && parent.image
-            ? { path: parent.path, file: parent.image.file, loops: k.loop }
-            : undefined;
-        if (attachedLoop) {
-          ledger.attachedLoop = attachedLoop;
-          madeHere.loops.add(parent.path);
-          emit({ type: 'note', name: basename(parent.path), detail: `${parent.path} attached to ${path}` });
-        }
-        // A failed run lets go of the loop it attached, unless the backend already has.
-        const releaseLoop = () => {
-          if (!attachedLoop || !loopBound(attachedLoop)) return;
-          try {
-            k.loop.detach(parent.path);
-            emit({ type: 'rolled-back', name: basename(parent.path) });
-          } catch (error) {
-            emit({ type: 'failed', name: basename(parent.path), message: errorText(error) });
-          }
-        };
-        const warnings: string[] = [];
-        let maps: PlannedMap[];
-        try {
-          const { table } = readTable(resolved, options, warnings);
-          if (!table) throw new TuiError(`${path}: no partition table, nothing to map`);
-          maps = planMaps(table, parent, {
-            readOnly: resolved.readOnly,
-            ...(options.delimiter === null ? {} : { delimiter: options.delimiter }),
-          });
-        } catch (error) {
-          releaseLoop();
-          throw new TuiError(error instanceof PlanError ? error.problems.join('; ') : errorText(error));
-        }
-        const request = { parent, maps, readOnly: resolved.readOnly, sync: options.sync };
-        ledger.backend = backend;
-        ledger.request = request;
-        ledger.before = mappedNumbers(backend, request);
-        const { counts } = lines;
-        const result = await backend.add({ ...request, interrupted }, onEvent);
-        if (result.failures > 0) {
-          if (backend.existing(parent).length === 0) releaseLoop();
-          return {
-            ok: false,
-            summary: `Failed: ${counts.failed} error(s); rolled back ${counts.rolledBack} map(s). Nothing half-made is left.`,
-          };
-        }
-        const unconfirmed = counts.created - counts.confirmed;
-        return unconfirmed > 0
-          ? {
-              ok: false,
-              summary: `${counts.created} map(s) created, ${unconfirmed} not confirmed by the kernel`,
-            }
-          : { ok: true, summary: `${counts.created} map(s) created and confirmed against the kernel.` };
-      },
-      () => undoInterruptedAdd(ledger, (event) => onEvent(event)),
-    );
+      }
+    };
+    return { onEvent, refused, counts, removed };
+  }
+
+  /**
+   * Add maps through the map-run workflow: the whole run holds the critical signals from its
+   * first step (the loop attach included); when one arrives, the add stops before its next map,
+   * takes back what it made and lets go of the loop it attached, and the call throws
+   * InterruptedError saying so.
+   */
+  async function add(
+    path: string,
+    options: MapOptions,
+    emit: (e: ProgressEvent) => void,
+  ): Promise<OpOutcome> {
+    // Before anything is attached: a container's file must never be mapped as if it were its disk.
+    const refusal = containerRefusal(path);
+    if (refusal) throw new TuiError(refusal);
+    const k = await kernel();
+    const request = await mapRequest(path, 'add', options);
+    let parent: ParentDevice | undefined;
+    const events = runEvents(k, emit, path);
+    const outcome = await runMaps(request, { machine: host, makeBackend }, (event) => {
+      if (event.type === 'resolved') parent = event.source.parent;
+      events.onEvent(event, parent);
+    });
+    if (outcome.status === 'nothing-bound') throw new TuiError(`${path}: nothing to map`);
+    if (outcome.status === 'no-table') throw new TuiError(`${path}: no partition table, nothing to map`);
+    if (outcome.status === 'refused') throw new TuiError(events.refused.join('; '));
+    const counts = events.counts();
+    if (outcome.failures > 0)
+      return {
+        ok: false,
+        summary: `Failed: ${counts.failed} error(s); rolled back ${counts.rolledBack} map(s). Nothing half-made is left.`,
+      };
+    const unconfirmed = counts.created - counts.confirmed;
+    return unconfirmed > 0
+      ? { ok: false, summary: `${counts.created} map(s) created, ${unconfirmed} not confirmed by the kernel` }
+      : { ok: true, summary: `${counts.created} map(s) created and confirmed against the kernel.` };
   }
 
   /**
    * Remove the source's maps, then (as `kpartx -d image`) the image's loop once no map is left on
-   * it. Held against signals from its first step; an interrupted removal runs to its end and the
-   * InterruptedError says what it removed and what it kept.
+   * it, through the map-run workflow. Held against signals from its first step; an interrupted
+   * removal runs to its end and the InterruptedError says what it removed and what it kept.
    */
-  function remove(path: string, options: MapOptions, emit: (e: ProgressEvent) => void): Promise<OpOutcome> {
-    const removed: string[] = [];
-    let after = (): string => 'there was nothing to remove';
-    return deferSignals(
-      async () => {
-        const k = await kernel();
-        const backend = await backendFor(k, options);
-        const resolved = await resolveSource(path, 'delete', { readOnly: options.readOnly }, host);
-        if ('nothing' in resolved)
-          return { ok: true, summary: `${path}: no loop device bound, nothing to remove.` };
-        const { parent } = resolved;
-        after = () => {
-          const kept = backend.existing(parent).map((map) => map.name);
-          const image = parent.image;
-          const loop = !image
-            ? ''
-            : loopBound({ path: parent.path, file: image.file, loops: k.loop })
-              ? `; ${parent.path} is still attached`
-              : `; ${parent.path} released`;
-          return `${removalOutcome(removed, kept)}${loop}`;
-        };
-        const { counts, onEvent } = progressLines(k, parent, emit);
-        const result = await backend.remove({ parent, force: false, sync: options.sync }, (event) => {
-          if (event.type === 'removed') removed.push(event.name);
-          track(event);
-          onEvent(event);
-        });
-        if (parent.image && result.failures === 0 && backend.existing(parent).length === 0) {
-          const released = releaseImageLoop(k, parent.path);
-          const name = basename(parent.path);
-          if (released.outcome === 'detached')
-            emit({ type: 'note', name, detail: `${parent.path} detached` });
-          else if (released.outcome === 'foreign')
-            emit({ type: 'note', name, detail: `${parent.path} kept: it was not attached by kpartx-tui` });
-          else if (released.outcome === 'in-use')
-            emit({
-              type: 'note',
-              name,
-              detail: `${parent.path} kept: still in use; released when no longer used`,
-            });
-          else if (released.outcome === 'failed')
-            emit({ type: 'failed', name, message: errorText(released.error) });
-        }
-        if (result.failures > 0 || counts.busy > 0)
-          return {
-            ok: false,
-            summary: `${removed.length} map(s) removed; ${counts.busy} busy, kept (see why above).`,
-          };
-        return { ok: true, summary: `${removed.length} map(s) removed.` };
-      },
-      () => after(),
-    );
+  async function remove(
+    path: string,
+    options: MapOptions,
+    emit: (e: ProgressEvent) => void,
+  ): Promise<OpOutcome> {
+    const k = await kernel();
+    const request = await mapRequest(path, 'delete', options);
+    let parent: ParentDevice | undefined;
+    const events = runEvents(k, emit, path);
+    const outcome = await runMaps(request, { machine: host, makeBackend }, (event) => {
+      if (event.type === 'resolved') parent = event.source.parent;
+      events.onEvent(event, parent);
+    });
+    if (outcome.status === 'nothing-bound')
+      return { ok: true, summary: `${path}: no loop device bound, nothing to remove.` };
+    const { busy } = events.counts();
+    if (outcome.failures > 0 || busy > 0)
+      return {
+        ok: false,
+        summary: `${events.removed.length} map(s) removed; ${busy} busy, kept (see why above).`,
+      };
+    return { ok: true, summary: `${events.removed.length} map(s) removed.` };
   }
 
   /** Maps, mounts and loop devices of these sources that are there now: said when the app is left. */

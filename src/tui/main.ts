@@ -9,6 +9,8 @@ import { DEFAULT_OPTIONS } from './model.js';
 
 const USAGE = `usage: kpartx-tui [PATH...]
        kpartx-tui --json [options] PATH
+       kpartx-tui mount SOURCE[:N] [DIR] [--rw] [--json]
+       kpartx-tui umount DIR|SOURCE [--json]
 
 Browse block devices and disk images, preview and create partition maps, and mount them.
 With one PATH the app opens straight on its layout.`;
@@ -51,6 +53,11 @@ export async function loadApp(build: BuildChoice): Promise<App> {
 }
 
 export async function main(args: string[], build: BuildChoice = {}): Promise<number> {
+  // The script face: no React, no Ink. A file named `mount` is opened as `./mount`.
+  if (args[0] === 'mount' || args[0] === 'umount') {
+    const face = await import('../mount/main.js');
+    return args[0] === 'mount' ? face.mountMain(args.slice(1)) : face.umountMain(args.slice(1));
+  }
   if (args.includes('--json')) {
     // A variable specifier keeps this module free of a compile-time tie to the CLI.
     const json: string = '../cli/json.js';

@@ -206,7 +206,7 @@ export function createDmBackend(machine: Machine, options: DmBackendOptions = {}
     const { steps, problems } = planSteps(request, emit);
     if (problems > 0) {
       emit(refusedRunEvent(parent, problems));
-      return { failures: problems + releaseAttachedLoop(parent, emit) };
+      return { failures: problems };
     }
     // One map after the other, as the C tool does: the kernel hands out dm minors in this order.
     const nodeOptions = { sync: request.sync, like: parent.path };
@@ -305,22 +305,7 @@ export function createDmBackend(machine: Machine, options: DmBackendOptions = {}
           emit({ type: 'failed', name: entry.name, op: 'remove', message: errorText(undoError) });
         }
       }
-      return { failures: failures + releaseAttachedLoop(parent, emit) };
-    }
-  }
-
-  /** A failed run lets go of the loop it attached for an image (nothing uses it now). */
-  function releaseAttachedLoop(parent: ParentDevice, emit: EmitEvent): number {
-    if (!parent.image?.loopAttachedByUs) return 0;
-    const loop = machine.loop.list().find((entry) => sameDevNo(entry.devno, parent.devno));
-    if (!loop) return 0;
-    try {
-      machine.loop.detach(loop.path);
-      emit({ type: 'loop-detached', path: loop.path });
-      return 0;
-    } catch (error) {
-      emit({ type: 'failed', name: loop.path, op: 'remove', message: errorText(error) });
-      return 1;
+      return { failures };
     }
   }
 
@@ -420,6 +405,7 @@ export function createDmBackend(machine: Machine, options: DmBackendOptions = {}
     const removals: Removal[] = [];
     for (const entry of dm.list()) {
       if (sameDevNo(entry.devno, parent.devno)) continue;
+      if (request.only && !request.only.has(partitionNumberOf(entry.uuid, parent.uuid) ?? -1)) continue;
       const table = tableOf(entry.name);
       // No table names a device: the UUID alone says whose it is (see hasNoLiveTable).
       if (hasNoLiveTable(table) && partitionNumberOf(entry.uuid, parent.uuid) !== null) {

@@ -187,7 +187,7 @@ export function createLoopBackend(machine: Machine, options: LoopBackendOptions 
     const refused = preflight(request, owned, emit);
     if (refused > 0) {
       emit(refusedRunEvent(parent, refused));
-      return { failures: refused + releaseAttachedLoop(parent, emit) };
+      return { failures: refused };
     }
 
     // Everything this run changed, newest last, so a failure can put the previous state back.
@@ -282,7 +282,7 @@ export function createLoopBackend(machine: Machine, options: LoopBackendOptions 
           });
         }
       }
-      return { failures: failures + releaseAttachedLoop(parent, emit) };
+      return { failures };
     }
   }
 
@@ -322,32 +322,16 @@ export function createLoopBackend(machine: Machine, options: LoopBackendOptions 
     }
   }
 
-  /**
-   * A failed add lets go of the loop attached for the image in this run, as the dm backend does,
-   * when nothing uses it. Removing maps never detaches the parent: for `-d IMAGE` the caller
-   * detaches the image's loop afterwards, as the C tool does.
-   */
-  function releaseAttachedLoop(parent: ParentDevice, emit: EmitEvent): number {
-    if (!parent.image?.loopAttachedByUs) return 0;
-    const all = machine.loop.list();
-    const self = all.find((loop) => sameDevNo(loop.devno, parent.devno));
-    if (!self || holdersOf(self, all).length > 0) return 0;
-    try {
-      machine.loop.detach(self.path);
-      emit({ type: 'loop-detached', path: self.path });
-      return 0;
-    } catch (error) {
-      emit({ type: 'failed', name: self.path, op: 'remove', message: errorText(error) });
-      return 1;
-    }
-  }
-
   return lockedBackend(
     {
       kind: 'loop',
       add: addLocked,
       removeStale,
-      remove: (request, emit) => removeAll(ownedLoops(request.parent), emit),
+      remove: (request, emit) =>
+        removeAll(
+          ownedLoops(request.parent).filter((owned) => !request.only || request.only.has(owned.number)),
+          emit,
+        ),
       existing: (parent) => {
         const all = machine.loop.list();
         return ownedLoops(parent).map(

@@ -1,0 +1,433 @@
+/**
+ * `kpartx-tui mount SOURCE[:N] [DIR] [--rw] [--json]` and `kpartx-tui umount DIR|SOURCE [--json]`:
+ * the face for scripts, like guestmount or `systemd-dissect --mount`. mount maps what partition N
+ * needs through the map-run workflow, mounts it (read-only, nosuid,nodev,noexec unless --rw),
+ * records what it made and leaves it mounted; umount takes back exactly that. Signals are held
+ * for the whole of either: an interrupted mount is taken back, an umount runs to its end.
+ * No React or Ink here.
+ */
+import { existsSync, realpathSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import type { BackendKind, MapBackend } from '../engine/backend.js';
+import { chooseBackendKind, loadBackend } from '../engine/backends/select.js';
+import { errorText } from '../engine/errors.js';
+import type { Machine } from '../engine/machine.js';
+import { createSession, type MountedPartition, type Session } from '../engine/session.js';
+import { deferSignals, InterruptedError } from '../engine/signals.js';
+import { openSourceDisk } from '../engine/source.js';
+import type { WorkflowEvent } from '../engine/workflow/events.js';
+import { MapRun } from '../engine/workflow/map-run.js';
+import { displayText } from '../io/display-text.js';
+import { createMachine } from '../kernel/machine.js';
+import { type ContentInfo, describeContent, hintFor, probeContent } from '../probe/index.js';
+import { listRecords, type MountRecord, removeRecord, writeRecord } from './record.js';
+
+export interface MountFaceDeps {
+  machine: Machine;
+  makeBackend(kind: BackendKind, machine: Machine): MapBackend | Promise<MapBackend>;
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** Where default mountpoints go (the run directory's `mnt` when absent). */
+  mountRoot?: string;
+}
+
+/** A failure of the face: one line, naming the source or partition and the problem. */
+export class MountFaceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MountFaceError';
+  }
+}
+
+export const MOUNT_USAGE = `usage: kpartx-tui mount SOURCE[:N] [DIR] [--rw] [--json] [--backend dm|loop]
+       kpartx-tui umount DIR|SOURCE [--json]`;
+
+interface Parsed {
+  operands: string[];
+  rw: boolean;
+  json: boolean;
+  backend?: BackendKind;
+}
+
+function parse(args: string[]): Parsed {
+  const parsed: Parsed = { operands: [], rw: false, json: false };
+  let options = true;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (options && arg === '--') options = false;
+    else if (options && arg === '--rw') parsed.rw = true;
+    else if (options && arg === '--json') parsed.json = true;
+    else if (options && (arg === '--backend' || arg.startsWith('--backend='))) {
+      const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[++i];
+      if (value !== 'dm' && value !== 'loop')
+        throw new MountFaceError(`invalid backend '${value}': use dm or loop`);
+      parsed.backend = value;
+    } else if (options && arg.startsWith('-') && arg !== '-')
+      throw new MountFaceError(`unknown option ${arg}`);
+    else parsed.operands.push(arg);
+  }
+  return parsed;
+}
+
+/** `disk.img:2` is partition 2 of disk.img, unless a file is literally named `disk.img:2`. */
+export function splitSource(operand: string): { source: string; partition?: number } {
+  const match = /^(.+):(\d+)$/.exec(operand);
+  if (!match || existsSync(operand)) return { source: operand };
+  return { source: match[1]!, partition: Number(match[2]) };
+}
+
+/** The kernel's type for what the probe found (ext2/3 by the ext4 driver, ntfs by ntfs3). */
+const kernelType = (info: ContentInfo): string =>
+  info.type === 'ext2' || info.type === 'ext3' ? 'ext4' : info.type === 'ntfs' ? 'ntfs3' : info.type;
+
+interface Candidate {
+  number: number;
+  info: ContentInfo | null;
+}
+
+/** Partition N, or the only mountable one; a clear error otherwise. */
+export function choosePartition(source: string, candidates: Candidate[], wanted?: number): Candidate {
+  const describe = (c: Candidate) => `${c.number} (${c.info ? describeContent(c.info) : 'unknown content'})`;
+  if (wanted !== undefined) {
+    const found = candidates.find((c) => c.number === wanted);
+    if (!found)
+      throw new MountFaceError(
+        `${source}: no partition ${wanted}; partitions: ${candidates.map((c) => c.number).join(', ') || 'none'}`,
+      );
+    if (found.info && !found.info.mountable) {
+      const next = hintFor(found.info, undefined) ?? 'not a filesystem the kernel mounts directly';
+      throw new MountFaceError(
+        `${source}:${wanted}: ${describeContent(found.info)} is not mountable: ${next}`,
+      );
+    }
+    return found;
+  }
+  const mountable = candidates.filter((c) => c.info?.mountable);
+  if (mountable.length === 1) return mountable[0]!;
+  if (mountable.length === 0)
+    throw new MountFaceError(
+      `${source}: no mountable partition found; partitions: ${candidates.map(describe).join(', ') || 'none'}`,
+    );
+  throw new MountFaceError(
+    `${source}: ${mountable.length} mountable partitions, say which with ${source}:N: ${mountable.map(describe).join(', ')}`,
+  );
+}
+
+export interface MountResult {
+  record: MountRecord;
+}
+
+function backendKind(machine: Machine, requested: BackendKind | undefined): BackendKind {
+  return chooseBackendKind(machine, {
+    ...(requested ? { requested } : {}),
+    loopAvailable: machine.loop.available(),
+  });
+}
+
+/**
+ * Map and mount. Everything this run made is taken back when a step fails or a signal comes
+ * (then InterruptedError says so).
+ */
+export async function mountSource(
+  operand: string,
+  options: { dir?: string; rw: boolean; backend?: BackendKind },
+  deps: MountFaceDeps,
+  emit: (event: WorkflowEvent) => void = () => {},
+): Promise<MountRecord> {
+  const { source, partition } = splitSource(operand);
+  const kind = backendKind(deps.machine, options.backend);
+  const { machine } = deps;
+  let refusal = '';
+  const run = new MapRun(
+    {
+      operand: source,
+      action: 'add',
+      readOnly: !options.rw,
+      sync: true,
+      backend: kind,
+      releaseIdleLoop: true,
+    },
+    { machine: deps.machine, makeBackend: deps.makeBackend },
+    (event) => {
+      if (event.type === 'plan-refused') refusal = event.problems.join('; ');
+      emit(event);
+    },
+  );
+  const session = createSession(machine, deps.mountRoot ? { mountRoot: deps.mountRoot } : {});
+  let mounted: MountedPartition | undefined;
+  let recorded = false;
+  /** Take back, newest first: the record, the mount, the maps and the loop this run made. */
+  const takeBack = async (): Promise<string> => {
+    const said: string[] = [];
+    if (recorded && mounted) removeRecord(mounted.mountpoint);
+    if (mounted) {
+      try {
+        session.unmount(mounted.mountpoint);
+        said.push(`${mounted.mountpoint} unmounted`);
+      } catch (error) {
+        said.push(errorText(error));
+      }
+    }
+    said.push(await run.takeBack('rollback'));
+    return said.join('; ');
+  };
+  return deferSignals(
+    async (interrupted) => {
+      try {
+        return await mountSteps();
+      } catch (error) {
+        const outcome = await takeBack();
+        if (error instanceof MountFaceError || !run.source) throw error;
+        throw new MountFaceError(`${errorText(error)} (${outcome})`);
+      }
+
+      async function mountSteps(): Promise<MountRecord> {
+        const resolved = await run.resolve();
+        if (!resolved) throw new MountFaceError(`${source}: nothing to mount`);
+        const table = run.readTable();
+        if (!table) throw new MountFaceError(`${source}: no partition table found; nothing to map`);
+        const planned = await run.plan(table);
+        if (!planned) throw new MountFaceError(`${source}: cannot map its partitions: ${refusal}`);
+        const disk = openSourceDisk(resolved, machine);
+        let chosen: Candidate;
+        try {
+          chosen = choosePartition(
+            source,
+            planned.map((map) => ({
+              number: map.number,
+              info: probeContent(disk, map.start * 512, map.size * 512),
+            })),
+            partition,
+          );
+        } finally {
+          disk.close();
+        }
+        const map = planned.find((m) => m.number === chosen.number)!;
+        const backend = await run.makeBackend();
+        // A map that exists already is used as it is (never reloaded read-only: it is not ours).
+        if (!backend.existing(resolved.parent).some((m) => m.number === map.number)) {
+          const failures = await run.apply([map], interrupted, planned);
+          if (failures > 0) throw new MountFaceError(`${source}:${map.number}: could not map it (see above)`);
+        }
+        interrupted.throwIfAborted();
+        const existing = backend.existing(resolved.parent).find((m) => m.number === map.number);
+        if (!existing) throw new MountFaceError(`${source}:${map.number}: its map is gone`);
+        const fstype = chosen.info ? kernelType(chosen.info) : undefined;
+        const wasReadOnly = machine.blockDevice(existing.path).readOnly;
+        try {
+          mounted = session.mount({
+            name: basename(existing.path),
+            device: existing.path,
+            readOnly: !options.rw,
+            exec: false,
+            ...(fstype ? { fstype } : {}),
+            ...(options.dir ? { mountpoint: options.dir } : {}),
+          });
+        } catch (error) {
+          throw new MountFaceError(`${source}:${map.number}: ${errorText(error)}`);
+        }
+        const record: MountRecord = {
+          source: operand,
+          sourcePath: resolved.parent.image?.file ?? resolved.parent.path,
+          parent: resolved.parent.path,
+          partition: map.number,
+          mountpoint: mounted.mountpoint,
+          device: existing.path,
+          fstype: mounted.fstype,
+          readOnly: mounted.readOnly,
+          restoreWritable: mounted.readOnly && !wasReadOnly,
+          backend: kind,
+          maps: run.created.map((c) => ({ number: c.map.number, name: c.map.name, path: c.path })),
+          loop: run.attachedLoop ?? null,
+        };
+        writeRecord(record);
+        recorded = true;
+        return record;
+      }
+    },
+    () => takeBack(),
+  );
+}
+
+/** The record of a mount by its mountpoint, or by its source (the only one of that source). */
+export function findRecord(target: string): MountRecord {
+  const records = listRecords();
+  const absolute = resolve(target);
+  const byDir = records.find((r) => r.mountpoint === absolute);
+  if (byDir) return byDir;
+  let real: string | undefined;
+  try {
+    real = realpathSync(target);
+  } catch {
+    real = undefined;
+  }
+  const bySource = records.filter(
+    (r) => r.source === target || r.sourcePath === real || r.sourcePath === absolute,
+  );
+  if (bySource.length === 1) return bySource[0]!;
+  if (bySource.length > 1)
+    throw new MountFaceError(
+      `${target}: mounted ${bySource.length} times (${bySource.map((r) => r.mountpoint).join(', ')}); name the directory`,
+    );
+  throw new MountFaceError(`${target}: not mounted by kpartx-tui mount (no record of it)`);
+}
+
+/**
+ * Unmount and take back exactly what the mount made: its maps, then its loop. Runs to its end
+ * when a signal comes. A loop or map that existed before the mount stays.
+ */
+export async function unmountRecord(
+  record: MountRecord,
+  deps: MountFaceDeps,
+  emit: (event: WorkflowEvent) => void = () => {},
+): Promise<{ removed: string[]; loopReleased: boolean }> {
+  const { machine } = deps;
+  const session: Session = createSession(machine, deps.mountRoot ? { mountRoot: deps.mountRoot } : {});
+  const run = new MapRun(
+    { operand: record.sourcePath, action: 'delete', readOnly: false, sync: true, backend: record.backend },
+    { machine: deps.machine, makeBackend: deps.makeBackend },
+    emit,
+  );
+  return deferSignals(
+    async () => {
+      if (machine.mounts.list().some((m) => m.target === record.mountpoint)) {
+        try {
+          session.unmount(record.mountpoint);
+        } catch (error) {
+          throw new MountFaceError(errorText(error));
+        }
+      }
+      // The mount made a writable map read-only (in another process): give it back its writability
+      // once nothing has it mounted, as the session does within one process.
+      if (record.restoreWritable) {
+        try {
+          const { devno } = machine.blockDevice(record.device);
+          const mounted = machine.mounts
+            .list()
+            .some((m) => m.devno.major === devno.major && m.devno.minor === devno.minor);
+          if (!mounted) machine.setReadOnly(record.device, false);
+        } catch {
+          // the map is gone: nothing to give back
+        }
+      }
+      let loopReleased = false;
+      const resolved = await run.resolve();
+      if (resolved) {
+        if (resolved.parent.path !== record.parent)
+          throw new MountFaceError(
+            `${record.source}: its maps are now on ${resolved.parent.path}, not ${record.parent}; not touching them`,
+          );
+        const backend = await run.makeBackend();
+        const current = backend.existing(resolved.parent);
+        // Only the maps this mount made, and only while they are still the same maps.
+        const ours = record.maps.filter((m) =>
+          current.some((c) => c.number === m.number && c.path === m.path),
+        );
+        if (ours.length > 0) {
+          const failures = await run.remove(new Set(ours.map((m) => m.number)), false);
+          if (failures > 0)
+            throw new MountFaceError(
+              `${record.source}: could not remove ${ours.map((m) => m.name).join(', ')}`,
+            );
+        }
+        if (record.loop) {
+          const fate = await run.releaseLoopOf(record.loop);
+          if (fate === 'failed' || fate === 'kept')
+            throw new MountFaceError(`${record.source}: ${record.loop.path} is still in use; not released`);
+          loopReleased = fate === 'released';
+        }
+      }
+      removeRecord(record.mountpoint);
+      return { removed: run.removed, loopReleased };
+    },
+    () => `the umount of ${record.mountpoint} ran to its end first`,
+  );
+}
+
+function processDeps(): MountFaceDeps {
+  return {
+    machine: createMachine(),
+    makeBackend: loadBackend,
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+  };
+}
+
+/** Quoted disk text never reaches the terminal as controls. */
+const shown = (text: string): string => displayText(text);
+
+function fail(deps: MountFaceDeps, json: boolean, what: string, error: unknown): number {
+  const message = errorText(error);
+  if (json) deps.stdout(`${JSON.stringify({ error: `${what}: ${message}` })}\n`);
+  else deps.stderr(`kpartx-tui ${what}: ${shown(message)}\n`);
+  return error instanceof InterruptedError ? error.exitCode : 1;
+}
+
+export async function mountMain(args: string[], deps: MountFaceDeps = processDeps()): Promise<number> {
+  let parsed: Parsed;
+  try {
+    parsed = parse(args);
+  } catch (error) {
+    deps.stderr(`kpartx-tui mount: ${errorText(error)}\n${MOUNT_USAGE}\n`);
+    return 2;
+  }
+  const [operand, dir, ...extra] = parsed.operands;
+  if (!operand || extra.length > 0) {
+    deps.stderr(`${MOUNT_USAGE}\n`);
+    return 2;
+  }
+  try {
+    const record = await mountSource(
+      operand,
+      { ...(dir ? { dir } : {}), rw: parsed.rw, ...(parsed.backend ? { backend: parsed.backend } : {}) },
+      deps,
+    );
+    if (parsed.json)
+      deps.stdout(
+        `${JSON.stringify({
+          mountpoint: record.mountpoint,
+          device: record.device,
+          partition: record.partition,
+          fstype: record.fstype,
+          readOnly: record.readOnly,
+          backend: record.backend,
+          maps: record.maps.map((m) => m.name),
+          loop: record.loop?.path ?? null,
+        })}\n`,
+      );
+    else deps.stdout(`${record.mountpoint}\n`);
+    return 0;
+  } catch (error) {
+    return fail(deps, parsed.json, 'mount', error);
+  }
+}
+
+export async function umountMain(args: string[], deps: MountFaceDeps = processDeps()): Promise<number> {
+  let parsed: Parsed;
+  try {
+    parsed = parse(args);
+  } catch (error) {
+    deps.stderr(`kpartx-tui umount: ${errorText(error)}\n${MOUNT_USAGE}\n`);
+    return 2;
+  }
+  if (parsed.operands.length !== 1) {
+    deps.stderr(`${MOUNT_USAGE}\n`);
+    return 2;
+  }
+  try {
+    const record = findRecord(parsed.operands[0]!);
+    const done = await unmountRecord(record, deps);
+    if (parsed.json)
+      deps.stdout(
+        `${JSON.stringify({
+          mountpoint: record.mountpoint,
+          device: record.device,
+          maps: done.removed,
+          loop: done.loopReleased ? record.loop?.path : null,
+        })}\n`,
+      );
+    return 0;
+  } catch (error) {
+    return fail(deps, parsed.json, 'umount', error);
+  }
+}
