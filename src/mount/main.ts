@@ -344,7 +344,7 @@ export async function unmountRecord(
   );
 }
 
-function processDeps(): MountFaceDeps {
+export function processDeps(): MountFaceDeps {
   return {
     machine: createMachine(),
     makeBackend: loadBackend,

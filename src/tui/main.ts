@@ -11,6 +11,8 @@ const USAGE = `usage: kpartx-tui [PATH...]
        kpartx-tui --json [options] PATH
        kpartx-tui mount SOURCE[:N] [DIR] [--rw] [--json]
        kpartx-tui umount DIR|SOURCE [--json]
+       kpartx-tui passwd SOURCE[:N] USER [--unlock] [--clear-forced-change] [--clear-expiry] [--json]
+       kpartx-tui passwd SOURCE[:N] --list [--json]
 
 Browse block devices and disk images, preview and create partition maps, and mount them.
 With one PATH the app opens straight on its layout.`;
@@ -57,6 +59,10 @@ export async function main(args: string[], build: BuildChoice = {}): Promise<num
   if (args[0] === 'mount' || args[0] === 'umount') {
     const face = await import('../mount/main.js');
     return args[0] === 'mount' ? face.mountMain(args.slice(1)) : face.umountMain(args.slice(1));
+  }
+  if (args[0] === 'passwd') {
+    const { passwdMain, processPasswdDeps } = await import('../mount/passwd.js');
+    return passwdMain(args.slice(1), processPasswdDeps());
   }
   if (args.includes('--json')) {
     // A variable specifier keeps this module free of a compile-time tie to the CLI.

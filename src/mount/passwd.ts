@@ -1,0 +1,249 @@
+/**
+ * `kpartx-tui passwd SOURCE[:N] USER`: reset a password inside a guest for scripts and for a
+ * terminal. It mounts the partition read-only first and plans the change there (so a wrong user
+ * name, a missing shadow or a Windows volume fail before anything is written), then mounts it
+ * read-write, plans again on what is there now, writes the one shadow line (and `shadow-` as
+ * passwd(1) does), unmounts and unmaps. `--list` prints the system and its accounts instead (never
+ * a hash). Signals are held throughout: every mount and map is taken back, and the message says
+ * whether the line was written. No React or Ink here.
+ */
+import { errorText } from '../engine/errors.js';
+import { deferSignals, InterruptedError } from '../engine/signals.js';
+import { displayText } from '../io/display-text.js';
+import { listGuestAccounts } from '../recovery/accounts.js';
+import { openDirectoryTree } from '../recovery/directory-tree.js';
+import { findSystem } from '../recovery/find-system.js';
+import { checkNewPassword } from '../recovery/hash-password.js';
+import { schemeName } from '../recovery/hash-policy.js';
+import {
+  commitPasswordReset,
+  type PasswordResetRequest,
+  type PreparedReset,
+  preparePasswordReset,
+} from '../recovery/reset.js';
+import { type AccountView, accountView, type SystemView, systemView } from '../recovery/summary.js';
+import { type MountFaceDeps, MountFaceError, mountSource, processDeps, unmountRecord } from './main.js';
+import { askNewPassword, readPipedPassword } from './password-input.js';
+import type { MountRecord } from './record.js';
+
+export const PASSWD_USAGE = `usage: kpartx-tui passwd SOURCE[:N] USER [--unlock] [--clear-forced-change] [--clear-expiry] [--json]
+       kpartx-tui passwd SOURCE[:N] --list [--json]
+The new password is read twice from the terminal (not shown), or once from stdin when stdin is not a terminal.`;
+
+interface PasswdArgs {
+  operand: string;
+  user?: string;
+  list: boolean;
+  json: boolean;
+  unlock: boolean;
+  clearForcedChange: boolean;
+  clearAccountExpiry: boolean;
+}
+
+function parse(args: string[]): PasswdArgs | string {
+  const parsed: PasswdArgs = {
+    operand: '',
+    list: false,
+    json: false,
+    unlock: false,
+    clearForcedChange: false,
+    clearAccountExpiry: false,
+  };
+  const operands: string[] = [];
+  let options = true;
+  for (const arg of args) {
+    if (options && arg === '--') options = false;
+    else if (options && arg === '--list') parsed.list = true;
+    else if (options && arg === '--json') parsed.json = true;
+    else if (options && arg === '--unlock') parsed.unlock = true;
+    else if (options && arg === '--clear-forced-change') parsed.clearForcedChange = true;
+    else if (options && arg === '--clear-expiry') parsed.clearAccountExpiry = true;
+    else if (options && arg.startsWith('-') && arg !== '-') return `unknown option ${arg}`;
+    else operands.push(arg);
+  }
+  const wanted = parsed.list ? 1 : 2;
+  if (operands.length !== wanted)
+    return parsed.list ? 'give one SOURCE[:N] with --list' : 'give SOURCE[:N] and USER';
+  parsed.operand = operands[0]!;
+  if (!parsed.list) parsed.user = operands[1]!;
+  return parsed;
+}
+
+export interface PasswdDeps extends MountFaceDeps {
+  /** The new password: stdin's first line, or asked twice on the terminal. */
+  readPassword(user: string): Promise<string>;
+}
+
+/** Mount read-only, look, and always take the mount back. */
+async function withMount<T>(
+  operand: string,
+  rw: boolean,
+  deps: MountFaceDeps,
+  look: (record: MountRecord) => T,
+): Promise<T> {
+  const record = await mountSource(operand, { rw }, deps);
+  let result: T;
+  try {
+    result = look(record);
+  } catch (error) {
+    await unmountRecord(record, deps).catch(() => {});
+    throw error;
+  }
+  await unmountRecord(record, deps);
+  return result;
+}
+
+interface Listing {
+  system: SystemView | null;
+  accounts: AccountView[];
+}
+
+function listOn(record: MountRecord): Listing {
+  const tree = openDirectoryTree(record.mountpoint);
+  const found = findSystem(tree);
+  if (!found) throw new MountFaceError(`${record.source}: no Linux or Windows system on this filesystem`);
+  return {
+    system: systemView(found, record.mountpoint),
+    accounts: found.kind === 'linux' ? listGuestAccounts(tree).map(accountView) : [],
+  };
+}
+
+function listingText(listing: Listing): string {
+  const lines: string[] = [];
+  const { system } = listing;
+  if (system) {
+    const parts = [system.label];
+    if (system.hostname) parts.push(`host ${system.hostname}`);
+    if (system.selinux) parts.push(`SELinux ${system.selinux}`);
+    lines.push(`System: ${parts.join(' · ')}`);
+    if (system.notice) lines.push(system.notice);
+  }
+  if (listing.accounts.length > 0) {
+    const rows = listing.accounts.map((a) => [
+      a.name,
+      String(a.uid),
+      a.shell,
+      a.password,
+      a.lastChange ?? '-',
+      a.expiry ?? '-',
+    ]);
+    const header = ['USER', 'UID', 'SHELL', 'PASSWORD', 'CHANGED', 'EXPIRY'];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    for (const row of [header, ...rows])
+      lines.push(
+        row
+          .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
+          .join('  ')
+          .trimEnd(),
+      );
+  }
+  return `${lines.map(displayText).join('\n')}\n`;
+}
+
+function previewText(prepared: PreparedReset): string {
+  const { report, hashing } = prepared;
+  const lines = [
+    `System: ${prepared.system.label}`,
+    `/etc/shadow line ${report.line} (${report.user}):`,
+    `  before: ${report.before}`,
+    `  after:  ${report.after}`,
+    `Hash: ${schemeName(hashing.scheme)} (${hashing.implementation})`,
+    ...hashing.notes.map((note) => `  ${note}`),
+    ...report.warnings.map((warning) => `warning: ${warning}`),
+    ...prepared.warnings.map((warning) => `warning: ${warning}`),
+  ];
+  return `${lines.map(displayText).join('\n')}\n`;
+}
+
+export async function passwdMain(args: string[], deps: PasswdDeps): Promise<number> {
+  const parsed = parse(args);
+  if (typeof parsed === 'string') {
+    deps.stderr(`kpartx-tui passwd: ${parsed}\n${PASSWD_USAGE}\n`);
+    return 2;
+  }
+  const fail = (error: unknown): number => {
+    const message = errorText(error);
+    if (parsed.json) deps.stdout(`${JSON.stringify({ error: `passwd: ${message}` })}\n`);
+    else deps.stderr(`kpartx-tui passwd: ${displayText(message)}\n`);
+    return error instanceof InterruptedError ? error.exitCode : 1;
+  };
+  try {
+    if (parsed.list) {
+      const listing = await withMount(parsed.operand, false, deps, listOn);
+      deps.stdout(parsed.json ? `${JSON.stringify(listing)}\n` : listingText(listing));
+      return 0;
+    }
+    const user = parsed.user!;
+    const password = await deps.readPassword(user);
+    checkNewPassword(password);
+    const request: PasswordResetRequest = {
+      user,
+      password,
+      unlock: parsed.unlock,
+      clearForcedChange: parsed.clearForcedChange,
+      clearAccountExpiry: parsed.clearAccountExpiry,
+    };
+    let written = false;
+    const result = await deferSignals(
+      async (interrupted) => {
+        // A look first, read-only: a wrong user or a system we cannot write fails here, unwritten.
+        await withMount(parsed.operand, false, deps, (record) =>
+          preparePasswordReset(record.mountpoint, request),
+        );
+        interrupted.throwIfAborted();
+        return await withMount(parsed.operand, true, deps, (record) => {
+          const prepared = preparePasswordReset(record.mountpoint, request);
+          interrupted.throwIfAborted();
+          const report = commitPasswordReset(prepared);
+          written = true;
+          return { prepared, report, record };
+        });
+      },
+      () =>
+        written
+          ? 'the new password was written; the mount and maps were taken back'
+          : 'nothing was written; the mount and maps were taken back',
+    );
+    const { prepared, report, record } = result;
+    if (parsed.json) {
+      deps.stdout(
+        `${JSON.stringify({
+          source: parsed.operand,
+          partition: record.partition,
+          user,
+          system: prepared.system.label,
+          line: prepared.report.line,
+          before: prepared.report.before,
+          after: prepared.report.after,
+          scheme: prepared.hashing.scheme,
+          implementation: prepared.hashing.implementation,
+          notes: prepared.hashing.notes,
+          warnings: [...prepared.report.warnings, ...prepared.warnings, ...report.notes],
+          selinux: report.selinux,
+          autorelabel: report.autorelabel !== null,
+        })}\n`,
+      );
+    } else {
+      deps.stdout(previewText(prepared));
+      for (const note of report.notes) deps.stdout(`${displayText(note)}\n`);
+      deps.stdout(
+        `${displayText(`${user}: password reset on ${parsed.operand} (partition ${record.partition}); /etc/shadow- keeps the previous file; unmounted and unmapped`)}\n`,
+      );
+    }
+    return 0;
+  } catch (error) {
+    return fail(error);
+  }
+}
+
+/** The real process: the machine, stdout/stderr, and the password from stdin or the terminal. */
+export function processPasswdDeps(): PasswdDeps {
+  return {
+    ...processDeps(),
+    readPassword: async (user) => {
+      if (!process.stdin.isTTY) return readPipedPassword(process.stdin);
+      const tty = process.stdin as NodeJS.ReadStream;
+      return askNewPassword({ input: tty, output: process.stderr }, user);
+    },
+  };
+}

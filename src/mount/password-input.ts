@@ -1,0 +1,76 @@
+/**
+ * Where `kpartx-tui passwd` gets the new password: from stdin when it is not a terminal (one line,
+ * for scripts: `printf '%s\n' "$pw" | kpartx-tui passwd …`), else asked twice on the terminal with
+ * nothing echoed, as passwd(1) does. Ctrl-C while asking is a SIGINT like any other.
+ */
+import { InterruptedError } from '../engine/signals.js';
+
+/** More than any password a crypt scheme takes; a stdin this long is not a password. */
+const MAX_INPUT = 4096;
+
+export class PasswordInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PasswordInputError';
+  }
+}
+
+/** The first line of a piped stdin, without its line ending. */
+export async function readPipedPassword(input: NodeJS.ReadableStream): Promise<string> {
+  let text = '';
+  for await (const chunk of input) {
+    text += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
+    if (text.includes('\n') || text.length > MAX_INPUT) break;
+  }
+  const line = text.split('\n')[0]!.replace(/\r$/, '');
+  if (text.length > MAX_INPUT && !text.includes('\n'))
+    throw new PasswordInputError(
+      `stdin holds more than ${MAX_INPUT} bytes without a line end: not a password`,
+    );
+  if (line === '') throw new PasswordInputError('stdin gave an empty password');
+  return line;
+}
+
+export interface Terminal {
+  input: NodeJS.ReadStream;
+  output: NodeJS.WriteStream;
+}
+
+/** One line typed with echo off: Enter ends it, Backspace takes a character back, Ctrl-C interrupts. */
+function askHidden(terminal: Terminal, prompt: string): Promise<string> {
+  const { input, output } = terminal;
+  output.write(prompt);
+  return new Promise((resolve, reject) => {
+    let typed = '';
+    const wasRaw = input.isRaw;
+    input.setRawMode(true);
+    input.resume();
+    const finish = (error?: Error) => {
+      input.off('data', onData);
+      input.setRawMode(wasRaw);
+      input.pause();
+      output.write('\n');
+      if (error) reject(error);
+      else resolve(typed);
+    };
+    const onData = (chunk: Buffer | string) => {
+      for (const char of typeof chunk === 'string' ? chunk : chunk.toString('utf8')) {
+        if (char === '\r' || char === '\n') return finish();
+        if (char === '\u0003') return finish(new InterruptedError('SIGINT', 'nothing was changed'));
+        if (char === '\u0004' && typed === '') return finish(new PasswordInputError('no password given'));
+        if (char === '\u007f' || char === '\b') typed = typed.slice(0, -1);
+        else if (char >= ' ') typed += char;
+      }
+    };
+    input.on('data', onData);
+  });
+}
+
+/** Asked twice; the two must match. */
+export async function askNewPassword(terminal: Terminal, user: string): Promise<string> {
+  const first = await askHidden(terminal, `New password for ${user}: `);
+  if (first === '') throw new PasswordInputError('empty password: nothing was changed');
+  const second = await askHidden(terminal, `Retype new password for ${user}: `);
+  if (first !== second) throw new PasswordInputError('the two passwords differ: nothing was changed');
+  return first;
+}

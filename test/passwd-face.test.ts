@@ -1,0 +1,221 @@
+/**
+ * `kpartx-tui passwd` for real, with loop devices on this host: an ext4 root made by mkfs.ext4 -d
+ * from a Debian-like tree inside a GPT image. --list shows the system and accounts (no hash); a
+ * piped password changes exactly root's shadow line (checked by debugfs without mounting, the
+ * hash by OpenSSL), keeps the old file as shadow-, and leaves no loop, mount or record; a wrong
+ * user changes nothing at all (the image's checksum stays). The terminal prompt is tested on a
+ * stand-in terminal: echo off, asked twice, a mismatch refused.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadBackend } from '../src/engine/backends/select.js';
+import type { Machine } from '../src/engine/machine.js';
+import { createMachine } from '../src/kernel/machine.js';
+import { type PasswdDeps, passwdMain } from '../src/mount/passwd.js';
+import { askNewPassword, readPipedPassword } from '../src/mount/password-input.js';
+import { canUseLoop, cleanupLoops, loopSkipReason, losetupLines } from './loop-helpers.js';
+import { opensslSha512 } from './support/independent.js';
+
+const OFFSET = 2048 * 512;
+const OLD_HASH =
+  '$6$KJs3IPVNeZXpliOt$fO8iqBABhQYa93iAKcjQkEkM0x4DZnnpTRG7nPBgDweOrqCfgPzaSTIr6deZjeEsSSrKixMHeFOg73IJmQt/40';
+const PASSWD = 'root:x:0:0:root:/root:/bin/bash\ndebian:x:1000:1000:Debian:/home/debian:/bin/bash\n';
+const SHADOW = `root:${OLD_HASH}:19800:0:99999:7:::\ndebian:!:19800:0:99999:7:::\n`;
+const has = (tool: string, ...args: string[]) => spawnSync(tool, args).error === undefined;
+const tools = has('debugfs', '-V') && has('sgdisk', '--version') && has('openssl', 'version');
+
+describe.skipIf(!canUseLoop || !tools)(
+  `kpartx-tui passwd with loop devices (${canUseLoop ? (tools ? 'real' : 'needs debugfs, sgdisk, openssl') : loopSkipReason})`,
+  () => {
+    let dir: string;
+    let image: string;
+    let machine: Machine;
+    let savedRunDir: string | undefined;
+
+    const debugfsCat = (path: string): string =>
+      execFileSync('debugfs', ['-R', `cat ${path}`, `${image}?offset=${OFFSET}`], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+    const sha256 = () => createHash('sha256').update(readFileSync(image)).digest('hex');
+
+    const run = async (args: string[], password = '') => {
+      const out = { stdout: '', stderr: '' };
+      const deps: PasswdDeps = {
+        machine,
+        makeBackend: loadBackend,
+        stdout: (text) => {
+          out.stdout += text;
+        },
+        stderr: (text) => {
+          out.stderr += text;
+        },
+        readPassword: async () => password,
+      };
+      const status = await passwdMain(args, deps);
+      return { status, ...out };
+    };
+
+    function expectNothingLeft(): void {
+      expect(losetupLines(dir)).toEqual([]);
+      expect(machine.mounts.list().filter((m) => m.target.startsWith(dir))).toEqual([]);
+      const records = join(dir, 'run', 'mounts');
+      expect(existsSync(records) ? readdirSync(records) : []).toEqual([]);
+    }
+
+    beforeAll(() => {
+      dir = mkdtempSync('/tmp/kpt-passwd-');
+      savedRunDir = process.env.KPARTX_TUI_RUN_DIR;
+      process.env.KPARTX_TUI_RUN_DIR = join(dir, 'run');
+      machine = createMachine();
+      image = join(dir, 'vm.img');
+      execFileSync('truncate', ['-s', '40M', image]);
+      execFileSync('sgdisk', ['-n1:2048:+24M', '-c1:root', image], { stdio: 'ignore' });
+      const tree = join(dir, 'tree');
+      const files: Record<string, string> = {
+        'etc/os-release':
+          'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n',
+        'etc/hostname': 'bookworm-vm\n',
+        'etc/login.defs': 'ENCRYPT_METHOD SHA512\n',
+        'etc/passwd': PASSWD,
+        'etc/shadow': SHADOW,
+      };
+      for (const [path, text] of Object.entries(files)) {
+        mkdirSync(dirname(join(tree, path)), { recursive: true });
+        writeFileSync(join(tree, path), text);
+      }
+      chmodSync(join(tree, 'etc/shadow'), 0o640);
+      execFileSync(
+        'mkfs.ext4',
+        ['-q', '-F', '-L', 'root', '-d', tree, '-E', `offset=${OFFSET}`, image, '24M'],
+        {
+          stdio: 'ignore',
+        },
+      );
+      rmSync(tree, { recursive: true });
+    });
+
+    afterEach(() => cleanupLoops(machine, dir));
+
+    afterAll(() => {
+      cleanupLoops(machine, dir);
+      if (savedRunDir === undefined) delete process.env.KPARTX_TUI_RUN_DIR;
+      else process.env.KPARTX_TUI_RUN_DIR = savedRunDir;
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('--list names the system and its accounts, never a hash, and changes nothing', async () => {
+      const before = sha256();
+      const listed = await run([image, '--list']);
+      expect(listed.stderr).toBe('');
+      expect(listed.status).toBe(0);
+      expect(listed.stdout).toContain('System: Debian GNU/Linux 12 root · host bookworm-vm');
+      expect(listed.stdout).toMatch(/^root\s+0\s+\/bin\/bash\s+set \(SHA-512\)/m);
+      expect(listed.stdout).toMatch(/^debian\s+1000\s+\/bin\/bash\s+locked/m);
+      expect(listed.stdout).not.toContain('$6$');
+      const json = JSON.parse((await run([`${image}:1`, '--list', '--json'])).stdout);
+      expect(json.system.label).toBe('Debian GNU/Linux 12 root');
+      expect(json.accounts.map((a: { name: string }) => a.name)).toEqual(['root', 'debian']);
+      expect(JSON.stringify(json)).not.toContain('$6$');
+      expect(sha256()).toBe(before);
+      expectNothingLeft();
+    });
+
+    it('a wrong user fails before anything is mounted read-write: the image is unchanged', async () => {
+      const before = sha256();
+      const result = await run([`${image}:1`, 'nobody'], 'S3cret-pw');
+      expect(result.status).toBe(1);
+      expect(result.stderr).toBe('kpartx-tui passwd: /etc/passwd: no account named nobody\n');
+      expect(sha256()).toBe(before);
+      expectNothingLeft();
+    });
+
+    it('writes the one line: a hash OpenSSL verifies, shadow- the old file, passwd as it was', async () => {
+      const result = await run([`${image}:1`, 'root', '--json'], 'n3w-Secret');
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
+      const said = JSON.parse(result.stdout);
+      expect(said).toMatchObject({ user: 'root', partition: 1, scheme: 'sha512crypt', line: 1 });
+      expect(result.stdout).not.toContain('n3w-Secret');
+      const shadow = debugfsCat('/etc/shadow').split('\n');
+      const hash = shadow[0]!.split(':')[1]!;
+      expect(hash).not.toBe(OLD_HASH);
+      expect(opensslSha512('n3w-Secret', hash)).toBe(hash);
+      expect(shadow[0]!.replace(hash, 'H')).toBe('root:H:19800:0:99999:7:::');
+      expect(shadow.slice(1).join('\n')).toBe('debian:!:19800:0:99999:7:::\n');
+      expect(debugfsCat('/etc/shadow-')).toBe(SHADOW);
+      expect(debugfsCat('/etc/passwd')).toBe(PASSWD);
+      // e2fsck takes no offset: it checks a copy of the filesystem's bytes.
+      const copy = join(dir, 'fs.copy');
+      execFileSync('dd', [`if=${image}`, `of=${copy}`, 'bs=512', 'skip=2048', 'count=49152', 'status=none']);
+      expect(spawnSync('e2fsck', ['-fn', copy]).status).toBe(0);
+      rmSync(copy);
+      expectNothingLeft();
+    });
+  },
+);
+
+describe('where passwd gets the password', () => {
+  it('reads the first line of a piped stdin', async () => {
+    const input = new PassThrough();
+    input.end('pw with spaces\r\nsecond line\n');
+    expect(await readPipedPassword(input)).toBe('pw with spaces');
+    const empty = new PassThrough();
+    empty.end('\n');
+    await expect(readPipedPassword(empty)).rejects.toThrow('stdin gave an empty password');
+  });
+
+  /** A terminal stand-in: raw mode recorded, keys fed as the user types them, prompts collected. */
+  function terminal(keys: string[]) {
+    const input = Object.assign(new PassThrough(), {
+      isRaw: false,
+      isTTY: true,
+      setRawMode(this: { isRaw: boolean }, raw: boolean) {
+        this.isRaw = raw;
+        return this;
+      },
+    }) as unknown as NodeJS.ReadStream;
+    let shown = '';
+    const output = { write: (text: string) => ((shown += text), true) } as unknown as NodeJS.WriteStream;
+    let next = 0;
+    const feed = () => {
+      if (next < keys.length) input.emit('data', Buffer.from(keys[next++]!));
+      if (next < keys.length) setTimeout(feed, 5);
+    };
+    setTimeout(feed, 5);
+    return {
+      terminal: { input, output },
+      shown: () => shown,
+      raw: () => (input as unknown as { isRaw: boolean }).isRaw,
+    };
+  }
+
+  it('asks twice with nothing echoed; Backspace edits; raw mode is given back', async () => {
+    const t = terminal(['s3cr', 'x\x7f', 't\r', 's3crt\r']);
+    expect(await askNewPassword(t.terminal, 'root')).toBe('s3crt');
+    expect(t.shown()).toBe('New password for root: \nRetype new password for root: \n');
+    expect(t.raw()).toBe(false);
+  });
+
+  it('refuses two different entries and Ctrl-C', async () => {
+    await expect(askNewPassword(terminal(['one\r', 'two\r']).terminal, 'root')).rejects.toThrow(
+      'the two passwords differ: nothing was changed',
+    );
+    await expect(askNewPassword(terminal(['on\x03']).terminal, 'root')).rejects.toThrow(
+      'interrupted by SIGINT',
+    );
+  });
+});
