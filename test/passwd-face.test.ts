@@ -189,7 +189,12 @@ describe('where passwd gets the password', () => {
       },
     }) as unknown as NodeJS.ReadStream;
     let shown = '';
-    const output = { write: (text: string) => ((shown += text), true) } as unknown as NodeJS.WriteStream;
+    const output = {
+      write: (text: string) => {
+        shown += text;
+        return true;
+      },
+    } as unknown as NodeJS.WriteStream;
     let next = 0;
     const feed = () => {
       if (next < keys.length) input.emit('data', Buffer.from(keys[next++]!));
