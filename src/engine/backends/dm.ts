@@ -32,6 +32,7 @@ import type { DmApi, DmMapInfo, DmTarget, Machine } from '../machine.js';
 import { kernelDmName, nonDmUuid, partitionNumberOf, unmangleDmName } from '../names.js';
 import { nextTurn, runOrdered } from '../scheduling.js';
 import { lockedBackend, refusedRunEvent, stopEvent } from './locked.js';
+import { UndoJournal } from './undo-journal.js';
 
 export interface DmBackendOptions {
   /** How long to wait for another run holding the parent's lock. */
@@ -210,7 +211,7 @@ export function createDmBackend(machine: Machine, options: DmBackendOptions = {}
     }
     // One map after the other, as the C tool does: the kernel hands out dm minors in this order.
     const nodeOptions = { sync: request.sync, like: parent.path };
-    const undo: { name: string; created: boolean; run: () => Promise<unknown> }[] = [];
+    const journal = new UndoJournal();
     let current: PlannedMap | undefined;
     let op: 'create' | 'reload' | 'resume' | 'rename' = 'create';
     try {
@@ -226,10 +227,10 @@ export function createDmBackend(machine: Machine, options: DmBackendOptions = {}
         if (step.kind === 'create') {
           op = 'create';
           const devno = await dm.create(map.kernelName, map.uuid, table, { readOnly });
-          undo.push({
+          journal.record({
             name: map.dmName,
-            created: true,
-            run: async () => {
+            announce: true,
+            takeBack: async () => {
               await dm.remove(map.kernelName, { noFlush: true });
               await nodes.removed(map.kernelName, devno, nodeOptions);
             },
@@ -244,8 +245,8 @@ export function createDmBackend(machine: Machine, options: DmBackendOptions = {}
           const removeAgain = hasNoLiveTable(before)
             ? {
                 name: map.dmName,
-                created: true,
-                run: async () => {
+                announce: true,
+                takeBack: async () => {
                   await dm.remove(map.kernelName, { noFlush: true });
                   await nodes.removed(map.kernelName, found.devno, nodeOptions);
                 },
@@ -254,11 +255,11 @@ export function createDmBackend(machine: Machine, options: DmBackendOptions = {}
           if (renameFrom) {
             op = 'rename';
             await dm.rename(renameFrom, map.kernelName);
-            undo.push(
+            journal.record(
               removeAgain ?? {
                 name: map.dmName,
-                created: false,
-                run: async () => {
+                announce: false,
+                takeBack: async () => {
                   await dm.rename(map.kernelName, renameFrom);
                   await nodes.renamed(map.kernelName, renameFrom, found.devno, nodeOptions);
                 },
@@ -271,12 +272,12 @@ export function createDmBackend(machine: Machine, options: DmBackendOptions = {}
           op = 'reload';
           await dm.reload(map.kernelName, table, { readOnly });
           if (removeAgain) {
-            if (!renameFrom) undo.push(removeAgain);
+            if (!renameFrom) journal.record(removeAgain);
           } else if (before) {
-            undo.push({
+            journal.record({
               name: map.dmName,
-              created: false,
-              run: async () => {
+              announce: false,
+              takeBack: async () => {
                 await dm.reload(map.kernelName, before, { readOnly: found.readOnly });
                 await dm.resume(map.kernelName, { noFlush: true });
               },
@@ -295,17 +296,7 @@ export function createDmBackend(machine: Machine, options: DmBackendOptions = {}
       return { failures: 0 };
     } catch (error) {
       emit(stopEvent(error, request, current?.dmName ?? parent.path, op));
-      let failures = 1;
-      for (const entry of undo.reverse()) {
-        try {
-          await entry.run();
-          if (entry.created) emit({ type: 'rolled-back', name: entry.name });
-        } catch (undoError) {
-          failures++;
-          emit({ type: 'failed', name: entry.name, op: 'remove', message: errorText(undoError) });
-        }
-      }
-      return { failures };
+      return { failures: 1 + (await journal.rollBack(emit)) };
     }
   }
 

@@ -26,6 +26,7 @@ import type { LoopDevice, Machine } from '../machine.js';
 import { unmangleDmName } from '../names.js';
 import { nextTurn } from '../scheduling.js';
 import { lockedBackend, refusedRunEvent, stopEvent } from './locked.js';
+import { UndoJournal } from './undo-journal.js';
 
 const MARKER_PREFIX = 'kpartx-tui:part';
 const LO_NAME_BYTES = 63;
@@ -191,8 +192,7 @@ export function createLoopBackend(machine: Machine, options: LoopBackendOptions 
     }
 
     // Everything this run changed, newest last, so a failure can put the previous state back.
-    const undo: (() => void)[] = [];
-    const undoNames: string[] = [];
+    const journal = new UndoJournal();
     let current: PlannedMap | undefined;
     try {
       // A read-only parent only gives read-only partitions, however it became read-only (a
@@ -208,11 +208,14 @@ export function createLoopBackend(machine: Machine, options: LoopBackendOptions 
           if (existing.name !== map.kernelName) {
             placeLink(map.kernelName, existing.loop.path);
             dropLink(existing.name, existing.loop.path);
-            undo.push(() => {
-              placeLink(existing.name, existing.loop.path);
-              dropLink(map.kernelName, existing.loop.path);
+            journal.record({
+              name: map.name,
+              announce: true,
+              takeBack: () => {
+                placeLink(existing.name, existing.loop.path);
+                dropLink(map.kernelName, existing.loop.path);
+              },
             });
-            undoNames.push(map.name);
             emit({ type: 'renamed', from: unmangleDmName(existing.name), to: map.dmName, uuid: map.uuid });
           } else {
             placeLink(map.kernelName, existing.loop.path);
@@ -230,17 +233,20 @@ export function createLoopBackend(machine: Machine, options: LoopBackendOptions 
           }
           detachOwned(existing);
           const previous = existing.loop;
-          undo.push(() => {
-            const back = machine.loop.attach(parent.path, {
-              readOnly: previous.readOnly,
-              offset: previous.offset,
-              sizeLimit: previous.sizeLimit,
-              blockSize: previous.logicalSectorSize,
-              name: loopMarker(existing.number, existing.name),
-            });
-            placeLink(existing.name, back.path);
+          journal.record({
+            name: existing.name,
+            announce: true,
+            takeBack: () => {
+              const back = machine.loop.attach(parent.path, {
+                readOnly: previous.readOnly,
+                offset: previous.offset,
+                sizeLimit: previous.sizeLimit,
+                blockSize: previous.logicalSectorSize,
+                name: loopMarker(existing.number, existing.name),
+              });
+              placeLink(existing.name, back.path);
+            },
           });
-          undoNames.push(existing.name);
         }
         const loop = machine.loop.attach(parent.path, {
           readOnly,
@@ -249,11 +255,13 @@ export function createLoopBackend(machine: Machine, options: LoopBackendOptions 
           blockSize: parent.logicalSectorSize,
           name: loopMarker(map.number, map.kernelName),
         });
-        undo.push(() => machine.loop.detach(loop.path));
-        undoNames.push(map.name);
+        journal.record({ name: map.name, announce: true, takeBack: () => machine.loop.detach(loop.path) });
         placeLink(map.kernelName, loop.path);
-        undo.push(() => dropLink(map.kernelName, loop.path));
-        undoNames.push('');
+        journal.record({
+          name: map.name,
+          announce: false,
+          takeBack: () => dropLink(map.kernelName, loop.path),
+        });
         emit({
           type: existing ? 'reloaded' : 'created',
           map,
@@ -267,22 +275,7 @@ export function createLoopBackend(machine: Machine, options: LoopBackendOptions 
       return { failures: 0 };
     } catch (error) {
       emit(stopEvent(error, request, current?.name ?? parent.path, 'create'));
-      let failures = 1;
-      for (let i = undo.length - 1; i >= 0; i--) {
-        try {
-          undo[i]!();
-          if (undoNames[i]) emit({ type: 'rolled-back', name: undoNames[i]! });
-        } catch (undoError) {
-          failures++;
-          emit({
-            type: 'failed',
-            name: undoNames[i] || parent.path,
-            op: 'remove',
-            message: errorText(undoError),
-          });
-        }
-      }
-      return { failures };
+      return { failures: 1 + (await journal.rollBack(emit)) };
     }
   }
 
