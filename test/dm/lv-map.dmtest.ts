@@ -62,6 +62,7 @@ describe.skipIf(!inGuest)(`LV maps of our own against lvm2's (${skipReason})`, (
   beforeAll(() => {
     resetGuest();
     process.env.KPARTX_TUI_RUN_DIR = runDir;
+    fs.mkdirSync(runDir, { recursive: true });
     fs.mkdirSync(path.join(lvmDir, 'lock'), { recursive: true });
     fs.writeFileSync(
       path.join(lvmDir, 'lvm.conf'),
@@ -74,7 +75,7 @@ describe.skipIf(!inGuest)(`LV maps of our own against lvm2's (${skipReason})`, (
       ].join('\n'),
     );
     image = sfdiskImage('rhel-like', 112, 'label: dos\n2048,8192,83\n10240,98304,8e\n108544,,8e\n');
-    expect(ours('-a', image).status).toBe(0);
+    expect(ours('-a', image)).toMatchObject({ stderr: '', status: 0 });
     const pvs = [...dmTables().keys()].filter((n) => /p[23]$/.test(n)).map((n) => `/dev/mapper/${n}`);
     expect(pvs).toHaveLength(2);
     lvm(pvs, 'pvcreate', '-q', ...pvs);

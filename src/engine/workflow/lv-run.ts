@@ -27,12 +27,12 @@ export class LvRunError extends Error {
   }
 }
 
-/** `IMAGE:VG/LV`: the LV named, unless a file is literally named so. */
+/** `IMAGE:VG/LV` (lvm2's name characters): the LV named, unless a file is literally named so. */
 export function splitLvOperand(
   operand: string,
   exists: (path: string) => boolean,
 ): { source: string; vg: string; lv: string } | undefined {
-  const match = /^(.+):([^/:]+)\/([^/]+)$/s.exec(operand);
+  const match = /^(.+):([A-Za-z0-9+_.][A-Za-z0-9+_.-]*)\/([A-Za-z0-9+_.][A-Za-z0-9+_.-]*)$/s.exec(operand);
   if (!match || exists(operand)) return undefined;
   return { source: match[1]!, vg: match[2]!, lv: match[3]! };
 }
