@@ -16,6 +16,7 @@ import { LV_LOOP_MARKER } from '../src/engine/stack/lv-map.js';
 import { runMaps } from '../src/engine/workflow/map-run.js';
 import { createMachine } from '../src/kernel/machine.js';
 import { type MountFaceDeps, mountMain, mountSource, umountMain } from '../src/mount/main.js';
+import { passwdMain } from '../src/mount/passwd.js';
 import { cleanupLoops, losetupLines } from './loop-helpers.js';
 import { canUseLvm2, type Lvm2Sandbox, lvm2Sandbox, lvm2SkipReason, withLoops } from './lvm2-helpers.js';
 
@@ -99,6 +100,13 @@ describe.skipIf(!canUseLvm2)(`kpartx-tui mount IMAGE:VG/LV (${canUseLvm2 ? 'real
         const content = join(lvm.dir, 'root-content');
         mkdirSync(content, { recursive: true });
         writeFileSync(join(content, 'hello.txt'), 'root LV of rhel\n');
+        mkdirSync(join(content, 'etc'));
+        writeFileSync(
+          join(content, 'etc/os-release'),
+          'NAME="Rocky Linux"\nVERSION_ID="9.3"\nID=rocky\nPRETTY_NAME="Rocky Linux 9.3"\n',
+        );
+        writeFileSync(join(content, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\n');
+        writeFileSync(join(content, 'etc/shadow'), 'root:!!:19000:0:99999:7:::\n');
         execFileSync('mkfs.ext4', ['-q', '-F', '-d', content, '-E', `offset=${lvStart}`, image, '16M']);
       },
       ['-o', String(offset)],
@@ -132,6 +140,17 @@ describe.skipIf(!canUseLvm2)(`kpartx-tui mount IMAGE:VG/LV (${canUseLvm2 ? 'real
     const umount = deps();
     expect(await umountMain([result.mountpoint, '--json'], umount.d)).toBe(0);
     expect(existsSync(result.device)).toBe(false);
+    expectNothingLeft();
+  });
+
+  it('kpartx-tui passwd IMAGE:VG/LV --list reads the system in the LV, and leaves nothing', async () => {
+    const { d, out } = deps();
+    expect(
+      await passwdMain([`${image}:rhel/root`, '--list', '--json'], { ...d, readPassword: async () => '' }),
+    ).toBe(0);
+    const listed = JSON.parse(out.stdout);
+    expect(listed.system.label).toContain('Rocky Linux 9.3');
+    expect(listed.accounts.map((a: { name: string }) => a.name)).toEqual(['root']);
     expectNothingLeft();
   });
 
