@@ -16,10 +16,12 @@ import { createSession, type MountedPartition, type Session } from '../engine/se
 import { deferSignals, InterruptedError } from '../engine/signals.js';
 import { openSourceDisk } from '../engine/source.js';
 import type { WorkflowEvent } from '../engine/workflow/events.js';
+import { detachLv, splitLvOperand } from '../engine/workflow/lv-run.js';
 import { MapRun } from '../engine/workflow/map-run.js';
 import { displayText } from '../io/display-text.js';
 import { createMachine } from '../kernel/machine.js';
 import { type ContentInfo, describeContent, hintFor, probeContent } from '../probe/index.js';
+import { mountLogicalVolume } from './lv-mount.js';
 import { listRecords, type MountRecord, removeRecord, writeRecord } from './record.js';
 
 export interface MountFaceDeps {
@@ -39,7 +41,7 @@ export class MountFaceError extends Error {
   }
 }
 
-export const MOUNT_USAGE = `usage: kpartx-tui mount SOURCE[:N] [DIR] [--rw] [--json] [--backend dm|loop]
+export const MOUNT_USAGE = `usage: kpartx-tui mount SOURCE[:N|:VG/LV] [DIR] [--rw] [--json] [--backend dm|loop]
        kpartx-tui umount DIR|SOURCE [--json]`;
 
 interface Parsed {
@@ -134,8 +136,15 @@ export async function mountSource(
   deps: MountFaceDeps,
   emit: (event: WorkflowEvent) => void = () => {},
 ): Promise<MountRecord> {
-  const { source, partition } = splitSource(operand);
   const kind = backendKind(deps.machine, options.backend);
+  const lv = splitLvOperand(operand, existsSync);
+  if (lv)
+    return mountLogicalVolume(operand, lv, options, kind, deps, emit).catch((error: unknown) => {
+      throw error instanceof Error && error.name !== 'InterruptedError'
+        ? new MountFaceError(error.message)
+        : error;
+    });
+  const { source, partition } = splitSource(operand);
   const { machine } = deps;
   let refusal = '';
   const run = new MapRun(
@@ -308,6 +317,14 @@ export async function unmountRecord(
           if (!mounted) machine.setReadOnly(record.device, false);
         } catch {
           // the map is gone: nothing to give back
+        }
+      }
+      // An LV map this mount made sits on the partition maps: it goes first.
+      if (record.lv) {
+        try {
+          await detachLv(machine, record.lv);
+        } catch (error) {
+          throw new MountFaceError(`${record.source}: ${errorText(error)}`);
         }
       }
       let loopReleased = false;

@@ -26,8 +26,8 @@ import { type MountFaceDeps, MountFaceError, mountSource, processDeps, unmountRe
 import { askNewPassword, readPipedPassword } from './password-input.js';
 import type { MountRecord } from './record.js';
 
-export const PASSWD_USAGE = `usage: kpartx-tui passwd SOURCE[:N] USER [--unlock] [--clear-forced-change] [--clear-expiry] [--json]
-       kpartx-tui passwd SOURCE[:N] --list [--json]
+export const PASSWD_USAGE = `usage: kpartx-tui passwd SOURCE[:N|:VG/LV] USER [--unlock] [--clear-forced-change] [--clear-expiry] [--json]
+       kpartx-tui passwd SOURCE[:N|:VG/LV] --list [--json]
 The new password is read twice from the terminal (not shown), or once from stdin when stdin is not a terminal.`;
 
 interface PasswdArgs {

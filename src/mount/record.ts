@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, ftruncateSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BackendKind } from '../engine/backend.js';
+import type { LvDevice } from '../engine/workflow/lv-run.js';
 import { ensureRunSubdir, openOwnFile } from '../kernel/run-dir.js';
 
 export interface MountRecord {
@@ -30,6 +31,8 @@ export interface MountRecord {
   maps: { number: number; name: string; path: string }[];
   /** The image loop this mount attached, if it did: the umount releases it. */
   loop: { path: string; file: string } | null;
+  /** For `SOURCE:VG/LV`: the LV map this mount made (umount removes it before the partition maps). */
+  lv?: LvDevice;
 }
 
 const SUBDIR = 'mounts';

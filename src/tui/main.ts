@@ -9,10 +9,10 @@ import { DEFAULT_OPTIONS } from './model.js';
 
 const USAGE = `usage: kpartx-tui [PATH...]
        kpartx-tui --json [options] PATH
-       kpartx-tui mount SOURCE[:N] [DIR] [--rw] [--json]
+       kpartx-tui mount SOURCE[:N|:VG/LV] [DIR] [--rw] [--json]
        kpartx-tui umount DIR|SOURCE [--json]
-       kpartx-tui passwd SOURCE[:N] USER [--unlock] [--clear-forced-change] [--clear-expiry] [--json]
-       kpartx-tui passwd SOURCE[:N] --list [--json]
+       kpartx-tui passwd SOURCE[:N|:VG/LV] USER [--unlock] [--clear-forced-change] [--clear-expiry] [--json]
+       kpartx-tui passwd SOURCE[:N|:VG/LV] --list [--json]
 
 Browse block devices and disk images, preview and create partition maps, and mount them.
 With one PATH the app opens straight on its layout.`;

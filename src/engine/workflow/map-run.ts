@@ -23,6 +23,7 @@ import { openSourceDisk, type ResolvedSource, resolveSource } from '../source.js
 import { containerNote } from '../stack/cli-note.js';
 import { readPartitionTable } from '../tables/index.js';
 import type { EmitWorkflowEvent, LoopReleaseCause } from './events.js';
+import { removeLvMapsOver } from './lv-remove.js';
 import { type LoopFate, loopStillBound, releaseLoop } from './release-loop.js';
 
 export type MapAction = 'add' | 'update' | 'delete';
@@ -210,6 +211,8 @@ export class MapRun {
       if (event.type === 'removed') this.removed.push(event.name);
       this.emit(event);
     };
+    // LV maps kpartx-tui stacked on these partition maps go first (a whole -d only).
+    const lvFailures = numbers ? 0 : await removeLvMapsOver(this.deps.machine, backend, source.parent, emit);
     const result = await backend.remove(
       {
         parent: source.parent,
@@ -219,7 +222,7 @@ export class MapRun {
       },
       emit,
     );
-    let failures = result.failures;
+    let failures = result.failures + lvFailures;
     const image = source.parent.image;
     // Like the C tool, `-d IMAGE` also lets go of the image's loop, but only one kpartx attached.
     if (releaseFoundLoop && source.loop?.state === 'found' && image) {

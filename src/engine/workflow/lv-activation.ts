@@ -1,0 +1,29 @@
+/**
+ * Whether the host's lvm2 would activate a guest VG by itself when its PV partition appears.
+ * lvm2's udev rule (69-lvm.rules) runs `pvscan --cache … --autoactivation event` and then
+ * `vgchange -aay` for a loop device with a backing file (a `change` event) whose content is
+ * LVM2_member, when lvm.conf's global/event_activation is 1 (the default). For a dm map it does so
+ * only when libdevmapper flagged the map as a primary source (DM_UDEV_PRIMARY_SOURCE_FLAG, sent in
+ * the uevent's DM_COOKIE); kpartx-tui's ioctls send no cookie, so its dm maps are skipped. Hence
+ * only the loop backend's partition loops can make the host's lvm2 activate (and, with a VG named
+ * like one of the host's, confuse) the guest VG: that gets a warning.
+ */
+
+export interface LvmHostFacts {
+  /** An lvm2 udev rule that auto-activates (69-lvm.rules or 69-dm-lvm.rules), by path. */
+  rule: string | null;
+  /** lvm.conf global/event_activation (1 when not set). */
+  eventActivation: boolean;
+  /** udev is running (its control socket exists). */
+  udev: boolean;
+}
+
+export function autoActivationWarning(
+  facts: LvmHostFacts,
+  via: 'dm' | 'loop',
+  pvMapNames: readonly string[],
+): string | undefined {
+  if (via !== 'loop' || !facts.rule || !facts.eventActivation || !facts.udev || pvMapNames.length === 0)
+    return undefined;
+  return `${pvMapNames.join(', ')} hold${pvMapNames.length === 1 ? 's' : ''} an LVM PV and become${pvMapNames.length === 1 ? 's' : ''} a loop device: the host's lvm2 (${facts.rule}, event_activation=1) may activate its VG by itself; set event_activation = 0 in lvm.conf or use device-mapper maps (--backend dm) to avoid it`;
+}

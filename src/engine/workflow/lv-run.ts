@@ -1,0 +1,257 @@
+/**
+ * Logical volumes mapped by kpartx-tui itself, over the maps of their PV partitions: find the LV
+ * (reading the PVs' metadata, no lvm2), make its map (a device-mapper map, or with the loop backend
+ * a loop with offset and size when the LV is one linear run), take it away again, and find every
+ * LV map stacked on a parent's partition maps so `kpartx -d` removes them first.
+ */
+
+import { type DevNo, formatDevNo, sameDevNo } from '../../io/devno.js';
+import type { Disk } from '../../io/disk.js';
+import { errorText } from '../errors.js';
+import { type AssembledVolumeGroup, assembleVolumeGroups, type PvCandidate } from '../lvm/assemble.js';
+import { LvmError, printable } from '../lvm/errors.js';
+import { type LvMap, mapLogicalVolume } from '../lvm/extents.js';
+import type { LogicalVolumeMetadata } from '../lvm/metadata.js';
+import { readPhysicalVolume } from '../lvm/physical-volume.js';
+import { uuidKey } from '../lvm/pv-header.js';
+import type { Machine } from '../machine.js';
+import { unmangleDmName } from '../names.js';
+import { lvAttach } from '../stack/attach.js';
+import { LV_LOOP_MARKER, LV_UUID_PREFIX, type LvMapPlan, lvLoopMarker } from '../stack/lv-map.js';
+import { windowDisk } from '../stack/window.js';
+
+export class LvRunError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LvRunError';
+  }
+}
+
+/** `IMAGE:VG/LV` (lvm2's name characters): the LV named, unless a file is literally named so. */
+export function splitLvOperand(
+  operand: string,
+  exists: (path: string) => boolean,
+): { source: string; vg: string; lv: string } | undefined {
+  const match = /^(.+):([A-Za-z0-9+_.][A-Za-z0-9+_.-]*)\/([A-Za-z0-9+_.][A-Za-z0-9+_.-]*)$/s.exec(operand);
+  if (!match || exists(operand)) return undefined;
+  return { source: match[1]!, vg: match[2]!, lv: match[3]! };
+}
+
+export interface FoundLv {
+  group: AssembledVolumeGroup;
+  lv: LogicalVolumeMetadata;
+  map: LvMap;
+  /** The partition number holding each PV the LV uses, by PV UUID (no dashes). */
+  partitions: Map<string, number>;
+}
+
+/** Read every partition as a possible PV, assemble the VGs and find `vg/lv`; a clear error otherwise. */
+export function findLogicalVolume(
+  disk: Disk,
+  source: string,
+  partitions: readonly { number: number; start: number; size: number }[],
+  vgName: string,
+  lvName: string,
+): FoundLv {
+  const candidates: (PvCandidate & { number: number })[] = [];
+  for (const p of partitions) {
+    const view = windowDisk(disk, p.start * 512, p.size * 512);
+    try {
+      const pv = readPhysicalVolume(view);
+      if (pv)
+        candidates.push({ source: `${source} partition ${p.number}`, disk: view, pv, number: p.number });
+    } catch (error) {
+      if (!(error instanceof LvmError)) throw error;
+    }
+  }
+  const { volumeGroups } = assembleVolumeGroups(candidates);
+  const named = volumeGroups.filter((g) => g.metadata.name === vgName);
+  const what = `${source}:${printable(vgName)}/${printable(lvName)}`;
+  if (named.length === 0) {
+    const names = volumeGroups.map((g) => g.metadata.name).join(', ');
+    throw new LvRunError(
+      `${what}: no volume group ${printable(vgName)} here; ${names ? `volume groups: ${names}` : 'no LVM PV found'}`,
+    );
+  }
+  if (named.length > 1)
+    throw new LvRunError(
+      `${what}: ${named.length} volume groups are named ${printable(vgName)} here; not guessing`,
+    );
+  const group = named[0]!;
+  const lv = group.metadata.logicalVolumes.find((l) => l.name === lvName);
+  if (!lv) {
+    const names = group.metadata.logicalVolumes.filter((l) => l.visible).map((l) => l.name);
+    throw new LvRunError(
+      `${what}: no logical volume ${printable(lvName)}; logical volumes: ${names.join(', ') || 'none'}`,
+    );
+  }
+  const mapped = mapLogicalVolume(group.metadata, lvName);
+  if (!mapped.ok) throw new LvRunError(`${what}: ${lvAttach(vgName, lv, mapped).text}`);
+  const byId = new Map(candidates.map((c) => [uuidKey(c.pv.header.uuid), c.number]));
+  const partitionsOf = new Map<string, number>();
+  for (const target of mapped.map.targets) {
+    for (const place of target.kind === 'linear' ? [target] : target.stripes) {
+      const number = byId.get(uuidKey(place.pvId));
+      const member = group.members.find((m) => uuidKey(m.metadata.id) === uuidKey(place.pvId));
+      if (number === undefined || !member?.found)
+        throw new LvRunError(`${what}: needs PV ${place.pv} (UUID ${place.pvId}), which is not on ${source}`);
+      partitionsOf.set(uuidKey(place.pvId), number);
+    }
+  }
+  return { group, lv, map: mapped.map, partitions: partitionsOf };
+}
+
+/** An LV map as it exists: how to find it again and take it away. */
+export interface LvDevice {
+  via: 'dm' | 'loop';
+  /** The kernel (mangled) name: the dm map's name, or the /dev/mapper link's. */
+  name: string;
+  /** `/dev/mapper/<name>`. */
+  path: string;
+  devno: DevNo;
+  /** The loop device, with the loop backend. */
+  loop?: string;
+}
+
+/**
+ * Make the LV's map, read-only if asked. An LV map of the same name made before (ours, same
+ * table) is used as it is and `created` is false; anything else of that name is refused.
+ */
+export async function attachLv(
+  machine: Machine,
+  via: 'dm' | 'loop',
+  plan: LvMapPlan,
+  options: { readOnly: boolean; sync: boolean; like: string },
+): Promise<{ device: LvDevice; created: boolean }> {
+  const { nodes } = machine;
+  const path = `${nodes.path}/${plan.kernelName}`;
+  if (via === 'dm') {
+    const dm = machine.dm;
+    if (!dm) throw new LvRunError(`${plan.name}: device mapper prerequisites not met`);
+    const found = dm.info(plan.kernelName);
+    if (found) {
+      const table = dm.table(plan.kernelName);
+      const same =
+        found.uuid === plan.uuid &&
+        table.length === plan.table.length &&
+        table.every((t, i) => t.type === plan.table[i]!.type && t.params === plan.table[i]!.params);
+      if (!same)
+        throw new LvRunError(
+          `${plan.name}: a device-mapper map of that name exists and is not this LV's; not touching it`,
+        );
+      return { device: { via, name: plan.kernelName, path, devno: found.devno }, created: false };
+    }
+    const blocker = nodes.blocker(plan.kernelName);
+    if (blocker) throw new LvRunError(blocker);
+    const devno = await dm.create(plan.kernelName, plan.uuid, plan.table, { readOnly: options.readOnly });
+    const problem = await nodes.created(plan.kernelName, devno, { sync: options.sync, like: options.like });
+    if (problem && !machine.deviceNumber(path)) {
+      await dm.remove(plan.kernelName, { noFlush: true }).catch(() => {});
+      throw new LvRunError(problem);
+    }
+    return { device: { via, name: plan.kernelName, path, devno }, created: true };
+  }
+  if (!plan.loop.ok) throw new LvRunError(plan.loop.reason);
+  const { backing, offsetBytes, sizeBytes } = plan.loop;
+  const entry = nodes.entry(plan.kernelName);
+  const marker = lvLoopMarker(plan.kernelName);
+  if (entry.kind === 'symlink') {
+    const loop = machine.loop.list().find((l) => l.path === entry.target);
+    if (loop?.name === marker && loop.offset === offsetBytes && loop.sizeLimit === sizeBytes)
+      return {
+        device: { via, name: plan.kernelName, path, devno: loop.devno, loop: loop.path },
+        created: false,
+      };
+    if (loop)
+      throw new LvRunError(`${path} points to ${entry.target}, which is not this LV; not touching it`);
+    nodes.unlink(plan.kernelName);
+  } else if (entry.kind === 'other') {
+    throw new LvRunError(`${path} exists and is not a symlink; not replacing it`);
+  }
+  const loop = machine.loop.attach(backing, {
+    readOnly: options.readOnly,
+    offset: offsetBytes,
+    sizeLimit: sizeBytes,
+    name: marker,
+  });
+  try {
+    nodes.link(plan.kernelName, loop.path);
+  } catch (error) {
+    machine.loop.detach(loop.path);
+    throw new LvRunError(`${path}: ${errorText(error)}`);
+  }
+  return { device: { via, name: plan.kernelName, path, devno: loop.devno, loop: loop.path }, created: true };
+}
+
+/** Who keeps an LV device busy: mountpoints and stacked devices. */
+function holdersOf(machine: Machine, devno: DevNo): string[] {
+  return [
+    ...machine.mounts
+      .list()
+      .filter((m) => sameDevNo(m.devno, devno))
+      .map((m) => m.target),
+    ...machine.holders(devno).map((h) => `/dev/${h.kernelName}`),
+  ];
+}
+
+/** Take an LV map away (its node or link too); throws naming what holds it. */
+export async function detachLv(machine: Machine, device: LvDevice, sync = true): Promise<void> {
+  const busy = holdersOf(machine, device.devno);
+  if (busy.length > 0)
+    throw new LvRunError(`${unmangleDmName(device.name)} is in use by ${busy.join(', ')}; not removing it`);
+  if (device.via === 'dm') {
+    const dm = machine.dm;
+    if (!dm) throw new LvRunError(`${device.name}: device mapper prerequisites not met`);
+    const info = dm.info(device.name);
+    if (info && sameDevNo(info.devno, device.devno)) {
+      await dm.remove(device.name, { noFlush: false });
+      await machine.nodes.removed(device.name, device.devno, { sync });
+    }
+    return;
+  }
+  const loop = machine.loop.list().find((l) => l.path === device.loop);
+  if (loop && sameDevNo(loop.devno, device.devno)) machine.loop.detach(loop.path);
+  const entry = machine.nodes.entry(device.name);
+  if (entry.kind === 'symlink' && entry.target === device.loop) machine.nodes.unlink(device.name);
+}
+
+/** Every LV map of ours stacked on one of `devnos` (a parent's partition maps). */
+export function lvDevicesOver(machine: Machine, devnos: readonly DevNo[]): LvDevice[] {
+  const over = (text: string): boolean => devnos.some((d) => text === formatDevNo(d));
+  const found: LvDevice[] = [];
+  const dm = machine.dm;
+  if (dm) {
+    for (const map of dm.list()) {
+      if (!map.uuid.startsWith(LV_UUID_PREFIX)) continue;
+      const devices = dm
+        .table(map.name)
+        .flatMap((t) => t.params.split(' ').filter((w) => /^\d+:\d+$/.test(w)));
+      if (devices.some(over))
+        found.push({
+          via: 'dm',
+          name: map.name,
+          path: `${machine.nodes.path}/${map.name}`,
+          devno: map.devno,
+        });
+    }
+  }
+  const links = new Map<string, string>();
+  for (const name of machine.nodes.list()) {
+    const entry = machine.nodes.entry(name);
+    if (entry.kind === 'symlink') links.set(entry.target, name);
+  }
+  for (const loop of machine.loop.list()) {
+    if (!loop.name?.startsWith(LV_LOOP_MARKER)) continue;
+    const backing = machine.deviceNumber(loop.backingFile);
+    if (!backing || !devnos.some((d) => sameDevNo(d, backing))) continue;
+    const name = links.get(loop.path) ?? loop.name.slice(LV_LOOP_MARKER.length);
+    found.push({
+      via: 'loop',
+      name,
+      path: `${machine.nodes.path}/${name}`,
+      devno: loop.devno,
+      loop: loop.path,
+    });
+  }
+  return found;
+}

@@ -1,0 +1,166 @@
+/**
+ * LVs mapped by kpartx-tui against lvm2's own activation, on real device-mapper (the QEMU guest).
+ * lvm2 makes a VG `rhel` on partitions 2 and 3 of one image (mapped by our kpartx -a): `root` of
+ * two non-adjacent segments, `data-lv` striped over both PVs, `home-dir` linear; it activates
+ * them, a file system is written into each through lvm2's map, and `dmsetup table` and the bytes
+ * are recorded. After `vgchange -an` and `kpartx -d`, a "host" VG also named `rhel` is made active
+ * on another loop (its `rhel-root` map is the host's), and `kpartx-tui mount image:rhel/LV` must
+ * map the image's LV beside it: the same targets on the same extents (devices written as the
+ * partition they are), the same bytes, the file read back, a name and UUID lvm2 never uses; umount
+ * (and kpartx -d after an unmount) take everything back and leave the host's map alone.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  attachLoop,
+  boundLoops,
+  devnoOf,
+  dmTables,
+  dmUuids,
+  inGuest,
+  ours,
+  resetGuest,
+  run,
+  sfdiskImage,
+  sh,
+  skipReason,
+  workDir,
+} from './guest.js';
+
+const KPARTX_TUI = path.resolve(import.meta.dirname, '../../bin/kpartx-tui.js');
+const tui = (...args: string[]) => run(process.execPath, [KPARTX_TUI, ...args]);
+const LVS = ['root', 'data-lv', 'home-dir'];
+
+describe.skipIf(!inGuest)(`LV maps of our own against lvm2's (${skipReason})`, () => {
+  const lvmDir = path.join(workDir, 'lvm-system');
+  const runDir = path.join(workDir, 'lv-run');
+  let image = '';
+  let hostLoop = '';
+  /** lvm2's table of each LV with devices written as partition labels (`p2`), and its sha256. */
+  const recorded = new Map<string, { table: string; sha: string }>();
+
+  const lvm = (devices: string[], command: string, ...args: string[]) =>
+    execFileSync(command, ['--devices', devices.join(','), ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, LVM_SYSTEM_DIR: lvmDir, LVM_SUPPRESS_FD_WARNINGS: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 120_000,
+    });
+
+  /** A table with each device number replaced by the partition its map is (`loop3p2` → `p2`). */
+  const relative = (table: string): string => {
+    const labels = new Map<string, string>();
+    for (const name of dmTables().keys()) {
+      const match = /^loop\d+p(\d+)$/.exec(name);
+      if (match) labels.set(devnoOf(`/dev/mapper/${name}`), `p${match[1]}`);
+    }
+    return table.replace(/\b\d+:\d+\b/g, (devno) => labels.get(devno) ?? devno);
+  };
+
+  beforeAll(() => {
+    resetGuest();
+    process.env.KPARTX_TUI_RUN_DIR = runDir;
+    fs.mkdirSync(runDir, { recursive: true });
+    fs.mkdirSync(path.join(lvmDir, 'lock'), { recursive: true });
+    fs.writeFileSync(
+      path.join(lvmDir, 'lvm.conf'),
+      [
+        'backup { backup = 0 archive = 0 }',
+        'devices { use_devicesfile = 0 obtain_device_list_from_udev = 0 hints = "none" }',
+        'activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }',
+        `global { locking_dir = "${path.join(lvmDir, 'lock')}" }`,
+        '',
+      ].join('\n'),
+    );
+    image = sfdiskImage('rhel-like', 112, 'label: dos\n2048,8192,83\n10240,98304,8e\n108544,,8e\n');
+    expect(ours('-a', image)).toMatchObject({ stderr: '', status: 0 });
+    const pvs = [...dmTables().keys()].filter((n) => /p[23]$/.test(n)).map((n) => `/dev/mapper/${n}`);
+    expect(pvs).toHaveLength(2);
+    lvm(pvs, 'pvcreate', '-q', ...pvs);
+    lvm(pvs, 'vgcreate', '-q', '-s', '1m', 'rhel', ...pvs);
+    lvm(pvs, 'lvcreate', '-q', '-y', '-L', '8m', '-n', 'root', 'rhel', pvs[0]!);
+    lvm(pvs, 'lvcreate', '-q', '-y', '-L', '2m', '-n', 'between', 'rhel', pvs[0]!);
+    lvm(pvs, 'lvextend', '-q', '-L', '14m', 'rhel/root', pvs[0]!);
+    lvm(pvs, 'lvcreate', '-q', '-y', '-i', '2', '-I', '64k', '-L', '16m', '-n', 'data-lv', 'rhel');
+    lvm(pvs, 'lvcreate', '-q', '-y', '-L', '10m', '-n', 'home-dir', 'rhel', pvs[1]!);
+    for (const lv of LVS) {
+      const map = `/dev/mapper/rhel-${lv.replaceAll('-', '--')}`;
+      const content = path.join(workDir, `content-${lv}`);
+      fs.mkdirSync(content, { recursive: true });
+      fs.writeFileSync(path.join(content, 'hello.txt'), `${lv} of the image's rhel\n`);
+      sh('mkfs.ext4', '-q', '-F', '-d', content, map);
+      const name = path.basename(map);
+      recorded.set(lv, {
+        table: relative(dmTables().get(name)!),
+        sha: sh('sha256sum', map).split(' ')[0]!,
+      });
+    }
+    lvm(pvs, 'vgchange', '-q', '-an', 'rhel');
+    expect(ours('-d', image).status).toBe(0);
+    expect(dmTables().size).toBe(0);
+    expect(boundLoops()).toEqual([]);
+
+    // The "host's" own VG, also named rhel, active while the image's LVs are mapped.
+    const host = path.join(workDir, 'host-pv.img');
+    fs.writeFileSync(host, '');
+    fs.truncateSync(host, 32 * 1024 * 1024);
+    hostLoop = attachLoop(host);
+    lvm([hostLoop], 'pvcreate', '-q', hostLoop);
+    lvm([hostLoop], 'vgcreate', '-q', 'rhel', hostLoop);
+    lvm([hostLoop], 'lvcreate', '-q', '-y', '-L', '8m', '-n', 'root', 'rhel');
+    expect([...dmTables().keys()]).toEqual(['rhel-root']);
+  });
+
+  afterAll(() => {
+    for (const line of fs.readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
+      const target = line.split(' ')[1];
+      if (target?.startsWith(`${workDir}/`)) run('umount', [target]);
+    }
+    resetGuest();
+    fs.rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it('lvm2 made root of two segments, data-lv striped over both PVs', () => {
+    expect(recorded.get('root')!.table.split('; ')).toHaveLength(2);
+    expect(recorded.get('data-lv')!.table).toMatch(/^0 32768 striped 2 128 p2 \d+ p3 \d+$/);
+  });
+
+  for (const lv of LVS) {
+    it(`rhel/${lv}: mounted beside the host's rhel-root with lvm2's targets and bytes, and umount leaves only the host's map`, () => {
+      const mounted = tui('mount', `${image}:rhel/${lv}`, '--json');
+      expect(mounted.stderr).toBe('');
+      expect(mounted.status).toBe(0);
+      const result = JSON.parse(mounted.stdout);
+      expect(result).toMatchObject({ backend: 'dm', readOnly: true, fstype: 'ext4' });
+      const name = path.basename(result.device);
+      expect(name).toMatch(new RegExp(`^loop\\d+p[23]-rhel-${lv.replaceAll('-', '--')}$`));
+      expect(dmUuids().get(name)).toMatch(/^kpartx-tui-lv-[0-9A-Za-z]{64}-\d+:\d+$/);
+      expect(relative(dmTables().get(name)!)).toBe(recorded.get(lv)!.table);
+      expect(sh('sha256sum', result.device).split(' ')[0]).toBe(recorded.get(lv)!.sha);
+      expect(fs.readFileSync(path.join(result.mountpoint, 'hello.txt'), 'utf8')).toBe(
+        `${lv} of the image's rhel\n`,
+      );
+      expect(dmTables().has('rhel-root')).toBe(true);
+      const umounted = tui('umount', result.mountpoint);
+      expect(umounted.stderr).toBe('');
+      expect(umounted.status).toBe(0);
+      expect([...dmTables().keys()]).toEqual(['rhel-root']);
+      expect(boundLoops()).toEqual([`${hostLoop} ${path.join(workDir, 'host-pv.img')}`]);
+    });
+  }
+
+  it('kpartx -d removes an LV map before the partition maps under it', () => {
+    const mounted = tui('mount', `${image}:rhel/data-lv`, '--json');
+    expect(mounted.status).toBe(0);
+    const result = JSON.parse(mounted.stdout);
+    expect(run('umount', [result.mountpoint]).status).toBe(0);
+    const removed = ours('-dv', image);
+    expect(removed.status).toBe(0);
+    const lines = removed.stdout.split('\n').filter((l) => l.startsWith('del devmap'));
+    expect(lines[0]).toBe(`del devmap : ${path.basename(result.device)}`);
+    expect([...dmTables().keys()]).toEqual(['rhel-root']);
+    fs.rmSync(path.join(runDir, 'mounts'), { recursive: true, force: true });
+  });
+});
