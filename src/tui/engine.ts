@@ -597,7 +597,27 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
           });
           return;
         case 'loop-release-failed':
+        case 'nbd-release-failed':
           emit({ type: 'failed', name: basename(event.path), message: event.message });
+          return;
+        case 'nbd-attached':
+          emit({
+            type: 'note',
+            name: basename(event.path),
+            detail: `${event.path} connected to ${operand} with qemu-nbd (${event.format}${event.readOnly ? ', read-only' : ''})`,
+          });
+          return;
+        case 'nbd-released':
+          if (event.cause === 'failure' || event.cause === 'refusal' || event.cause === 'rollback')
+            emit({ type: 'rolled-back', name: basename(event.path) });
+          else emit({ type: 'note', name: basename(event.path), detail: `${event.path} disconnected` });
+          return;
+        case 'nbd-kept':
+          emit({
+            type: 'note',
+            name: basename(event.path),
+            detail: `${event.path} kept: still used by ${event.users.join(', ')}; disconnected when no longer used`,
+          });
           return;
         case 'plan-refused':
           refused.push(...event.problems);
