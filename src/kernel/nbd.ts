@@ -9,7 +9,6 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import {
-  accessSync,
   closeSync,
   constants,
   existsSync,
@@ -21,8 +20,9 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { acquireLock } from './lock.js';
+import { findTool } from './qemu-img.js';
 import { ensureRunSubdir, entryProblem, openOwnFile, runDir } from './run-dir.js';
 import { readAttribute } from './sysfs.js';
 import type { NbdConnection } from './types.js';
@@ -44,19 +44,7 @@ const RECORD_DIR = 'nbd';
 const WAIT_MS = 10_000;
 
 /** Where `qemu-nbd` is on PATH; an Error naming the package when it is not there. */
-export function findQemuNbd(path = process.env.PATH ?? ''): string {
-  for (const dir of path.split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, 'qemu-nbd');
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // next directory
-    }
-  }
-  throw new Error('qemu-nbd not found on PATH: install it (Debian/Ubuntu: apt install qemu-utils)');
-}
+export const findQemuNbd = (): string => findTool('qemu-nbd', 'qemu-utils');
 
 /** nbd device indexes present in /sys/block, lowest first. */
 function nbdIndexes(): number[] {

@@ -146,6 +146,8 @@ export async function mountSource(
       sync: true,
       backend: kind,
       releaseIdleLoop: true,
+      // A VM disk container is connected writable only for --rw.
+      containerWritable: options.rw,
     },
     { machine: deps.machine, makeBackend: deps.makeBackend },
     (event) => {

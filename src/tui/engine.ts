@@ -352,7 +352,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     }));
     // A container's own bytes are not its disk: the add is refused, saying what it needs instead.
     const refusal =
-      report.container && report.container.attach.method !== 'partition-map'
+      report.container && report.container.attach.method !== 'partition-map' && !nbdMaps(report.container)
         ? containerAddRefusal(path, report.container, host.nbdPresent())
         : undefined;
     const problems = refusal ? [refusal.message, refusal.lines[1]!] : [...report.problems];
@@ -400,6 +400,11 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     };
   }
 
+  /** A container the workflow attaches through qemu-nbd on this kernel (container-attach.ts). */
+  function nbdMaps(layer: { attach: { method: string } }): boolean {
+    return layer.attach.method === 'nbd' && host.nbdPresent();
+  }
+
   /** Why adding `path` is refused when it is a container only nbd can present; null otherwise. */
   function containerRefusal(path: string): string | null {
     let disk: ReturnType<Machine['openDisk']>;
@@ -412,7 +417,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     try {
       const opened = openContainerLayer(disk, path, path);
       opened?.close();
-      if (!opened || opened.layer.attach.method === 'partition-map') return null;
+      if (!opened || opened.layer.attach.method === 'partition-map' || nbdMaps(opened.layer)) return null;
       const refusal = containerAddRefusal(path, opened.layer, host.nbdPresent());
       return `${refusal.message}. ${refusal.lines.join('; ')}`;
     } catch {

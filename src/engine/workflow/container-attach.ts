@@ -30,6 +30,8 @@ export interface NbdContainer {
   /** The probe's format name (`qcow2`, `vhd`…) and qemu's (`qcow2`, `vpc`…). */
   format: string;
   qemuFormat: string;
+  /** The guest disk's size in bytes, when the header gives it. */
+  virtualSize: number | null;
 }
 
 /** The container behind `operand` when it is one only qemu-nbd can present; null for anything else. */
@@ -54,7 +56,9 @@ export function nbdContainerOf(machine: Machine, operand: string): NbdContainer 
     opened?.close();
     if (opened?.layer.attach.method !== 'nbd') return null;
     const qemuFormat = QEMU_FORMAT[opened.layer.format];
-    return qemuFormat ? { file, format: opened.layer.format, qemuFormat } : null;
+    return qemuFormat
+      ? { file, format: opened.layer.format, qemuFormat, virtualSize: opened.layer.virtualSize }
+      : null;
   } catch {
     return null;
   } finally {
