@@ -25,10 +25,16 @@ const sha256 = (path: string) => createHash('sha256').update(readFileSync(path))
 
 function capture(tty = false) {
   const out = { stdout: '', stderr: '' };
-  return {
-    out,
-    io: { stdout: (t: string) => void (out.stdout += t), stderr: (t: string) => void (out.stderr += t), tty },
+  const io = {
+    stdout: (t: string) => {
+      out.stdout += t;
+    },
+    stderr: (t: string) => {
+      out.stderr += t;
+    },
+    tty,
   };
+  return { out, io };
 }
 
 function layout(path: string) {
