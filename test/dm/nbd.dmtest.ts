@@ -38,7 +38,7 @@ const connectedNbds = (): string[] =>
 /** A GPT disk with `parts` partitions, the first an ext4 holding hello.txt, converted to qcow2. */
 function qcow2Image(parts = 2): string {
   const lines = ['label: gpt', 'start=2048, size=16384, type=L'];
-  for (let i = 1; i < parts; i++) lines.push('size=2048, type=L');
+  for (let i = 1; i < parts; i++) lines.push('size=1024, type=L');
   const raw = sfdiskImage('nbd', 64, `${lines.join('\n')}\n`);
   const content = `${raw}.p1`;
   fs.mkdirSync(content, { recursive: true });
@@ -51,9 +51,11 @@ function qcow2Image(parts = 2): string {
 }
 
 function expectNothingAttached(): void {
-  expect(connectedNbds()).toEqual([]);
-  expect(dmTables().size).toBe(0);
-  expect(boundLoops()).toEqual([]);
+  expect({ nbd: connectedNbds(), maps: [...dmTables().keys()], loops: boundLoops() }).toEqual({
+    nbd: [],
+    maps: [],
+    loops: [],
+  });
 }
 
 describe.skipIf(!inGuest)(`containers through qemu-nbd (${skipReason})`, () => {
