@@ -38,8 +38,9 @@ const connectedNbds = (): string[] =>
 /** A GPT disk with `parts` partitions, the first an ext4 holding hello.txt, converted to qcow2. */
 function qcow2Image(parts = 2): string {
   const lines = ['label: gpt', 'start=2048, size=16384, type=L'];
+  // sfdisk aligns each start to 1 MiB: 60 partitions need some 70 MiB.
   for (let i = 1; i < parts; i++) lines.push('size=1024, type=L');
-  const raw = sfdiskImage('nbd', 64, `${lines.join('\n')}\n`);
+  const raw = sfdiskImage('nbd', 160, `${lines.join('\n')}\n`);
   const content = `${raw}.p1`;
   fs.mkdirSync(content, { recursive: true });
   fs.writeFileSync(path.join(content, 'hello.txt'), 'written before conversion\n');
