@@ -20,7 +20,7 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MARKER = 'KPARTX-DM-GUEST-EXIT';
 
 /** Modules in load order; dependencies come from modprobe --show-depends. */
-const MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'dm-mod', 'loop', 'ext4', 'vfat', 'xfs', 'btrfs'];
+const MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'dm-mod', 'loop', 'nbd', 'ext4', 'vfat', 'xfs', 'btrfs'];
 
 function kernelVersion() {
   const installed = fs.readdirSync('/lib/modules').filter((v) => fs.existsSync(`/boot/vmlinuz-${v}`));
@@ -64,6 +64,8 @@ mount -t proc proc /root/proc
 mount -t sysfs sysfs /root/sys
 mount -t tmpfs -o mode=1777 tmpfs /root/tmp
 mount -t tmpfs tmpfs /root/run
+# qemu-nbd's lock files go in /var/lock, which points into the fresh /run.
+mkdir -p /root/run/lock
 mkdir -p /root/tmp/results
 mount --bind /results /root/tmp/results
 # The project itself comes through a share of its own: a checkout under /tmp or /run would be

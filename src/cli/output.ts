@@ -107,6 +107,27 @@ export function renderRunEvent(event: WorkflowEvent, context: EventContext, verb
     case 'loop-attached':
     case 'interrupted':
       return [];
+    // qemu-nbd connections have no line in the C tool: ours say what happened under -v only.
+    case 'nbd-attached':
+      return verboseOnly(
+        line(
+          'stderr',
+          `nbd connected : ${event.path} (${event.format}${event.readOnly ? ', read-only' : ''}) ${event.file}`,
+        ),
+      );
+    case 'nbd-released':
+      return event.cause === 'refusal' ? [] : verboseOnly(line('stderr', `nbd disconnected : ${event.path}`));
+    case 'nbd-kept':
+      return event.cause !== 'delete'
+        ? []
+        : verboseOnly(
+            line(
+              'stderr',
+              `nbd kept : ${event.path} (still used by ${event.users.join(', ')}; disconnected when no longer used)`,
+            ),
+          );
+    case 'nbd-release-failed':
+      return [line('stderr', `can't disconnect nbd : ${event.path}: ${event.message}`)];
     case 'warning':
       return [line('stderr', event.text)];
     case 'plan-refused':

@@ -24,6 +24,7 @@ import type {
   MountApi,
   MountEntry,
   MountOptions,
+  NbdConnection,
   PathKind,
 } from '../kernel/types.js';
 
@@ -42,6 +43,7 @@ export type {
   MountApi,
   MountEntry,
   MountOptions,
+  NbdConnection,
   PathKind,
 };
 
@@ -52,6 +54,21 @@ export interface MachineLoops extends LoopApi {
   available(): boolean;
   /** Size in bytes and logical sector size of a bound loop device. */
   geometry(loop: LoopDevice): { sizeBytes: number; logicalSectorSize: number };
+}
+
+/** VM disk containers presented as block devices by qemu-nbd on /dev/nbdN. */
+export interface MachineNbd {
+  /** Whether nbd can be used: the module is loaded, or loads now (`modprobe nbd`). */
+  available(): boolean;
+  /** Connected nbd devices, ours marked. */
+  list(): NbdConnection[];
+  /**
+   * Connect `file` (`format` as qemu names it, never guessed) on a free /dev/nbdN, read-only unless
+   * asked otherwise, and record it as ours. Throws an Error saying why it could not.
+   */
+  connect(file: string, options: { format: string; readOnly: boolean }): Promise<NbdConnection>;
+  /** Disconnect `path` (`qemu-nbd --disconnect`) and drop its record. */
+  disconnect(path: string): Promise<void>;
 }
 
 export interface MachineMounts extends MountApi {
@@ -135,6 +152,7 @@ export interface Machine {
   deviceMapperPresent(): boolean;
   /** Whether the kernel has nbd (loaded, or its nodes exist), which attaching a VM disk container needs. */
   nbdPresent(): boolean;
+  nbd: MachineNbd;
   mounts: MachineMounts;
   nodes: MapperDir;
   locks: MachineLocks;

@@ -26,7 +26,7 @@ import { openDeviceMapper } from './dm.js';
 import { acquireLock, lockKey, withLock } from './lock.js';
 import { createLoopApi } from './loop.js';
 import { createMountApi } from './mount.js';
-import { nbdPresent } from './nbd.js';
+import { createNbdApi, nbdPresent } from './nbd.js';
 import { ensureMountDir, runDir } from './run-dir.js';
 import { loopFromSysfs, loopNames, loopState, readAttribute, holders as sysfsHolders } from './sysfs.js';
 import type { BlockFacts, DmApi, Holder, LockSubject, LoopDevice, PathKind } from './types.js';
@@ -169,6 +169,7 @@ export function createMachine(options: MachineOptions = {}) {
     },
     deviceMapperPresent: () => /^\s*\d+\s+device-mapper$/m.test(readAttribute('/proc/misc') ?? ''),
     nbdPresent,
+    nbd: createNbdApi(),
     mounts: {
       ...mounts,
       defaultRoot: () => `${runDir()}/mnt`,

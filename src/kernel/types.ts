@@ -160,3 +160,17 @@ export interface LockSubject {
   devno: DevNo;
   image?: { file: string };
 }
+
+/** A connected /dev/nbdN. */
+export interface NbdConnection {
+  /** `/dev/nbd0`. */
+  path: string;
+  index: number;
+  /** qemu-nbd's id as the kernel reports it (`/sys/block/nbdN/pid`). */
+  pid: number;
+  /** The image, known only for a connection kpartx-tui made (from its record). */
+  file?: string;
+  /** kpartx-tui connected it: its record names this device and this pid. */
+  ours: boolean;
+  readOnly: boolean;
+}

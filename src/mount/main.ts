@@ -155,6 +155,8 @@ export async function mountSource(
       sync: true,
       backend: kind,
       releaseIdleLoop: true,
+      // A VM disk container is connected writable only for --rw.
+      containerWritable: options.rw,
     },
     { machine: deps.machine, makeBackend: deps.makeBackend },
     (event) => {
@@ -237,7 +239,8 @@ export async function mountSource(
         }
         const record: MountRecord = {
           source: operand,
-          sourcePath: resolved.parent.image?.file ?? resolved.parent.path,
+          // A container's maps are on its nbd device: the record names the image, whose connection umount finds.
+          sourcePath: run.nbd?.file ?? resolved.parent.image?.file ?? resolved.parent.path,
           parent: resolved.parent.path,
           partition: map.number,
           mountpoint: mounted.mountpoint,

@@ -352,7 +352,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     }));
     // A container's own bytes are not its disk: the add is refused, saying what it needs instead.
     const refusal =
-      report.container && report.container.attach.method !== 'partition-map'
+      report.container && report.container.attach.method !== 'partition-map' && !nbdMaps(report.container)
         ? containerAddRefusal(path, report.container, host.nbdPresent())
         : undefined;
     const problems = refusal ? [refusal.message, refusal.lines[1]!] : [...report.problems];
@@ -400,6 +400,11 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     };
   }
 
+  /** A container the workflow attaches through qemu-nbd on this kernel (container-attach.ts). */
+  function nbdMaps(layer: { attach: { method: string } }): boolean {
+    return layer.attach.method === 'nbd' && host.nbdPresent();
+  }
+
   /** Why adding `path` is refused when it is a container only nbd can present; null otherwise. */
   function containerRefusal(path: string): string | null {
     let disk: ReturnType<Machine['openDisk']>;
@@ -412,7 +417,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     try {
       const opened = openContainerLayer(disk, path, path);
       opened?.close();
-      if (!opened || opened.layer.attach.method === 'partition-map') return null;
+      if (!opened || opened.layer.attach.method === 'partition-map' || nbdMaps(opened.layer)) return null;
       const refusal = containerAddRefusal(path, opened.layer, host.nbdPresent());
       return `${refusal.message}. ${refusal.lines.join('; ')}`;
     } catch {
@@ -597,7 +602,27 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
           });
           return;
         case 'loop-release-failed':
+        case 'nbd-release-failed':
           emit({ type: 'failed', name: basename(event.path), message: event.message });
+          return;
+        case 'nbd-attached':
+          emit({
+            type: 'note',
+            name: basename(event.path),
+            detail: `${event.path} connected to ${operand} with qemu-nbd (${event.format}${event.readOnly ? ', read-only' : ''})`,
+          });
+          return;
+        case 'nbd-released':
+          if (event.cause === 'failure' || event.cause === 'refusal' || event.cause === 'rollback')
+            emit({ type: 'rolled-back', name: basename(event.path) });
+          else emit({ type: 'note', name: basename(event.path), detail: `${event.path} disconnected` });
+          return;
+        case 'nbd-kept':
+          emit({
+            type: 'note',
+            name: basename(event.path),
+            detail: `${event.path} kept: still used by ${event.users.join(', ')}; disconnected when no longer used`,
+          });
           return;
         case 'plan-refused':
           refused.push(...event.problems);

@@ -13,6 +13,7 @@ const USAGE = `usage: kpartx-tui [PATH...]
        kpartx-tui umount DIR|SOURCE [--json]
        kpartx-tui passwd SOURCE[:N|:VG/LV] USER [--unlock] [--clear-forced-change] [--clear-expiry] [--json]
        kpartx-tui passwd SOURCE[:N|:VG/LV] --list [--json]
+       kpartx-tui convert IMAGE [OUT]
 
 Browse block devices and disk images, preview and create partition maps, and mount them.
 With one PATH the app opens straight on its layout.`;
@@ -59,6 +60,10 @@ export async function main(args: string[], build: BuildChoice = {}): Promise<num
   if (args[0] === 'mount' || args[0] === 'umount') {
     const face = await import('../mount/main.js');
     return args[0] === 'mount' ? face.mountMain(args.slice(1)) : face.umountMain(args.slice(1));
+  }
+  if (args[0] === 'convert') {
+    const { convertMain } = await import('../mount/convert.js');
+    return convertMain(args.slice(1));
   }
   if (args[0] === 'passwd') {
     const { passwdMain, processPasswdDeps } = await import('../mount/passwd.js');

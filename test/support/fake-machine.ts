@@ -24,6 +24,7 @@ import type {
   MachineLocks,
   MachineLoops,
   MachineMounts,
+  MachineNbd,
   MapperDir,
   MapperEntry,
   MountEntry,
@@ -37,6 +38,7 @@ import { openFileDisk } from '../../src/io/file-disk.js';
 import { KernelError } from '../../src/io/kernel-error.js';
 import { lockKey, withLock } from '../../src/kernel/lock.js';
 import { ensureMountDir, runDir } from '../../src/kernel/run-dir.js';
+import { openContainer } from '../../src/probe/containers.js';
 
 export type FakeErrno =
   | 'ENOENT'
@@ -69,7 +71,9 @@ export type FakeOp =
   | 'dm.remove'
   | 'setReadOnly'
   | 'mount'
-  | 'unmount';
+  | 'unmount'
+  | 'nbd.connect'
+  | 'nbd.disconnect';
 
 interface Injection {
   op: FakeOp;
@@ -127,6 +131,7 @@ export interface FakeMachineOptions {
 }
 
 const LOOP_MAJOR = 7;
+const NBD_MAJOR = 43;
 
 export class FakeMachine implements Machine {
   /** Every state-changing call, in order, e.g. `dm.create loop0p1`. */
@@ -141,6 +146,7 @@ export class FakeMachine implements Machine {
     plant(name: string, what: string): void;
   };
   readonly locks: MachineLocks;
+  readonly nbd: MachineNbd;
 
   private readonly files = new Map<string, Uint8Array>();
   private readonly disks = new Map<string, FakeDisk>();
@@ -149,7 +155,13 @@ export class FakeMachine implements Machine {
   private readonly mountTable: MountEntry[] = [];
   private readonly injections: Injection[] = [];
   private readonly dmMajor: number;
-  private readonly nbd: boolean;
+  private readonly nbdKernel: boolean;
+  /** Connected /dev/nbdN by index: the image, and whether kpartx-tui's record names it. */
+  private readonly nbdConnections = new Map<
+    number,
+    { file: string; pid: number; ours: boolean; readOnly: boolean }
+  >();
+  private nextNbdPid = 4000;
   /** Devices made read-only with setReadOnly (BLKROSET), by device number. */
   private readonly forcedReadOnly = new Set<string>();
   /** The in-memory /dev/mapper: device nodes, symlinks, and planted foreign entries. */
@@ -161,13 +173,14 @@ export class FakeMachine implements Machine {
 
   constructor(options: FakeMachineOptions = {}) {
     this.dmMajor = options.dmMajor ?? 254;
-    this.nbd = options.nbd ?? false;
+    this.nbdKernel = options.nbd ?? false;
     this.loopControl = options.loopControl ?? true;
     for (let i = 0; i < (options.loopDevices ?? 8); i++) this.loops.set(i, null);
     this.loop = this.makeLoopApi();
     this.dm = options.dm === false ? null : this.makeDmApi();
     this.mounts = this.makeMountApi();
     this.nodes = this.makeMapperDir();
+    this.nbd = this.makeNbdApi();
     this.locks = {
       withLock: (subject, device, work, waitMs) => withLock(lockKey(subject), device, work, waitMs),
       // Runs on one fake never race for an image's loop.
@@ -246,6 +259,17 @@ export class FakeMachine implements Machine {
     return { major: this.dmMajor, minor };
   }
 
+  /**
+   * A connection on /dev/nbdN that kpartx-tui did not make (the user ran qemu-nbd): the device
+   * presents `guest`, and no record names it.
+   */
+  connectForeignNbd(index: number, guest: Uint8Array, readOnly = true): string {
+    const path = `/dev/nbd${index}`;
+    this.addDisk(path, guest, { devno: { major: NBD_MAJOR, minor: index * 32 }, readOnly });
+    this.nbdConnections.set(index, { file: '', pid: this.nextNbdPid++, ours: false, readOnly });
+    return path;
+  }
+
   /** An in-memory file registered with addFile, if any. */
   memoryFile(path: string): Uint8Array | undefined {
     return this.files.get(path);
@@ -291,6 +315,9 @@ export class FakeMachine implements Machine {
   fileSize(path: string): number {
     const bytes = this.files.get(path);
     if (bytes) return bytes.length;
+    // A loop over a whole-disk device (an nbd device) sees the device's size.
+    const disk = this.disks.get(path);
+    if (disk) return this.infoOf({ disk }, path).sizeBytes;
     return statSync(path).size;
   }
 
@@ -359,7 +386,7 @@ export class FakeMachine implements Machine {
   }
 
   nbdPresent(): boolean {
-    return this.nbd;
+    return this.nbdKernel;
   }
 
   blockDevice(path: string): BlockDeviceInfo {
@@ -381,6 +408,64 @@ export class FakeMachine implements Machine {
 
   // ---- internals ------------------------------------------------------------------------------
 
+  /** nbd as qemu-nbd would drive it: the device presents the container's guest disk (read here). */
+  private makeNbdApi(): MachineNbd {
+    const toConnection = (index: number) => {
+      const c = this.nbdConnections.get(index)!;
+      return {
+        path: `/dev/nbd${index}`,
+        index,
+        pid: c.pid,
+        ...(c.ours ? { file: c.file } : {}),
+        ours: c.ours,
+        readOnly: c.readOnly,
+      };
+    };
+    return {
+      available: () => this.nbdKernel,
+      list: () => [...this.nbdConnections.keys()].sort((a, b) => a - b).map(toConnection),
+      connect: async (file, options) => {
+        this.inject('nbd.connect', file);
+        if (!this.nbdKernel) throw new Error('nbd: no such device');
+        let index = 0;
+        while (this.nbdConnections.has(index)) index++;
+        const disk = this.openDisk(file, this.fileSize(file), 512);
+        let guest: Uint8Array;
+        try {
+          const opened = openContainer(disk, { path: file });
+          if (!opened?.disk) throw new Error(`${file}: qemu-nbd cannot open it as ${options.format}`);
+          guest = opened.disk.readAt(0, opened.disk.size).slice();
+          opened.close();
+        } finally {
+          disk.close();
+        }
+        const path = `/dev/nbd${index}`;
+        this.addDisk(path, guest, {
+          devno: { major: NBD_MAJOR, minor: index * 32 },
+          readOnly: options.readOnly,
+        });
+        this.nbdConnections.set(index, {
+          file,
+          pid: this.nextNbdPid++,
+          ours: true,
+          readOnly: options.readOnly,
+        });
+        this.calls.push(
+          `qemu-nbd --connect=${path} --format=${options.format}${options.readOnly ? ' --read-only' : ''} ${file}`,
+        );
+        return toConnection(index);
+      },
+      disconnect: async (path) => {
+        this.inject('nbd.disconnect', path);
+        const index = Number(/^\/dev\/nbd(\d+)$/.exec(path)?.[1] ?? -1);
+        if (!this.nbdConnections.has(index)) throw new Error(`${path}: not connected`);
+        this.nbdConnections.delete(index);
+        this.disks.delete(path);
+        this.calls.push(`qemu-nbd --disconnect ${path}`);
+      },
+    };
+  }
+
   private inject(op: FakeOp, device: string): void {
     for (const injection of this.injections) {
       if (injection.op !== op) continue;
@@ -393,7 +478,7 @@ export class FakeMachine implements Machine {
   }
 
   private pathExists(path: string): boolean {
-    if (this.files.has(path)) return true;
+    if (this.files.has(path) || this.disks.has(path)) return true;
     try {
       statSync(path);
       return true;
@@ -405,6 +490,8 @@ export class FakeMachine implements Machine {
   private readFile(path: string, offset: number, length: number): Uint8Array {
     const bytes = this.files.get(path);
     if (bytes) return bytes.slice(offset, offset + length);
+    const disk = this.disks.get(path);
+    if (disk) return this.readDevice({ disk }, offset, length);
     const fd = openSync(path, 'r');
     try {
       const size = fstatSync(fd).size;

@@ -38,6 +38,11 @@ export type WorkflowEvent =
       users: string[];
     }
   | { type: 'loop-release-failed'; path: string; cause: LoopReleaseCause; message: string }
+  /** A VM disk container connected through qemu-nbd (container-attach.ts); later maps are on `path`. */
+  | { type: 'nbd-attached'; path: string; file: string; format: string; readOnly: boolean }
+  | { type: 'nbd-released'; path: string; cause: LoopReleaseCause }
+  | { type: 'nbd-kept'; path: string; cause: LoopReleaseCause; users: string[] }
+  | { type: 'nbd-release-failed'; path: string; cause: LoopReleaseCause; message: string }
   /** A signal came: what follows takes the run back (an add) or reports it (a delete). */
   | { type: 'interrupted'; signal: CriticalSignal }
   | { type: 'plan-refused'; parent: string; problems: string[]; summary: string }

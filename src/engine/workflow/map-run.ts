@@ -22,6 +22,15 @@ import { deferSignals } from '../signals.js';
 import { openSourceDisk, type ResolvedSource, resolveSource } from '../source.js';
 import { containerNote } from '../stack/cli-note.js';
 import { readPartitionTable } from '../tables/index.js';
+import {
+  attachContainer,
+  type HeldConnection,
+  type NbdFate,
+  nbdContainerOf,
+  ourConnection,
+  releaseContainer,
+  stillConnected,
+} from './container-attach.js';
 import type { EmitWorkflowEvent, LoopReleaseCause } from './events.js';
 import { removeLvMapsOver } from './lv-remove.js';
 import { type LoopFate, loopStillBound, releaseLoop } from './release-loop.js';
@@ -49,6 +58,8 @@ export interface MapRunRequest {
    * the mount face do; `kpartx -a` keeps it, as the C tool does.
    */
   releaseIdleLoop?: boolean;
+  /** A VM disk container is connected through qemu-nbd read-only unless this is true (and not `-r`). */
+  containerWritable?: boolean;
 }
 
 export interface MapRunDeps {
@@ -84,6 +95,9 @@ export class MapRun {
   readonly created: { map: PlannedMap; path: string }[] = [];
   /** How the loop this run attached ended, once it was let go of (or kept). */
   loopFate: LoopFate | undefined;
+  /** The qemu-nbd connection a container is mapped through (container-attach.ts), and how it ended. */
+  nbd: HeldConnection | undefined;
+  nbdFate: NbdFate | undefined;
 
   constructor(
     readonly request0: MapRunRequest,
@@ -101,8 +115,42 @@ export class MapRun {
   /** Operand to parent device; an image gets its loop (found, or attached now). */
   async resolve(): Promise<ResolvedSource | undefined> {
     const { operand, action, readOnly } = this.request0;
-    const source = await resolveSource(operand, action, { readOnly }, this.deps.machine);
-    if ('nothing' in source) return undefined;
+    // A VM disk container is mapped through its qemu-nbd device, not its file's bytes.
+    const container = action === 'list' ? null : nbdContainerOf(this.deps.machine, operand);
+    let target = operand;
+    if (container) {
+      const held =
+        action === 'delete'
+          ? heldFound(ourConnection(this.deps.machine, container.file), container.file)
+          : await attachContainer(
+              this.deps.machine,
+              operand,
+              container,
+              readOnly || !this.request0.containerWritable,
+            );
+      if (!held) return undefined;
+      this.nbd = held;
+      target = held.path;
+      if (held.state === 'attached') {
+        const { readOnly: ro } = this.deps.machine.blockDevice(held.path);
+        this.emit({
+          type: 'nbd-attached',
+          path: held.path,
+          file: held.file,
+          format: container.qemuFormat,
+          readOnly: ro,
+        });
+      }
+    }
+    let resolved: Awaited<ReturnType<typeof resolveSource>>;
+    try {
+      resolved = await resolveSource(target, action, { readOnly }, this.deps.machine);
+    } catch (error) {
+      await this.releaseAttachedNbd('failure');
+      throw error;
+    }
+    if ('nothing' in resolved) return undefined;
+    const source = container ? { ...resolved, operand } : resolved;
     this.source = source;
     this.delimiter = resolveDelimiter(source.parent.mapName, this.request0.delimiter);
     this.readOnly = source.readOnly;
@@ -238,17 +286,34 @@ export class MapRun {
       if (fate === 'failed') failures = failures || 1;
       this.loopFate = fate;
     }
+    // A container's qemu-nbd connection goes once none of its maps is left.
+    if ((await this.releaseAttachedNbd('delete')) > 0) failures = failures || 1;
     return failures;
   }
 
   /** Let go of the loop this run attached, once no map uses it; 1 when that failed (a counted failure). */
   async releaseAttachedLoop(cause: LoopReleaseCause): Promise<number> {
+    const nbd = await this.releaseAttachedNbd(cause);
     const loop = this.attachedLoop;
-    if (!loop || this.loopFate === 'released' || this.loopFate === 'gone') return 0;
+    if (!loop || this.loopFate === 'released' || this.loopFate === 'gone') return nbd;
     const { backend, source } = this;
     const users = backend && source ? backend.existing(source.parent).map((map) => map.name) : [];
     this.loopFate = releaseLoop(this.deps.machine, loop, users, cause, this.emit);
-    return this.loopFate === 'failed' ? 1 : 0;
+    return nbd + (this.loopFate === 'failed' ? 1 : 0);
+  }
+
+  /**
+   * Disconnect the qemu-nbd device this run connected (or, for a delete, the one it found), once
+   * no map uses it; 1 when that failed.
+   */
+  async releaseAttachedNbd(cause: LoopReleaseCause): Promise<number> {
+    const held = this.nbd;
+    if (!held || (held.state !== 'attached' && cause !== 'delete')) return 0;
+    if (this.nbdFate === 'released' || this.nbdFate === 'gone') return 0;
+    const { backend, source } = this;
+    const users = backend && source ? backend.existing(source.parent).map((map) => map.name) : [];
+    this.nbdFate = await releaseContainer(this.deps.machine, held, users, cause, this.emit);
+    return this.nbdFate === 'failed' ? 1 : 0;
   }
 
   /** Let go of a loop an earlier run (a mount) attached, once no map of it is left. */
@@ -274,6 +339,10 @@ export class MapRun {
     if (loop) {
       await this.releaseAttachedLoop(cause);
       if (loopStillBound(this.deps.machine, loop.path, loop.file)) left.push(loop.path);
+    }
+    if (this.nbd?.state === 'attached') {
+      await this.releaseAttachedNbd(cause);
+      if (stillConnected(this.deps.machine, this.nbd)) left.push(this.nbd.path);
     }
     return rollbackOutcome(left);
   }
@@ -328,6 +397,8 @@ async function runSteps(run: MapRun, interrupted: AbortSignal): Promise<MapRunOu
   const table = run.readTable();
   if (!table) {
     if (run.request0.releaseIdleLoop) await run.releaseAttachedLoop('rollback');
+    // A container's connection with nothing to map is of no use to anyone.
+    else await run.releaseAttachedNbd('rollback');
     return { status: 'no-table', failures: 0 };
   }
   const maps = await run.plan(table);
@@ -338,3 +409,7 @@ async function runSteps(run: MapRun, interrupted: AbortSignal): Promise<MapRunOu
   }
   return { status: 'done', failures: await run.apply(maps, interrupted) };
 }
+
+/** A connection found for `-d`: ours from an earlier run. */
+const heldFound = (found: { path: string } | undefined, file: string): HeldConnection | undefined =>
+  found ? { path: found.path, file, state: 'found' } : undefined;
