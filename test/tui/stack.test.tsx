@@ -52,25 +52,39 @@ describe.skipIf(!canMakeDisks)(`the layout through a container and LVM (${disksS
     t.app.unmount();
   });
 
-  it('an add of the container is refused before any loop or map is made, with or without nbd', async () => {
-    for (const nbd of [false, true]) {
-      const kernel = new FakeMachine({ dmMajor: 250, nbd });
-      const engine = engineOver(kernel);
-      const options = {
-        readOnly: false,
-        delimiter: null,
-        forceGpt: false,
-        sync: true,
-        backend: 'auto' as const,
-      };
-      await expect(engine.add(qcow2, options, () => {})).rejects.toThrow(
-        nbd
-          ? /needs nbd: attach it with qemu-nbd/
-          : /this kernel has no nbd \(no \/sys\/module\/nbd, no \/dev\/nbd0\)/,
-      );
-      expect(kernel.loop.list()).toEqual([]);
-      expect(kernel.dm?.list()).toEqual([]);
-    }
+  const addOptions = {
+    readOnly: false,
+    delimiter: null,
+    forceGpt: false,
+    sync: true,
+    backend: 'auto' as const,
+  };
+
+  it('without nbd, an add of the container is refused before any loop or map is made', async () => {
+    const kernel = new FakeMachine({ dmMajor: 250, nbd: false });
+    await expect(engineOver(kernel).add(qcow2, addOptions, () => {})).rejects.toThrow(
+      /this kernel has no nbd \(no \/sys\/module\/nbd, no \/dev\/nbd0\)/,
+    );
+    expect(kernel.loop.list()).toEqual([]);
+    expect(kernel.dm?.list()).toEqual([]);
+    expect(kernel.nbd.list()).toEqual([]);
+  });
+
+  it('with nbd, the container is attached through qemu-nbd, never its file as a loop, and delete lets it go', async () => {
+    const kernel = new FakeMachine({ dmMajor: 250, nbd: true });
+    const engine = engineOver(kernel);
+    expect((await engine.add(qcow2, addOptions, () => {})).ok).toBe(true);
+    expect(kernel.loop.list().filter((loop) => loop.backingFile === qcow2)).toEqual([]);
+    expect(kernel.nbd.list().map((c) => c.path)).toEqual(['/dev/nbd0']);
+    expect(
+      kernel.dm
+        ?.list()
+        .map((m) => m.name)
+        .sort(),
+    ).toEqual(['nbd0p1', 'nbd0p2', 'nbd0p3']);
+    expect((await engine.remove(qcow2, addOptions, () => {})).ok).toBe(true);
+    expect(kernel.dm?.list()).toEqual([]);
+    expect(kernel.nbd.list()).toEqual([]);
   });
 
   it('a raw disk with LVM shows the same VG rows, and its partitions still map', async () => {
