@@ -12,6 +12,7 @@ import type { FileDisk } from '../io/file-disk.js';
 import type {
   BlockDeviceInfo,
   BlockFacts,
+  CryptApi,
   DmApi,
   DmMapInfo,
   DmTarget,
@@ -20,6 +21,7 @@ import type {
   LoopApi,
   LoopAttachOptions,
   LoopDevice,
+  LuksKey,
   MapperEntry,
   MountApi,
   MountEntry,
@@ -30,6 +32,7 @@ import type {
 export type {
   BlockDeviceInfo,
   BlockFacts,
+  CryptApi,
   DmApi,
   DmMapInfo,
   DmTarget,
@@ -38,6 +41,7 @@ export type {
   LoopApi,
   LoopAttachOptions,
   LoopDevice,
+  LuksKey,
   MapperEntry,
   MountApi,
   MountEntry,
@@ -133,6 +137,8 @@ export interface Machine {
   readonly dm: DmApi | null;
   /** Whether the kernel has device-mapper, answered cheaply (without opening it). */
   deviceMapperPresent(): boolean;
+  /** LUKS: the host's cryptsetup (dm-crypt needs device-mapper: ask deviceMapperPresent too). */
+  crypt: CryptApi;
   /** Whether the kernel has nbd (loaded, or its nodes exist), which attaching a VM disk container needs. */
   nbdPresent(): boolean;
   mounts: MachineMounts;
