@@ -6,12 +6,14 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackendKind } from '../src/engine/backend.js';
 import { createDmBackend } from '../src/engine/backends/dm.js';
 import { createLoopBackend } from '../src/engine/backends/loop.js';
 import { NO_DM_CRYPT } from '../src/mount/luks.js';
-import { type MountFaceDeps, mountMain, mountSource, umountMain } from '../src/mount/main.js';
+import { luksOperand, type MountFaceDeps, mountMain, mountSource, umountMain } from '../src/mount/main.js';
+import { pipedLines } from '../src/mount/password-input.js';
 import { mbrImage } from './cli-helpers.js';
 import { FakeMachine, type FakeMachineOptions } from './support/fake-machine.js';
 
@@ -197,5 +199,37 @@ describe('kpartx-tui mount IMAGE:N over LUKS (fake machine)', () => {
     );
     expect(t.kernel.dm!.list().map((m) => m.name)).toEqual(['loop0p1-luks']);
     expect(t.kernel.loop.list()).toEqual([]);
+  });
+});
+
+describe('where the passphrase comes from', () => {
+  it('passwd knows before mounting that N is LUKS, without attaching or mapping anything', async () => {
+    const t = setup();
+    expect(await luksOperand(`${IMAGE}:1`, t.deps())).toBe(`${IMAGE}:1`);
+    expect(await luksOperand(IMAGE, t.deps())).toBe(`${IMAGE}:1`);
+    expect(await luksOperand(`${IMAGE}:2`, t.deps())).toBeUndefined();
+    expect(await luksOperand('/img/missing.img:1', t.deps())).toBeUndefined();
+    expect(t.calls()).toEqual([]);
+  });
+
+  it('reads stdin line by line: the passphrase, then the new password, from one chunk', async () => {
+    const input = new PassThrough();
+    const next = pipedLines(input);
+    input.end('pass phrase\r\nn3w-pw\n');
+    expect(await next()).toBe('pass phrase');
+    expect(await next()).toBe('n3w-pw');
+    await expect(next()).rejects.toThrow('stdin ended before the line was given');
+  });
+
+  it('waits for a line split across chunks, and refuses an empty one', async () => {
+    const input = new PassThrough();
+    const next = pipedLines(input);
+    const first = next();
+    input.write('sec');
+    input.write('ret\n\n');
+    expect(await first).toBe('secret');
+    await expect(next()).rejects.toThrow('stdin gave an empty line');
+    input.end('last');
+    expect(await next()).toBe('last');
   });
 });

@@ -23,6 +23,7 @@ import { createMachine } from '../kernel/machine.js';
 import { type ContentInfo, describeContent, hintFor, probeContent } from '../probe/index.js';
 import { closeLuks, type LuksOpened, luksNames, luksProblem, openLuks, probeOpened } from './luks.js';
 import { mountLogicalVolume } from './lv-mount.js';
+import { askPassphrase, nextStdinLine } from './password-input.js';
 import { listRecords, type MountRecord, removeRecord, writeRecord } from './record.js';
 
 export interface MountFaceDeps {
@@ -434,7 +435,55 @@ export function processDeps(): MountFaceDeps {
     makeBackend: loadBackend,
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
+    // Never argv or the environment: stdin's next line for scripts, else the terminal, unechoed.
+    readPassphrase: (what) =>
+      process.stdin.isTTY
+        ? askPassphrase({ input: process.stdin as NodeJS.ReadStream, output: process.stderr }, what)
+        : nextStdinLine(),
   };
+}
+
+/**
+ * `SOURCE:N` as a mount will name it when partition N (or the one mount would choose) holds LUKS,
+ * read without attaching or mapping anything; undefined otherwise. passwd asks the passphrase
+ * before the new password with this.
+ */
+export async function luksOperand(operand: string, deps: MountFaceDeps): Promise<string | undefined> {
+  if (splitLvOperand(operand, existsSync)) return undefined;
+  const { source, partition } = splitSource(operand);
+  const run = new MapRun(
+    {
+      operand: source,
+      action: 'list',
+      readOnly: true,
+      sync: true,
+      backend: backendKind(deps.machine, undefined),
+    },
+    { machine: deps.machine, makeBackend: deps.makeBackend },
+    () => {},
+  );
+  try {
+    const resolved = await run.resolve();
+    const table = resolved ? run.readTable() : null;
+    const planned = table ? await run.plan(table) : undefined;
+    if (!resolved || !planned) return undefined;
+    const disk = openSourceDisk(resolved, deps.machine);
+    try {
+      const chosen = choosePartition(
+        source,
+        planned.map((map) => ({
+          number: map.number,
+          info: probeContent(disk, map.start * 512, map.size * 512),
+        })),
+        partition,
+      );
+      return chosen.info?.type === 'crypto_LUKS' ? `${source}:${chosen.number}` : undefined;
+    } finally {
+      disk.close();
+    }
+  } catch {
+    return undefined; // the mount itself says what is wrong
+  }
 }
 
 /** Quoted disk text never reaches the terminal as controls. */
