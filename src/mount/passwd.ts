@@ -22,6 +22,7 @@ import {
   preparePasswordReset,
 } from '../recovery/reset.js';
 import { type AccountView, accountView, type SystemView, systemView } from '../recovery/summary.js';
+import { luksProblem } from './luks.js';
 import {
   luksOperand,
   type MountFaceDeps,
@@ -188,7 +189,11 @@ export async function passwdMain(args: string[], deps: PasswdDeps): Promise<numb
     const user = parsed.user!;
     // Over LUKS, the passphrase before the new password (stdin: its first line, then the password).
     const encrypted = face.readPassphrase ? await luksOperand(parsed.operand, deps) : undefined;
-    if (encrypted) await face.readPassphrase!(encrypted);
+    if (encrypted) {
+      const problem = luksProblem(deps.machine);
+      if (problem) throw new MountFaceError(`${encrypted}: ${problem}`); // before asking anything
+      await face.readPassphrase!(encrypted);
+    }
     const password = await deps.readPassword(user);
     checkNewPassword(password);
     const request: PasswordResetRequest = {
