@@ -13,6 +13,7 @@ import { createDmBackend } from '../src/engine/backends/dm.js';
 import { createLoopBackend } from '../src/engine/backends/loop.js';
 import { NO_DM_CRYPT } from '../src/mount/luks.js';
 import { luksOperand, type MountFaceDeps, mountMain, mountSource, umountMain } from '../src/mount/main.js';
+import { passwdMain } from '../src/mount/passwd.js';
 import { pipedLines } from '../src/mount/password-input.js';
 import { mbrImage } from './cli-helpers.js';
 import { FakeMachine, type FakeMachineOptions } from './support/fake-machine.js';
@@ -210,6 +211,31 @@ describe('where the passphrase comes from', () => {
     expect(await luksOperand(`${IMAGE}:2`, t.deps())).toBeUndefined();
     expect(await luksOperand('/img/missing.img:1', t.deps())).toBeUndefined();
     expect(t.calls()).toEqual([]);
+  });
+
+  it('passwd over LUKS asks the passphrase once, before the new password, and takes everything back', async () => {
+    const t = setup();
+    const order: string[] = [];
+    const status = await passwdMain([`${IMAGE}:1`, 'root'], {
+      ...t.deps(),
+      readPassphrase: async (what) => {
+        order.push(`passphrase ${what}`);
+        return 'correct horse';
+      },
+      readPassword: async (user) => {
+        order.push(`password ${user}`);
+        return 'n3w-Secret';
+      },
+    });
+    // The fake mounts nothing real: the look finds no system and stops there, after one open.
+    expect(status).toBe(1);
+    expect(t.out.stderr).toMatch(/no Linux root filesystem/);
+    expect(order).toEqual([`passphrase ${IMAGE}:1`, 'password root']);
+    expect(t.calls().filter((c) => c.startsWith('crypt'))).toEqual([
+      'crypt.open loop0p1-luks ro',
+      'crypt.close loop0p1-luks',
+    ]);
+    t.nothingLeft();
   });
 
   it('reads stdin line by line: the passphrase, then the new password, from one chunk', async () => {
