@@ -20,7 +20,25 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MARKER = 'KPARTX-DM-GUEST-EXIT';
 
 /** Modules in load order; dependencies come from modprobe --show-depends. */
-const MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'dm-mod', 'loop', 'nbd', 'ext4', 'vfat', 'xfs', 'btrfs'];
+// dm-crypt and the ciphers cryptsetup's LUKS default (aes-xts-plain64) needs in the kernel, plus
+// AF_ALG (algif_skcipher/algif_hash), through which cryptsetup decrypts keyslots in userspace.
+const MODULES = [
+  'virtio_pci',
+  '9pnet_virtio',
+  '9p',
+  'dm-mod',
+  'loop',
+  'nbd',
+  'ext4',
+  'vfat',
+  'xfs',
+  'btrfs',
+  'dm-crypt',
+  'xts',
+  'aesni_intel',
+  'algif_skcipher',
+  'algif_hash',
+];
 
 function kernelVersion() {
   const installed = fs.readdirSync('/lib/modules').filter((v) => fs.existsSync(`/boot/vmlinuz-${v}`));

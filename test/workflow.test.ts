@@ -127,9 +127,18 @@ describe('the mount face: which partition', () => {
       /2 mountable partitions, say which with d.img:N: 1 \(.*\), 3/,
     );
     expect(() => choosePartition('d.img', two, 2)).toThrow('d.img: no partition 2; partitions: 1, 3');
-    expect(() => choosePartition('d.img', [{ number: 1, info: luks }], 1)).toThrow(
+    const swap = { type: 'swap', usage: 'swap', mountable: false } as const;
+    expect(() => choosePartition('d.img', [{ number: 1, info: swap }], 1)).toThrow(
       /d.img:1: .* is not mountable/,
     );
+    // LUKS is opened first and what it holds is judged then: N, or the only LUKS when nothing mounts.
+    expect(choosePartition('d.img', [{ number: 1, info: luks }], 1).number).toBe(1);
+    expect(
+      choosePartition('d.img', [
+        { number: 1, info: swap },
+        { number: 2, info: luks },
+      ]).number,
+    ).toBe(2);
     expect(() => choosePartition('d.img', [{ number: 1, info: null }])).toThrow(/no mountable partition/);
   });
 

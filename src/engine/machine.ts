@@ -12,6 +12,7 @@ import type { FileDisk } from '../io/file-disk.js';
 import type {
   BlockDeviceInfo,
   BlockFacts,
+  CryptApi,
   DmApi,
   DmMapInfo,
   DmTarget,
@@ -20,6 +21,7 @@ import type {
   LoopApi,
   LoopAttachOptions,
   LoopDevice,
+  LuksKey,
   MapperEntry,
   MountApi,
   MountEntry,
@@ -31,6 +33,7 @@ import type {
 export type {
   BlockDeviceInfo,
   BlockFacts,
+  CryptApi,
   DmApi,
   DmMapInfo,
   DmTarget,
@@ -39,6 +42,7 @@ export type {
   LoopApi,
   LoopAttachOptions,
   LoopDevice,
+  LuksKey,
   MapperEntry,
   MountApi,
   MountEntry,
@@ -150,6 +154,8 @@ export interface Machine {
   readonly dm: DmApi | null;
   /** Whether the kernel has device-mapper, answered cheaply (without opening it). */
   deviceMapperPresent(): boolean;
+  /** LUKS: the host's cryptsetup (dm-crypt needs device-mapper: ask deviceMapperPresent too). */
+  crypt: CryptApi;
   /** Whether the kernel has nbd (loaded, or its nodes exist), which attaching a VM disk container needs. */
   nbdPresent(): boolean;
   nbd: MachineNbd;

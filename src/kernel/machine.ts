@@ -21,6 +21,7 @@ import { dirname, relative, resolve } from 'node:path';
 import { type DevNo, splitDevT } from '../io/devno.js';
 import { openFileDisk } from '../io/file-disk.js';
 import { blockDevice, blockDevNoOf, heldExclusively, setBlockReadOnly } from './block.js';
+import { createCryptApi } from './cryptsetup.js';
 import { createDevNodes, MAPPER_DIR } from './devnodes.js';
 import { openDeviceMapper } from './dm.js';
 import { acquireLock, lockKey, withLock } from './lock.js';
@@ -167,6 +168,7 @@ export function createMachine(options: MachineOptions = {}) {
       if (dm === undefined) dm = openDeviceMapper();
       return dm;
     },
+    crypt: createCryptApi(),
     deviceMapperPresent: () => /^\s*\d+\s+device-mapper$/m.test(readAttribute('/proc/misc') ?? ''),
     nbdPresent,
     nbd: createNbdApi(),

@@ -174,3 +174,27 @@ export interface NbdConnection {
   ours: boolean;
   readOnly: boolean;
 }
+
+/** How a LUKS volume is unlocked: a passphrase (handed over on a pipe, never argv or env) or a key file. */
+export type LuksKey = { passphrase: string } | { keyFile: string };
+
+/** Opening and closing LUKS volumes (the host's cryptsetup over dm-crypt). */
+export interface CryptApi {
+  /** Why cryptsetup cannot be run here (it is not installed); undefined when it can. */
+  missing(): string | undefined;
+  /** `cryptsetup open --type luks [--readonly] DEVICE NAME`; a CryptError with cryptsetup's words on failure. */
+  open(device: string, name: string, key: LuksKey, options: { readOnly: boolean }): Promise<void>;
+  /** `cryptsetup close NAME`. */
+  close(name: string): Promise<void>;
+}
+
+/** cryptsetup refused (a wrong passphrase, a damaged header, a busy device): its message. */
+export class CryptError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+    this.name = 'CryptError';
+  }
+}

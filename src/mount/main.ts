@@ -11,7 +11,7 @@ import { basename, resolve } from 'node:path';
 import type { BackendKind, MapBackend } from '../engine/backend.js';
 import { chooseBackendKind, loadBackend } from '../engine/backends/select.js';
 import { errorText } from '../engine/errors.js';
-import type { Machine } from '../engine/machine.js';
+import type { LuksKey, Machine } from '../engine/machine.js';
 import { createSession, type MountedPartition, type Session } from '../engine/session.js';
 import { deferSignals, InterruptedError } from '../engine/signals.js';
 import { openSourceDisk } from '../engine/source.js';
@@ -21,7 +21,9 @@ import { MapRun } from '../engine/workflow/map-run.js';
 import { displayText } from '../io/display-text.js';
 import { createMachine } from '../kernel/machine.js';
 import { type ContentInfo, describeContent, hintFor, probeContent } from '../probe/index.js';
+import { closeLuks, type LuksOpened, luksNames, luksProblem, openLuks, probeOpened } from './luks.js';
 import { mountLogicalVolume } from './lv-mount.js';
+import { askPassphrase, nextStdinLine } from './password-input.js';
 import { listRecords, type MountRecord, removeRecord, writeRecord } from './record.js';
 
 export interface MountFaceDeps {
@@ -31,6 +33,8 @@ export interface MountFaceDeps {
   stderr(text: string): void;
   /** Where default mountpoints go (the run directory's `mnt` when absent). */
   mountRoot?: string;
+  /** A LUKS passphrase: stdin's next line, or asked once on the terminal (`what` names the volume). */
+  readPassphrase?(what: string): Promise<string>;
 }
 
 /** A failure of the face: one line, naming the source or partition and the problem. */
@@ -41,7 +45,7 @@ export class MountFaceError extends Error {
   }
 }
 
-export const MOUNT_USAGE = `usage: kpartx-tui mount SOURCE[:N|:VG/LV] [DIR] [--rw] [--json] [--backend dm|loop]
+export const MOUNT_USAGE = `usage: kpartx-tui mount SOURCE[:N|:VG/LV] [DIR] [--rw] [--json] [--backend dm|loop] [--key-file FILE]
        kpartx-tui umount DIR|SOURCE [--json]`;
 
 interface Parsed {
@@ -49,6 +53,7 @@ interface Parsed {
   rw: boolean;
   json: boolean;
   backend?: BackendKind;
+  keyFile?: string;
 }
 
 function parse(args: string[]): Parsed {
@@ -64,6 +69,10 @@ function parse(args: string[]): Parsed {
       if (value !== 'dm' && value !== 'loop')
         throw new MountFaceError(`invalid backend '${value}': use dm or loop`);
       parsed.backend = value;
+    } else if (options && (arg === '--key-file' || arg.startsWith('--key-file='))) {
+      const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[++i];
+      if (!value) throw new MountFaceError('--key-file needs a FILE');
+      parsed.keyFile = value;
     } else if (options && arg.startsWith('-') && arg !== '-')
       throw new MountFaceError(`unknown option ${arg}`);
     else parsed.operands.push(arg);
@@ -96,7 +105,8 @@ export function choosePartition(source: string, candidates: Candidate[], wanted?
       throw new MountFaceError(
         `${source}: no partition ${wanted}; partitions: ${candidates.map((c) => c.number).join(', ') || 'none'}`,
       );
-    if (found.info && !found.info.mountable) {
+    // LUKS is opened and what it holds is looked at then.
+    if (found.info && !found.info.mountable && found.info.type !== 'crypto_LUKS') {
       const next = hintFor(found.info, undefined) ?? 'not a filesystem the kernel mounts directly';
       throw new MountFaceError(
         `${source}:${wanted}: ${describeContent(found.info)} is not mountable: ${next}`,
@@ -106,6 +116,8 @@ export function choosePartition(source: string, candidates: Candidate[], wanted?
   }
   const mountable = candidates.filter((c) => c.info?.mountable);
   if (mountable.length === 1) return mountable[0]!;
+  const encrypted = candidates.filter((c) => c.info?.type === 'crypto_LUKS');
+  if (mountable.length === 0 && encrypted.length === 1) return encrypted[0]!;
   if (mountable.length === 0)
     throw new MountFaceError(
       `${source}: no mountable partition found; partitions: ${candidates.map(describe).join(', ') || 'none'}`,
@@ -132,7 +144,7 @@ function backendKind(machine: Machine, requested: BackendKind | undefined): Back
  */
 export async function mountSource(
   operand: string,
-  options: { dir?: string; rw: boolean; backend?: BackendKind },
+  options: { dir?: string; rw: boolean; backend?: BackendKind; keyFile?: string },
   deps: MountFaceDeps,
   emit: (event: WorkflowEvent) => void = () => {},
 ): Promise<MountRecord> {
@@ -167,7 +179,9 @@ export async function mountSource(
   const session = createSession(machine, deps.mountRoot ? { mountRoot: deps.mountRoot } : {});
   let mounted: MountedPartition | undefined;
   let recorded = false;
-  /** Take back, newest first: the record, the mount, the maps and the loop this run made. */
+  /** The LUKS mapping this run opened (or tried to: a cut-short cryptsetup may leave it). */
+  let luks: { name: string; kernelName: string } | undefined;
+  /** Take back, newest first: the record, the mount, LUKS, the maps and the loop this run made. */
   const takeBack = async (): Promise<string> => {
     const said: string[] = [];
     if (recorded && mounted) removeRecord(mounted.mountpoint);
@@ -175,6 +189,13 @@ export async function mountSource(
       try {
         session.unmount(mounted.mountpoint);
         said.push(`${mounted.mountpoint} unmounted`);
+      } catch (error) {
+        said.push(errorText(error));
+      }
+    }
+    if (luks) {
+      try {
+        if (await closeLuks(machine, luks)) said.push(`${luks.kernelName} closed`);
       } catch (error) {
         said.push(errorText(error));
       }
@@ -214,6 +235,18 @@ export async function mountSource(
           disk.close();
         }
         const map = planned.find((m) => m.number === chosen.number)!;
+        const encrypted = chosen.info?.type === 'crypto_LUKS';
+        const what = `${source}:${map.number}`;
+        let key: LuksKey | undefined;
+        if (encrypted) {
+          // Refused, or the passphrase asked, before anything is mapped.
+          const problem = luksProblem(machine);
+          if (problem) throw new MountFaceError(`${what}: ${problem}`);
+          if (options.keyFile) key = { keyFile: options.keyFile };
+          else if (deps.readPassphrase) key = { passphrase: await deps.readPassphrase(what) };
+          else throw new MountFaceError(`${what}: LUKS needs a passphrase or --key-file`);
+          interrupted.throwIfAborted();
+        }
         const backend = await run.makeBackend();
         // A map that exists already is used as it is (never reloaded read-only: it is not ours).
         if (!backend.existing(resolved.parent).some((m) => m.number === map.number)) {
@@ -223,12 +256,36 @@ export async function mountSource(
         interrupted.throwIfAborted();
         const existing = backend.existing(resolved.parent).find((m) => m.number === map.number);
         if (!existing) throw new MountFaceError(`${source}:${map.number}: its map is gone`);
-        const fstype = chosen.info ? kernelType(chosen.info) : undefined;
-        const wasReadOnly = machine.blockDevice(existing.path).readOnly;
+        let device = existing.path;
+        let content = chosen.info;
+        let opened: LuksOpened | undefined;
+        if (encrypted && key) {
+          try {
+            opened = await openLuks(machine, existing.path, luksNames(map), key, {
+              readOnly: !options.rw,
+              attempting: () => {
+                luks = luksNames(map);
+              },
+            });
+          } catch (error) {
+            throw new MountFaceError(`${what}: ${errorText(error)}`);
+          }
+          interrupted.throwIfAborted();
+          device = opened.path;
+          content = probeOpened(machine, opened);
+          if (content && !content.mountable)
+            throw new MountFaceError(
+              content.type === 'LVM2_member'
+                ? `${what}: the LUKS volume holds ${describeContent(content)}; LVs inside LUKS are not mapped yet (open it with cryptsetup and use lvm2)`
+                : `${what}: the LUKS volume holds ${describeContent(content)}, not a filesystem the kernel mounts directly`,
+            );
+        }
+        const fstype = content ? kernelType(content) : undefined;
+        const wasReadOnly = machine.blockDevice(device).readOnly;
         try {
           mounted = session.mount({
-            name: basename(existing.path),
-            device: existing.path,
+            name: basename(device),
+            device,
             readOnly: !options.rw,
             exec: false,
             ...(fstype ? { fstype } : {}),
@@ -244,13 +301,16 @@ export async function mountSource(
           parent: resolved.parent.path,
           partition: map.number,
           mountpoint: mounted.mountpoint,
-          device: existing.path,
+          device,
           fstype: mounted.fstype,
           readOnly: mounted.readOnly,
           restoreWritable: mounted.readOnly && !wasReadOnly,
           backend: kind,
           maps: run.created.map((c) => ({ number: c.map.number, name: c.map.name, path: c.path })),
           loop: run.attachedLoop ?? null,
+          ...(opened
+            ? { luks: { name: opened.name, kernelName: opened.kernelName, path: opened.path } }
+            : {}),
         };
         writeRecord(record);
         recorded = true;
@@ -322,6 +382,14 @@ export async function unmountRecord(
           // the map is gone: nothing to give back
         }
       }
+      // The LUKS mapping sits on the partition map: closed once unmounted, before the maps go.
+      if (record.luks) {
+        try {
+          await closeLuks(machine, record.luks);
+        } catch (error) {
+          throw new MountFaceError(`${record.source}: ${errorText(error)}`);
+        }
+      }
       // An LV map this mount made sits on the partition maps: it goes first.
       if (record.lv) {
         try {
@@ -370,7 +438,55 @@ export function processDeps(): MountFaceDeps {
     makeBackend: loadBackend,
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
+    // Never argv or the environment: stdin's next line for scripts, else the terminal, unechoed.
+    readPassphrase: (what) =>
+      process.stdin.isTTY
+        ? askPassphrase({ input: process.stdin as NodeJS.ReadStream, output: process.stderr }, what)
+        : nextStdinLine(),
   };
+}
+
+/**
+ * `SOURCE:N` as a mount will name it when partition N (or the one mount would choose) holds LUKS,
+ * read without attaching or mapping anything; undefined otherwise. passwd asks the passphrase
+ * before the new password with this.
+ */
+export async function luksOperand(operand: string, deps: MountFaceDeps): Promise<string | undefined> {
+  if (splitLvOperand(operand, existsSync)) return undefined;
+  const { source, partition } = splitSource(operand);
+  const run = new MapRun(
+    {
+      operand: source,
+      action: 'list',
+      readOnly: true,
+      sync: true,
+      backend: backendKind(deps.machine, undefined),
+    },
+    { machine: deps.machine, makeBackend: deps.makeBackend },
+    () => {},
+  );
+  try {
+    const resolved = await run.resolve();
+    const table = resolved ? run.readTable() : null;
+    const planned = table ? await run.plan(table) : undefined;
+    if (!resolved || !planned) return undefined;
+    const disk = openSourceDisk(resolved, deps.machine);
+    try {
+      const chosen = choosePartition(
+        source,
+        planned.map((map) => ({
+          number: map.number,
+          info: probeContent(disk, map.start * 512, map.size * 512),
+        })),
+        partition,
+      );
+      return chosen.info?.type === 'crypto_LUKS' ? `${source}:${chosen.number}` : undefined;
+    } finally {
+      disk.close();
+    }
+  } catch {
+    return undefined; // the mount itself says what is wrong
+  }
 }
 
 /** Quoted disk text never reaches the terminal as controls. */
@@ -399,7 +515,12 @@ export async function mountMain(args: string[], deps: MountFaceDeps = processDep
   try {
     const record = await mountSource(
       operand,
-      { ...(dir ? { dir } : {}), rw: parsed.rw, ...(parsed.backend ? { backend: parsed.backend } : {}) },
+      {
+        ...(dir ? { dir } : {}),
+        rw: parsed.rw,
+        ...(parsed.backend ? { backend: parsed.backend } : {}),
+        ...(parsed.keyFile ? { keyFile: parsed.keyFile } : {}),
+      },
       deps,
     );
     if (parsed.json)
@@ -413,6 +534,7 @@ export async function mountMain(args: string[], deps: MountFaceDeps = processDep
           backend: record.backend,
           maps: record.maps.map((m) => m.name),
           loop: record.loop?.path ?? null,
+          luks: record.luks?.kernelName ?? null,
         })}\n`,
       );
     else deps.stdout(`${record.mountpoint}\n`);
@@ -444,6 +566,7 @@ export async function umountMain(args: string[], deps: MountFaceDeps = processDe
           device: record.device,
           maps: done.removed,
           loop: done.loopReleased ? record.loop?.path : null,
+          luks: record.luks?.kernelName ?? null,
         })}\n`,
       );
     return 0;

@@ -22,13 +22,22 @@ import {
   preparePasswordReset,
 } from '../recovery/reset.js';
 import { type AccountView, accountView, type SystemView, systemView } from '../recovery/summary.js';
-import { type MountFaceDeps, MountFaceError, mountSource, processDeps, unmountRecord } from './main.js';
-import { askNewPassword, readPipedPassword } from './password-input.js';
+import { luksProblem } from './luks.js';
+import {
+  luksOperand,
+  type MountFaceDeps,
+  MountFaceError,
+  mountSource,
+  processDeps,
+  unmountRecord,
+} from './main.js';
+import { askNewPassword, nextStdinLine } from './password-input.js';
 import type { MountRecord } from './record.js';
 
 export const PASSWD_USAGE = `usage: kpartx-tui passwd SOURCE[:N|:VG/LV] USER [--unlock] [--clear-forced-change] [--clear-expiry] [--json]
        kpartx-tui passwd SOURCE[:N|:VG/LV] --list [--json]
-The new password is read twice from the terminal (not shown), or once from stdin when stdin is not a terminal.`;
+The new password is read twice from the terminal (not shown), or once from stdin when stdin is not a terminal.
+Over LUKS the passphrase comes first: asked once on the terminal, or stdin's first line (the new password is then the second).`;
 
 interface PasswdArgs {
   operand: string;
@@ -167,13 +176,24 @@ export async function passwdMain(args: string[], deps: PasswdDeps): Promise<numb
     else deps.stderr(`kpartx-tui passwd: ${displayText(message)}\n`);
     return error instanceof InterruptedError ? error.exitCode : 1;
   };
+  // Both mounts (the look, then the write) open LUKS with the one passphrase, asked once.
+  let passphrase: Promise<string> | undefined;
+  const ask = deps.readPassphrase;
+  const face: PasswdDeps = ask ? { ...deps, readPassphrase: (what) => (passphrase ??= ask(what)) } : deps;
   try {
     if (parsed.list) {
-      const listing = await withMount(parsed.operand, false, deps, listOn);
+      const listing = await withMount(parsed.operand, false, face, listOn);
       deps.stdout(parsed.json ? `${JSON.stringify(listing)}\n` : listingText(listing));
       return 0;
     }
     const user = parsed.user!;
+    // Over LUKS, the passphrase before the new password (stdin: its first line, then the password).
+    const encrypted = face.readPassphrase ? await luksOperand(parsed.operand, deps) : undefined;
+    if (encrypted) {
+      const problem = luksProblem(deps.machine);
+      if (problem) throw new MountFaceError(`${encrypted}: ${problem}`); // before asking anything
+      await face.readPassphrase!(encrypted);
+    }
     const password = await deps.readPassword(user);
     checkNewPassword(password);
     const request: PasswordResetRequest = {
@@ -187,11 +207,11 @@ export async function passwdMain(args: string[], deps: PasswdDeps): Promise<numb
     const result = await deferSignals(
       async (interrupted) => {
         // A look first, read-only: a wrong user or a system we cannot write fails here, unwritten.
-        await withMount(parsed.operand, false, deps, (record) =>
+        await withMount(parsed.operand, false, face, (record) =>
           preparePasswordReset(record.mountpoint, request),
         );
         interrupted.throwIfAborted();
-        return await withMount(parsed.operand, true, deps, (record) => {
+        return await withMount(parsed.operand, true, face, (record) => {
           const prepared = preparePasswordReset(record.mountpoint, request);
           interrupted.throwIfAborted();
           const report = commitPasswordReset(prepared);
@@ -241,7 +261,7 @@ export function processPasswdDeps(): PasswdDeps {
   return {
     ...processDeps(),
     readPassword: async (user) => {
-      if (!process.stdin.isTTY) return readPipedPassword(process.stdin);
+      if (!process.stdin.isTTY) return nextStdinLine();
       const tty = process.stdin as NodeJS.ReadStream;
       return askNewPassword({ input: tty, output: process.stderr }, user);
     },

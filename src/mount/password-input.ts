@@ -31,6 +31,70 @@ export async function readPipedPassword(input: NodeJS.ReadableStream): Promise<s
   return line;
 }
 
+/**
+ * Lines of a piped stdin, one after another, without losing what came after a line in the same
+ * chunk: `passwd` over LUKS reads the passphrase, then the new password.
+ */
+export function pipedLines(input: NodeJS.ReadableStream): () => Promise<string> {
+  let buffered = '';
+  let ended = false;
+  input.on('end', () => {
+    ended = true;
+  });
+  return () =>
+    new Promise<string>((resolve, reject) => {
+      const done = (error: Error | null, line?: string) => {
+        input.off('data', onData);
+        input.off('end', onEnd);
+        input.pause();
+        if (error) reject(error);
+        else resolve(line!);
+      };
+      const take = (): boolean => {
+        const end = buffered.indexOf('\n');
+        if (end < 0 && buffered.length > MAX_INPUT) {
+          done(
+            new PasswordInputError(
+              `stdin holds more than ${MAX_INPUT} bytes without a line end: not a password`,
+            ),
+          );
+          return true;
+        }
+        if (end < 0 && !ended) return false;
+        const line = (end < 0 ? buffered : buffered.slice(0, end)).replace(/\r$/, '');
+        buffered = end < 0 ? '' : buffered.slice(end + 1);
+        if (line === '')
+          done(
+            new PasswordInputError(
+              ended && end < 0 ? 'stdin ended before the line was given' : 'stdin gave an empty line',
+            ),
+          );
+        else done(null, line);
+        return true;
+      };
+      const onData = (chunk: Buffer | string) => {
+        buffered += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+        take();
+      };
+      const onEnd = () => {
+        ended = true;
+        take();
+      };
+      if (take()) return;
+      input.on('data', onData);
+      input.on('end', onEnd);
+      input.resume();
+    });
+}
+
+let processLines: (() => Promise<string>) | undefined;
+
+/** The next line of this process's piped stdin (one reader for the passphrase and the password). */
+export function nextStdinLine(): Promise<string> {
+  processLines ??= pipedLines(process.stdin);
+  return processLines();
+}
+
 export interface Terminal {
   input: NodeJS.ReadStream;
   output: NodeJS.WriteStream;
@@ -64,6 +128,13 @@ function askHidden(terminal: Terminal, prompt: string): Promise<string> {
     };
     input.on('data', onData);
   });
+}
+
+/** A LUKS passphrase, asked once (cryptsetup says whether it was right). */
+export async function askPassphrase(terminal: Terminal, what: string): Promise<string> {
+  const typed = await askHidden(terminal, `Enter passphrase for ${what}: `);
+  if (typed === '') throw new PasswordInputError('empty passphrase: nothing was opened');
+  return typed;
 }
 
 /** Asked twice; the two must match. */

@@ -33,6 +33,8 @@ export interface MountRecord {
   loop: { path: string; file: string } | null;
   /** For `SOURCE:VG/LV`: the LV map this mount made (umount removes it before the partition maps). */
   lv?: LvDevice;
+  /** The LUKS mapping this mount opened on the partition map (umount closes it before the maps go). */
+  luks?: { name: string; kernelName: string; path: string };
 }
 
 const SUBDIR = 'mounts';

@@ -36,8 +36,10 @@ import { errnoNumber, strerror } from '../../src/io/errno.js';
 import type { FileDisk } from '../../src/io/file-disk.js';
 import { openFileDisk } from '../../src/io/file-disk.js';
 import { KernelError } from '../../src/io/kernel-error.js';
+import { MISSING as CRYPTSETUP_MISSING } from '../../src/kernel/cryptsetup.js';
 import { lockKey, withLock } from '../../src/kernel/lock.js';
 import { ensureMountDir, runDir } from '../../src/kernel/run-dir.js';
+import { type CryptApi, CryptError } from '../../src/kernel/types.js';
 import { openContainer } from '../../src/probe/containers.js';
 
 export type FakeErrno =
@@ -128,6 +130,13 @@ export interface FakeMachineOptions {
   dmMajor?: number;
   /** true: the kernel has nbd (attaching containers would work). Default false, as on this host. */
   nbd?: boolean;
+  /** false: no cryptsetup installed. Default true. */
+  cryptsetup?: boolean;
+  /**
+   * What `crypt.open` accepts: the one passphrase (or a key file's in-memory text) of every LUKS
+   * device, and where its plaintext starts (sectors); the opened map shows the device from there.
+   */
+  luks?: { passphrase: string; payloadSectors: number };
 }
 
 const LOOP_MAJOR = 7;
@@ -140,6 +149,7 @@ export class FakeMachine implements Machine {
   readonly nodeLog: string[] = [];
   readonly loop: MachineLoops;
   readonly dm: DmApi | null;
+  readonly crypt: CryptApi;
   readonly mounts: MachineMounts;
   readonly nodes: MapperDir & {
     /** Put something that is not a device node at `/dev/mapper/<name>` (`what` says what it is). */
@@ -178,6 +188,7 @@ export class FakeMachine implements Machine {
     for (let i = 0; i < (options.loopDevices ?? 8); i++) this.loops.set(i, null);
     this.loop = this.makeLoopApi();
     this.dm = options.dm === false ? null : this.makeDmApi();
+    this.crypt = this.makeCryptApi(options);
     this.mounts = this.makeMountApi();
     this.nodes = this.makeMapperDir();
     this.nbd = this.makeNbdApi();
@@ -613,6 +624,50 @@ export class FakeMachine implements Machine {
     const linear = target?.type === 'linear' ? this.linearTarget(target.params) : undefined;
     if (!linear) return new Uint8Array(length);
     return this.readDevice(linear.device, linear.offset + offset, length);
+  }
+
+  /**
+   * cryptsetup as far as the engine sees it: a map named as asked over the device, made with the
+   * fake's dm calls (so `calls` shows the order), plaintext shown as a linear window past the header.
+   */
+  private makeCryptApi(options: FakeMachineOptions): CryptApi {
+    const installed = options.cryptsetup !== false;
+    return {
+      missing: () => (installed ? undefined : CRYPTSETUP_MISSING),
+      open: async (device, name, key, { readOnly }) => {
+        this.calls.push(`crypt.open ${name}${readOnly ? ' ro' : ''}`);
+        if (!installed) throw new CryptError(CRYPTSETUP_MISSING, 127);
+        if (!this.dm)
+          throw new CryptError('Cannot initialize device-mapper. Is dm_mod kernel module loaded?', 1);
+        const given =
+          'passphrase' in key
+            ? key.passphrase
+            : new TextDecoder().decode(this.files.get(key.keyFile) ?? new Uint8Array());
+        if (!options.luks || given !== options.luks.passphrase)
+          throw new CryptError('No key available with this passphrase.', 2);
+        if (this.maps.has(name)) throw new CryptError(`Device ${name} already exists.`, 5);
+        const below = this.blockDevice(device);
+        const sectors = below.sizeBytes / 512 - options.luks.payloadSectors;
+        await this.dm.create(
+          name,
+          `CRYPT-LUKS2-fake-${name}`,
+          [
+            {
+              start: 0,
+              length: sectors,
+              type: 'linear',
+              params: `${formatDevNo(below.devno)} ${options.luks.payloadSectors}`,
+            },
+          ],
+          { readOnly },
+        );
+      },
+      close: async (name) => {
+        this.calls.push(`crypt.close ${name}`);
+        if (!this.dm) throw new CryptError('Cannot initialize device-mapper.', 1);
+        await this.dm.remove(name, { noFlush: false });
+      },
+    };
   }
 
   private freeMinor(): number {
