@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, realpathSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitDevT } from '../src/io/devno.js';
@@ -80,6 +80,15 @@ describe.skipIf(!canUseLoop)('loop devices (real)', () => {
     kernel.loop.detach(loop.path);
     expect(loopState(`loop${loop.index}`)).toBeUndefined();
     expect(loopsForImage(kernel.loop.list(), image)).toEqual([]);
+  });
+
+  it('a loop made read-only with BLKROSET is given back free and writable when detached', () => {
+    const loop = kernel.loop.attach(image, { readOnly: false });
+    kernel.setReadOnly(loop.path, true);
+    expect(kernel.blockDevice(loop.path).readOnly).toBe(true);
+    kernel.loop.detach(loop.path);
+    // The policy belongs to the device, not the binding: left set, the next user's loop would refuse writes.
+    expect(readFileSync(`/sys/block/loop${loop.index}/ro`, 'utf8').trim()).toBe('0');
   });
 
   it('sets offset, size limit, read-only, block size, autoclear and name', () => {

@@ -81,7 +81,10 @@ export function withLoops<T>(
   const loops: string[] = [];
   try {
     for (const image of images) {
-      loops.push(execFileSync('losetup', ['-f', '--show', ...extra, image], { encoding: 'utf8' }).trim());
+      const loop = execFileSync('losetup', ['-f', '--show', ...extra, image], { encoding: 'utf8' }).trim();
+      loops.push(loop);
+      // A free loop can carry a read-only policy (BLKROSET) an earlier user left; lvm2 must write.
+      if (!extra.includes('-r')) execFileSync('blockdev', ['--setrw', loop]);
     }
     return body(loops);
   } finally {

@@ -198,7 +198,12 @@ export function createLoopApi(): LoopApi {
   };
 
   const detach = (path: string): void => {
-    withFd(path, O_RDONLY, (fd) => ioctlValue(fd, LOOP_CLR_FD, 0, 'LOOP_CLR_FD', path));
+    withFd(path, O_RDONLY, (fd) => {
+      // A read-only policy laid over the loop (BLKROSET, for a read-only mount) would outlive the
+      // binding and make the next user's writable loop refuse writes: the free loop goes back clean.
+      clearLeftoverReadOnly(fd, path);
+      ioctlValue(fd, LOOP_CLR_FD, 0, 'LOOP_CLR_FD', path);
+    });
   };
 
   return {

@@ -3,7 +3,7 @@
  * global/event_activation and whether udev runs. Read from files only; lvm2 is never run.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import type { LvmHostFacts } from '../engine/workflow/lv-activation.js';
+import type { LvmHostFacts } from './types.js';
 
 const RULE_DIRS = ['/etc/udev/rules.d', '/run/udev/rules.d', '/usr/lib/udev/rules.d', '/lib/udev/rules.d'];
 const RULE_NAMES = ['69-lvm.rules', '69-dm-lvm.rules', '69-dm-lvm-metad.rules'];

@@ -198,3 +198,13 @@ export class CryptError extends Error {
     this.name = 'CryptError';
   }
 }
+
+/** What the host's lvm2 would do on its own when a PV appears (read from files by lvm-host.ts). */
+export interface LvmHostFacts {
+  /** An lvm2 udev rule that auto-activates (69-lvm.rules or 69-dm-lvm.rules), by path. */
+  rule: string | null;
+  /** lvm.conf global/event_activation (1 when not set). */
+  eventActivation: boolean;
+  /** udev is running (its control socket exists). */
+  udev: boolean;
+}

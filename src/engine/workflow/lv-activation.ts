@@ -8,15 +8,7 @@
  * only the loop backend's partition loops can make the host's lvm2 activate (and, with a VG named
  * like one of the host's, confuse) the guest VG: that gets a warning.
  */
-
-export interface LvmHostFacts {
-  /** An lvm2 udev rule that auto-activates (69-lvm.rules or 69-dm-lvm.rules), by path. */
-  rule: string | null;
-  /** lvm.conf global/event_activation (1 when not set). */
-  eventActivation: boolean;
-  /** udev is running (its control socket exists). */
-  udev: boolean;
-}
+import type { LvmHostFacts } from '../machine.js';
 
 export function autoActivationWarning(
   facts: LvmHostFacts,
