@@ -56,6 +56,7 @@ import type {
   TuiEngine,
 } from './model.js';
 import { TuiError } from './model.js';
+import { openProblem } from './open-problem.js';
 import { createRecoveryEngine, type RecoveryDeps } from './recovery-engine.js';
 import { ntfsWriteRefusal, readOnlyMapWhy } from './recovery-mount.js';
 import { listSources, summarizeImage } from './sources.js';
@@ -292,7 +293,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       }
       report = inspectSource(path, k, { ...inspectOptions, ...(backend ? { backend } : {}) });
     }
-    if (report.error) throw new TuiError(report.error);
+    if (report.error) throw new TuiError(openProblem(path, host, report.error));
     const contents = probed ?? new Map(report.partitions.map((p) => [`${p.start}:${p.size}`, p.content]));
     if (probed === undefined && !firstLook) {
       contentCache.set(path, contents);

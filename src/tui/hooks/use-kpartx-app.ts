@@ -318,7 +318,8 @@ export function useKpartxApp(
       },
       dismissProgress: () => dispatch({ type: 'op-dismiss' }),
       openMount: () => {
-        if (needRoot('Mounting')) dispatch({ type: 'mount-open' });
+        // Nothing to mount from until the source has been read.
+        if (stateRef.current.inspection && needRoot('Mounting')) dispatch({ type: 'mount-open' });
       },
       moveMount: (delta) => dispatch({ type: 'mount-move', delta }),
       toggleMountReadOnly: () => dispatch({ type: 'mount', action: { type: 'toggle-read-only' } }),

@@ -151,8 +151,15 @@ export function appReducer(state: AppState, action: AppAction): AppState {
         inspection: action.inspection,
         partitionIndex: clamp(state.partitionIndex, action.inspection.layout.partitions.length),
       };
-    case 'inspect-failed':
-      return { ...state, inspection: null, message: { text: action.message, tone: 'error' } };
+    case 'inspect-failed': {
+      const message: Message = { text: action.message, tone: 'error' };
+      // A source that cannot be read (a mistyped path, a directory, a device gone) has no layout
+      // to show: back to the list, saying why, rather than a blank screen that every key leaves stuck.
+      if (state.screen === 'layout')
+        return { ...state, screen: 'sources', sourcePath: null, inspection: null, message };
+      // Elsewhere (an operation's or a mount's look again) what was shown stays, with the reason.
+      return { ...state, message };
+    }
     case 'back':
       if (state.screen === 'layout')
         return { ...state, screen: 'sources', sourcePath: null, inspection: null, message: null };
