@@ -57,6 +57,7 @@ import type {
 } from './model.js';
 import { TuiError } from './model.js';
 import { openProblem } from './open-problem.js';
+import { treeOrder } from './partition-order.js';
 import { createRecoveryEngine, type RecoveryDeps } from './recovery-engine.js';
 import { ntfsWriteRefusal, readOnlyMapWhy } from './recovery-mount.js';
 import { listSources, summarizeImage } from './sources.js';
@@ -335,7 +336,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     }
     const existingNames = new Set(report.existing.map((m) => m.name));
     const plannedPaths = new Map(report.maps.map((m) => [m.number, m.path]));
-    const partitions: PartitionRow[] = report.partitions.map((p) => {
+    const partitions: PartitionRow[] = treeOrder(report.partitions).map((p) => {
       const row = partitionRow(
         {
           number: p.number,
@@ -356,7 +357,12 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         contents.get(`${p.start}:${p.size}`),
         p.existing?.path ?? plannedPaths.get(p.number),
       );
-      return { ...row, ...advice, ...(p.existing ? { mappedAs: p.existing.name } : {}) };
+      return {
+        ...row,
+        ...advice,
+        ...(p.extent !== undefined ? { extent: p.extent } : {}),
+        ...(p.existing ? { mappedAs: p.existing.name } : {}),
+      };
     });
     const parentPath = report.device ?? path;
     const maps: PreviewMap[] = report.maps.map((map) => ({

@@ -33,6 +33,8 @@ export interface PartitionRow {
   /** 0 or the number of the containing partition. */
   container: number;
   kind: 'primary' | 'extended' | 'logical' | 'nested';
+  /** An extended partition's whole length (512-byte sectors); `size` is its 1 KiB map's. */
+  extent?: number;
   typeName: string;
   typeCode?: string;
   gptName?: string;
