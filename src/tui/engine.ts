@@ -17,6 +17,7 @@ import type {
 import { createLoopBackend } from '../engine/backends/loop.js';
 import { chooseBackendKind, dmUsable, loadBackend } from '../engine/backends/select.js';
 import { errorText } from '../engine/errors.js';
+import { loopsOver, openByProcess } from '../engine/holders.js';
 import { releaseImageLoop } from '../engine/image-loop.js';
 import { inspectSource, predictBackend } from '../engine/inspect.js';
 import { type AddLedger, mappedNumbers, removalOutcome, undoInterruptedAdd } from '../engine/interruption.js';
@@ -114,10 +115,11 @@ function shellWord(text: string): string {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }
 
+/** A holder as the backends name it: a device, a mountpoint, or words (a process). */
 function describeHolder(holder: string): string {
-  return holder.startsWith('/dev/') || holder === 'an exclusive opener'
-    ? `used by ${holder}`
-    : `mounted on ${holder}`;
+  if (holder.startsWith('/dev/')) return `used by ${holder}`;
+  if (holder === 'an exclusive opener') return 'a process has it open';
+  return holder.startsWith('/') ? `mounted on ${holder}` : holder;
 }
 
 export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
@@ -222,8 +224,16 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       .filter((m) => sameDevNo(m.devno, devno))
       .map((m) => m.target);
 
-  /** Who keeps a map busy: mounts of it and devices stacked on it. */
-  function holdersOf(k: Machine, devno: DevNo): string[] {
+  const safeHeld = (k: Machine, path: string): boolean => {
+    try {
+      return k.heldExclusively(path);
+    } catch {
+      return false;
+    }
+  };
+
+  /** Who keeps a map busy: mounts of it, devices stacked on it, loops over it, else a process. */
+  function holdersOf(k: Machine, devno: DevNo, path: string): string[] {
     const mounts = k.mounts
       .list()
       .filter((m) => sameDevNo(m.devno, devno))
@@ -234,7 +244,11 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     } catch {
       stacked = [];
     }
-    return [...mounts, ...stacked];
+    const loops = loopsOver(k, devno).map((loop) => `used by ${loop}`);
+    const found = [...mounts, ...stacked, ...loops];
+    // Open and none of those: a process (the kernel would refuse an exclusive open).
+    if (found.length === 0 && safeHeld(k, path)) found.push(openByProcess(path));
+    return found;
   }
 
   const contentText = (info: ContentInfo | null | undefined): string | undefined =>
@@ -319,7 +333,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       start: m.start,
       size: m.size,
       readOnly: m.readOnly,
-      holders: k ? holdersOf(k, m.devno) : [],
+      holders: k ? holdersOf(k, m.devno, m.path) : [],
       mountpoints: k ? mountpointsOf(k, m.devno) : [],
       ...mapContent(m.start, m.size, m.path),
     }));

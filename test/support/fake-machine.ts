@@ -393,7 +393,7 @@ export class FakeMachine implements Machine {
   }
 
   private pathExists(path: string): boolean {
-    if (this.files.has(path)) return true;
+    if (this.files.has(path) || this.resolve(path)) return true;
     try {
       statSync(path);
       return true;
@@ -456,7 +456,11 @@ export class FakeMachine implements Machine {
   }
 
   private loopSize(loop: FakeLoop): number {
-    const available = Math.max(0, this.fileSize(loop.backing) - loop.offset);
+    // A loop may be bound over a block device (a map, another loop) as well as over a file.
+    const backing = this.resolve(loop.backing)
+      ? this.blockDevice(loop.backing).sizeBytes
+      : this.fileSize(loop.backing);
+    const available = Math.max(0, backing - loop.offset);
     const size = loop.sizeLimit > 0 ? Math.min(loop.sizeLimit, available) : available;
     return size - (size % 512);
   }
@@ -562,8 +566,12 @@ export class FakeMachine implements Machine {
     const text = formatDevNo(devno);
     if ([...this.maps.values()].some((m) => m.table.some((t) => t.params.split(' ')[0] === text)))
       return true;
-    const path = devno.major === LOOP_MAJOR ? `/dev/loop${devno.minor}` : undefined;
-    return path !== undefined && [...this.loops.values()].some((l) => l?.backing === path);
+    // A loop bound over the device (a loop, a map) holds it open, as the kernel's loop driver does.
+    return [...this.loops.values()].some((l) => {
+      if (!l?.backing.startsWith('/dev/')) return false;
+      const backing = this.deviceNumber(l.backing);
+      return backing !== undefined && sameDevNo(backing, devno);
+    });
   }
 
   private makeLoopApi(): MachineLoops {

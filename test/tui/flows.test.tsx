@@ -152,6 +152,26 @@ describe('delete', () => {
   });
 });
 
+describe('delete, busy without a mount', () => {
+  it('names the loop bound over a map and the process holding another, before and after', async () => {
+    const t = startApp(engine(), [IMAGE]);
+    await addAll(t);
+    const over = kernel.loop.attach('/dev/mapper/loop0p1', { readOnly: true });
+    kernel.setOpenCount('loop0p6', 1);
+    await t.press(keys.enter, 'dos table');
+    await t.press('d', 'Remove 4 maps?');
+    expect(t.frame()).toMatch(new RegExp(`loop0p1 .*busy: used by ${over.path}`));
+    expect(t.frame()).toMatch(/loop0p6 .*busy: a process has it open/);
+    await t.press('y', 'busy, kept');
+    const frame = t.frame();
+    expect(frame).toContain(`busy: used by ${over.path}`);
+    expect(frame).toContain('busy: a process has it open (fuser -vm /dev/mapper/loop0p6 names it)');
+    expect(kernel.dm?.list().map((m) => m.name)).toEqual(['loop0p1', 'loop0p6']);
+    kernel.loop.detach(over.path);
+    t.app.unmount();
+  });
+});
+
 describe('not root', () => {
   it('browses, says which actions need root, and never touches the kernel', async () => {
     const t = startApp(engine(false), [IMAGE]);
