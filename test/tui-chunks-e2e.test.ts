@@ -17,9 +17,9 @@ import {
   tmuxPane,
 } from './support/tmux-app.js';
 
-const skipReason = appSkipReason(['sgdisk']);
+const skipReason = appSkipReason(['sgdisk', 'mkfs.ext4']);
 const session = `kpartx-tui-chunks-${process.pid}`;
-const { tmux, waitForScreen, key, kill } = tmuxPane(session, session);
+const { tmux, screen, waitForScreen, key, kill } = tmuxPane(session, session);
 let dir = '';
 let image = '';
 
@@ -31,6 +31,11 @@ describe.skipIf(skipReason !== '')(
       image = join(dir, 'three.img');
       execFileSync('truncate', ['-s', '16M', image]);
       execFileSync('sgdisk', ['-n1:2048:+2M', '-n2:0:+2M', '-n3:0:+2M', image], { stdio: 'ignore' });
+      // Partition 1 holds ext4, for the shell round trip.
+      const fs = join(dir, 'p1.ext4');
+      execFileSync('mkfs.ext4', ['-q', '-F', fs, '2M'], { stdio: 'ignore' });
+      execFileSync('dd', [`if=${fs}`, `of=${image}`, 'bs=512', 'seek=2048', 'conv=notrunc', 'status=none']);
+      rmSync(fs);
     });
 
     afterAll(() => {
@@ -75,6 +80,19 @@ describe.skipIf(skipReason !== '')(
       tmux('send-keys', '-t', session, 'Down', 'Down');
       const moved = await waitForScreen(/❯ loop\d+p3/);
       expect(moved).not.toMatch(/❯ loop\d+p2/);
+      // The shell round trip with a resize while the shell has the terminal: the app comes back at
+      // the new size (its help line on the new last row but one), and the shell's note goes with
+      // the next step.
+      await key('k', /❯ loop\d+p2/);
+      await key('k', /❯ loop\d+p1/);
+      await key('Enter', /Mounted \/dev\/mapper\/loop\d+p1/);
+      await key('s', 'Type exit to return');
+      tmux('resize-window', '-t', session, '-x', '90', '-y', '40');
+      tmux('send-keys', '-t', session, 'exit', 'Enter');
+      const back = await waitForScreen('Back from the shell.');
+      expect(back.split('\n').findIndex((line) => line.includes('u unmount'))).toBe(38);
+      await key('u', 'unmounted');
+      expect(screen()).not.toContain('Back from the shell');
       await key('x', /map\(s\) removed/);
       await key('Enter', /Clean: three\.img has no maps left/);
       await key('q', 'KPARTX_TUI_EXIT=0');

@@ -110,6 +110,13 @@ function loopBound({ path, file, loops }: { path: string; file: string; loops: M
   return loops.list().some((loop) => loop.path === path && loop.backingFile === file);
 }
 
+/** What an add did: maps made, and maps that were there already and were reloaded. */
+function addSummary(created: number, reloaded: number): string {
+  if (reloaded === 0) return `${created} map(s) created and confirmed against the kernel.`;
+  if (created === 0) return `${reloaded} map(s) already existed: reloaded and confirmed against the kernel.`;
+  return `${created} map(s) created, ${reloaded} already there (reloaded); all confirmed.`;
+}
+
 /** A path as a shell word, quoted only when it needs it. */
 function shellWord(text: string): string {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
@@ -325,7 +332,13 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
 
     const backendKind: 'dm' | 'loop' =
       backend?.kind ?? report.backend ?? (options.backend === 'dm' ? 'dm' : 'loop');
-    const existing: ExistingMapView[] = report.existing.map((m) => ({
+    // In partition order (p2 before p10), whatever order the kernel lists them in.
+    const byNumber = [...report.existing].sort(
+      (a, b) =>
+        (a.number ?? Number.MAX_SAFE_INTEGER) - (b.number ?? Number.MAX_SAFE_INTEGER) ||
+        a.name.localeCompare(b.name, 'en', { numeric: true }),
+    );
+    const existing: ExistingMapView[] = byNumber.map((m) => ({
       name: m.name,
       number: m.number,
       path: m.path,
@@ -515,7 +528,15 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     return ok && node ? { type: 'confirmed' as const, detail } : { type: 'unconfirmed' as const, detail };
   }
 
-  type Counts = { created: number; confirmed: number; failed: number; rolledBack: number; busy: number };
+  type Counts = {
+    created: number;
+    /** Of `created`: maps that were there already, reloaded with the same table. */
+    reloaded: number;
+    confirmed: number;
+    failed: number;
+    rolledBack: number;
+    busy: number;
+  };
 
   /**
    * Backend events as progress lines, the moment they happen: each created map is read back from
@@ -526,12 +547,13 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     parent: ParentDevice,
     emit: (event: ProgressEvent) => void,
   ): { counts: Counts; onEvent: EmitEvent } {
-    const counts: Counts = { created: 0, confirmed: 0, failed: 0, rolledBack: 0, busy: 0 };
+    const counts: Counts = { created: 0, reloaded: 0, confirmed: 0, failed: 0, rolledBack: 0, busy: 0 };
     const onEvent: EmitEvent = (event) => {
       switch (event.type) {
         case 'created':
         case 'reloaded': {
           counts.created++;
+          if (event.type === 'reloaded') counts.reloaded++;
           emit({ type: 'created', name: event.map.name, path: event.path, devno: formatDevNo(event.devno) });
           const check = confirm(k, event, parent);
           if (check.type === 'confirmed') counts.confirmed++;
@@ -653,7 +675,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
               ok: false,
               summary: `${counts.created} map(s) created, ${unconfirmed} not confirmed by the kernel`,
             }
-          : { ok: true, summary: `${counts.created} map(s) created and confirmed against the kernel.` };
+          : { ok: true, summary: addSummary(counts.created - counts.reloaded, counts.reloaded) };
       },
       () => undoInterruptedAdd(ledger, (event) => onEvent(event)),
     );

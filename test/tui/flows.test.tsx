@@ -10,7 +10,7 @@ import { createDmBackend } from '../../src/engine/backends/dm.js';
 import { createTuiEngine } from '../../src/tui/engine.js';
 import { FakeMachine } from '../support/fake-machine.js';
 import { expectFits, keys, startApp } from './helpers.js';
-import { sampleImage } from './images.js';
+import { dosImage, sampleImage } from './images.js';
 
 const IMAGE = '/img/disk.img';
 let scratch: string;
@@ -229,6 +229,68 @@ describe('mount session', () => {
     await t.press(keys.enter, 'Mounted /dev/mapper/loop0p1 (ext4, read-write, exec)');
     expect(kernel.calls.at(-1)).toBe(`mount /dev/mapper/loop0p1 ${join(scratch, 'mnt', 'loop0p1')}`);
     await t.press('x', 'map(s) removed');
+    t.app.unmount();
+  });
+});
+
+describe('what the app says after each step', () => {
+  it('refuses to add with a forced dm backend on a kernel without it, before asking', async () => {
+    const noDm = new FakeMachine({ dm: false });
+    noDm.addFile(IMAGE, sampleImage());
+    const t = startApp(
+      createTuiEngine({ machine: noDm, isRoot: true, mountRoot: join(scratch, 'mnt'), cwd: scratch }),
+      [IMAGE],
+    );
+    await t.waitFor('dos table');
+    await t.press('b', 'backend dm');
+    await t.press('a', 'Cannot add maps: device mapper prerequisites not met');
+    expect(t.frame()).not.toContain('Create');
+    expect(noDm.loop.list()).toEqual([]);
+    t.app.unmount();
+  });
+
+  it('says maps that already exist were reloaded, not created', async () => {
+    const t = startApp(engine(), [IMAGE]);
+    await addAll(t);
+    await t.press(keys.enter, 'dos table');
+    await t.press('a', 'Create 4 maps?');
+    await t.press('y', /already existed|created/);
+    expect(t.frame()).toContain('4 map(s) already existed: reloaded and confirmed against the kernel.');
+    t.app.unmount();
+  });
+
+  it('lists the maps to delete in partition order, p9 before p10', async () => {
+    const logicals = Array.from({ length: 7 }, (_, i) => ({
+      type: 0x83,
+      start: 6144 + i * 4096,
+      size: 2048,
+    }));
+    kernel.addFile('/img/many.img', dosImage(65536, [{ type: 0x05, start: 4096, size: 30720 }], logicals));
+    const t = startApp(engine(), ['/img/many.img']);
+    await t.waitFor('dos table');
+    await t.press('a', 'Create 8 maps?');
+    await t.press('y', 'created and confirmed');
+    await t.press(keys.enter, 'dos table');
+    await t.press('d', 'Remove 8 maps?');
+    const names = t
+      .frame()
+      .split('\n')
+      .map((line) => /\bloop0p(\d+)\b/.exec(line)?.[1])
+      .filter((n) => n !== undefined)
+      .map(Number);
+    expect(names).toEqual([1, 5, 6, 7, 8, 9, 10, 11]);
+    t.app.unmount();
+  });
+
+  it('"Back from the shell." goes once the session moves on', async () => {
+    const t = startApp(engine(), [IMAGE]);
+    await addAll(t);
+    await t.press(keys.enter, 'dos table');
+    await t.press('m', 'Mount read-only: yes');
+    await t.press(keys.enter, 'Mounted /dev/mapper/loop0p1');
+    await t.press('s', 'Back from the shell.');
+    await t.press('u', 'unmounted');
+    expect(t.frame()).not.toContain('Back from the shell');
     t.app.unmount();
   });
 });

@@ -287,6 +287,14 @@ export function useKpartxApp(
         // Look again first: the confirmation must show the kernel's state now (who holds what).
         return inspect(sourcePath, options).then((inspection) => {
           if (!inspection) return;
+          // A problem that stops the add (a forced backend this kernel lacks, no table…) is said
+          // before any question, not after a yes.
+          const blocker =
+            kind === 'add' && !inspection.layout.container ? inspection.preview.problems[0] : undefined;
+          if (blocker) {
+            dispatch({ type: 'message', message: { text: `Cannot add maps: ${blocker}`, tone: 'error' } });
+            return;
+          }
           if (kind === 'add' && inspection.preview.maps.length === 0) {
             // A container: what it needs instead (nbd), as the preview says it.
             const text = inspection.layout.container ? inspection.preview.problems[0] : undefined;

@@ -202,6 +202,7 @@ export function appReducer(state: AppState, action: AppAction): AppState {
     case 'op-start':
       return {
         ...state,
+        message: state.message?.tone === 'info' ? null : state.message,
         screen: 'progress',
         confirm: null,
         op: { kind: action.kind, steps: [], running: true, outcome: null },
@@ -232,7 +233,12 @@ export function appReducer(state: AppState, action: AppAction): AppState {
       return { ...state, mountIndex: clamp(state.mountIndex + action.delta, count) };
     }
     case 'mount':
-      return { ...state, mount: mountReducer(state.mount, action.action) };
+      return {
+        ...state,
+        mount: mountReducer(state.mount, action.action),
+        // A note (`Back from the shell.`) is about the moment it was said: the next step clears it.
+        ...(action.action.type !== 'tree' && state.message?.tone === 'info' ? { message: null } : {}),
+      };
     case 'recovery':
       return { ...state, recovery: recoveryReducer(state.recovery, action.action) };
     case 'message':
