@@ -267,7 +267,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     mapPath: string | undefined,
   ): Pick<PartitionRow, 'contentHint' | 'mountable' | 'notMountableWhy'> {
     if (!info) return {};
-    const hint = hintFor(info, mapPath);
+    const hint = hintFor(info, mapPath, { deviceMapper: host.deviceMapperPresent() });
     const why = info.mountable
       ? undefined
       : `${describeContent(info)}: ${hint ?? 'not a filesystem the kernel mounts directly'}`;
@@ -384,6 +384,10 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         contents.get(`${p.start}:${p.size}`),
         p.existing?.path ?? plannedPaths.get(p.number),
       );
+      // A PV whose volume group is read and shown under it: the next step is that layer.
+      const vg = volumeGroups.find((g) => g.physicalVolumes.some((pv) => pv.partition === p.number));
+      if (vg && advice.contentHint)
+        advice.contentHint = `its volume group ${vg.name} and logical volumes are shown below it`;
       return {
         ...row,
         ...advice,
@@ -879,7 +883,9 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     const info = mapContentInfo(mapPath);
     if (!info) return undefined;
     if (!info.mountable) {
-      const next = hintFor(info, mapPath) ?? 'not a filesystem the kernel mounts directly';
+      const next =
+        hintFor(info, mapPath, { deviceMapper: host.deviceMapperPresent() }) ??
+        'not a filesystem the kernel mounts directly';
       throw new TuiError(`${basename(mapPath)} is not mountable: ${describeContent(info)}; ${next}`);
     }
     return mountTypeFor(info);
