@@ -294,3 +294,20 @@ describe('what the app says after each step', () => {
     t.app.unmount();
   });
 });
+
+describe('read-only maps', () => {
+  it('says before and after mounting why read-write was not possible', async () => {
+    const t = startApp(engine(), [IMAGE]);
+    await t.waitFor('dos table');
+    await t.press('r', 'r read-only on');
+    await t.press('a', 'Create 4 maps read-only?');
+    await t.press('y', 'created and confirmed');
+    await t.press(keys.enter, 'dos table');
+    await t.press('m', 'Mount read-only: yes');
+    await t.press('r', 'Mount read-only: no');
+    expect(t.frame()).toContain('loop0p1 is a read-only map: it will be mounted read-only.');
+    await t.press(keys.enter, /Mounted \/dev\/mapper\/loop0p1 \(ext4, read-only/);
+    await t.waitFor('read-only although read-write was chosen: the map loop0p1 is read-only');
+    t.app.unmount();
+  });
+});

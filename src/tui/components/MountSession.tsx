@@ -143,6 +143,11 @@ export default function MountSession(props: MountSessionProps) {
         {'  '}Programs may run: <Text bold>{state.exec ? 'yes' : 'no'}</Text>
         <Text dimColor> (e toggles)</Text>
       </Text>
+      {!state.readOnly && offered[props.index]?.readOnly ? (
+        <Text color={theme.warn} wrap="truncate">
+          {truncate(`${offered[props.index]?.name} is a read-only map: it will be mounted read-only.`, width)}
+        </Text>
+      ) : null}
       {maps.length === 0 ? (
         <Text color={theme.warn}>No mapped partitions: add maps first (a on the layout screen).</Text>
       ) : offered.length === 0 ? (

@@ -334,15 +334,23 @@ export function useKpartxApp(
       toggleMountExec: () => dispatch({ type: 'mount', action: { type: 'toggle-exec' } }),
       mountSelected: () => {
         const { mount: session, mountIndex, inspection } = stateRef.current;
-        const path = offeredMaps(inspection)[mountIndex]?.path;
-        if (!path) return;
+        const map = offeredMaps(inspection)[mountIndex];
+        if (!map) return;
+        const { path } = map;
         const { readOnly, exec } = session;
         const how = [readOnly ? ' read-only' : '', exec ? ' with exec' : ''].join('');
         dispatch({ type: 'mount', action: { type: 'working', what: `mounting ${path}${how}…` } });
         return engine.mount(path, { readOnly, exec }).then(
           (mount) => {
             mounted.current = mount;
-            dispatch({ type: 'mount', action: { type: 'mounted', mount } });
+            // Read-write was chosen and the mount is read-only: say why, every time.
+            const note =
+              !readOnly && mount.readOnly
+                ? map.readOnly
+                  ? `read-only although read-write was chosen: the map ${map.name} is read-only (added with read-only on); delete and add it without r to write`
+                  : 'read-only although read-write was chosen: the kernel or the filesystem allowed only a read-only mount'
+                : undefined;
+            dispatch({ type: 'mount', action: { type: 'mounted', mount, ...(note ? { note } : {}) } });
             recovery.recognise(mount);
             lookAgain();
           },

@@ -25,7 +25,8 @@ export type MountAction =
   | { type: 'toggle-read-only' }
   | { type: 'toggle-exec' }
   | { type: 'working'; what: string }
-  | { type: 'mounted'; mount: MountView }
+  /** `note`: why the mount is not what was asked (read-only although read-write was chosen). */
+  | { type: 'mounted'; mount: MountView; note?: string }
   | { type: 'tree'; tree: string[] }
   | { type: 'unmounted' }
   | { type: 'clean'; what: string }
@@ -50,6 +51,7 @@ export function mountReducer(state: MountState, action: MountAction): MountState
           action.mount.earlier
             ? `${action.mount.source} was already mounted on ${action.mount.mountpoint} (earlier run): taken over`
             : `mounted ${action.mount.source} on ${action.mount.mountpoint}`,
+          ...(action.note ? [action.note] : []),
         ],
       };
     case 'tree':
