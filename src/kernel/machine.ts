@@ -23,6 +23,7 @@ import { openFileDisk } from '../io/file-disk.js';
 import { blockDevice, blockDevNoOf, heldExclusively, setBlockReadOnly } from './block.js';
 import { createDevNodes, MAPPER_DIR } from './devnodes.js';
 import { openDeviceMapper } from './dm.js';
+import { filesystemSupported } from './filesystems.js';
 import { acquireLock, lockKey, withLock } from './lock.js';
 import { createLoopApi } from './loop.js';
 import { createMountApi } from './mount.js';
@@ -169,6 +170,7 @@ export function createMachine(options: MachineOptions = {}) {
     },
     deviceMapperPresent: () => /^\s*\d+\s+device-mapper$/m.test(readAttribute('/proc/misc') ?? ''),
     nbdPresent,
+    filesystemSupported,
     mounts: {
       ...mounts,
       defaultRoot: () => `${runDir()}/mnt`,

@@ -326,7 +326,11 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     const mapContent = (start: number, size: number, mapPath: string) => {
       const info = contents.get(`${start}:${size}`);
       const text = contentText(info);
-      const { notMountableWhy } = contentAdvice(info, mapPath);
+      let { notMountableWhy } = contentAdvice(info, mapPath);
+      // A filesystem this kernel cannot mount is said before trying, not after a failed mount.
+      const fstype = info ? mountTypeFor(info) : undefined;
+      if (info && fstype && !notMountableWhy && host.filesystemSupported(fstype) === false)
+        notMountableWhy = `${describeContent(info)}: this kernel cannot mount ${fstype} (not in /proc/filesystems, no module to load)`;
       return { ...(text ? { contents: text } : {}), ...(notMountableWhy ? { notMountableWhy } : {}) };
     };
 
@@ -413,7 +417,8 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         ? containerAddRefusal(path, report.container, host.nbdPresent())
         : undefined;
     const problems = refusal ? [refusal.message, refusal.lines[1]!] : [...report.problems];
-    if (backendProblem ?? report.backendProblem) problems.unshift((backendProblem ?? report.backendProblem)!);
+    const blocked = backendProblem ?? report.backendProblem;
+    if (blocked) problems.unshift(blocked);
     if (!report.table) problems.push('nothing to map: no partition table');
     const note = report.table
       ? undefined
@@ -451,6 +456,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         delimiter: report.delimiter ?? '',
         maps,
         problems,
+        ...(blocked ? { blocked } : {}),
       },
       existing,
       ...(remains ? { remains } : {}),

@@ -147,6 +147,8 @@ export interface Preview {
   delimiter: string;
   /** Problems that stop an add (no table, unmappable container…). */
   problems: string[];
+  /** No backend can add here (a forced one this kernel lacks): the add is refused before asking. */
+  blocked?: string;
 }
 
 export interface ExistingMapView {

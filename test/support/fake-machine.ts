@@ -116,6 +116,8 @@ interface FakeMap {
 export interface FakeMachineOptions {
   /** false: a kernel without device-mapper (`machine.dm` is null). Default true. */
   dm?: boolean;
+  /** The filesystem types it can mount (filesystemSupported); every type when absent. */
+  filesystems?: string[];
   /** false: no /dev/loop-control (loop devices cannot be attached by the backends). Default true. */
   loopControl?: boolean;
   /** Loop devices that exist but are unbound at start (`/dev/loop0..N-1`). Default 8. */
@@ -150,6 +152,7 @@ export class FakeMachine implements Machine {
   private readonly injections: Injection[] = [];
   private readonly dmMajor: number;
   private readonly nbd: boolean;
+  private readonly filesystems: string[] | undefined;
   /** Devices made read-only with setReadOnly (BLKROSET), by device number. */
   private readonly forcedReadOnly = new Set<string>();
   /** The in-memory /dev/mapper: device nodes, symlinks, and planted foreign entries. */
@@ -162,6 +165,7 @@ export class FakeMachine implements Machine {
   constructor(options: FakeMachineOptions = {}) {
     this.dmMajor = options.dmMajor ?? 254;
     this.nbd = options.nbd ?? false;
+    this.filesystems = options.filesystems;
     this.loopControl = options.loopControl ?? true;
     for (let i = 0; i < (options.loopDevices ?? 8); i++) this.loops.set(i, null);
     this.loop = this.makeLoopApi();
@@ -360,6 +364,11 @@ export class FakeMachine implements Machine {
 
   nbdPresent(): boolean {
     return this.nbd;
+  }
+
+  /** The filesystems this fake kernel mounts: all when `filesystems` was not given. */
+  filesystemSupported(fstype: string): boolean | undefined {
+    return this.filesystems ? this.filesystems.includes(fstype) : true;
   }
 
   blockDevice(path: string): BlockDeviceInfo {

@@ -149,7 +149,7 @@ describe('mount session: filesystems on offer, the others explained', () => {
     const frame = t.frame();
     expectFits(frame);
     const lines = frame.split('\n');
-    const offered = lines.filter((line) => /loop0p\d +\/dev\/mapper\//.test(line));
+    const offered = lines.filter((line) => /loop0p\d +\d+ MiB .*\/dev\/mapper\//.test(line));
     expect(offered.map((line) => /loop0p\d/.exec(line)?.[0])).toEqual(['loop0p1']);
     // Each explanation wraps onto indented lines so the command is read in full.
     const text = frame.replace(/\n {4}/g, ' ');

@@ -90,3 +90,32 @@ describe('keys typed together', () => {
     t.app.unmount();
   });
 });
+
+describe('the mount picker keeps the context', () => {
+  it('starts on the partition picked in the layout, shows type and label, and the whole path at 100 columns', async () => {
+    const t = startApp(engine(), [IMAGE], { size: { columns: 100, rows: 30 } });
+    await t.waitFor('ext4 "three"');
+    await t.press('ay', /created and confirmed/);
+    await t.press(keys.enter, 'dos table');
+    await t.press(keys.down, /#2 primary/);
+    await t.press('m', 'Mount read-only: yes');
+    expect(t.frame()).toMatch(/❯ loop0p2 +4 MiB +ext4 "two" +\/dev\/mapper\/loop0p2 250:1/);
+    expect(t.frame()).not.toContain('/dev/mapper/loop0…');
+    t.app.unmount();
+  });
+
+  it('says which filesystems this kernel cannot mount instead of offering them', async () => {
+    kernel = new FakeMachine({ dmMajor: 250, filesystems: ['vfat'] });
+    kernel.addFile(IMAGE, threeFilesystems());
+    const t = startApp(engine(), [IMAGE], { size: { columns: 120, rows: 30 } });
+    await t.waitFor('ext4 "three"');
+    await t.press('ay', /created and confirmed/);
+    await t.press(keys.enter, 'dos table');
+    await t.press('m', 'No mapped partition holds a filesystem to mount as it is.');
+    expect(t.frame()).toContain(
+      'loop0p1 ext4 "one" — ext4 filesystem "one": this kernel cannot mount ext4 (not in /proc/filesystems, no module to load)',
+    );
+    expect(kernel.mounts.list()).toEqual([]);
+    t.app.unmount();
+  });
+});

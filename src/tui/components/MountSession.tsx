@@ -127,9 +127,12 @@ export default function MountSession(props: MountSessionProps) {
       notMountableWhy: m.notMountableWhy ?? 'extended partition: its logical partitions are mounted instead',
     }));
   const notOffered = notOfferedLines(explained, width, Math.max(0, height - 4 - log.length));
+  // The path is cut only when the row has no room for it in full.
+  const nameWidth = Math.max(8, ...offered.map((m) => m.name.length));
+  const pathWidth = Math.max(18, ...offered.map((m) => m.path.length));
   const labels = offered.map((m) =>
     truncate(
-      `${padEnd(m.name, 16)} ${padEnd(m.path, 18)} ${padEnd(m.devno, 7)} ${padEnd(humanSectors(m.size), 8)}${
+      `${padEnd(m.name, nameWidth)} ${padEnd(humanSectors(m.size), 8)} ${padEnd(m.contents ?? '(unknown)', 20)} ${padEnd(m.path, pathWidth)} ${m.devno}${
         m.mountpoints?.length ? ` mounted on ${m.mountpoints.join(', ')}` : ''
       }`,
       width - 2,

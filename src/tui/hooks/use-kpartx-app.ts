@@ -289,8 +289,7 @@ export function useKpartxApp(
           if (!inspection) return;
           // A problem that stops the add (a forced backend this kernel lacks, no table…) is said
           // before any question, not after a yes.
-          const blocker =
-            kind === 'add' && !inspection.layout.container ? inspection.preview.problems[0] : undefined;
+          const blocker = kind === 'add' ? inspection.preview.blocked : undefined;
           if (blocker) {
             dispatch({ type: 'message', message: { text: `Cannot add maps: ${blocker}`, tone: 'error' } });
             return;
