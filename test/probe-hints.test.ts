@@ -31,7 +31,18 @@ describe('hints', () => {
     expect(hintFor(info('LVM2_member', { volumeGroup: 'vg0' }))).toBe(
       'activate with `vgscan && vgchange -ay vg0`, then mount /dev/vg0/<lv>',
     );
-    expect(hintFor(info('LVM2_member'))).toMatch(/in no volume group yet/);
+    expect(hintFor(info('LVM2_member'))).toMatch(/in no volume group: it holds no logical volume/);
+    expect(hintFor(info('LVM2_member'))).not.toContain('vgcreate');
+  });
+
+  it('says what device-mapper-bound steps need on a kernel without it, and never suggests them', () => {
+    const noDm = { deviceMapper: false };
+    expect(hintFor(info('crypto_LUKS'), '/dev/mapper/loop0p2', noDm)).toBe(
+      'unlocking it (cryptsetup open) needs device-mapper, which this kernel does not have: load it (`modprobe dm_mod`) or use a machine that has it',
+    );
+    const pv = hintFor(info('LVM2_member', { volumeGroup: 'vg0' }), '/dev/mapper/loop0p3', noDm);
+    expect(pv).toMatch(/^activating volume group vg0 \(vgchange -ay\) needs device-mapper/);
+    expect(pv).not.toContain('`vgchange');
   });
 
   it('assembles md arrays, imports ZFS pools, and says swap is not mounted', () => {

@@ -77,6 +77,8 @@ export interface PartitionReport {
   /** GPT attribute bits, 0x-prefixed hex. */
   attributes?: string;
   bootable: boolean;
+  /** An extended partition's whole length, 512-byte sectors (`size` is only what its map covers). */
+  extent?: number;
   /** Number of the containing partition (the extended one for a logical), or null. */
   parent: number | null;
   /** Past the end of the device: listed, but never mapped. */
@@ -398,6 +400,7 @@ function describeTable(
       ...(slot.uuid !== undefined ? { uuid: slot.uuid } : {}),
       ...(slot.attributes !== undefined ? { attributes: slot.attributes } : {}),
       bootable: slot.bootable ?? false,
+      ...(slot.extent !== undefined ? { extent: slot.extent } : {}),
       parent: slot.container === 0 ? null : slot.container,
       pastEnd,
       map: map ? plannedMapReport(map, parent.devno) : null,

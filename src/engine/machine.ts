@@ -161,6 +161,11 @@ export interface Machine {
   /** Whether the kernel has nbd (loaded, or its nodes exist), which attaching a VM disk container needs. */
   nbdPresent(): boolean;
   nbd: MachineNbd;
+  /**
+   * Whether this kernel can mount `fstype` (`ext4`, `vfat`, `ntfs3`): registered in /proc/filesystems
+   * or a loadable module of the running kernel; undefined when that cannot be told.
+   */
+  filesystemSupported(fstype: string): boolean | undefined;
   mounts: MachineMounts;
   nodes: MapperDir;
   locks: MachineLocks;

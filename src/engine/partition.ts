@@ -36,6 +36,8 @@ export interface Slot {
   attributes?: string;
   /** DOS boot indicator 0x80. */
   bootable?: boolean;
+  /** An extended partition's whole length (512-byte sectors), where `size` is only its 1 KiB map's. */
+  extent?: number;
 }
 
 export interface PartitionTable {

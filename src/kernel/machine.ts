@@ -24,6 +24,7 @@ import { blockDevice, blockDevNoOf, heldExclusively, setBlockReadOnly } from './
 import { createCryptApi } from './cryptsetup.js';
 import { createDevNodes, MAPPER_DIR } from './devnodes.js';
 import { openDeviceMapper } from './dm.js';
+import { filesystemSupported } from './filesystems.js';
 import { acquireLock, lockKey, withLock } from './lock.js';
 import { createLoopApi } from './loop.js';
 import { createMountApi } from './mount.js';
@@ -172,6 +173,7 @@ export function createMachine(options: MachineOptions = {}) {
     deviceMapperPresent: () => /^\s*\d+\s+device-mapper$/m.test(readAttribute('/proc/misc') ?? ''),
     nbdPresent,
     nbd: createNbdApi(),
+    filesystemSupported,
     mounts: {
       ...mounts,
       defaultRoot: () => `${runDir()}/mnt`,

@@ -61,18 +61,38 @@ export function describeContent(info: ContentInfo): string {
   }
 }
 
+/** What the machine the hint is for can do, when the caller knows. */
+export interface HintContext {
+  /** false: this kernel has no device-mapper, so cryptsetup and LVM activation cannot work here. */
+  deviceMapper?: boolean;
+}
+
+/** Said instead of a command that needs device-mapper on a kernel without it. */
+const NEEDS_DM =
+  'needs device-mapper, which this kernel does not have: load it (`modprobe dm_mod`) or use a machine that has it';
+
 /**
  * What to run next for this content, on `device` (for example `/dev/mapper/loop0p2`).
- * Undefined for a plain mountable filesystem: mounting it is the obvious next step.
+ * Undefined for a plain mountable filesystem: mounting it is the obvious next step. Every hint
+ * only reads: none writes to the disk being looked at.
  */
-export function hintFor(info: ContentInfo, device: string = DEVICE_PLACEHOLDER): string | undefined {
+export function hintFor(
+  info: ContentInfo,
+  device: string = DEVICE_PLACEHOLDER,
+  context: HintContext = {},
+): string | undefined {
+  const noDm = context.deviceMapper === false;
   switch (info.type) {
     case 'crypto_LUKS':
-      return `unlock with \`cryptsetup open ${device} ${mapName(info)}\`, then mount /dev/mapper/${mapName(info)}`;
+      return noDm
+        ? `unlocking it (cryptsetup open) ${NEEDS_DM}`
+        : `unlock with \`cryptsetup open ${device} ${mapName(info)}\`, then mount /dev/mapper/${mapName(info)}`;
     case 'LVM2_member':
-      return info.volumeGroup
-        ? `activate with \`vgscan && vgchange -ay ${info.volumeGroup}\`, then mount /dev/${info.volumeGroup}/<lv>`
-        : 'in no volume group yet: `pvs` lists it once mapped; `vgcreate` would start one with it';
+      if (!info.volumeGroup)
+        return 'a physical volume in no volume group: it holds no logical volume to mount';
+      return noDm
+        ? `activating volume group ${info.volumeGroup} (vgchange -ay) ${NEEDS_DM}`
+        : `activate with \`vgscan && vgchange -ay ${info.volumeGroup}\`, then mount /dev/${info.volumeGroup}/<lv>`;
     case 'linux_raid_member':
       return `assemble with \`mdadm --assemble --scan\` (or \`mdadm --assemble /dev/md/NAME ${device} …\` naming every member), then mount the md device`;
     case 'zfs_member':

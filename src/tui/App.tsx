@@ -29,6 +29,7 @@ import { type TerminalSize, useTerminalSize } from './hooks/use-terminal-size.js
 import type { LeaveResult } from './leaving.js';
 import type { Inspection, TuiEngine } from './model.js';
 import type { AppState } from './state/app-reducer.js';
+import { offeredMaps } from './state/mount-reducer.js';
 import type { TerminalControl } from './terminal.js';
 import { type Theme, themeFor } from './theme.js';
 
@@ -186,7 +187,7 @@ export default function App({
 }: AppProps) {
   const size = useTerminalSize(fixedSize);
   const theme = fixedTheme ?? themeFor(process.env);
-  const { state: raw, actions } = useKpartxApp(engine, paths, terminal, first, onLeave);
+  const { state: raw, actions, getState } = useKpartxApp(engine, paths, terminal, first, onLeave);
   // Everything below draws from `state`, the displayed copy (see display.ts); `raw` is only for
   // input and for the paths handed back to the engine.
   const state = displayed(raw);
@@ -204,7 +205,7 @@ export default function App({
   const tableRows = Math.max(3, Math.min(maxTableRows, partitionCount + 1)); // + the header row
   const previewRows = Math.max(2, body - 5 - tableRows - 1);
 
-  useAppInput(raw, actions, tableRows);
+  useAppInput(getState, actions, tableRows);
 
   const inspection = state.inspection;
   const selected = inspection?.layout.partitions[state.partitionIndex];
@@ -220,11 +221,6 @@ export default function App({
         width={width}
         height={body - 1 - (state.pathInput !== null ? 1 : 0)}
         theme={theme}
-        onHighlight={actions.highlightSource}
-        onSelect={(index) => {
-          const source = raw.sources[index];
-          if (source) actions.openSource(source.path);
-        }}
       />
     );
   } else if (!inspection) {
@@ -299,16 +295,13 @@ export default function App({
     content = (
       <MountSession
         maps={inspection.existing}
+        offered={offeredMaps(inspection)}
+        index={state.mountIndex}
         state={state.mount}
         sourceName={sourceName}
         width={width}
         height={body}
         theme={theme}
-        onHighlight={actions.highlightMount}
-        onSelect={(index) => {
-          const map = raw.inspection?.existing[index];
-          if (map) actions.mountSelected(map.path);
-        }}
         {...(onThisMount ? { system: systemLines(recovery.system, recovery.systemError, width, 4) } : {})}
       />
     );

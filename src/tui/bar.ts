@@ -16,23 +16,57 @@ interface Span {
   end: number;
 }
 
-/** Top-level areas in disk order: partitions without container, and the gaps between them. */
+/** `items` in disk order within [from, to), gaps between them given `gap` as their number. */
+function fill(items: Span[], from: number, to: number, gap: number): Span[] {
+  const result: Span[] = [];
+  let cursor = from;
+  for (const span of [...items].sort((a, b) => a.start - b.start)) {
+    if (span.start > cursor) result.push({ number: gap, start: cursor, end: span.start });
+    const start = Math.max(span.start, cursor);
+    const end = Math.min(span.end, to);
+    if (end > start) result.push({ number: span.number, start, end });
+    cursor = Math.max(cursor, end);
+  }
+  if (cursor < to) result.push({ number: gap, start: cursor, end: to });
+  return result;
+}
+
+const spanOf = (p: PartitionRow, sizeSectors: number): Span => ({
+  number: p.number,
+  start: p.start,
+  end: Math.min(p.start + (p.extent ?? p.size), sizeSectors),
+});
+
+/**
+ * Areas in disk order: top-level partitions (an extended one with its whole extent) and the gaps
+ * between them; an extended partition is drawn as its logical partitions, each taking the boot
+ * record and alignment gap before it, and the space after the last is free.
+ */
 function spans(partitions: PartitionRow[], sizeSectors: number): Span[] {
   const top = partitions
-    .filter((p) => p.container === 0 && p.size > 0)
-    .map((p) => ({ number: p.number, start: p.start, end: Math.min(p.start + p.size, sizeSectors) }))
-    .filter((s) => s.end > s.start)
-    .sort((a, b) => a.start - b.start);
-  const result: Span[] = [];
-  let cursor = 0;
-  for (const span of top) {
-    if (span.start > cursor) result.push({ number: 0, start: cursor, end: span.start });
-    const start = Math.max(span.start, cursor);
-    if (span.end > start) result.push({ number: span.number, start, end: span.end });
-    cursor = Math.max(cursor, span.end);
-  }
-  if (cursor < sizeSectors) result.push({ number: 0, start: cursor, end: sizeSectors });
-  return result;
+    .filter((p) => p.container === 0 && (p.extent ?? p.size) > 0)
+    .map((p) => spanOf(p, sizeSectors))
+    .filter((s) => s.end > s.start);
+  return fill(top, 0, sizeSectors, 0).flatMap((area) => {
+    const inside = partitions.filter((p) => p.container === area.number && p.container !== 0 && p.size > 0);
+    if (
+      area.number === 0 ||
+      inside.length === 0 ||
+      !partitions.some((p) => p.number === area.number && p.kind === 'extended')
+    )
+      return [area];
+    const logicals = inside
+      .map((p) => spanOf(p, sizeSectors))
+      .filter((s) => s.end > s.start && s.start >= area.start)
+      .sort((a, b) => a.start - b.start);
+    let cursor = area.start;
+    const grown = logicals.map((s) => {
+      const span = { ...s, start: Math.min(s.start, Math.max(cursor, area.start)) };
+      cursor = Math.max(cursor, s.end);
+      return span;
+    });
+    return fill(grown, area.start, area.end, 0);
+  });
 }
 
 /**

@@ -16,6 +16,7 @@ import type {
 import { createLoopBackend } from '../engine/backends/loop.js';
 import { chooseBackendKind, dmUsable, loadBackend } from '../engine/backends/select.js';
 import { errorText } from '../engine/errors.js';
+import { loopsOver, openByProcess } from '../engine/holders.js';
 import { inspectSource, predictBackend } from '../engine/inspect.js';
 import type { Machine } from '../engine/machine.js';
 import type { Slot, TableType } from '../engine/partition.js';
@@ -53,6 +54,8 @@ import type {
   TuiEngine,
 } from './model.js';
 import { TuiError } from './model.js';
+import { openProblem } from './open-problem.js';
+import { treeOrder } from './partition-order.js';
 import { createRecoveryEngine, type RecoveryDeps } from './recovery-engine.js';
 import { ntfsWriteRefusal, readOnlyMapWhy } from './recovery-mount.js';
 import { listSources, summarizeImage } from './sources.js';
@@ -99,15 +102,23 @@ function partitionRow(slot: Slot, tableType: TableType, contents: string | undef
   };
 }
 
+/** What an add did: maps made, and maps that were there already and were reloaded. */
+function addSummary(created: number, reloaded: number): string {
+  if (reloaded === 0) return `${created} map(s) created and confirmed against the kernel.`;
+  if (created === 0) return `${reloaded} map(s) already existed: reloaded and confirmed against the kernel.`;
+  return `${created} map(s) created, ${reloaded} already there (reloaded); all confirmed.`;
+}
+
 /** A path as a shell word, quoted only when it needs it. */
 function shellWord(text: string): string {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }
 
+/** A holder as the backends name it: a device, a mountpoint, or words (a process). */
 function describeHolder(holder: string): string {
-  return holder.startsWith('/dev/') || holder === 'an exclusive opener'
-    ? `used by ${holder}`
-    : `mounted on ${holder}`;
+  if (holder.startsWith('/dev/')) return `used by ${holder}`;
+  if (holder === 'an exclusive opener') return 'a process has it open';
+  return holder.startsWith('/') ? `mounted on ${holder}` : holder;
 }
 
 export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
@@ -201,8 +212,16 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       .filter((m) => sameDevNo(m.devno, devno))
       .map((m) => m.target);
 
-  /** Who keeps a map busy: mounts of it and devices stacked on it. */
-  function holdersOf(k: Machine, devno: DevNo): string[] {
+  const safeHeld = (k: Machine, path: string): boolean => {
+    try {
+      return k.heldExclusively(path);
+    } catch {
+      return false;
+    }
+  };
+
+  /** Who keeps a map busy: mounts of it, devices stacked on it, loops over it, else a process. */
+  function holdersOf(k: Machine, devno: DevNo, path: string): string[] {
     const mounts = k.mounts
       .list()
       .filter((m) => sameDevNo(m.devno, devno))
@@ -213,7 +232,11 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     } catch {
       stacked = [];
     }
-    return [...mounts, ...stacked];
+    const loops = loopsOver(k, devno).map((loop) => `used by ${loop}`);
+    const found = [...mounts, ...stacked, ...loops];
+    // Open and none of those: a process (the kernel would refuse an exclusive open).
+    if (found.length === 0 && safeHeld(k, path)) found.push(openByProcess(path));
+    return found;
   }
 
   const contentText = (info: ContentInfo | null | undefined): string | undefined =>
@@ -225,7 +248,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     mapPath: string | undefined,
   ): Pick<PartitionRow, 'contentHint' | 'mountable' | 'notMountableWhy'> {
     if (!info) return {};
-    const hint = hintFor(info, mapPath);
+    const hint = hintFor(info, mapPath, { deviceMapper: host.deviceMapperPresent() });
     const why = info.mountable
       ? undefined
       : `${describeContent(info)}: ${hint ?? 'not a filesystem the kernel mounts directly'}`;
@@ -273,7 +296,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       }
       report = inspectSource(path, k, { ...inspectOptions, ...(backend ? { backend } : {}) });
     }
-    if (report.error) throw new TuiError(report.error);
+    if (report.error) throw new TuiError(openProblem(path, host, report.error));
     const contents = probed ?? new Map(report.partitions.map((p) => [`${p.start}:${p.size}`, p.content]));
     if (probed === undefined && !firstLook) {
       contentCache.set(path, contents);
@@ -284,13 +307,23 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     const mapContent = (start: number, size: number, mapPath: string) => {
       const info = contents.get(`${start}:${size}`);
       const text = contentText(info);
-      const { notMountableWhy } = contentAdvice(info, mapPath);
+      let { notMountableWhy } = contentAdvice(info, mapPath);
+      // A filesystem this kernel cannot mount is said before trying, not after a failed mount.
+      const fstype = info ? mountTypeFor(info) : undefined;
+      if (info && fstype && !notMountableWhy && host.filesystemSupported(fstype) === false)
+        notMountableWhy = `${describeContent(info)}: this kernel cannot mount ${fstype} (not in /proc/filesystems, no module to load)`;
       return { ...(text ? { contents: text } : {}), ...(notMountableWhy ? { notMountableWhy } : {}) };
     };
 
     const backendKind: 'dm' | 'loop' =
       backend?.kind ?? report.backend ?? (options.backend === 'dm' ? 'dm' : 'loop');
-    const existing: ExistingMapView[] = report.existing.map((m) => ({
+    // In partition order (p2 before p10), whatever order the kernel lists them in.
+    const byNumber = [...report.existing].sort(
+      (a, b) =>
+        (a.number ?? Number.MAX_SAFE_INTEGER) - (b.number ?? Number.MAX_SAFE_INTEGER) ||
+        a.name.localeCompare(b.name, 'en', { numeric: true }),
+    );
+    const existing: ExistingMapView[] = byNumber.map((m) => ({
       name: m.name,
       number: m.number,
       path: m.path,
@@ -298,7 +331,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       start: m.start,
       size: m.size,
       readOnly: m.readOnly,
-      holders: k ? holdersOf(k, m.devno) : [],
+      holders: k ? holdersOf(k, m.devno, m.path) : [],
       mountpoints: k ? mountpointsOf(k, m.devno) : [],
       ...mapContent(m.start, m.size, m.path),
     }));
@@ -315,7 +348,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     }
     const existingNames = new Set(report.existing.map((m) => m.name));
     const plannedPaths = new Map(report.maps.map((m) => [m.number, m.path]));
-    const partitions: PartitionRow[] = report.partitions.map((p) => {
+    const partitions: PartitionRow[] = treeOrder(report.partitions).map((p) => {
       const row = partitionRow(
         {
           number: p.number,
@@ -336,7 +369,16 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         contents.get(`${p.start}:${p.size}`),
         p.existing?.path ?? plannedPaths.get(p.number),
       );
-      return { ...row, ...advice, ...(p.existing ? { mappedAs: p.existing.name } : {}) };
+      // A PV whose volume group is read and shown under it: the next step is that layer.
+      const vg = volumeGroups.find((g) => g.physicalVolumes.some((pv) => pv.partition === p.number));
+      if (vg && advice.contentHint)
+        advice.contentHint = `its volume group ${vg.name} and logical volumes are shown below it`;
+      return {
+        ...row,
+        ...advice,
+        ...(p.extent !== undefined ? { extent: p.extent } : {}),
+        ...(p.existing ? { mappedAs: p.existing.name } : {}),
+      };
     });
     const parentPath = report.device ?? path;
     const maps: PreviewMap[] = report.maps.map((map) => ({
@@ -356,7 +398,8 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         ? containerAddRefusal(path, report.container, host.nbdPresent())
         : undefined;
     const problems = refusal ? [refusal.message, refusal.lines[1]!] : [...report.problems];
-    if (backendProblem ?? report.backendProblem) problems.unshift((backendProblem ?? report.backendProblem)!);
+    const blocked = backendProblem ?? report.backendProblem;
+    if (blocked) problems.unshift(blocked);
     if (!report.table) problems.push('nothing to map: no partition table');
     const note = report.table
       ? undefined
@@ -394,6 +437,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         delimiter: report.delimiter ?? '',
         maps,
         problems,
+        ...(blocked ? { blocked } : {}),
       },
       existing,
       ...(remains ? { remains } : {}),
@@ -480,7 +524,15 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     return ok && node ? { type: 'confirmed' as const, detail } : { type: 'unconfirmed' as const, detail };
   }
 
-  type Counts = { created: number; confirmed: number; failed: number; rolledBack: number; busy: number };
+  type Counts = {
+    created: number;
+    /** Of `created`: maps that were there already, reloaded with the same table. */
+    reloaded: number;
+    confirmed: number;
+    failed: number;
+    rolledBack: number;
+    busy: number;
+  };
 
   /**
    * Backend events as progress lines, the moment they happen: each created map is read back from
@@ -491,12 +543,13 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     parent: ParentDevice,
     emit: (event: ProgressEvent) => void,
   ): { counts: Counts; onEvent: EmitEvent } {
-    const counts: Counts = { created: 0, confirmed: 0, failed: 0, rolledBack: 0, busy: 0 };
+    const counts: Counts = { created: 0, reloaded: 0, confirmed: 0, failed: 0, rolledBack: 0, busy: 0 };
     const onEvent: EmitEvent = (event) => {
       switch (event.type) {
         case 'created':
         case 'reloaded': {
           counts.created++;
+          if (event.type === 'reloaded') counts.reloaded++;
           emit({ type: 'created', name: event.map.name, path: event.path, devno: formatDevNo(event.devno) });
           const check = confirm(k, event, parent);
           if (check.type === 'confirmed') counts.confirmed++;
@@ -577,7 +630,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     let lines: ReturnType<typeof progressLines> | undefined;
     const refused: string[] = [];
     const counts = (): Counts =>
-      lines?.counts ?? { created: 0, confirmed: 0, failed: 0, rolledBack: 0, busy: 0 };
+      lines?.counts ?? { created: 0, reloaded: 0, confirmed: 0, failed: 0, rolledBack: 0, busy: 0 };
     const removed: string[] = [];
     const onEvent = (event: WorkflowEvent, parent: ParentDevice | undefined): void => {
       switch (event.type) {
@@ -676,7 +729,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     const unconfirmed = counts.created - counts.confirmed;
     return unconfirmed > 0
       ? { ok: false, summary: `${counts.created} map(s) created, ${unconfirmed} not confirmed by the kernel` }
-      : { ok: true, summary: `${counts.created} map(s) created and confirmed against the kernel.` };
+      : { ok: true, summary: addSummary(counts.created - counts.reloaded, counts.reloaded) };
   }
 
   /**
@@ -847,7 +900,9 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     const info = mapContentInfo(mapPath);
     if (!info) return undefined;
     if (!info.mountable) {
-      const next = hintFor(info, mapPath) ?? 'not a filesystem the kernel mounts directly';
+      const next =
+        hintFor(info, mapPath, { deviceMapper: host.deviceMapperPresent() }) ??
+        'not a filesystem the kernel mounts directly';
       throw new TuiError(`${basename(mapPath)} is not mountable: ${describeContent(info)}; ${next}`);
     }
     return mountTypeFor(info);

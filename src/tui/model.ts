@@ -33,6 +33,8 @@ export interface PartitionRow {
   /** 0 or the number of the containing partition. */
   container: number;
   kind: 'primary' | 'extended' | 'logical' | 'nested';
+  /** An extended partition's whole length (512-byte sectors); `size` is its 1 KiB map's. */
+  extent?: number;
   typeName: string;
   typeCode?: string;
   gptName?: string;
@@ -145,6 +147,8 @@ export interface Preview {
   delimiter: string;
   /** Problems that stop an add (no table, unmappable container…). */
   problems: string[];
+  /** No backend can add here (a forced one this kernel lacks): the add is refused before asking. */
+  blocked?: string;
 }
 
 export interface ExistingMapView {

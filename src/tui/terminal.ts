@@ -24,6 +24,7 @@ export interface ScreenControl extends TerminalControl {
 
 export function realTerminal(stdin: NodeJS.ReadStream, stdout: NodeJS.WriteStream): ScreenControl {
   let inAlt = false;
+
   const control: ScreenControl = {
     enterScreen() {
       if (inAlt) return;
@@ -45,6 +46,10 @@ export function realTerminal(stdin: NodeJS.ReadStream, stdout: NodeJS.WriteStrea
       // owns the terminal.
       spawnSync(shell, [], { cwd, stdio: 'inherit', env: { ...userEnvironment(), KPARTX_TUI_SHELL: '1' } });
       if (stdin.isTTY && wasRaw) stdin.setRawMode(true);
+      // A resize while the shell ran never reaches the app: an interactive shell takes the
+      // terminal's foreground, so SIGWINCH goes to it alone. Signal it to ourselves: Node then asks
+      // the terminal its size and emits 'resize' when it changed.
+      if (stdout.isTTY) process.kill(process.pid, 'SIGWINCH');
       control.enterScreen();
       control.onResume?.();
     },

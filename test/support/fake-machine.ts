@@ -122,6 +122,8 @@ interface FakeMap {
 export interface FakeMachineOptions {
   /** false: a kernel without device-mapper (`machine.dm` is null). Default true. */
   dm?: boolean;
+  /** The filesystem types it can mount (filesystemSupported); every type when absent. */
+  filesystems?: string[];
   /** false: no /dev/loop-control (loop devices cannot be attached by the backends). Default true. */
   loopControl?: boolean;
   /** Loop devices that exist but are unbound at start (`/dev/loop0..N-1`). Default 8. */
@@ -172,6 +174,7 @@ export class FakeMachine implements Machine {
     { file: string; pid: number; ours: boolean; readOnly: boolean }
   >();
   private nextNbdPid = 4000;
+  private readonly filesystems: string[] | undefined;
   /** Devices made read-only with setReadOnly (BLKROSET), by device number. */
   private readonly forcedReadOnly = new Set<string>();
   /** The in-memory /dev/mapper: device nodes, symlinks, and planted foreign entries. */
@@ -184,6 +187,7 @@ export class FakeMachine implements Machine {
   constructor(options: FakeMachineOptions = {}) {
     this.dmMajor = options.dmMajor ?? 254;
     this.nbdKernel = options.nbd ?? false;
+    this.filesystems = options.filesystems;
     this.loopControl = options.loopControl ?? true;
     for (let i = 0; i < (options.loopDevices ?? 8); i++) this.loops.set(i, null);
     this.loop = this.makeLoopApi();
@@ -400,6 +404,11 @@ export class FakeMachine implements Machine {
     return this.nbdKernel;
   }
 
+  /** The filesystems this fake kernel mounts: all when `filesystems` was not given. */
+  filesystemSupported(fstype: string): boolean | undefined {
+    return this.filesystems ? this.filesystems.includes(fstype) : true;
+  }
+
   blockDevice(path: string): BlockDeviceInfo {
     this.inject('blockDevice', path);
     const device = this.resolve(path);
@@ -489,7 +498,7 @@ export class FakeMachine implements Machine {
   }
 
   private pathExists(path: string): boolean {
-    if (this.files.has(path) || this.disks.has(path)) return true;
+    if (this.files.has(path) || this.resolve(path)) return true;
     try {
       statSync(path);
       return true;
@@ -554,7 +563,11 @@ export class FakeMachine implements Machine {
   }
 
   private loopSize(loop: FakeLoop): number {
-    const available = Math.max(0, this.fileSize(loop.backing) - loop.offset);
+    // A loop may be bound over a block device (a map, another loop) as well as over a file.
+    const backing = this.resolve(loop.backing)
+      ? this.blockDevice(loop.backing).sizeBytes
+      : this.fileSize(loop.backing);
+    const available = Math.max(0, backing - loop.offset);
     const size = loop.sizeLimit > 0 ? Math.min(loop.sizeLimit, available) : available;
     return size - (size % 512);
   }
@@ -704,8 +717,12 @@ export class FakeMachine implements Machine {
     const text = formatDevNo(devno);
     if ([...this.maps.values()].some((m) => m.table.some((t) => t.params.split(' ')[0] === text)))
       return true;
-    const path = devno.major === LOOP_MAJOR ? `/dev/loop${devno.minor}` : undefined;
-    return path !== undefined && [...this.loops.values()].some((l) => l?.backing === path);
+    // A loop bound over the device (a loop, a map) holds it open, as the kernel's loop driver does.
+    return [...this.loops.values()].some((l) => {
+      if (!l?.backing.startsWith('/dev/')) return false;
+      const backing = this.deviceNumber(l.backing);
+      return backing !== undefined && sameDevNo(backing, devno);
+    });
   }
 
   private makeLoopApi(): MachineLoops {

@@ -105,12 +105,33 @@ describe('layout: next step for content that is not mounted as it is', () => {
     expectFits(t.frame());
 
     await t.press(keys.down, /#3 primary/);
-    await t.waitFor('next: in no volume group yet: `pvs` lists it once mapped');
+    await t.waitFor('next: a physical volume in no volume group: it holds no logical volume to mount');
+    // Never a command that writes to the disk being explored.
+    expect(t.frame()).not.toContain('vgcreate');
     expectFits(t.frame());
 
     await t.press(keys.down, /#4 primary/);
     await t.waitFor('next: nothing to mount (`swapon /dev/mapper/loop0p4` would use it as swap)');
     expectFits(t.frame());
+    t.app.unmount();
+  });
+});
+
+describe('next steps on a kernel without device-mapper', () => {
+  it('says cryptsetup needs device-mapper instead of suggesting it', async () => {
+    const noDm = new FakeMachine({ dm: false });
+    noDm.addFile(IMAGE, mixedImage());
+    const t = startApp(
+      createTuiEngine({ machine: noDm, isRoot: true, mountRoot: join(scratch, 'mnt'), cwd: scratch }),
+      [IMAGE],
+      { size: { columns: 160, rows: 24 } },
+    );
+    await t.waitFor('crypto_LUKS "vault"');
+    await t.press(keys.down, /#2 primary/);
+    await t.waitFor(
+      'next: unlocking it (cryptsetup open) needs device-mapper, which this kernel does not have: load it (`modprobe dm_mod`)',
+    );
+    expect(t.frame()).not.toContain('`cryptsetup open');
     t.app.unmount();
   });
 });
@@ -128,7 +149,7 @@ describe('mount session: filesystems on offer, the others explained', () => {
     const frame = t.frame();
     expectFits(frame);
     const lines = frame.split('\n');
-    const offered = lines.filter((line) => /loop0p\d +\/dev\/mapper\//.test(line));
+    const offered = lines.filter((line) => /loop0p\d +\d+ MiB .*\/dev\/mapper\//.test(line));
     expect(offered.map((line) => /loop0p\d/.exec(line)?.[0])).toEqual(['loop0p1']);
     // Each explanation wraps onto indented lines so the command is read in full.
     const text = frame.replace(/\n {4}/g, ' ');
@@ -136,7 +157,7 @@ describe('mount session: filesystems on offer, the others explained', () => {
       'loop0p2 crypto_LUKS "vault" — LUKS2 encrypted volume "vault": unlock with `cryptsetup open /dev/mapper/loop0p2 vault`, then mount /dev/mapper/vault',
     );
     expect(text).toContain(
-      'loop0p3 LVM2_member — LVM physical volume: in no volume group yet: `pvs` lists it once mapped',
+      'loop0p3 LVM2_member — LVM physical volume: a physical volume in no volume group: it holds no logical',
     );
     expect(text).toContain(
       'loop0p4 swap — swap space: nothing to mount (`swapon /dev/mapper/loop0p4` would use it as swap)',

@@ -10,7 +10,7 @@ import { createDmBackend } from '../../src/engine/backends/dm.js';
 import { createTuiEngine } from '../../src/tui/engine.js';
 import { FakeMachine } from '../support/fake-machine.js';
 import { expectFits, keys, startApp } from './helpers.js';
-import { sampleImage } from './images.js';
+import { dosImage, sampleImage } from './images.js';
 
 const IMAGE = '/img/disk.img';
 let scratch: string;
@@ -152,6 +152,26 @@ describe('delete', () => {
   });
 });
 
+describe('delete, busy without a mount', () => {
+  it('names the loop bound over a map and the process holding another, before and after', async () => {
+    const t = startApp(engine(), [IMAGE]);
+    await addAll(t);
+    const over = kernel.loop.attach('/dev/mapper/loop0p1', { readOnly: true });
+    kernel.setOpenCount('loop0p6', 1);
+    await t.press(keys.enter, 'dos table');
+    await t.press('d', 'Remove 4 maps?');
+    expect(t.frame()).toMatch(new RegExp(`loop0p1 .*busy: used by ${over.path}`));
+    expect(t.frame()).toMatch(/loop0p6 .*busy: a process has it open/);
+    await t.press('y', 'busy, kept');
+    const frame = t.frame();
+    expect(frame).toContain(`busy: used by ${over.path}`);
+    expect(frame).toContain('busy: a process has it open (fuser -vm /dev/mapper/loop0p6 names it)');
+    expect(kernel.dm?.list().map((m) => m.name)).toEqual(['loop0p1', 'loop0p6']);
+    kernel.loop.detach(over.path);
+    t.app.unmount();
+  });
+});
+
 describe('not root', () => {
   it('browses, says which actions need root, and never touches the kernel', async () => {
     const t = startApp(engine(false), [IMAGE]);
@@ -209,6 +229,85 @@ describe('mount session', () => {
     await t.press(keys.enter, 'Mounted /dev/mapper/loop0p1 (ext4, read-write, exec)');
     expect(kernel.calls.at(-1)).toBe(`mount /dev/mapper/loop0p1 ${join(scratch, 'mnt', 'loop0p1')}`);
     await t.press('x', 'map(s) removed');
+    t.app.unmount();
+  });
+});
+
+describe('what the app says after each step', () => {
+  it('refuses to add with a forced dm backend on a kernel without it, before asking', async () => {
+    const noDm = new FakeMachine({ dm: false });
+    noDm.addFile(IMAGE, sampleImage());
+    const t = startApp(
+      createTuiEngine({ machine: noDm, isRoot: true, mountRoot: join(scratch, 'mnt'), cwd: scratch }),
+      [IMAGE],
+    );
+    await t.waitFor('dos table');
+    await t.press('b', 'backend dm');
+    await t.press('a', 'Cannot add maps: device mapper prerequisites not met');
+    expect(t.frame()).not.toContain('Create');
+    expect(noDm.loop.list()).toEqual([]);
+    t.app.unmount();
+  });
+
+  it('says maps that already exist were reloaded, not created', async () => {
+    const t = startApp(engine(), [IMAGE]);
+    await addAll(t);
+    await t.press(keys.enter, 'dos table');
+    await t.press('a', 'Create 4 maps?');
+    await t.press('y', /already existed|created/);
+    expect(t.frame()).toContain('4 map(s) already existed: reloaded and confirmed against the kernel.');
+    t.app.unmount();
+  });
+
+  it('lists the maps to delete in partition order, p9 before p10', async () => {
+    const logicals = Array.from({ length: 7 }, (_, i) => ({
+      type: 0x83,
+      start: 6144 + i * 4096,
+      size: 2048,
+    }));
+    kernel.addFile('/img/many.img', dosImage(65536, [{ type: 0x05, start: 4096, size: 30720 }], logicals));
+    const t = startApp(engine(), ['/img/many.img']);
+    await t.waitFor('dos table');
+    await t.press('a', 'Create 8 maps?');
+    await t.press('y', 'created and confirmed');
+    await t.press(keys.enter, 'dos table');
+    await t.press('d', 'Remove 8 maps?');
+    const names = t
+      .frame()
+      .split('\n')
+      .map((line) => /\bloop0p(\d+)\b/.exec(line)?.[1])
+      .filter((n) => n !== undefined)
+      .map(Number);
+    expect(names).toEqual([1, 5, 6, 7, 8, 9, 10, 11]);
+    t.app.unmount();
+  });
+
+  it('"Back from the shell." goes once the session moves on', async () => {
+    const t = startApp(engine(), [IMAGE]);
+    await addAll(t);
+    await t.press(keys.enter, 'dos table');
+    await t.press('m', 'Mount read-only: yes');
+    await t.press(keys.enter, 'Mounted /dev/mapper/loop0p1');
+    await t.press('s', 'Back from the shell.');
+    await t.press('u', 'unmounted');
+    expect(t.frame()).not.toContain('Back from the shell');
+    t.app.unmount();
+  });
+});
+
+describe('read-only maps', () => {
+  it('says before and after mounting why read-write was not possible', async () => {
+    const t = startApp(engine(), [IMAGE]);
+    await t.waitFor('dos table');
+    await t.press('r', 'r read-only on');
+    await t.press('a', 'Create 4 maps read-only?');
+    await t.press('y', 'created and confirmed');
+    await t.press(keys.enter, 'dos table');
+    await t.press('m', 'Mount read-only: yes');
+    await t.press('r', 'Mount read-only: no');
+    expect(t.frame()).toContain('loop0p1 is a read-only map: it will be mounted read-only.');
+    await t.press(keys.enter, /Mounted \/dev\/mapper\/loop0p1 \(ext4, read-only/);
+    await t.waitFor('read-only although read-write was chosen: the map loop0p1 is read-only');
     t.app.unmount();
   });
 });

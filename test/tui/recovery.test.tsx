@@ -146,7 +146,7 @@ describe('what an earlier run left', () => {
     await t.press('m', /loop0p1 .* mounted on /);
     await t.press(keys.enter, 'taken over');
     await t.press('u', 'unmounted');
-    await t.waitFor(/❯ loop0p1 .* 250:0 +10 MiB *\n/);
+    await t.waitFor(/❯ loop0p1 +10 MiB .* 250:0 *\n/);
     expect(t.frame()).not.toMatch(/MiB +mounted on/);
     expect(kernel.mounts.list()).toEqual([]);
     expect(existsSync(mountpoint)).toBe(false);

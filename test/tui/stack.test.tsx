@@ -43,6 +43,9 @@ describe.skipIf(!canMakeDisks)(`the layout through a container and LVM (${disksS
       expect(lines[pv + 1]).toMatch(/└ VG vgtest · 24 MiB · 4(\.0)? MiB free/);
       expect(lines[pv + 2]).toMatch(/vgtest\/root · 12 MiB · linear · ext4 "lvroot" · lv linear map/);
       expect(lines[pv + 3]).toMatch(/vgtest\/data · 8(\.0)? MiB · linear · lv linear map/);
+      // The next step of the PV is the layer shown under it, not a vgchange on this machine.
+      if (!t.frame().includes('#3 primary')) await t.press(keys.down, /#3 primary/);
+      await t.waitFor('next: its volume group vgtest and logical volumes are shown below it');
     }
     // The preview says why nothing maps, and what this kernel lacks.
     expect(frame).toContain('Maps to create');

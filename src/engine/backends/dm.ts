@@ -28,6 +28,7 @@ import type {
   RemoveRequest,
 } from '../backend.js';
 import { errorText } from '../errors.js';
+import { loopsOver } from '../holders.js';
 import type { DmApi, DmMapInfo, DmTarget, Machine } from '../machine.js';
 import { kernelDmName, nonDmUuid, partitionNumberOf, unmangleDmName } from '../names.js';
 import { nextTurn, runOrdered } from '../scheduling.js';
@@ -116,7 +117,7 @@ export function createDmBackend(machine: Machine, options: DmBackendOptions = {}
       .list()
       .filter((entry) => sameDevNo(entry.devno, devno))
       .map((entry) => entry.target);
-    return [...new Set([...found, ...holdersOf(devno)])];
+    return [...new Set([...found, ...holdersOf(devno), ...loopsOver(machine, devno)])];
   }
 
   /**
@@ -318,8 +319,9 @@ export function createDmBackend(machine: Machine, options: DmBackendOptions = {}
     } catch (error) {
       if (error instanceof KernelError && error.code === 'ENXIO') return { events: [], failures: 0 };
       const open = error instanceof KernelError && error.code === 'EBUSY' ? dm.info(name) : undefined;
-      if (open && open.openCount > 0) {
-        return { events: [{ type: 'busy', name: shown, holders: whoHolds(devno) }], failures: 1 };
+      const holders = open ? whoHolds(devno) : [];
+      if (open && (open.openCount > 0 || holders.length > 0)) {
+        return { events: [{ type: 'busy', name: shown, holders }], failures: 1 };
       }
       return {
         events: [{ type: 'failed', name: shown, op: 'remove', message: errorText(error) }],

@@ -11,6 +11,7 @@
  * Offset and size limit (sysfs) tell whether it still matches the partition table. The map's name
  * is the /dev/mapper symlink pointing at it, or the marker's copy when the link is gone.
  */
+
 import { type DevNo, sameDevNo } from '../../io/devno.js';
 import type {
   EmitEvent,

@@ -130,6 +130,7 @@ export const dosReader: TableReader = {
         kind: extended ? 'extended' : 'primary',
         type: dosType(e.type),
         bootable: e.boot === 0x80,
+        ...(extended ? { extent: e.count * mul } : {}),
       };
       // Logical numbers start at 5 and continue across chains.
       if (extended) logicalChain(context, e, i + 1, mul, logicals);

@@ -81,7 +81,9 @@ interface Column {
 
 /** Columns that fit `width`: numbers always, text columns share what is left. */
 export function tableColumns(partitions: PartitionRow[], width: number): Column[] {
-  const maxEnd = partitions.reduce((m, p) => Math.max(m, p.start + p.size), 0);
+  // An extended partition is shown with its whole extent (its 1 KiB map is in the preview).
+  const length = (p: PartitionRow) => p.extent ?? p.size;
+  const maxEnd = partitions.reduce((m, p) => Math.max(m, p.start + length(p)), 0);
   const numberWidth = Math.max(7, String(maxEnd).length);
   const depthOf = (p: PartitionRow) => (p.container ? '└' : '');
   const fixed: Column[] = [
@@ -91,10 +93,10 @@ export function tableColumns(partitions: PartitionRow[], width: number): Column[
       title: 'End',
       width: numberWidth,
       right: true,
-      cell: (p) => (p.size ? String(p.start + p.size - 1) : '-'),
+      cell: (p) => (length(p) ? String(p.start + length(p) - 1) : '-'),
     },
-    { title: 'Sectors', width: numberWidth, right: true, cell: (p) => String(p.size) },
-    { title: 'Size', width: 8, right: true, cell: (p) => humanSectors(p.size) },
+    { title: 'Sectors', width: numberWidth, right: true, cell: (p) => String(length(p)) },
+    { title: 'Size', width: 8, right: true, cell: (p) => humanSectors(length(p)) },
   ];
   const used = fixed.reduce((sum, c) => sum + c.width + 1, 2);
   const rest = Math.max(0, width - used);
@@ -226,6 +228,7 @@ export function PartitionDetail({
     partition.gptName ? `name "${partition.gptName}"` : undefined,
     partition.flags.length ? `flags ${partition.flags.join(',')}` : undefined,
     partition.contents,
+    partition.extent !== undefined ? `its map covers ${humanSectors(partition.size)} (the table)` : undefined,
     partition.mappedAs ? `mapped as ${partition.mappedAs}` : 'not mapped',
   ].filter(Boolean);
   return <Text wrap="truncate">{truncate(parts.join(' · '), width)}</Text>;

@@ -2,11 +2,11 @@ import { Text } from 'ink';
 import { createContext, useContext } from 'react';
 import { type Theme, themeFor } from '../theme.js';
 
-/** The theme of the list being drawn, for the item components ink-select-input instantiates. */
+/** The theme of the list being drawn, for its rows and pointer. */
 export const ListTheme = createContext<Theme>(themeFor({}));
 
 /**
- * Row and pointer for ink-select-input in the theme's colours (its own are fixed blue, which
+ * Row and pointer of a list in the theme's colours (ink-select-input's were fixed blue, which
  * NO_COLOR would not turn off); the highlighted row is bold as well, so it shows without colour.
  */
 export function ListItem({ isSelected = false, label }: { isSelected?: boolean; label: string }) {

@@ -1,21 +1,21 @@
 import { Box, Text } from 'ink';
-import SelectInput from 'ink-select-input';
 import { humanSectors, padEnd, truncate } from '../format.js';
 import type { ExistingMapView } from '../model.js';
 import type { MountState } from '../state/mount-reducer.js';
 import type { Theme } from '../theme.js';
-import { ListIndicator, ListItem, ListTheme } from './ListItem.js';
+import PickList from './PickList.js';
 
 export interface MountSessionProps {
   maps: ExistingMapView[];
+  /** The maps offered for mounting (offeredMaps), in order. */
+  offered: ExistingMapView[];
+  /** The highlighted one of `offered`. */
+  index: number;
   state: MountState;
   sourceName: string;
   width: number;
   height: number;
   theme: Theme;
-  onHighlight: (index: number) => void;
-  /** The index in `maps` of the chosen map (the raw path stays with the caller). */
-  onSelect: (index: number) => void;
   /** What system the mount holds (Recovery's systemLines), under the mount line. */
   system?: string[];
 }
@@ -118,19 +118,26 @@ export default function MountSession(props: MountSessionProps) {
   }
   // Known content that is not a filesystem (LUKS, LVM, swap…) is explained, not offered; maps whose
   // content is unknown stay on offer and the mount finds out.
-  const offered = maps.filter((m) => !m.notMountableWhy);
-  const explained = maps.filter((m) => m.notMountableWhy);
+  const { offered } = props;
+  // The rest is said, not offered (an extended partition's map holds only its table).
+  const explained = maps
+    .filter((m) => !offered.includes(m))
+    .map((m) => ({
+      ...m,
+      notMountableWhy: m.notMountableWhy ?? 'extended partition: its logical partitions are mounted instead',
+    }));
   const notOffered = notOfferedLines(explained, width, Math.max(0, height - 4 - log.length));
-  const items = offered.map((m) => ({
-    key: m.name,
-    label: truncate(
-      `${padEnd(m.name, 16)} ${padEnd(m.path, 18)} ${padEnd(m.devno, 7)} ${padEnd(humanSectors(m.size), 8)}${
+  // The path is cut only when the row has no room for it in full.
+  const nameWidth = Math.max(8, ...offered.map((m) => m.name.length));
+  const pathWidth = Math.max(18, ...offered.map((m) => m.path.length));
+  const labels = offered.map((m) =>
+    truncate(
+      `${padEnd(m.name, nameWidth)} ${padEnd(humanSectors(m.size), 8)} ${padEnd(m.contents ?? '(unknown)', 20)} ${padEnd(m.path, pathWidth)} ${m.devno}${
         m.mountpoints?.length ? ` mounted on ${m.mountpoints.join(', ')}` : ''
       }`,
       width - 2,
     ),
-    value: maps.indexOf(m),
-  }));
+  );
   return (
     <Box flexDirection="column" width={width}>
       <Text>
@@ -139,22 +146,22 @@ export default function MountSession(props: MountSessionProps) {
         {'  '}Programs may run: <Text bold>{state.exec ? 'yes' : 'no'}</Text>
         <Text dimColor> (e toggles)</Text>
       </Text>
+      {!state.readOnly && offered[props.index]?.readOnly ? (
+        <Text color={theme.warn} wrap="truncate">
+          {truncate(`${offered[props.index]?.name} is a read-only map: it will be mounted read-only.`, width)}
+        </Text>
+      ) : null}
       {maps.length === 0 ? (
         <Text color={theme.warn}>No mapped partitions: add maps first (a on the layout screen).</Text>
       ) : offered.length === 0 ? (
         <Text color={theme.warn}>No mapped partition holds a filesystem to mount as it is.</Text>
       ) : (
-        <ListTheme.Provider value={theme}>
-          <SelectInput
-            itemComponent={ListItem}
-            indicatorComponent={ListIndicator}
-            items={items}
-            limit={Math.max(1, height - 2 - log.length - notOffered.length)}
-            isFocused={state.phase === 'pick'}
-            onHighlight={(item) => props.onHighlight(items.findIndex((i) => i.value === item.value))}
-            onSelect={(item) => props.onSelect(item.value)}
-          />
-        </ListTheme.Provider>
+        <PickList
+          labels={labels}
+          selected={Math.min(props.index, labels.length - 1)}
+          limit={height - 2 - log.length - notOffered.length}
+          theme={theme}
+        />
       )}
       {notOffered.length ? (
         <Text dimColor wrap="truncate">

@@ -1,9 +1,8 @@
 import { Box, Text } from 'ink';
-import SelectInput from 'ink-select-input';
 import { humanBytes, padEnd, padStart } from '../format.js';
 import type { SourceEntry } from '../model.js';
 import type { Theme } from '../theme.js';
-import { ListIndicator, ListItem, ListTheme } from './ListItem.js';
+import PickList from './PickList.js';
 import TextField from './TextField.js';
 
 export interface SourceListProps {
@@ -14,9 +13,6 @@ export interface SourceListProps {
   /** Rows available for the list itself. */
   height: number;
   theme: Theme;
-  onHighlight: (index: number) => void;
-  /** The index of the chosen source (the raw path stays with the caller). */
-  onSelect: (index: number) => void;
 }
 
 function describe(source: SourceEntry): string {
@@ -51,11 +47,6 @@ export function sourceRow(source: SourceEntry, width: number): string {
 export default function SourceList(props: SourceListProps) {
   const { sources, index, pathInput, width, height, theme } = props;
   const rowWidth = width - 2;
-  const items = sources.map((s, i) => ({
-    key: `${i}:${s.path}`,
-    label: sourceRow(s, rowWidth),
-    value: i,
-  }));
   return (
     <Box flexDirection="column" width={width}>
       <Text bold color={theme.accent}>
@@ -64,19 +55,12 @@ export default function SourceList(props: SourceListProps) {
       {sources.length === 0 ? (
         <Text dimColor> No block devices or image files found here. Press / to type a path.</Text>
       ) : (
-        <ListTheme.Provider value={theme}>
-          <SelectInput
-            itemComponent={ListItem}
-            indicatorComponent={ListIndicator}
-            key={`${sources.length}:${height}`}
-            items={items}
-            initialIndex={Math.min(index, items.length - 1)}
-            limit={Math.max(1, height)}
-            isFocused={pathInput === null}
-            onHighlight={(item) => props.onHighlight(item.value)}
-            onSelect={(item) => props.onSelect(item.value)}
-          />
-        </ListTheme.Provider>
+        <PickList
+          labels={sources.map((s) => sourceRow(s, rowWidth))}
+          selected={Math.min(index, sources.length - 1)}
+          limit={height}
+          theme={theme}
+        />
       )}
       {pathInput !== null ? <TextField label="Path:" value={pathInput} width={width} /> : null}
     </Box>

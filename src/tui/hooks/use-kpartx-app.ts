@@ -3,7 +3,7 @@
  * the state and these intents, nothing else.
  */
 import { useApp } from 'ink';
-import { useCallback, useEffect, useMemo, useReducer, useRef } from 'react';
+import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { errorText } from '../../engine/errors.js';
 import {
   InterruptedError,
@@ -14,8 +14,15 @@ import {
 } from '../../engine/signals.js';
 import { type LeaveResult, leftoverLines } from '../leaving.js';
 import type { Inspection, MapOptions, MountView, OpOutcome, TuiEngine } from '../model.js';
-import { appReducer, initialState, type OpKind } from '../state/app-reducer.js';
+import {
+  type AppAction,
+  type AppState,
+  appReducer,
+  initialState,
+  type OpKind,
+} from '../state/app-reducer.js';
 import type { AppActions } from '../state/intents.js';
+import { offeredMaps } from '../state/mount-reducer.js';
 import type { TerminalControl } from '../terminal.js';
 import { useRecoveryActions } from './use-recovery.js';
 
@@ -30,9 +37,17 @@ export function useKpartxApp(
   onLeave?: (result: LeaveResult) => void,
 ) {
   const { exit } = useApp();
-  const [state, dispatch] = useReducer(appReducer, null, () => initialState(paths, first));
-  const stateRef = useRef(state);
-  stateRef.current = state;
+  // The state lives in a ref that each action updates at once, and React is only told to draw it:
+  // keys that arrive together (a chunk, a paste) are each judged against the state the one before
+  // made, never against the last frame.
+  const [initial] = useState(() => initialState(paths, first));
+  const stateRef = useRef<AppState>(initial);
+  const [, redraw] = useReducer((n: number) => n + 1, 0);
+  const dispatch = useCallback((action: AppAction) => {
+    stateRef.current = appReducer(stateRef.current, action);
+    redraw();
+  }, []);
+  const state = stateRef.current;
   const busy = useRef(false);
   const quitAfterOp = useRef(false);
 
@@ -76,7 +91,7 @@ export function useKpartxApp(
       onLeave?.({ status: code, lines });
       exit();
     },
-    [engine, exit, onLeave],
+    [engine, exit, onLeave, dispatch],
   );
 
   /** An operation was interrupted by a signal (or Ctrl-C): it has been taken back or finished; go. */
@@ -103,7 +118,7 @@ export function useKpartxApp(
     } catch (error) {
       dispatch({ type: 'message', message: { text: errorText(error), tone: 'error' } });
     }
-  }, [engine, paths]);
+  }, [engine, paths, dispatch]);
 
   // Inspections can overlap (fast option changes): only the latest one may land.
   const inspectSeq = useRef(0);
@@ -119,7 +134,7 @@ export function useKpartxApp(
         return null;
       }
     },
-    [engine],
+    [engine, dispatch],
   );
 
   // The list is read when it is shown: opened on one path, that is only when going back to it.
@@ -150,11 +165,14 @@ export function useKpartxApp(
   }, [contentsPending, inspect]);
 
   // A mount session that has removed every map is confirmed against a fresh look at the source.
-  const confirmClean = useCallback((after: Inspection | null) => {
-    if (after && after.existing.length === 0 && !after.remains)
-      dispatch({ type: 'mount', action: { type: 'clean', what: 'maps removed, nothing mounted' } });
-    else dispatch({ type: 'mount', action: { type: 'failed', message: 'some maps are still there' } });
-  }, []);
+  const confirmClean = useCallback(
+    (after: Inspection | null) => {
+      if (after && after.existing.length === 0 && !after.remains)
+        dispatch({ type: 'mount', action: { type: 'clean', what: 'maps removed, nothing mounted' } });
+      else dispatch({ type: 'mount', action: { type: 'failed', message: 'some maps are still there' } });
+    },
+    [dispatch],
+  );
 
   // After a teardown the session's own mount may be gone with the rest: the session must say so.
   const settleMount = useCallback(
@@ -164,7 +182,7 @@ export function useKpartxApp(
       if (current && !stillMounted) dispatch({ type: 'mount', action: { type: 'unmounted' } });
       if (fromSession) confirmClean(after);
     },
-    [confirmClean],
+    [confirmClean, dispatch],
   );
 
   const needRoot = useCallback(
@@ -176,7 +194,7 @@ export function useKpartxApp(
       });
       return false;
     },
-    [engine],
+    [engine, dispatch],
   );
 
   /**
@@ -214,7 +232,7 @@ export function useKpartxApp(
       if (quitAfterOp.current) void leave(0, []);
       return outcome.ok;
     },
-    [engine, inspect, leave, leaveInterrupted],
+    [engine, inspect, leave, leaveInterrupted, dispatch],
   );
 
   // What is mounted where is part of the look at the source: look again after a mount changes.
@@ -241,13 +259,14 @@ export function useKpartxApp(
       } else dispatch({ type: 'mount', action: { type: 'failed', message: errorText(error) } });
       return false;
     }
-  }, [engine, leaveInterrupted, lookAgain]);
+  }, [engine, leaveInterrupted, lookAgain, dispatch]);
 
   const recovery = useRecoveryActions(engine, dispatch, stateRef, mounted, leaveInterrupted);
 
   const actions: AppActions = useMemo(
     () => ({
       highlightSource: (index) => dispatch({ type: 'source-highlight', index }),
+      moveSource: (delta) => dispatch({ type: 'source-move', delta }),
       editPath: (text) => dispatch({ type: 'path-input', text }),
       openSource: (path) => dispatch({ type: 'open-source', path }),
       refresh: () => {
@@ -266,8 +285,15 @@ export function useKpartxApp(
         const { sourcePath, options } = stateRef.current;
         if (!sourcePath) return;
         // Look again first: the confirmation must show the kernel's state now (who holds what).
-        void inspect(sourcePath, options).then((inspection) => {
+        return inspect(sourcePath, options).then((inspection) => {
           if (!inspection) return;
+          // A problem that stops the add (a forced backend this kernel lacks, no table…) is said
+          // before any question, not after a yes.
+          const blocker = kind === 'add' ? inspection.preview.blocked : undefined;
+          if (blocker) {
+            dispatch({ type: 'message', message: { text: `Cannot add maps: ${blocker}`, tone: 'error' } });
+            return;
+          }
           if (kind === 'add' && inspection.preview.maps.length === 0) {
             // A container: what it needs instead (nbd), as the preview says it.
             const text = inspection.layout.container ? inspection.preview.problems[0] : undefined;
@@ -299,19 +325,31 @@ export function useKpartxApp(
       },
       dismissProgress: () => dispatch({ type: 'op-dismiss' }),
       openMount: () => {
-        if (needRoot('Mounting')) dispatch({ type: 'mount-open' });
+        // Nothing to mount from until the source has been read.
+        if (stateRef.current.inspection && needRoot('Mounting')) dispatch({ type: 'mount-open' });
       },
-      highlightMount: (index) => dispatch({ type: 'mount-move', delta: index - stateRef.current.mountIndex }),
+      moveMount: (delta) => dispatch({ type: 'mount-move', delta }),
       toggleMountReadOnly: () => dispatch({ type: 'mount', action: { type: 'toggle-read-only' } }),
       toggleMountExec: () => dispatch({ type: 'mount', action: { type: 'toggle-exec' } }),
-      mountSelected: (path) => {
-        const { readOnly, exec } = stateRef.current.mount;
+      mountSelected: () => {
+        const { mount: session, mountIndex, inspection } = stateRef.current;
+        const map = offeredMaps(inspection)[mountIndex];
+        if (!map) return;
+        const { path } = map;
+        const { readOnly, exec } = session;
         const how = [readOnly ? ' read-only' : '', exec ? ' with exec' : ''].join('');
         dispatch({ type: 'mount', action: { type: 'working', what: `mounting ${path}${how}…` } });
-        engine.mount(path, { readOnly, exec }).then(
+        return engine.mount(path, { readOnly, exec }).then(
           (mount) => {
             mounted.current = mount;
-            dispatch({ type: 'mount', action: { type: 'mounted', mount } });
+            // Read-write was chosen and the mount is read-only: say why, every time.
+            const note =
+              !readOnly && mount.readOnly
+                ? map.readOnly
+                  ? `read-only although read-write was chosen: the map ${map.name} is read-only (added with read-only on); delete and add it without r to write`
+                  : 'read-only although read-write was chosen: the kernel or the filesystem allowed only a read-only mount'
+                : undefined;
+            dispatch({ type: 'mount', action: { type: 'mounted', mount, ...(note ? { note } : {}) } });
             recovery.recognise(mount);
             lookAgain();
           },
@@ -391,8 +429,9 @@ export function useKpartxApp(
       settleMount,
       terminal,
       unmountCurrent,
+      dispatch,
     ],
   );
 
-  return { state, actions };
+  return { state, actions, getState: () => stateRef.current };
 }

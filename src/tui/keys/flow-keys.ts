@@ -15,7 +15,7 @@ export function progressKey(state: AppState, actions: AppActions, input: string,
   else if (input === 'q') actions.quit();
 }
 
-export function mountKey(state: AppState, actions: AppActions, input: string, key: Key): void {
+export function mountKey(state: AppState, actions: AppActions, input: string, key: Key): unknown {
   const { phase, mount } = state.mount;
   if (phase === 'working') return;
   if (mount && state.recovery.view) {
@@ -36,7 +36,10 @@ export function mountKey(state: AppState, actions: AppActions, input: string, ke
     else if (input === 'q') actions.quit();
     return;
   }
-  if (input === 'r') actions.toggleMountReadOnly();
+  if (key.upArrow || input === 'k') actions.moveMount(-1);
+  else if (key.downArrow || input === 'j') actions.moveMount(1);
+  else if (key.return) return actions.mountSelected();
+  else if (input === 'r') actions.toggleMountReadOnly();
   else if (input === 'e') actions.toggleMountExec();
   else if (input === 'x') actions.finishSession();
   else if (key.escape) actions.back();

@@ -10,7 +10,7 @@ export function layoutKey(
   input: string,
   key: Key,
   pageRows: number,
-): void {
+): unknown {
   if (state.delimiterInput !== null) {
     if (key.escape) {
       actions.editDelimiter(null);
@@ -35,10 +35,10 @@ export function layoutKey(
   else if (input === 'b') actions.setOption({ type: 'cycle-backend' });
   else if (input === 'p') actions.editDelimiter(state.options.delimiter ?? '');
   else if (input === 'P') actions.setOption({ type: 'set-delimiter', delimiter: null });
-  else if (input === 'a') actions.request('add');
-  else if (input === 'd') actions.request('remove');
+  else if (input === 'a') return actions.request('add');
+  else if (input === 'd') return actions.request('remove');
   else if (input === 'm') actions.openMount();
-  else if (input === 'x') actions.request('teardown');
+  else if (input === 'x') return actions.request('teardown');
   else if (input === 'R') actions.refresh();
   else if (key.escape) actions.back();
   else if (input === 'q') actions.quit();

@@ -12,7 +12,13 @@ import type {
   SourceEntry,
 } from '../model.js';
 import { DEFAULT_OPTIONS } from '../model.js';
-import { initialMountState, type MountAction, type MountState, mountReducer } from './mount-reducer.js';
+import {
+  initialMountState,
+  type MountAction,
+  type MountState,
+  mountReducer,
+  offeredMaps,
+} from './mount-reducer.js';
 import { type OptionsAction, optionsReducer } from './options-reducer.js';
 import { progressReducer } from './progress-reducer.js';
 import {
@@ -90,6 +96,7 @@ export const initialAppState: AppState = {
 export type AppAction =
   | { type: 'sources-loaded'; sources: SourceEntry[] }
   | { type: 'source-highlight'; index: number }
+  | { type: 'source-move'; delta: number }
   | { type: 'path-input'; text: string | null }
   | { type: 'open-source'; path: string }
   | { type: 'inspected'; inspection: Inspection }
@@ -124,6 +131,8 @@ export function appReducer(state: AppState, action: AppAction): AppState {
       };
     case 'source-highlight':
       return { ...state, sourceIndex: action.index };
+    case 'source-move':
+      return { ...state, sourceIndex: clamp(state.sourceIndex + action.delta, state.sources.length) };
     case 'path-input':
       return { ...state, pathInput: action.text };
     case 'open-source':
@@ -142,8 +151,15 @@ export function appReducer(state: AppState, action: AppAction): AppState {
         inspection: action.inspection,
         partitionIndex: clamp(state.partitionIndex, action.inspection.layout.partitions.length),
       };
-    case 'inspect-failed':
-      return { ...state, inspection: null, message: { text: action.message, tone: 'error' } };
+    case 'inspect-failed': {
+      const message: Message = { text: action.message, tone: 'error' };
+      // A source that cannot be read (a mistyped path, a directory, a device gone) has no layout
+      // to show: back to the list, saying why, rather than a blank screen that every key leaves stuck.
+      if (state.screen === 'layout')
+        return { ...state, screen: 'sources', sourcePath: null, inspection: null, message };
+      // Elsewhere (an operation's or a mount's look again) what was shown stays, with the reason.
+      return { ...state, message };
+    }
     case 'back':
       if (state.screen === 'layout')
         return { ...state, screen: 'sources', sourcePath: null, inspection: null, message: null };
@@ -186,6 +202,7 @@ export function appReducer(state: AppState, action: AppAction): AppState {
     case 'op-start':
       return {
         ...state,
+        message: state.message?.tone === 'info' ? null : state.message,
         screen: 'progress',
         confirm: null,
         op: { kind: action.kind, steps: [], running: true, outcome: null },
@@ -199,14 +216,29 @@ export function appReducer(state: AppState, action: AppAction): AppState {
     case 'op-dismiss':
       if (state.op?.running) return state;
       return { ...state, screen: state.mount.phase === 'clean' ? 'mount' : 'layout', op: null };
-    case 'mount-open':
-      return { ...state, screen: 'mount', mount: initialMountState, mountIndex: 0, message: null };
+    case 'mount-open': {
+      // The picker starts on the partition highlighted in the layout, when it is on offer.
+      const picked = state.inspection?.layout.partitions[state.partitionIndex]?.number;
+      const index = offeredMaps(state.inspection).findIndex((m) => m.number === picked);
+      return {
+        ...state,
+        screen: 'mount',
+        mount: initialMountState,
+        mountIndex: Math.max(0, index),
+        message: null,
+      };
+    }
     case 'mount-move': {
-      const count = state.inspection?.existing.length ?? 0;
+      const count = offeredMaps(state.inspection).length;
       return { ...state, mountIndex: clamp(state.mountIndex + action.delta, count) };
     }
     case 'mount':
-      return { ...state, mount: mountReducer(state.mount, action.action) };
+      return {
+        ...state,
+        mount: mountReducer(state.mount, action.action),
+        // A note (`Back from the shell.`) is about the moment it was said: the next step clears it.
+        ...(action.action.type !== 'tree' && state.message?.tone === 'info' ? { message: null } : {}),
+      };
     case 'recovery':
       return { ...state, recovery: recoveryReducer(state.recovery, action.action) };
     case 'message':

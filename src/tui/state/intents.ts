@@ -28,6 +28,7 @@ export interface RecoveryActions {
 
 export interface AppActions {
   highlightSource(index: number): void;
+  moveSource(delta: number): void;
   editPath(text: string | null): void;
   openSource(path: string): void;
   refresh(): void;
@@ -35,15 +36,17 @@ export interface AppActions {
   setOption(action: OptionsAction): void;
   editDelimiter(text: string | null, commit?: boolean): void;
   movePartition(delta: number): void;
-  request(kind: OpKind): void;
+  /** Settles once the confirmation is up (or refused): keys typed meanwhile wait for it. */
+  request(kind: OpKind): Promise<void> | undefined;
   cancelConfirm(): void;
   runConfirmed(): void;
   dismissProgress(): void;
   openMount(): void;
-  highlightMount(index: number): void;
+  moveMount(delta: number): void;
   toggleMountReadOnly(): void;
   toggleMountExec(): void;
-  mountSelected(path: string): void;
+  /** Mount the highlighted map; settles once it is mounted or has failed. */
+  mountSelected(): Promise<void> | undefined;
   openShell(): void;
   unmount(): void;
   finishSession(): void;

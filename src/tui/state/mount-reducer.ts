@@ -25,7 +25,8 @@ export type MountAction =
   | { type: 'toggle-read-only' }
   | { type: 'toggle-exec' }
   | { type: 'working'; what: string }
-  | { type: 'mounted'; mount: MountView }
+  /** `note`: why the mount is not what was asked (read-only although read-write was chosen). */
+  | { type: 'mounted'; mount: MountView; note?: string }
   | { type: 'tree'; tree: string[] }
   | { type: 'unmounted' }
   | { type: 'clean'; what: string }
@@ -50,6 +51,7 @@ export function mountReducer(state: MountState, action: MountAction): MountState
           action.mount.earlier
             ? `${action.mount.source} was already mounted on ${action.mount.mountpoint} (earlier run): taken over`
             : `mounted ${action.mount.source} on ${action.mount.mountpoint}`,
+          ...(action.note ? [action.note] : []),
         ],
       };
     case 'tree':
@@ -67,4 +69,27 @@ export function mountReducer(state: MountState, action: MountAction): MountState
     case 'reset':
       return { ...initialMountState, readOnly: state.readOnly, exec: state.exec };
   }
+}
+
+/** The part of an inspection that says which maps the session offers. */
+interface MapsOfLayout<M> {
+  layout: { partitions: readonly { number: number; kind: string }[] };
+  existing: readonly M[];
+}
+
+/**
+ * The maps the session offers to mount, in order: not known content that is no filesystem (LUKS,
+ * LVM, swap…, explained instead) and not an extended partition's 1 KiB map (its logical partitions
+ * have their own maps). Unknown content stays on offer.
+ */
+export function offeredMaps<M extends { number: number | null; notMountableWhy?: unknown }>(
+  inspection: MapsOfLayout<M> | null,
+): M[] {
+  if (!inspection) return [];
+  const extended = new Set(
+    inspection.layout.partitions.filter((p) => p.kind === 'extended').map((p) => p.number),
+  );
+  return inspection.existing.filter(
+    (m) => !m.notMountableWhy && !(m.number !== null && extended.has(m.number)),
+  );
 }

@@ -1,4 +1,5 @@
 /** Live progress of an add or delete: engine events folded into one line per map. */
+import { openByProcess } from '../../engine/holders.js';
 import type { ProgressEvent, ProgressStep } from '../model.js';
 
 function upsert(steps: ProgressStep[], name: string, change: Partial<ProgressStep>): ProgressStep[] {
@@ -27,7 +28,11 @@ export function progressReducer(steps: ProgressStep[], event: ProgressEvent): Pr
     case 'busy':
       return upsert(steps, event.name, {
         state: 'busy',
-        detail: event.holders.length > 0 ? `busy: ${event.holders.join(', ')}` : 'busy: still open',
+        // Open and neither mounted nor under another device: a process holds it.
+        detail:
+          event.holders.length > 0
+            ? `busy: ${event.holders.join(', ')}`
+            : `busy: ${openByProcess(`/dev/mapper/${event.name}`)}`,
       });
     case 'note':
       return upsert(steps, event.name, { state: 'done', confirmation: event.detail });
