@@ -25,7 +25,7 @@ import { loadBackend } from '../src/engine/backends/select.js';
 import type { Machine } from '../src/engine/machine.js';
 import { createMachine } from '../src/kernel/machine.js';
 import { type PasswdDeps, passwdMain } from '../src/mount/passwd.js';
-import { askNewPassword, readPipedPassword } from '../src/mount/password-input.js';
+import { askNewPassword, pipedLines } from '../src/mount/password-input.js';
 import { canUseLoop, cleanupLoops, loopSkipReason, losetupLines } from './loop-helpers.js';
 import { opensslSha512 } from './support/independent.js';
 
@@ -169,13 +169,13 @@ describe.skipIf(!canUseLoop || !tools)(
 );
 
 describe('where passwd gets the password', () => {
-  it('reads the first line of a piped stdin', async () => {
+  it('reads piped stdin a line at a time (the passphrase, then the password) and refuses an empty one', async () => {
     const input = new PassThrough();
-    input.end('pw with spaces\r\nsecond line\n');
-    expect(await readPipedPassword(input)).toBe('pw with spaces');
-    const empty = new PassThrough();
-    empty.end('\n');
-    await expect(readPipedPassword(empty)).rejects.toThrow('stdin gave an empty password');
+    input.end('pass phrase\r\npw with spaces\n\n');
+    const next = pipedLines(input);
+    expect(await next()).toBe('pass phrase');
+    expect(await next()).toBe('pw with spaces');
+    await expect(next()).rejects.toThrow('stdin gave an empty line');
   });
 
   /** A terminal stand-in: raw mode recorded, keys fed as the user types them, prompts collected. */

@@ -204,6 +204,3 @@ export function createNbdApi() {
     },
   };
 }
-
-/** Sleep-free check used by tests: whether any nbd device is connected. */
-export const anyNbdConnected = (): boolean => nbdIndexes().some((i) => kernelPid(i) !== undefined);

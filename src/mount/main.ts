@@ -127,10 +127,6 @@ export function choosePartition(source: string, candidates: Candidate[], wanted?
   );
 }
 
-export interface MountResult {
-  record: MountRecord;
-}
-
 function backendKind(machine: Machine, requested: BackendKind | undefined): BackendKind {
   return chooseBackendKind(machine, {
     ...(requested ? { requested } : {}),

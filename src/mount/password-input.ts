@@ -15,22 +15,6 @@ export class PasswordInputError extends Error {
   }
 }
 
-/** The first line of a piped stdin, without its line ending. */
-export async function readPipedPassword(input: NodeJS.ReadableStream): Promise<string> {
-  let text = '';
-  for await (const chunk of input) {
-    text += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
-    if (text.includes('\n') || text.length > MAX_INPUT) break;
-  }
-  const line = text.split('\n')[0]!.replace(/\r$/, '');
-  if (text.length > MAX_INPUT && !text.includes('\n'))
-    throw new PasswordInputError(
-      `stdin holds more than ${MAX_INPUT} bytes without a line end: not a password`,
-    );
-  if (line === '') throw new PasswordInputError('stdin gave an empty password');
-  return line;
-}
-
 /**
  * Lines of a piped stdin, one after another, without losing what came after a line in the same
  * chunk: `passwd` over LUKS reads the passphrase, then the new password.
