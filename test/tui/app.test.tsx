@@ -154,7 +154,8 @@ describe('leaving', () => {
       'kpartx-tui: adding maps of /work/disk.img: interrupted by SIGINT; the add was rolled back: nothing it made is left',
     ]);
     expect(t.engine.mapped.size).toBe(0);
-    expect(t.frame()).toContain('rolled back');
+    // The progress screen said so before the app left (with CI set, Ink's last frame may be blank).
+    expect(t.app.frames.some((frame) => frame.includes('rolled back'))).toBe(true);
     // The app has exited: further keys change nothing.
     const last = t.frame();
     t.app.stdin.write('q');
