@@ -28,6 +28,7 @@ import { useKpartxApp } from './hooks/use-kpartx-app.js';
 import { type TerminalSize, useTerminalSize } from './hooks/use-terminal-size.js';
 import type { LeaveResult } from './leaving.js';
 import type { Inspection, TuiEngine } from './model.js';
+import { candidateLines } from './path-completion.js';
 import type { AppState } from './state/app-reducer.js';
 import { offeredMaps } from './state/mount-reducer.js';
 import type { TerminalControl } from './terminal.js';
@@ -54,6 +55,7 @@ function helpKeys(state: AppState, isRoot: boolean): KeyHelp[] {
       return state.pathInput !== null
         ? [
             { key: 'Enter', label: 'open' },
+            { key: 'Tab', label: 'complete' },
             { key: 'Esc', label: 'cancel' },
           ]
         : [
@@ -218,8 +220,13 @@ export default function App({
         sources={state.sources}
         index={state.sourceIndex}
         pathInput={state.pathInput}
+        pathCandidates={state.pathCandidates}
         width={width}
-        height={body - 1 - (state.pathInput !== null ? 1 : 0)}
+        height={
+          body -
+          1 -
+          (state.pathInput !== null ? 1 + candidateLines(state.pathCandidates, width - 6).length : 0)
+        }
         theme={theme}
       />
     );

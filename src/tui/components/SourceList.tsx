@@ -1,6 +1,7 @@
 import { Box, Text } from 'ink';
 import { humanBytes, padEnd, padStart } from '../format.js';
 import type { SourceEntry } from '../model.js';
+import { candidateLines } from '../path-completion.js';
 import type { Theme } from '../theme.js';
 import PickList from './PickList.js';
 import TextField from './TextField.js';
@@ -9,6 +10,8 @@ export interface SourceListProps {
   sources: SourceEntry[];
   index: number;
   pathInput: string | null;
+  /** Several matches of a Tab in the path field, shown under it. */
+  pathCandidates: string[];
   width: number;
   /** Rows available for the list itself. */
   height: number;
@@ -45,7 +48,7 @@ export function sourceRow(source: SourceEntry, width: number): string {
 }
 
 export default function SourceList(props: SourceListProps) {
-  const { sources, index, pathInput, width, height, theme } = props;
+  const { sources, index, pathInput, pathCandidates, width, height, theme } = props;
   const rowWidth = width - 2;
   return (
     <Box flexDirection="column" width={width}>
@@ -63,6 +66,13 @@ export default function SourceList(props: SourceListProps) {
         />
       )}
       {pathInput !== null ? <TextField label="Path:" value={pathInput} width={width} /> : null}
+      {pathInput !== null
+        ? candidateLines(pathCandidates, width - 6).map((line) => (
+            <Text key={line} color={theme.muted} wrap="truncate">
+              {`      ${line}`}
+            </Text>
+          ))
+        : null}
     </Box>
   );
 }
