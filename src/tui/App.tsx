@@ -12,6 +12,7 @@ import {
   PartitionDetail,
   PartitionNext,
   PartitionTable,
+  partitionDetailLines,
   tableLines,
 } from './components/Layout.js';
 import Leftovers from './components/Leftovers.js';
@@ -251,7 +252,12 @@ export default function App({
           preview={inspection.preview}
           width={width}
           // The next-step and leftovers lines take their rows from the preview, so the table does not jump.
-          height={previewRows - (selected?.contentHint ? 1 : 0) - (inspection.remains?.earlier ? 1 : 0)}
+          height={
+            previewRows -
+            (selected?.contentHint ? 1 : 0) -
+            (inspection.remains?.earlier ? 1 : 0) -
+            (partitionDetailLines(selected, width).length - 1)
+          }
           theme={theme}
           {...(selected ? { selectedNumber: selected.number } : {})}
         />
