@@ -4,7 +4,7 @@
  */
 import { Box, Text } from 'ink';
 import Confirm from './components/Confirm.js';
-import HelpLine, { type KeyHelp } from './components/HelpLine.js';
+import HelpLine from './components/HelpLine.js';
 import {
   DiskBar,
   LayoutHeader,
@@ -12,6 +12,7 @@ import {
   PartitionDetail,
   PartitionNext,
   PartitionTable,
+  partitionDetailLines,
   tableLines,
 } from './components/Layout.js';
 import Leftovers from './components/Leftovers.js';
@@ -26,8 +27,23 @@ import { truncate } from './format.js';
 import { useAppInput } from './hooks/use-app-input.js';
 import { useKpartxApp } from './hooks/use-kpartx-app.js';
 import { type TerminalSize, useTerminalSize } from './hooks/use-terminal-size.js';
+import {
+  ACCOUNT_KEYS,
+  CONFIRM_KEYS,
+  DELIMITER_KEYS,
+  type KeyHelp,
+  LAYOUT_KEYS,
+  MOUNT_PICK_KEYS,
+  MOUNTED_KEYS,
+  PASSWORD_KEYS,
+  PATH_KEYS,
+  PROGRESS_KEYS,
+  RESET_KEYS,
+  SOURCE_KEYS,
+} from './keys/key-help.js';
 import type { LeaveResult } from './leaving.js';
 import type { Inspection, TuiEngine } from './model.js';
+import { candidateLines } from './path-completion.js';
 import type { AppState } from './state/app-reducer.js';
 import { offeredMaps } from './state/mount-reducer.js';
 import type { TerminalControl } from './terminal.js';
@@ -47,84 +63,59 @@ export interface AppProps {
 }
 
 function helpKeys(state: AppState, isRoot: boolean): KeyHelp[] {
-  const root = (key: string, label: string): KeyHelp =>
+  const root = ({ key, label }: KeyHelp): KeyHelp =>
     isRoot ? { key, label } : { key, label: `${label} (root)`, disabled: true };
   switch (state.screen) {
     case 'sources':
       return state.pathInput !== null
-        ? [
-            { key: 'Enter', label: 'open' },
-            { key: 'Esc', label: 'cancel' },
-          ]
-        : [
-            { key: '↑↓', label: 'move' },
-            { key: 'Enter', label: 'open' },
-            { key: '/', label: 'type a path' },
-            { key: 'r', label: 'refresh' },
-            { key: 'q', label: 'quit' },
-          ];
-    case 'layout':
-      return state.delimiterInput !== null
-        ? [
-            { key: 'Enter', label: 'keep' },
-            { key: 'Esc', label: 'undo' },
-          ]
-        : state.inspection?.remains
-          ? // Something is set up on the source: the clean-up key takes the place of the moves.
-            [
-              root('a', 'add'),
-              root('d', 'delete'),
-              root('m', 'mount'),
-              root('x', 'clean'),
-              { key: 'r/p/g/s/b', label: 'options' },
-              { key: 'Esc', label: 'back' },
-              { key: 'q', label: 'quit' },
-            ]
-          : [
-              root('a', 'add'),
-              root('d', 'delete'),
-              root('m', 'mount'),
-              { key: 'r/p/g/s/b', label: 'options' },
-              { key: '↑↓', label: 'move' },
-              { key: 'Esc', label: 'back' },
-              { key: 'q', label: 'quit' },
-            ];
+        ? [PATH_KEYS.open, PATH_KEYS.complete, PATH_KEYS.cancel]
+        : [SOURCE_KEYS.move, SOURCE_KEYS.open, SOURCE_KEYS.typePath, SOURCE_KEYS.refresh, SOURCE_KEYS.quit];
+    case 'layout': {
+      if (state.delimiterInput !== null) return [DELIMITER_KEYS.keep, DELIMITER_KEYS.undo];
+      const k = LAYOUT_KEYS;
+      return state.inspection?.remains
+        ? // Something is set up on the source: the clean-up key takes the place of the moves.
+          [root(k.add), root(k.remove), root(k.mount), root(k.clean), k.options, k.back, k.quit]
+        : [root(k.add), root(k.remove), root(k.mount), k.options, k.move, k.back, k.quit];
+    }
     case 'confirm':
-      return [
-        { key: 'y', label: 'yes' },
-        { key: 'n/Esc', label: 'no' },
-      ];
+      return [CONFIRM_KEYS.yes, CONFIRM_KEYS.no];
     case 'progress':
       return state.op?.running
-        ? [{ key: 'Ctrl-C', label: state.op.kind === 'add' ? 'stop, roll back and quit' : 'quit when done' }]
-        : [
-            { key: 'Enter', label: 'back' },
-            { key: 'q', label: 'quit' },
-          ];
-    case 'mount':
-      if (state.mount.phase === 'clean')
-        return [
-          { key: 'Enter', label: 'back' },
-          { key: 'q', label: 'quit' },
-        ];
+        ? [
+            {
+              ...PROGRESS_KEYS.interrupt,
+              label: state.op.kind === 'add' ? 'stop, roll back and quit' : 'quit when done',
+            },
+          ]
+        : [PROGRESS_KEYS.back, PROGRESS_KEYS.quit];
+    case 'mount': {
+      if (state.mount.phase === 'clean') return [PROGRESS_KEYS.back, PROGRESS_KEYS.quit];
       if (state.mount.mount && state.recovery.view) return recoveryHelp(state);
-      if (state.mount.mount)
+      if (state.mount.mount) {
+        const k = MOUNTED_KEYS;
         return [
-          ...(state.recovery.system?.kind === 'linux' ? [{ key: 'a', label: 'accounts' }] : []),
-          ...(state.mount.mount.readOnly ? [{ key: 'w', label: 'read-write' }] : []),
-          { key: 's', label: 'shell here' },
-          { key: 'u', label: 'unmount' },
-          { key: 'x', label: 'unmount + unmap' },
-          { key: 'q', label: 'quit' },
+          ...(state.recovery.system?.kind === 'linux' ? [k.accounts] : []),
+          ...(state.mount.mount.readOnly ? [k.readWrite] : []),
+          k.shell,
+          k.unmount,
+          k.finish,
+          k.quit,
         ];
+      }
+      const k = MOUNT_PICK_KEYS;
       return [
-        { key: 'Enter', label: 'mount' },
-        { key: 'r', label: 'read-only' },
-        { key: 'e', label: 'exec' },
-        { key: 'x', label: state.inspection?.remains?.mounts.length ? 'unmount + unmap all' : 'unmap all' },
-        { key: 'Esc', label: 'back' },
-        { key: 'q', label: 'quit' },
+        k.mount,
+        k.readOnly,
+        k.exec,
+        {
+          ...k.finish,
+          label: state.inspection?.remains?.mounts.length ? 'unmount + unmap all' : k.finish.label,
+        },
+        k.back,
+        k.quit,
       ];
+    }
   }
 }
 
@@ -132,24 +123,23 @@ function recoveryHelp(state: AppState): KeyHelp[] {
   switch (state.recovery.view) {
     case 'accounts':
       return [
-        { key: '↑↓', label: 'move' },
-        { key: 'Enter', label: 'reset password' },
-        ...(state.mount.mount?.readOnly ? [{ key: 'w', label: 'read-write' }] : []),
-        { key: 'Esc', label: 'back' },
+        ACCOUNT_KEYS.move,
+        ACCOUNT_KEYS.reset,
+        ...(state.mount.mount?.readOnly ? [ACCOUNT_KEYS.readWrite] : []),
+        ACCOUNT_KEYS.back,
       ];
     case 'password':
       return [
-        { key: 'Enter', label: state.recovery.entry === 'first' ? 'next' : 'check' },
-        { key: 'Esc', label: 'cancel' },
+        {
+          ...PASSWORD_KEYS.next,
+          label: state.recovery.entry === 'first' ? PASSWORD_KEYS.next.label : 'check',
+        },
+        PASSWORD_KEYS.cancel,
       ];
     case 'confirm':
-      return [
-        { key: 'y', label: 'write' },
-        { key: 'u/f/e', label: 'options' },
-        { key: 'n/Esc', label: 'back' },
-      ];
+      return [RESET_KEYS.write, RESET_KEYS.options, RESET_KEYS.back];
     default:
-      return [{ key: 'Enter', label: 'back to the accounts' }];
+      return [RESET_KEYS.done];
   }
 }
 
@@ -218,8 +208,13 @@ export default function App({
         sources={state.sources}
         index={state.sourceIndex}
         pathInput={state.pathInput}
+        pathCandidates={state.pathCandidates}
         width={width}
-        height={body - 1 - (state.pathInput !== null ? 1 : 0)}
+        height={
+          body -
+          1 -
+          (state.pathInput !== null ? 1 + candidateLines(state.pathCandidates, width - 6).length : 0)
+        }
         theme={theme}
       />
     );
@@ -257,7 +252,12 @@ export default function App({
           preview={inspection.preview}
           width={width}
           // The next-step and leftovers lines take their rows from the preview, so the table does not jump.
-          height={previewRows - (selected?.contentHint ? 1 : 0) - (inspection.remains?.earlier ? 1 : 0)}
+          height={
+            previewRows -
+            (selected?.contentHint ? 1 : 0) -
+            (inspection.remains?.earlier ? 1 : 0) -
+            (partitionDetailLines(selected, width).length - 1)
+          }
           theme={theme}
           {...(selected ? { selectedNumber: selected.number } : {})}
         />

@@ -39,6 +39,7 @@ import { decodeUtf8Visibly } from '../io/display-text.js';
 import { createMachine } from '../kernel/machine.js';
 import { type ContentInfo, describeContent, hintFor, mountTypeFor, probeContent } from '../probe/index.js';
 import { hiberfilState } from '../recovery/hibernation.js';
+import { listDirectory } from './list-directory.js';
 import type {
   ExistingMapView,
   Inspection,
@@ -58,6 +59,7 @@ import { openProblem } from './open-problem.js';
 import { treeOrder } from './partition-order.js';
 import { createRecoveryEngine, type RecoveryDeps } from './recovery-engine.js';
 import { ntfsWriteRefusal, readOnlyMapWhy } from './recovery-mount.js';
+import { userEnvironment } from './shell-env.js';
 import { listSources, summarizeImage } from './sources.js';
 import { containerView, volumeGroupRows } from './stack-view.js';
 
@@ -68,6 +70,8 @@ export interface TuiEngineDeps {
   mountRoot?: string;
   /** Directory scanned for image files. */
   cwd?: string;
+  /** What `~` means in a typed path: the user's home, as the app was started, by default. */
+  home?: string;
   isRoot?: boolean;
   /** Builds the backend of a kind (tests wrap one to fail on purpose). */
   backend?: (kind: BackendKind, machine: Machine) => MapBackend | Promise<MapBackend>;
@@ -973,6 +977,8 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     recovery: createRecoveryEngine(deps.recovery),
     remountWritable,
     isRoot: deps.isRoot ?? process.geteuid?.() === 0,
+    home: 'home' in deps ? deps.home : userEnvironment().HOME,
+    listDirectory: (dir: string) => listDirectory(resolve(cwd, dir || '.')),
     listSources: (extra: string[]): SourceEntry[] =>
       listSources(extra, cwd).map((entry) => {
         const left = earlierLeftovers.get(entry.path);

@@ -1,4 +1,5 @@
 import { displayLines, displayText } from '../io/display-text.js';
+import { keysText } from './keys/key-help.js';
 import { loadBundle } from './load-bundle.js';
 import { DEFAULT_OPTIONS } from './model.js';
 
@@ -76,7 +77,7 @@ export async function main(args: string[], build: BuildChoice = {}): Promise<num
     return await jsonMain(args);
   }
   if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${USAGE}\n\n${keysText()}\n`);
     return 0;
   }
   if (!process.stdin.isTTY || !process.stdout.isTTY) {

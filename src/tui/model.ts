@@ -3,6 +3,7 @@
  * engine results into these shapes; components only ever see them, so every screen can be rendered
  * from plain data in tests.
  */
+import type { DirEntry } from './path-completion.js';
 import type { RecoveryEngine } from './recovery-model.js';
 
 export type SourceKind = 'disk' | 'loop' | 'dm' | 'md' | 'nbd' | 'virtio' | 'image' | 'file';
@@ -254,6 +255,13 @@ export interface TuiEngine {
   /** Effective uid is 0: actions that change the kernel are allowed. */
   readonly isRoot: boolean;
   listSources(extraPaths: string[]): SourceEntry[];
+  /** The user's home, from the environment the app was started with: what `~` means in a path. */
+  readonly home: string | undefined;
+  /**
+   * Entries of a directory for path completion, relative to the directory the app works in
+   * (`''` is that directory itself); [] when it cannot be read.
+   */
+  listDirectory(dir: string): Promise<DirEntry[]>;
   inspect(path: string, options: MapOptions): Inspection | Promise<Inspection>;
   add(path: string, options: MapOptions, emit: (event: ProgressEvent) => void): Promise<OpOutcome>;
   remove(path: string, options: MapOptions, emit: (event: ProgressEvent) => void): Promise<OpOutcome>;

@@ -299,7 +299,8 @@ describe('terminal size', () => {
     const small = startApp(engine, ['/work/disk.img']);
     await small.waitFor('gpt table');
     fits(small.frame());
-    expect(small.frame()).not.toContain('Linux filesystem ');
+    // The text columns take what their cells need: at 80 columns these short names all fit whole.
+    expect(small.frame()).toMatch(/Linux filesystem +root +ext4 "root"/);
     await small.press('a', 'Create 3 maps?');
     fits(small.frame());
     await small.press('y', 'created and confirmed');

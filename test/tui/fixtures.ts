@@ -13,6 +13,7 @@ import type {
   SourceEntry,
   TuiEngine,
 } from '../../src/tui/model.js';
+import type { DirEntry } from '../../src/tui/path-completion.js';
 import type { RecoveryEngine } from '../../src/tui/recovery-model.js';
 
 export const SOURCES: SourceEntry[] = [
@@ -111,6 +112,11 @@ export class ScriptedEngine implements TuiEngine {
   }
   listSources(): SourceEntry[] {
     return SOURCES;
+  }
+  readonly home = undefined;
+  /** Its paths are made up: nothing on disk completes them. */
+  async listDirectory(): Promise<DirEntry[]> {
+    return [];
   }
   private names(options: MapOptions) {
     const delimiter = options.delimiter ?? 'p';

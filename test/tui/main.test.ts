@@ -42,6 +42,17 @@ describe('kpartx-tui entry', () => {
     expect(JSON.stringify(report)).toContain('"type":"dos"');
   });
 
+  it('answers --help with the keys of every screen, without loading Ink or React', async () => {
+    const out = capture(process.stdout);
+    try {
+      expect(await main(['--help'])).toBe(0);
+    } finally {
+      out.restore();
+    }
+    expect(out.text()).toMatch(/^usage: kpartx-tui/);
+    expect(out.text()).toMatch(/^ {2}Mount session: mounted\n {4}a +accounts/m);
+  });
+
   it('refuses to start without a terminal, pointing at the scripting interfaces', async () => {
     const isTTY = process.stdin.isTTY;
     Object.defineProperty(process.stdin, 'isTTY', { value: false, configurable: true });

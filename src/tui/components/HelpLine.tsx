@@ -1,12 +1,6 @@
 import { Box, Text } from 'ink';
+import type { KeyHelp } from '../keys/key-help.js';
 import type { Theme } from '../theme.js';
-
-export interface KeyHelp {
-  key: string;
-  label: string;
-  /** Shown but greyed out, with the reason in the label (e.g. `add (root)`). */
-  disabled?: boolean;
-}
 
 /** The keys of the current screen, on one line, cut to the terminal width. */
 export default function HelpLine({ keys, width, theme }: { keys: KeyHelp[]; width: number; theme: Theme }) {

@@ -103,23 +103,59 @@ export function tableColumns(partitions: PartitionRow[], width: number): Column[
   const hasNames = partitions.some((p) => p.gptName);
   const hasFlags = partitions.some((p) => p.flags.length > 0);
   const hasMaps = partitions.some((p) => p.mappedAs);
-  const wanted: [Column, number][] = [
-    [{ title: 'Type', width: 0, cell: (p) => p.typeName }, 3],
+  // Each text column: its weight when they must share, and at most how wide it is worth being (a
+  // type name past 24 characters is rare; names, contents and maps take what they need).
+  const wanted: [Column, number, number][] = [
+    [{ title: 'Type', width: 0, cell: (p) => p.typeName }, 3, 24],
     ...(hasNames
-      ? ([[{ title: 'Name', width: 0, cell: (p) => p.gptName ?? '' }, 2]] as [Column, number][])
+      ? ([[{ title: 'Name', width: 0, cell: (p) => p.gptName ?? '' }, 2, 36]] as [Column, number, number][])
       : []),
     ...(hasFlags
-      ? ([[{ title: 'Fl', width: 0, cell: (p) => p.flags.join(',') }, 1]] as [Column, number][])
+      ? ([[{ title: 'Fl', width: 0, cell: (p) => p.flags.join(',') }, 1, 24]] as [Column, number, number][])
       : []),
-    [{ title: 'Contents', width: 0, cell: (p) => p.contents ?? '' }, 3],
+    [{ title: 'Contents', width: 0, cell: (p) => p.contents ?? '' }, 3, Number.MAX_SAFE_INTEGER],
     ...(hasMaps
-      ? ([[{ title: 'Map', width: 0, cell: (p) => p.mappedAs ?? '' }, 2]] as [Column, number][])
+      ? ([[{ title: 'Map', width: 0, cell: (p) => p.mappedAs ?? '' }, 2, Number.MAX_SAFE_INTEGER]] as [
+          Column,
+          number,
+          number,
+        ][])
       : []),
   ];
-  const weight = wanted.reduce((sum, [, w]) => sum + w, 0);
-  const free = rest - wanted.length;
-  const flexible = wanted.map(([c, w]) => ({ ...c, width: Math.max(2, Math.floor((free * w) / weight)) }));
+  const needs = wanted.map(([c, , cap]) =>
+    Math.min(cap, Math.max(c.title.length, ...partitions.map((p) => c.cell(p).length))),
+  );
+  const widths = shareWidth(
+    rest - wanted.length,
+    needs,
+    wanted.map(([, w]) => w),
+  );
+  const flexible = wanted.map(([c], i) => ({ ...c, width: Math.max(2, widths[i]!) }));
   return [...fixed, ...flexible];
+}
+
+/**
+ * `total` columns shared by weight, none given more than it needs: what a column does not need goes
+ * to the others, by their weights, until every one has what it needs or the room is used up.
+ */
+export function shareWidth(total: number, needs: number[], weights: number[]): number[] {
+  const widths = needs.map(() => 0);
+  let open = needs.map((_, i) => i);
+  let room = Math.max(0, total);
+  while (open.length > 0 && room > 0) {
+    const weight = open.reduce((sum, i) => sum + weights[i]!, 0);
+    const satisfied = open.filter((i) => needs[i]! - widths[i]! <= Math.floor((room * weights[i]!) / weight));
+    if (satisfied.length === 0) {
+      for (const i of open) widths[i]! += Math.floor((room * weights[i]!) / weight);
+      break;
+    }
+    for (const i of satisfied) {
+      room -= needs[i]! - widths[i]!;
+      widths[i] = needs[i]!;
+    }
+    open = open.filter((i) => !satisfied.includes(i));
+  }
+  return widths;
 }
 
 function row(columns: Column[], p: PartitionRow): string {
@@ -213,15 +249,15 @@ export function PartitionTable({ layout, selected, width, tableRows, theme }: La
   );
 }
 
-/** Everything known about the highlighted partition, on one line. */
-export function PartitionDetail({
-  partition,
-  width,
-}: {
-  partition: PartitionRow | undefined;
-  width: number;
-}) {
-  if (!partition) return <Text> </Text>;
+/** Lines the detail of a partition may take; each past the first is taken from the maps preview. */
+const DETAIL_LINES = 3;
+
+/**
+ * Everything known about the highlighted partition: one line, or more (broken between facts) when
+ * one would cut it.
+ */
+export function partitionDetailLines(partition: PartitionRow | undefined, width: number): string[] {
+  if (!partition) return [' '];
   const parts = [
     `#${partition.number} ${partition.kind}`,
     partition.typeCode ? `type ${partition.typeCode}` : undefined,
@@ -230,8 +266,29 @@ export function PartitionDetail({
     partition.contents,
     partition.extent !== undefined ? `its map covers ${humanSectors(partition.size)} (the table)` : undefined,
     partition.mappedAs ? `mapped as ${partition.mappedAs}` : 'not mapped',
-  ].filter(Boolean);
-  return <Text wrap="truncate">{truncate(parts.join(' · '), width)}</Text>;
+  ].filter((part): part is string => Boolean(part));
+  // Facts are packed line by line, never split; a fact longer than a line is cut.
+  const lines: string[] = [];
+  for (const part of parts) {
+    const last = lines.at(-1);
+    if (last !== undefined && `${last} · ${part}`.length <= width)
+      lines[lines.length - 1] = `${last} · ${part}`;
+    else lines.push(lines.length === 0 ? part : `  ${part}`);
+  }
+  const shown = lines.slice(0, DETAIL_LINES);
+  if (lines.length > DETAIL_LINES)
+    shown[DETAIL_LINES - 1] = `${shown[DETAIL_LINES - 1]} · ${lines.slice(DETAIL_LINES).join(' · ').trim()}`;
+  return shown.map((line) => truncate(line, width));
+}
+
+export function PartitionDetail({
+  partition,
+  width,
+}: {
+  partition: PartitionRow | undefined;
+  width: number;
+}) {
+  return <Text wrap="truncate">{partitionDetailLines(partition, width).join('\n')}</Text>;
 }
 
 /** The next step for content that is not mounted as it is (LUKS, LVM, md RAID, ZFS, swap…). */

@@ -1,4 +1,5 @@
 import { Box, Text } from 'ink';
+import { DELIMITER_KEYS, type KeyHelp, OPTION_KEYS } from '../keys/key-help.js';
 import type { MapOptions } from '../model.js';
 import type { Theme } from '../theme.js';
 import TextField from './TextField.js';
@@ -17,20 +18,23 @@ const onOff = (value: boolean) => (value ? 'on' : 'off');
 /** The map options, each with the key that changes it. */
 export default function Options({ options, autoDelimiter, delimiterInput, width, theme }: OptionsProps) {
   if (delimiterInput !== null) {
-    return <TextField label="Delimiter (Enter keep, Esc undo):" value={delimiterInput} width={width} />;
+    const { keep, undo } = DELIMITER_KEYS;
+    const label = `Delimiter (${keep.key} ${keep.label}, ${undo.key} ${undo.label}):`;
+    return <TextField label={label} value={delimiterInput} width={width} />;
   }
   const delimiter = options.delimiter === null ? `auto '${autoDelimiter}'` : `'${options.delimiter}'`;
-  const items: [string, string, string][] = [
-    ['r', 'read-only', onOff(options.readOnly)],
-    ['p', 'delim', delimiter],
-    ['g', 'force-gpt', onOff(options.forceGpt)],
-    ['s', 'sync', onOff(options.sync)],
-    ['b', 'backend', options.backend],
+  const k = OPTION_KEYS;
+  const items: [KeyHelp, string][] = [
+    [k.readOnly, onOff(options.readOnly)],
+    [k.delimiter, delimiter],
+    [k.forceGpt, onOff(options.forceGpt)],
+    [k.sync, onOff(options.sync)],
+    [k.backend, options.backend],
   ];
   return (
     <Box width={width}>
       <Text wrap="truncate">
-        {items.map(([key, label, value]) => (
+        {items.map(([{ key, label }, value]) => (
           <Text key={key}>
             <Text color={theme.accent}>{key}</Text>
             {` ${label} `}

@@ -14,6 +14,7 @@ import {
 } from '../../engine/signals.js';
 import { type LeaveResult, leftoverLines } from '../leaving.js';
 import type { Inspection, MapOptions, MountView, OpOutcome, TuiEngine } from '../model.js';
+import { completePath, completionDir, expandHome } from '../path-completion.js';
 import {
   type AppAction,
   type AppState,
@@ -268,6 +269,16 @@ export function useKpartxApp(
       highlightSource: (index) => dispatch({ type: 'source-highlight', index }),
       moveSource: (delta) => dispatch({ type: 'source-move', delta }),
       editPath: (text) => dispatch({ type: 'path-input', text }),
+      completePath: () => {
+        const typed = stateRef.current.pathInput;
+        if (typed === null) return;
+        const dir = expandHome(completionDir(typed), engine.home);
+        return engine.listDirectory(dir).then(
+          (entries) => dispatch({ type: 'path-completed', from: typed, ...completePath(typed, entries) }),
+          () => {},
+        );
+      },
+      openTypedPath: (text) => dispatch({ type: 'open-source', path: expandHome(text, engine.home) }),
       openSource: (path) => dispatch({ type: 'open-source', path }),
       refresh: () => {
         loadSources();

@@ -10,7 +10,7 @@ export function sourcesKey(
   input: string,
   key: Key,
   pageRows: number,
-): void {
+): unknown {
   if (state.pathInput !== null) {
     if (key.escape) {
       actions.editPath(null);
@@ -18,9 +18,10 @@ export function sourcesKey(
     }
     if (key.return) {
       const path = state.pathInput.trim();
-      if (path) actions.openSource(path);
+      if (path) actions.openTypedPath(path);
       return;
     }
+    if (key.tab) return actions.completePath();
     actions.editPath(editText(state.pathInput, input, key));
     return;
   }

@@ -51,6 +51,8 @@ export interface AppState {
   sourceIndex: number;
   /** Text of the path field while the user types a path, else null. */
   pathInput: string | null;
+  /** What Tab found when several entries match the typed path (shown under the field). */
+  pathCandidates: string[];
   sourcePath: string | null;
   inspection: Inspection | null;
   options: MapOptions;
@@ -77,6 +79,7 @@ export const initialAppState: AppState = {
   sources: [],
   sourceIndex: 0,
   pathInput: null,
+  pathCandidates: [],
   sourcePath: null,
   inspection: null,
   options: DEFAULT_OPTIONS,
@@ -98,6 +101,8 @@ export type AppAction =
   | { type: 'source-highlight'; index: number }
   | { type: 'source-move'; delta: number }
   | { type: 'path-input'; text: string | null }
+  /** Tab's answer for the text `from`: dropped when the field has changed meanwhile. */
+  | { type: 'path-completed'; from: string; text: string; candidates: string[] }
   | { type: 'open-source'; path: string }
   | { type: 'inspected'; inspection: Inspection }
   | { type: 'inspect-failed'; message: string }
@@ -134,13 +139,17 @@ export function appReducer(state: AppState, action: AppAction): AppState {
     case 'source-move':
       return { ...state, sourceIndex: clamp(state.sourceIndex + action.delta, state.sources.length) };
     case 'path-input':
-      return { ...state, pathInput: action.text };
+      return { ...state, pathInput: action.text, pathCandidates: [] };
+    case 'path-completed':
+      if (state.pathInput !== action.from) return state;
+      return { ...state, pathInput: action.text, pathCandidates: action.candidates };
     case 'open-source':
       return {
         ...state,
         screen: 'layout',
         sourcePath: action.path,
         pathInput: null,
+        pathCandidates: [],
         inspection: null,
         partitionIndex: 0,
         message: null,

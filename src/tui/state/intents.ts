@@ -30,6 +30,10 @@ export interface AppActions {
   highlightSource(index: number): void;
   moveSource(delta: number): void;
   editPath(text: string | null): void;
+  /** Tab in the path field: complete it from the file system; settles once the field has its answer. */
+  completePath(): Promise<void> | undefined;
+  /** Enter in the path field: open what was typed, `~` read as the user's home. */
+  openTypedPath(text: string): void;
   openSource(path: string): void;
   refresh(): void;
   back(): void;

@@ -1,0 +1,151 @@
+/**
+ * The keys of every screen, named once: the help line under each screen picks from here and
+ * `kpartx-tui --help` prints it all, so the two cannot drift apart. No React or Ink here: --help
+ * is answered before the app is loaded.
+ */
+
+/** A key as the help line shows it. */
+export interface KeyHelp {
+  key: string;
+  label: string;
+  /** Shown but greyed out, with the reason in the label (e.g. `add (root)`). */
+  disabled?: boolean;
+}
+
+/** Said in --help only: the help line has no room. */
+export interface KeyDoc extends KeyHelp {
+  /** Other keys that do the same. */
+  also?: string;
+  /** More about what it does. */
+  note?: string;
+}
+
+const doc = (key: string, label: string, more: { also?: string; note?: string } = {}): KeyDoc => ({
+  key,
+  label,
+  ...more,
+});
+
+export const SOURCE_KEYS = {
+  move: doc('↑↓', 'move', { also: 'j k, PgUp PgDn, Home End' }),
+  open: doc('Enter', 'open'),
+  typePath: doc('/', 'type a path', { also: 'o' }),
+  refresh: doc('r', 'refresh'),
+  quit: doc('q', 'quit', { also: 'Esc' }),
+};
+
+export const PATH_KEYS = {
+  open: doc('Enter', 'open', { note: '~ and ~/… are the home directory' }),
+  complete: doc('Tab', 'complete', {
+    note: 'several matches: their common prefix, listed under the field',
+  }),
+  cancel: doc('Esc', 'cancel'),
+};
+
+export const LAYOUT_KEYS = {
+  add: doc('a', 'add'),
+  remove: doc('d', 'delete'),
+  mount: doc('m', 'mount'),
+  clean: doc('x', 'clean', { note: 'unmount, unmap and release the loop of what is set up on the source' }),
+  options: doc('r/p/g/s/b', 'options', { note: 'see Options' }),
+  move: doc('↑↓', 'move', { also: 'j k, PgUp PgDn, Home End' }),
+  reread: doc('R', 'read the source again'),
+  back: doc('Esc', 'back'),
+  quit: doc('q', 'quit'),
+};
+
+/** The map options on the layout; the options line shows each with its value. */
+export const OPTION_KEYS = {
+  readOnly: doc('r', 'read-only'),
+  delimiter: doc('p', 'delim', { note: 'typed: Enter keeps it, Esc undoes it' }),
+  defaultDelimiter: doc('P', 'default delimiter'),
+  forceGpt: doc('g', 'force-gpt'),
+  sync: doc('s', 'sync'),
+  backend: doc('b', 'backend', { note: 'auto, dm, loop' }),
+};
+
+export const DELIMITER_KEYS = {
+  keep: doc('Enter', 'keep'),
+  undo: doc('Esc', 'undo'),
+};
+
+export const CONFIRM_KEYS = {
+  yes: doc('y', 'yes', { also: 'Enter' }),
+  no: doc('n/Esc', 'no', { also: 'q' }),
+};
+
+export const PROGRESS_KEYS = {
+  interrupt: doc('Ctrl-C', 'stop', {
+    note: 'while it runs: an add is rolled back, a delete finishes; then quit',
+  }),
+  back: doc('Enter', 'back', { also: 'Esc' }),
+  quit: doc('q', 'quit'),
+};
+
+export const MOUNT_PICK_KEYS = {
+  move: doc('↑↓', 'move', { also: 'j k' }),
+  mount: doc('Enter', 'mount'),
+  readOnly: doc('r', 'read-only'),
+  exec: doc('e', 'exec'),
+  finish: doc('x', 'unmap all', { note: 'what is mounted is unmounted first' }),
+  back: doc('Esc', 'back'),
+  quit: doc('q', 'quit'),
+};
+
+export const MOUNTED_KEYS = {
+  accounts: doc('a', 'accounts', { note: 'on a Linux system' }),
+  readWrite: doc('w', 'read-write', { note: 'remount in place' }),
+  shell: doc('s', 'shell here', { note: '$SHELL in the mount; exit comes back' }),
+  unmount: doc('u', 'unmount'),
+  finish: doc('x', 'unmount + unmap'),
+  quit: doc('q', 'quit'),
+};
+
+export const ACCOUNT_KEYS = {
+  move: doc('↑↓', 'move'),
+  reset: doc('Enter', 'reset password'),
+  readWrite: doc('w', 'read-write'),
+  back: doc('Esc', 'back'),
+};
+
+export const PASSWORD_KEYS = {
+  next: doc('Enter', 'next', { note: 'then again to check' }),
+  cancel: doc('Esc', 'cancel'),
+};
+
+export const RESET_KEYS = {
+  write: doc('y', 'write'),
+  options: doc('u/f/e', 'options', { note: 'u unlock, f clear a forced change, e clear the account expiry' }),
+  back: doc('n/Esc', 'back'),
+  done: doc('Enter', 'back to the accounts', { note: 'once written' }),
+};
+
+/** Every screen's keys, in the order a session meets them. */
+export const SCREENS: { title: string; keys: Record<string, KeyDoc> }[] = [
+  { title: 'Sources', keys: SOURCE_KEYS },
+  { title: 'Path field (after /)', keys: PATH_KEYS },
+  { title: 'Layout', keys: LAYOUT_KEYS },
+  { title: 'Options (on the layout)', keys: OPTION_KEYS },
+  { title: 'Delimiter field (after p)', keys: DELIMITER_KEYS },
+  { title: 'Confirm', keys: CONFIRM_KEYS },
+  { title: 'Progress', keys: PROGRESS_KEYS },
+  { title: 'Mount session: picking a map', keys: MOUNT_PICK_KEYS },
+  { title: 'Mount session: mounted', keys: MOUNTED_KEYS },
+  { title: 'Accounts', keys: ACCOUNT_KEYS },
+  { title: 'Accounts: new password', keys: PASSWORD_KEYS },
+  { title: 'Accounts: the planned change', keys: RESET_KEYS },
+];
+
+/** The keys of every screen, as --help prints them. */
+export function keysText(): string {
+  const width = Math.max(...SCREENS.flatMap((s) => Object.values(s.keys).map((k) => k.key.length)));
+  const lines = ['Keys:'];
+  for (const screen of SCREENS) {
+    lines.push(`  ${screen.title}`);
+    for (const k of Object.values(screen.keys)) {
+      const more = [k.note, k.also && `also ${k.also}`].filter(Boolean).join('; ');
+      lines.push(`    ${k.key.padEnd(width + 2)}${k.label}${more ? ` (${more})` : ''}`);
+    }
+  }
+  return lines.join('\n');
+}
