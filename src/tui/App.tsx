@@ -294,7 +294,7 @@ export default function App({
     const onThisMount = recovery.mountpoint !== null && recovery.mountpoint === state.mount.mount?.mountpoint;
     content = (
       <MountSession
-        maps={inspection.existing}
+        maps={[...inspection.existing, ...(inspection.volumes ?? [])]}
         offered={offeredMaps(inspection)}
         index={state.mountIndex}
         state={state.mount}

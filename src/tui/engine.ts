@@ -39,11 +39,13 @@ import { decodeUtf8Visibly } from '../io/display-text.js';
 import { createMachine } from '../kernel/machine.js';
 import { type ContentInfo, describeContent, hintFor, mountTypeFor, probeContent } from '../probe/index.js';
 import { hiberfilState } from '../recovery/hibernation.js';
+import { createLvVolumes } from './lv-volumes.js';
 import type {
   ExistingMapView,
   Inspection,
   Leftover,
   MapOptions,
+  MountChoice,
   MountView,
   OpOutcome,
   PartitionRow,
@@ -130,6 +132,18 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   /** Volume groups per source, found with the contents (they need the probe's word on the PVs). */
   const volumeGroupCache = new Map<string, VolumeGroupLayer[]>();
   const looked = new Set<string>();
+  /** The LVs the mount session offers, and the LV maps it made. */
+  const lvVolumes = createLvVolumes(host, async (source, kind) => {
+    const k = await kernel();
+    const resolved = await resolveSource(source, 'delete', { readOnly: true }, host);
+    if ('nothing' in resolved) return [];
+    const backend = deps.backend
+      ? await deps.backend(kind, k)
+      : kind === 'loop'
+        ? createLoopBackend(k)
+        : await loadBackend(kind, k);
+    return backend.existing(resolved.parent);
+  });
   /**
    * What this app made itself (map paths, mountpoints, image loops): anything else found on a
    * source was left by an earlier run (a killed one, or another tool) and is shown as such.
@@ -259,6 +273,14 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     };
   }
 
+  /** A filesystem this kernel cannot mount is said before trying, not after a failed mount. */
+  function fsRefusal(info: ContentInfo | null | undefined, why: string | undefined): string | undefined {
+    const fstype = info ? mountTypeFor(info) : undefined;
+    if (info && fstype && !why && host.filesystemSupported(fstype) === false)
+      return `${describeContent(info)}: this kernel cannot mount ${fstype} (not in /proc/filesystems, no module to load)`;
+    return why;
+  }
+
   /** The engine's SourceReport (the same data `--json` prints), drawn as the view-model. */
   async function inspect(path: string, options: MapOptions): Promise<Inspection> {
     // Contents do not change with the options: probe once per source, reuse after. The very first
@@ -307,11 +329,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     const mapContent = (start: number, size: number, mapPath: string) => {
       const info = contents.get(`${start}:${size}`);
       const text = contentText(info);
-      let { notMountableWhy } = contentAdvice(info, mapPath);
-      // A filesystem this kernel cannot mount is said before trying, not after a failed mount.
-      const fstype = info ? mountTypeFor(info) : undefined;
-      if (info && fstype && !notMountableWhy && host.filesystemSupported(fstype) === false)
-        notMountableWhy = `${describeContent(info)}: this kernel cannot mount ${fstype} (not in /proc/filesystems, no module to load)`;
+      const notMountableWhy = fsRefusal(info, contentAdvice(info, mapPath).notMountableWhy);
       return { ...(text ? { contents: text } : {}), ...(notMountableWhy ? { notMountableWhy } : {}) };
     };
 
@@ -335,6 +353,32 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       mountpoints: k ? mountpointsOf(k, m.devno) : [],
       ...mapContent(m.start, m.size, m.path),
     }));
+    const volumes =
+      k && backend
+        ? await lvVolumes.rows(
+            {
+              path,
+              kind: backendKind,
+              readOnly: options.readOnly,
+              partitions: report.partitions,
+              mapNames: new Map(report.maps.map((m) => [m.number, m.dmName])),
+              existing: report.existing,
+              volumeGroups,
+            },
+            {
+              contentText: (info) => contentText(info),
+              notMountableWhy: (info, mapPath) =>
+                fsRefusal(info, contentAdvice(info, mapPath).notMountableWhy),
+              mountpointsOf: (devno) => mountpointsOf(k, devno),
+            },
+          )
+        : [];
+    // A PV map whose LVs the session lists: the next step is those rows, not the host's vgchange.
+    for (const map of existing) {
+      const vg = volumeGroups.find((g) => g.physicalVolumes.some((pv) => pv.partition === map.number));
+      if (vg && map.notMountableWhy && volumes.some((v) => v.lv?.vg === vg.name))
+        map.notMountableWhy = `LVM physical volume of ${vg.name}: its logical volumes are listed with the maps`;
+    }
     // A predicted loop (the first look) does not exist: nothing can be set up on it.
     let remains: RemainsView | undefined;
     if (k && report.image?.loopState !== 'predicted') {
@@ -440,6 +484,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         ...(blocked ? { blocked } : {}),
       },
       existing,
+      ...(volumes.length > 0 ? { volumes } : {}),
       ...(remains ? { remains } : {}),
     };
   }
@@ -969,6 +1014,56 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     }));
   }
 
+  async function mountMap(mapPath: string, { readOnly, exec }: MountChoice): Promise<MountView> {
+    const adopted = mountedAlready(await kernel(), mapPath);
+    if (adopted) return adopted;
+    // NTFS is looked at read-only first (dirty flag, hiberfil.sys) before it may be written.
+    if (!readOnly && mountType(mapPath) === 'ntfs3') {
+      const looked = await mountMap(mapPath, { readOnly: true, exec });
+      try {
+        return await remountWritable(looked);
+      } catch (error) {
+        await unmountMount(looked);
+        throw error;
+      }
+    }
+    return deferSignals(
+      async () => {
+        const s = await session();
+        const fstype = mountType(mapPath);
+        const mounted = s.mount({
+          name: basename(mapPath),
+          device: mapPath,
+          readOnly,
+          exec,
+          ...(fstype ? { fstype } : {}),
+        });
+        madeHere.mounts.add(mounted.mountpoint);
+        return { s, mounted };
+      },
+      ({ s, mounted }) => undoMount(s, mounted),
+    ).then(({ mounted }) => ({
+      source: mapPath,
+      mountpoint: mounted.mountpoint,
+      readOnly: mounted.readOnly,
+      exec: mounted.exec,
+      fstype: mounted.fstype,
+      tree: listTree(mounted.mountpoint),
+    }));
+  }
+
+  /** Unmount; an LV map the session made for it goes with it, before any partition map. */
+  function unmountMount(mount: MountView): Promise<void> {
+    return deferSignals(
+      async () => {
+        (await session()).unmount(mount.mountpoint);
+        madeHere.mounts.delete(mount.mountpoint);
+        await lvVolumes.release(mount.source);
+      },
+      () => `the unmount of ${mount.mountpoint} ran to its end first`,
+    );
+  }
+
   const engine: TuiEngine = {
     recovery: createRecoveryEngine(deps.recovery),
     remountWritable,
@@ -984,53 +1079,23 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     tearDown,
     // Held against signals from the first step: an interrupted mount is unmounted again. A map an
     // earlier run left mounted is taken over as it is.
-    async mount(mapPath, { readOnly, exec }): Promise<MountView> {
-      const adopted = mountedAlready(await kernel(), mapPath);
-      if (adopted) return adopted;
-      // NTFS is looked at read-only first (dirty flag, hiberfil.sys) before it may be written.
-      if (!readOnly && mountType(mapPath) === 'ntfs3') {
-        const looked = await engine.mount(mapPath, { readOnly: true, exec });
-        try {
-          return await remountWritable(looked);
-        } catch (error) {
-          await engine.unmount(looked);
-          throw error;
-        }
+    async mount(mapPath, choice): Promise<MountView> {
+      // An LV row: its map is made first (as `kpartx-tui mount IMAGE:VG/LV` makes it), and taken
+      // away again when the mount fails.
+      if (!lvVolumes.isLv(mapPath)) return mountMap(mapPath, choice);
+      await deferSignals(
+        () => lvVolumes.prepare(mapPath, choice.readOnly),
+        () => lvVolumes.release(mapPath),
+      );
+      try {
+        return await mountMap(mapPath, choice);
+      } catch (error) {
+        await lvVolumes.release(mapPath).catch(() => undefined);
+        throw error;
       }
-      return deferSignals(
-        async () => {
-          const s = await session();
-          const fstype = mountType(mapPath);
-          const mounted = s.mount({
-            name: basename(mapPath),
-            device: mapPath,
-            readOnly,
-            exec,
-            ...(fstype ? { fstype } : {}),
-          });
-          madeHere.mounts.add(mounted.mountpoint);
-          return { s, mounted };
-        },
-        ({ s, mounted }) => undoMount(s, mounted),
-      ).then(({ mounted }) => ({
-        source: mapPath,
-        mountpoint: mounted.mountpoint,
-        readOnly: mounted.readOnly,
-        exec: mounted.exec,
-        fstype: mounted.fstype,
-        tree: listTree(mounted.mountpoint),
-      }));
     },
     listTree,
-    unmount(mount) {
-      return deferSignals(
-        async () => {
-          (await session()).unmount(mount.mountpoint);
-          madeHere.mounts.delete(mount.mountpoint);
-        },
-        () => `the unmount of ${mount.mountpoint} ran to its end first`,
-      );
-    },
+    unmount: unmountMount,
     leftovers,
   };
   return engine;

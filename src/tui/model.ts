@@ -167,6 +167,8 @@ export interface ExistingMapView {
   contents?: string;
   /** Set when the content is known and is not a filesystem to mount as it is (LUKS, LVM, swap…): why, and what instead. */
   notMountableWhy?: string;
+  /** A logical volume of a mapped PV partition: its map is made when it is mounted. */
+  lv?: { vg: string; name: string };
 }
 
 /**
@@ -185,6 +187,8 @@ export interface Inspection {
   layout: LayoutView;
   preview: Preview;
   existing: ExistingMapView[];
+  /** The LVs of the mapped PV partitions, offered by the mount session like the maps. */
+  volumes?: ExistingMapView[];
   remains?: RemainsView;
 }
 
