@@ -4,6 +4,7 @@
  */
 import { Box, Text } from 'ink';
 import Confirm from './components/Confirm.js';
+import Convert from './components/Convert.js';
 import HelpLine, { type KeyHelp } from './components/HelpLine.js';
 import {
   DiskBar,
@@ -80,15 +81,25 @@ function helpKeys(state: AppState, isRoot: boolean): KeyHelp[] {
               { key: 'Esc', label: 'back' },
               { key: 'q', label: 'quit' },
             ]
-          : [
-              root('a', 'add'),
-              root('d', 'delete'),
-              root('m', 'mount'),
-              { key: 'r/p/g/s/b', label: 'options' },
-              { key: '↑↓', label: 'move' },
-              { key: 'Esc', label: 'back' },
-              { key: 'q', label: 'quit' },
-            ];
+          : state.inspection?.layout.container?.convertible
+            ? // A container without nbd: the conversion takes the place of the moves.
+              [
+                { key: 'c', label: 'convert to raw' },
+                root('a', 'add'),
+                root('m', 'mount'),
+                { key: 'r/p/g/s/b', label: 'options' },
+                { key: 'Esc', label: 'back' },
+                { key: 'q', label: 'quit' },
+              ]
+            : [
+                root('a', 'add'),
+                root('d', 'delete'),
+                root('m', 'mount'),
+                { key: 'r/p/g/s/b', label: 'options' },
+                { key: '↑↓', label: 'move' },
+                { key: 'Esc', label: 'back' },
+                { key: 'q', label: 'quit' },
+              ];
     case 'confirm':
       return [
         { key: 'y', label: 'yes' },
@@ -125,6 +136,21 @@ function helpKeys(state: AppState, isRoot: boolean): KeyHelp[] {
         { key: 'Esc', label: 'back' },
         { key: 'q', label: 'quit' },
       ];
+    case 'convert':
+      return state.convert?.phase === 'running'
+        ? [{ key: 'Esc/Ctrl-C', label: 'stop and remove the part-written copy' }]
+        : state.convert?.phase === 'ask'
+          ? [
+              { key: 'Enter', label: 'check space' },
+              { key: 'Esc', label: 'back' },
+            ]
+          : [
+              ...(state.convert?.phase === 'checked' && state.convert.space?.ok
+                ? [{ key: 'Enter', label: 'convert' }]
+                : []),
+              { key: 'Esc', label: 'change the path' },
+              { key: 'q', label: 'quit' },
+            ];
   }
 }
 
@@ -168,11 +194,13 @@ function title(state: AppState, isRoot: boolean): string {
           : state.op?.kind === 'teardown'
             ? ' · cleaning up'
             : ' · deleting'
-        : state.screen === 'mount'
-          ? state.recovery.view && state.mount.mount
-            ? ' · accounts'
-            : ' · mount session'
-          : '';
+        : state.screen === 'convert'
+          ? ' · convert to raw'
+          : state.screen === 'mount'
+            ? state.recovery.view && state.mount.mount
+              ? ' · accounts'
+              : ' · mount session'
+            : '';
   return `kpartx-tui${where}${screen}${isRoot ? '' : ' · not root: browsing only'}`;
 }
 
@@ -285,6 +313,8 @@ export default function App({
         theme={theme}
       />
     );
+  } else if (state.screen === 'convert' && state.convert) {
+    content = <Convert state={state.convert} width={width} theme={theme} />;
   } else if (state.screen === 'mount' && state.mount.mount && state.recovery.view) {
     content = (
       <Recovery state={state.recovery} mount={state.mount.mount} width={width} height={body} theme={theme} />

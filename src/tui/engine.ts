@@ -15,6 +15,7 @@ import type {
 } from '../engine/backend.js';
 import { createLoopBackend } from '../engine/backends/loop.js';
 import { chooseBackendKind, dmUsable, loadBackend } from '../engine/backends/select.js';
+import { defaultRawPath, prepareConvert } from '../engine/convert.js';
 import { errorText } from '../engine/errors.js';
 import { loopsOver, openByProcess } from '../engine/holders.js';
 import { inspectSource, predictBackend } from '../engine/inspect.js';
@@ -37,6 +38,7 @@ import { type MapAction, type MapRunRequest, runMaps } from '../engine/workflow/
 import { type DevNo, formatDevNo, sameDevNo } from '../io/devno.js';
 import { decodeUtf8Visibly } from '../io/display-text.js';
 import { createMachine } from '../kernel/machine.js';
+import { convertToRaw, hostConvertFs } from '../kernel/qemu-img.js';
 import { type ContentInfo, describeContent, hintFor, mountTypeFor, probeContent } from '../probe/index.js';
 import { hiberfilState } from '../recovery/hibernation.js';
 import { createLvVolumes } from './lv-volumes.js';
@@ -75,6 +77,8 @@ export interface TuiEngineDeps {
   backend?: (kind: BackendKind, machine: Machine) => MapBackend | Promise<MapBackend>;
   /** The host's crypt library, xattr calls and clock for password resets (the host's by default). */
   recovery?: RecoveryDeps;
+  /** Runs qemu-img convert (tests wrap the real one). */
+  convertToRaw?: typeof convertToRaw;
 }
 
 const TREE_ENTRIES = 40;
@@ -452,10 +456,13 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         : report.container
           ? `No partition table inside the ${report.container.format} image${report.container.problem ? `: ${report.container.problem}` : '.'}`
           : `No partition table found (${sniffSource(path)}).`;
+    const convertible = Boolean(refusal && report.container?.attach.method === 'nbd' && !host.nbdPresent());
     return {
       layout: {
         path,
-        ...(report.container ? { container: containerView(report.container) } : {}),
+        ...(report.container
+          ? { container: { ...containerView(report.container), ...(convertible ? { convertible } : {}) } }
+          : {}),
         ...(volumeGroups.length > 0
           ? { volumeGroups: volumeGroupRows(volumeGroups, (c) => contentText(c)) }
           : {}),
@@ -1097,6 +1104,28 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     listTree,
     unmount: unmountMount,
     leftovers,
+    convertTarget: (path) => defaultRawPath(sourceKey(path)),
+    planConvert(path, target) {
+      try {
+        const prepared = prepareConvert(host, hostConvertFs, resolve(cwd, path), resolve(cwd, target));
+        return {
+          source: prepared.container.file,
+          format: prepared.container.qemuFormat,
+          target: prepared.target,
+          space: prepared.space,
+        };
+      } catch (error) {
+        throw new TuiError(errorText(error));
+      }
+    },
+    convert: (plan, onProgress, signal) =>
+      (deps.convertToRaw ?? convertToRaw)({
+        source: plan.source,
+        format: plan.format,
+        target: plan.target,
+        onProgress,
+        signal,
+      }),
   };
   return engine;
 }

@@ -61,6 +61,8 @@ export interface ContainerView {
   features: string[];
   /** Why its disk cannot be read here, when it cannot. */
   problem?: string;
+  /** Needs nbd and this kernel has none: `c` offers a raw copy made by qemu-img instead. */
+  convertible?: boolean;
 }
 
 /** A logical volume, drawn as an indented row under its VG's PV partition(s). */
@@ -269,6 +271,21 @@ export interface TuiEngine {
   unmount(mount: MountView): Promise<void>;
   /** Maps, mounts and loop devices of these sources that exist now (said when the app is left). */
   leftovers(paths: string[], options: MapOptions): Promise<Leftover[]>;
+  /** Where a raw copy of a container goes by default: `<name>.raw` beside it. */
+  convertTarget(path: string): string;
+  /** Checks a raw copy at `target` before it is made (a TuiError says why not); the free-space check. */
+  planConvert(path: string, target: string): ConvertPlan;
+  /** qemu-img convert to `<target>.part`, renamed when complete; aborting stops it and removes the part. */
+  convert(plan: ConvertPlan, onProgress: (percent: number) => void, signal: AbortSignal): Promise<void>;
+}
+
+export interface ConvertPlan {
+  source: string;
+  /** qemu's name of the source's format. */
+  format: string;
+  /** Absolute path of the copy. */
+  target: string;
+  space: { ok: boolean; text: string };
 }
 
 /** What is still there of one source when the app is left. */
