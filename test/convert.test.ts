@@ -93,7 +93,7 @@ describe.skipIf(!canMakeDisks)(`kpartx-tui convert with qemu-img (${disksSkipRea
     const again = capture();
     expect(await convertMain([qcow2], again.io)).toBe(1);
     expect(again.out.stderr).toBe(
-      `kpartx-tui convert: ${target} exists; not overwriting it (name another OUT)\n`,
+      `kpartx-tui convert: ${target} exists; not overwriting it (name another path)\n`,
     );
   });
 

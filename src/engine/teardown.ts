@@ -11,7 +11,9 @@ import type { BackendKind, EmitEvent, ExistingMap, MapBackend, MapEvent, ParentD
 import { errorText } from './errors.js';
 import { attachedByUs, releaseImageLoop } from './image-loop.js';
 import type { Machine } from './machine.js';
+import { unmangleDmName } from './names.js';
 import type { MountedPartition, Session } from './session.js';
+import { detachLv, lvDevicesOver } from './workflow/lv-run.js';
 
 export interface SourceRemains {
   maps: (ExistingMap & { backend: BackendKind })[];
@@ -114,6 +116,30 @@ export async function tearDown(
     if (kept) result.kept.push(kept);
     emit(event);
   };
+  // LV maps kpartx-tui stacked on the partition maps hold them: unmounted and removed first.
+  const lvs = lvDevicesOver(kernel, [parent.devno, ...before.maps.map((map) => map.devno)]);
+  for (const lv of lvs) {
+    const name = unmangleDmName(lv.name);
+    for (const mount of kernel.mounts
+      .list()
+      .filter((m) => m.devno.major === lv.devno.major && m.devno.minor === lv.devno.minor)
+      .reverse()) {
+      try {
+        session.unmount(mount.target);
+        result.unmounted++;
+        emit({ type: 'unmounted', name, mountpoint: mount.target });
+      } catch (error) {
+        keep(`mount ${mount.target}`, errorText(error));
+        emit({ type: 'unmount-failed', name, mountpoint: mount.target, message: errorText(error) });
+      }
+    }
+    try {
+      await detachLv(kernel, lv, options.sync);
+      onMapEvent({ type: 'removed', name, path: lv.path });
+    } catch (error) {
+      onMapEvent({ type: 'refused', name, message: errorText(error) });
+    }
+  }
   for (const backend of backends) {
     if (!before.maps.some((map) => map.backend === backend.kind)) continue;
     await backend.remove({ parent, force: false, sync: options.sync }, onMapEvent);

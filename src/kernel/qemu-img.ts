@@ -5,7 +5,7 @@
  * the part file is removed on failure. The original is opened read-only by qemu-img.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants, renameSync, statfsSync, unlinkSync } from 'node:fs';
+import { accessSync, constants, lstatSync, renameSync, statfsSync, statSync, unlinkSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** Where `tool` is on PATH; an Error naming the Debian package when it is not there. */
@@ -33,6 +33,13 @@ export function freeBytes(dir: string): number {
   const st = statfsSync(dir);
   return Number(st.bavail) * Number(st.bsize);
 }
+
+/** The host's answers to a conversion's questions (engine/convert.ts ConvertFs). */
+export const hostConvertFs = {
+  exists: (path: string): boolean => lstatSync(path, { throwIfNoEntry: false }) !== undefined,
+  allocatedBytes: (file: string): number => statSync(file).blocks * 512,
+  freeBytes,
+};
 
 export interface ConvertOptions {
   source: string;

@@ -5,13 +5,10 @@
  * beside the image), free space is checked first, progress goes to stderr, and the original is
  * only read. A signal stops qemu-img and removes the part-written copy.
  */
-import { lstatSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { checkSpace, defaultRawPath } from '../engine/convert.js';
+import { prepareConvert } from '../engine/convert.js';
 import { errorText } from '../engine/errors.js';
-import { nbdContainerOf } from '../engine/workflow/container-attach.js';
 import { createMachine } from '../kernel/machine.js';
-import { convertToRaw, freeBytes } from '../kernel/qemu-img.js';
+import { convertToRaw, hostConvertFs } from '../kernel/qemu-img.js';
 
 export const CONVERT_USAGE = 'usage: kpartx-tui convert IMAGE [OUT]';
 
@@ -28,20 +25,6 @@ const processIo = (): ConvertIo => ({
   tty: process.stderr.isTTY === true,
 });
 
-/** What a conversion would do, or why it cannot: checked before qemu-img runs. */
-export function prepareConvert(image: string, out: string | undefined) {
-  const container = nbdContainerOf(createMachine(), image);
-  if (!container)
-    throw new Error(`${image}: not a VM disk image qemu-img would convert (qcow2, VMDK, VHD, VHDX, VDI)`);
-  const target = resolve(out ?? defaultRawPath(container.file));
-  if (target === container.file) throw new Error(`${target}: the copy cannot replace the image`);
-  if (lstatSync(target, { throwIfNoEntry: false }))
-    throw new Error(`${target} exists; not overwriting it (name another OUT)`);
-  const allocated = statSync(container.file).blocks * 512;
-  const space = checkSpace(freeBytes(dirname(target)), container.virtualSize ?? allocated, allocated);
-  return { container, target, space };
-}
-
 export async function convertMain(args: string[], io: ConvertIo = processIo()): Promise<number> {
   const operands = args.filter((a) => a !== '--');
   if (operands.length < 1 || operands.length > 2 || operands.some((a) => a.startsWith('-') && a.length > 1)) {
@@ -51,7 +34,7 @@ export async function convertMain(args: string[], io: ConvertIo = processIo()): 
   const [image, out] = operands as [string, string | undefined];
   let prepared: ReturnType<typeof prepareConvert>;
   try {
-    prepared = prepareConvert(image, out);
+    prepared = prepareConvert(createMachine(), hostConvertFs, image, out);
   } catch (error) {
     io.stderr(`kpartx-tui convert: ${errorText(error)}\n`);
     return 1;

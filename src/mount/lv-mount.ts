@@ -11,15 +11,17 @@ import { openLogicalVolume } from '../engine/lvm/lv-disk.js';
 import { createSession, type MountedPartition } from '../engine/session.js';
 import { deferSignals } from '../engine/signals.js';
 import { openSourceDisk } from '../engine/source.js';
-import { LvPlanError, type PvDevice, planLvMap } from '../engine/stack/lv-map.js';
+import { planLvMap } from '../engine/stack/lv-map.js';
 import type { WorkflowEvent } from '../engine/workflow/events.js';
 import { autoActivationWarning } from '../engine/workflow/lv-activation.js';
 import {
   attachLv,
   detachLv,
   findLogicalVolume,
+  firstPartitionOf,
   type LvDevice,
   LvRunError,
+  planOverMaps,
 } from '../engine/workflow/lv-run.js';
 import { MapRun } from '../engine/workflow/map-run.js';
 import { lvmHostFacts } from '../kernel/lvm-host.js';
@@ -162,33 +164,17 @@ export async function mountLogicalVolume(
     }
     interrupted.throwIfAborted();
     const existing = backend.existing(resolved.parent);
-    const devices = new Map<string, PvDevice>();
-    for (const [id, number] of found.partitions) {
-      const map = existing.find((e) => e.number === number);
-      if (!map) throw new LvMountError(`${what}: the map of partition ${number} is gone`);
-      devices.set(id, { path: machine.realpath(map.path), devno: map.devno, offset: 0 });
-    }
-    const firstPv = found.map.targets[0]!;
-    const firstId = firstPv.kind === 'linear' ? firstPv.pvId : firstPv.stripes[0]!.pvId;
-    const firstNumber =
-      [...found.partitions].find(([id]) => id === firstId.replaceAll('-', ''))?.[1] ?? pvMaps[0]!.number;
-    const firstMap = planned.find((m) => m.number === firstNumber)!;
-    let plan: ReturnType<typeof planLvMap>;
-    try {
-      plan = planLvMap(
-        found.map,
-        { vgId: found.group.metadata.id, lvId: found.lv.id },
-        firstMap.dmName,
-        devices,
-      );
-    } catch (error) {
-      if (error instanceof LvPlanError) throw new LvMountError(error.message);
-      throw error;
-    }
+    const firstNumber = firstPartitionOf(found);
+    const plan = planOverMaps(
+      machine,
+      found,
+      existing,
+      (number) => planned.find((m) => m.number === number)!.dmName,
+    );
     const attached = await attachLv(machine, kind, plan, {
       readOnly: !options.rw,
       sync: true,
-      like: devices.values().next().value!.path,
+      like: machine.realpath(existing.find((m) => m.number === firstNumber)!.path),
     });
     if (attached.created) lvDevice = attached.device;
     interrupted.throwIfAborted();

@@ -4,6 +4,7 @@
  */
 import { Box, Text } from 'ink';
 import Confirm from './components/Confirm.js';
+import Convert from './components/Convert.js';
 import HelpLine from './components/HelpLine.js';
 import {
   DiskBar,
@@ -30,6 +31,7 @@ import { type TerminalSize, useTerminalSize } from './hooks/use-terminal-size.js
 import {
   ACCOUNT_KEYS,
   CONFIRM_KEYS,
+  CONVERT_KEYS,
   DELIMITER_KEYS,
   type KeyHelp,
   LAYOUT_KEYS,
@@ -76,7 +78,10 @@ function helpKeys(state: AppState, isRoot: boolean): KeyHelp[] {
       return state.inspection?.remains
         ? // Something is set up on the source: the clean-up key takes the place of the moves.
           [root(k.add), root(k.remove), root(k.mount), root(k.clean), k.options, k.back, k.quit]
-        : [root(k.add), root(k.remove), root(k.mount), k.options, k.move, k.back, k.quit];
+        : state.inspection?.layout.container?.convertible
+          ? // A container without nbd: the conversion takes the place of the moves.
+            [k.convert, root(k.add), root(k.mount), k.options, k.back, k.quit]
+          : [root(k.add), root(k.remove), root(k.mount), k.options, k.move, k.back, k.quit];
     }
     case 'confirm':
       return [CONFIRM_KEYS.yes, CONFIRM_KEYS.no];
@@ -115,6 +120,13 @@ function helpKeys(state: AppState, isRoot: boolean): KeyHelp[] {
         k.back,
         k.quit,
       ];
+    }
+    case 'convert': {
+      const k = CONVERT_KEYS;
+      const phase = state.convert?.phase;
+      if (phase === 'running') return [k.stop];
+      if (phase === 'ask') return [k.check, k.back];
+      return [...(phase === 'checked' && state.convert?.space?.ok ? [k.convert] : []), k.change, k.quit];
     }
   }
 }
@@ -158,11 +170,13 @@ function title(state: AppState, isRoot: boolean): string {
           : state.op?.kind === 'teardown'
             ? ' · cleaning up'
             : ' · deleting'
-        : state.screen === 'mount'
-          ? state.recovery.view && state.mount.mount
-            ? ' · accounts'
-            : ' · mount session'
-          : '';
+        : state.screen === 'convert'
+          ? ' · convert to raw'
+          : state.screen === 'mount'
+            ? state.recovery.view && state.mount.mount
+              ? ' · accounts'
+              : ' · mount session'
+            : '';
   return `kpartx-tui${where}${screen}${isRoot ? '' : ' · not root: browsing only'}`;
 }
 
@@ -285,6 +299,8 @@ export default function App({
         theme={theme}
       />
     );
+  } else if (state.screen === 'convert' && state.convert) {
+    content = <Convert state={state.convert} width={width} theme={theme} />;
   } else if (state.screen === 'mount' && state.mount.mount && state.recovery.view) {
     content = (
       <Recovery state={state.recovery} mount={state.mount.mount} width={width} height={body} theme={theme} />
@@ -294,7 +310,7 @@ export default function App({
     const onThisMount = recovery.mountpoint !== null && recovery.mountpoint === state.mount.mount?.mountpoint;
     content = (
       <MountSession
-        maps={inspection.existing}
+        maps={[...inspection.existing, ...(inspection.volumes ?? [])]}
         offered={offeredMaps(inspection)}
         index={state.mountIndex}
         state={state.mount}

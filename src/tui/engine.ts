@@ -15,6 +15,7 @@ import type {
 } from '../engine/backend.js';
 import { createLoopBackend } from '../engine/backends/loop.js';
 import { chooseBackendKind, dmUsable, loadBackend } from '../engine/backends/select.js';
+import { defaultRawPath, prepareConvert } from '../engine/convert.js';
 import { errorText } from '../engine/errors.js';
 import { loopsOver, openByProcess } from '../engine/holders.js';
 import { inspectSource, predictBackend } from '../engine/inspect.js';
@@ -37,14 +38,17 @@ import { type MapAction, type MapRunRequest, runMaps } from '../engine/workflow/
 import { type DevNo, formatDevNo, sameDevNo } from '../io/devno.js';
 import { decodeUtf8Visibly } from '../io/display-text.js';
 import { createMachine } from '../kernel/machine.js';
+import { convertToRaw, hostConvertFs } from '../kernel/qemu-img.js';
 import { type ContentInfo, describeContent, hintFor, mountTypeFor, probeContent } from '../probe/index.js';
 import { hiberfilState } from '../recovery/hibernation.js';
 import { listDirectory } from './list-directory.js';
+import { createLvVolumes } from './lv-volumes.js';
 import type {
   ExistingMapView,
   Inspection,
   Leftover,
   MapOptions,
+  MountChoice,
   MountView,
   OpOutcome,
   PartitionRow,
@@ -77,6 +81,8 @@ export interface TuiEngineDeps {
   backend?: (kind: BackendKind, machine: Machine) => MapBackend | Promise<MapBackend>;
   /** The host's crypt library, xattr calls and clock for password resets (the host's by default). */
   recovery?: RecoveryDeps;
+  /** Runs qemu-img convert (tests wrap the real one). */
+  convertToRaw?: typeof convertToRaw;
 }
 
 const TREE_ENTRIES = 40;
@@ -134,6 +140,18 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   /** Volume groups per source, found with the contents (they need the probe's word on the PVs). */
   const volumeGroupCache = new Map<string, VolumeGroupLayer[]>();
   const looked = new Set<string>();
+  /** The LVs the mount session offers, and the LV maps it made. */
+  const lvVolumes = createLvVolumes(host, async (source, kind) => {
+    const k = await kernel();
+    const resolved = await resolveSource(source, 'delete', { readOnly: true }, host);
+    if ('nothing' in resolved) return [];
+    const backend = deps.backend
+      ? await deps.backend(kind, k)
+      : kind === 'loop'
+        ? createLoopBackend(k)
+        : await loadBackend(kind, k);
+    return backend.existing(resolved.parent);
+  });
   /**
    * What this app made itself (map paths, mountpoints, image loops): anything else found on a
    * source was left by an earlier run (a killed one, or another tool) and is shown as such.
@@ -263,6 +281,14 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     };
   }
 
+  /** A filesystem this kernel cannot mount is said before trying, not after a failed mount. */
+  function fsRefusal(info: ContentInfo | null | undefined, why: string | undefined): string | undefined {
+    const fstype = info ? mountTypeFor(info) : undefined;
+    if (info && fstype && !why && host.filesystemSupported(fstype) === false)
+      return `${describeContent(info)}: this kernel cannot mount ${fstype} (not in /proc/filesystems, no module to load)`;
+    return why;
+  }
+
   /** The engine's SourceReport (the same data `--json` prints), drawn as the view-model. */
   async function inspect(path: string, options: MapOptions): Promise<Inspection> {
     // Contents do not change with the options: probe once per source, reuse after. The very first
@@ -311,11 +337,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     const mapContent = (start: number, size: number, mapPath: string) => {
       const info = contents.get(`${start}:${size}`);
       const text = contentText(info);
-      let { notMountableWhy } = contentAdvice(info, mapPath);
-      // A filesystem this kernel cannot mount is said before trying, not after a failed mount.
-      const fstype = info ? mountTypeFor(info) : undefined;
-      if (info && fstype && !notMountableWhy && host.filesystemSupported(fstype) === false)
-        notMountableWhy = `${describeContent(info)}: this kernel cannot mount ${fstype} (not in /proc/filesystems, no module to load)`;
+      const notMountableWhy = fsRefusal(info, contentAdvice(info, mapPath).notMountableWhy);
       return { ...(text ? { contents: text } : {}), ...(notMountableWhy ? { notMountableWhy } : {}) };
     };
 
@@ -339,6 +361,32 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       mountpoints: k ? mountpointsOf(k, m.devno) : [],
       ...mapContent(m.start, m.size, m.path),
     }));
+    const volumes =
+      k && backend
+        ? await lvVolumes.rows(
+            {
+              path,
+              kind: backendKind,
+              readOnly: options.readOnly,
+              partitions: report.partitions,
+              mapNames: new Map(report.maps.map((m) => [m.number, m.dmName])),
+              existing: report.existing,
+              volumeGroups,
+            },
+            {
+              contentText: (info) => contentText(info),
+              notMountableWhy: (info, mapPath) =>
+                fsRefusal(info, contentAdvice(info, mapPath).notMountableWhy),
+              mountpointsOf: (devno) => mountpointsOf(k, devno),
+            },
+          )
+        : [];
+    // A PV map whose LVs the session lists: the next step is those rows, not the host's vgchange.
+    for (const map of existing) {
+      const vg = volumeGroups.find((g) => g.physicalVolumes.some((pv) => pv.partition === map.number));
+      if (vg && map.notMountableWhy && volumes.some((v) => v.lv?.vg === vg.name))
+        map.notMountableWhy = `LVM physical volume of ${vg.name}: its logical volumes are listed with the maps`;
+    }
     // A predicted loop (the first look) does not exist: nothing can be set up on it.
     let remains: RemainsView | undefined;
     if (k && report.image?.loopState !== 'predicted') {
@@ -412,10 +460,13 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         : report.container
           ? `No partition table inside the ${report.container.format} image${report.container.problem ? `: ${report.container.problem}` : '.'}`
           : `No partition table found (${sniffSource(path)}).`;
+    const convertible = Boolean(refusal && report.container?.attach.method === 'nbd' && !host.nbdPresent());
     return {
       layout: {
         path,
-        ...(report.container ? { container: containerView(report.container) } : {}),
+        ...(report.container
+          ? { container: { ...containerView(report.container), ...(convertible ? { convertible } : {}) } }
+          : {}),
         ...(volumeGroups.length > 0
           ? { volumeGroups: volumeGroupRows(volumeGroups, (c) => contentText(c)) }
           : {}),
@@ -444,6 +495,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         ...(blocked ? { blocked } : {}),
       },
       existing,
+      ...(volumes.length > 0 ? { volumes } : {}),
       ...(remains ? { remains } : {}),
     };
   }
@@ -973,6 +1025,56 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     }));
   }
 
+  async function mountMap(mapPath: string, { readOnly, exec }: MountChoice): Promise<MountView> {
+    const adopted = mountedAlready(await kernel(), mapPath);
+    if (adopted) return adopted;
+    // NTFS is looked at read-only first (dirty flag, hiberfil.sys) before it may be written.
+    if (!readOnly && mountType(mapPath) === 'ntfs3') {
+      const looked = await mountMap(mapPath, { readOnly: true, exec });
+      try {
+        return await remountWritable(looked);
+      } catch (error) {
+        await unmountMount(looked);
+        throw error;
+      }
+    }
+    return deferSignals(
+      async () => {
+        const s = await session();
+        const fstype = mountType(mapPath);
+        const mounted = s.mount({
+          name: basename(mapPath),
+          device: mapPath,
+          readOnly,
+          exec,
+          ...(fstype ? { fstype } : {}),
+        });
+        madeHere.mounts.add(mounted.mountpoint);
+        return { s, mounted };
+      },
+      ({ s, mounted }) => undoMount(s, mounted),
+    ).then(({ mounted }) => ({
+      source: mapPath,
+      mountpoint: mounted.mountpoint,
+      readOnly: mounted.readOnly,
+      exec: mounted.exec,
+      fstype: mounted.fstype,
+      tree: listTree(mounted.mountpoint),
+    }));
+  }
+
+  /** Unmount; an LV map the session made for it goes with it, before any partition map. */
+  function unmountMount(mount: MountView): Promise<void> {
+    return deferSignals(
+      async () => {
+        (await session()).unmount(mount.mountpoint);
+        madeHere.mounts.delete(mount.mountpoint);
+        await lvVolumes.release(mount.source);
+      },
+      () => `the unmount of ${mount.mountpoint} ran to its end first`,
+    );
+  }
+
   const engine: TuiEngine = {
     recovery: createRecoveryEngine(deps.recovery),
     remountWritable,
@@ -990,54 +1092,46 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     tearDown,
     // Held against signals from the first step: an interrupted mount is unmounted again. A map an
     // earlier run left mounted is taken over as it is.
-    async mount(mapPath, { readOnly, exec }): Promise<MountView> {
-      const adopted = mountedAlready(await kernel(), mapPath);
-      if (adopted) return adopted;
-      // NTFS is looked at read-only first (dirty flag, hiberfil.sys) before it may be written.
-      if (!readOnly && mountType(mapPath) === 'ntfs3') {
-        const looked = await engine.mount(mapPath, { readOnly: true, exec });
-        try {
-          return await remountWritable(looked);
-        } catch (error) {
-          await engine.unmount(looked);
-          throw error;
-        }
+    async mount(mapPath, choice): Promise<MountView> {
+      // An LV row: its map is made first (as `kpartx-tui mount IMAGE:VG/LV` makes it), and taken
+      // away again when the mount fails.
+      if (!lvVolumes.isLv(mapPath)) return mountMap(mapPath, choice);
+      await deferSignals(
+        () => lvVolumes.prepare(mapPath, choice.readOnly),
+        () => lvVolumes.release(mapPath),
+      );
+      try {
+        return await mountMap(mapPath, choice);
+      } catch (error) {
+        await lvVolumes.release(mapPath).catch(() => undefined);
+        throw error;
       }
-      return deferSignals(
-        async () => {
-          const s = await session();
-          const fstype = mountType(mapPath);
-          const mounted = s.mount({
-            name: basename(mapPath),
-            device: mapPath,
-            readOnly,
-            exec,
-            ...(fstype ? { fstype } : {}),
-          });
-          madeHere.mounts.add(mounted.mountpoint);
-          return { s, mounted };
-        },
-        ({ s, mounted }) => undoMount(s, mounted),
-      ).then(({ mounted }) => ({
-        source: mapPath,
-        mountpoint: mounted.mountpoint,
-        readOnly: mounted.readOnly,
-        exec: mounted.exec,
-        fstype: mounted.fstype,
-        tree: listTree(mounted.mountpoint),
-      }));
     },
     listTree,
-    unmount(mount) {
-      return deferSignals(
-        async () => {
-          (await session()).unmount(mount.mountpoint);
-          madeHere.mounts.delete(mount.mountpoint);
-        },
-        () => `the unmount of ${mount.mountpoint} ran to its end first`,
-      );
-    },
+    unmount: unmountMount,
     leftovers,
+    convertTarget: (path) => defaultRawPath(sourceKey(path)),
+    planConvert(path, target) {
+      try {
+        const prepared = prepareConvert(host, hostConvertFs, resolve(cwd, path), resolve(cwd, target));
+        return {
+          source: prepared.container.file,
+          format: prepared.container.qemuFormat,
+          target: prepared.target,
+          space: prepared.space,
+        };
+      } catch (error) {
+        throw new TuiError(errorText(error));
+      }
+    },
+    convert: (plan, onProgress, signal) =>
+      (deps.convertToRaw ?? convertToRaw)({
+        source: plan.source,
+        format: plan.format,
+        target: plan.target,
+        onProgress,
+        signal,
+      }),
   };
   return engine;
 }

@@ -62,6 +62,8 @@ export interface ContainerView {
   features: string[];
   /** Why its disk cannot be read here, when it cannot. */
   problem?: string;
+  /** Needs nbd and this kernel has none: `c` offers a raw copy made by qemu-img instead. */
+  convertible?: boolean;
 }
 
 /** A logical volume, drawn as an indented row under its VG's PV partition(s). */
@@ -168,6 +170,8 @@ export interface ExistingMapView {
   contents?: string;
   /** Set when the content is known and is not a filesystem to mount as it is (LUKS, LVM, swap…): why, and what instead. */
   notMountableWhy?: string;
+  /** A logical volume of a mapped PV partition: its map is made when it is mounted. */
+  lv?: { vg: string; name: string };
 }
 
 /**
@@ -186,6 +190,8 @@ export interface Inspection {
   layout: LayoutView;
   preview: Preview;
   existing: ExistingMapView[];
+  /** The LVs of the mapped PV partitions, offered by the mount session like the maps. */
+  volumes?: ExistingMapView[];
   remains?: RemainsView;
 }
 
@@ -273,6 +279,21 @@ export interface TuiEngine {
   unmount(mount: MountView): Promise<void>;
   /** Maps, mounts and loop devices of these sources that exist now (said when the app is left). */
   leftovers(paths: string[], options: MapOptions): Promise<Leftover[]>;
+  /** Where a raw copy of a container goes by default: `<name>.raw` beside it. */
+  convertTarget(path: string): string;
+  /** Checks a raw copy at `target` before it is made (a TuiError says why not); the free-space check. */
+  planConvert(path: string, target: string): ConvertPlan;
+  /** qemu-img convert to `<target>.part`, renamed when complete; aborting stops it and removes the part. */
+  convert(plan: ConvertPlan, onProgress: (percent: number) => void, signal: AbortSignal): Promise<void>;
+}
+
+export interface ConvertPlan {
+  source: string;
+  /** qemu's name of the source's format. */
+  format: string;
+  /** Absolute path of the copy. */
+  target: string;
+  space: { ok: boolean; text: string };
 }
 
 /** What is still there of one source when the app is left. */

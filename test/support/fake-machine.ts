@@ -324,6 +324,8 @@ export class FakeMachine implements Machine {
   }
 
   realpath(path: string): string {
+    const linked = this.mapperLink(path);
+    if (linked) return this.realpath(linked);
     return this.isBlockDevice(path) || this.files.has(path) ? path : realpathSync(path);
   }
 
@@ -338,6 +340,8 @@ export class FakeMachine implements Machine {
 
   /** Fake devices and in-memory files are read from memory; any other path is a real file. */
   openDisk(path: string, size: number, sectorSize: number): FileDisk {
+    const linked = this.mapperLink(path);
+    if (linked) return this.openDisk(linked, size, sectorSize);
     if (this.isBlockDevice(path)) return closable(this.deviceDisk(path), path);
     const bytes = this.files.get(path);
     if (!bytes) return openFileDisk(path, size, sectorSize);
@@ -510,8 +514,9 @@ export class FakeMachine implements Machine {
   private readFile(path: string, offset: number, length: number): Uint8Array {
     const bytes = this.files.get(path);
     if (bytes) return bytes.slice(offset, offset + length);
-    const disk = this.disks.get(path);
-    if (disk) return this.readDevice({ disk }, offset, length);
+    // A loop over a block device (a partition's loop or map) reads that device.
+    const device = this.resolve(path);
+    if (device) return this.readDevice(device, offset, length);
     const fd = openSync(path, 'r');
     try {
       const size = fstatSync(fd).size;
@@ -543,7 +548,16 @@ export class FakeMachine implements Machine {
     return undefined;
   }
 
+  /** Where a /dev/mapper symlink (the loop backend's map path) points, as the kernel follows it. */
+  private mapperLink(path: string): string | undefined {
+    if (posix.dirname(path) !== '/dev/mapper') return undefined;
+    const entry = this.mapper?.get(posix.basename(path));
+    return entry?.kind === 'symlink' ? entry.target : undefined;
+  }
+
   private resolve(path: string): { disk: FakeDisk } | { loop: FakeLoop } | { map: FakeMap } | undefined {
+    const linked = this.mapperLink(path);
+    if (linked) return this.resolve(linked);
     const disk = this.disks.get(path);
     if (disk) return { disk };
     const loop = this.loopByPath(path);

@@ -1,6 +1,7 @@
 /** Screen data and a scripted TuiEngine for component and flow tests. */
 import { deferSignals } from '../../src/engine/signals.js';
 import type {
+  ConvertPlan,
   ExistingMapView,
   Inspection,
   Leftover,
@@ -274,5 +275,14 @@ export class ScriptedEngine implements TuiEngine {
       loop: '/dev/loop0',
       removeWith: [...mounts.map((m) => `umount ${m.mountpoint}`), `kpartx -d ${path}`],
     }));
+  }
+  convertTarget(path: string): string {
+    return `${path}.raw`;
+  }
+  planConvert(): ConvertPlan {
+    throw new Error('the scripted engine has no containers');
+  }
+  async convert(): Promise<void> {
+    throw new Error('the scripted engine has no containers');
   }
 }

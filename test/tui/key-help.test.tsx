@@ -52,7 +52,7 @@ function helpLine(frame: string): [string, string][] {
     });
 }
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 describe('kpartx-tui --help', () => {
   it('lists, under each screen, every key its help line shows', async () => {
@@ -77,7 +77,7 @@ describe('kpartx-tui --help', () => {
       const pairs = helpLine(t.frame());
       expect(pairs.length).toBeGreaterThan(1);
       for (const [key, label] of pairs) {
-        expect(help).toMatch(new RegExp(`^ {4}${escape(key)} +${escape(label)}( \\(|$)`, 'm'));
+        expect(help).toMatch(new RegExp(`^ {4}${escapeRegExp(key)} +${escapeRegExp(label)}( \\(|$)`, 'm'));
         seen.push(key);
       }
     };

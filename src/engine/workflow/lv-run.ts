@@ -17,7 +17,15 @@ import { uuidKey } from '../lvm/pv-header.js';
 import type { Machine } from '../machine.js';
 import { unmangleDmName } from '../names.js';
 import { lvAttach } from '../stack/attach.js';
-import { LV_LOOP_MARKER, LV_UUID_PREFIX, type LvMapPlan, lvLoopMarker } from '../stack/lv-map.js';
+import {
+  LV_LOOP_MARKER,
+  LV_UUID_PREFIX,
+  type LvMapPlan,
+  LvPlanError,
+  lvLoopMarker,
+  type PvDevice,
+  planLvMap,
+} from '../stack/lv-map.js';
 import { windowDisk } from '../stack/window.js';
 
 export class LvRunError extends Error {
@@ -99,6 +107,43 @@ export function findLogicalVolume(
     }
   }
   return { group, lv, map: mapped.map, partitions: partitionsOf };
+}
+
+/** The partition holding the PV of the LV's first extent: the LV map is named after its map. */
+export function firstPartitionOf(found: FoundLv): number {
+  const first = found.map.targets[0]!;
+  const id = first.kind === 'linear' ? first.pvId : first.stripes[0]!.pvId;
+  return found.partitions.get(uuidKey(id)) ?? [...found.partitions.values()][0]!;
+}
+
+/**
+ * The LV's map over the maps of its PV partitions as they exist now (`maps` by partition number;
+ * `mapName` gives a partition map's name as planned, the LV map's name begins with it).
+ */
+export function planOverMaps(
+  machine: Pick<Machine, 'realpath'>,
+  found: FoundLv,
+  maps: readonly { number: number | null; path: string; devno: DevNo }[],
+  mapName: (number: number) => string,
+): LvMapPlan {
+  const what = `${printable(found.group.metadata.name)}/${printable(found.lv.name)}`;
+  const devices = new Map<string, PvDevice>();
+  for (const [id, number] of found.partitions) {
+    const map = maps.find((m) => m.number === number);
+    if (!map) throw new LvRunError(`${what}: partition ${number}, which holds one of its PVs, is not mapped`);
+    devices.set(id, { path: machine.realpath(map.path), devno: map.devno, offset: 0 });
+  }
+  try {
+    return planLvMap(
+      found.map,
+      { vgId: found.group.metadata.id, lvId: found.lv.id },
+      mapName(firstPartitionOf(found)),
+      devices,
+    );
+  } catch (error) {
+    if (error instanceof LvPlanError) throw new LvRunError(error.message);
+    throw error;
+  }
 }
 
 /** An LV map as it exists: how to find it again and take it away. */

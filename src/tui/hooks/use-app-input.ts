@@ -7,6 +7,7 @@
 import { useInput } from 'ink';
 import { useRef } from 'react';
 import { type KeyPress, splitChunk } from '../keys/chunk.js';
+import { convertKey } from '../keys/convert-keys.js';
 import { confirmKey, mountKey, progressKey } from '../keys/flow-keys.js';
 import { layoutKey } from '../keys/layout-keys.js';
 import { sourcesKey } from '../keys/sources-keys.js';
@@ -26,6 +27,8 @@ function handle(s: AppState, a: AppActions, { input, key }: KeyPress, rows: numb
       return progressKey(s, a, input, key);
     case 'mount':
       return mountKey(s, a, input, key);
+    case 'convert':
+      return convertKey(s, a, input, key);
   }
 }
 

@@ -57,6 +57,8 @@ export function useKpartxApp(
   if (state.sourcePath) opened.current.add(state.sourcePath);
   // What the mount session has mounted, as the kernel has it now (the state follows a frame later).
   const mounted = useRef<MountView | null>(null);
+  /** The running conversion: aborting it stops qemu-img and removes the part-written copy. */
+  const converting = useRef<{ stop: AbortController; done: Promise<unknown> } | null>(null);
 
   /**
    * Leave the app: unmount what this session mounted, look at what stays of the sources it opened,
@@ -71,6 +73,13 @@ export function useKpartxApp(
       dispatch({ type: 'leaving', text: 'Leaving…' });
       const lines = [...headline];
       let code = status;
+      // A conversion under way is stopped and its part file removed before the app goes.
+      const conversion = converting.current;
+      if (conversion) {
+        conversion.stop.abort();
+        await conversion.done.catch(() => undefined);
+        lines.push('kpartx-tui: conversion stopped; the part-written copy removed');
+      }
       const current = mounted.current;
       if (current) {
         try {
@@ -262,6 +271,55 @@ export function useKpartxApp(
     }
   }, [engine, leaveInterrupted, lookAgain, dispatch]);
 
+  /** Enter on the conversion screen: check the target, then (space permitting) convert and open the copy. */
+  const submitConvert = useCallback(async (): Promise<void> => {
+    const current = stateRef.current.convert;
+    if (!current) return;
+    if (current.phase === 'ask') {
+      try {
+        const plan = engine.planConvert(current.source, current.target);
+        dispatch({ type: 'convert', action: { type: 'checked', target: plan.target, space: plan.space } });
+      } catch (error) {
+        dispatch({ type: 'convert', action: { type: 'refused', message: errorText(error) } });
+      }
+      return;
+    }
+    if (current.phase !== 'checked' || !current.space?.ok) return;
+    let plan: ReturnType<TuiEngine['planConvert']>;
+    try {
+      // Checked again: the target may have appeared, or the space gone, since it was shown.
+      plan = engine.planConvert(current.source, current.target);
+    } catch (error) {
+      dispatch({ type: 'convert', action: { type: 'refused', message: errorText(error) } });
+      return;
+    }
+    const stop = new AbortController();
+    dispatch({ type: 'convert', action: { type: 'started' } });
+    const done = engine.convert(
+      plan,
+      (percent) => dispatch({ type: 'convert', action: { type: 'progress', percent } }),
+      stop.signal,
+    );
+    converting.current = { stop, done };
+    // Not awaited by the key that started it: Esc and Ctrl-C must reach it while it runs.
+    done.then(
+      () => {
+        converting.current = null;
+        if (leaving.current) return;
+        dispatch({ type: 'open-source', path: plan.target });
+        dispatch({
+          type: 'message',
+          message: { text: `Converted to ${plan.target}; ${current.source} was only read.`, tone: 'info' },
+        });
+      },
+      (error) => {
+        converting.current = null;
+        if (!leaving.current)
+          dispatch({ type: 'convert', action: { type: 'failed', message: errorText(error) } });
+      },
+    );
+  }, [engine, dispatch]);
+
   const recovery = useRecoveryActions(engine, dispatch, stateRef, mounted, leaveInterrupted);
 
   const actions: AppActions = useMemo(
@@ -401,7 +459,26 @@ export function useKpartxApp(
         if (busy.current) return;
         void leave(0, []);
       },
+      openConvert: () => {
+        const { sourcePath, inspection } = stateRef.current;
+        if (!sourcePath || !inspection?.layout.container?.convertible) return;
+        dispatch({ type: 'convert-open', source: sourcePath, target: engine.convertTarget(sourcePath) });
+      },
+      editConvertTarget: (text) => dispatch({ type: 'convert', action: { type: 'edit', text } }),
+      submitConvert: () => submitConvert(),
+      cancelConvert: () => {
+        const current = stateRef.current.convert;
+        if (!current) return;
+        if (current.phase === 'running') converting.current?.stop.abort();
+        else if (current.phase === 'ask') dispatch({ type: 'convert-close' });
+        else dispatch({ type: 'convert', action: { type: 'reask' } });
+      },
       interrupt: () => {
+        // Ctrl-C during a conversion stops it (its part file is removed); the app stays.
+        if (converting.current) {
+          converting.current.stop.abort();
+          return;
+        }
         // Ctrl-C during an add, a delete, a mount or an unmount is the SIGINT that operation holds:
         // an add stops before its next map and takes back what it made, the others finish; then
         // the app leaves with 130, as the CLI does.
@@ -438,6 +515,7 @@ export function useKpartxApp(
       needRoot,
       runOp,
       settleMount,
+      submitConvert,
       terminal,
       unmountCurrent,
       dispatch,

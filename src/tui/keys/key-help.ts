@@ -47,6 +47,7 @@ export const LAYOUT_KEYS = {
   remove: doc('d', 'delete'),
   mount: doc('m', 'mount'),
   clean: doc('x', 'clean', { note: 'unmount, unmap and release the loop of what is set up on the source' }),
+  convert: doc('c', 'convert to raw', { note: 'a VM disk container on a kernel without nbd' }),
   options: doc('r/p/g/s/b', 'options', { note: 'see Options' }),
   move: doc('↑↓', 'move', { also: 'j k, PgUp PgDn, Home End' }),
   reread: doc('R', 'read the source again'),
@@ -120,6 +121,15 @@ export const RESET_KEYS = {
   done: doc('Enter', 'back to the accounts', { note: 'once written' }),
 };
 
+export const CONVERT_KEYS = {
+  check: doc('Enter', 'check space', { note: 'after the target path; Enter again converts' }),
+  convert: doc('Enter', 'convert'),
+  stop: doc('Esc/Ctrl-C', 'stop and remove the part-written copy', { note: 'while it runs' }),
+  change: doc('Esc', 'change the path'),
+  back: doc('Esc', 'back'),
+  quit: doc('q', 'quit'),
+};
+
 /** Every screen's keys, in the order a session meets them. */
 export const SCREENS: { title: string; keys: Record<string, KeyDoc> }[] = [
   { title: 'Sources', keys: SOURCE_KEYS },
@@ -127,6 +137,7 @@ export const SCREENS: { title: string; keys: Record<string, KeyDoc> }[] = [
   { title: 'Layout', keys: LAYOUT_KEYS },
   { title: 'Options (on the layout)', keys: OPTION_KEYS },
   { title: 'Delimiter field (after p)', keys: DELIMITER_KEYS },
+  { title: 'Convert to raw (after c)', keys: CONVERT_KEYS },
   { title: 'Confirm', keys: CONFIRM_KEYS },
   { title: 'Progress', keys: PROGRESS_KEYS },
   { title: 'Mount session: picking a map', keys: MOUNT_PICK_KEYS },

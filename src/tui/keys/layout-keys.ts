@@ -39,6 +39,7 @@ export function layoutKey(
   else if (input === 'd') return actions.request('remove');
   else if (input === 'm') actions.openMount();
   else if (input === 'x') return actions.request('teardown');
+  else if (input === 'c') actions.openConvert();
   else if (input === 'R') actions.refresh();
   else if (key.escape) actions.back();
   else if (input === 'q') actions.quit();

@@ -12,6 +12,7 @@ import type {
   SourceEntry,
 } from '../model.js';
 import { DEFAULT_OPTIONS } from '../model.js';
+import { type ConvertAction, type ConvertState, convertReducer, openConvert } from './convert-reducer.js';
 import {
   initialMountState,
   type MountAction,
@@ -28,7 +29,7 @@ import {
   recoveryReducer,
 } from './recovery-reducer.js';
 
-export type Screen = 'sources' | 'layout' | 'confirm' | 'progress' | 'mount';
+export type Screen = 'sources' | 'layout' | 'confirm' | 'progress' | 'mount' | 'convert';
 /** `teardown`: unmount every mount of the source's maps, remove the maps, release the image's loop. */
 export type OpKind = 'add' | 'remove' | 'teardown';
 
@@ -69,6 +70,8 @@ export interface AppState {
   mount: MountState;
   /** The system on the session's mount, its accounts and a password reset. */
   recovery: RecoveryState;
+  /** A container's conversion to a raw copy (kernels without nbd). */
+  convert: ConvertState | null;
   message: Message | null;
   /** The app is on its way out (unmounting, looking at what stays): keys do nothing more. */
   leaving: boolean;
@@ -92,6 +95,7 @@ export const initialAppState: AppState = {
   mountIndex: 0,
   mount: initialMountState,
   recovery: initialRecoveryState,
+  convert: null,
   message: null,
   leaving: false,
 };
@@ -119,6 +123,9 @@ export type AppAction =
   | { type: 'mount-move'; delta: number }
   | { type: 'mount'; action: MountAction }
   | { type: 'recovery'; action: RecoveryAction }
+  | { type: 'convert-open'; source: string; target: string }
+  | { type: 'convert'; action: ConvertAction }
+  | { type: 'convert-close' }
   | { type: 'message'; message: Message | null }
   | { type: 'leaving'; text: string };
 
@@ -143,9 +150,21 @@ export function appReducer(state: AppState, action: AppAction): AppState {
     case 'path-completed':
       if (state.pathInput !== action.from) return state;
       return { ...state, pathInput: action.text, pathCandidates: action.candidates };
+    case 'convert-open':
+      return {
+        ...state,
+        screen: 'convert',
+        convert: openConvert(action.source, action.target),
+        message: null,
+      };
+    case 'convert':
+      return state.convert ? { ...state, convert: convertReducer(state.convert, action.action) } : state;
+    case 'convert-close':
+      return { ...state, screen: 'layout', convert: null };
     case 'open-source':
       return {
         ...state,
+        convert: null,
         screen: 'layout',
         sourcePath: action.path,
         pathInput: null,

@@ -54,6 +54,13 @@ export interface AppActions {
   openShell(): void;
   unmount(): void;
   finishSession(): void;
+  /** `c` on a container this kernel cannot attach: ask where its raw copy goes. */
+  openConvert(): void;
+  editConvertTarget(text: string): void;
+  /** Enter: check the target (free space), then convert and open the copy. */
+  submitConvert(): Promise<void> | undefined;
+  /** Esc: stop a running conversion (the part file removed), else go back a step. */
+  cancelConvert(): void;
   quit(): void;
   interrupt(): void;
   /** The system on the mount, its accounts, a password reset. */

@@ -75,12 +75,14 @@ export function mountReducer(state: MountState, action: MountAction): MountState
 interface MapsOfLayout<M> {
   layout: { partitions: readonly { number: number; kind: string }[] };
   existing: readonly M[];
+  volumes?: readonly M[];
 }
 
 /**
  * The maps the session offers to mount, in order: not known content that is no filesystem (LUKS,
  * LVM, swap…, explained instead) and not an extended partition's 1 KiB map (its logical partitions
- * have their own maps). Unknown content stays on offer.
+ * have their own maps). Unknown content stays on offer. The LVs of mapped PV partitions follow the
+ * maps, offered the same way (those that cannot be mapped here carry the reason).
  */
 export function offeredMaps<M extends { number: number | null; notMountableWhy?: unknown }>(
   inspection: MapsOfLayout<M> | null,
@@ -89,7 +91,7 @@ export function offeredMaps<M extends { number: number | null; notMountableWhy?:
   const extended = new Set(
     inspection.layout.partitions.filter((p) => p.kind === 'extended').map((p) => p.number),
   );
-  return inspection.existing.filter(
+  return [...inspection.existing, ...(inspection.volumes ?? [])].filter(
     (m) => !m.notMountableWhy && !(m.number !== null && extended.has(m.number)),
   );
 }

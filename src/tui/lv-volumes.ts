@@ -1,0 +1,184 @@
+/**
+ * The logical volumes of a source's mapped PV partitions, offered by the mount session like the
+ * partition maps: each LV that can be mapped here (a linear one with the loop backend; linear or
+ * striped with device-mapper) becomes a row whose path is its LV map's, made on mount through the
+ * same lv-run code as `kpartx-tui mount IMAGE:VG/LV`, and taken away again on unmount. The others
+ * are rows that say why not. No React here.
+ */
+
+import type { ExistingMap } from '../engine/backend.js';
+import { errorText } from '../engine/errors.js';
+import type { Machine } from '../engine/machine.js';
+import { openSourceDisk, resolveSource } from '../engine/source.js';
+import type { VolumeGroupLayer } from '../engine/stack/index.js';
+import type { LvMapPlan } from '../engine/stack/lv-map.js';
+import {
+  attachLv,
+  detachLv,
+  type FoundLv,
+  findLogicalVolume,
+  firstPartitionOf,
+  type LvDevice,
+  planOverMaps,
+} from '../engine/workflow/lv-run.js';
+import { type DevNo, formatDevNo } from '../io/devno.js';
+import type { ContentInfo } from '../probe/index.js';
+import type { ExistingMapView } from './model.js';
+
+/** What the session needs to map an LV when it is picked. */
+interface PendingLv {
+  source: string;
+  kind: 'dm' | 'loop';
+  vg: string;
+  lv: string;
+  partitions: readonly { number: number; start: number; size: number }[];
+  /** Partition map names as planned, by number (the LV map's name begins with its first PV's). */
+  mapNames: ReadonlyMap<number, string>;
+}
+
+export interface LvSource {
+  path: string;
+  kind: 'dm' | 'loop';
+  readOnly: boolean;
+  partitions: readonly { number: number; start: number; size: number }[];
+  mapNames: ReadonlyMap<number, string>;
+  existing: readonly ExistingMap[];
+  volumeGroups: readonly VolumeGroupLayer[];
+}
+
+export interface LvRowHelpers {
+  contentText(info: ContentInfo | null): string | undefined;
+  /** Why the content is not mounted here (not a filesystem, a filesystem this kernel lacks). */
+  notMountableWhy(info: ContentInfo | null, mapPath: string): string | undefined;
+  mountpointsOf(devno: DevNo): string[];
+}
+
+/** The source's partition maps now, as the backend of `kind` finds them. */
+export type MapsOf = (source: string, kind: 'dm' | 'loop') => Promise<readonly ExistingMap[]>;
+
+export function createLvVolumes(host: Machine, mapsOf: MapsOf) {
+  /** LV map paths the rows offer, with how to make them. */
+  const pending = new Map<string, PendingLv>();
+  /** LV maps the session made, by path: taken away on unmount. */
+  const made = new Map<string, LvDevice>();
+
+  async function find(p: PendingLv): Promise<FoundLv> {
+    const resolved = await resolveSource(p.source, 'delete', { readOnly: true }, host);
+    if ('nothing' in resolved) throw new Error(`${p.source}: no loop device bound, its maps are gone`);
+    const disk = openSourceDisk(resolved, host);
+    try {
+      return findLogicalVolume(disk, p.source, p.partitions, p.vg, p.lv);
+    } finally {
+      disk.close();
+    }
+  }
+
+  function plan(p: PendingLv, found: FoundLv, existing: readonly ExistingMap[]): LvMapPlan {
+    return planOverMaps(host, found, existing, (number) => p.mapNames.get(number) ?? `p${number}`);
+  }
+
+  /** Rows for the mount session: once a partition is mapped, every LV of the VGs on the source. */
+  async function rows(source: LvSource, helpers: LvRowHelpers): Promise<ExistingMapView[]> {
+    if (source.existing.length === 0 || source.volumeGroups.length === 0) return [];
+    const mapped = new Set(source.existing.map((m) => m.number));
+    const out: ExistingMapView[] = [];
+    for (const vg of source.volumeGroups) {
+      const unmapped = vg.physicalVolumes
+        .map((pv) => pv.partition)
+        .filter((n) => n === undefined || n === null || !mapped.has(n));
+      for (const lv of vg.logicalVolumes) {
+        const base = {
+          name: `${vg.name}/${lv.name}`,
+          number: null,
+          start: 0,
+          size: lv.sizeSectors,
+          readOnly: source.readOnly,
+          holders: [],
+          lv: { vg: vg.name, name: lv.name },
+        };
+        const contents = helpers.contentText(lv.content);
+        const refuse = (why: string): ExistingMapView => ({
+          ...base,
+          path: '',
+          devno: '',
+          ...(contents ? { contents } : {}),
+          notMountableWhy: why,
+        });
+        if (lv.attach.method === 'none') {
+          out.push(refuse(lv.attach.text));
+          continue;
+        }
+        if (unmapped.length > 0) {
+          const which = unmapped.map((n) => (n ? `partition ${n}` : 'the whole disk')).join(', ');
+          out.push(refuse(`its PV (${which}) is not mapped here`));
+          continue;
+        }
+        const p: PendingLv = {
+          source: source.path,
+          kind: source.kind,
+          vg: vg.name,
+          lv: lv.name,
+          partitions: source.partitions,
+          mapNames: source.mapNames,
+        };
+        let lvPlan: LvMapPlan;
+        try {
+          lvPlan = plan(p, await find(p), source.existing);
+        } catch (error) {
+          out.push(refuse(errorText(error)));
+          continue;
+        }
+        if (source.kind === 'loop' && !lvPlan.loop.ok) {
+          out.push(refuse(lvPlan.loop.reason));
+          continue;
+        }
+        const path = `${host.nodes.path}/${lvPlan.kernelName}`;
+        pending.set(path, p);
+        const devno = host.deviceNumber(path);
+        const why = helpers.notMountableWhy(lv.content, path);
+        out.push({
+          ...base,
+          name: lvPlan.name,
+          path,
+          devno: devno ? formatDevNo(devno) : 'LV map made on mount',
+          ...(devno ? { mountpoints: helpers.mountpointsOf(devno) } : {}),
+          ...(contents ? { contents } : {}),
+          ...(why ? { notMountableWhy: why } : {}),
+        });
+      }
+    }
+    return out;
+  }
+
+  return {
+    rows,
+    /** Whether `path` is an LV row's map path. */
+    isLv: (path: string): boolean => pending.has(path),
+    /**
+     * Make the LV map of a picked row (lv-run's attachLv, as the mount face does) before it is
+     * mounted; an LV map already there (ours, same table) is used as it is.
+     */
+    async prepare(path: string, readOnly: boolean): Promise<void> {
+      const p = pending.get(path);
+      if (!p) return;
+      const found = await find(p);
+      const existing = await mapsOf(p.source, p.kind);
+      const lvPlan = plan(p, found, existing);
+      const first = existing.find((m) => m.number === firstPartitionOf(found))!;
+      const attached = await attachLv(host, p.kind, lvPlan, {
+        readOnly,
+        sync: true,
+        like: host.realpath(first.path),
+      });
+      if (attached.created) made.set(attached.device.path, attached.device);
+    },
+    /** Take away the LV map this session made for `path` (after its unmount). */
+    async release(path: string): Promise<string | undefined> {
+      const device = made.get(path);
+      if (!device) return undefined;
+      await detachLv(host, device);
+      made.delete(path);
+      return device.path;
+    },
+  };
+}
