@@ -28,6 +28,7 @@ import { lvmHostFacts } from '../kernel/lvm-host.js';
 import { describeContent, hintFor, probeContent } from '../probe/index.js';
 import type { MountFaceDeps } from './main.js';
 import { type MountRecord, removeRecord, writeRecord } from './record.js';
+import { takeBackSteps } from './take-back.js';
 
 /** A failure of the face (the caller turns it into MountFaceError). */
 export class LvMountError extends Error {
@@ -69,24 +70,19 @@ export async function mountLogicalVolume(
   let mounted: MountedPartition | undefined;
   let recorded = false;
   const takeBack = async (): Promise<string> => {
-    const said: string[] = [];
     if (recorded && mounted) removeRecord(mounted.mountpoint);
-    if (mounted) {
-      try {
+    const said = await takeBackSteps([
+      () => {
+        if (!mounted) return undefined;
         session.unmount(mounted.mountpoint);
-        said.push(`${mounted.mountpoint} unmounted`);
-      } catch (error) {
-        said.push(errorText(error));
-      }
-    }
-    if (lvDevice) {
-      try {
+        return `${mounted.mountpoint} unmounted`;
+      },
+      async () => {
+        if (!lvDevice) return undefined;
         await detachLv(machine, lvDevice);
-        said.push(`${lvDevice.path} removed`);
-      } catch (error) {
-        said.push(errorText(error));
-      }
-    }
+        return `${lvDevice.path} removed`;
+      },
+    ]);
     said.push(await run.takeBack('rollback'));
     return said.join('; ');
   };

@@ -25,6 +25,7 @@ import { closeLuks, type LuksOpened, luksNames, luksProblem, openLuks, probeOpen
 import { mountLogicalVolume } from './lv-mount.js';
 import { askPassphrase, nextStdinLine } from './password-input.js';
 import { listRecords, type MountRecord, removeRecord, writeRecord } from './record.js';
+import { takeBackSteps } from './take-back.js';
 
 export interface MountFaceDeps {
   machine: Machine;
@@ -179,23 +180,15 @@ export async function mountSource(
   let luks: { name: string; kernelName: string } | undefined;
   /** Take back, newest first: the record, the mount, LUKS, the maps and the loop this run made. */
   const takeBack = async (): Promise<string> => {
-    const said: string[] = [];
     if (recorded && mounted) removeRecord(mounted.mountpoint);
-    if (mounted) {
-      try {
+    const said = await takeBackSteps([
+      () => {
+        if (!mounted) return undefined;
         session.unmount(mounted.mountpoint);
-        said.push(`${mounted.mountpoint} unmounted`);
-      } catch (error) {
-        said.push(errorText(error));
-      }
-    }
-    if (luks) {
-      try {
-        if (await closeLuks(machine, luks)) said.push(`${luks.kernelName} closed`);
-      } catch (error) {
-        said.push(errorText(error));
-      }
-    }
+        return `${mounted.mountpoint} unmounted`;
+      },
+      async () => (luks && (await closeLuks(machine, luks)) ? `${luks.kernelName} closed` : undefined),
+    ]);
     said.push(await run.takeBack('rollback'));
     return said.join('; ');
   };
