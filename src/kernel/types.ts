@@ -113,22 +113,6 @@ export interface MountApi {
   unmount(target: string): void;
 }
 
-export interface Kernel {
-  /** Size, sector size and number of a block device; a KernelError if it is not one. */
-  blockDevice(path: string): BlockDeviceInfo;
-  loop: LoopApi;
-  /** null when this kernel has no device-mapper (and it cannot be loaded). */
-  dm: DmApi | null;
-  mounts: MountApi;
-  /** BLKROSET: make a block device refuse writes (true) or accept them again (false). */
-  setReadOnly(path: string, readOnly: boolean): void;
-  /**
-   * Hold the per-image lock (the same one the map backends take) while finding or attaching the
-   * image's loop, so two runs on one image share one loop. Absent in kernels that need no locking.
-   */
-  lockImage?(file: string, device: string): { release(): void };
-}
-
 export type PathKind = 'file' | 'block' | 'other';
 
 /** What can be told about a block device cheaply (no native bindings on the real machine). */
