@@ -172,6 +172,17 @@ describe.skipIf(noHostCrypt)('hashPassword', () => {
     expect(hostCrypt!.crypt('pw', hash)).toBe(hash);
   });
 
+  it("hashes with the guest's SHA rounds without a host libcrypt, clamped as glibc does", () => {
+    const hash = hashPassword('pw', { scheme: 'sha512crypt', cost: 20000 }, null).hash.reveal();
+    expect(hash).toMatch(/^\$6\$rounds=20000\$[./0-9A-Za-z]{16}\$/);
+    expect(hostCrypt!.crypt('pw', hash)).toBe(hash);
+    const low = hashPassword('pw', { scheme: 'sha512crypt', cost: 10 }, null).hash.reveal();
+    expect(low).toMatch(/^\$6\$rounds=1000\$/);
+    expect(hostCrypt!.crypt('pw', low)).toBe(low);
+    // Another scheme's cost means nothing to SHA-512: the default rounds, not written.
+    expect(hashPassword('pw', { scheme: 'yescrypt', cost: 7 }, null).hash.reveal()).not.toMatch(/rounds=/);
+  });
+
   it('falls back to the built-in SHA-512 without a host libcrypt, and says which scheme it could not make', () => {
     const made = hashPassword('new pw', { scheme: 'yescrypt', cost: null }, null);
     expect(made).toMatchObject({ scheme: 'sha512crypt', implementation: 'built-in SHA-512 crypt' });
