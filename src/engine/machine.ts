@@ -13,6 +13,7 @@ import type {
   BlockDeviceInfo,
   BlockFacts,
   CryptApi,
+  CryptLibrary,
   DmApi,
   DmMapInfo,
   DmTarget,
@@ -29,12 +30,14 @@ import type {
   MountOptions,
   NbdConnection,
   PathKind,
+  XattrApi,
 } from '../kernel/types.js';
 
 export type {
   BlockDeviceInfo,
   BlockFacts,
   CryptApi,
+  CryptLibrary,
   DmApi,
   DmMapInfo,
   DmTarget,
@@ -51,6 +54,7 @@ export type {
   MountOptions,
   NbdConnection,
   PathKind,
+  XattrApi,
 };
 
 export interface MachineLoops extends LoopApi {
@@ -169,4 +173,8 @@ export interface Machine {
   mounts: MachineMounts;
   nodes: MapperDir;
   locks: MachineLocks;
+  /** The host's libxcrypt, for a guest's new password hash; null when none loads. */
+  hostCrypt(): CryptLibrary | null;
+  /** Extended attributes on open descriptors: a shadow file's SELinux label carried to its replacement. */
+  xattrs: XattrApi;
 }

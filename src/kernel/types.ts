@@ -192,3 +192,21 @@ export interface LvmHostFacts {
   /** udev is running (its control socket exists). */
   udev: boolean;
 }
+
+/** The host's libxcrypt (crypt(3) and crypt_gensalt), for hashing a guest's new password. */
+export interface CryptLibrary {
+  /** The soname that loaded. */
+  readonly name: string;
+  /** A setting for `prefix` (`$y$`, `$6$`…) with `count` (cost or rounds; 0 = the library's default). */
+  gensalt(prefix: string, count: number): string;
+  /** crypt(3): the hash of `phrase` for `setting` (a setting or a full hash to verify against). */
+  crypt(phrase: string, setting: string): string;
+}
+
+/** Extended attributes on open descriptors: what carries a file's SELinux label to its replacement. */
+export interface XattrApi {
+  list(fd: number): string[];
+  get(fd: number, name: string): Buffer;
+  set(fd: number, name: string, value: Buffer): void;
+  remove(fd: number, name: string): void;
+}

@@ -208,13 +208,13 @@ export async function passwdMain(args: string[], deps: PasswdDeps): Promise<numb
       async (interrupted) => {
         // A look first, read-only: a wrong user or a system we cannot write fails here, unwritten.
         await withMount(parsed.operand, false, face, (record) =>
-          preparePasswordReset(record.mountpoint, request),
+          preparePasswordReset(record.mountpoint, request, deps.machine.hostCrypt()),
         );
         interrupted.throwIfAborted();
         return await withMount(parsed.operand, true, face, (record) => {
-          const prepared = preparePasswordReset(record.mountpoint, request);
+          const prepared = preparePasswordReset(record.mountpoint, request, deps.machine.hostCrypt());
           interrupted.throwIfAborted();
-          const report = commitPasswordReset(prepared);
+          const report = commitPasswordReset(prepared, deps.machine.xattrs);
           written = true;
           return { prepared, report, record };
         });

@@ -3,7 +3,7 @@
  * from the guest). Without a host libcrypt, SHA-512 crypt is computed here instead, and the result
  * says so.
  */
-import { type CryptLibrary, openHostCrypt } from '../kernel/libcrypt.js';
+import type { CryptLibrary } from '../engine/machine.js';
 import { RecoveryError } from './errors.js';
 import { schemeName, type WritableScheme } from './hash-policy.js';
 import { Secret } from './secret.js';
@@ -71,14 +71,11 @@ function builtInSha512(password: string, rounds: number | null, notes: string[])
   };
 }
 
-/**
- * `crypt` is the host library to use: by default libcrypt.so.1 or .2, loaded now; null means
- * none is available.
- */
+/** `crypt` is the host's library (the machine's libcrypt.so.1 or .2); null when it has none. */
 export function hashPassword(
   password: string,
   policy: { scheme: WritableScheme; cost: number | null },
-  crypt: CryptLibrary | null = openHostCrypt(),
+  crypt: CryptLibrary | null,
 ): HashedPassword {
   checkNewPassword(password);
   const wanted = schemeName(policy.scheme);

@@ -80,7 +80,8 @@ export interface TuiEngineDeps {
   /** Builds the backend of a kind (tests wrap one to fail on purpose). */
   backend?: (kind: BackendKind, machine: Machine) => MapBackend | Promise<MapBackend>;
   /** The host's crypt library, xattr calls and clock for password resets (the host's by default). */
-  recovery?: RecoveryDeps;
+  /** Overrides of the machine's crypt library, xattrs and today's date, for tests. */
+  recovery?: Partial<RecoveryDeps>;
   /** Runs qemu-img convert (tests wrap the real one). */
   convertToRaw?: typeof convertToRaw;
 }
@@ -1076,7 +1077,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   }
 
   const engine: TuiEngine = {
-    recovery: createRecoveryEngine(deps.recovery),
+    recovery: createRecoveryEngine({ crypt: () => host.hostCrypt(), xattrs: host.xattrs, ...deps.recovery }),
     remountWritable,
     isRoot: deps.isRoot ?? process.geteuid?.() === 0,
     home: 'home' in deps ? deps.home : userEnvironment().HOME,

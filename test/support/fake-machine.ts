@@ -14,6 +14,7 @@ import { posix } from 'node:path';
 import type {
   BlockDeviceInfo,
   BlockFacts,
+  CryptLibrary,
   DmApi,
   DmMapInfo,
   DmTarget,
@@ -29,6 +30,7 @@ import type {
   MapperEntry,
   MountEntry,
   PathKind,
+  XattrApi,
 } from '../../src/engine/machine.js';
 import { type DevNo, formatDevNo, sameDevNo } from '../../src/io/devno.js';
 import type { Disk } from '../../src/io/disk.js';
@@ -139,6 +141,10 @@ export interface FakeMachineOptions {
    * device, and where its plaintext starts (sectors); the opened map shows the device from there.
    */
   luks?: { passphrase: string; payloadSectors: number };
+  /** The host's crypt library; none by default (the built-in SHA-512 is used). */
+  hostCrypt?: CryptLibrary | null;
+  /** Extended-attribute calls; by default files have none and what is set is only logged. */
+  xattrs?: XattrApi;
 }
 
 const LOOP_MAJOR = 7;
@@ -159,6 +165,8 @@ export class FakeMachine implements Machine {
   };
   readonly locks: MachineLocks;
   readonly nbd: MachineNbd;
+  readonly xattrs: XattrApi;
+  private readonly crypt3: CryptLibrary | null;
 
   private readonly files = new Map<string, Uint8Array>();
   private readonly disks = new Map<string, FakeDisk>();
@@ -201,6 +209,23 @@ export class FakeMachine implements Machine {
       // Runs on one fake never race for an image's loop.
       lockImage: () => ({ release() {} }),
     };
+    this.crypt3 = options.hostCrypt ?? null;
+    this.xattrs = options.xattrs ?? {
+      list: () => [],
+      get: (fd, name) => {
+        throw kernelError('fgetxattr', `fd ${fd} ${name}`, 'ENODATA');
+      },
+      set: (fd, name) => {
+        this.calls.push(`xattr.set ${fd} ${name}`);
+      },
+      remove: (fd, name) => {
+        this.calls.push(`xattr.remove ${fd} ${name}`);
+      },
+    };
+  }
+
+  hostCrypt(): CryptLibrary | null {
+    return this.crypt3;
   }
 
   // ---- set-up helpers for tests -------------------------------------------------------------
