@@ -28,6 +28,7 @@ import type {
   MountEntry,
   MountOptions,
   NbdConnection,
+  OverlayApi,
   PathKind,
 } from '../kernel/types.js';
 
@@ -50,6 +51,7 @@ export type {
   MountEntry,
   MountOptions,
   NbdConnection,
+  OverlayApi,
   PathKind,
 };
 
@@ -161,6 +163,8 @@ export interface Machine {
   /** Whether the kernel has nbd (loaded, or its nodes exist), which attaching a VM disk container needs. */
   nbdPresent(): boolean;
   nbd: MachineNbd;
+  /** qcow2 overlays over an image (qemu-img create/commit), attached through nbd (workflow/overlay.ts). */
+  overlays: OverlayApi;
   /**
    * Whether this kernel can mount `fstype` (`ext4`, `vfat`, `ntfs3`): registered in /proc/filesystems
    * or a loadable module of the running kernel; undefined when that cannot be told.
