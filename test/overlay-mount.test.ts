@@ -7,7 +7,7 @@
  * (no nbd, no qemu-utils, a block device, a taken path) come before anything is made; a failure or
  * SIGTERM part-way leaves no overlay, connection, map or mount.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackendKind } from '../src/engine/backend.js';
@@ -17,8 +17,11 @@ import { InterruptedError } from '../src/engine/signals.js';
 import { overlayProblem } from '../src/engine/workflow/overlay.js';
 import { type MountFaceDeps, mountMain, mountSource, umountMain } from '../src/mount/main.js';
 import { overlayMain } from '../src/mount/overlay-mount.js';
+import { passwdMain } from '../src/mount/passwd.js';
 import { FakeMachine, type FakeMachineOptions } from './support/fake-machine.js';
+import { alpine319 } from './support/guest-trees.js';
 import { canMakeDisks, disksSkipReason, makeStackDisks, type StackDisks } from './support/stack-images.js';
+import { writeTree } from './support/write-tree.js';
 
 describe.skipIf(!canMakeDisks)(`kpartx-tui mount --overlay (fake machine; ${disksSkipReason})`, () => {
   let disks: StackDisks;
@@ -200,6 +203,48 @@ describe.skipIf(!canMakeDisks)(`kpartx-tui mount --overlay (fake machine; ${disk
     expect((error as Error).message).toContain(`the overlay ${overlay} removed`);
     expect(t.kernel.memoryFile(overlay)).toBeUndefined();
     t.nothingLeft();
+  });
+
+  it('passwd --overlay writes the new line into an overlay and keeps it; refused before asking without nbd', async () => {
+    const t = setup();
+    // The fake mounts nothing real: the guest's root is laid out where the mount lands.
+    writeTree(join(dir, 'mnt', 'nbd0p2'), alpine319().files);
+    const asked: string[] = [];
+    const status = await passwdMain([`${qcow2}:2`, 'alpine', '--overlay', '--json'], {
+      ...t.deps,
+      readPassword: async (user) => {
+        asked.push(user);
+        return 'n3w-Secret';
+      },
+    });
+    expect(t.out.stderr).toBe('');
+    expect(status).toBe(0);
+    const overlay = `${qcow2}.overlay.qcow2`;
+    expect(JSON.parse(t.out.stdout)).toMatchObject({ user: 'alpine', overlay });
+    expect(readFileSync(join(dir, 'mnt', 'nbd0p2', 'etc', 'shadow'), 'utf8')).toMatch(/^alpine:\$6\$/m);
+    // The look went through the image read-only, the write through the overlay, which stays.
+    const connects = t.calls().filter((c) => c.startsWith('qemu-nbd --connect'));
+    expect(connects).toEqual([
+      `qemu-nbd --connect=/dev/nbd0 --format=qcow2 --read-only ${qcow2}`,
+      `qemu-nbd --connect=/dev/nbd0 --format=qcow2 ${overlay}`,
+    ]);
+    expect(t.kernel.memoryFile(overlay)).toBeDefined();
+    expect(t.calls()).not.toContain(`rm ${overlay}`);
+    t.nothingLeft();
+    rmSync(join(dir, 'mnt', 'nbd0p2'), { recursive: true });
+
+    const refused = setup({ nbd: false });
+    const status2 = await passwdMain([`${qcow2}:2`, 'alpine', '--overlay'], {
+      ...refused.deps,
+      readPassword: async (user) => {
+        asked.push(user);
+        return 'n3w-Secret';
+      },
+    });
+    expect(status2).toBe(1);
+    expect(refused.out.stderr).toMatch(/this kernel has no nbd/);
+    expect(asked).toEqual(['alpine']);
+    expect(refused.kernel.calls).toEqual([]);
   });
 
   it('--commit or --discard on a mount without an overlay is refused, and the mount stays', async () => {
