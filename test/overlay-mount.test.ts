@@ -29,7 +29,7 @@ describe.skipIf(!canMakeDisks)(`kpartx-tui mount --overlay (fake machine; ${disk
   let dir: string;
   let savedRunDir: string | undefined;
   beforeAll(() => {
-    disks = makeStackDisks(false);
+    disks = makeStackDisks();
     qcow2 = disks.convert('qcow2');
     dir = mkdtempSync('/tmp/kpt-overlay-fake-');
     savedRunDir = process.env.KPARTX_TUI_RUN_DIR;
@@ -201,6 +201,19 @@ describe.skipIf(!canMakeDisks)(`kpartx-tui mount --overlay (fake machine; ${disk
     expect(error).toBeInstanceOf(InterruptedError);
     expect((error as InterruptedError).exitCode).toBe(143);
     expect((error as Error).message).toContain(`the overlay ${overlay} removed`);
+    expect(t.kernel.memoryFile(overlay)).toBeUndefined();
+    t.nothingLeft();
+  });
+
+  it('an LV (vgtest/root) is mounted through the overlay the same way, and --discard takes it all back', async (ctx) => {
+    if (!disks.lvm) return ctx.skip();
+    const t = setup();
+    const overlay = `${qcow2}.overlay.qcow2`;
+    const record = await mountSource(`${qcow2}:vgtest/root`, { rw: false, overlay: '' }, t.deps);
+    expect(record).toMatchObject({ source: `${qcow2}:vgtest/root`, readOnly: false, fstype: 'ext4' });
+    expect(record.lv).toBeDefined();
+    expect(t.calls()).toContain(`qemu-nbd --connect=/dev/nbd0 --format=qcow2 ${overlay}`);
+    expect(await umountMain([qcow2, '--discard'], t.deps)).toBe(0);
     expect(t.kernel.memoryFile(overlay)).toBeUndefined();
     t.nothingLeft();
   });
