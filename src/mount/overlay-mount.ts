@@ -16,6 +16,7 @@ import {
   endOverlay,
   type Overlay,
   type OverlayEnd,
+  overlayConnection,
   planOverlay,
   readOverlay,
 } from '../engine/workflow/overlay.js';
@@ -50,6 +51,9 @@ export async function mountOnOverlay(
   let made = false;
   const drop = (): string => {
     if (!made) return '';
+    // qemu-nbd still holding it (a disconnect that failed) keeps it: the message names the device.
+    const connected = overlayConnection(machine, overlay);
+    if (connected) return `; the overlay ${overlay.path} is left: still connected on ${connected}`;
     try {
       machine.overlays.remove(overlay.path);
       return `; the overlay ${overlay.path} removed`;

@@ -121,7 +121,9 @@ export async function createOverlay(machine: Machine, overlay: Overlay): Promise
   try {
     await machine.overlays.create(overlay.path, overlay.image, overlay.format);
   } catch (error) {
-    throw new OverlayError(`${overlay.path}: cannot create the overlay: ${errorText(error)}`);
+    throw new OverlayError(
+      `${overlay.path}: cannot create the overlay: ${errorText(error)} (name another path with --overlay=PATH)`,
+    );
   }
 }
 
