@@ -108,7 +108,7 @@ describe.skipIf(!inGuest)(`overlay mode through qemu-nbd (${skipReason})`, () =>
       expect(fs.readFileSync(path.join(mountpoint, 'new.txt'), 'utf8')).toBe('written through the overlay\n');
       expect(tui('umount', mountpoint).status).toBe(0);
       expectNothingAttached();
-    }, 180_000);
+    }, 300_000);
   }
 
   it('umount alone keeps the overlay and says how to end it; kpartx-tui overlay discard ends it', () => {
@@ -128,7 +128,7 @@ describe.skipIf(!inGuest)(`overlay mode through qemu-nbd (${skipReason})`, () =>
     expect(discarded.status).toBe(0);
     expect(fs.existsSync(where)).toBe(false);
     expect(sha256(img)).toBe(before);
-  }, 120_000);
+  }, 240_000);
 
   it('SIGTERM during an overlay mount leaves no nbd connection, map or overlay', async () => {
     const img = image('qcow2');
