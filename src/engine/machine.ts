@@ -29,6 +29,7 @@ import type {
   MountEntry,
   MountOptions,
   NbdConnection,
+  OverlayApi,
   PathKind,
   XattrApi,
 } from '../kernel/types.js';
@@ -53,6 +54,7 @@ export type {
   MountEntry,
   MountOptions,
   NbdConnection,
+  OverlayApi,
   PathKind,
   XattrApi,
 };
@@ -165,6 +167,8 @@ export interface Machine {
   /** Whether the kernel has nbd (loaded, or its nodes exist), which attaching a VM disk container needs. */
   nbdPresent(): boolean;
   nbd: MachineNbd;
+  /** qcow2 overlays over an image (qemu-img create/commit), attached through nbd (workflow/overlay.ts). */
+  overlays: OverlayApi;
   /**
    * Whether this kernel can mount `fstype` (`ext4`, `vfat`, `ntfs3`): registered in /proc/filesystems
    * or a loadable module of the running kernel; undefined when that cannot be told.

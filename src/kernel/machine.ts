@@ -30,6 +30,7 @@ import { acquireLock, lockKey, withLock } from './lock.js';
 import { createLoopApi } from './loop.js';
 import { createMountApi } from './mount.js';
 import { createNbdApi, nbdPresent } from './nbd.js';
+import { createOverlayApi } from './overlay.js';
 import { ensureMountDir, runDir } from './run-dir.js';
 import { loopFromSysfs, loopNames, loopState, readAttribute, holders as sysfsHolders } from './sysfs.js';
 import type { BlockFacts, DmApi, Holder, LockSubject, LoopDevice, PathKind } from './types.js';
@@ -175,6 +176,7 @@ export function createMachine(options: MachineOptions = {}) {
     deviceMapperPresent: () => /^\s*\d+\s+device-mapper$/m.test(readAttribute('/proc/misc') ?? ''),
     nbdPresent,
     nbd: createNbdApi(),
+    overlays: createOverlayApi(),
     filesystemSupported,
     mounts: {
       ...mounts,

@@ -159,6 +159,26 @@ export interface NbdConnection {
   readOnly: boolean;
 }
 
+/**
+ * qcow2 overlay files over an image (the host's qemu-img): the original is only ever the backing
+ * file, opened read-only, until a commit writes the overlay's clusters into it.
+ */
+export interface OverlayApi {
+  /** Why overlays cannot be made and attached here (qemu-img or qemu-nbd missing); undefined when they can. */
+  missingTool(): string | undefined;
+  /** Whether anything is at `path` (not following a symlink). */
+  exists(path: string): boolean;
+  /**
+   * `qemu-img create -f qcow2 -F FORMAT -b BACKING OVERLAY`, never over an existing path (the file
+   * is made exclusively first). Nothing is left at `overlay` when it fails.
+   */
+  create(overlay: string, backing: string, backingFormat: string): Promise<void>;
+  /** `qemu-img commit`: the overlay's clusters written into its backing file. */
+  commit(overlay: string): Promise<void>;
+  /** Delete the overlay file (a regular file only). */
+  remove(overlay: string): void;
+}
+
 /** How a LUKS volume is unlocked: a passphrase (handed over on a pipe, never argv or env) or a key file. */
 export type LuksKey = { passphrase: string } | { keyFile: string };
 
