@@ -5,9 +5,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { parseEnvAssignments, parseOsRelease, quoteEnvValue } from '../src/probe/system/os-release.js';
 import { listAccounts } from '../src/recovery/accounts.js';
 import { parseHostname, parseSelinuxConfig } from '../src/recovery/find-system.js';
-import { parseEnvAssignments, parseOsRelease, quoteEnvValue } from '../src/recovery/os-release.js';
 import { parsePasswd, serializePasswd } from '../src/recovery/passwd.js';
 import { elideShadowLine, parseShadow, serializeShadow } from '../src/recovery/shadow.js';
 

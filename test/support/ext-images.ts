@@ -40,26 +40,7 @@ export function makeExtImage(
       stdio: 'ignore',
     },
   );
-  const commands: string[] = [];
-  options.steps.forEach((step, i) => {
-    if ('dir' in step) commands.push(`mkdir ${step.dir}`);
-    else if ('link' in step) commands.push(`symlink ${step.link} ${step.target}`);
-    else {
-      const staged = join(dir, `staged-${i}`);
-      if ('file' in step) writeFileSync(staged, step.data);
-      else {
-        // Written at offsets into an empty file, so the gaps are holes debugfs keeps as holes.
-        const fd = openSync(staged, 'w');
-        for (let c = 0; c < step.chunks; c++)
-          writeSync(fd, Buffer.from(`chunk ${c} of ${step.sparse}\n`), 0, undefined, c * step.gap * 1024);
-        closeSync(fd);
-      }
-      commands.push(`write ${staged} ${'file' in step ? step.file : step.sparse}`);
-    }
-  });
-  const script = join(dir, 'debugfs-commands');
-  writeFileSync(script, `${commands.join('\n')}\n`);
-  execFileSync('debugfs', ['-w', '-f', script, image], { stdio: 'ignore' });
+  fillExtImage(dir, image, options.steps);
   // e2fsck exits 1 when it changed something, as -D does.
   if (options.indexDirectories) spawnSync('e2fsck', ['-fyD', image], { stdio: 'ignore' });
   return new Uint8Array(readFileSync(image));
@@ -96,3 +77,53 @@ export function debugfsStat(image: string, path: string): string {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
 }
+
+/** Write `steps` into the ext image at `image` in one `debugfs -w` run (host files staged in `dir`). */
+export function fillExtImage(dir: string, image: string, steps: ExtStep[]): void {
+  const commands: string[] = [];
+  steps.forEach((step, i) => {
+    if ('dir' in step) commands.push(`mkdir ${step.dir}`);
+    else if ('link' in step) commands.push(`symlink ${step.link} ${step.target}`);
+    else {
+      const staged = join(dir, `staged-${i}`);
+      if ('file' in step) writeFileSync(staged, step.data);
+      else {
+        // Written at offsets into an empty file, so the gaps are holes debugfs keeps as holes.
+        const fd = openSync(staged, 'w');
+        for (let c = 0; c < step.chunks; c++)
+          writeSync(fd, Buffer.from(`chunk ${c} of ${step.sparse}\n`), 0, undefined, c * step.gap * 1024);
+        closeSync(fd);
+      }
+      commands.push(`write ${staged} ${'file' in step ? step.file : step.sparse}`);
+    }
+  });
+  const script = join(dir, 'debugfs-commands');
+  writeFileSync(script, `${commands.join('\n')}\n`);
+  execFileSync('debugfs', ['-w', '-f', script, image], { stdio: 'ignore' });
+}
+
+/** A Debian 12 root's identifying files: os-release as Debian links it, hostname, shadow. */
+export const DEBIAN_ROOT: ExtStep[] = [
+  { dir: 'etc' },
+  { dir: 'usr' },
+  { dir: 'usr/lib' },
+  {
+    file: 'usr/lib/os-release',
+    data: 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nID=debian\n',
+  },
+  { link: 'etc/os-release', target: '../usr/lib/os-release' },
+  { file: 'etc/hostname', data: 'bookworm-vm\n' },
+  { file: 'etc/shadow', data: 'root:$6$salt$hash:19800:0:99999:7:::\n' },
+];
+
+/** A Rocky Linux 9.4 root with SELinux enforcing, as an LV holds it. */
+export const ROCKY_ROOT: ExtStep[] = [
+  { dir: 'etc' },
+  { dir: 'etc/selinux' },
+  {
+    file: 'etc/os-release',
+    data: 'NAME="Rocky Linux"\nVERSION="9.4 (Blue Onyx)"\nID="rocky"\nVERSION_ID="9.4"\nPRETTY_NAME="Rocky Linux 9.4 (Blue Onyx)"\n',
+  },
+  { file: 'etc/selinux/config', data: 'SELINUX=enforcing\nSELINUXTYPE=targeted\n' },
+  { file: 'etc/hostname', data: 'rocky-vm\n' },
+];
