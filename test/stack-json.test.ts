@@ -53,7 +53,7 @@ describe.skipIf(!canMakeDisks)(`--json through containers and LVM (${disksSkipRe
   let disks: StackDisks;
   let raw: SourceReport;
   beforeAll(async () => {
-    disks = makeStackDisks();
+    disks = makeStackDisks(true, true);
     raw = (await json(disks.raw)).report;
   }, 120_000);
   afterAll(() => disks?.cleanup());

@@ -1,8 +1,8 @@
 /**
  * Disks for the storage-stack tests, made by the real tools in a temp dir: a 64 MiB GPT disk
- * (sgdisk) with an ESP (mkfs.vfat), an ext4 Debian root (mkfs.ext4, files by debugfs) and, where lvm2 and loop devices are
+ * (sgdisk) with an ESP (mkfs.vfat), an ext4 root (mkfs.ext4; a Debian one, files by debugfs, on request) and, where lvm2 and loop devices are
  * there, an LVM PV (pvcreate/vgcreate/lvcreate with --driverloaded n, private LVM_SYSTEM_DIR) whose
- * LV `vgtest/root` holds an ext4 Rocky Linux root written where lvm2 says its extents are; then the same disk
+ * LV `vgtest/root` holds an ext4 (a Rocky Linux root on request) written where lvm2 says its extents are; then the same disk
  * converted by qemu-img to each container format.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -53,7 +53,8 @@ function filesystem(dir: string, name: string, mib: number, mkfs: string[]): str
   return file;
 }
 
-export function makeStackDisks(withLvm = true): StackDisks {
+/** `withSystems`: the root and the LV root hold a Debian and a Rocky Linux system's files. */
+export function makeStackDisks(withLvm = true, withSystems = false): StackDisks {
   const dir = mkdtempSync(join(tmpdir(), 'kpt-stack-'));
   const raw = join(dir, 'disk.img');
   execFileSync('truncate', ['-s', '64M', raw]);
@@ -67,7 +68,7 @@ export function makeStackDisks(withLvm = true): StackDisks {
   put(raw, filesystem(dir, 'esp.fs', 16, ['mkfs.vfat', '-n', 'ESP']), LAYOUT.esp.start);
   const root = filesystem(dir, 'root.fs', 20, ['mkfs.ext4', '-q', '-L', 'root']);
   // A Debian root the system identification names without mounting.
-  fillExtImage(dir, root, DEBIAN_ROOT);
+  if (withSystems) fillExtImage(dir, root, DEBIAN_ROOT);
   put(raw, root, LAYOUT.root.start);
   let lvm = false;
   let lvs: StackDisks['lvs'] = [];
@@ -93,7 +94,7 @@ export function makeStackDisks(withLvm = true): StackDisks {
             .report('lvs', 'lv_name,lv_size,segtype', ['vgtest'], devices)
             .map((r) => ({ name: r.lv_name!, sectors: Number(r.lv_size), segtype: r.segtype! }));
           const lvroot = filesystem(dir, 'lvroot.fs', 12, ['mkfs.ext4', '-q', '-L', 'lvroot']);
-          fillExtImage(dir, lvroot, ROCKY_ROOT);
+          if (withSystems) fillExtImage(dir, lvroot, ROCKY_ROOT);
           put(raw, lvroot, rootAt);
         },
         ['-o', String(start * 512), '--sizelimit', String(size * 512)],
