@@ -18,7 +18,7 @@ export const NO_SYSTEM: SystemFinding = { system: null, systemNote: null };
 
 /** What `disk` (a partition, an LV, a bare image) holds as a system, given what the probe found on it. */
 export function findFilesystemSystem(disk: Disk, content: ContentInfo | null): SystemFinding {
-  if (!content || content.usage !== 'filesystem') return NO_SYSTEM;
+  if (content?.usage !== 'filesystem') return NO_SYSTEM;
   if (!EXT.has(content.type))
     return {
       system: null,
