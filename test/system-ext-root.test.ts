@@ -111,6 +111,16 @@ describe.skipIf(!hasE2fsprogs)('a Linux root on ext, read without mounting', () 
       system: null,
       systemNote: "xfs is not read without mounting: the app's mount session names its system once mounted",
     });
+    // A device that fails to read: the note says so, nothing is thrown at the source.
+    const failing = {
+      ...memoryDisk(bytes),
+      readAt: (): Uint8Array => {
+        throw new Error('disk.img: read failed at byte 1024: EIO');
+      },
+    };
+    expect(
+      findFilesystemSystem(failing, { type: 'ext3', usage: 'filesystem', mountable: true }).systemNote,
+    ).toBe('ext3 could not be read: disk.img: read failed at byte 1024: EIO');
     expect(
       findFilesystemSystem(memoryDisk(new Uint8Array(0)), { type: 'swap', usage: 'swap', mountable: false }),
     ).toEqual({ system: null, systemNote: null });

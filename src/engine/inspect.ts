@@ -241,14 +241,9 @@ function safeProbe(disk: Disk, start: number, size: number): ContentInfo | null 
   }
 }
 
-/** The system on the filesystem at `start` (sectors); an I/O error says so rather than failing the source. */
-function safeSystem(disk: Disk, start: number, size: number, content: ContentInfo | null): SystemFinding {
-  try {
-    return findFilesystemSystem(windowDisk(disk, start * 512, size * 512), content);
-  } catch (error) {
-    return { system: null, systemNote: `could not be read: ${errorText(error)}` };
-  }
-}
+/** The system on the filesystem at `start` (sectors); a read error is its note, not the source's error. */
+const safeSystem = (disk: Disk, start: number, size: number, content: ContentInfo | null): SystemFinding =>
+  findFilesystemSystem(windowDisk(disk, start * 512, size * 512), content);
 
 /**
  * Inspect one source. `kernel` may be undefined for image files that are only listed (no block

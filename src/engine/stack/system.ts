@@ -5,6 +5,7 @@
 import type { Disk } from '../../io/disk.js';
 import { readExtRoot } from '../../probe/system/ext-root.js';
 import type { ContentInfo } from '../../probe/types.js';
+import { errorText } from '../errors.js';
 import type { SystemLayer } from './types.js';
 
 export interface SystemFinding {
@@ -24,7 +25,13 @@ export function findFilesystemSystem(disk: Disk, content: ContentInfo | null): S
       system: null,
       systemNote: `${content.type} is not read without mounting: the app's mount session names its system once mounted`,
     };
-  const read = readExtRoot(disk);
+  let read: ReturnType<typeof readExtRoot>;
+  try {
+    read = readExtRoot(disk);
+  } catch (error) {
+    // An I/O error of the device: said for this filesystem, the rest of the source is still read.
+    return { system: null, systemNote: `${content.type} could not be read: ${errorText(error)}` };
+  }
   if (!read.ok) return { system: null, systemNote: `${content.type} could not be read: ${read.problem}` };
   const found = read.system;
   if (!found) return NO_SYSTEM;
