@@ -5,17 +5,17 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { parseEnvAssignments, parseOsRelease } from '../src/probe/system/os-release.js';
 import { listAccounts } from '../src/recovery/accounts.js';
 import { parseHostname, parseSelinuxConfig } from '../src/recovery/find-system.js';
 import { joinLines } from '../src/recovery/lines.js';
-import { parseEnvAssignments, parseOsRelease } from '../src/recovery/os-release.js';
 import { parsePasswd } from '../src/recovery/passwd.js';
 import { elideShadowLine, parseShadow } from '../src/recovery/shadow.js';
 
-/** The file again from its parsed lines: every line keeps its raw bytes. */
 /** A value quoted so that a shell (and parseEnvAssignments) reads it back exactly. */
 const quoteEnvValue = (value: string): string => `"${value.replace(/["\\`$]/g, (c) => `\\${c}`)}"`;
 
+/** The file again from its parsed lines: every line keeps its raw bytes. */
 const rejoin = (file: { lines: readonly { raw: string }[] }): Buffer =>
   joinLines(file.lines.map((line) => line.raw));
 

@@ -24,7 +24,12 @@ import type { Slot, TableType } from '../engine/partition.js';
 import { createSession, undoMount } from '../engine/session.js';
 import { deferSignals } from '../engine/signals.js';
 import { resolveSource } from '../engine/source.js';
-import { containerAddRefusal, openContainerLayer, type VolumeGroupLayer } from '../engine/stack/index.js';
+import {
+  containerAddRefusal,
+  openContainerLayer,
+  type SystemLayer,
+  type VolumeGroupLayer,
+} from '../engine/stack/index.js';
 import {
   nothingRemains,
   type SourceRemains,
@@ -65,7 +70,7 @@ import { createRecoveryEngine, type RecoveryDeps } from './recovery-engine.js';
 import { ntfsWriteRefusal, readOnlyMapWhy } from './recovery-mount.js';
 import { userEnvironment } from './shell-env.js';
 import { listSources, summarizeImage } from './sources.js';
-import { containerView, volumeGroupRows } from './stack-view.js';
+import { containerView, systemView, volumeGroupRows } from './stack-view.js';
 
 export interface TuiEngineDeps {
   /** The machine to drive; the real one when absent. */
@@ -140,6 +145,8 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   const contentCache = new Map<string, Map<string, ContentInfo | null>>();
   /** Volume groups per source, found with the contents (they need the probe's word on the PVs). */
   const volumeGroupCache = new Map<string, VolumeGroupLayer[]>();
+  /** The system on each partition's filesystem, found with the contents (start:size → system). */
+  const systemCache = new Map<string, Map<string, SystemLayer | null>>();
   const looked = new Set<string>();
   /** The LVs the mount session offers, and the LV maps it made. */
   const lvVolumes = createLvVolumes(host, async (source, kind) => {
@@ -332,6 +339,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     if (probed === undefined && !firstLook) {
       contentCache.set(path, contents);
       volumeGroupCache.set(path, report.volumeGroups);
+      systemCache.set(path, new Map(report.partitions.map((p) => [`${p.start}:${p.size}`, p.system])));
     }
     const volumeGroups = volumeGroupCache.get(path) ?? [];
     /** What an existing map holds (maps and partitions share start and size), for the mount session. */
@@ -428,6 +436,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         advice.contentHint = `its volume group ${vg.name} and logical volumes are shown below it`;
       return {
         ...row,
+        ...systemView(systemCache.get(path)?.get(`${p.start}:${p.size}`)),
         ...advice,
         ...(p.extent !== undefined ? { extent: p.extent } : {}),
         ...(p.existing ? { mappedAs: p.existing.name } : {}),
@@ -457,7 +466,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     const note = report.table
       ? undefined
       : report.content
-        ? `No partition table: the whole source is ${contentText(report.content)}${report.content.hint ? `. ${report.content.hint}` : ''}`
+        ? `No partition table: the whole source is ${contentText(report.content)}${report.system ? ` (${report.system.label})` : ''}${report.content.hint ? `. ${report.content.hint}` : ''}`
         : report.container
           ? `No partition table inside the ${report.container.format} image${report.container.problem ? `: ${report.container.problem}` : '.'}`
           : `No partition table found (${sniffSource(path)}).`;
