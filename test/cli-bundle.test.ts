@@ -75,6 +75,18 @@ describe.skipIf(!existsSync(jsonBundle))(
         stdout: plain.stdout,
         stderr: plain.stderr,
       });
+      // The bin takes the bundle when the build manifest records it as current.
+      const hook = join(work, 'hook.cjs');
+      writeFileSync(
+        hook,
+        "const M = require('node:module'); const load = M._load; M._load = function (request, ...rest) { if (String(request).endsWith('json.cjs')) process.stderr.write('loaded ' + request + '\\n'); return load.call(this, request, ...rest); };\n",
+      );
+      const bin = join(import.meta.dirname, '..', 'bin', 'kpartx-tui.js');
+      const viaBin = spawnSync(process.execPath, ['--require', hook, bin, '--json', image], {
+        encoding: 'utf8',
+      });
+      expect(viaBin.stderr).toBe(`loaded ${jsonBundle}\n`);
+      expect(JSON.parse(viaBin.stdout).sources[0].partitions).toHaveLength(4);
       const document = JSON.parse(bundled.stdout);
       expect(document.sources.map((s: { partitions: unknown[] }) => s.partitions.length)).toEqual([4, 0]);
       expect(document.sources[1].error).toMatch(/missing\.img/);
