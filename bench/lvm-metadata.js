@@ -29,7 +29,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const LVM_INDEX = join(root, 'dist', 'engine', 'lvm', 'index.js');
-const FILE_DISK = join(root, 'dist', 'engine', 'file-disk.js');
+const FILE_DISK = join(root, 'dist', 'io', 'file-disk.js');
 
 function option(name, fallback) {
   const at = process.argv.indexOf(`--${name}`);

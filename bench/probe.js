@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { probeContent } = await import(join(root, 'dist', 'probe', 'index.js'));
-const { fileDisk, pageCachedDisk } = await import(join(root, 'dist', 'engine', 'file-disk.js'));
+const { fileDisk, pageCachedDisk } = await import(join(root, 'dist', 'io', 'file-disk.js'));
 
 function option(name, fallback) {
   const at = process.argv.indexOf(`--${name}`);

@@ -13,7 +13,9 @@ const { usableBundle } = require('./build.js');
 const entry = usableBundle('kpartx-tui');
 const load = entry ? Promise.resolve(require(entry)) : import('../dist/tui/main.js');
 load
-  .then(({ main }) => main(process.argv.slice(2), { appBundle: usableBundle('app') }))
+  .then(({ main }) =>
+    main(process.argv.slice(2), { appBundle: usableBundle('app'), jsonBundle: usableBundle('json') }),
+  )
   .then((status) => {
     process.exitCode = status;
   });

@@ -78,15 +78,16 @@ describe('the build manifest', () => {
   });
 
   describe.skipIf(!existsSync(join(repo, 'dist', 'build.json')))('this checkout’s build', () => {
-    it('records the CLI, the app’s entry and the app, each current', () => {
+    it('records the CLI, the app’s entry, the app and the JSON path, each current', () => {
       const manifest = createRequire(import.meta.url)(join(repo, 'dist', 'build.json'));
-      expect(Object.keys(manifest.bundles).sort()).toEqual(['app', 'kpartx', 'kpartx-tui']);
+      expect(Object.keys(manifest.bundles).sort()).toEqual(['app', 'json', 'kpartx', 'kpartx-tui']);
       expect(manifest.build.package).toMatch(/^kpartx-tui@/);
-      const chosen = decide(join(repo, 'bin'), ['kpartx', 'kpartx-tui', 'app']);
+      const chosen = decide(join(repo, 'bin'), ['kpartx', 'kpartx-tui', 'app', 'json']);
       expect(chosen).toEqual({
         kpartx: join(repo, 'dist', 'cli', 'kpartx.cjs'),
         'kpartx-tui': join(repo, 'dist', 'tui', 'main.cjs'),
         app: join(repo, 'dist', 'tui', 'bundle', 'app.cjs'),
+        json: join(repo, 'dist', 'cli', 'json.cjs'),
       });
     });
   });

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPartitionTable } from '../src/engine/tables/index.js';
 import { type Disk, memoryDisk } from '../src/io/disk.js';
-import { detectContainer, openQcow2, probeContent, Qcow2Error } from '../src/probe/index.js';
+import { DEFAULT_MAX_DEPTH, nodeFiles } from '../src/probe/container-files.js';
+import { detectContainer, openContainer, probeContent } from '../src/probe/index.js';
+import { openQcow2Image, Qcow2Error } from '../src/probe/qcow2.js';
 import { type FileDisk, fileDisk, haveTool, run } from './probe-helpers.js';
 
 const MiB = 1024 * 1024;
@@ -27,6 +29,14 @@ function open(name: string): FileDisk {
   const d = fileDisk(path(name));
   opened.push(d);
   return d;
+}
+
+/** The guest's disk of a qcow2 already open, through the same entry the engine uses. */
+function guestOf(file: Disk, name: string): Disk {
+  const c = openContainer(file, { name });
+  expect(c?.format).toBe('qcow2');
+  if (!c?.disk) throw new Error(c?.problem?.message ?? `${name}: no guest disk`);
+  return c.disk;
 }
 
 /** A 24 MiB DOS-partitioned disk: ext4 "guestroot", FAT16 "GUESTEFI", a patch of data, holes elsewhere. */
@@ -114,12 +124,12 @@ describe.skipIf(missing.length > 0)(
       ['big.qcow2', '2 MiB clusters'],
     ] as const) {
       it(`reads the same bytes as the raw disk (${what})`, () => {
-        expectSameBytes(openQcow2(open(name), name), open('disk.raw'));
+        expectSameBytes(guestOf(open(name), name), open('disk.raw'));
       });
     }
 
     it('lists the guest partition table and contents without attaching anything', () => {
-      const guest = openQcow2(open('v3.qcow2'), 'v3.qcow2');
+      const guest = guestOf(open('v3.qcow2'), 'v3.qcow2');
       const raw = open('disk.raw');
       const table = readPartitionTable(guest);
       expect(table).toEqual(readPartitionTable(raw));
@@ -171,7 +181,7 @@ describe.skipIf(missing.length > 0)(
           'conv=notrunc',
           'status=none',
         ]);
-        const guest = openQcow2(open('zeroed.qcow2'), 'zeroed.qcow2');
+        const guest = guestOf(open('zeroed.qcow2'), 'zeroed.qcow2');
         expect(guest.readAt(MiB, 128 * 1024).every((b) => b === 0)).toBe(true);
         expectSameBytes(guest, open('zeroed.raw'));
       },
@@ -179,7 +189,7 @@ describe.skipIf(missing.length > 0)(
 
     it('reads compressed clusters (qemu-img convert -c) as the raw disk', () => {
       run('qemu-img', ['convert', '-c', '-O', 'qcow2', path('disk.raw'), path('compressed.qcow2')]);
-      expectSameBytes(openQcow2(open('compressed.qcow2'), 'compressed.qcow2'), open('disk.raw'));
+      expectSameBytes(guestOf(open('compressed.qcow2'), 'compressed.qcow2'), open('disk.raw'));
     });
 
     it('reports a compressed cluster that does not decompress as corrupt, naming the file', () => {
@@ -194,7 +204,7 @@ describe.skipIf(missing.length > 0)(
       expect(entry & (1n << 62n), 'cluster 0 is compressed').not.toBe(0n);
       const stream = Number(entry & ((1n << 54n) - 1n));
       bytes.fill(0xff, stream, stream + 16);
-      const broken = openQcow2(memoryDisk(bytes), 'mangled.qcow2');
+      const broken = guestOf(memoryDisk(bytes), 'mangled.qcow2');
       expect(() => broken.readAt(0, 512)).toThrow(Qcow2Error);
       expect(() => broken.readAt(0, 512)).toThrow(
         /^mangled\.qcow2: compressed cluster for guest offset 0 does not decompress to 65536 bytes$/,
@@ -215,9 +225,10 @@ describe.skipIf(missing.length > 0)(
         'qcow2',
         path('overlay.qcow2'),
       ]);
-      expect(() => openQcow2(open('overlay.qcow2'), 'overlay.qcow2')).toThrow(
-        /^overlay\.qcow2: qcow2 image with backing file "v3\.qcow2"/,
-      );
+      const overlay = openContainer(open('overlay.qcow2'), { name: 'overlay.qcow2' });
+      expect(overlay?.disk).toBeUndefined();
+      expect(overlay?.problem?.code).toBe('backing-file');
+      expect(overlay?.problem?.message).toMatch(/^overlay\.qcow2: qcow2 image with backing file "v3\.qcow2"/);
       const info = detectContainer(open('overlay.qcow2'), 'overlay.qcow2');
       expect(info).toMatchObject({ format: 'qcow2', guestReadable: true });
       expect(info?.features).toContain('backing file "v3.qcow2" (qcow2)');
@@ -237,14 +248,10 @@ describe.skipIf(missing.length > 0)(
         path('encrypted.qcow2'),
         '4M',
       ]);
-      let error: unknown;
-      try {
-        openQcow2(open('encrypted.qcow2'), 'encrypted.qcow2');
-      } catch (e) {
-        error = e;
-      }
-      expect((error as Qcow2Error).problem).toBe('encryption');
-      expect((error as Qcow2Error).message).toBe(
+      const encrypted = openContainer(open('encrypted.qcow2'), { name: 'encrypted.qcow2' });
+      expect(encrypted?.disk).toBeUndefined();
+      expect(encrypted?.problem?.code).toBe('encryption');
+      expect(encrypted?.problem?.message).toBe(
         'encrypted.qcow2: qcow2 image encrypted with AES: its clusters cannot be read without the key',
       );
       expect(detectContainer(open('encrypted.qcow2'), 'e')).toMatchObject({ guestReadable: false });
@@ -253,13 +260,23 @@ describe.skipIf(missing.length > 0)(
     it('reports a truncated image as corrupt instead of returning short or wrong data', () => {
       copyFileSync(path('v3.qcow2'), path('cut.qcow2'));
       truncateSync(path('cut.qcow2'), 400 * 1024);
-      const guest = openQcow2(open('cut.qcow2'), 'cut.qcow2');
+      const guest = guestOf(open('cut.qcow2'), 'cut.qcow2');
       expect(() => guest.readAt(16 * MiB - 1000, 4096)).toThrow(Qcow2Error);
       expect(() => guest.readAt(16 * MiB - 1000, 4096)).toThrow(/^cut\.qcow2: .*past the end of the file/);
     });
 
     it('rejects files that are not qcow2', () => {
-      expect(() => openQcow2(open('disk.raw'), 'disk.raw')).toThrow(/^disk\.raw: not a qcow2 image$/);
+      const ctx = {
+        files: nodeFiles,
+        name: 'disk.raw',
+        opened: [],
+        seen: [],
+        depth: 0,
+        maxDepth: DEFAULT_MAX_DEPTH,
+      };
+      expect(() => openQcow2Image(open('disk.raw'), ctx)).toThrow(Qcow2Error);
+      expect(() => openQcow2Image(open('disk.raw'), ctx)).toThrow(/^disk\.raw: not a qcow2 image$/);
+      expect(openContainer(open('disk.raw'), { name: 'disk.raw' })).toBeNull();
     });
   },
 );

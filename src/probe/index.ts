@@ -32,7 +32,7 @@ export {
   isMountableType,
   mountTypeFor,
 } from './hints.js';
-export { openQcow2, Qcow2Error, type Qcow2Problem } from './qcow2.js';
+export { Qcow2Error, type Qcow2Problem } from './qcow2.js';
 export type { Region } from './region.js';
 export type { ContainerInfo, ContentInfo, ContentUsage } from './types.js';
 

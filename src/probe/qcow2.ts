@@ -269,12 +269,12 @@ const isProtocolName = (name: string) =>
  * The image below a qcow2 overlay: its backing file, opened relative to the overlay as raw or
  * qcow2 (from the backing format extension, else from the file's first bytes, as qemu probes).
  */
-function openBacking(h: Qcow2Header, ctx: OpenContext | undefined, name: string): Disk {
+function openBacking(h: Qcow2Header, ctx: OpenContext, name: string): Disk {
   const backing = h.backingFile!;
   const fail = (problem: ContainerProblem, detail: string): never => {
     throw new Qcow2Error(name, problem, detail);
   };
-  if (!ctx?.path)
+  if (!ctx.path)
     return fail(
       'backing-file',
       `qcow2 image with backing file "${backing}": its unallocated clusters live in that file, which is followed only when the image is opened by its path`,
@@ -332,19 +332,6 @@ export function openQcow2Image(file: Disk, ctx: OpenContext): OpenedImage {
     description: `QEMU qcow2 v${h.version} image`,
     features: qcow2Features(h),
   };
-}
-
-/**
- * openQcow2Image for a Disk already open: without `ctx` (the image's path and how to open files)
- * an image with a backing file is refused with a Qcow2Error naming it.
- */
-export function openQcow2(file: Disk, name: string, ctx?: Omit<OpenContext, 'name'>): Disk {
-  const h = readQcow2Header(file, name);
-  const unsupported = qcow2Unsupported(h);
-  if (unsupported) throw new Qcow2Error(name, unsupported.problem, unsupported.detail);
-  const full = ctx ? { ...ctx, name } : undefined;
-  const below = h.backingFile !== undefined ? openBacking(h, full, name) : undefined;
-  return qcow2Disk(file, name, h, below);
 }
 
 function qcow2Disk(file: Disk, name: string, h: Qcow2Header, below: Disk | undefined): Disk {

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { displayLines, displayText } from '../io/display-text.js';
 import { keysText } from './keys/key-help.js';
 import { loadBundle } from './load-bundle.js';
@@ -26,6 +27,8 @@ type App = typeof import('./app-bundle.js');
 export interface BuildChoice {
   /** The bundled app (dist/tui/bundle/app.cjs) when the build made it and it is not stale. */
   appBundle?: string;
+  /** The bundled `--json` path (dist/cli/json.cjs) when the build made it and it is not stale. */
+  jsonBundle?: string;
 }
 
 /**
@@ -76,9 +79,13 @@ export async function main(args: string[], build: BuildChoice = {}): Promise<num
     return passwdMain(args.slice(1), processPasswdDeps());
   }
   if (args.includes('--json')) {
-    // A variable specifier keeps this module free of a compile-time tie to the CLI.
+    // A variable specifier keeps this module free of a compile-time tie to the CLI. The bundle is one
+    // CommonJS file: as ES modules the JSON path spent longer loading than listing an image.
     const json: string = '../cli/json.js';
-    const { jsonMain } = (await import(json)) as { jsonMain: (args: string[]) => Promise<number> | number };
+    type JsonFace = { jsonMain: (args: string[]) => Promise<number> | number };
+    const { jsonMain } = build.jsonBundle
+      ? (createRequire(build.jsonBundle)(build.jsonBundle) as JsonFace)
+      : ((await import(json)) as JsonFace);
     return await jsonMain(args);
   }
   if (args.includes('--help') || args.includes('-h')) {
