@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 /**
  * npm run screenshots: runs the real kpartx-tui in an 80x24 tmux session on a demo image, drives
- * it through its main screens, and renders each screen to screenshots/<name>.png.
+ * it through its main screens, then on a qcow2 VM disk (GPT, LVM, a Rocky Linux root LV) and its
+ * conversion to raw, and renders each screen to screenshots/<name>.png.
  *
  * Pipeline: tmux capture-pane -e (text with colours) → @xterm/headless (a terminal emulator, so
  * cursor moves and attributes end up exactly where a terminal puts them) → an SVG with one glyph
  * per cell → @resvg/resvg-js with DejaVu Sans Mono → PNG.
  *
- * Needs root, loop devices, tmux, sgdisk and mkfs.ext4 (the flows map and mount for real), and a
- * build (`npm run build`). Everything it creates is removed at the end.
+ * Needs root, loop devices, tmux, sgdisk, mkfs.ext4, lvm2 and qemu-img (the flows map and mount for
+ * real; lvm2 writes metadata only, without device-mapper), and a build (`npm run build`). Everything it creates is removed at the end.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -244,6 +245,93 @@ function buildDemoImage(dir) {
   return image;
 }
 
+/** lvm2 over `devices` only, with a private LVM_SYSTEM_DIR (no backups, hints or udev) and no device-mapper. */
+function lvm2(systemDir, command, args, devices) {
+  return execFileSync(command, ['--driverloaded', 'n', '--devices', devices.join(','), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, LVM_SYSTEM_DIR: systemDir, LVM_SUPPRESS_FD_WARNINGS: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/**
+ * A RHEL-style VM disk as libvirt keeps it: a qcow2 holding a GPT with /boot (ext4) and an LVM PV
+ * whose VG `rhel` has a root LV (ext4, a Rocky Linux root) and swap, written by lvm2 itself
+ * (metadata only, so no device-mapper is needed) and the root filesystem placed where lvm2 says
+ * its extents are. Returns the qcow2's path.
+ */
+function buildVmImage(dir) {
+  const raw = join(dir, 'rhel-vm.raw');
+  run('truncate', ['-s', '96M', raw]);
+  run('sgdisk', [
+    '-U',
+    '3b1f6c2e-4a7d-4e19-8c3b-5d2a9f0e7b14',
+    '-n1:2048:+16M',
+    '-c1:boot',
+    '-n2:0:0',
+    '-t2:8e00',
+    '-c2:lvm',
+    raw,
+  ]);
+  const boot = join(dir, 'boot.ext4');
+  run('mkfs.ext4', ['-q', '-F', '-L', 'boot', boot, '16M']);
+  run('dd', [`if=${boot}`, `of=${raw}`, 'bs=512', 'seek=2048', 'conv=notrunc', 'status=none']);
+  const tree = join(dir, 'rocky');
+  mkdirSync(join(tree, 'etc', 'selinux'), { recursive: true });
+  writeFileSync(
+    join(tree, 'etc', 'os-release'),
+    'NAME="Rocky Linux"\nVERSION="9.4 (Blue Onyx)"\nID="rocky"\nVERSION_ID="9.4"\nPRETTY_NAME="Rocky Linux 9.4 (Blue Onyx)"\n',
+  );
+  writeFileSync(join(tree, 'etc', 'hostname'), 'web01\n');
+  writeFileSync(join(tree, 'etc', 'selinux', 'config'), 'SELINUX=enforcing\nSELINUXTYPE=targeted\n');
+  writeFileSync(join(tree, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/bash\n');
+  writeFileSync(join(tree, 'etc', 'shadow'), 'root:!!:19800:0:99999:7:::\n', { mode: 0 });
+  const lvmDir = join(dir, 'lvm');
+  mkdirSync(join(lvmDir, 'lock'), { recursive: true });
+  writeFileSync(
+    join(lvmDir, 'lvm.conf'),
+    `backup { backup = 0 archive = 0 }\ndevices { use_devicesfile = 0 obtain_device_list_from_udev = 0 hints = "none" }\nactivation { udev_sync = 0 udev_rules = 0 monitoring = 0 }\nglobal { use_lvmlockd = 0 locking_dir = "${join(lvmDir, 'lock')}" }\n`,
+  );
+  const pvStart = 2048 + 32768;
+  const loop = execFileSync('losetup', ['-f', '--show', '-o', String(pvStart * 512), raw], {
+    encoding: 'utf8',
+  }).trim();
+  let rootAt;
+  try {
+    // A free loop can carry a read-only policy an earlier user left; lvm2 must write.
+    run('blockdev', ['--setrw', loop]);
+    lvm2(lvmDir, 'pvcreate', ['-q', loop], [loop]);
+    lvm2(lvmDir, 'vgcreate', ['-q', 'rhel', loop], [loop]);
+    lvm2(lvmDir, 'lvcreate', ['-an', '-Zn', '-q', '-n', 'root', '-L', '48M', 'rhel'], [loop]);
+    lvm2(lvmDir, 'lvcreate', ['-an', '-Zn', '-q', '-n', 'swap', '-L', '16M', 'rhel'], [loop]);
+    // The first row of a `pvs`/`vgs`/`lvs` JSON report (sizes in sectors).
+    const report = (command, fields, args) =>
+      Object.values(
+        JSON.parse(
+          lvm2(
+            lvmDir,
+            command,
+            ['--reportformat', 'json', '--units', 's', '--nosuffix', '-o', fields, ...args],
+            [loop],
+          ),
+        ).report[0],
+      )[0][0];
+    const peStart = Number(report('pvs', 'pe_start', []).pe_start);
+    const extent = Number(report('vgs', 'vg_extent_size', ['rhel']).vg_extent_size);
+    const ranges = report('lvs', 'seg_pe_ranges', ['--segments', 'rhel/root']).seg_pe_ranges;
+    rootAt = pvStart + peStart + Number(/:(\d+)-/.exec(ranges)[1]) * extent;
+  } finally {
+    spawnSync('losetup', ['-d', loop]);
+  }
+  const root = join(dir, 'root.ext4');
+  run('mkfs.ext4', ['-q', '-F', '-L', 'root', '-d', tree, root, '48M']);
+  run('dd', [`if=${root}`, `of=${raw}`, 'bs=512', `seek=${rootAt}`, 'conv=notrunc', 'status=none']);
+  const qcow2 = join(dir, 'rhel-vm.qcow2');
+  run('qemu-img', ['convert', '-O', 'qcow2', raw, qcow2]);
+  for (const path of [raw, boot, root, tree, lvmDir]) rmSync(path, { recursive: true, force: true });
+  return qcow2;
+}
+
 async function main() {
   if (process.getuid?.() !== 0 || !existsSync('/dev/loop-control')) {
     console.error('screenshots: needs root and loop devices (the flows map and mount for real)');
@@ -261,6 +349,7 @@ async function main() {
   const bin = join(repo, 'bin', 'kpartx-tui.js');
   try {
     buildDemoImage(dir);
+    buildVmImage(dir);
     tmux(
       'new-session',
       '-d',
@@ -319,12 +408,48 @@ async function main() {
     await press('Enter', 'Clean:');
     await capture('08-clean');
     await press('q');
+
+    // A VM disk as it comes: qcow2 → GPT → LVM → a Rocky Linux root, read without attaching
+    // anything; this kernel has no nbd, so the app offers a raw copy and opens it.
+    spawnSync('tmux', ['kill-session', '-t', session]);
+    tmux(
+      'new-session',
+      '-d',
+      '-s',
+      session,
+      '-x',
+      String(COLS),
+      '-y',
+      String(ROWS),
+      '-c',
+      dir,
+      '-e',
+      'CI=false',
+      '-e',
+      'FORCE_COLOR=3',
+      '-e',
+      'TERM=xterm-256color',
+      `node ${bin} rhel-vm.qcow2; sleep 60`,
+    );
+    await waitFor('Rocky Linux 9.4 root');
+    await press('Down', /#2 primary/);
+    await capture('10-vm-stack');
+    await press('c', 'Raw copy:');
+    await press('Enter', 'free for a raw copy');
+    await capture('11-convert');
+    await press('Enter', /Converted to .*rhel-vm\.raw/);
+    await capture('12-converted');
+    await press('q');
     return 0;
   } finally {
     spawnSync('tmux', ['kill-session', '-t', session]);
-    // Anything a failed run left behind on the demo image.
-    const image = join(dir, 'demo-disk.img');
-    const loops = spawnSync('losetup', ['-j', image, '-O', 'NAME', '-n'], { encoding: 'utf8' }).stdout.trim();
+    // Anything a failed run left behind on the demo images.
+    const loops = ['demo-disk.img', 'rhel-vm.raw']
+      .map(
+        (name) =>
+          spawnSync('losetup', ['-j', join(dir, name), '-O', 'NAME', '-n'], { encoding: 'utf8' }).stdout,
+      )
+      .join('\n');
     for (const loop of loops.split('\n').filter(Boolean)) {
       const parts = spawnSync('losetup', ['-j', loop, '-O', 'NAME', '-n'], {
         encoding: 'utf8',
