@@ -97,3 +97,20 @@ export function probeOpened(machine: Machine, opened: LuksOpened): ContentInfo |
     disk.close();
   }
 }
+
+/** The key to open with: `--key-file`, else the passphrase asked (stdin or the terminal). */
+export async function luksKeyFor(
+  what: string,
+  keyFile: string | undefined,
+  ask: ((what: string) => Promise<string>) | undefined,
+): Promise<LuksKey> {
+  if (keyFile) return { keyFile };
+  if (ask) return { passphrase: await ask(what) };
+  throw new LuksError(`${what}: LUKS needs a passphrase or --key-file`);
+}
+
+/** The opened volume as a Disk, to read what it holds (the caller closes it). */
+export function openedDisk(machine: Machine, opened: LuksOpened) {
+  const facts = machine.blockDevice(opened.path);
+  return machine.openDisk(opened.path, facts.sizeBytes, facts.logicalSectorSize);
+}

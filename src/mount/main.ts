@@ -22,7 +22,7 @@ import { displayText } from '../io/display-text.js';
 import { createMachine } from '../kernel/machine.js';
 import { type ContentInfo, describeContent, hintFor, probeContent } from '../probe/index.js';
 import { closeLuks, type LuksOpened, luksNames, luksProblem, openLuks, probeOpened } from './luks.js';
-import { mountLogicalVolume } from './lv-mount.js';
+import { lvLuksPartition, mountLogicalVolume } from './lv-mount.js';
 import { askPassphrase, nextStdinLine } from './password-input.js';
 import { listRecords, type MountRecord, removeRecord, writeRecord } from './record.js';
 import { takeBackSteps } from './take-back.js';
@@ -371,18 +371,18 @@ export async function unmountRecord(
           // the map is gone: nothing to give back
         }
       }
-      // The LUKS mapping sits on the partition map: closed once unmounted, before the maps go.
-      if (record.luks) {
+      // An LV map this mount made sits on the partition maps (or on LUKS): it goes first.
+      if (record.lv) {
         try {
-          await closeLuks(machine, record.luks);
+          await detachLv(machine, record.lv);
         } catch (error) {
           throw new MountFaceError(`${record.source}: ${errorText(error)}`);
         }
       }
-      // An LV map this mount made sits on the partition maps: it goes first.
-      if (record.lv) {
+      // The LUKS mapping sits on the partition map: closed once unmounted, before the maps go.
+      if (record.luks) {
         try {
-          await detachLv(machine, record.lv);
+          await closeLuks(machine, record.luks);
         } catch (error) {
           throw new MountFaceError(`${record.source}: ${errorText(error)}`);
         }
@@ -441,8 +441,8 @@ export function processDeps(): MountFaceDeps {
  * before the new password with this.
  */
 export async function luksOperand(operand: string, deps: MountFaceDeps): Promise<string | undefined> {
-  if (splitLvOperand(operand, existsSync)) return undefined;
-  const { source, partition } = splitSource(operand);
+  const lv = splitLvOperand(operand, existsSync);
+  const { source, partition } = lv ?? splitSource(operand);
   const run = new MapRun(
     {
       operand: source,
@@ -461,14 +461,12 @@ export async function luksOperand(operand: string, deps: MountFaceDeps): Promise
     if (!resolved || !planned) return undefined;
     const disk = openSourceDisk(resolved, deps.machine);
     try {
-      const chosen = choosePartition(
-        source,
-        planned.map((map) => ({
-          number: map.number,
-          info: probeContent(disk, map.start * 512, map.size * 512),
-        })),
-        partition,
-      );
+      const candidates = planned.map((map) => ({
+        number: map.number,
+        info: probeContent(disk, map.start * 512, map.size * 512),
+      }));
+      if (lv) return lvLuksPartition(lv, disk, planned, candidates);
+      const chosen = choosePartition(source, candidates, partition);
       return chosen.info?.type === 'crypto_LUKS' ? `${source}:${chosen.number}` : undefined;
     } finally {
       disk.close();
