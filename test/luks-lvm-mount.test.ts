@@ -179,6 +179,14 @@ describe('kpartx-tui mount IMAGE:VG/LV with the PV inside LUKS (fake machine)', 
     t.nothingLeft();
   });
 
+  it('IMAGE:N over a LUKS partition holding a PV points at IMAGE:N/VG/LV and takes everything back', async () => {
+    const t = setup();
+    await expect(mountSource(`${IMAGE}:1`, { rw: false }, t.deps())).rejects.toThrow(
+      `; mount one of its LVs with ${IMAGE}:1/ubuntu-vg/LV`,
+    );
+    t.nothingLeft();
+  });
+
   it('a wrong passphrase fails with cryptsetup`s words and leaves nothing', async () => {
     const t = setup();
     expect(await mountMain([`${IMAGE}:ubuntu-vg/lv0`], t.deps('wrong'))).toBe(1);

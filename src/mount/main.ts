@@ -265,7 +265,7 @@ export async function mountSource(
           if (content && !content.mountable)
             throw new MountFaceError(
               content.type === 'LVM2_member'
-                ? `${what}: the LUKS volume holds ${describeContent(content)}; LVs inside LUKS are not mapped yet (open it with cryptsetup and use lvm2)`
+                ? `${what}: the LUKS volume holds ${describeContent(content)}; mount one of its LVs with ${what}/${content.volumeGroup ?? 'VG'}/LV`
                 : `${what}: the LUKS volume holds ${describeContent(content)}, not a filesystem the kernel mounts directly`,
             );
         }
