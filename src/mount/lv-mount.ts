@@ -16,6 +16,16 @@ import { deferSignals } from '../engine/signals.js';
 import { openSourceDisk } from '../engine/source.js';
 import { planLvMap } from '../engine/stack/lv-map.js';
 import type { WorkflowEvent } from '../engine/workflow/events.js';
+import {
+  closeLuks,
+  LuksError,
+  type LuksOpened,
+  luksKeyFor,
+  luksNames,
+  luksProblem,
+  openedDisk,
+  openLuks,
+} from '../engine/workflow/luks.js';
 import { autoActivationWarning, luksActivationWarning } from '../engine/workflow/lv-activation.js';
 import { LvLocateError, type LvLocation, locateVolumeGroup } from '../engine/workflow/lv-locate.js';
 import {
@@ -34,16 +44,6 @@ import { MapRun } from '../engine/workflow/map-run.js';
 import type { Disk } from '../io/disk.js';
 import { lvmHostFacts } from '../kernel/lvm-host.js';
 import { type ContentInfo, describeContent, hintFor, probeContent } from '../probe/index.js';
-import {
-  closeLuks,
-  LuksError,
-  type LuksOpened,
-  luksKeyFor,
-  luksNames,
-  luksProblem,
-  openedDisk,
-  openLuks,
-} from './luks.js';
 import type { MountFaceDeps } from './main.js';
 import { type MountRecord, removeRecord, writeRecord } from './record.js';
 import { takeBackSteps } from './take-back.js';

@@ -16,12 +16,19 @@ import { createSession, type MountedPartition, type Session } from '../engine/se
 import { deferSignals, InterruptedError } from '../engine/signals.js';
 import { openSourceDisk } from '../engine/source.js';
 import type { WorkflowEvent } from '../engine/workflow/events.js';
+import {
+  closeLuks,
+  type LuksOpened,
+  luksNames,
+  luksProblem,
+  openLuks,
+  probeOpened,
+} from '../engine/workflow/luks.js';
 import { detachLv, splitLvOperand } from '../engine/workflow/lv-run.js';
 import { MapRun } from '../engine/workflow/map-run.js';
 import { displayText } from '../io/display-text.js';
 import { createMachine } from '../kernel/machine.js';
 import { type ContentInfo, describeContent, hintFor, probeContent } from '../probe/index.js';
-import { closeLuks, type LuksOpened, luksNames, luksProblem, openLuks, probeOpened } from './luks.js';
 import { lvLuksPartition, mountLogicalVolume } from './lv-mount.js';
 import { askPassphrase, nextStdinLine } from './password-input.js';
 import { listRecords, type MountRecord, removeRecord, writeRecord } from './record.js';

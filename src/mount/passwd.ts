@@ -9,6 +9,7 @@
  */
 import { errorText } from '../engine/errors.js';
 import { deferSignals, InterruptedError } from '../engine/signals.js';
+import { luksProblem } from '../engine/workflow/luks.js';
 import { displayText } from '../io/display-text.js';
 import { listGuestAccounts } from '../recovery/accounts.js';
 import { openDirectoryTree } from '../recovery/directory-tree.js';
@@ -22,7 +23,6 @@ import {
   preparePasswordReset,
 } from '../recovery/reset.js';
 import { type AccountView, accountView, type SystemView, systemView } from '../recovery/summary.js';
-import { luksProblem } from './luks.js';
 import {
   luksOperand,
   type MountFaceDeps,

@@ -42,6 +42,7 @@ import { convertToRaw, hostConvertFs } from '../kernel/qemu-img.js';
 import { type ContentInfo, describeContent, hintFor, mountTypeFor, probeContent } from '../probe/index.js';
 import { hiberfilState } from '../recovery/hibernation.js';
 import { listDirectory } from './list-directory.js';
+import { createLuksVolumes, luksOffered } from './luks-volumes.js';
 import { createLvVolumes } from './lv-volumes.js';
 import type {
   ExistingMapView,
@@ -152,6 +153,8 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         : await loadBackend(kind, k);
     return backend.existing(resolved.parent);
   });
+  /** The LUKS volumes the mount session opened (closed again at their unmount). */
+  const luksVolumes = createLuksVolumes(host);
   /**
    * What this app made itself (map paths, mountpoints, image loops): anything else found on a
    * source was left by an earlier run (a killed one, or another tool) and is shown as such.
@@ -337,6 +340,8 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     const mapContent = (start: number, size: number, mapPath: string) => {
       const info = contents.get(`${start}:${size}`);
       const text = contentText(info);
+      // LUKS is offered where it can be opened: picking it asks the passphrase.
+      if (luksOffered(host, info)) return { ...(text ? { contents: text } : {}), luks: true };
       const notMountableWhy = fsRefusal(info, contentAdvice(info, mapPath).notMountableWhy);
       return { ...(text ? { contents: text } : {}), ...(notMountableWhy ? { notMountableWhy } : {}) };
     };
@@ -1070,6 +1075,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         (await session()).unmount(mount.mountpoint);
         madeHere.mounts.delete(mount.mountpoint);
         await lvVolumes.release(mount.source);
+        await luksVolumes.release(mount.source);
       },
       () => `the unmount of ${mount.mountpoint} ran to its end first`,
     );
@@ -1093,6 +1099,21 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     // Held against signals from the first step: an interrupted mount is unmounted again. A map an
     // earlier run left mounted is taken over as it is.
     async mount(mapPath, choice): Promise<MountView> {
+      // A LUKS row: opened first (as `kpartx-tui mount IMAGE:N` opens it), what it holds mounted,
+      // and closed again when that mount fails.
+      if (choice.passphrase !== undefined) {
+        const { passphrase, ...rest } = choice;
+        const volume = await deferSignals(
+          () => luksVolumes.open(mapPath, passphrase, choice.readOnly),
+          (opened) => luksVolumes.release(opened.path),
+        );
+        try {
+          return await mountMap(volume.path, rest);
+        } catch (error) {
+          await luksVolumes.release(volume.path).catch(() => undefined);
+          throw error;
+        }
+      }
       // An LV row: its map is made first (as `kpartx-tui mount IMAGE:VG/LV` makes it), and taken
       // away again when the mount fails.
       if (!lvVolumes.isLv(mapPath)) return mountMap(mapPath, choice);

@@ -172,6 +172,8 @@ export interface ExistingMapView {
   notMountableWhy?: string;
   /** A logical volume of a mapped PV partition: its map is made when it is mounted. */
   lv?: { vg: string; name: string };
+  /** A LUKS volume this machine can open: picking it asks the passphrase, then mounts what it holds. */
+  luks?: boolean;
 }
 
 /**
@@ -233,6 +235,8 @@ export interface OpOutcome {
 export interface MountChoice {
   readOnly: boolean;
   exec: boolean;
+  /** A LUKS map: opened with this passphrase first, then what it holds is mounted. */
+  passphrase?: string;
 }
 
 export interface MountView {
