@@ -53,7 +53,7 @@ export class MountFaceError extends Error {
   }
 }
 
-export const MOUNT_USAGE = `usage: kpartx-tui mount SOURCE[:N|:VG/LV] [DIR] [--rw] [--json] [--backend dm|loop] [--key-file FILE]
+export const MOUNT_USAGE = `usage: kpartx-tui mount SOURCE[:N|:VG/LV|:N/VG/LV] [DIR] [--rw] [--json] [--backend dm|loop] [--key-file FILE]
        kpartx-tui umount DIR|SOURCE [--json]`;
 
 interface Parsed {

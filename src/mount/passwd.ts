@@ -34,8 +34,8 @@ import {
 import { askNewPassword, nextStdinLine } from './password-input.js';
 import type { MountRecord } from './record.js';
 
-export const PASSWD_USAGE = `usage: kpartx-tui passwd SOURCE[:N|:VG/LV] USER [--unlock] [--clear-forced-change] [--clear-expiry] [--json]
-       kpartx-tui passwd SOURCE[:N|:VG/LV] --list [--json]
+export const PASSWD_USAGE = `usage: kpartx-tui passwd SOURCE[:N|:VG/LV|:N/VG/LV] USER [--unlock] [--clear-forced-change] [--clear-expiry] [--json]
+       kpartx-tui passwd SOURCE[:N|:VG/LV|:N/VG/LV] --list [--json]
 The new password is read twice from the terminal (not shown), or once from stdin when stdin is not a terminal.
 Over LUKS the passphrase comes first: asked once on the terminal, or stdin's first line (the new password is then the second).`;
 

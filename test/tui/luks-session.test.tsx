@@ -13,6 +13,7 @@ import { createDmBackend } from '../../src/engine/backends/dm.js';
 import type { Machine } from '../../src/engine/machine.js';
 import { createTuiEngine } from '../../src/tui/engine.js';
 import { FakeMachine } from '../support/fake-machine.js';
+import { vgText, writePv } from '../support/lvm-writer.js';
 import { expectFits, keys, startApp } from './helpers.js';
 import { dosImage, stampExt4 } from './images.js';
 
@@ -38,13 +39,20 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(scratch, { recursive: true, force: true }));
 
-function setup(options: { dm?: boolean } = {}) {
+/** The same, with a PV of VG `ubuntu-vg` in LUKS (Ubuntu's encrypted default) instead of ext4. */
+function pvImage(): Uint8Array {
+  const image = vaultImage();
+  image.set(writePv({ size: 6 * 1024 * 1024, text: vgText('ubuntu-vg', 1, 1, 1) }), (18432 + PAYLOAD) * 512);
+  return image;
+}
+
+function setup(options: { dm?: boolean; image?: Uint8Array } = {}) {
   const kernel = new FakeMachine({
     dmMajor: 250,
     luks: { passphrase: PASSPHRASE, payloadSectors: PAYLOAD },
     ...(options.dm === false ? { dm: false } : {}),
   });
-  kernel.addFile(IMAGE, vaultImage());
+  kernel.addFile(IMAGE, options.image ?? vaultImage());
   const engine = createTuiEngine({
     machine: kernel,
     isRoot: true,
@@ -125,6 +133,19 @@ describe('LUKS in the mount session', () => {
     // Esc only closed the field: the session is still there, and nothing more was opened.
     expect(t.frame()).toContain('Mount read-only: yes');
     expect(crypt(kernel)).toEqual(['crypt.open loop0p2-luks ro']);
+    t.app.unmount();
+  });
+
+  it('a PV inside is not mapped by the app: the volume is closed again and the command named', async () => {
+    const { kernel, engine } = setup({ image: pvImage() });
+    const t = startApp(engine, [IMAGE], { size: { columns: 160, rows: 24 } });
+    await openSession(t);
+    await t.press(keys.down);
+    await t.press(keys.enter, 'Passphrase for loop0p2');
+    await t.press(`${PASSPHRASE}\r`, /error: loop0p2: the LUKS volume holds LVM physical volume/);
+    expect(t.frame().replace(/\n/g, ' ')).toMatch(/kpartx-tui mount\s+IMAGE:N\/ubuntu-vg\/LV/);
+    expect(crypt(kernel)).toEqual(['crypt.open loop0p2-luks ro', 'crypt.close loop0p2-luks']);
+    expect(kernel.mounts.list()).toEqual([]);
     t.app.unmount();
   });
 
