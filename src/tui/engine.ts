@@ -24,7 +24,12 @@ import type { Slot, TableType } from '../engine/partition.js';
 import { createSession, undoMount } from '../engine/session.js';
 import { deferSignals } from '../engine/signals.js';
 import { resolveSource } from '../engine/source.js';
-import { containerAddRefusal, openContainerLayer, type VolumeGroupLayer } from '../engine/stack/index.js';
+import {
+  containerAddRefusal,
+  openContainerLayer,
+  readLvmLayers,
+  type VolumeGroupLayer,
+} from '../engine/stack/index.js';
 import {
   nothingRemains,
   type SourceRemains,
@@ -43,7 +48,7 @@ import { type ContentInfo, describeContent, hintFor, mountTypeFor, probeContent 
 import { hiberfilState } from '../recovery/hibernation.js';
 import { listDirectory } from './list-directory.js';
 import { createLuksVolumes, luksOffered } from './luks-volumes.js';
-import { createLvVolumes } from './lv-volumes.js';
+import { createLvVolumes, type LvRowHelpers } from './lv-volumes.js';
 import type {
   ExistingMapView,
   Inspection,
@@ -366,25 +371,31 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       mountpoints: k ? mountpointsOf(k, m.devno) : [],
       ...mapContent(m.start, m.size, m.path),
     }));
+    const lvHelpers = k
+      ? {
+          contentText: (info: ContentInfo | null) => contentText(info),
+          notMountableWhy: (info: ContentInfo | null, mapPath: string) =>
+            fsRefusal(info, contentAdvice(info, mapPath).notMountableWhy),
+          mountpointsOf: (devno: DevNo) => mountpointsOf(k, devno),
+        }
+      : undefined;
     const volumes =
-      k && backend
-        ? await lvVolumes.rows(
-            {
-              path,
-              kind: backendKind,
-              readOnly: options.readOnly,
-              partitions: report.partitions,
-              mapNames: new Map(report.maps.map((m) => [m.number, m.dmName])),
-              existing: report.existing,
-              volumeGroups,
-            },
-            {
-              contentText: (info) => contentText(info),
-              notMountableWhy: (info, mapPath) =>
-                fsRefusal(info, contentAdvice(info, mapPath).notMountableWhy),
-              mountpointsOf: (devno) => mountpointsOf(k, devno),
-            },
-          )
+      k && backend && lvHelpers
+        ? [
+            ...(await lvVolumes.rows(
+              {
+                path,
+                kind: backendKind,
+                readOnly: options.readOnly,
+                partitions: report.partitions,
+                mapNames: new Map(report.maps.map((m) => [m.number, m.dmName])),
+                existing: report.existing,
+                volumeGroups,
+              },
+              lvHelpers,
+            )),
+            ...(await luksLvRows(path, report, existing, backendKind, options.readOnly, lvHelpers)),
+          ]
         : [];
     // A PV map whose LVs the session lists: the next step is those rows, not the host's vgchange.
     for (const map of existing) {
@@ -503,6 +514,59 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       ...(volumes.length > 0 ? { volumes } : {}),
       ...(remains ? { remains } : {}),
     };
+  }
+
+  /**
+   * The LVs inside the LUKS volumes the mount session opened on `path`'s maps (a PV inside LUKS),
+   * offered like the others; the LUKS row itself then points at them.
+   */
+  async function luksLvRows(
+    path: string,
+    report: {
+      partitions: readonly { number: number; start: number; size: number }[];
+      existing: readonly ExistingMap[];
+    },
+    rows: ExistingMapView[],
+    kind: 'dm' | 'loop',
+    readOnly: boolean,
+    helpers: LvRowHelpers,
+  ): Promise<ExistingMapView[]> {
+    const out: ExistingMapView[] = [];
+    for (const map of report.existing) {
+      const entry = luksVolumes.openedOn(map.path);
+      if (!entry || map.number === null || entry.inside?.type !== 'LVM2_member') continue;
+      const row = rows.find((r) => r.path === map.path);
+      if (row) {
+        delete row.luks;
+        row.notMountableWhy = `LUKS, opened as ${entry.volume.kernelName}: its logical volumes are listed with the maps`;
+      }
+      const facts = host.blockDevice(entry.volume.path);
+      const disk = host.openDisk(entry.volume.path, facts.sizeBytes, facts.logicalSectorSize);
+      let groups: VolumeGroupLayer[];
+      try {
+        groups = readLvmLayers(disk, path, [
+          { partition: map.number, extent: { start: 0, size: Math.floor(facts.sizeBytes / 512) } },
+        ]).volumeGroups;
+      } finally {
+        disk.close();
+      }
+      out.push(
+        ...(await lvVolumes.rows(
+          {
+            path,
+            kind,
+            readOnly,
+            partitions: report.partitions,
+            mapNames: new Map([[map.number, entry.volume.name]]),
+            existing: report.existing,
+            volumeGroups: groups,
+            inside: { number: map.number, path: entry.volume.path },
+          },
+          helpers,
+        )),
+      );
+    }
+    return out;
   }
 
   /** A container the workflow attaches through qemu-nbd on this kernel (container-attach.ts). */
@@ -804,6 +868,9 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     emit: (e: ProgressEvent) => void,
   ): Promise<OpOutcome> {
     const k = await kernel();
+    // LUKS volumes the session opened sit on the partition maps: closed first when unused.
+    for (const name of await luksVolumes.closeIdle())
+      emit({ type: 'note', name, detail: `${name} closed (cryptsetup close)` });
     const request = await mapRequest(path, 'delete', options);
     let parent: ParentDevice | undefined;
     const events = runEvents(k, emit, path);
@@ -1076,6 +1143,8 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         madeHere.mounts.delete(mount.mountpoint);
         await lvVolumes.release(mount.source);
         await luksVolumes.release(mount.source);
+        // A LUKS volume whose LVs are all unmapped now is closed too.
+        await luksVolumes.closeIdle();
       },
       () => `the unmount of ${mount.mountpoint} ran to its end first`,
     );
@@ -1099,21 +1168,6 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     // Held against signals from the first step: an interrupted mount is unmounted again. A map an
     // earlier run left mounted is taken over as it is.
     async mount(mapPath, choice): Promise<MountView> {
-      // A LUKS row: opened first (as `kpartx-tui mount IMAGE:N` opens it), what it holds mounted,
-      // and closed again when that mount fails.
-      if (choice.passphrase !== undefined) {
-        const { passphrase, ...rest } = choice;
-        const volume = await deferSignals(
-          () => luksVolumes.open(mapPath, passphrase, choice.readOnly),
-          (opened) => luksVolumes.release(opened.path),
-        );
-        try {
-          return await mountMap(volume.path, rest);
-        } catch (error) {
-          await luksVolumes.release(volume.path).catch(() => undefined);
-          throw error;
-        }
-      }
       // An LV row: its map is made first (as `kpartx-tui mount IMAGE:VG/LV` makes it), and taken
       // away again when the mount fails.
       if (!lvVolumes.isLv(mapPath)) return mountMap(mapPath, choice);
@@ -1128,6 +1182,27 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         throw error;
       }
     },
+    // A LUKS row: opened as `kpartx-tui mount IMAGE:N` opens it; a filesystem inside is mounted
+    // (and the volume closed again when that fails), a PV inside stays open for its LVs.
+    async unlock(mapPath, passphrase, choice) {
+      const entry = await deferSignals(
+        () => luksVolumes.open(mapPath, passphrase, choice.readOnly),
+        (opened) => luksVolumes.release(opened.volume.path),
+      );
+      const { volume, inside } = entry;
+      if (inside?.type === 'LVM2_member')
+        return {
+          opened: volume.kernelName,
+          note: `opened ${mapPath} as ${volume.kernelName}: it holds ${describeContent(inside)}; its logical volumes are listed with the maps`,
+        };
+      try {
+        return await mountMap(volume.path, choice);
+      } catch (error) {
+        await luksVolumes.release(volume.path).catch(() => undefined);
+        throw error;
+      }
+    },
+    closeOpened: () => luksVolumes.closeIdle(),
     listTree,
     unmount: unmountMount,
     leftovers,

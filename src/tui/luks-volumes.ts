@@ -30,16 +30,32 @@ export function luksOffered(host: Machine, info: ContentInfo | null | undefined)
   return info?.type === 'crypto_LUKS' && luksProblem(host) === undefined;
 }
 
+/** What the session opened: the volume, and the partition map it is on. */
+export interface SessionLuks {
+  volume: LuksOpened;
+  mapPath: string;
+  /** What it holds: a filesystem (mounted next), or an LVM PV (its LVs are offered). */
+  inside: ContentInfo | null;
+}
+
 export function createLuksVolumes(host: Machine) {
   /** What the session opened, by the opened device's path. */
-  const opened = new Map<string, LuksOpened>();
+  const opened = new Map<string, SessionLuks>();
 
-  return {
+  /** Mounted, or a device stacked on it (an LV map): not closed. */
+  const busy = (volume: LuksOpened): boolean =>
+    host.mounts
+      .list()
+      .some((m) => m.devno.major === volume.devno.major && m.devno.minor === volume.devno.minor) ||
+    host.holders(volume.devno).length > 0;
+
+  const api = {
     /**
-     * Open the LUKS volume on `mapPath` (a partition map) as `<map>-luks` and check that it holds
-     * a filesystem to mount; anything else is closed again and said.
+     * Open the LUKS volume on `mapPath` (a partition map) as `<map>-luks`. A filesystem inside is
+     * for the caller to mount, a PV inside keeps it open for its LVs; anything else is closed
+     * again and said.
      */
-    async open(mapPath: string, passphrase: string, readOnly: boolean): Promise<LuksOpened> {
+    async open(mapPath: string, passphrase: string, readOnly: boolean): Promise<SessionLuks> {
       const problem = luksProblem(host);
       if (problem) throw new LuksSessionError(`${basename(mapPath)}: ${problem}`);
       const kernelName = basename(mapPath);
@@ -52,25 +68,39 @@ export function createLuksVolumes(host: Machine) {
         await closeLuks(host, names).catch(() => undefined);
         throw new LuksSessionError(`${kernelName}: ${(error as Error).message}`);
       }
-      opened.set(volume.path, volume);
       const inside = probeOpened(host, volume);
-      if (inside && !inside.mountable) {
-        await this.release(volume.path);
+      const entry = { volume, mapPath, inside };
+      opened.set(volume.path, entry);
+      if (inside && !inside.mountable && !(inside.type === 'LVM2_member' && inside.volumeGroup)) {
+        await api.release(volume.path);
         throw new LuksSessionError(
-          inside.type === 'LVM2_member'
-            ? `${kernelName}: the LUKS volume holds ${describeContent(inside)}; the app does not map LVs inside LUKS yet: use kpartx-tui mount IMAGE:N/${inside.volumeGroup ?? 'VG'}/LV`
-            : `${kernelName}: the LUKS volume holds ${describeContent(inside)}, not a filesystem the kernel mounts directly; closed again`,
+          `${kernelName}: the LUKS volume holds ${describeContent(inside)}, not a filesystem the kernel mounts directly; closed again`,
         );
       }
-      return volume;
+      return entry;
+    },
+    /** The volume the session opened on partition map `mapPath`, if any. */
+    openedOn(mapPath: string): SessionLuks | undefined {
+      return [...opened.values()].find((e) => e.mapPath === mapPath);
     },
     /** Close what the session opened as `path` (after its unmount); undefined when not ours. */
     async release(path: string): Promise<string | undefined> {
-      const volume = opened.get(path);
-      if (!volume) return undefined;
-      await closeLuks(host, volume);
+      const entry = opened.get(path);
+      if (!entry) return undefined;
+      await closeLuks(host, entry.volume);
       opened.delete(path);
-      return volume.kernelName;
+      return entry.volume.kernelName;
+    },
+    /** Close every volume the session opened that nothing uses any more; their names. */
+    async closeIdle(): Promise<string[]> {
+      const closed: string[] = [];
+      for (const [path, entry] of [...opened]) {
+        if (busy(entry.volume)) continue;
+        const name = await api.release(path);
+        if (name) closed.push(name);
+      }
+      return closed;
     },
   };
+  return api;
 }

@@ -43,6 +43,7 @@ afterEach(() => rmSync(scratch, { recursive: true, force: true }));
 function pvImage(): Uint8Array {
   const image = vaultImage();
   image.set(writePv({ size: 6 * 1024 * 1024, text: vgText('ubuntu-vg', 1, 1, 1) }), (18432 + PAYLOAD) * 512);
+  stampExt4(image, 18432 + PAYLOAD + 2048, 'lvroot'); // lv0 starts at the PV's pe_start
   return image;
 }
 
@@ -136,16 +137,60 @@ describe('LUKS in the mount session', () => {
     t.app.unmount();
   });
 
-  it('a PV inside is not mapped by the app: the volume is closed again and the command named', async () => {
+  it('a PV inside: LUKS stays open, its LV is offered and mounted over <map>-luks; u closes it all', async () => {
     const { kernel, engine } = setup({ image: pvImage() });
     const t = startApp(engine, [IMAGE], { size: { columns: 160, rows: 24 } });
     await openSession(t);
     await t.press(keys.down);
     await t.press(keys.enter, 'Passphrase for loop0p2');
-    await t.press(`${PASSPHRASE}\r`, /error: loop0p2: the LUKS volume holds LVM physical volume/);
-    expect(t.frame().replace(/\n/g, ' ')).toMatch(/kpartx-tui mount\s+IMAGE:N\/ubuntu-vg\/LV/);
-    expect(crypt(kernel)).toEqual(['crypt.open loop0p2-luks ro', 'crypt.close loop0p2-luks']);
-    expect(kernel.mounts.list()).toEqual([]);
+    await t.press(`${PASSPHRASE}\r`, /loop0p2-luks-ubuntu--vg-lv0 +4(\.0)? MiB +ext4 "lvroot"/);
+    expect(t.frame()).toContain(
+      'opened /dev/mapper/loop0p2 as loop0p2-luks: it holds LVM physical volume of volume group "ubuntu-vg"',
+    );
+    // The LUKS row is no longer on offer: it points at the LV.
+    expect(t.frame()).toMatch(
+      /loop0p2 crypto_LUKS — LUKS, opened as loop0p2-luks: its logical volumes are listed/,
+    );
+    expect(crypt(kernel)).toEqual(['crypt.open loop0p2-luks ro']);
+    await t.press(keys.down);
+    await t.press(keys.enter, 'Mounted /dev/mapper/loop0p2-luks-ubuntu--vg-lv0 (ext4, read-only, noexec)');
+    const dm = kernel.dm!;
+    const luks = dm.list().find((m) => m.name === 'loop0p2-luks')!;
+    expect(dm.table('loop0p2-luks-ubuntu--vg-lv0')).toEqual([
+      { start: 0, length: 8192, type: 'linear', params: `${luks.devno.major}:${luks.devno.minor} 2048` },
+    ]);
+    kernel.calls.length = 0;
+    await t.press('u', 'unmounted');
+    await t.waitFor(/loop0p2 +8(\.0)? MiB +crypto_LUKS/);
+    expect(
+      kernel.calls
+        .filter((c) => /^(unmount|crypt|dm\.remove)/.test(c))
+        .map((c) => c.split(' ').slice(0, 2).join(' ')),
+    ).toEqual([
+      expect.stringMatching(/^unmount /),
+      'dm.remove loop0p2-luks-ubuntu--vg-lv0',
+      'crypt.close loop0p2-luks',
+      'dm.remove loop0p2-luks',
+    ]);
+    await t.press('x', 'map(s) removed');
+    await t.press(keys.enter, 'Clean: vault.img has no maps left');
+    expect(kernel.dm?.list()).toEqual([]);
+    t.app.unmount();
+  });
+
+  it('a PV inside, opened and not mounted: x closes LUKS before removing the maps', async () => {
+    const { kernel, engine } = setup({ image: pvImage() });
+    const t = startApp(engine, [IMAGE], { size: { columns: 160, rows: 24 } });
+    await openSession(t);
+    await t.press(keys.down);
+    await t.press(keys.enter, 'Passphrase for loop0p2');
+    await t.press(`${PASSPHRASE}\r`, /loop0p2-luks-ubuntu--vg-lv0/);
+    await t.press('x', 'map(s) removed');
+    await t.press(keys.enter, 'Clean: vault.img has no maps left');
+    const calls = kernel.calls.filter((c) => /^(crypt|dm\.remove)/.test(c));
+    expect(calls.indexOf('crypt.close loop0p2-luks')).toBeLessThan(calls.indexOf('dm.remove loop0p2'));
+    expect(kernel.dm?.list()).toEqual([]);
+    expect(kernel.loop.list()).toEqual([]);
     t.app.unmount();
   });
 

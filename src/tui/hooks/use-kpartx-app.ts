@@ -94,6 +94,13 @@ export function useKpartxApp(
         }
       }
       try {
+        for (const name of await engine.closeOpened())
+          lines.push(`kpartx-tui: closed ${name} (cryptsetup close)`);
+      } catch (error) {
+        code ||= 1;
+        lines.push(`kpartx-tui: ${errorText(error)}`);
+      }
+      try {
         lines.push(...leftoverLines(await engine.leftovers([...opened.current], stateRef.current.options)));
       } catch (error) {
         lines.push(`kpartx-tui: could not look at what is left: ${errorText(error)}`);
@@ -330,8 +337,18 @@ export function useKpartxApp(
       const how = [readOnly ? ' read-only' : '', exec ? ' with exec' : ''].join('');
       const what = passphrase === undefined ? `mounting ${path}${how}…` : `opening ${path} (LUKS)${how}…`;
       dispatch({ type: 'mount', action: { type: 'working', what } });
-      return engine.mount(path, { readOnly, exec, ...(passphrase === undefined ? {} : { passphrase }) }).then(
-        (mount) => {
+      const choice = { readOnly, exec };
+      return (
+        passphrase === undefined ? engine.mount(path, choice) : engine.unlock(path, passphrase, choice)
+      ).then(
+        (result) => {
+          // A PV inside LUKS: the volume stays open and its LVs join the rows on offer.
+          if (!('mountpoint' in result)) {
+            dispatch({ type: 'mount', action: { type: 'opened', what: result.note } });
+            lookAgain();
+            return;
+          }
+          const mount = result;
           mounted.current = mount;
           // Read-write was chosen and the mount is read-only: say why, every time.
           const note =

@@ -39,7 +39,9 @@ export type MountAction =
   | { type: 'ask-passphrase'; path: string; name: string }
   | { type: 'passphrase-type'; text: string }
   | { type: 'passphrase-erase' }
-  | { type: 'passphrase-cancel' };
+  | { type: 'passphrase-cancel' }
+  /** A LUKS volume was opened and stays open (its LVs are offered): back to picking. */
+  | { type: 'opened'; what: string };
 
 export function mountReducer(state: MountState, action: MountAction): MountState {
   switch (action.type) {
@@ -66,6 +68,8 @@ export function mountReducer(state: MountState, action: MountAction): MountState
         : state;
     case 'passphrase-cancel':
       return { ...state, passphrase: null };
+    case 'opened':
+      return { ...state, phase: 'pick', passphrase: null, log: [...state.log, action.what] };
     case 'mounted':
       return {
         ...state,
