@@ -160,11 +160,16 @@ await bundle.write({
 });
 await bundle.close();
 
-// The entry: the plain app, the JSON path and the mount, passwd and convert faces stay ES modules it imports when it needs them.
+// The entry: the plain app, the JSON path and the mount, passwd, convert and overlay faces stay ES modules it imports when it needs them.
 const entry = await rolldown({
   input: join(tuiDir, 'main.js'),
   platform: 'node',
-  external: [/^node:/, /\/app-bundle\.js$/, /\/cli\/json\.js$/, /\/mount\/(main|passwd|convert)\.js$/],
+  external: [
+    /^node:/,
+    /\/app-bundle\.js$/,
+    /\/cli\/json\.js$/,
+    /\/mount\/(main|passwd|convert|overlay-mount)\.js$/,
+  ],
   logLevel: 'warn',
 });
 await entry.write({ file: join(tuiDir, 'main.cjs'), format: 'cjs', charset: 'ascii', comments: false });

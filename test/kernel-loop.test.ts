@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { splitDevT } from '../src/io/devno.js';
 import { blockDevice, blockDevNoOf, heldExclusively } from '../src/kernel/block.js';
-import { createKernel } from '../src/kernel/index.js';
 import { close, makedev, O_EXCL, O_RDONLY, open } from '../src/kernel/libc.js';
 import { loopsOverDevice } from '../src/kernel/loop.js';
+import { createMachine } from '../src/kernel/machine.js';
 import { loopNames, loopState, parseDevNo } from '../src/kernel/sysfs.js';
 import type { LoopDevice } from '../src/kernel/types.js';
 import { KernelError } from '../src/kernel/types.js';
@@ -39,7 +39,7 @@ describe('device numbers', () => {
 });
 
 describe.skipIf(!canUseLoop)('loop devices (real)', () => {
-  const kernel = createKernel();
+  const kernel = createMachine();
   let dir: string;
   let image: string;
 

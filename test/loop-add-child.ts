@@ -6,8 +6,8 @@
 
 import type { MapRequest } from '../src/engine/backend.js';
 import { createLoopBackend } from '../src/engine/backends/loop.js';
-import { guardedAdd } from '../src/engine/interruption.js';
-import { InterruptedError } from '../src/engine/signals.js';
+import { mappedNumbers, undoInterruptedAdd } from '../src/engine/interruption.js';
+import { deferSignals, InterruptedError } from '../src/engine/signals.js';
 import { sleepSync } from '../src/kernel/loop.js';
 import { createMachine } from '../src/kernel/machine.js';
 
@@ -19,9 +19,13 @@ const backend = createLoopBackend(createMachine(), {
     sleepSync(pauseMs);
   },
 });
+const emit = (event: unknown) => process.stdout.write(`${JSON.stringify(event)}\n`);
+const before = mappedNumbers(backend, request);
 try {
-  const result = await guardedAdd(backend, request, (event) =>
-    process.stdout.write(`${JSON.stringify(event)}\n`),
+  // What the map-run workflow does around a backend add: signals held, an interrupted add taken back.
+  const result = await deferSignals(
+    (interrupted) => backend.add({ ...request, interrupted }, emit),
+    () => undoInterruptedAdd({ backend, request, before }, emit),
   );
   process.exitCode = result.failures > 0 ? 1 : 0;
 } catch (error) {

@@ -14,6 +14,7 @@ import {
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ParentDevice, PlannedMap } from '../src/engine/backend.js';
+import type { Machine as Kernel } from '../src/engine/machine.js';
 import { nonDmUuid } from '../src/engine/names.js';
 import type { PartitionTable } from '../src/engine/partition.js';
 import { planMaps } from '../src/engine/plan.js';
@@ -21,7 +22,7 @@ import { createReadContext } from '../src/engine/tables/context.js';
 import { dosReader } from '../src/engine/tables/dos.js';
 import { gptReader } from '../src/engine/tables/gpt.js';
 import { openFileDisk } from '../src/io/file-disk.js';
-import type { Kernel, LoopDevice } from '../src/kernel/types.js';
+import type { LoopDevice } from '../src/kernel/types.js';
 
 export const canUseLoop = process.getuid?.() === 0 && existsSync('/dev/loop-control');
 export const loopSkipReason = 'needs root and /dev/loop-control (real loop devices); skipped';

@@ -4,7 +4,7 @@
  * the refusals before anything is made (no device-mapper, no cryptsetup), a wrong passphrase, a
  * failure after the open, `--key-file`, and the passphrase asked once.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -123,6 +123,25 @@ describe('kpartx-tui mount IMAGE:N over LUKS (fake machine)', () => {
     expect(t.calls()).toContain('crypt.open loop0p1-luks');
     expect(await umountMain([said.mountpoint], t.deps())).toBe(0);
     t.nothingLeft();
+  });
+
+  it('--overlay opens the LUKS volume writable on the overlay; umount closes it before the overlay goes', async () => {
+    const t = setup({ nbd: true });
+    // The overlay's backing file is read from the file system: the image is a real file here.
+    const file = join(dir, 'crypt-overlay.img');
+    writeFileSync(file, luksImage());
+    const record = await mountSource(`${file}:1`, { rw: false, overlay: '' }, t.deps());
+    expect(record).toMatchObject({ readOnly: false, luks: { kernelName: 'nbd0p1-luks' } });
+    expect(t.kernel.calls).toContain(`qemu-nbd --connect=/dev/nbd0 --format=qcow2 ${file}.overlay.qcow2`);
+    expect(t.calls()).toContain('crypt.open nbd0p1-luks');
+    expect(await umountMain([file, '--discard'], t.deps())).toBe(0);
+    const calls = t.kernel.calls;
+    expect(calls.indexOf('crypt.close nbd0p1-luks')).toBeLessThan(
+      calls.indexOf('qemu-nbd --disconnect /dev/nbd0'),
+    );
+    expect(calls.at(-1)).toBe(`rm ${file}.overlay.qcow2`);
+    t.nothingLeft();
+    expect(t.kernel.nbd.list()).toEqual([]);
   });
 
   it('without :N, the only LUKS partition is chosen when nothing else mounts', async () => {

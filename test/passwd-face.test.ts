@@ -8,17 +8,8 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadBackend } from '../src/engine/backends/select.js';
@@ -27,29 +18,28 @@ import { createMachine } from '../src/kernel/machine.js';
 import { type PasswdDeps, passwdMain } from '../src/mount/passwd.js';
 import { askNewPassword, pipedLines } from '../src/mount/password-input.js';
 import { canUseLoop, cleanupLoops, loopSkipReason, losetupLines } from './loop-helpers.js';
+import {
+  DEBIAN_PASSWD,
+  DEBIAN_SHADOW,
+  debianRootToolsMissing,
+  debugfsCat as debugfsRead,
+  makeDebianRootImage,
+  OLD_ROOT_HASH,
+} from './support/debian-root-image.js';
 import { opensslSha512 } from './support/independent.js';
 
-const OFFSET = 2048 * 512;
-const OLD_HASH =
-  '$6$KJs3IPVNeZXpliOt$fO8iqBABhQYa93iAKcjQkEkM0x4DZnnpTRG7nPBgDweOrqCfgPzaSTIr6deZjeEsSSrKixMHeFOg73IJmQt/40';
-const PASSWD = 'root:x:0:0:root:/root:/bin/bash\ndebian:x:1000:1000:Debian:/home/debian:/bin/bash\n';
-const SHADOW = `root:${OLD_HASH}:19800:0:99999:7:::\ndebian:!:19800:0:99999:7:::\n`;
-const has = (tool: string, ...args: string[]) => spawnSync(tool, args).error === undefined;
-const tools = has('debugfs', '-V') && has('sgdisk', '--version') && has('openssl', 'version');
+const missingTools = debianRootToolsMissing();
+const tools = missingTools === '';
 
 describe.skipIf(!canUseLoop || !tools)(
-  `kpartx-tui passwd with loop devices (${canUseLoop ? (tools ? 'real' : 'needs debugfs, sgdisk, openssl') : loopSkipReason})`,
+  `kpartx-tui passwd with loop devices (${canUseLoop ? (tools ? 'real' : `needs ${missingTools}`) : loopSkipReason})`,
   () => {
     let dir: string;
     let image: string;
     let machine: Machine;
     let savedRunDir: string | undefined;
 
-    const debugfsCat = (path: string): string =>
-      execFileSync('debugfs', ['-R', `cat ${path}`, `${image}?offset=${OFFSET}`], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'ignore'],
-      });
+    const debugfsCat = (path: string): string => debugfsRead(image, path);
     const sha256 = () => createHash('sha256').update(readFileSync(image)).digest('hex');
 
     const run = async (args: string[], password = '') => {
@@ -81,31 +71,7 @@ describe.skipIf(!canUseLoop || !tools)(
       savedRunDir = process.env.KPARTX_TUI_RUN_DIR;
       process.env.KPARTX_TUI_RUN_DIR = join(dir, 'run');
       machine = createMachine();
-      image = join(dir, 'vm.img');
-      execFileSync('truncate', ['-s', '40M', image]);
-      execFileSync('sgdisk', ['-n1:2048:+24M', '-c1:root', image], { stdio: 'ignore' });
-      const tree = join(dir, 'tree');
-      const files: Record<string, string> = {
-        'etc/os-release':
-          'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n',
-        'etc/hostname': 'bookworm-vm\n',
-        'etc/login.defs': 'ENCRYPT_METHOD SHA512\n',
-        'etc/passwd': PASSWD,
-        'etc/shadow': SHADOW,
-      };
-      for (const [path, text] of Object.entries(files)) {
-        mkdirSync(dirname(join(tree, path)), { recursive: true });
-        writeFileSync(join(tree, path), text);
-      }
-      chmodSync(join(tree, 'etc/shadow'), 0o640);
-      execFileSync(
-        'mkfs.ext4',
-        ['-q', '-F', '-L', 'root', '-d', tree, '-E', `offset=${OFFSET}`, image, '24M'],
-        {
-          stdio: 'ignore',
-        },
-      );
-      rmSync(tree, { recursive: true });
+      image = makeDebianRootImage(dir);
     });
 
     afterEach(() => cleanupLoops(machine, dir));
@@ -152,12 +118,12 @@ describe.skipIf(!canUseLoop || !tools)(
       expect(result.stdout).not.toContain('n3w-Secret');
       const shadow = debugfsCat('/etc/shadow').split('\n');
       const hash = shadow[0]!.split(':')[1]!;
-      expect(hash).not.toBe(OLD_HASH);
+      expect(hash).not.toBe(OLD_ROOT_HASH);
       expect(opensslSha512('n3w-Secret', hash)).toBe(hash);
       expect(shadow[0]!.replace(hash, 'H')).toBe('root:H:19800:0:99999:7:::');
       expect(shadow.slice(1).join('\n')).toBe('debian:!:19800:0:99999:7:::\n');
-      expect(debugfsCat('/etc/shadow-')).toBe(SHADOW);
-      expect(debugfsCat('/etc/passwd')).toBe(PASSWD);
+      expect(debugfsCat('/etc/shadow-')).toBe(DEBIAN_SHADOW);
+      expect(debugfsCat('/etc/passwd')).toBe(DEBIAN_PASSWD);
       // e2fsck takes no offset: it checks a copy of the filesystem's bytes.
       const copy = join(dir, 'fs.copy');
       execFileSync('dd', [`if=${image}`, `of=${copy}`, 'bs=512', 'skip=2048', 'count=49152', 'status=none']);

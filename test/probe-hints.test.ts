@@ -1,13 +1,6 @@
 /** Next-step texts and the mountable flag the interactive app shows for each kind of content. */
 import { describe, expect, it } from 'vitest';
-import {
-  DEVICE_PLACEHOLDER,
-  describeContent,
-  hintFor,
-  isMountableType,
-  wholeDeviceAdvice,
-  whyNotMountable,
-} from '../src/probe/index.js';
+import { DEVICE_PLACEHOLDER, describeContent, hintFor, isMountableType } from '../src/probe/index.js';
 import type { ContentInfo } from '../src/probe/types.js';
 
 const info = (type: string, extra: Partial<ContentInfo> = {}): ContentInfo => ({
@@ -75,16 +68,6 @@ describe('hints', () => {
       'squashfs3',
     ])
       expect(isMountableType(t), t).toBe(false);
-    expect(whyNotMountable(info('ext4'))).toBeUndefined();
-    expect(whyNotMountable(info('crypto_LUKS', { version: '2', label: 'v' }))).toBe(
-      `LUKS2 encrypted volume "v": unlock with \`cryptsetup open ${DEVICE_PLACEHOLDER} v\`, then mount /dev/mapper/v`,
-    );
-    expect(whyNotMountable(info('zfs_member'))).toBe(
-      'ZFS pool member: import with `zpool import -d /dev/mapper <pool>`',
-    );
-    expect(whyNotMountable(info('squashfs3', { version: '3.1' }))).toMatch(
-      /^squashfs 3\.1 image: current kernels/,
-    );
   });
 
   it('names the content in a short phrase', () => {
@@ -94,18 +77,6 @@ describe('hints', () => {
     );
     expect(describeContent(info('linux_raid_member', { label: 'h:0', version: '1.2' }))).toBe(
       'md RAID member of array "h:0" (metadata 1.2)',
-    );
-  });
-
-  it('describes a whole device without a partition table', () => {
-    expect(wholeDeviceAdvice(info('crypto_LUKS', { version: '2' }), 'disk.img')).toBe(
-      'no partition table: the whole of disk.img is a LUKS2 encrypted volume; unlock with `cryptsetup open disk.img secret`, then mount /dev/mapper/secret',
-    );
-    expect(wholeDeviceAdvice(info('swap'), 'swap.img')).toBe(
-      'no partition table: the whole of swap.img is swap space; nothing to mount (`swapon swap.img` would use it as swap)',
-    );
-    expect(wholeDeviceAdvice(info('LVM2_member', { volumeGroup: 'data' }), 'pv.img')).toBe(
-      'no partition table: the whole of pv.img is an LVM physical volume of volume group "data"; activate with `vgscan && vgchange -ay data`, then mount /dev/data/<lv>',
     );
   });
 });

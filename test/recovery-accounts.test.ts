@@ -4,10 +4,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { dayOf, listAccounts, readAccounts } from '../src/recovery/accounts.js';
-import { parsePasswd, serializePasswd } from '../src/recovery/passwd.js';
+import { joinLines } from '../src/recovery/lines.js';
+import { parsePasswd } from '../src/recovery/passwd.js';
 import { elidePasswordField, hashScheme, passwordState } from '../src/recovery/password-state.js';
-import { elideShadowLine, parseShadow, serializeShadow } from '../src/recovery/shadow.js';
+import { elideShadowLine, parseShadow } from '../src/recovery/shadow.js';
 import { ALL_HASHES, alpine319, debian12, rocky94, ubuntu2204 } from './support/guest-trees.js';
+
+/** The file again from its parsed lines: every line keeps its raw bytes. */
+const rejoin = (file: { lines: readonly { raw: string }[] }): Buffer =>
+  joinLines(file.lines.map((line) => line.raw));
 
 /** Which crypt library the guest has does not matter here. */
 const libcrypt = Buffer.from('\x7fELF libcrypt stand-in');
@@ -187,8 +192,8 @@ describe('accounts', () => {
       'malformed',
       'blank',
     ]);
-    expect(serializePasswd(passwd).toString()).toBe(passwdText);
-    expect(serializeShadow(shadow).toString()).toBe(shadowText);
+    expect(rejoin(passwd).toString()).toBe(passwdText);
+    expect(rejoin(shadow).toString()).toBe(shadowText);
     // The first root line is the one getspnam returns.
     expect(listAccounts(passwd, shadow, DAY)).toMatchObject([
       { name: 'root', shadowLine: 1, password: { state: 'no-login' } },
@@ -201,7 +206,7 @@ describe('accounts', () => {
       Buffer.from([0xf6]),
       bytes('rg:x:1000:1000:J\u00f6rg:/home/j:/bin/sh\n'),
     ]);
-    expect(serializePasswd(parsePasswd(raw)).equals(raw)).toBe(true);
+    expect(rejoin(parsePasswd(raw)).equals(raw)).toBe(true);
     expect(listAccounts(parsePasswd(raw), null, DAY)[0]?.gecos).toBe('Jörg');
   });
 

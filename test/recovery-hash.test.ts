@@ -142,7 +142,7 @@ describe.skipIf(noHostCrypt)('host libcrypt binding', () => {
 
 describe.skipIf(noHostCrypt)('hashPassword', () => {
   it('makes a yescrypt hash with the host library, with the cost asked for, that verifies independently', () => {
-    const made = hashPassword('new root pw', { scheme: 'yescrypt', cost: 7 });
+    const made = hashPassword('new root pw', { scheme: 'yescrypt', cost: 7 }, hostCrypt);
     const hash = made.hash.reveal();
     expect(made).toMatchObject({
       scheme: 'yescrypt',
@@ -156,20 +156,33 @@ describe.skipIf(noHostCrypt)('hashPassword', () => {
   });
 
   it('makes SHA-512 with rounds and SHA-256 and bcrypt as asked', () => {
-    const sha = hashPassword('pw', { scheme: 'sha512crypt', cost: 20000 }).hash.reveal();
+    const sha = hashPassword('pw', { scheme: 'sha512crypt', cost: 20000 }, hostCrypt).hash.reveal();
     expect(sha).toMatch(/^\$6\$rounds=20000\$/);
     expect(crypt('pw', sha)).toBe(sha);
-    expect(hashPassword('pw', { scheme: 'sha256crypt', cost: null }).hash.reveal()).toMatch(/^\$5\$/);
-    expect(hashPassword('pw', { scheme: 'bcrypt', cost: 5 }).hash.reveal()).toMatch(/^\$2b\$05\$/);
+    expect(hashPassword('pw', { scheme: 'sha256crypt', cost: null }, hostCrypt).hash.reveal()).toMatch(
+      /^\$5\$/,
+    );
+    expect(hashPassword('pw', { scheme: 'bcrypt', cost: 5 }, hostCrypt).hash.reveal()).toMatch(/^\$2b\$05\$/);
   });
 
   it('falls back to the built-in SHA-512 when the host library refuses the setting, and says so', () => {
-    const made = hashPassword('pw', { scheme: 'bcrypt', cost: 99 });
+    const made = hashPassword('pw', { scheme: 'bcrypt', cost: 99 }, hostCrypt);
     expect(made.scheme).toBe('sha512crypt');
     expect(made.implementation).toBe('built-in SHA-512 crypt');
     expect(made.notes[0]).toMatch(/cannot make bcrypt \(.*Invalid argument\): SHA-512 is used instead/);
     const hash = made.hash.reveal();
     expect(hostCrypt!.crypt('pw', hash)).toBe(hash);
+  });
+
+  it("hashes with the guest's SHA rounds without a host libcrypt, clamped as glibc does", () => {
+    const hash = hashPassword('pw', { scheme: 'sha512crypt', cost: 20000 }, null).hash.reveal();
+    expect(hash).toMatch(/^\$6\$rounds=20000\$[./0-9A-Za-z]{16}\$/);
+    expect(hostCrypt!.crypt('pw', hash)).toBe(hash);
+    const low = hashPassword('pw', { scheme: 'sha512crypt', cost: 10 }, null).hash.reveal();
+    expect(low).toMatch(/^\$6\$rounds=1000\$/);
+    expect(hostCrypt!.crypt('pw', low)).toBe(low);
+    // Another scheme's cost means nothing to SHA-512: the default rounds, not written.
+    expect(hashPassword('pw', { scheme: 'yescrypt', cost: 7 }, null).hash.reveal()).not.toMatch(/rounds=/);
   });
 
   it('falls back to the built-in SHA-512 without a host libcrypt, and says which scheme it could not make', () => {
@@ -183,7 +196,7 @@ describe.skipIf(noHostCrypt)('hashPassword', () => {
   });
 
   it('never shows the hash when printed or serialised', () => {
-    const made = hashPassword('pw', { scheme: 'yescrypt', cost: null });
+    const made = hashPassword('pw', { scheme: 'yescrypt', cost: null }, hostCrypt);
     const hash = made.hash.reveal();
     expect(JSON.stringify(made)).not.toContain(hash.slice(7));
     expect(String(made.hash)).toBe('(withheld)');
@@ -195,7 +208,7 @@ describe.skipIf(noHostCrypt)('hashPassword', () => {
     expect(() => checkNewPassword('a\nb')).toThrow(/line break/);
     expect(() => checkNewPassword('a\0b')).toThrow(/NUL/);
     expect(() => checkNewPassword('é'.repeat(300))).toThrow(/longer than 511 bytes/);
-    expect(() => hashPassword('', { scheme: 'yescrypt', cost: null })).toThrow(RecoveryError);
+    expect(() => hashPassword('', { scheme: 'yescrypt', cost: null }, hostCrypt)).toThrow(RecoveryError);
     expect(() => checkNewPassword('x'.repeat(511))).not.toThrow();
   });
 });

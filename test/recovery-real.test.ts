@@ -34,11 +34,12 @@ import {
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { XattrApi } from '../src/engine/machine.js';
 import { openHostCrypt } from '../src/kernel/libcrypt.js';
 import { createLoopApi } from '../src/kernel/loop.js';
 import { createMountApi } from '../src/kernel/mount.js';
 import { KernelError } from '../src/kernel/types.js';
-import { type XattrApi, xattrs } from '../src/kernel/xattr.js';
+import { xattrs } from '../src/kernel/xattr.js';
 import { listGuestAccounts } from '../src/recovery/accounts.js';
 import { openDirectoryTree } from '../src/recovery/directory-tree.js';
 import { RecoveryError } from '../src/recovery/errors.js';
@@ -292,19 +293,23 @@ describe.skipIf(!canRun)('password reset on real ext4 root filesystems', () => {
       const was = before(guest);
       const password = `new password for ${c.user} on ${key} ✓`;
 
-      const prepared = preparePasswordReset(guest.mnt, {
-        user: c.user,
-        password,
-        today: TODAY,
-        ...c.options,
-      });
+      const prepared = preparePasswordReset(
+        guest.mnt,
+        {
+          user: c.user,
+          password,
+          today: TODAY,
+          ...c.options,
+        },
+        hostCrypt,
+      );
       expect(prepared.hashing).toMatchObject({
         scheme: c.scheme,
         implementation: `${hostCrypt?.name} (host)`,
       });
       // Preparing writes nothing.
       expect(readFileSync(join(guest.mnt, 'etc/shadow')).equals(was.shadow)).toBe(true);
-      const report = commitPasswordReset(prepared);
+      const report = commitPasswordReset(prepared, xattrs);
 
       const shadowPath = join(guest.mnt, 'etc/shadow');
       const backupPath = join(guest.mnt, 'etc/shadow-');
@@ -391,7 +396,11 @@ describe.skipIf(!canRun)('password reset on real ext4 root filesystems', () => {
 
   it('relabels at boot when an SELinux guest’s label cannot be kept', () => {
     withGuest(rocky94(libcrypt), 'rocky-label', (guest) => {
-      const prepared = preparePasswordReset(guest.mnt, { user: 'root', password: 'pw', today: TODAY });
+      const prepared = preparePasswordReset(
+        guest.mnt,
+        { user: 'root', password: 'pw', today: TODAY },
+        hostCrypt,
+      );
       // SELinux on a host refuses contexts its policy does not know (EINVAL): simulated here.
       const report = commitPasswordReset(prepared, failingSet('security.selinux', 22, 'EINVAL'));
       expect(report.selinux).toBe('lost');
@@ -410,7 +419,11 @@ describe.skipIf(!canRun)('password reset on real ext4 root filesystems', () => {
   it('does not relabel a guest without SELinux when the label cannot be set', () => {
     withGuest(debian12(libcrypt), 'debian-label', (guest) => {
       pythonSetXattr(join(guest.mnt, 'etc/shadow'), 'security.selinux', 'system_u:object_r:shadow_t:s0');
-      const prepared = preparePasswordReset(guest.mnt, { user: 'root', password: 'pw', today: TODAY });
+      const prepared = preparePasswordReset(
+        guest.mnt,
+        { user: 'root', password: 'pw', today: TODAY },
+        hostCrypt,
+      );
       const report = commitPasswordReset(prepared, failingSet('security.selinux', 22, 'EINVAL'));
       expect(report).toMatchObject({ selinux: 'lost', autorelabel: null });
       expect(report.notes).toContain('the guest does not run SELinux, so the lost label does not matter');
@@ -431,7 +444,11 @@ describe.skipIf(!canRun)('password reset on real ext4 root filesystems', () => {
 
   it('changes nothing when another attribute cannot be copied', () => {
     withGuest(ubuntu2204(), 'ubuntu-xattr', (guest) => {
-      const prepared = preparePasswordReset(guest.mnt, { user: 'root', password: 'pw', today: TODAY });
+      const prepared = preparePasswordReset(
+        guest.mnt,
+        { user: 'root', password: 'pw', today: TODAY },
+        hostCrypt,
+      );
       expectRefusedUnchanged(
         guest,
         () => commitPasswordReset(prepared, failingSet('trusted.kpartx-tui-test', 95, 'EOPNOTSUPP')),
@@ -442,12 +459,16 @@ describe.skipIf(!canRun)('password reset on real ext4 root filesystems', () => {
 
   it('changes nothing when shadow changed after the reset was planned', () => {
     withGuest(alpine319(), 'alpine-race', (guest) => {
-      const prepared = preparePasswordReset(guest.mnt, { user: 'alpine', password: 'pw', today: TODAY });
+      const prepared = preparePasswordReset(
+        guest.mnt,
+        { user: 'alpine', password: 'pw', today: TODAY },
+        hostCrypt,
+      );
       const shadow = join(guest.mnt, 'etc/shadow');
       writeFileSync(shadow, Buffer.concat([readFileSync(shadow), Buffer.from('new:*:1::::::\n')]));
       expectRefusedUnchanged(
         guest,
-        () => commitPasswordReset(prepared),
+        () => commitPasswordReset(prepared, xattrs),
         /changed since the reset was planned/,
       );
     });
@@ -455,12 +476,16 @@ describe.skipIf(!canRun)('password reset on real ext4 root filesystems', () => {
 
   it('refuses a shadow that is a symlink', () => {
     withGuest(alpine319(), 'alpine-link', (guest) => {
-      const prepared = preparePasswordReset(guest.mnt, { user: 'alpine', password: 'pw', today: TODAY });
+      const prepared = preparePasswordReset(
+        guest.mnt,
+        { user: 'alpine', password: 'pw', today: TODAY },
+        hostCrypt,
+      );
       const etc = join(guest.mnt, 'etc');
       writeFileSync(join(etc, 'real-shadow'), readFileSync(join(etc, 'shadow')));
       unlinkSync(join(etc, 'shadow'));
       symlinkSync('real-shadow', join(etc, 'shadow'));
-      expect(() => commitPasswordReset(prepared)).toThrow(
+      expect(() => commitPasswordReset(prepared, xattrs)).toThrow(
         /etc\/shadow: is a symlink, not a regular file; not changed/,
       );
       expect(readlinkSync(join(etc, 'shadow'))).toBe('real-shadow');
@@ -469,10 +494,14 @@ describe.skipIf(!canRun)('password reset on real ext4 root filesystems', () => {
 
   it('says a read-only mount cannot be written, and writes nothing', () => {
     withGuest(fedora40(), 'fedora-ro', (guest) => {
-      const prepared = preparePasswordReset(guest.mnt, { user: 'fedora', password: 'pw', today: TODAY });
+      const prepared = preparePasswordReset(
+        guest.mnt,
+        { user: 'fedora', password: 'pw', today: TODAY },
+        hostCrypt,
+      );
       mounts.unmount(guest.mnt);
       mounts.mount(guest.loop, guest.mnt, 'ext4', { readOnly: true });
-      expectRefusedUnchanged(guest, () => commitPasswordReset(prepared), /cannot create \(EROFS\)/);
+      expectRefusedUnchanged(guest, () => commitPasswordReset(prepared, xattrs), /cannot create \(EROFS\)/);
     });
   });
 
@@ -492,7 +521,7 @@ describe.skipIf(!canRun)('password reset on real ext4 root filesystems', () => {
           'the host has no libcrypt, so yescrypt cannot be made: SHA-512 crypt was computed by kpartx-tui itself',
         ],
       });
-      commitPasswordReset(prepared);
+      commitPasswordReset(prepared, xattrs);
       const after = readFileSync(join(guest.mnt, 'etc/shadow'));
       const hash = fieldOf(after, 'debian', 1);
       expect(opensslSha512('built-in pw', hash)).toBe(hash);
@@ -503,12 +532,12 @@ describe.skipIf(!canRun)('password reset on real ext4 root filesystems', () => {
 
   it('refuses to prepare a reset for an account that is not there, or in a tree that is no Linux root', () => {
     withGuest(debian12(libcrypt), 'debian-nouser', (guest) => {
-      expect(() => preparePasswordReset(guest.mnt, { user: 'nobody-here', password: 'pw' })).toThrow(
-        '/etc/passwd: no account named nobody-here',
-      );
-      expect(() => preparePasswordReset(join(guest.mnt, 'home'), { user: 'root', password: 'pw' })).toThrow(
-        /home: no Linux root filesystem here/,
-      );
+      expect(() =>
+        preparePasswordReset(guest.mnt, { user: 'nobody-here', password: 'pw' }, hostCrypt),
+      ).toThrow('/etc/passwd: no account named nobody-here');
+      expect(() =>
+        preparePasswordReset(join(guest.mnt, 'home'), { user: 'root', password: 'pw' }, hostCrypt),
+      ).toThrow(/home: no Linux root filesystem here/);
     });
   });
 });
@@ -547,7 +576,7 @@ describe.skipIf(!canNtfs)('a Windows system on real NTFS (mkntfs, mounted with n
       label: 'Windows system',
       samPath: '/WINDOWS/system32/config/SAM',
     });
-    expect(() => preparePasswordReset(mnt, { user: 'Administrator', password: 'pw' })).toThrow(
+    expect(() => preparePasswordReset(mnt, { user: 'Administrator', password: 'pw' }, hostCrypt)).toThrow(
       /Windows system\. Windows keeps local account passwords in the SAM registry hive.*chntpw/,
     );
   });

@@ -4,6 +4,7 @@
  * recovery-real.test.ts), and a Windows system named by its SAM hive.
  */
 import { describe, expect, it } from 'vitest';
+import { osReleaseLabel, parseEnvAssignments, parseOsRelease } from '../src/probe/system/os-release.js';
 import {
   findSystem,
   parseHostname,
@@ -11,7 +12,6 @@ import {
   selinuxEnabled,
   WINDOWS_NOTICE,
 } from '../src/recovery/find-system.js';
-import { osReleaseLabel, parseEnvAssignments, parseOsRelease } from '../src/recovery/os-release.js';
 import { alpine319, debian12, fedora40, rocky94, ubuntu2204 } from './support/guest-trees.js';
 import { memoryTree } from './support/memory-tree.js';
 

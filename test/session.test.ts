@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Machine as Kernel } from '../src/engine/machine.js';
-import { createSession, guardedMount, probeFilesystem, SessionError } from '../src/engine/session.js';
+import { createSession, probeFilesystem, SessionError, undoMount } from '../src/engine/session.js';
 import {
   deferSignals,
   InterruptedError,
@@ -285,9 +285,10 @@ describe.skipIf(!canUseLoop)('mount session on real loop devices', () => {
       },
     };
     const session = createSession(interrupting, { mountRoot });
-    const error = await guardedMount(session, { name: 'sig', device, readOnly: true }).catch(
-      (e: unknown) => e,
-    );
+    const error = await deferSignals(
+      () => session.mount({ name: 'sig', device, readOnly: true }),
+      (mounted) => undoMount(session, mounted),
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InterruptedError);
     expect((error as InterruptedError).exitCode).toBe(143);
     expect(kernel.mounts.list().some((m) => m.target === `${mountRoot}/sig`)).toBe(false);

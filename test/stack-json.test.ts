@@ -41,6 +41,7 @@ const guestView = (r: SourceReport) => ({
     name: p.name,
     uuid: p.uuid,
     content: p.content,
+    system: p.system,
   })),
   volumeGroups: r.volumeGroups.map((vg) => ({
     ...vg,
@@ -52,7 +53,7 @@ describe.skipIf(!canMakeDisks)(`--json through containers and LVM (${disksSkipRe
   let disks: StackDisks;
   let raw: SourceReport;
   beforeAll(async () => {
-    disks = makeStackDisks();
+    disks = makeStackDisks(true, true);
     raw = (await json(disks.raw)).report;
   }, 120_000);
   afterAll(() => disks?.cleanup());
@@ -76,6 +77,29 @@ describe.skipIf(!canMakeDisks)(`--json through containers and LVM (${disksSkipRe
     expect(raw.stack?.children[0]).toMatchObject({ layer: 'table', name: 'gpt' });
   });
 
+  it('names the Debian root on partition 2 without mounting it, and says why the ESP has no system', () => {
+    const root = raw.partitions[1]!;
+    expect(root.system).toEqual({
+      kind: 'linux',
+      label: 'Debian GNU/Linux 12 root',
+      os: 'Debian GNU/Linux 12 (bookworm)',
+      id: 'debian',
+      version: '12',
+      hostname: 'bookworm-vm',
+      selinux: null,
+      selinuxPolicy: null,
+      osReleasePath: '/etc/os-release',
+      shadow: true,
+      warnings: [],
+    });
+    expect(root.systemNote).toBeNull();
+    // Never a hash, whatever the shadow file holds.
+    expect(JSON.stringify(raw)).not.toContain('$6$');
+    expect(raw.partitions[0]!.system).toBeNull();
+    expect(raw.partitions[0]!.systemNote).toMatch(/^vfat is not read without mounting/);
+    expect(raw.stack!.children[0]!.children[1]!.system).toEqual(root.system);
+  });
+
   it('assembles the VG on partition 3 as lvm2 wrote it, with the LV contents read through its extents', () => {
     if (!disks.lvm) return;
     expect(raw.volumeGroups).toHaveLength(1);
@@ -88,6 +112,17 @@ describe.skipIf(!canMakeDisks)(`--json through containers and LVM (${disksSkipRe
     );
     const root = vg!.logicalVolumes.find((lv) => lv.name === 'root')!;
     expect(root.content).toMatchObject({ type: 'ext4', label: 'lvroot' });
+    // Read through the LV's extents, as its content is.
+    expect(root.system).toMatchObject({
+      label: 'Rocky Linux 9.4 root',
+      os: 'Rocky Linux 9.4 (Blue Onyx)',
+      id: 'rocky',
+      version: '9.4',
+      hostname: 'rocky-vm',
+      selinux: 'enforcing',
+      selinuxPolicy: 'targeted',
+      shadow: false,
+    });
     expect(root.attach.text).toBe('lv linear map');
     expect(vg!.logicalVolumes.find((lv) => lv.name === 'data')!.content).toBeNull();
     // In the tree: source → table → partition 3 → VG → LVs.
@@ -95,6 +130,7 @@ describe.skipIf(!canMakeDisks)(`--json through containers and LVM (${disksSkipRe
     expect(part3.children.map((n) => [n.layer, n.name, n.children.map((c) => c.name)])).toEqual([
       ['volume-group', 'vgtest', ['vgtest/root', 'vgtest/data']],
     ]);
+    expect(part3.children[0]!.children[0]!.system?.label).toBe('Rocky Linux 9.4 root');
   });
 
   const formats: [string, 'qcow2' | 'vmdk' | 'vpc' | 'vhdx' | 'vdi', string | undefined, string][] = [

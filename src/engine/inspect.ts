@@ -22,13 +22,17 @@ import { openSourceDisk, type ResolvedSource, resolveSourceWith, SourceError } f
 import {
   type Attach,
   type ContainerLayer,
+  findFilesystemSystem,
   lvmPlaces,
   openContainerLayer,
   partitionAttach,
   readLvmLayers,
   type StackNode,
+  type SystemFinding,
+  type SystemLayer,
   stackTree,
   type VolumeGroupLayer,
+  windowDisk,
 } from './stack/index.js';
 import { readPartitionTable } from './tables/index.js';
 
@@ -89,6 +93,10 @@ export interface PartitionReport {
   existing: ExistingMap | null;
   /** What the partition holds, when probing found something. */
   content: ContentInfo | null;
+  /** The Linux root on its filesystem, read without mounting (ext2/3/4); never a hash. */
+  system: SystemLayer | null;
+  /** Why nothing is said of its system: `xfs is not read without mounting…`, a damaged filesystem. */
+  systemNote: string | null;
   /** How it can be attached: `partition map`, or `needs nbd` inside a container. */
   attach: Attach;
 }
@@ -125,6 +133,9 @@ export interface SourceReport {
   existing: ExistingMap[];
   /** What the whole device holds when it has no partition table (a bare filesystem image…). */
   content: ContentInfo | null;
+  /** The system on that whole-device filesystem, as for a partition. */
+  system: SystemLayer | null;
+  systemNote: string | null;
   /** Set when the source could not be read at all; every other field is then empty. */
   error: string | null;
   /**
@@ -205,6 +216,8 @@ function emptyReport(source: string, error: string): SourceReport {
     backendProblem: null,
     existing: [],
     content: null,
+    system: null,
+    systemNote: null,
     error,
     container: null,
     volumeGroups: [],
@@ -227,6 +240,10 @@ function safeProbe(disk: Disk, start: number, size: number): ContentInfo | null 
     return null;
   }
 }
+
+/** The system on the filesystem at `start` (sectors); a read error is its note, not the source's error. */
+const safeSystem = (disk: Disk, start: number, size: number, content: ContentInfo | null): SystemFinding =>
+  findFilesystemSystem(windowDisk(disk, start * 512, size * 512), content);
 
 /**
  * Inspect one source. `kernel` may be undefined for image files that are only listed (no block
@@ -303,6 +320,7 @@ export function inspectSource(
       table: report.table,
       partitions: report.partitions,
       content: report.content,
+      system: report.system,
       volumeGroups: report.volumeGroups,
     });
     return report;
@@ -330,7 +348,10 @@ function readLayers(
     warn: (line) => report.warnings.push(line),
   });
   if (!table) {
-    if (options.probe !== false) report.content = safeProbe(disk, 0, sizeSectors);
+    if (options.probe !== false) {
+      report.content = safeProbe(disk, 0, sizeSectors);
+      Object.assign(report, safeSystem(disk, 0, sizeSectors, report.content));
+    }
   } else {
     describeTable(report, table, { ...parent, sizeSectors }, options, disk, mappable);
   }
@@ -389,6 +410,7 @@ function describeTable(
       report.warnings.push(`warning: ${pastEndMessage(name, slot, parent.path, parent.sizeSectors)}`);
     }
     const probe = options.probe !== false && slot.kind !== 'extended' && !pastEnd;
+    const content = probe ? safeProbe(disk, slot.start, slot.size) : null;
     report.partitions.push({
       number: slot.number,
       start: slot.start,
@@ -405,7 +427,8 @@ function describeTable(
       pastEnd,
       map: map ? plannedMapReport(map, parent.devno) : null,
       existing: existingByNumber.get(slot.number) ?? null,
-      content: probe ? safeProbe(disk, slot.start, slot.size) : null,
+      content,
+      ...safeSystem(disk, slot.start, slot.size, content),
       attach: partitionAttach(!mappable, pastEnd),
     });
   }

@@ -5,8 +5,7 @@
  * afterwards, so they are true even when a step of the take-back failed.
  */
 
-import type { EmitEvent, MapBackend, MapRequest, OpResult } from './backend.js';
-import { deferSignals } from './signals.js';
+import type { EmitEvent, MapBackend, MapRequest } from './backend.js';
 
 /** Partition numbers of the parent's maps now: taken before an add, to know what it made. */
 export function mappedNumbers(backend: MapBackend, request: MapRequest): Set<number> {
@@ -90,13 +89,4 @@ export function removalOutcome(removed: readonly string[], kept: readonly string
     removed.length > 0 ? `removed ${maps(removed.length)} (${nameList(removed)})` : 'removed no map';
   const stay = kept.length > 0 ? `kept ${maps(kept.length)} (${nameList(kept)})` : 'kept none';
   return `the delete ran to its end first: ${gone}, ${stay}`;
-}
-
-/** Add maps; if interrupted, stop and take back what this run made. */
-export function guardedAdd(backend: MapBackend, request: MapRequest, emit: EmitEvent): Promise<OpResult> {
-  const before = mappedNumbers(backend, request);
-  return deferSignals(
-    (interrupted) => backend.add({ ...request, interrupted }, emit),
-    () => undoInterruptedAdd({ backend, request, before }, emit),
-  );
 }

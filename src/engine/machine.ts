@@ -13,6 +13,7 @@ import type {
   BlockDeviceInfo,
   BlockFacts,
   CryptApi,
+  CryptLibrary,
   DmApi,
   DmMapInfo,
   DmTarget,
@@ -28,13 +29,16 @@ import type {
   MountEntry,
   MountOptions,
   NbdConnection,
+  OverlayApi,
   PathKind,
+  XattrApi,
 } from '../kernel/types.js';
 
 export type {
   BlockDeviceInfo,
   BlockFacts,
   CryptApi,
+  CryptLibrary,
   DmApi,
   DmMapInfo,
   DmTarget,
@@ -50,7 +54,9 @@ export type {
   MountEntry,
   MountOptions,
   NbdConnection,
+  OverlayApi,
   PathKind,
+  XattrApi,
 };
 
 export interface MachineLoops extends LoopApi {
@@ -161,6 +167,8 @@ export interface Machine {
   /** Whether the kernel has nbd (loaded, or its nodes exist), which attaching a VM disk container needs. */
   nbdPresent(): boolean;
   nbd: MachineNbd;
+  /** qcow2 overlays over an image (qemu-img create/commit), attached through nbd (workflow/overlay.ts). */
+  overlays: OverlayApi;
   /**
    * Whether this kernel can mount `fstype` (`ext4`, `vfat`, `ntfs3`): registered in /proc/filesystems
    * or a loadable module of the running kernel; undefined when that cannot be told.
@@ -169,4 +177,8 @@ export interface Machine {
   mounts: MachineMounts;
   nodes: MapperDir;
   locks: MachineLocks;
+  /** The host's libxcrypt, for a guest's new password hash; null when none loads. */
+  hostCrypt(): CryptLibrary | null;
+  /** Extended attributes on open descriptors: a shadow file's SELinux label carried to its replacement. */
+  xattrs: XattrApi;
 }

@@ -14,7 +14,6 @@ import type { ExistingMap } from './backend.js';
 import { errorText } from './errors.js';
 import type { Machine, MountEntry } from './machine.js';
 import { noReplayOptions } from './mount-options.js';
-import { deferSignals } from './signals.js';
 
 export interface FilesystemSignature {
   /** What blkid would call it: `ext4`, `vfat`, `xfs`… */
@@ -283,13 +282,6 @@ export type Session = ReturnType<typeof createSession>;
 export function undoMount(session: Session, mounted: MountedPartition): string {
   session.unmount(mounted.mountpoint);
   return `${mounted.device} was mounted and unmounted again`;
-}
-
-export function guardedMount(session: Session, request: MountRequest): Promise<MountedPartition> {
-  return deferSignals(
-    () => session.mount(request),
-    (mounted) => undoMount(session, mounted),
-  );
 }
 
 /** mkdirSync(recursive) returns the first directory it created: remove back up to that one. */

@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import { errnoCode, strerror } from '../io/errno.js';
-import { KernelError } from './types.js';
+import { type CryptLibrary, KernelError } from './types.js';
 
 /** Sizes from libxcrypt's crypt.h. */
 const CRYPT_GENSALT_OUTPUT_SIZE = 192;
@@ -15,15 +15,6 @@ const CRYPT_MAX_PASSPHRASE_SIZE = 512;
 
 /** libxcrypt's soname on Debian-style hosts (with the glibc-compatible interface), and on Fedora-style ones. */
 export const LIBCRYPT_NAMES = ['libcrypt.so.1', 'libcrypt.so.2'];
-
-export interface CryptLibrary {
-  /** The soname that loaded. */
-  readonly name: string;
-  /** A setting for `prefix` (`$y$`, `$6$`…) with `count` (cost or rounds; 0 = the library's default). */
-  gensalt(prefix: string, count: number): string;
-  /** crypt(3): the hash of `phrase` for `setting` (a setting or a full hash to verify against). */
-  crypt(phrase: string, setting: string): string;
-}
 
 type Gensalt = (
   prefix: string,

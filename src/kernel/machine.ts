@@ -25,13 +25,16 @@ import { createCryptApi } from './cryptsetup.js';
 import { createDevNodes, MAPPER_DIR } from './devnodes.js';
 import { openDeviceMapper } from './dm.js';
 import { filesystemSupported } from './filesystems.js';
+import { openHostCrypt } from './libcrypt.js';
 import { acquireLock, lockKey, withLock } from './lock.js';
 import { createLoopApi } from './loop.js';
 import { createMountApi } from './mount.js';
 import { createNbdApi, nbdPresent } from './nbd.js';
+import { createOverlayApi } from './overlay.js';
 import { ensureMountDir, runDir } from './run-dir.js';
 import { loopFromSysfs, loopNames, loopState, readAttribute, holders as sysfsHolders } from './sysfs.js';
 import type { BlockFacts, DmApi, Holder, LockSubject, LoopDevice, PathKind } from './types.js';
+import { xattrs } from './xattr.js';
 
 export interface MachineOptions {
   /** The directory map nodes and loop links go in (`/dev/mapper`). */
@@ -173,6 +176,7 @@ export function createMachine(options: MachineOptions = {}) {
     deviceMapperPresent: () => /^\s*\d+\s+device-mapper$/m.test(readAttribute('/proc/misc') ?? ''),
     nbdPresent,
     nbd: createNbdApi(),
+    overlays: createOverlayApi(),
     filesystemSupported,
     mounts: {
       ...mounts,
@@ -186,5 +190,7 @@ export function createMachine(options: MachineOptions = {}) {
       lockImage: (file: string, device: string) =>
         acquireLock(lockKey({ devno: { major: 0, minor: 0 }, image: { file } }), device),
     },
+    hostCrypt: () => openHostCrypt(),
+    xattrs,
   };
 }

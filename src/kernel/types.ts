@@ -113,22 +113,6 @@ export interface MountApi {
   unmount(target: string): void;
 }
 
-export interface Kernel {
-  /** Size, sector size and number of a block device; a KernelError if it is not one. */
-  blockDevice(path: string): BlockDeviceInfo;
-  loop: LoopApi;
-  /** null when this kernel has no device-mapper (and it cannot be loaded). */
-  dm: DmApi | null;
-  mounts: MountApi;
-  /** BLKROSET: make a block device refuse writes (true) or accept them again (false). */
-  setReadOnly(path: string, readOnly: boolean): void;
-  /**
-   * Hold the per-image lock (the same one the map backends take) while finding or attaching the
-   * image's loop, so two runs on one image share one loop. Absent in kernels that need no locking.
-   */
-  lockImage?(file: string, device: string): { release(): void };
-}
-
 export type PathKind = 'file' | 'block' | 'other';
 
 /** What can be told about a block device cheaply (no native bindings on the real machine). */
@@ -175,6 +159,26 @@ export interface NbdConnection {
   readOnly: boolean;
 }
 
+/**
+ * qcow2 overlay files over an image (the host's qemu-img): the original is only ever the backing
+ * file, opened read-only, until a commit writes the overlay's clusters into it.
+ */
+export interface OverlayApi {
+  /** Why overlays cannot be made and attached here (qemu-img or qemu-nbd missing); undefined when they can. */
+  missingTool(): string | undefined;
+  /** Whether anything is at `path` (not following a symlink). */
+  exists(path: string): boolean;
+  /**
+   * `qemu-img create -f qcow2 -F FORMAT -b BACKING OVERLAY`, never over an existing path (the file
+   * is made exclusively first). Nothing is left at `overlay` when it fails.
+   */
+  create(overlay: string, backing: string, backingFormat: string): Promise<void>;
+  /** `qemu-img commit`: the overlay's clusters written into its backing file. */
+  commit(overlay: string): Promise<void>;
+  /** Delete the overlay file (a regular file only). */
+  remove(overlay: string): void;
+}
+
 /** How a LUKS volume is unlocked: a passphrase (handed over on a pipe, never argv or env) or a key file. */
 export type LuksKey = { passphrase: string } | { keyFile: string };
 
@@ -207,4 +211,22 @@ export interface LvmHostFacts {
   eventActivation: boolean;
   /** udev is running (its control socket exists). */
   udev: boolean;
+}
+
+/** The host's libxcrypt (crypt(3) and crypt_gensalt), for hashing a guest's new password. */
+export interface CryptLibrary {
+  /** The soname that loaded. */
+  readonly name: string;
+  /** A setting for `prefix` (`$y$`, `$6$`…) with `count` (cost or rounds; 0 = the library's default). */
+  gensalt(prefix: string, count: number): string;
+  /** crypt(3): the hash of `phrase` for `setting` (a setting or a full hash to verify against). */
+  crypt(phrase: string, setting: string): string;
+}
+
+/** Extended attributes on open descriptors: what carries a file's SELinux label to its replacement. */
+export interface XattrApi {
+  list(fd: number): string[];
+  get(fd: number, name: string): Buffer;
+  set(fd: number, name: string, value: Buffer): void;
+  remove(fd: number, name: string): void;
 }

@@ -5,14 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { errnoCode, strerror } from '../io/errno.js';
-import { KernelError } from './types.js';
-
-export interface XattrApi {
-  list(fd: number): string[];
-  get(fd: number, name: string): Buffer;
-  set(fd: number, name: string, value: Buffer): void;
-  remove(fd: number, name: string): void;
-}
+import { KernelError, type XattrApi } from './types.js';
 
 type Bound = {
   flistxattr: (fd: number, list: Buffer | null, size: number) => number;

@@ -76,6 +76,8 @@ export async function mountLogicalVolume(
       sync: true,
       backend: kind,
       releaseIdleLoop: true,
+      // A VM disk container (an overlay among them) is connected writable only for --rw.
+      containerWritable: options.rw,
     },
     { machine, makeBackend: deps.makeBackend },
     (event) => {
@@ -298,7 +300,8 @@ export async function mountLogicalVolume(
     }
     const record: MountRecord = {
       source: operand,
-      sourcePath: resolved.parent.image?.file ?? resolved.parent.path,
+      // A container's maps are on its nbd device: the record names the image, whose connection umount finds.
+      sourcePath: run.nbd?.file ?? resolved.parent.image?.file ?? resolved.parent.path,
       parent: resolved.parent.path,
       partition: firstNumber,
       mountpoint: mounted.mountpoint,

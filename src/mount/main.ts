@@ -26,10 +26,12 @@ import {
 } from '../engine/workflow/luks.js';
 import { detachLv, splitLvOperand } from '../engine/workflow/lv-run.js';
 import { MapRun } from '../engine/workflow/map-run.js';
+import { endOverlay, type OverlayEnd, OverlayError } from '../engine/workflow/overlay.js';
 import { displayText } from '../io/display-text.js';
 import { createMachine } from '../kernel/machine.js';
 import { type ContentInfo, describeContent, hintFor, probeContent } from '../probe/index.js';
 import { lvLuksPartition, mountLogicalVolume } from './lv-mount.js';
+import { mountOnOverlay, splitOperandSource } from './overlay-mount.js';
 import { askPassphrase, nextStdinLine } from './password-input.js';
 import { listRecords, type MountRecord, removeRecord, writeRecord } from './record.js';
 import { takeBackSteps } from './take-back.js';
@@ -53,8 +55,9 @@ export class MountFaceError extends Error {
   }
 }
 
-export const MOUNT_USAGE = `usage: kpartx-tui mount SOURCE[:N|:VG/LV|:N/VG/LV] [DIR] [--rw] [--json] [--backend dm|loop] [--key-file FILE]
-       kpartx-tui umount DIR|SOURCE [--json]`;
+export const MOUNT_USAGE = `usage: kpartx-tui mount SOURCE[:N|:VG/LV|:N/VG/LV] [DIR] [--rw|--overlay[=PATH]] [--json] [--backend dm|loop] [--key-file FILE]
+       kpartx-tui umount DIR|SOURCE [--commit|--discard] [--json]
+       kpartx-tui overlay commit|discard OVERLAY`;
 
 interface Parsed {
   operands: string[];
@@ -62,6 +65,10 @@ interface Parsed {
   json: boolean;
   backend?: BackendKind;
   keyFile?: string;
+  /** `--overlay[=PATH]`: PATH, or '' for the default beside the image. */
+  overlay?: string;
+  /** umount: what becomes of the mount's overlay (kept when neither flag is given). */
+  overlayEnd?: OverlayEnd;
 }
 
 function parse(args: string[]): Parsed {
@@ -72,7 +79,14 @@ function parse(args: string[]): Parsed {
     if (options && arg === '--') options = false;
     else if (options && arg === '--rw') parsed.rw = true;
     else if (options && arg === '--json') parsed.json = true;
-    else if (options && (arg === '--backend' || arg.startsWith('--backend='))) {
+    else if (options && (arg === '--overlay' || arg.startsWith('--overlay=')))
+      parsed.overlay = arg.slice('--overlay='.length);
+    else if (options && (arg === '--commit' || arg === '--discard')) {
+      const end = arg === '--commit' ? 'commit' : 'discard';
+      if (parsed.overlayEnd && parsed.overlayEnd !== end)
+        throw new MountFaceError('--commit and --discard exclude each other');
+      parsed.overlayEnd = end;
+    } else if (options && (arg === '--backend' || arg.startsWith('--backend='))) {
       const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[++i];
       if (value !== 'dm' && value !== 'loop')
         throw new MountFaceError(`invalid backend '${value}': use dm or loop`);
@@ -148,10 +162,24 @@ function backendKind(machine: Machine, requested: BackendKind | undefined): Back
  */
 export async function mountSource(
   operand: string,
-  options: { dir?: string; rw: boolean; backend?: BackendKind; keyFile?: string },
+  options: { dir?: string; rw: boolean; backend?: BackendKind; keyFile?: string; overlay?: string },
   deps: MountFaceDeps,
   emit: (event: WorkflowEvent) => void = () => {},
 ): Promise<MountRecord> {
+  // Overlay mode: the same mount, read-write, with a qcow2 overlay over the image as the source.
+  if (options.overlay !== undefined) {
+    const { overlay, ...direct } = options;
+    return mountOnOverlay(
+      operand,
+      overlay || undefined,
+      splitOperandSource(operand, splitSource),
+      deps.machine,
+      (over) => mountSource(over, { ...direct, rw: true }, deps, emit),
+      (record) => unmountRecord(record, deps, emit, 'discard'),
+    ).catch((error: unknown) => {
+      throw error instanceof OverlayError ? new MountFaceError(error.message) : error;
+    });
+  }
   const kind = backendKind(deps.machine, options.backend);
   const lv = splitLvOperand(operand, existsSync);
   if (lv)
@@ -330,7 +358,11 @@ export function findRecord(target: string): MountRecord {
     real = undefined;
   }
   const bySource = records.filter(
-    (r) => r.source === target || r.sourcePath === real || r.sourcePath === absolute,
+    (r) =>
+      r.source === target ||
+      r.sourcePath === real ||
+      r.sourcePath === absolute ||
+      (r.overlay !== undefined && (r.overlay.image === real || r.overlay.image === absolute)),
   );
   if (bySource.length === 1) return bySource[0]!;
   if (bySource.length > 1)
@@ -348,7 +380,8 @@ export async function unmountRecord(
   record: MountRecord,
   deps: MountFaceDeps,
   emit: (event: WorkflowEvent) => void = () => {},
-): Promise<{ removed: string[]; loopReleased: boolean }> {
+  overlayEnd: OverlayEnd = 'keep',
+): Promise<{ removed: string[]; loopReleased: boolean; overlay?: string }> {
   const { machine } = deps;
   const session: Session = createSession(machine, deps.mountRoot ? { mountRoot: deps.mountRoot } : {});
   const run = new MapRun(
@@ -422,7 +455,9 @@ export async function unmountRecord(
         }
       }
       removeRecord(record.mountpoint);
-      return { removed: run.removed, loopReleased };
+      // The overlay is ended only now, its nbd connection gone with the maps.
+      const overlay = record.overlay ? await endOverlay(machine, record.overlay, overlayEnd) : undefined;
+      return { removed: run.removed, loopReleased, ...(overlay ? { overlay } : {}) };
     },
     () => `the umount of ${record.mountpoint} ran to its end first`,
   );
@@ -502,7 +537,9 @@ export async function mountMain(args: string[], deps: MountFaceDeps = processDep
     return 2;
   }
   const [operand, dir, ...extra] = parsed.operands;
-  if (!operand || extra.length > 0) {
+  if (!operand || extra.length > 0 || parsed.overlayEnd || (parsed.rw && parsed.overlay !== undefined)) {
+    if (parsed.rw && parsed.overlay !== undefined)
+      deps.stderr('kpartx-tui mount: --rw writes to the image, --overlay to an overlay: give one\n');
     deps.stderr(`${MOUNT_USAGE}\n`);
     return 2;
   }
@@ -514,9 +551,14 @@ export async function mountMain(args: string[], deps: MountFaceDeps = processDep
         rw: parsed.rw,
         ...(parsed.backend ? { backend: parsed.backend } : {}),
         ...(parsed.keyFile ? { keyFile: parsed.keyFile } : {}),
+        ...(parsed.overlay !== undefined ? { overlay: parsed.overlay } : {}),
       },
       deps,
     );
+    if (record.overlay && !parsed.json)
+      deps.stderr(
+        `writes go to the overlay ${shown(record.overlay.path)}; ${shown(record.overlay.image)} is not written\n`,
+      );
     if (parsed.json)
       deps.stdout(
         `${JSON.stringify({
@@ -529,6 +571,7 @@ export async function mountMain(args: string[], deps: MountFaceDeps = processDep
           maps: record.maps.map((m) => m.name),
           loop: record.loop?.path ?? null,
           luks: record.luks?.kernelName ?? null,
+          overlay: record.overlay?.path ?? null,
         })}\n`,
       );
     else deps.stdout(`${record.mountpoint}\n`);
@@ -546,13 +589,18 @@ export async function umountMain(args: string[], deps: MountFaceDeps = processDe
     deps.stderr(`kpartx-tui umount: ${errorText(error)}\n${MOUNT_USAGE}\n`);
     return 2;
   }
-  if (parsed.operands.length !== 1) {
+  if (parsed.operands.length !== 1 || parsed.overlay !== undefined || parsed.rw) {
     deps.stderr(`${MOUNT_USAGE}\n`);
     return 2;
   }
   try {
     const record = findRecord(parsed.operands[0]!);
-    const done = await unmountRecord(record, deps);
+    if (parsed.overlayEnd && !record.overlay)
+      throw new MountFaceError(
+        `${record.mountpoint}: --${parsed.overlayEnd} is for a mount made with --overlay; this one wrote to ${record.readOnly ? 'nothing' : 'the image directly'}`,
+      );
+    const done = await unmountRecord(record, deps, () => {}, parsed.overlayEnd ?? 'keep');
+    if (done.overlay && !parsed.json) deps.stderr(`${shown(done.overlay)}\n`);
     if (parsed.json)
       deps.stdout(
         `${JSON.stringify({
@@ -561,6 +609,9 @@ export async function umountMain(args: string[], deps: MountFaceDeps = processDe
           maps: done.removed,
           loop: done.loopReleased ? record.loop?.path : null,
           luks: record.luks?.kernelName ?? null,
+          overlay: record.overlay
+            ? { path: record.overlay.path, image: record.overlay.image, end: parsed.overlayEnd ?? 'keep' }
+            : null,
         })}\n`,
       );
     return 0;

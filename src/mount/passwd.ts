@@ -10,6 +10,7 @@
 import { errorText } from '../engine/errors.js';
 import { deferSignals, InterruptedError } from '../engine/signals.js';
 import { luksProblem } from '../engine/workflow/luks.js';
+import { keptOverlayText, overlayProblem } from '../engine/workflow/overlay.js';
 import { displayText } from '../io/display-text.js';
 import { listGuestAccounts } from '../recovery/accounts.js';
 import { openDirectoryTree } from '../recovery/directory-tree.js';
@@ -29,12 +30,14 @@ import {
   MountFaceError,
   mountSource,
   processDeps,
+  splitSource,
   unmountRecord,
 } from './main.js';
+import { splitOperandSource } from './overlay-mount.js';
 import { askNewPassword, nextStdinLine } from './password-input.js';
 import type { MountRecord } from './record.js';
 
-export const PASSWD_USAGE = `usage: kpartx-tui passwd SOURCE[:N|:VG/LV|:N/VG/LV] USER [--unlock] [--clear-forced-change] [--clear-expiry] [--json]
+export const PASSWD_USAGE = `usage: kpartx-tui passwd SOURCE[:N|:VG/LV|:N/VG/LV] USER [--overlay[=PATH]] [--unlock] [--clear-forced-change] [--clear-expiry] [--json]
        kpartx-tui passwd SOURCE[:N|:VG/LV|:N/VG/LV] --list [--json]
 The new password is read twice from the terminal (not shown), or once from stdin when stdin is not a terminal.
 Over LUKS the passphrase comes first: asked once on the terminal, or stdin's first line (the new password is then the second).`;
@@ -47,6 +50,8 @@ interface PasswdArgs {
   unlock: boolean;
   clearForcedChange: boolean;
   clearAccountExpiry: boolean;
+  /** `--overlay[=PATH]`: write into an overlay over the image (PATH, or '' for the default) and keep it. */
+  overlay?: string;
 }
 
 function parse(args: string[]): PasswdArgs | string {
@@ -67,6 +72,8 @@ function parse(args: string[]): PasswdArgs | string {
     else if (options && arg === '--unlock') parsed.unlock = true;
     else if (options && arg === '--clear-forced-change') parsed.clearForcedChange = true;
     else if (options && arg === '--clear-expiry') parsed.clearAccountExpiry = true;
+    else if (options && (arg === '--overlay' || arg.startsWith('--overlay=')))
+      parsed.overlay = arg.slice('--overlay='.length);
     else if (options && arg.startsWith('-') && arg !== '-') return `unknown option ${arg}`;
     else operands.push(arg);
   }
@@ -83,22 +90,26 @@ export interface PasswdDeps extends MountFaceDeps {
   readPassword(user: string): Promise<string>;
 }
 
-/** Mount read-only, look, and always take the mount back. */
+/**
+ * Mount, look (or write), and always take the mount back. On an overlay (`overlay` given) the
+ * overlay is kept when `look` succeeded (it holds the change) and discarded when it failed.
+ */
 async function withMount<T>(
   operand: string,
   rw: boolean,
   deps: MountFaceDeps,
   look: (record: MountRecord) => T,
+  overlay?: string,
 ): Promise<T> {
-  const record = await mountSource(operand, { rw }, deps);
+  const record = await mountSource(operand, { rw, ...(overlay !== undefined ? { overlay } : {}) }, deps);
   let result: T;
   try {
     result = look(record);
   } catch (error) {
-    await unmountRecord(record, deps).catch(() => {});
+    await unmountRecord(record, deps, () => {}, 'discard').catch(() => {});
     throw error;
   }
-  await unmountRecord(record, deps);
+  await unmountRecord(record, deps, () => {}, 'keep');
   return result;
 }
 
@@ -187,6 +198,12 @@ export async function passwdMain(args: string[], deps: PasswdDeps): Promise<numb
       return 0;
     }
     const user = parsed.user!;
+    // Overlay mode is refused (no nbd, no qemu-utils) before anything is asked or mounted.
+    if (parsed.overlay !== undefined) {
+      const { source } = splitOperandSource(parsed.operand, splitSource);
+      const problem = overlayProblem(deps.machine, source);
+      if (problem) throw new MountFaceError(`${source}: ${problem}`);
+    }
     // Over LUKS, the passphrase before the new password (stdin: its first line, then the password).
     const encrypted = face.readPassphrase ? await luksOperand(parsed.operand, deps) : undefined;
     if (encrypted) {
@@ -208,20 +225,26 @@ export async function passwdMain(args: string[], deps: PasswdDeps): Promise<numb
       async (interrupted) => {
         // A look first, read-only: a wrong user or a system we cannot write fails here, unwritten.
         await withMount(parsed.operand, false, face, (record) =>
-          preparePasswordReset(record.mountpoint, request),
+          preparePasswordReset(record.mountpoint, request, deps.machine.hostCrypt()),
         );
         interrupted.throwIfAborted();
-        return await withMount(parsed.operand, true, face, (record) => {
-          const prepared = preparePasswordReset(record.mountpoint, request);
-          interrupted.throwIfAborted();
-          const report = commitPasswordReset(prepared);
-          written = true;
-          return { prepared, report, record };
-        });
+        return await withMount(
+          parsed.operand,
+          true,
+          face,
+          (record) => {
+            const prepared = preparePasswordReset(record.mountpoint, request, deps.machine.hostCrypt());
+            interrupted.throwIfAborted();
+            const report = commitPasswordReset(prepared, deps.machine.xattrs);
+            written = true;
+            return { prepared, report, record };
+          },
+          parsed.overlay,
+        );
       },
       () =>
         written
-          ? 'the new password was written; the mount and maps were taken back'
+          ? `the new password was written${parsed.overlay !== undefined ? ' to the overlay, which is kept' : ''}; the mount and maps were taken back`
           : 'nothing was written; the mount and maps were taken back',
     );
     const { prepared, report, record } = result;
@@ -241,6 +264,7 @@ export async function passwdMain(args: string[], deps: PasswdDeps): Promise<numb
           warnings: [...prepared.report.warnings, ...prepared.warnings, ...report.notes],
           selinux: report.selinux,
           autorelabel: report.autorelabel !== null,
+          overlay: record.overlay?.path ?? null,
         })}\n`,
       );
     } else {
@@ -249,6 +273,7 @@ export async function passwdMain(args: string[], deps: PasswdDeps): Promise<numb
       deps.stdout(
         `${displayText(`${user}: password reset on ${parsed.operand} (partition ${record.partition}); /etc/shadow- keeps the previous file; unmounted and unmapped`)}\n`,
       );
+      if (record.overlay) deps.stdout(`${displayText(keptOverlayText(record.overlay))}\n`);
     }
     return 0;
   } catch (error) {

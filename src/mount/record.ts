@@ -10,6 +10,7 @@ import { closeSync, ftruncateSync, readdirSync, readFileSync, unlinkSync, writeS
 import { join } from 'node:path';
 import type { BackendKind } from '../engine/backend.js';
 import type { LvDevice } from '../engine/workflow/lv-run.js';
+import type { Overlay } from '../engine/workflow/overlay.js';
 import { ensureRunSubdir, openOwnFile } from '../kernel/run-dir.js';
 
 export interface MountRecord {
@@ -35,6 +36,11 @@ export interface MountRecord {
   lv?: LvDevice;
   /** The LUKS mapping this mount opened on the partition map (umount closes it before the maps go). */
   luks?: { name: string; kernelName: string; path: string };
+  /**
+   * Overlay mode: the qcow2 overlay the maps are on (through nbd; `sourcePath` names it) and the
+   * image under it, which umount commits into, discards or keeps.
+   */
+  overlay?: Overlay;
 }
 
 const SUBDIR = 'mounts';

@@ -111,24 +111,3 @@ export function hintFor(
       return undefined;
   }
 }
-
-/** Why content is not offered for mounting (for the guided mount): what it is and what to do instead. */
-export function whyNotMountable(info: ContentInfo): string | undefined {
-  if (info.mountable) return undefined;
-  const next = hintFor(info);
-  return `${describeContent(info)}: ${next ?? 'not a filesystem the kernel mounts directly'}`;
-}
-
-/**
- * For a device with no partition table whose whole content was recognised: what it is and what
- * to do with it, e.g. `no partition table: the whole of disk.img is an ext4 filesystem "root";
- * mount it directly (mount -o loop,ro disk.img /mnt)`.
- */
-export function wholeDeviceAdvice(info: ContentInfo, file: string): string {
-  const what = describeContent(info);
-  const article = what.startsWith('swap') ? '' : /^(?:[aeiou]|LVM|md |xfs|ntfs)/i.test(what) ? 'an' : 'a';
-  const head = `no partition table: the whole of ${file} is ${article ? `${article} ` : ''}${what}`;
-  if (info.mountable) return `${head}; mount it directly (mount -o loop,ro ${file} /mnt)`;
-  const next = hintFor(info, file);
-  return next ? `${head}; ${next}` : head;
-}

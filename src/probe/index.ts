@@ -31,8 +31,6 @@ export {
   hintFor,
   isMountableType,
   mountTypeFor,
-  wholeDeviceAdvice,
-  whyNotMountable,
 } from './hints.js';
 export { openQcow2, Qcow2Error, type Qcow2Problem } from './qcow2.js';
 export type { Region } from './region.js';

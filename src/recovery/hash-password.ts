@@ -3,11 +3,11 @@
  * from the guest). Without a host libcrypt, SHA-512 crypt is computed here instead, and the result
  * says so.
  */
-import { type CryptLibrary, openHostCrypt } from '../kernel/libcrypt.js';
+import type { CryptLibrary } from '../engine/machine.js';
 import { RecoveryError } from './errors.js';
 import { schemeName, type WritableScheme } from './hash-policy.js';
 import { Secret } from './secret.js';
-import { randomSalt, sha512Crypt } from './sha512-crypt.js';
+import { parseSha512Setting, ROUNDS_MAX, ROUNDS_MIN, randomSalt, sha512Crypt } from './sha512-crypt.js';
 
 export const SCHEME_PREFIX: Record<WritableScheme, string> = {
   yescrypt: '$y$',
@@ -50,9 +50,19 @@ function checkHash(hash: string, prefix: string, implementation: string): string
   return hash;
 }
 
-function builtInSha512(password: string, notes: string[]): HashedPassword {
+/**
+ * SHA-512 crypt computed here. `rounds` is the guest's SHA_CRYPT rounds when its policy is SHA-512
+ * (null: glibc's default 5000, not written into the hash), clamped as glibc clamps it.
+ */
+function builtInSha512(password: string, rounds: number | null, notes: string[]): HashedPassword {
   const implementation = 'built-in SHA-512 crypt';
-  const hash = sha512Crypt(password, { salt: randomSalt(), rounds: null });
+  const clamped = rounds === null ? null : Math.min(ROUNDS_MAX, Math.max(ROUNDS_MIN, rounds));
+  const hash = sha512Crypt(password, { salt: randomSalt(), rounds: clamped });
+  // Read back as a login would read it: the setting parsed from the hash must give the same hash.
+  const setting = parseSha512Setting(hash);
+  if (!setting || sha512Crypt(password, setting) !== hash) {
+    throw new RecoveryError(`${implementation}: the new hash does not verify; nothing was written`);
+  }
   return {
     hash: new Secret(checkHash(hash, '$6$', implementation)),
     scheme: 'sha512crypt',
@@ -61,14 +71,11 @@ function builtInSha512(password: string, notes: string[]): HashedPassword {
   };
 }
 
-/**
- * `crypt` is the host library to use: by default libcrypt.so.1 or .2, loaded now; null means
- * none is available.
- */
+/** `crypt` is the host's library (the machine's libcrypt.so.1 or .2); null when it has none. */
 export function hashPassword(
   password: string,
   policy: { scheme: WritableScheme; cost: number | null },
-  crypt: CryptLibrary | null = openHostCrypt(),
+  crypt: CryptLibrary | null,
 ): HashedPassword {
   checkNewPassword(password);
   const wanted = schemeName(policy.scheme);
@@ -79,7 +86,7 @@ export function hashPassword(
         : [
             `the host has no libcrypt, so ${wanted} cannot be made: SHA-512 crypt was computed by kpartx-tui itself`,
           ];
-    return builtInSha512(password, notes);
+    return builtInSha512(password, policy.scheme === 'sha512crypt' ? policy.cost : null, notes);
   }
   const implementation = `${crypt.name} (host)`;
   const prefix = SCHEME_PREFIX[policy.scheme];
@@ -88,7 +95,7 @@ export function hashPassword(
     setting = crypt.gensalt(prefix, policy.cost ?? 0);
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
-    return builtInSha512(password, [
+    return builtInSha512(password, policy.scheme === 'sha512crypt' ? policy.cost : null, [
       `the host's ${crypt.name} cannot make ${wanted} (${why}): SHA-512 is used instead`,
     ]);
   }

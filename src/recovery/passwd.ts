@@ -1,5 +1,5 @@
 /** /etc/passwd (passwd(5)): name:password:uid:gid:gecos:home:shell, every other line kept as it is. */
-import { displayText, type FileBytes, joinLines, numberField, splitLines } from './lines.js';
+import { displayText, type FileBytes, numberField, splitLines } from './lines.js';
 
 export interface PasswdEntry {
   name: string;
@@ -58,8 +58,4 @@ export function parsePasswdLine(raw: string): PasswdLine {
 
 export function parsePasswd(bytes: FileBytes): PasswdFile {
   return { lines: splitLines(bytes).map(parsePasswdLine) };
-}
-
-export function serializePasswd(file: PasswdFile): Buffer {
-  return joinLines(file.lines.map((line) => line.raw));
 }

@@ -3,8 +3,7 @@
  * prepare (find the system, choose the scheme, hash, plan the one-line change; nothing written)
  * and commit (write shadow and its backup, keeping attributes and the SELinux label).
  */
-import type { CryptLibrary } from '../kernel/libcrypt.js';
-import type { XattrApi } from '../kernel/xattr.js';
+import type { CryptLibrary, XattrApi } from '../engine/machine.js';
 import { today } from './accounts.js';
 import { openDirectoryTree } from './directory-tree.js';
 import { RecoveryError } from './errors.js';
@@ -40,11 +39,11 @@ export interface PreparedReset {
   plan: ResetPlan;
 }
 
-/** Everything up to the write. `crypt` is the host library (loaded when omitted; null for none). */
+/** Everything up to the write. `crypt` is the host's library (null: none, SHA-512 is made here). */
 export function preparePasswordReset(
   root: string,
   request: PasswordResetRequest,
-  crypt?: CryptLibrary | null,
+  crypt: CryptLibrary | null,
 ): PreparedReset {
   const tree = openDirectoryTree(root);
   const system = findSystem(tree);
@@ -63,10 +62,7 @@ export function preparePasswordReset(
   if (shadow === null) throw new RecoveryError(`${root}: no /etc/shadow`);
   if (passwd === null) throw new RecoveryError(`${root}: no /etc/passwd`);
   const policy = chooseHashPolicy(tree, warnings);
-  const hashed =
-    crypt === undefined
-      ? hashPassword(request.password, policy)
-      : hashPassword(request.password, policy, crypt);
+  const hashed = hashPassword(request.password, policy, crypt);
   const plan = planPasswordReset(
     shadow,
     request.user,
@@ -90,7 +86,7 @@ export function preparePasswordReset(
   };
 }
 
-/** Write what was prepared. */
-export function commitPasswordReset(prepared: PreparedReset, xattrs?: XattrApi): WriteReport {
+/** Write what was prepared; `xattrs` carries shadow's attributes and label to the new file. */
+export function commitPasswordReset(prepared: PreparedReset, xattrs: XattrApi): WriteReport {
   return writeShadow(prepared.root, prepared.plan, { selinux: prepared.system.selinux, xattrs });
 }

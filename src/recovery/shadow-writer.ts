@@ -22,8 +22,8 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { KernelError } from '../kernel/types.js';
-import { xattrs as hostXattrs, type XattrApi } from '../kernel/xattr.js';
+import type { XattrApi } from '../engine/machine.js';
+import { KernelError } from '../io/kernel-error.js';
 import { openDirectoryTree } from './directory-tree.js';
 import { RecoveryError } from './errors.js';
 import { type SelinuxConfig, selinuxEnabled } from './find-system.js';
@@ -35,8 +35,8 @@ export const SELINUX_XATTR = 'security.selinux';
 export interface WriteOptions {
   /** The guest's SELinux config (LinuxSystem.selinux): with SELinux on, a lost label means a relabel. */
   selinux: SelinuxConfig | null;
-  /** Extended-attribute calls; the host's by default. */
-  xattrs?: XattrApi;
+  /** Extended-attribute calls: the machine's. */
+  xattrs: XattrApi;
 }
 
 export interface KeptAttributes {
@@ -114,7 +114,7 @@ function locateShadow(root: string): { dir: string; guestPath: string } {
 
 /** Write `plan` into the guest mounted at `root`. */
 export function writeShadow(root: string, plan: ResetPlan, options: WriteOptions): WriteReport {
-  const xattr = options.xattrs ?? hostXattrs;
+  const xattr = options.xattrs;
   const { dir } = locateShadow(root);
   const shadowPath = `${dir}/shadow`;
   const backupPath = `${dir}/shadow-`;

@@ -2,7 +2,7 @@
  * /etc/shadow (shadow(5)): name:password:lastchg:min:max:warn:inactive:expire:reserved, the same
  * 9 fields shadow-utils accepts (and its old 5-field form). Every other line is kept byte for byte.
  */
-import { displayText, type FileBytes, joinLines, numberField, splitLines } from './lines.js';
+import { displayText, type FileBytes, numberField, splitLines } from './lines.js';
 import { elidePasswordField } from './password-state.js';
 
 export interface ShadowEntry {
@@ -67,10 +67,6 @@ export function parseShadowLine(raw: string): ShadowLine {
 
 export function parseShadow(bytes: FileBytes): ShadowFile {
   return { lines: splitLines(bytes).map(parseShadowLine) };
-}
-
-export function serializeShadow(file: ShadowFile): Buffer {
-  return joinLines(file.lines.map((line) => line.raw));
 }
 
 /** A shadow line for people: the password field elided, the rest as text. */

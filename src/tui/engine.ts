@@ -28,6 +28,7 @@ import {
   containerAddRefusal,
   openContainerLayer,
   readLvmLayers,
+  type SystemLayer,
   type VolumeGroupLayer,
 } from '../engine/stack/index.js';
 import {
@@ -71,7 +72,7 @@ import { createRecoveryEngine, type RecoveryDeps } from './recovery-engine.js';
 import { ntfsWriteRefusal, readOnlyMapWhy } from './recovery-mount.js';
 import { userEnvironment } from './shell-env.js';
 import { listSources, summarizeImage } from './sources.js';
-import { containerView, volumeGroupRows } from './stack-view.js';
+import { containerView, systemView, volumeGroupRows } from './stack-view.js';
 
 export interface TuiEngineDeps {
   /** The machine to drive; the real one when absent. */
@@ -86,7 +87,8 @@ export interface TuiEngineDeps {
   /** Builds the backend of a kind (tests wrap one to fail on purpose). */
   backend?: (kind: BackendKind, machine: Machine) => MapBackend | Promise<MapBackend>;
   /** The host's crypt library, xattr calls and clock for password resets (the host's by default). */
-  recovery?: RecoveryDeps;
+  /** Overrides of the machine's crypt library, xattrs and today's date, for tests. */
+  recovery?: Partial<RecoveryDeps>;
   /** Runs qemu-img convert (tests wrap the real one). */
   convertToRaw?: typeof convertToRaw;
 }
@@ -145,6 +147,8 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   const contentCache = new Map<string, Map<string, ContentInfo | null>>();
   /** Volume groups per source, found with the contents (they need the probe's word on the PVs). */
   const volumeGroupCache = new Map<string, VolumeGroupLayer[]>();
+  /** The system on each partition's filesystem, found with the contents (start:size → system). */
+  const systemCache = new Map<string, Map<string, SystemLayer | null>>();
   const looked = new Set<string>();
   /** The LVs the mount session offers, and the LV maps it made. */
   const lvVolumes = createLvVolumes(host, async (source, kind) => {
@@ -339,6 +343,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     if (probed === undefined && !firstLook) {
       contentCache.set(path, contents);
       volumeGroupCache.set(path, report.volumeGroups);
+      systemCache.set(path, new Map(report.partitions.map((p) => [`${p.start}:${p.size}`, p.system])));
     }
     const volumeGroups = volumeGroupCache.get(path) ?? [];
     /** What an existing map holds (maps and partitions share start and size), for the mount session. */
@@ -443,6 +448,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         advice.contentHint = `its volume group ${vg.name} and logical volumes are shown below it`;
       return {
         ...row,
+        ...systemView(systemCache.get(path)?.get(`${p.start}:${p.size}`)),
         ...advice,
         ...(p.extent !== undefined ? { extent: p.extent } : {}),
         ...(p.existing ? { mappedAs: p.existing.name } : {}),
@@ -472,7 +478,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     const note = report.table
       ? undefined
       : report.content
-        ? `No partition table: the whole source is ${contentText(report.content)}${report.content.hint ? `. ${report.content.hint}` : ''}`
+        ? `No partition table: the whole source is ${contentText(report.content)}${report.system ? ` (${report.system.label})` : ''}${report.content.hint ? `. ${report.content.hint}` : ''}`
         : report.container
           ? `No partition table inside the ${report.container.format} image${report.container.problem ? `: ${report.container.problem}` : '.'}`
           : `No partition table found (${sniffSource(path)}).`;
@@ -1151,7 +1157,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   }
 
   const engine: TuiEngine = {
-    recovery: createRecoveryEngine(deps.recovery),
+    recovery: createRecoveryEngine({ crypt: () => host.hostCrypt(), xattrs: host.xattrs, ...deps.recovery }),
     remountWritable,
     isRoot: deps.isRoot ?? process.geteuid?.() === 0,
     home: 'home' in deps ? deps.home : userEnvironment().HOME,

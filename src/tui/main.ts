@@ -10,9 +10,10 @@ import { DEFAULT_OPTIONS } from './model.js';
 
 const USAGE = `usage: kpartx-tui [PATH...]
        kpartx-tui --json [options] PATH
-       kpartx-tui mount SOURCE[:N|:VG/LV|:N/VG/LV] [DIR] [--rw] [--json]
-       kpartx-tui umount DIR|SOURCE [--json]
-       kpartx-tui passwd SOURCE[:N|:VG/LV|:N/VG/LV] USER [--unlock] [--clear-forced-change] [--clear-expiry] [--json]
+       kpartx-tui mount SOURCE[:N|:VG/LV|:N/VG/LV] [DIR] [--rw|--overlay[=PATH]] [--json]
+       kpartx-tui umount DIR|SOURCE [--commit|--discard] [--json]
+       kpartx-tui overlay commit|discard OVERLAY
+       kpartx-tui passwd SOURCE[:N|:VG/LV|:N/VG/LV] USER [--overlay[=PATH]] [--unlock] [--clear-forced-change] [--clear-expiry] [--json]
        kpartx-tui passwd SOURCE[:N|:VG/LV|:N/VG/LV] --list [--json]
        kpartx-tui convert IMAGE [OUT]
 
@@ -65,6 +66,10 @@ export async function main(args: string[], build: BuildChoice = {}): Promise<num
   if (args[0] === 'convert') {
     const { convertMain } = await import('../mount/convert.js');
     return convertMain(args.slice(1));
+  }
+  if (args[0] === 'overlay') {
+    const { overlayMain } = await import('../mount/overlay-mount.js');
+    return overlayMain(args.slice(1));
   }
   if (args[0] === 'passwd') {
     const { passwdMain, processPasswdDeps } = await import('../mount/passwd.js');

@@ -42,6 +42,10 @@ export interface PartitionRow {
   flags: string[];
   /** `ext4 "root"`, `swap`, `LUKS2`…, when the content probe knows. */
   contents?: string;
+  /** `Debian 12 root`: the system on its filesystem, read without mounting. */
+  system?: string;
+  /** `Debian GNU/Linux 12 root · host bookworm-vm · SELinux enforcing (targeted)`: all its files say. */
+  systemDetail?: string;
   /** What to run next for LUKS, LVM, md RAID, ZFS, swap…, naming the partition's map path when known. */
   contentHint?: string;
   /** The probe recognised the content: true for a filesystem mounted as it is, false for the others. */
@@ -74,6 +78,8 @@ export interface LogicalVolumeRow {
   segmentType: string;
   /** `ext4 "root"`, when probed through the LV's extents. */
   contents?: string;
+  /** `Rocky Linux 9.4 root`, read through the LV's extents without mounting. */
+  system?: string;
   /** `lv linear map`, `not mappable: thin pool — use lvchange -ay vg/pool`… */
   attach: string;
 }

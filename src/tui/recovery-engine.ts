@@ -4,8 +4,7 @@
  * confirmation). Prepared resets stay here; the screens only ever get their elided report.
  */
 import { errorText } from '../engine/errors.js';
-import type { CryptLibrary } from '../kernel/libcrypt.js';
-import type { XattrApi } from '../kernel/xattr.js';
+import type { CryptLibrary, XattrApi } from '../engine/machine.js';
 import { listGuestAccounts } from '../recovery/accounts.js';
 import { openDirectoryTree } from '../recovery/directory-tree.js';
 import { findSystem } from '../recovery/find-system.js';
@@ -16,9 +15,9 @@ import { type MountView, TuiError } from './model.js';
 import type { RecoveryEngine, ResetDone } from './recovery-model.js';
 
 export interface RecoveryDeps {
-  /** The host's crypt library (loaded when absent; null: none, the built-in SHA-512 is used). */
-  crypt?: CryptLibrary | null;
-  xattrs?: XattrApi;
+  /** The host's crypt library, asked for at the first reset (null: none, the built-in SHA-512 is used). */
+  crypt: () => CryptLibrary | null;
+  xattrs: XattrApi;
   /** Today's day number, for expiry (the host's clock when absent). */
   today?: () => number;
 }
@@ -33,7 +32,7 @@ function asTuiError<T>(run: () => T): T {
   }
 }
 
-export function createRecoveryEngine(deps: RecoveryDeps = {}): RecoveryEngine {
+export function createRecoveryEngine(deps: RecoveryDeps): RecoveryEngine {
   const prepared = new Map<number, PreparedReset>();
   let nextToken = 1;
   const day = () => deps.today?.();
@@ -69,10 +68,7 @@ export function createRecoveryEngine(deps: RecoveryDeps = {}): RecoveryEngine {
           clearAccountExpiry: choices.clearAccountExpiry,
           ...(today === undefined ? {} : { today }),
         };
-        const reset =
-          deps.crypt === undefined
-            ? preparePasswordReset(mount.mountpoint, request)
-            : preparePasswordReset(mount.mountpoint, request, deps.crypt);
+        const reset = preparePasswordReset(mount.mountpoint, request, deps.crypt());
         const token = nextToken++;
         prepared.set(token, reset);
         const { report, hashing, policy } = reset;

@@ -1,8 +1,9 @@
 /**
  * The storage stack's container and LVM layers (src/engine/stack) as the layout draws them: the
- * container line, and each volume group with its LVs under the PV partitions.
+ * container line, each volume group with its LVs under the PV partitions, and the system a
+ * filesystem holds.
  */
-import type { ContainerLayer, VolumeGroupLayer } from '../engine/stack/index.js';
+import type { ContainerLayer, SystemLayer, VolumeGroupLayer } from '../engine/stack/index.js';
 import type { ContentInfo } from '../probe/index.js';
 import type { ContainerView, VolumeGroupRow } from './model.js';
 
@@ -33,8 +34,28 @@ export function volumeGroupRows(
         sizeSectors: lv.sizeSectors,
         segmentType: lv.segmentType,
         ...(contents ? { contents } : {}),
+        ...(lv.system ? { system: shortSystemLabel(lv.system.label) } : {}),
         attach: lv.attach.text,
       };
     }),
   }));
+}
+
+/**
+ * `Debian 12 root`: a system's label as a layout row has room for. os-release NAMEs ending in
+ * "GNU/Linux" (Debian, Kali, Devuan) lose that ending; the others are kept (`Rocky Linux 9.4 root`).
+ */
+export const shortSystemLabel = (label: string): string => label.replace(/ GNU\/Linux(?= |$)/, '');
+
+/** A system found without mounting, as the layout names it: the short label, then in full with host and SELinux. */
+export function systemView(system: SystemLayer | null | undefined): {
+  system?: string;
+  systemDetail?: string;
+} {
+  if (!system) return {};
+  const selinux = system.selinux
+    ? `SELinux ${system.selinux}${system.selinuxPolicy ? ` (${system.selinuxPolicy})` : ''}`
+    : undefined;
+  const detail = [system.label, system.hostname ? `host ${system.hostname}` : undefined, selinux];
+  return { system: shortSystemLabel(system.label), systemDetail: detail.filter(Boolean).join(' · ') };
 }

@@ -9,11 +9,12 @@
  * temporary directory). Its devices, /dev/mapper directory and holders exist only in memory: nothing
  * under the real /sys or /dev is read or written. Locks are the real ones (in the run directory).
  */
-import { closeSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import type {
   BlockDeviceInfo,
   BlockFacts,
+  CryptLibrary,
   DmApi,
   DmMapInfo,
   DmTarget,
@@ -28,7 +29,9 @@ import type {
   MapperDir,
   MapperEntry,
   MountEntry,
+  OverlayApi,
   PathKind,
+  XattrApi,
 } from '../../src/engine/machine.js';
 import { type DevNo, formatDevNo, sameDevNo } from '../../src/io/devno.js';
 import type { Disk } from '../../src/io/disk.js';
@@ -41,6 +44,7 @@ import { lockKey, withLock } from '../../src/kernel/lock.js';
 import { ensureMountDir, runDir } from '../../src/kernel/run-dir.js';
 import { type CryptApi, CryptError } from '../../src/kernel/types.js';
 import { openContainer } from '../../src/probe/containers.js';
+import { qcow2OverlayBytes } from './qcow2-overlay.js';
 
 export type FakeErrno =
   | 'ENOENT'
@@ -75,7 +79,9 @@ export type FakeOp =
   | 'mount'
   | 'unmount'
   | 'nbd.connect'
-  | 'nbd.disconnect';
+  | 'nbd.disconnect'
+  | 'overlay.create'
+  | 'overlay.commit';
 
 interface Injection {
   op: FakeOp;
@@ -134,11 +140,17 @@ export interface FakeMachineOptions {
   nbd?: boolean;
   /** false: no cryptsetup installed. Default true. */
   cryptsetup?: boolean;
+  /** false: qemu-img and qemu-nbd are not installed (overlays cannot be made). Default true. */
+  qemuUtils?: boolean;
   /**
    * What `crypt.open` accepts: the one passphrase (or a key file's in-memory text) of every LUKS
    * device, and where its plaintext starts (sectors); the opened map shows the device from there.
    */
   luks?: { passphrase: string; payloadSectors: number };
+  /** The host's crypt library; none by default (the built-in SHA-512 is used). */
+  hostCrypt?: CryptLibrary | null;
+  /** Extended-attribute calls; by default files have none and what is set is only logged. */
+  xattrs?: XattrApi;
 }
 
 const LOOP_MAJOR = 7;
@@ -159,6 +171,9 @@ export class FakeMachine implements Machine {
   };
   readonly locks: MachineLocks;
   readonly nbd: MachineNbd;
+  readonly overlays: OverlayApi;
+  readonly xattrs: XattrApi;
+  private readonly crypt3: CryptLibrary | null;
 
   private readonly files = new Map<string, Uint8Array>();
   private readonly disks = new Map<string, FakeDisk>();
@@ -196,11 +211,29 @@ export class FakeMachine implements Machine {
     this.mounts = this.makeMountApi();
     this.nodes = this.makeMapperDir();
     this.nbd = this.makeNbdApi();
+    this.overlays = this.makeOverlayApi(options.qemuUtils ?? true);
     this.locks = {
       withLock: (subject, device, work, waitMs) => withLock(lockKey(subject), device, work, waitMs),
       // Runs on one fake never race for an image's loop.
       lockImage: () => ({ release() {} }),
     };
+    this.crypt3 = options.hostCrypt ?? null;
+    this.xattrs = options.xattrs ?? {
+      list: () => [],
+      get: (fd, name) => {
+        throw kernelError('fgetxattr', `fd ${fd} ${name}`, 'ENODATA');
+      },
+      set: (fd, name) => {
+        this.calls.push(`xattr.set ${fd} ${name}`);
+      },
+      remove: (fd, name) => {
+        this.calls.push(`xattr.remove ${fd} ${name}`);
+      },
+    };
+  }
+
+  hostCrypt(): CryptLibrary | null {
+    return this.crypt3;
   }
 
   // ---- set-up helpers for tests -------------------------------------------------------------
@@ -486,6 +519,48 @@ export class FakeMachine implements Machine {
         this.nbdConnections.delete(index);
         this.disks.delete(path);
         this.calls.push(`qemu-nbd --disconnect ${path}`);
+      },
+    };
+  }
+
+  /**
+   * qemu-img as the engine sees it: an overlay is an in-memory qcow2 (real header bytes) over its
+   * backing file, which the fake nbd then presents; a commit is recorded (the fake's devices hold
+   * no writes to carry), a removal deletes the in-memory file.
+   */
+  private makeOverlayApi(installed: boolean): OverlayApi {
+    const exists = (path: string) =>
+      this.files.has(path) || lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+    return {
+      missingTool: () =>
+        installed
+          ? undefined
+          : 'qemu-img not found on PATH: install it (Debian/Ubuntu: apt install qemu-utils)',
+      exists,
+      create: async (overlay, backing, backingFormat) => {
+        this.inject('overlay.create', overlay);
+        if (!installed) throw new Error('qemu-img not found on PATH');
+        if (exists(overlay)) throw kernelError('open', overlay, 'EEXIST');
+        const disk = this.openDisk(backing, this.fileSize(backing), 512);
+        let size = disk.size;
+        try {
+          const opened = backingFormat === 'raw' ? null : openContainer(disk, { path: backing });
+          size = opened?.virtualSize ?? size;
+          opened?.close();
+        } finally {
+          disk.close();
+        }
+        this.files.set(overlay, qcow2OverlayBytes(size, backing, backingFormat));
+        this.calls.push(`qemu-img create -f qcow2 -F ${backingFormat} -b ${backing} ${overlay}`);
+      },
+      commit: async (overlay) => {
+        this.inject('overlay.commit', overlay);
+        if (!this.files.has(overlay)) throw new Error(`${overlay}: no such overlay`);
+        this.calls.push(`qemu-img commit ${overlay}`);
+      },
+      remove: (overlay) => {
+        if (!this.files.delete(overlay)) throw kernelError('unlink', overlay, 'ENOENT');
+        this.calls.push(`rm ${overlay}`);
       },
     };
   }

@@ -1,8 +1,8 @@
 /**
  * Disks for the storage-stack tests, made by the real tools in a temp dir: a 64 MiB GPT disk
- * (sgdisk) with an ESP (mkfs.vfat), an ext4 root (mkfs.ext4) and, where lvm2 and loop devices are
+ * (sgdisk) with an ESP (mkfs.vfat), an ext4 root (mkfs.ext4; a Debian one, files by debugfs, on request) and, where lvm2 and loop devices are
  * there, an LVM PV (pvcreate/vgcreate/lvcreate with --driverloaded n, private LVM_SYSTEM_DIR) whose
- * LV `vgtest/root` holds an ext4 written where lvm2 says its extents are; then the same disk
+ * LV `vgtest/root` holds an ext4 (a Rocky Linux root on request) written where lvm2 says its extents are; then the same disk
  * converted by qemu-img to each container format.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -10,11 +10,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canUseLvm2, lvm2Sandbox, withLoops } from '../lvm2-helpers.js';
+import { DEBIAN_ROOT, fillExtImage, ROCKY_ROOT } from './ext-images.js';
 
 const have = (tool: string) =>
   spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
-export const canMakeDisks = ['sgdisk', 'mkfs.vfat', 'mkfs.ext4', 'qemu-img'].every(have);
-export const disksSkipReason = 'needs sgdisk, mkfs.vfat, mkfs.ext4 and qemu-img; skipped';
+export const canMakeDisks = ['sgdisk', 'mkfs.vfat', 'mkfs.ext4', 'debugfs', 'qemu-img'].every(have);
+export const disksSkipReason = 'needs sgdisk, mkfs.vfat, mkfs.ext4, debugfs and qemu-img; skipped';
 
 /** Sectors of the GPT disk's partitions. */
 export const LAYOUT = {
@@ -52,7 +53,8 @@ function filesystem(dir: string, name: string, mib: number, mkfs: string[]): str
   return file;
 }
 
-export function makeStackDisks(withLvm = true): StackDisks {
+/** `withSystems`: the root and the LV root hold a Debian and a Rocky Linux system's files. */
+export function makeStackDisks(withLvm = true, withSystems = false): StackDisks {
   const dir = mkdtempSync(join(tmpdir(), 'kpt-stack-'));
   const raw = join(dir, 'disk.img');
   execFileSync('truncate', ['-s', '64M', raw]);
@@ -64,7 +66,10 @@ export function makeStackDisks(withLvm = true): StackDisks {
     },
   );
   put(raw, filesystem(dir, 'esp.fs', 16, ['mkfs.vfat', '-n', 'ESP']), LAYOUT.esp.start);
-  put(raw, filesystem(dir, 'root.fs', 20, ['mkfs.ext4', '-q', '-L', 'root']), LAYOUT.root.start);
+  const root = filesystem(dir, 'root.fs', 20, ['mkfs.ext4', '-q', '-L', 'root']);
+  // A Debian root the system identification names without mounting.
+  if (withSystems) fillExtImage(dir, root, DEBIAN_ROOT);
+  put(raw, root, LAYOUT.root.start);
   let lvm = false;
   let lvs: StackDisks['lvs'] = [];
   if (withLvm && canUseLvm2) {
@@ -88,7 +93,9 @@ export function makeStackDisks(withLvm = true): StackDisks {
           lvs = lvm2
             .report('lvs', 'lv_name,lv_size,segtype', ['vgtest'], devices)
             .map((r) => ({ name: r.lv_name!, sectors: Number(r.lv_size), segtype: r.segtype! }));
-          put(raw, filesystem(dir, 'lvroot.fs', 12, ['mkfs.ext4', '-q', '-L', 'lvroot']), rootAt);
+          const lvroot = filesystem(dir, 'lvroot.fs', 12, ['mkfs.ext4', '-q', '-L', 'lvroot']);
+          if (withSystems) fillExtImage(dir, lvroot, ROCKY_ROOT);
+          put(raw, lvroot, rootAt);
         },
         ['-o', String(start * 512), '--sizelimit', String(size * 512)],
       );

@@ -74,7 +74,7 @@ const engine = () =>
     cwd: scratch,
     backend: (_kind, k) => createDmBackend(k),
     // No host libcrypt: yescrypt cannot be made, SHA-512 is, and the screen must say so.
-    recovery: { crypt: null, today: () => DAY },
+    recovery: { crypt: () => null, today: () => DAY },
   });
 
 /** Every file under `dir` with its checksum. */

@@ -17,6 +17,7 @@ export {
   sizeText,
 } from './container.js';
 export { type LvmLayers, lvmPlaces, type PvPlaceCandidate, readLvmLayers } from './lvm.js';
+export { findFilesystemSystem, NO_SYSTEM, type SystemFinding } from './system.js';
 export { type StackParts, stackTree } from './tree.js';
 export type {
   Attach,
@@ -26,6 +27,7 @@ export type {
   MissingPhysicalVolume,
   PhysicalVolumeLayer,
   StackNode,
+  SystemLayer,
   VolumeGroupLayer,
 } from './types.js';
 export { windowDisk } from './window.js';

@@ -13,6 +13,7 @@ import type { LogicalVolumeMetadata } from '../lvm/metadata.js';
 import { readPhysicalVolume } from '../lvm/physical-volume.js';
 import { uuidKey } from '../lvm/pv-header.js';
 import { lvAttach, segmentTypeOf } from './attach.js';
+import { findFilesystemSystem, NO_SYSTEM } from './system.js';
 import type { Extent, LogicalVolumeLayer, VolumeGroupLayer } from './types.js';
 import { windowDisk } from './window.js';
 
@@ -48,6 +49,7 @@ function logicalVolume(
     segments: lv.segments.length,
     targets: mapped.ok ? targetText(mapped.map) : [],
     content: null,
+    ...NO_SYSTEM,
     attach: lvAttach(vg.name, lv, mapped),
     problem: mapped.ok ? null : mapped.reason,
   };
@@ -64,6 +66,7 @@ function logicalVolume(
     } catch {
       layer.content = null;
     }
+    Object.assign(layer, findFilesystemSystem(opened.disk, layer.content));
   }
   return layer;
 }

@@ -4,7 +4,7 @@
  * its first PV found; its other PVs are named in the VG itself.
  */
 import type { ContentInfo } from '../../probe/types.js';
-import type { Attach, ContainerLayer, Extent, StackNode, VolumeGroupLayer } from './types.js';
+import type { Attach, ContainerLayer, Extent, StackNode, SystemLayer, VolumeGroupLayer } from './types.js';
 
 export interface StackParts {
   source: string;
@@ -14,9 +14,17 @@ export interface StackParts {
   /** Of the disk the table is read from (the guest disk for a container). */
   diskSectors: number;
   table: { type: string } | null;
-  partitions: { number: number; start: number; size: number; content: ContentInfo | null; attach: Attach }[];
+  partitions: {
+    number: number;
+    start: number;
+    size: number;
+    content: ContentInfo | null;
+    system: SystemLayer | null;
+    attach: Attach;
+  }[];
   /** What the whole disk holds when it has no table. */
   content: ContentInfo | null;
+  system: SystemLayer | null;
   volumeGroups: VolumeGroupLayer[];
 }
 
@@ -27,7 +35,8 @@ const node = (
   content: ContentInfo | null,
   attach: Attach | null,
   children: StackNode[] = [],
-): StackNode => ({ layer, name, extent, content, attach, children });
+  system: SystemLayer | null = null,
+): StackNode => ({ layer, name, extent, content, system, attach, children });
 
 function volumeGroupNode(vg: VolumeGroupLayer): StackNode {
   return node(
@@ -43,6 +52,8 @@ function volumeGroupNode(vg: VolumeGroupLayer): StackNode {
         { start: 0, size: lv.sizeSectors },
         lv.content,
         lv.attach,
+        [],
+        lv.system,
       ),
     ),
   );
@@ -68,6 +79,7 @@ export function stackTree(parts: StackParts): StackNode {
               p.content,
               p.attach,
               groupsAt(p.number),
+              p.system,
             ),
           ),
         ),
@@ -82,6 +94,7 @@ export function stackTree(parts: StackParts): StackNode {
           parts.table ? null : parts.content,
           parts.container.attach,
           inner,
+          parts.table ? null : parts.system,
         ),
       ]
     : inner;
@@ -92,5 +105,6 @@ export function stackTree(parts: StackParts): StackNode {
     parts.container || parts.table ? null : parts.content,
     null,
     disk,
+    parts.container || parts.table ? null : parts.system,
   );
 }

@@ -59,6 +59,31 @@ export interface MissingPhysicalVolume {
   lastSeenOn: string | null;
 }
 
+/**
+ * A Linux root recognised on a filesystem without mounting it (os-release, hostname, SELinux
+ * config, whether /etc/shadow is there). Names and modes only: never a hash.
+ */
+export interface SystemLayer {
+  kind: 'linux';
+  /** `Debian GNU/Linux 12 root`. */
+  label: string;
+  /** PRETTY_NAME (`Debian GNU/Linux 12 (bookworm)`), else NAME and VERSION_ID. */
+  os: string | null;
+  /** os-release ID (`debian`) and VERSION_ID (`12`). */
+  id: string | null;
+  version: string | null;
+  hostname: string | null;
+  /** SELINUX= of /etc/selinux/config; null without that file (or when it does not say). */
+  selinux: 'enforcing' | 'permissive' | 'disabled' | null;
+  selinuxPolicy: string | null;
+  /** /etc/os-release or /usr/lib/os-release; null for a root known by its account files alone. */
+  osReleasePath: string | null;
+  /** Whether /etc/shadow is there. */
+  shadow: boolean;
+  /** Files that could not be read, named with the reason. */
+  warnings: string[];
+}
+
 export interface LogicalVolumeLayer {
   name: string;
   /** 512-byte sectors. */
@@ -69,6 +94,10 @@ export interface LogicalVolumeLayer {
   /** Where its sectors lie, as device-mapper targets would put them; empty when not mappable. */
   targets: string[];
   content: ContentInfo | null;
+  /** The system on it, read without mounting (ext2/3/4). */
+  system: SystemLayer | null;
+  /** Why nothing is said of its system (a filesystem read only once mounted, a damaged one). */
+  systemNote: string | null;
   attach: Attach;
   /** Why its content could not be read (a missing PV, its type). */
   problem: string | null;
@@ -97,6 +126,8 @@ export interface StackNode {
   /** On the device below (the container's guest disk for a table inside one); null for a VG. */
   extent: Extent | null;
   content: ContentInfo | null;
+  /** The system on the filesystem this node holds, when read without mounting. */
+  system: SystemLayer | null;
   attach: Attach | null;
   children: StackNode[];
 }

@@ -14,7 +14,7 @@ import { openContainerLayer } from '../stack/container.js';
 import type { EmitWorkflowEvent, LoopReleaseCause } from './events.js';
 
 /** qemu's format names, from the probe's; never left to qemu to guess (a raw guess could write a header). */
-const QEMU_FORMAT: Record<string, string> = {
+export const QEMU_FORMAT: Record<string, string> = {
   qcow2: 'qcow2',
   qcow: 'qcow',
   qed: 'qed',

@@ -79,6 +79,9 @@ interface Column {
   cell: (p: PartitionRow) => string;
 }
 
+/** `Debian 12 root · ext4 "root"`: the system found without mounting first, so a narrow cell keeps it. */
+const contentsCell = (p: PartitionRow): string => [p.system, p.contents].filter(Boolean).join(' · ');
+
 /** Columns that fit `width`: numbers always, text columns share what is left. */
 export function tableColumns(partitions: PartitionRow[], width: number): Column[] {
   // An extended partition is shown with its whole extent (its 1 KiB map is in the preview).
@@ -113,7 +116,7 @@ export function tableColumns(partitions: PartitionRow[], width: number): Column[
     ...(hasFlags
       ? ([[{ title: 'Fl', width: 0, cell: (p) => p.flags.join(',') }, 1, 24]] as [Column, number, number][])
       : []),
-    [{ title: 'Contents', width: 0, cell: (p) => p.contents ?? '' }, 3, Number.MAX_SAFE_INTEGER],
+    [{ title: 'Contents', width: 0, cell: contentsCell }, 3, Number.MAX_SAFE_INTEGER],
     ...(hasMaps
       ? ([[{ title: 'Map', width: 0, cell: (p) => p.mappedAs ?? '' }, 2, Number.MAX_SAFE_INTEGER]] as [
           Column,
@@ -181,7 +184,7 @@ export function volumeGroupLines(layout: LayoutView, partition: number): string[
       `    └ VG ${vg.name} · ${humanSectors(vg.sizeSectors)} · ${humanSectors(vg.freeSectors)} free${pvs}${missing}`,
     );
     for (const lv of vg.logicalVolumes) {
-      const contents = lv.contents ? ` · ${lv.contents}` : '';
+      const contents = [lv.system, lv.contents].map((text) => (text ? ` · ${text}` : '')).join('');
       lines.push(
         `        ${vg.name}/${lv.name} · ${humanSectors(lv.sizeSectors)} · ${lv.segmentType}${contents} · ${lv.attach}`,
       );
@@ -264,6 +267,7 @@ export function partitionDetailLines(partition: PartitionRow | undefined, width:
     partition.gptName ? `name "${partition.gptName}"` : undefined,
     partition.flags.length ? `flags ${partition.flags.join(',')}` : undefined,
     partition.contents,
+    partition.systemDetail,
     partition.extent !== undefined ? `its map covers ${humanSectors(partition.size)} (the table)` : undefined,
     partition.mappedAs ? `mapped as ${partition.mappedAs}` : 'not mapped',
   ].filter((part): part is string => Boolean(part));

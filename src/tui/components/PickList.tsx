@@ -1,4 +1,4 @@
-import { Box } from 'ink';
+import SelectInput from 'ink-select-input';
 import type { Theme } from '../theme.js';
 import { ListIndicator, ListItem, ListTheme } from './ListItem.js';
 
@@ -17,23 +17,25 @@ export function windowStart(count: number, selected: number, limit: number): num
 }
 
 /**
- * A list whose highlighted row is app state: no key handling of its own, so every key of a chunk
- * moves it (a list with its own handler and state reads a stale index for the second key).
+ * A list whose highlighted row is app state: every key of a chunk moves it, because the screen's
+ * key map owns the index (ink-select-input's own handler reads a stale index for the second key of
+ * a chunk). ink-select-input draws the rows, unfocused so it takes no keys; it is keyed by the
+ * window and the highlight so that its internal index always starts from the app's.
  */
 export default function PickList({ labels, selected, limit, theme }: PickListProps) {
   const rows = Math.max(1, limit);
   const start = windowStart(labels.length, selected, rows);
+  const items = labels.slice(start, start + rows).map((label, i) => ({ label, value: start + i }));
   return (
     <ListTheme.Provider value={theme}>
-      <Box flexDirection="column">
-        {labels.slice(start, start + rows).map((label, i) => (
-          // biome-ignore lint/suspicious/noArrayIndexKey: rows are positions in the window
-          <Box key={i}>
-            <ListIndicator isSelected={start + i === selected} />
-            <ListItem isSelected={start + i === selected} label={label} />
-          </Box>
-        ))}
-      </Box>
+      <SelectInput
+        key={`${start}:${selected}`}
+        items={items}
+        initialIndex={selected - start}
+        isFocused={false}
+        indicatorComponent={ListIndicator}
+        itemComponent={ListItem}
+      />
     </ListTheme.Provider>
   );
 }

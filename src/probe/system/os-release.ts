@@ -131,11 +131,6 @@ export function parseEnvAssignments(text: string): Record<string, string> {
   return { ...fields };
 }
 
-/** A value written so that parseEnvAssignments (and a shell) reads it back exactly. */
-export function quoteEnvValue(value: string): string {
-  return `"${value.replace(/["\\`$]/g, (c) => `\\${c}`)}"`;
-}
-
 const nonEmpty = (value: string | undefined): string | null =>
   value !== undefined && value.trim() !== '' ? value : null;
 

@@ -1,0 +1,59 @@
+/**
+ * qcow2 overlay files made and committed by the real `qemu-img` (package qemu-utils), run with
+ * execFile (no shell). The overlay path is first created exclusively (O_EXCL, mode 0600), so an
+ * existing file, or a symlink planted there, is never written through; qemu-img then writes its
+ * header into that file. The backing image is named by its absolute path with its format given,
+ * so qemu never probes it and finds it wherever the overlay is moved to.
+ */
+import { execFile } from 'node:child_process';
+import { closeSync, lstatSync, openSync, unlinkSync } from 'node:fs';
+import { findQemuNbd } from './nbd.js';
+import { findTool } from './qemu-img.js';
+import type { OverlayApi } from './types.js';
+
+const findQemuImg = (): string => findTool('qemu-img', 'qemu-utils');
+
+function run(tool: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // No timeout: a commit copies every cluster the overlay holds.
+    execFile(tool, args, { maxBuffer: 16 * 1024 * 1024 }, (error, _stdout, stderr) => {
+      if (!error) return resolve();
+      const said = String(stderr).trim().split('\n').filter(Boolean).pop();
+      reject(new Error(`qemu-img ${args[0]} failed: ${said ?? error.message}`));
+    });
+  });
+}
+
+export function createOverlayApi(): OverlayApi {
+  return {
+    missingTool() {
+      try {
+        findQemuImg();
+        findQemuNbd();
+        return undefined;
+      } catch (error) {
+        return error instanceof Error ? error.message : String(error);
+      }
+    },
+    exists: (path) => lstatSync(path, { throwIfNoEntry: false }) !== undefined,
+    async create(overlay, backing, backingFormat) {
+      const tool = findQemuImg();
+      closeSync(openSync(overlay, 'wx', 0o600));
+      try {
+        await run(tool, ['create', '-q', '-f', 'qcow2', '-F', backingFormat, '-b', backing, overlay]);
+      } catch (error) {
+        unlinkSync(overlay);
+        throw error;
+      }
+    },
+    async commit(overlay) {
+      // -d: the overlay is deleted next, so emptying it would be wasted work.
+      await run(findQemuImg(), ['commit', '-q', '-f', 'qcow2', '-d', overlay]);
+    },
+    remove(overlay) {
+      const st = lstatSync(overlay);
+      if (!st.isFile()) throw new Error(`${overlay} is not a regular file; not removing it`);
+      unlinkSync(overlay);
+    },
+  };
+}
