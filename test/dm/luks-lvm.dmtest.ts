@@ -5,12 +5,15 @@
  * `ubuntu-vg` is active while `kpartx-tui mount img:ubuntu-vg/root` (passphrase on stdin) opens the
  * LUKS partition, reads the PV through it and maps the LV over `<map>-luks`: lvm2's target on the
  * same extents, the same bytes, the file read back. umount leaves only the host's map and loop; a
- * wrong passphrase leaves nothing.
+ * wrong passphrase leaves nothing. The app's engine does the same from its mount session: the LUKS
+ * row opened with the passphrase, the LV inside offered, mounted, and everything closed again.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTuiEngine } from '../../src/tui/engine.js';
+import { DEFAULT_OPTIONS } from '../../src/tui/model.js';
 import {
   attachLoop,
   boundLoops,
@@ -175,6 +178,34 @@ describe.skipIf(!inGuest)(`kpartx-tui mount IMAGE:VG/LV with the PV inside LUKS 
       'root of an encrypted ubuntu-vg\n',
     );
     expect(tui('', 'umount', image).status).toBe(0);
+    hostOnly();
+  });
+
+  it('the app: the LUKS row opened, its LV offered and mounted over <map>-luks, then all closed', async () => {
+    const app = createTuiEngine({ mountRoot: path.join(workDir, 'app-mnt'), cwd: workDir });
+    const added = await app.add(image, { ...DEFAULT_OPTIONS, readOnly: true }, () => {});
+    expect(added.ok).toBe(true);
+    await app.inspect(image, DEFAULT_OPTIONS); // the first look skips the contents
+    const before = await app.inspect(image, DEFAULT_OPTIONS);
+    const luksRow = before.existing.find((m) => m.luks)!;
+    expect(luksRow.number).toBe(2);
+    const opened = await app.unlock(luksRow.path, PASSPHRASE, { readOnly: true, exec: false });
+    expect(opened).toMatchObject({ opened: `${luksRow.name}-luks` });
+    const after = await app.inspect(image, DEFAULT_OPTIONS);
+    const lvRow = after.volumes?.find((v) => v.name === `${luksRow.name}-luks-ubuntu--vg-root`);
+    expect(lvRow?.notMountableWhy).toBeUndefined();
+    const mount = await app.mount(lvRow!.path, { readOnly: true, exec: false });
+    expect(relative(dmTables().get(path.basename(lvRow!.path))!, `${luksRow.name}-luks`)).toBe(lvm2Table);
+    expect(fs.readFileSync(path.join(mount.mountpoint, 'hello.txt'), 'utf8')).toBe(
+      'root of an encrypted ubuntu-vg\n',
+    );
+    await app.unmount(mount);
+    // The LV map and the LUKS mapping are gone with the unmount; the partition maps stay.
+    expect([...dmTables().keys()].sort()).toEqual(
+      [`${luksRow.name.replace(/2$/, '1')}`, luksRow.name, 'ubuntu--vg-root'].sort(),
+    );
+    const removed = await app.remove(image, DEFAULT_OPTIONS, () => {});
+    expect(removed.ok).toBe(true);
     hostOnly();
   });
 
