@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BackendKind } from '../src/engine/backend.js';
 import { createDmBackend } from '../src/engine/backends/dm.js';
 import { createLoopBackend } from '../src/engine/backends/loop.js';
-import { NO_DM_CRYPT } from '../src/mount/luks.js';
+import { NO_DM_CRYPT } from '../src/engine/workflow/luks.js';
 import { luksOperand, type MountFaceDeps, mountMain, mountSource, umountMain } from '../src/mount/main.js';
 import { passwdMain } from '../src/mount/passwd.js';
 import { pipedLines } from '../src/mount/password-input.js';

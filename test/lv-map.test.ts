@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LvMap } from '../src/engine/lvm/extents.js';
 import { LV_UUID_PREFIX, lvMapName, type PvDevice, planLvMap } from '../src/engine/stack/lv-map.js';
-import { autoActivationWarning } from '../src/engine/workflow/lv-activation.js';
+import { autoActivationWarning, luksActivationWarning } from '../src/engine/workflow/lv-activation.js';
 import { splitLvOperand } from '../src/engine/workflow/lv-run.js';
 import { eventActivationFrom } from '../src/kernel/lvm-host.js';
 
@@ -127,6 +127,14 @@ describe("the host's lvm2 auto-activation", () => {
     expect(autoActivationWarning({ ...facts, eventActivation: false }, 'loop', ['loop0p2'])).toBeUndefined();
     expect(autoActivationWarning({ ...facts, rule: null }, 'loop', ['loop0p2'])).toBeUndefined();
     expect(autoActivationWarning({ ...facts, udev: false }, 'loop', ['loop0p2'])).toBeUndefined();
+  });
+  it('warns for a LUKS volume whichever backend: cryptsetup flags its map for udev', () => {
+    expect(luksActivationWarning(facts, 'loop0p3-luks')).toContain(
+      "loop0p3-luks is opened by cryptsetup, whose device-mapper map udev sees as a new PV: the host's lvm2 (/lib/udev/rules.d/69-lvm.rules, event_activation=1) may activate the VG inside",
+    );
+    expect(luksActivationWarning({ ...facts, eventActivation: false }, 'loop0p3-luks')).toBeUndefined();
+    expect(luksActivationWarning({ ...facts, rule: null }, 'loop0p3-luks')).toBeUndefined();
+    expect(luksActivationWarning({ ...facts, udev: false }, 'loop0p3-luks')).toBeUndefined();
   });
   it('reads event_activation from lvm.conf text (on unless set to 0)', () => {
     expect(eventActivationFrom('global {\n\t# event_activation = 0\n}\n')).toBe(true);

@@ -16,14 +16,21 @@ import { createSession, type MountedPartition, type Session } from '../engine/se
 import { deferSignals, InterruptedError } from '../engine/signals.js';
 import { openSourceDisk } from '../engine/source.js';
 import type { WorkflowEvent } from '../engine/workflow/events.js';
+import {
+  closeLuks,
+  type LuksOpened,
+  luksNames,
+  luksProblem,
+  openLuks,
+  probeOpened,
+} from '../engine/workflow/luks.js';
 import { detachLv, splitLvOperand } from '../engine/workflow/lv-run.js';
 import { MapRun } from '../engine/workflow/map-run.js';
 import { endOverlay, type OverlayEnd, OverlayError } from '../engine/workflow/overlay.js';
 import { displayText } from '../io/display-text.js';
 import { createMachine } from '../kernel/machine.js';
 import { type ContentInfo, describeContent, hintFor, probeContent } from '../probe/index.js';
-import { closeLuks, type LuksOpened, luksNames, luksProblem, openLuks, probeOpened } from './luks.js';
-import { mountLogicalVolume } from './lv-mount.js';
+import { lvLuksPartition, mountLogicalVolume } from './lv-mount.js';
 import { mountOnOverlay, splitOperandSource } from './overlay-mount.js';
 import { askPassphrase, nextStdinLine } from './password-input.js';
 import { listRecords, type MountRecord, removeRecord, writeRecord } from './record.js';
@@ -48,7 +55,7 @@ export class MountFaceError extends Error {
   }
 }
 
-export const MOUNT_USAGE = `usage: kpartx-tui mount SOURCE[:N|:VG/LV] [DIR] [--rw|--overlay[=PATH]] [--json] [--backend dm|loop] [--key-file FILE]
+export const MOUNT_USAGE = `usage: kpartx-tui mount SOURCE[:N|:VG/LV|:N/VG/LV] [DIR] [--rw|--overlay[=PATH]] [--json] [--backend dm|loop] [--key-file FILE]
        kpartx-tui umount DIR|SOURCE [--commit|--discard] [--json]
        kpartx-tui overlay commit|discard OVERLAY`;
 
@@ -293,7 +300,7 @@ export async function mountSource(
           if (content && !content.mountable)
             throw new MountFaceError(
               content.type === 'LVM2_member'
-                ? `${what}: the LUKS volume holds ${describeContent(content)}; LVs inside LUKS are not mapped yet (open it with cryptsetup and use lvm2)`
+                ? `${what}: the LUKS volume holds ${describeContent(content)}; mount one of its LVs with ${what}/${content.volumeGroup ?? 'VG'}/LV`
                 : `${what}: the LUKS volume holds ${describeContent(content)}, not a filesystem the kernel mounts directly`,
             );
         }
@@ -404,18 +411,18 @@ export async function unmountRecord(
           // the map is gone: nothing to give back
         }
       }
-      // The LUKS mapping sits on the partition map: closed once unmounted, before the maps go.
-      if (record.luks) {
+      // An LV map this mount made sits on the partition maps (or on LUKS): it goes first.
+      if (record.lv) {
         try {
-          await closeLuks(machine, record.luks);
+          await detachLv(machine, record.lv);
         } catch (error) {
           throw new MountFaceError(`${record.source}: ${errorText(error)}`);
         }
       }
-      // An LV map this mount made sits on the partition maps: it goes first.
-      if (record.lv) {
+      // The LUKS mapping sits on the partition map: closed once unmounted, before the maps go.
+      if (record.luks) {
         try {
-          await detachLv(machine, record.lv);
+          await closeLuks(machine, record.luks);
         } catch (error) {
           throw new MountFaceError(`${record.source}: ${errorText(error)}`);
         }
@@ -476,8 +483,8 @@ export function processDeps(): MountFaceDeps {
  * before the new password with this.
  */
 export async function luksOperand(operand: string, deps: MountFaceDeps): Promise<string | undefined> {
-  if (splitLvOperand(operand, existsSync)) return undefined;
-  const { source, partition } = splitSource(operand);
+  const lv = splitLvOperand(operand, existsSync);
+  const { source, partition } = lv ?? splitSource(operand);
   const run = new MapRun(
     {
       operand: source,
@@ -496,14 +503,12 @@ export async function luksOperand(operand: string, deps: MountFaceDeps): Promise
     if (!resolved || !planned) return undefined;
     const disk = openSourceDisk(resolved, deps.machine);
     try {
-      const chosen = choosePartition(
-        source,
-        planned.map((map) => ({
-          number: map.number,
-          info: probeContent(disk, map.start * 512, map.size * 512),
-        })),
-        partition,
-      );
+      const candidates = planned.map((map) => ({
+        number: map.number,
+        info: probeContent(disk, map.start * 512, map.size * 512),
+      }));
+      if (lv) return lvLuksPartition(lv, disk, planned, candidates);
+      const chosen = choosePartition(source, candidates, partition);
       return chosen.info?.type === 'crypto_LUKS' ? `${source}:${chosen.number}` : undefined;
     } finally {
       disk.close();

@@ -9,6 +9,7 @@
  */
 import { errorText } from '../engine/errors.js';
 import { deferSignals, InterruptedError } from '../engine/signals.js';
+import { luksProblem } from '../engine/workflow/luks.js';
 import { keptOverlayText, overlayProblem } from '../engine/workflow/overlay.js';
 import { displayText } from '../io/display-text.js';
 import { listGuestAccounts } from '../recovery/accounts.js';
@@ -23,7 +24,6 @@ import {
   preparePasswordReset,
 } from '../recovery/reset.js';
 import { type AccountView, accountView, type SystemView, systemView } from '../recovery/summary.js';
-import { luksProblem } from './luks.js';
 import {
   luksOperand,
   type MountFaceDeps,
@@ -37,8 +37,8 @@ import { splitOperandSource } from './overlay-mount.js';
 import { askNewPassword, nextStdinLine } from './password-input.js';
 import type { MountRecord } from './record.js';
 
-export const PASSWD_USAGE = `usage: kpartx-tui passwd SOURCE[:N|:VG/LV] USER [--overlay[=PATH]] [--unlock] [--clear-forced-change] [--clear-expiry] [--json]
-       kpartx-tui passwd SOURCE[:N|:VG/LV] --list [--json]
+export const PASSWD_USAGE = `usage: kpartx-tui passwd SOURCE[:N|:VG/LV|:N/VG/LV] USER [--overlay[=PATH]] [--unlock] [--clear-forced-change] [--clear-expiry] [--json]
+       kpartx-tui passwd SOURCE[:N|:VG/LV|:N/VG/LV] --list [--json]
 The new password is read twice from the terminal (not shown), or once from stdin when stdin is not a terminal.
 Over LUKS the passphrase comes first: asked once on the terminal, or stdin's first line (the new password is then the second).`;
 

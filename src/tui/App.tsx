@@ -37,6 +37,7 @@ import {
   LAYOUT_KEYS,
   MOUNT_PICK_KEYS,
   MOUNTED_KEYS,
+  PASSPHRASE_KEYS,
   PASSWORD_KEYS,
   PATH_KEYS,
   PROGRESS_KEYS,
@@ -108,6 +109,7 @@ function helpKeys(state: AppState, isRoot: boolean): KeyHelp[] {
           k.quit,
         ];
       }
+      if (state.mount.passphrase) return [PASSPHRASE_KEYS.open, PASSPHRASE_KEYS.cancel];
       const k = MOUNT_PICK_KEYS;
       return [
         k.mount,

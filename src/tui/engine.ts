@@ -27,6 +27,7 @@ import { resolveSource } from '../engine/source.js';
 import {
   containerAddRefusal,
   openContainerLayer,
+  readLvmLayers,
   type SystemLayer,
   type VolumeGroupLayer,
 } from '../engine/stack/index.js';
@@ -47,7 +48,8 @@ import { convertToRaw, hostConvertFs } from '../kernel/qemu-img.js';
 import { type ContentInfo, describeContent, hintFor, mountTypeFor, probeContent } from '../probe/index.js';
 import { hiberfilState } from '../recovery/hibernation.js';
 import { listDirectory } from './list-directory.js';
-import { createLvVolumes } from './lv-volumes.js';
+import { createLuksVolumes, luksOffered } from './luks-volumes.js';
+import { createLvVolumes, type LvRowHelpers } from './lv-volumes.js';
 import type {
   ExistingMapView,
   Inspection,
@@ -160,6 +162,8 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         : await loadBackend(kind, k);
     return backend.existing(resolved.parent);
   });
+  /** The LUKS volumes the mount session opened (closed again at their unmount). */
+  const luksVolumes = createLuksVolumes(host);
   /**
    * What this app made itself (map paths, mountpoints, image loops): anything else found on a
    * source was left by an earlier run (a killed one, or another tool) and is shown as such.
@@ -346,6 +350,8 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     const mapContent = (start: number, size: number, mapPath: string) => {
       const info = contents.get(`${start}:${size}`);
       const text = contentText(info);
+      // LUKS is offered where it can be opened: picking it asks the passphrase.
+      if (luksOffered(host, info)) return { ...(text ? { contents: text } : {}), luks: true };
       const notMountableWhy = fsRefusal(info, contentAdvice(info, mapPath).notMountableWhy);
       return { ...(text ? { contents: text } : {}), ...(notMountableWhy ? { notMountableWhy } : {}) };
     };
@@ -370,25 +376,31 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       mountpoints: k ? mountpointsOf(k, m.devno) : [],
       ...mapContent(m.start, m.size, m.path),
     }));
+    const lvHelpers = k
+      ? {
+          contentText: (info: ContentInfo | null) => contentText(info),
+          notMountableWhy: (info: ContentInfo | null, mapPath: string) =>
+            fsRefusal(info, contentAdvice(info, mapPath).notMountableWhy),
+          mountpointsOf: (devno: DevNo) => mountpointsOf(k, devno),
+        }
+      : undefined;
     const volumes =
-      k && backend
-        ? await lvVolumes.rows(
-            {
-              path,
-              kind: backendKind,
-              readOnly: options.readOnly,
-              partitions: report.partitions,
-              mapNames: new Map(report.maps.map((m) => [m.number, m.dmName])),
-              existing: report.existing,
-              volumeGroups,
-            },
-            {
-              contentText: (info) => contentText(info),
-              notMountableWhy: (info, mapPath) =>
-                fsRefusal(info, contentAdvice(info, mapPath).notMountableWhy),
-              mountpointsOf: (devno) => mountpointsOf(k, devno),
-            },
-          )
+      k && backend && lvHelpers
+        ? [
+            ...(await lvVolumes.rows(
+              {
+                path,
+                kind: backendKind,
+                readOnly: options.readOnly,
+                partitions: report.partitions,
+                mapNames: new Map(report.maps.map((m) => [m.number, m.dmName])),
+                existing: report.existing,
+                volumeGroups,
+              },
+              lvHelpers,
+            )),
+            ...(await luksLvRows(path, report, existing, backendKind, options.readOnly, lvHelpers)),
+          ]
         : [];
     // A PV map whose LVs the session lists: the next step is those rows, not the host's vgchange.
     for (const map of existing) {
@@ -508,6 +520,59 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       ...(volumes.length > 0 ? { volumes } : {}),
       ...(remains ? { remains } : {}),
     };
+  }
+
+  /**
+   * The LVs inside the LUKS volumes the mount session opened on `path`'s maps (a PV inside LUKS),
+   * offered like the others; the LUKS row itself then points at them.
+   */
+  async function luksLvRows(
+    path: string,
+    report: {
+      partitions: readonly { number: number; start: number; size: number }[];
+      existing: readonly ExistingMap[];
+    },
+    rows: ExistingMapView[],
+    kind: 'dm' | 'loop',
+    readOnly: boolean,
+    helpers: LvRowHelpers,
+  ): Promise<ExistingMapView[]> {
+    const out: ExistingMapView[] = [];
+    for (const map of report.existing) {
+      const entry = luksVolumes.openedOn(map.path);
+      if (!entry || map.number === null || entry.inside?.type !== 'LVM2_member') continue;
+      const row = rows.find((r) => r.path === map.path);
+      if (row) {
+        delete row.luks;
+        row.notMountableWhy = `LUKS, opened as ${entry.volume.kernelName}: its logical volumes are listed with the maps`;
+      }
+      const facts = host.blockDevice(entry.volume.path);
+      const disk = host.openDisk(entry.volume.path, facts.sizeBytes, facts.logicalSectorSize);
+      let groups: VolumeGroupLayer[];
+      try {
+        groups = readLvmLayers(disk, path, [
+          { partition: map.number, extent: { start: 0, size: Math.floor(facts.sizeBytes / 512) } },
+        ]).volumeGroups;
+      } finally {
+        disk.close();
+      }
+      out.push(
+        ...(await lvVolumes.rows(
+          {
+            path,
+            kind,
+            readOnly,
+            partitions: report.partitions,
+            mapNames: new Map([[map.number, entry.volume.name]]),
+            existing: report.existing,
+            volumeGroups: groups,
+            inside: { number: map.number, path: entry.volume.path },
+          },
+          helpers,
+        )),
+      );
+    }
+    return out;
   }
 
   /** A container the workflow attaches through qemu-nbd on this kernel (container-attach.ts). */
@@ -809,6 +874,9 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     emit: (e: ProgressEvent) => void,
   ): Promise<OpOutcome> {
     const k = await kernel();
+    // LUKS volumes the session opened sit on the partition maps: closed first when unused.
+    for (const name of await luksVolumes.closeIdle())
+      emit({ type: 'note', name, detail: `${name} closed (cryptsetup close)` });
     const request = await mapRequest(path, 'delete', options);
     let parent: ParentDevice | undefined;
     const events = runEvents(k, emit, path);
@@ -1080,6 +1148,9 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         (await session()).unmount(mount.mountpoint);
         madeHere.mounts.delete(mount.mountpoint);
         await lvVolumes.release(mount.source);
+        await luksVolumes.release(mount.source);
+        // A LUKS volume whose LVs are all unmapped now is closed too.
+        await luksVolumes.closeIdle();
       },
       () => `the unmount of ${mount.mountpoint} ran to its end first`,
     );
@@ -1117,6 +1188,27 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         throw error;
       }
     },
+    // A LUKS row: opened as `kpartx-tui mount IMAGE:N` opens it; a filesystem inside is mounted
+    // (and the volume closed again when that fails), a PV inside stays open for its LVs.
+    async unlock(mapPath, passphrase, choice) {
+      const entry = await deferSignals(
+        () => luksVolumes.open(mapPath, passphrase, choice.readOnly),
+        (opened) => luksVolumes.release(opened.volume.path),
+      );
+      const { volume, inside } = entry;
+      if (inside?.type === 'LVM2_member')
+        return {
+          opened: volume.kernelName,
+          note: `opened ${mapPath} as ${volume.kernelName}: it holds ${describeContent(inside)}; its logical volumes are listed with the maps`,
+        };
+      try {
+        return await mountMap(volume.path, choice);
+      } catch (error) {
+        await luksVolumes.release(volume.path).catch(() => undefined);
+        throw error;
+      }
+    },
+    closeOpened: () => luksVolumes.closeIdle(),
     listTree,
     unmount: unmountMount,
     leftovers,

@@ -16,6 +16,7 @@ import {
   attachLv,
   detachLv,
   type FoundLv,
+  findAmong,
   findLogicalVolume,
   firstPartitionOf,
   type LvDevice,
@@ -34,6 +35,8 @@ interface PendingLv {
   partitions: readonly { number: number; start: number; size: number }[];
   /** Partition map names as planned, by number (the LV map's name begins with its first PV's). */
   mapNames: ReadonlyMap<number, string>;
+  /** The PV is inside a LUKS volume the session opened on partition `number`, at `path`. */
+  inside?: { number: number; path: string };
 }
 
 export interface LvSource {
@@ -44,6 +47,8 @@ export interface LvSource {
   mapNames: ReadonlyMap<number, string>;
   existing: readonly ExistingMap[];
   volumeGroups: readonly VolumeGroupLayer[];
+  /** The VGs were read inside the LUKS volume opened on partition `number`, at `path`. */
+  inside?: { number: number; path: string };
 }
 
 export interface LvRowHelpers {
@@ -65,12 +70,32 @@ export function createLvVolumes(host: Machine, mapsOf: MapsOf) {
   async function find(p: PendingLv): Promise<FoundLv> {
     const resolved = await resolveSource(p.source, 'delete', { readOnly: true }, host);
     if ('nothing' in resolved) throw new Error(`${p.source}: no loop device bound, its maps are gone`);
+    if (p.inside) {
+      const facts = host.blockDevice(p.inside.path);
+      const volume = host.openDisk(p.inside.path, facts.sizeBytes, facts.logicalSectorSize);
+      try {
+        const label = `${p.source} partition ${p.inside.number} (LUKS)`;
+        return findAmong(p.source, [{ number: p.inside.number, label, disk: volume }], p.vg, p.lv);
+      } finally {
+        volume.close();
+      }
+    }
     const disk = openSourceDisk(resolved, host);
     try {
       return findLogicalVolume(disk, p.source, p.partitions, p.vg, p.lv);
     } finally {
       disk.close();
     }
+  }
+
+  /** The maps as they are, with an opened LUKS volume standing in for its partition's map. */
+  function devicesOf(p: PendingLv, existing: readonly ExistingMap[]): ExistingMap[] {
+    const inside = p.inside;
+    if (!inside) return [...existing];
+    const devno = host.deviceNumber(inside.path);
+    return existing.map((m) =>
+      m.number === inside.number && devno ? { ...m, path: inside.path, devno } : m,
+    );
   }
 
   function plan(p: PendingLv, found: FoundLv, existing: readonly ExistingMap[]): LvMapPlan {
@@ -120,10 +145,11 @@ export function createLvVolumes(host: Machine, mapsOf: MapsOf) {
           lv: lv.name,
           partitions: source.partitions,
           mapNames: source.mapNames,
+          ...(source.inside ? { inside: source.inside } : {}),
         };
         let lvPlan: LvMapPlan;
         try {
-          lvPlan = plan(p, await find(p), source.existing);
+          lvPlan = plan(p, await find(p), devicesOf(p, source.existing));
         } catch (error) {
           out.push(refuse(errorText(error)));
           continue;
@@ -162,7 +188,7 @@ export function createLvVolumes(host: Machine, mapsOf: MapsOf) {
       const p = pending.get(path);
       if (!p) return;
       const found = await find(p);
-      const existing = await mapsOf(p.source, p.kind);
+      const existing = devicesOf(p, await mapsOf(p.source, p.kind));
       const lvPlan = plan(p, found, existing);
       const first = existing.find((m) => m.number === firstPartitionOf(found))!;
       const attached = await attachLv(host, p.kind, lvPlan, {

@@ -178,6 +178,8 @@ export interface ExistingMapView {
   notMountableWhy?: string;
   /** A logical volume of a mapped PV partition: its map is made when it is mounted. */
   lv?: { vg: string; name: string };
+  /** A LUKS volume this machine can open: picking it asks the passphrase, then mounts what it holds. */
+  luks?: boolean;
 }
 
 /**
@@ -280,6 +282,17 @@ export interface TuiEngine {
   /** Unmount every mount of the source's maps, remove the maps, release the image's loop if ours. */
   tearDown(path: string, options: MapOptions, emit: (event: ProgressEvent) => void): Promise<OpOutcome>;
   mount(mapPath: string, choice: MountChoice): Promise<MountView>;
+  /**
+   * Open a LUKS map with its passphrase: a filesystem inside is mounted; a PV inside stays open
+   * and its LVs are offered with the maps (`opened` names the mapping, `note` says so).
+   */
+  unlock(
+    mapPath: string,
+    passphrase: string,
+    choice: MountChoice,
+  ): Promise<MountView | { opened: string; note: string }>;
+  /** Close the LUKS volumes the session opened that nothing uses any more; their names. */
+  closeOpened(): Promise<string[]>;
   /** Re-read the top of the tree (after coming back from a shell). */
   listTree(mountpoint: string): string[];
   unmount(mount: MountView): Promise<void>;

@@ -245,6 +245,13 @@ export class ScriptedEngine implements TuiEngine {
     };
     return this.mounted;
   }
+  async unlock(mapPath: string, _passphrase: string, choice: MountChoice): Promise<MountView> {
+    this.calls.push(`unlock ${mapPath}`);
+    return this.mount(`${mapPath}-luks`, choice);
+  }
+  async closeOpened(): Promise<string[]> {
+    return [];
+  }
   async remountWritable(mount: MountView): Promise<MountView> {
     this.calls.push(`remount ${mount.source} rw`);
     this.mounted = { ...mount, readOnly: false };

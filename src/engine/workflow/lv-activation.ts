@@ -19,3 +19,13 @@ export function autoActivationWarning(
     return undefined;
   return `${pvMapNames.join(', ')} hold${pvMapNames.length === 1 ? 's' : ''} an LVM PV and become${pvMapNames.length === 1 ? 's' : ''} a loop device: the host's lvm2 (${facts.rule}, event_activation=1) may activate its VG by itself; set event_activation = 0 in lvm.conf or use device-mapper maps (--backend dm) to avoid it`;
 }
+
+/**
+ * cryptsetup opens LUKS through libdevmapper, which does send the cookie that flags the mapping as
+ * a primary source: with udev running, lvm2's rule installed and event activation on, the host's
+ * lvm2 may activate the VG on the PV inside as soon as it is opened.
+ */
+export function luksActivationWarning(facts: LvmHostFacts, luksName: string): string | undefined {
+  if (!facts.rule || !facts.eventActivation || !facts.udev) return undefined;
+  return `${luksName} is opened by cryptsetup, whose device-mapper map udev sees as a new PV: the host's lvm2 (${facts.rule}, event_activation=1) may activate the VG inside by itself; set event_activation = 0 in lvm.conf to avoid it`;
+}

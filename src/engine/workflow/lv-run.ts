@@ -35,14 +35,24 @@ export class LvRunError extends Error {
   }
 }
 
-/** `IMAGE:VG/LV` (lvm2's name characters): the LV named, unless a file is literally named so. */
+/**
+ * `IMAGE:VG/LV` (lvm2's name characters), or `IMAGE:N/VG/LV` naming the partition that holds the
+ * VG's PV (a LUKS partition is opened to find it): the LV named, unless a file is literally named so.
+ */
 export function splitLvOperand(
   operand: string,
   exists: (path: string) => boolean,
-): { source: string; vg: string; lv: string } | undefined {
-  const match = /^(.+):([A-Za-z0-9+_.][A-Za-z0-9+_.-]*)\/([A-Za-z0-9+_.][A-Za-z0-9+_.-]*)$/s.exec(operand);
+): { source: string; vg: string; lv: string; partition?: number } | undefined {
+  const match = /^(.+):(?:(\d+)\/)?([A-Za-z0-9+_.][A-Za-z0-9+_.-]*)\/([A-Za-z0-9+_.][A-Za-z0-9+_.-]*)$/s.exec(
+    operand,
+  );
   if (!match || exists(operand)) return undefined;
-  return { source: match[1]!, vg: match[2]!, lv: match[3]! };
+  return {
+    source: match[1]!,
+    vg: match[3]!,
+    lv: match[4]!,
+    ...(match[2] !== undefined ? { partition: Number(match[2]) } : {}),
+  };
 }
 
 export interface FoundLv {
@@ -53,6 +63,47 @@ export interface FoundLv {
   partitions: Map<string, number>;
 }
 
+/** A device that may hold a PV: a partition's window of the source, or what a LUKS volume opened. */
+export interface PvSource {
+  /** The partition number (for a LUKS volume: the partition it is in). */
+  number: number;
+  /** How errors name it: `disk.img partition 2`. */
+  label: string;
+  disk: Disk;
+}
+
+/** Every partition as a window of the source disk, to be read as a possible PV. */
+export function partitionSources(
+  disk: Disk,
+  source: string,
+  partitions: readonly { number: number; start: number; size: number }[],
+): PvSource[] {
+  return partitions.map((p) => ({
+    number: p.number,
+    label: `${source} partition ${p.number}`,
+    disk: windowDisk(disk, p.start * 512, p.size * 512),
+  }));
+}
+
+/** The PVs found on `sources` (what is not a PV, or a damaged one, is skipped). */
+function pvCandidates(sources: readonly PvSource[]): (PvCandidate & { number: number })[] {
+  const candidates: (PvCandidate & { number: number })[] = [];
+  for (const s of sources) {
+    try {
+      const pv = readPhysicalVolume(s.disk);
+      if (pv) candidates.push({ source: s.label, disk: s.disk, pv, number: s.number });
+    } catch (error) {
+      if (!(error instanceof LvmError)) throw error;
+    }
+  }
+  return candidates;
+}
+
+/** The names of the VGs whose PVs are on `sources`. */
+export function volumeGroupNames(sources: readonly PvSource[]): string[] {
+  return assembleVolumeGroups(pvCandidates(sources)).volumeGroups.map((g) => g.metadata.name);
+}
+
 /** Read every partition as a possible PV, assemble the VGs and find `vg/lv`; a clear error otherwise. */
 export function findLogicalVolume(
   disk: Disk,
@@ -61,24 +112,26 @@ export function findLogicalVolume(
   vgName: string,
   lvName: string,
 ): FoundLv {
-  const candidates: (PvCandidate & { number: number })[] = [];
-  for (const p of partitions) {
-    const view = windowDisk(disk, p.start * 512, p.size * 512);
-    try {
-      const pv = readPhysicalVolume(view);
-      if (pv)
-        candidates.push({ source: `${source} partition ${p.number}`, disk: view, pv, number: p.number });
-    } catch (error) {
-      if (!(error instanceof LvmError)) throw error;
-    }
-  }
+  return findAmong(source, partitionSources(disk, source, partitions), vgName, lvName);
+}
+
+/** Find `vg/lv` among the PVs on `sources`; a clear error otherwise. */
+export function findAmong(
+  source: string,
+  sources: readonly PvSource[],
+  vgName: string,
+  lvName: string,
+  /** Where the VG was looked for, for the error that says it is not there. */
+  where = 'here',
+): FoundLv {
+  const candidates = pvCandidates(sources);
   const { volumeGroups } = assembleVolumeGroups(candidates);
   const named = volumeGroups.filter((g) => g.metadata.name === vgName);
   const what = `${source}:${printable(vgName)}/${printable(lvName)}`;
   if (named.length === 0) {
     const names = volumeGroups.map((g) => g.metadata.name).join(', ');
     throw new LvRunError(
-      `${what}: no volume group ${printable(vgName)} here; ${names ? `volume groups: ${names}` : 'no LVM PV found'}`,
+      `${what}: no volume group ${printable(vgName)} ${where}; ${names ? `volume groups: ${names}` : 'no LVM PV found'}`,
     );
   }
   if (named.length > 1)

@@ -146,6 +146,14 @@ export default function MountSession(props: MountSessionProps) {
         {'  '}Programs may run: <Text bold>{state.exec ? 'yes' : 'no'}</Text>
         <Text dimColor> (e toggles)</Text>
       </Text>
+      {state.passphrase ? (
+        <Text wrap="truncate">
+          {truncate(
+            `Passphrase for ${state.passphrase.name} (LUKS, opened ${state.readOnly ? 'read-only' : 'read-write'}): ${'•'.repeat([...state.passphrase.value].length)}`,
+            width,
+          )}
+        </Text>
+      ) : null}
       {!state.readOnly && offered[props.index]?.readOnly ? (
         <Text color={theme.warn} wrap="truncate">
           {truncate(`${offered[props.index]?.name} is a read-only map: it will be mounted read-only.`, width)}

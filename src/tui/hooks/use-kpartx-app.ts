@@ -13,7 +13,7 @@ import {
   signalExitCode,
 } from '../../engine/signals.js';
 import { type LeaveResult, leftoverLines } from '../leaving.js';
-import type { Inspection, MapOptions, MountView, OpOutcome, TuiEngine } from '../model.js';
+import type { ExistingMapView, Inspection, MapOptions, MountView, OpOutcome, TuiEngine } from '../model.js';
 import { completePath, completionDir, expandHome } from '../path-completion.js';
 import {
   type AppAction,
@@ -92,6 +92,13 @@ export function useKpartxApp(
           else code ||= 1;
           lines.push(`kpartx-tui: ${errorText(error)}`);
         }
+      }
+      try {
+        for (const name of await engine.closeOpened())
+          lines.push(`kpartx-tui: closed ${name} (cryptsetup close)`);
+      } catch (error) {
+        code ||= 1;
+        lines.push(`kpartx-tui: ${errorText(error)}`);
       }
       try {
         lines.push(...leftoverLines(await engine.leftovers([...opened.current], stateRef.current.options)));
@@ -322,6 +329,47 @@ export function useKpartxApp(
 
   const recovery = useRecoveryActions(engine, dispatch, stateRef, mounted, leaveInterrupted);
 
+  /** Mount a map of the session (a LUKS one opened with `passphrase` first). */
+  const mountOffered = useCallback(
+    (map: ExistingMapView, passphrase?: string): Promise<void> => {
+      const { path } = map;
+      const { readOnly, exec } = stateRef.current.mount;
+      const how = [readOnly ? ' read-only' : '', exec ? ' with exec' : ''].join('');
+      const what = passphrase === undefined ? `mounting ${path}${how}…` : `opening ${path} (LUKS)${how}…`;
+      dispatch({ type: 'mount', action: { type: 'working', what } });
+      const choice = { readOnly, exec };
+      return (
+        passphrase === undefined ? engine.mount(path, choice) : engine.unlock(path, passphrase, choice)
+      ).then(
+        (result) => {
+          // A PV inside LUKS: the volume stays open and its LVs join the rows on offer.
+          if (!('mountpoint' in result)) {
+            dispatch({ type: 'mount', action: { type: 'opened', what: result.note } });
+            lookAgain();
+            return;
+          }
+          const mount = result;
+          mounted.current = mount;
+          // Read-write was chosen and the mount is read-only: say why, every time.
+          const note =
+            !readOnly && mount.readOnly
+              ? map.readOnly
+                ? `read-only although read-write was chosen: the map ${map.name} is read-only (added with read-only on); delete and add it without r to write`
+                : 'read-only although read-write was chosen: the kernel or the filesystem allowed only a read-only mount'
+              : undefined;
+          dispatch({ type: 'mount', action: { type: 'mounted', mount, ...(note ? { note } : {}) } });
+          recovery.recognise(mount);
+          lookAgain();
+        },
+        (error) => {
+          if (error instanceof InterruptedError) leaveInterrupted(error, `mounting ${path}`);
+          else dispatch({ type: 'mount', action: { type: 'failed', message: errorText(error) } });
+        },
+      );
+    },
+    [engine, recovery, lookAgain, leaveInterrupted, dispatch],
+  );
+
   const actions: AppActions = useMemo(
     () => ({
       highlightSource: (index) => dispatch({ type: 'source-highlight', index }),
@@ -401,32 +449,32 @@ export function useKpartxApp(
       toggleMountReadOnly: () => dispatch({ type: 'mount', action: { type: 'toggle-read-only' } }),
       toggleMountExec: () => dispatch({ type: 'mount', action: { type: 'toggle-exec' } }),
       mountSelected: () => {
-        const { mount: session, mountIndex, inspection } = stateRef.current;
+        const { mountIndex, inspection } = stateRef.current;
         const map = offeredMaps(inspection)[mountIndex];
         if (!map) return;
-        const { path } = map;
-        const { readOnly, exec } = session;
-        const how = [readOnly ? ' read-only' : '', exec ? ' with exec' : ''].join('');
-        dispatch({ type: 'mount', action: { type: 'working', what: `mounting ${path}${how}…` } });
-        return engine.mount(path, { readOnly, exec }).then(
-          (mount) => {
-            mounted.current = mount;
-            // Read-write was chosen and the mount is read-only: say why, every time.
-            const note =
-              !readOnly && mount.readOnly
-                ? map.readOnly
-                  ? `read-only although read-write was chosen: the map ${map.name} is read-only (added with read-only on); delete and add it without r to write`
-                  : 'read-only although read-write was chosen: the kernel or the filesystem allowed only a read-only mount'
-                : undefined;
-            dispatch({ type: 'mount', action: { type: 'mounted', mount, ...(note ? { note } : {}) } });
-            recovery.recognise(mount);
-            lookAgain();
-          },
-          (error) => {
-            if (error instanceof InterruptedError) leaveInterrupted(error, `mounting ${path}`);
-            else dispatch({ type: 'mount', action: { type: 'failed', message: errorText(error) } });
-          },
-        );
+        // A LUKS map: its passphrase first (masked), then it is opened and what it holds mounted.
+        if (map.luks) {
+          dispatch({ type: 'mount', action: { type: 'ask-passphrase', path: map.path, name: map.name } });
+          return;
+        }
+        return mountOffered(map);
+      },
+      typePassphrase: (text) => dispatch({ type: 'mount', action: { type: 'passphrase-type', text } }),
+      erasePassphrase: () => dispatch({ type: 'mount', action: { type: 'passphrase-erase' } }),
+      cancelPassphrase: () => dispatch({ type: 'mount', action: { type: 'passphrase-cancel' } }),
+      submitPassphrase: () => {
+        const { mount: session, inspection } = stateRef.current;
+        const asked = session.passphrase;
+        const map = offeredMaps(inspection).find((m) => m.path === asked?.path);
+        if (!asked || !map) return;
+        if (!asked.value) {
+          dispatch({
+            type: 'mount',
+            action: { type: 'failed', message: 'an empty passphrase opens nothing' },
+          });
+          return;
+        }
+        return mountOffered(map, asked.value);
       },
       openShell: () => {
         const current = stateRef.current.mount.mount;
@@ -509,9 +557,8 @@ export function useKpartxApp(
       engine,
       inspect,
       leave,
-      leaveInterrupted,
       loadSources,
-      lookAgain,
+      mountOffered,
       needRoot,
       runOp,
       settleMount,

@@ -36,6 +36,7 @@ export function mountKey(state: AppState, actions: AppActions, input: string, ke
     else if (input === 'q') actions.quit();
     return;
   }
+  if (state.mount.passphrase) return passphraseKey(actions, input, key);
   if (key.upArrow || input === 'k') actions.moveMount(-1);
   else if (key.downArrow || input === 'j') actions.moveMount(1);
   else if (key.return) return actions.mountSelected();
@@ -44,4 +45,17 @@ export function mountKey(state: AppState, actions: AppActions, input: string, ke
   else if (input === 'x') actions.finishSession();
   else if (key.escape) actions.back();
   else if (input === 'q') actions.quit();
+}
+
+/** The masked LUKS passphrase field: typing, Backspace, Enter opens, Esc cancels. */
+function passphraseKey(actions: AppActions, input: string, key: Key): unknown {
+  if (key.escape) return actions.cancelPassphrase();
+  if (key.return) return actions.submitPassphrase();
+  if (key.backspace || key.delete) return actions.erasePassphrase();
+  if (key.upArrow || key.downArrow || key.leftArrow || key.rightArrow || key.tab || key.meta) return;
+  // A chunk (fast typing, a paste) may end in Enter: the text is typed, then it submits.
+  const parts = input.split(/\r\n|\r|\n/);
+  const text = [...parts[0]!].filter((c) => c >= ' ' && c !== '\u007f').join('');
+  if (text) actions.typePassphrase(text);
+  if (parts.length > 1) return actions.submitPassphrase();
 }

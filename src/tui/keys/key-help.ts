@@ -93,6 +93,12 @@ export const MOUNT_PICK_KEYS = {
   quit: doc('q', 'quit'),
 };
 
+/** The masked passphrase of a LUKS map picked in the mount session. */
+export const PASSPHRASE_KEYS = {
+  open: doc('Enter', 'open and mount', { note: 'cryptsetup opens it as <map>-luks; closed at its unmount' }),
+  cancel: doc('Esc', 'cancel'),
+};
+
 export const MOUNTED_KEYS = {
   accounts: doc('a', 'accounts', { note: 'on a Linux system' }),
   readWrite: doc('w', 'read-write', { note: 'remount in place' }),
@@ -141,6 +147,7 @@ export const SCREENS: { title: string; keys: Record<string, KeyDoc> }[] = [
   { title: 'Confirm', keys: CONFIRM_KEYS },
   { title: 'Progress', keys: PROGRESS_KEYS },
   { title: 'Mount session: picking a map', keys: MOUNT_PICK_KEYS },
+  { title: 'Mount session: LUKS passphrase', keys: PASSPHRASE_KEYS },
   { title: 'Mount session: mounted', keys: MOUNTED_KEYS },
   { title: 'Accounts', keys: ACCOUNT_KEYS },
   { title: 'Accounts: new password', keys: PASSWORD_KEYS },

@@ -49,8 +49,14 @@ export interface AppActions {
   moveMount(delta: number): void;
   toggleMountReadOnly(): void;
   toggleMountExec(): void;
-  /** Mount the highlighted map; settles once it is mounted or has failed. */
+  /** Mount the highlighted map (a LUKS one asks its passphrase first); settles once it is mounted or has failed. */
   mountSelected(): Promise<void> | undefined;
+  /** Characters typed into the LUKS passphrase field. */
+  typePassphrase(text: string): void;
+  erasePassphrase(): void;
+  /** Enter in the passphrase field: open the LUKS volume and mount what it holds. */
+  submitPassphrase(): Promise<void> | undefined;
+  cancelPassphrase(): void;
   openShell(): void;
   unmount(): void;
   finishSession(): void;

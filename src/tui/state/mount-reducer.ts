@@ -11,6 +11,8 @@ export interface MountState {
   mount: MountView | null;
   /** What happened last, shown under the panel. */
   log: string[];
+  /** The passphrase being typed for a LUKS map (masked on screen; dropped once submitted). */
+  passphrase: { path: string; name: string; value: string } | null;
 }
 
 export const initialMountState: MountState = {
@@ -19,6 +21,7 @@ export const initialMountState: MountState = {
   exec: false,
   mount: null,
   log: [],
+  passphrase: null,
 };
 
 export type MountAction =
@@ -31,7 +34,14 @@ export type MountAction =
   | { type: 'unmounted' }
   | { type: 'clean'; what: string }
   | { type: 'failed'; message: string }
-  | { type: 'reset' };
+  | { type: 'reset' }
+  /** A LUKS map was picked: ask its passphrase. */
+  | { type: 'ask-passphrase'; path: string; name: string }
+  | { type: 'passphrase-type'; text: string }
+  | { type: 'passphrase-erase' }
+  | { type: 'passphrase-cancel' }
+  /** A LUKS volume was opened and stays open (its LVs are offered): back to picking. */
+  | { type: 'opened'; what: string };
 
 export function mountReducer(state: MountState, action: MountAction): MountState {
   switch (action.type) {
@@ -40,7 +50,26 @@ export function mountReducer(state: MountState, action: MountAction): MountState
     case 'toggle-exec':
       return state.phase === 'pick' ? { ...state, exec: !state.exec } : state;
     case 'working':
-      return { ...state, phase: 'working', log: [...state.log, action.what] };
+      return { ...state, phase: 'working', passphrase: null, log: [...state.log, action.what] };
+    case 'ask-passphrase':
+      return state.phase === 'pick'
+        ? { ...state, passphrase: { path: action.path, name: action.name, value: '' } }
+        : state;
+    case 'passphrase-type':
+      return state.passphrase
+        ? { ...state, passphrase: { ...state.passphrase, value: state.passphrase.value + action.text } }
+        : state;
+    case 'passphrase-erase':
+      return state.passphrase
+        ? {
+            ...state,
+            passphrase: { ...state.passphrase, value: [...state.passphrase.value].slice(0, -1).join('') },
+          }
+        : state;
+    case 'passphrase-cancel':
+      return { ...state, passphrase: null };
+    case 'opened':
+      return { ...state, phase: 'pick', passphrase: null, log: [...state.log, action.what] };
     case 'mounted':
       return {
         ...state,

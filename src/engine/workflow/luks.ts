@@ -1,13 +1,14 @@
 /**
- * LUKS under `kpartx-tui mount`/`passwd`: a partition (or its map) holding LUKS1/2 is opened with
- * the host's cryptsetup, read-only unless the mount is read-write, as `<partition map>-luks`
+ * LUKS under `kpartx-tui mount`/`passwd` and the app's mount session: a partition (or its map)
+ * holding LUKS1/2 is opened with the host's cryptsetup, read-only unless the mount is read-write,
+ * as `<partition map>-luks`
  * (a name the host's own crypttab never uses), and closed again before the partition map goes.
  * dm-crypt needs device-mapper: without it, the refusal says so before anything is made.
  */
 
-import type { LuksKey, Machine } from '../engine/machine.js';
-import type { DevNo } from '../io/devno.js';
-import { type ContentInfo, probeContent } from '../probe/index.js';
+import type { DevNo } from '../../io/devno.js';
+import { type ContentInfo, probeContent } from '../../probe/index.js';
+import type { LuksKey, Machine } from '../machine.js';
 
 export const NO_DM_CRYPT = 'LUKS needs device-mapper (dm-crypt), which this kernel lacks';
 
@@ -96,4 +97,21 @@ export function probeOpened(machine: Machine, opened: LuksOpened): ContentInfo |
   } finally {
     disk.close();
   }
+}
+
+/** The key to open with: `--key-file`, else the passphrase asked (stdin or the terminal). */
+export async function luksKeyFor(
+  what: string,
+  keyFile: string | undefined,
+  ask: ((what: string) => Promise<string>) | undefined,
+): Promise<LuksKey> {
+  if (keyFile) return { keyFile };
+  if (ask) return { passphrase: await ask(what) };
+  throw new LuksError(`${what}: LUKS needs a passphrase or --key-file`);
+}
+
+/** The opened volume as a Disk, to read what it holds (the caller closes it). */
+export function openedDisk(machine: Machine, opened: LuksOpened) {
+  const facts = machine.blockDevice(opened.path);
+  return machine.openDisk(opened.path, facts.sizeBytes, facts.logicalSectorSize);
 }
