@@ -26,6 +26,7 @@ import {
 import { MapRun } from '../engine/workflow/map-run.js';
 import { lvmHostFacts } from '../kernel/lvm-host.js';
 import { describeContent, hintFor, probeContent } from '../probe/index.js';
+import { type FsChoice, unrecognisedContent } from './fs-choice.js';
 import type { MountFaceDeps } from './main.js';
 import { type MountRecord, removeRecord, writeRecord } from './record.js';
 import { takeBackSteps } from './take-back.js';
@@ -41,7 +42,7 @@ export class LvMountError extends Error {
 export async function mountLogicalVolume(
   operand: string,
   target: { source: string; vg: string; lv: string },
-  options: { dir?: string; rw: boolean },
+  options: { dir?: string; rw: boolean; fs?: FsChoice },
   kind: BackendKind,
   deps: MountFaceDeps,
   emit: (event: WorkflowEvent) => void,
@@ -132,6 +133,9 @@ export async function mountLogicalVolume(
     } finally {
       disk.close();
     }
+    // Unknown content is mounted only as the type named (--type), refused before anything is mapped.
+    fstype = options.fs?.type ?? fstype;
+    if (!fstype) throw new LvMountError(unrecognisedContent(what, machine));
     const numbers = new Set(found.partitions.values());
     const pvMaps = planned.filter((m) => numbers.has(m.number));
     // The loop backend can only present one linear run: say why before anything is mapped.
@@ -182,9 +186,10 @@ export async function mountLogicalVolume(
       mounted = session.mount({
         name: basename(device.path),
         device: device.path,
-        readOnly: !options.rw,
+        readOnly: !options.rw || options.fs?.readOnly === true,
         exec: false,
-        ...(fstype ? { fstype } : {}),
+        fstype,
+        options: options.fs?.data ?? [],
         ...(options.dir ? { mountpoint: options.dir } : {}),
       });
     } catch (error) {
