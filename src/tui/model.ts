@@ -239,6 +239,12 @@ export interface OpOutcome {
 export interface MountChoice {
   readOnly: boolean;
   exec: boolean;
+  /** Where to mount (absolute, `~` already expanded); the default mountpoint when absent. */
+  mountpoint?: string;
+  /** The kernel filesystem type, for content the probe does not recognise. */
+  fstype?: string;
+  /** Filesystem options, as typed: checked so they never undo nosuid, nodev, noexec or read-only. */
+  options?: string;
 }
 
 export interface MountView {
@@ -280,6 +286,10 @@ export interface TuiEngine {
   /** Unmount every mount of the source's maps, remove the maps, release the image's loop if ours. */
   tearDown(path: string, options: MapOptions, emit: (event: ProgressEvent) => void): Promise<OpOutcome>;
   mount(mapPath: string, choice: MountChoice): Promise<MountView>;
+  /** Where a map is mounted unless another place is chosen: `<run dir>/mnt/<map name>`. */
+  mountTarget(mapPath: string): string;
+  /** The filesystem types this kernel mounts from a block device, for content the probe does not know. */
+  mountableFilesystems(): string[];
   /** Re-read the top of the tree (after coming back from a shell). */
   listTree(mountpoint: string): string[];
   unmount(mount: MountView): Promise<void>;

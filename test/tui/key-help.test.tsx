@@ -97,7 +97,12 @@ describe('kpartx-tui --help', () => {
     await t.press(keys.enter, 'r/p/g/s/b options');
     await t.press('m', 'Mount read-only: yes');
     check();
+    await t.press('o', 'Mount on:');
+    check();
+    await t.press(keys.escape, 'o mount on…');
     await t.press(keys.enter, /Mounted/);
+    check();
+    await t.press('m', 'Mounted: /dev/mapper/');
     check();
     expect(new Set(seen)).toEqual(
       new Set([
@@ -105,6 +110,7 @@ describe('kpartx-tui --help', () => {
         'Enter',
         '/',
         'r',
+        'o',
         'q',
         'Tab',
         'Esc',
