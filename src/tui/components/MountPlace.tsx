@@ -88,7 +88,7 @@ export function MountPrepareView(props: {
     <Box flexDirection="column">
       <Text bold>
         {truncate(
-          `${head} as ${prepare.types[prepare.typeIndex] ?? '?'} · options are added to nosuid,nodev,noexec`,
+          `Mount ${prepare.name} as ${prepare.types[prepare.typeIndex] ?? '?'} · options are added to nosuid,nodev,noexec`,
           width,
         )}
       </Text>
