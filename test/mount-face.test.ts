@@ -281,6 +281,36 @@ describe.skipIf(!canUseLoop)(
         expectNothingLeft();
       });
 
+      it.skipIf(!mountableFilesystems().includes('erofs'))(
+        'mounts inside another of its mounts only on a directory there, and umount says to go nested first',
+        async () => {
+          const first = deps();
+          expect(await mountMain([`${typed}:1`], first.d)).toBe(0);
+          const root = first.out.stdout.trim();
+          // Nothing is created inside the mounted root.
+          const refused = deps();
+          expect(await mountMain([`${typed}:2`, join(root, 'boot'), '--type', 'erofs'], refused.d)).toBe(1);
+          expect(refused.out.stderr).toMatch(
+            /boot does not exist in the filesystem mounted on .*nothing is created/,
+          );
+          expect(existsSync(join(root, 'boot'))).toBe(false);
+          const nested = join(root, 'lost+found');
+          const second = deps();
+          expect(await mountMain([`${typed}:2`, nested, '--type', 'erofs'], second.d)).toBe(0);
+          expect(readFileSync(join(nested, 'hello.txt'), 'utf8')).toBe('hello from erofs\n');
+          const early = deps();
+          expect(await umountMain([root], early.d)).toBe(1);
+          expect(early.out.stderr).toBe(
+            `kpartx-tui umount: ${nested} is mounted inside ${root}: unmount it first\n`,
+          );
+          expect(await umountMain([nested], deps().d)).toBe(0);
+          // The root's own lost+found stays.
+          expect(existsSync(nested)).toBe(true);
+          expect(await umountMain([root], deps().d)).toBe(0);
+          expectNothingLeft();
+        },
+      );
+
       it('refuses options that undo the safe ones and types this kernel lacks, before mapping anything', async () => {
         const cases: [string[], string][] = [
           [['--options', 'exec'], '--options: option exec: it would undo noexec'],

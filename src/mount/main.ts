@@ -25,6 +25,7 @@ import { type ContentInfo, describeContent, hintFor, probeContent } from '../pro
 import { checkFsChoice, type FsChoice, unrecognisedContent } from './fs-choice.js';
 import { closeLuks, type LuksOpened, luksNames, luksProblem, openLuks, probeOpened } from './luks.js';
 import { mountLogicalVolume } from './lv-mount.js';
+import { mountedInside, nestedInRecorded } from './nested.js';
 import { mountOnOverlay, splitOperandSource } from './overlay-mount.js';
 import { askPassphrase, nextStdinLine } from './password-input.js';
 import { listRecords, type MountRecord, removeRecord, writeRecord } from './record.js';
@@ -342,7 +343,7 @@ export async function mountSource(
             exec: false,
             fstype,
             options: fs.data,
-            ...(options.dir ? { mountpoint: options.dir } : {}),
+            ...(options.dir ? { mountpoint: options.dir, ...nestedInRecorded(options.dir, machine) } : {}),
           });
         } catch (error) {
           throw new MountFaceError(`${source}:${map.number}: ${errorText(error)}`);
@@ -421,6 +422,9 @@ export async function unmountRecord(
   return deferSignals(
     async () => {
       if (machine.mounts.list().some((m) => m.target === record.mountpoint)) {
+        const inside = mountedInside(record.mountpoint, machine);
+        if (inside)
+          throw new MountFaceError(`${inside} is mounted inside ${record.mountpoint}: unmount it first`);
         try {
           session.unmount(record.mountpoint);
         } catch (error) {
