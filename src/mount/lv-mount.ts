@@ -133,9 +133,6 @@ export async function mountLogicalVolume(
     } finally {
       disk.close();
     }
-    // Unknown content is mounted only as the type named (--type), refused before anything is mapped.
-    fstype = options.fs?.type ?? fstype;
-    if (!fstype) throw new LvMountError(unrecognisedContent(what, machine));
     const numbers = new Set(found.partitions.values());
     const pvMaps = planned.filter((m) => numbers.has(m.number));
     // The loop backend can only present one linear run: say why before anything is mapped.
@@ -150,6 +147,9 @@ export async function mountLogicalVolume(
       );
       if (!dry.loop.ok) throw new LvMountError(`${what}: ${dry.loop.reason}`);
     }
+    // Unknown content is mounted only as the type named (--type), refused before anything is mapped.
+    fstype = options.fs?.type ?? fstype;
+    if (!fstype) throw new LvMountError(unrecognisedContent(what, machine));
     const hostWarning = autoActivationWarning(
       lvmHostFacts(),
       kind,
