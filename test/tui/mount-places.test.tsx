@@ -153,6 +153,9 @@ describe('several mounts, at places chosen before mounting', () => {
     const { root, boot } = await rootThenBoot(t);
     await t.press('s', 'Back from the shell');
     expect(t.shells).toEqual([root]);
+    // The root cannot be remounted read-write under its /boot: said, nothing changed.
+    await t.press('w', `${boot} is mounted inside it: unmount that first (u)`);
+    expect(kernel.mounts.list().map((m) => m.target)).toEqual([root, boot]);
     // u takes the newest: /boot; the guest's boot/ directory stays.
     await t.press('u', `unmounted ${boot}`);
     expect(kernel.mounts.list().map((m) => m.target)).toEqual([root]);
