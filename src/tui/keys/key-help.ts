@@ -98,7 +98,8 @@ export const MOUNT_PICK_KEYS = {
 };
 
 export const MOUNT_PLACE_KEYS = {
-  next: doc('Enter', 'mount', { note: 'or on to the filesystem type, for content not recognised' }),
+  mount: doc('Enter', 'mount'),
+  next: doc('Enter', 'next', { note: 'content not recognised: on to the filesystem type' }),
   complete: doc('Tab', 'complete', { note: 'directories' }),
   cancel: doc('Esc', 'cancel'),
 };

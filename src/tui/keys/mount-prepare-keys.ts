@@ -23,7 +23,7 @@ export function prepareHelp(prepare: MountPrepare): KeyHelp[] {
   if (prepare.step === 'type') return [MOUNT_TYPE_KEYS.move, MOUNT_TYPE_KEYS.choose, MOUNT_TYPE_KEYS.back];
   if (prepare.step === 'options') return [MOUNT_OPTIONS_KEYS.mount, MOUNT_OPTIONS_KEYS.back];
   return [
-    prepare.needsType ? { ...MOUNT_PLACE_KEYS.next, label: 'next' } : MOUNT_PLACE_KEYS.next,
+    prepare.needsType ? MOUNT_PLACE_KEYS.next : MOUNT_PLACE_KEYS.mount,
     MOUNT_PLACE_KEYS.complete,
     MOUNT_PLACE_KEYS.cancel,
   ];
