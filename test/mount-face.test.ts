@@ -5,13 +5,24 @@
  * way leaving nothing behind.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BackendKind, MapBackend } from '../src/engine/backend.js';
 import { loadBackend } from '../src/engine/backends/select.js';
 import type { Machine } from '../src/engine/machine.js';
 import { InterruptedError } from '../src/engine/signals.js';
+import { mountableFilesystems } from '../src/kernel/filesystems.js';
 import { createMachine } from '../src/kernel/machine.js';
 import { type MountFaceDeps, mountMain, mountSource, umountMain } from '../src/mount/main.js';
 import {
@@ -22,6 +33,7 @@ import {
   loopSkipReason,
   losetupLines,
 } from './loop-helpers.js';
+import { erofsImage } from './support/erofs.js';
 
 describe.skipIf(!canUseLoop)(
   `kpartx-tui mount/umount with loop devices (${canUseLoop ? 'real' : loopSkipReason})`,
@@ -199,6 +211,124 @@ describe.skipIf(!canUseLoop)(
       expect((error as InterruptedError).exitCode).toBe(143);
       expect((error as Error).message).toMatch(/interrupted by SIGTERM; .*nothing it made is left/);
       expectNothingLeft();
+    });
+
+    describe('content the probe does not know: --type and --options', () => {
+      let typed: string;
+      beforeAll(() => {
+        // p1 ext4, p2 EROFS: a filesystem this kernel mounts that the probe does not recognise.
+        typed = buildImage(dir, 'typed.img', 'dos', [
+          { line: '2048,16384,83', ext4: { number: 1, start: 2048, sizeKiB: 8192 } },
+          { line: '18432,8192,83' },
+        ]);
+        const fd = openSync(typed, 'r+');
+        writeSync(fd, erofsImage('hello.txt', 'hello from erofs\n', 8192 * 512), 0, undefined, 18432 * 512);
+        closeSync(fd);
+      });
+
+      it('is refused without --type, naming the types this kernel mounts, and nothing is left', async () => {
+        const { d, out } = deps();
+        expect(await mountMain([`${typed}:2`], d)).toBe(1);
+        const kernelTypes = kernel.mountableFilesystems();
+        expect(kernelTypes).toContain('ext4');
+        expect(out.stderr).toBe(
+          `kpartx-tui mount: ${typed}:2: no filesystem recognised; give one with --type (this kernel mounts: ${kernelTypes.join(', ')})\n`,
+        );
+        expectNothingLeft();
+      });
+
+      it.skipIf(!mountableFilesystems().includes('erofs'))(
+        'mounts it with --type, read-only and nosuid,nodev,noexec, and umount takes it all back',
+        async () => {
+          const { d, out } = deps();
+          expect(await mountMain([`${typed}:2`, '--type', 'erofs', '--json'], d)).toBe(0);
+          const result = JSON.parse(out.stdout);
+          expect(result).toMatchObject({ partition: 2, fstype: 'erofs', readOnly: true });
+          expect(readFileSync(join(result.mountpoint, 'hello.txt'), 'utf8')).toBe('hello from erofs\n');
+          const entry = kernel.mounts.list().find((m) => m.target === result.mountpoint)!;
+          expect(entry.fstype).toBe('erofs');
+          expect(entry.options.split(',')).toEqual(
+            expect.arrayContaining(['ro', 'nosuid', 'nodev', 'noexec']),
+          );
+          expect(await umountMain([result.mountpoint], deps().d)).toBe(0);
+          expectNothingLeft();
+        },
+      );
+
+      it("a wrong --type fails with the kernel's reason and leaves nothing", async () => {
+        const { d, out } = deps();
+        expect(await mountMain([`${typed}:2`, '--type=ext4'], d)).toBe(1);
+        expect(out.stderr).toMatch(
+          new RegExp(`^kpartx-tui mount: ${typed}:2: .*cannot mount .* as ext4: .+`),
+        );
+        expectNothingLeft();
+      });
+
+      it('--type ext4 --options on a recognised ext4 adds the options to the safe ones', async () => {
+        const { d, out } = deps();
+        expect(
+          await mountMain(
+            [`${typed}:1`, '--type', 'ext4', '--options', 'errors=continue,nosuid', '--json'],
+            d,
+          ),
+        ).toBe(0);
+        const result = JSON.parse(out.stdout);
+        expect(result).toMatchObject({ fstype: 'ext4', readOnly: true });
+        const entry = kernel.mounts.list().find((m) => m.target === result.mountpoint)!;
+        expect(entry.options.split(',')).toEqual(expect.arrayContaining(['ro', 'nosuid', 'nodev', 'noexec']));
+        expect(readFileSync(join(result.mountpoint, 'hello.txt'), 'utf8')).toBe(helloText('typed.img', 1));
+        expect(await umountMain([result.mountpoint], deps().d)).toBe(0);
+        expectNothingLeft();
+      });
+
+      it.skipIf(!mountableFilesystems().includes('erofs'))(
+        'mounts inside another of its mounts only on a directory there, and umount says to go nested first',
+        async () => {
+          const first = deps();
+          expect(await mountMain([`${typed}:1`], first.d)).toBe(0);
+          const root = first.out.stdout.trim();
+          // Nothing is created inside the mounted root.
+          const refused = deps();
+          expect(await mountMain([`${typed}:2`, join(root, 'boot'), '--type', 'erofs'], refused.d)).toBe(1);
+          expect(refused.out.stderr).toMatch(
+            /boot does not exist in the filesystem mounted on .*nothing is created/,
+          );
+          expect(existsSync(join(root, 'boot'))).toBe(false);
+          const nested = join(root, 'lost+found');
+          const second = deps();
+          expect(await mountMain([`${typed}:2`, nested, '--type', 'erofs'], second.d)).toBe(0);
+          expect(readFileSync(join(nested, 'hello.txt'), 'utf8')).toBe('hello from erofs\n');
+          const early = deps();
+          expect(await umountMain([root], early.d)).toBe(1);
+          expect(early.out.stderr).toBe(
+            `kpartx-tui umount: ${nested} is mounted inside ${root}: unmount it first\n`,
+          );
+          expect(await umountMain([nested], deps().d)).toBe(0);
+          // The root's own lost+found stays.
+          expect(existsSync(nested)).toBe(true);
+          expect(await umountMain([root], deps().d)).toBe(0);
+          expectNothingLeft();
+        },
+      );
+
+      it('refuses options that undo the safe ones and types this kernel lacks, before mapping anything', async () => {
+        const cases: [string[], string][] = [
+          [['--options', 'exec'], '--options: option exec: it would undo noexec'],
+          [['--options', 'suid'], '--options: option suid: it would undo nosuid'],
+          [['--options', 'dev,uid=0'], '--options: option dev: it would undo nodev'],
+          [['--options', 'rw'], '--options: option rw: it would make a read-only mount writable'],
+          [['--type', 'nosuchfs'], '--type nosuchfs: this kernel cannot mount it (this kernel mounts: '],
+        ];
+        for (const [extra, message] of cases) {
+          const { d, out } = deps();
+          expect(await mountMain([`${typed}:1`, ...extra], d)).toBe(1);
+          expect(out.stderr.startsWith(`kpartx-tui mount: ${message}`), out.stderr).toBe(true);
+          expectNothingLeft();
+        }
+        const usage = deps();
+        expect(await mountMain([`${typed}:1`, '--type'], usage.d)).toBe(2);
+        expect(usage.out.stderr).toMatch(/^kpartx-tui mount: --type needs a filesystem type\n/);
+      });
     });
 
     it('umount of something it did not mount is a clear error', async () => {

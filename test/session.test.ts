@@ -5,6 +5,7 @@ import {
   mkdtempSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   truncateSync,
   writeFileSync,
 } from 'node:fs';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Machine as Kernel } from '../src/engine/machine.js';
+import { unmountOrder } from '../src/engine/mountpoint.js';
 import { createSession, probeFilesystem, SessionError, undoMount } from '../src/engine/session.js';
 import {
   deferSignals,
@@ -265,7 +267,7 @@ describe.skipIf(!canUseLoop)('mount session on real loop devices', () => {
   it('says clearly when there is no filesystem or the type is wrong, and leaves no directory', () => {
     const session = createSession(kernel, { mountRoot: join(dir, 'fresh', 'root') });
     expect(() => session.mount({ name: 'blank', device: blankDevice, readOnly: true })).toThrow(
-      new SessionError(`blank: no filesystem recognised on ${blankDevice}; give the type explicitly`),
+      new SessionError(`blank: no filesystem recognised on ${blankDevice}; name its type`),
     );
     expect(() => session.mount({ name: 'wrong', device, readOnly: true, fstype: 'squashfs' })).toThrow(
       /^wrong: cannot mount \/dev\/loop\d+ as squashfs: /,
@@ -293,5 +295,68 @@ describe.skipIf(!canUseLoop)('mount session on real loop devices', () => {
     expect((error as InterruptedError).exitCode).toBe(143);
     expect(kernel.mounts.list().some((m) => m.target === `${mountRoot}/sig`)).toBe(false);
     expect(existsSync(`${mountRoot}/sig`)).toBe(false);
+  });
+
+  it('mounts a second filesystem inside the first only on a directory that is there, and adds options', () => {
+    // A root holding boot/ and a symlink out of itself, and a second ext4 for its /boot.
+    const rootContent = join(dir, 'root-content');
+    mkdirSync(join(rootContent, 'boot'), { recursive: true });
+    symlinkSync('/etc', join(rootContent, 'etc-link'));
+    writeFileSync(join(rootContent, 'etc-file'), 'a file\n');
+    const rootImage = join(dir, 'root.img');
+    execFileSync('truncate', ['-s', '16M', rootImage]);
+    execFileSync('mkfs.ext4', ['-q', '-F', '-d', rootContent, rootImage]);
+    const rootDevice = kernel.loop.attach(rootImage, { readOnly: false }).path;
+    const session = createSession(kernel, { mountRoot });
+    const root = session.mount({
+      name: 'root',
+      device: rootDevice,
+      readOnly: true,
+      options: ['errors=continue'],
+    });
+    expect(root.mountpoint).toBe(`${mountRoot}/root`);
+    // Nothing is made inside the mounted root, and no link in it is followed.
+    for (const [inside, why] of [
+      ['missing', 'missing does not exist in the filesystem mounted on'],
+      ['etc-link', 'etc-link in the filesystem mounted on .* is or passes through a symbolic link'],
+      ['etc-file', 'etc-file in the filesystem mounted on .* is not a directory'],
+    ] as const) {
+      expect(() =>
+        session.mount({
+          name: 'boot',
+          device,
+          readOnly: true,
+          mountpoint: join(root.mountpoint, inside),
+          nestedIn: root.mountpoint,
+        }),
+      ).toThrow(new RegExp(`^boot: not mounted: ${why}`));
+    }
+    expect(existsSync(join(root.mountpoint, 'missing'))).toBe(false);
+    const boot = session.mount({
+      name: 'boot',
+      device,
+      readOnly: true,
+      mountpoint: join(root.mountpoint, 'boot'),
+      nestedIn: root.mountpoint,
+    });
+    expect(readFileSync(join(boot.mountpoint, 'hello.txt'), 'utf8')).toBe('hello from ext4\n');
+    // An option the filesystem does not know is the kernel's to refuse, and nothing is left.
+    expect(() =>
+      session.mount({
+        name: 'bogus',
+        device: blankDevice,
+        readOnly: true,
+        fstype: 'ext4',
+        options: ['bogus_option'],
+      }),
+    ).toThrow(/^bogus: cannot mount \/dev\/loop\d+ as ext4: /);
+    expect(existsSync(`${mountRoot}/bogus`)).toBe(false);
+    // Nested first; the guest's own boot/ stays.
+    expect(unmountOrder([root, boot]).map((m) => m.name)).toEqual(['boot', 'root']);
+    expect(() => session.unmount(root.mountpoint)).toThrow(/cannot unmount .*busy/i);
+    session.unmount(boot.mountpoint);
+    expect(existsSync(boot.mountpoint)).toBe(true);
+    session.unmount(root.mountpoint);
+    expect(existsSync(root.mountpoint)).toBe(false);
   });
 });

@@ -174,6 +174,11 @@ export interface Machine {
    * or a loadable module of the running kernel; undefined when that cannot be told.
    */
   filesystemSupported(fstype: string): boolean | undefined;
+  /**
+   * The types this kernel mounts from a block device (registered without `nodev`, or a block
+   * filesystem it can load), sorted: what a user may name for content the probe does not know.
+   */
+  mountableFilesystems(): string[];
   mounts: MachineMounts;
   nodes: MapperDir;
   locks: MachineLocks;

@@ -3,8 +3,8 @@
  * unmount, and refuse to unmap what is still mounted. Shared by the CLI and the interactive app,
  * and the same for both backends: a map is found by its /dev/mapper path and device number.
  */
-import { mkdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { lstatSync, mkdirSync, readFileSync, realpathSync, rmdirSync, statSync } from 'node:fs';
+import { basename, dirname, relative, resolve } from 'node:path';
 import { type DevNo, sameDevNo } from '../io/devno.js';
 import { strerror } from '../io/errno.js';
 import { openFileDisk } from '../io/file-disk.js';
@@ -74,6 +74,16 @@ export interface MountRequest {
   fstype?: string;
   /** Where to mount; `<mount root>/<name>` when absent (created, and removed again on unmount). */
   mountpoint?: string;
+  /**
+   * Filesystem options the user added, checked by parseUserMountOptions (user-mount-options.ts):
+   * appended to the data string, after the ones that skip a journal replay.
+   */
+  options?: string[];
+  /**
+   * The mountpoint lies inside this mounted filesystem (a guest's /boot in its mounted root): it
+   * must exist there as a directory, since nothing is ever created inside a mounted filesystem.
+   */
+  nestedIn?: string;
 }
 
 export interface MountedPartition {
@@ -133,13 +143,15 @@ export function createSession(kernel: SessionKernel, options: SessionOptions = {
     device: string,
     mountpoint: string,
     fstype: string,
-    options: { readOnly: boolean; exec: boolean },
+    options: { readOnly: boolean; exec: boolean; extra: string[] },
   ): void {
     const choices = options.readOnly ? noReplayOptions(fstype) : [''];
+    const { extra, ...flags } = options;
     let first: unknown;
-    for (const data of choices) {
+    for (const choice of choices) {
+      const data = [choice, ...extra].filter(Boolean).join(',');
       try {
-        kernel.mounts.mount(device, mountpoint, fstype, { ...options, ...(data ? { data } : {}) });
+        kernel.mounts.mount(device, mountpoint, fstype, { ...flags, ...(data ? { data } : {}) });
         return;
       } catch (error) {
         first ??= error;
@@ -165,7 +177,7 @@ export function createSession(kernel: SessionKernel, options: SessionOptions = {
       const found = probeFilesystem(request.device, info.sizeBytes);
       if (!found) {
         throw new SessionError(
-          `${request.name}: no filesystem recognised on ${request.device}; give the type explicitly`,
+          `${request.name}: no filesystem recognised on ${request.device}; name its type`,
         );
       }
       fstype = found.mountType;
@@ -177,13 +189,19 @@ export function createSession(kernel: SessionKernel, options: SessionOptions = {
     const exec = request.exec ?? false;
     const mountpoint = resolve(request.mountpoint ?? defaultMountpoint(request.name));
     if (isMountpoint(mountpoint)) throw new SessionError(`${mountpoint} is already a mountpoint`);
+    if (request.nestedIn) {
+      const problem = nestedMountpointProblem(mountpoint, request.nestedIn);
+      if (problem) throw new SessionError(`${request.name}: not mounted: ${problem}`);
+    }
     // A mountpoint of our own is made (or accepted) only as a real directory of ours: never through a
     // symlink someone left there. One the caller names is the caller's.
     let created: string | undefined;
     try {
-      created = request.mountpoint
-        ? mkdirSync(mountpoint, { recursive: true, mode: 0o755 })
-        : kernel.mounts.makeMountDir(mountpoint, options.mountRoot);
+      created = request.nestedIn
+        ? undefined
+        : request.mountpoint
+          ? mkdirSync(mountpoint, { recursive: true, mode: 0o755 })
+          : kernel.mounts.makeMountDir(mountpoint, options.mountRoot);
     } catch (error) {
       throw new SessionError(
         `${request.name}: not mounted: ${error instanceof Error ? error.message : error}`,
@@ -195,7 +213,7 @@ export function createSession(kernel: SessionKernel, options: SessionOptions = {
         kernel.setReadOnly(request.device, true);
         heldReadOnly.set(mountpoint, { device: request.device, devno: info.devno, kernel });
       }
-      mountFilesystem(request.device, mountpoint, fstype, { readOnly, exec });
+      mountFilesystem(request.device, mountpoint, fstype, { readOnly, exec, extra: request.options ?? [] });
     } catch (error) {
       const kept = releaseReadOnly(mountpoint);
       if (created) removeCreatedDirs(mountpoint, created);
@@ -258,7 +276,9 @@ export function createSession(kernel: SessionKernel, options: SessionOptions = {
       throw new SessionError(`cannot unmount ${target}: ${why} (is a shell or program still using it?)`);
     }
     const kept = releaseReadOnly(target);
-    if (target.startsWith(`${resolve(mountRoot)}/`) && !isMountpoint(target)) {
+    // Only a mountpoint made directly under the root: one deeper lies inside another mounted
+    // filesystem (a guest's /boot), whose directories are never removed.
+    if (dirname(target) === resolve(mountRoot) && !isMountpoint(target)) {
       try {
         rmdirSync(target);
       } catch {
@@ -282,6 +302,20 @@ export type Session = ReturnType<typeof createSession>;
 export function undoMount(session: Session, mounted: MountedPartition): string {
   session.unmount(mounted.mountpoint);
   return `${mounted.device} was mounted and unmounted again`;
+}
+
+/** Why `mountpoint` inside the mounted `outer` cannot be mounted on: it must be a directory there. */
+function nestedMountpointProblem(mountpoint: string, outer: string): string | undefined {
+  const inside = relative(outer, mountpoint);
+  try {
+    // A symlink in the guest's tree (`boot -> /etc`) would point the mount at the host's own files.
+    if (realpathSync(mountpoint) !== mountpoint)
+      return `${inside} in the filesystem mounted on ${outer} is or passes through a symbolic link; not followed`;
+    if (lstatSync(mountpoint).isDirectory()) return undefined;
+    return `${inside} in the filesystem mounted on ${outer} is not a directory`;
+  } catch {
+    return `${inside} does not exist in the filesystem mounted on ${outer} (nothing is created inside a mounted filesystem)`;
+  }
 }
 
 /** mkdirSync(recursive) returns the first directory it created: remove back up to that one. */

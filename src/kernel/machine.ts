@@ -24,7 +24,7 @@ import { blockDevice, blockDevNoOf, heldExclusively, setBlockReadOnly } from './
 import { createCryptApi } from './cryptsetup.js';
 import { createDevNodes, MAPPER_DIR } from './devnodes.js';
 import { openDeviceMapper } from './dm.js';
-import { filesystemSupported } from './filesystems.js';
+import { filesystemSupported, mountableFilesystems } from './filesystems.js';
 import { openHostCrypt } from './libcrypt.js';
 import { acquireLock, lockKey, withLock } from './lock.js';
 import { createLoopApi } from './loop.js';
@@ -178,6 +178,7 @@ export function createMachine(options: MachineOptions = {}) {
     nbd: createNbdApi(),
     overlays: createOverlayApi(),
     filesystemSupported,
+    mountableFilesystems,
     mounts: {
       ...mounts,
       defaultRoot: () => `${runDir()}/mnt`,

@@ -44,6 +44,7 @@ import { MapRun } from '../engine/workflow/map-run.js';
 import type { Disk } from '../io/disk.js';
 import { lvmHostFacts } from '../kernel/lvm-host.js';
 import { type ContentInfo, describeContent, hintFor, probeContent } from '../probe/index.js';
+import { type FsChoice, unrecognisedContent } from './fs-choice.js';
 import type { MountFaceDeps } from './main.js';
 import { type MountRecord, removeRecord, writeRecord } from './record.js';
 import { takeBackSteps } from './take-back.js';
@@ -59,7 +60,7 @@ export class LvMountError extends Error {
 export async function mountLogicalVolume(
   operand: string,
   target: { source: string; vg: string; lv: string; partition?: number },
-  options: { dir?: string; rw: boolean; keyFile?: string },
+  options: { dir?: string; rw: boolean; keyFile?: string; fs?: FsChoice },
   kind: BackendKind,
   deps: MountFaceDeps,
   emit: (event: WorkflowEvent) => void,
@@ -262,6 +263,9 @@ export async function mountLogicalVolume(
       );
       if (!dry.loop.ok) throw new LvMountError(`${what}: ${dry.loop.reason}`);
     }
+    // Unknown content is mounted only as the type named (--type), refused before anything is mapped.
+    fstype = options.fs?.type ?? fstype;
+    if (!fstype) throw new LvMountError(unrecognisedContent(what, machine));
     const plainPvMaps = planned.filter((m) => numbers.has(m.number) && m.number !== inside?.number);
     const hostWarning = autoActivationWarning(
       lvmHostFacts(),
@@ -290,9 +294,10 @@ export async function mountLogicalVolume(
       mounted = session.mount({
         name: basename(device.path),
         device: device.path,
-        readOnly: !options.rw,
+        readOnly: !options.rw || options.fs?.readOnly === true,
         exec: false,
-        ...(fstype ? { fstype } : {}),
+        fstype,
+        options: options.fs?.data ?? [],
         ...(options.dir ? { mountpoint: options.dir } : {}),
       });
     } catch (error) {

@@ -30,7 +30,9 @@ import { endOverlay, type OverlayEnd, OverlayError } from '../engine/workflow/ov
 import { displayText } from '../io/display-text.js';
 import { createMachine } from '../kernel/machine.js';
 import { type ContentInfo, describeContent, hintFor, probeContent } from '../probe/index.js';
+import { checkFsChoice, type FsChoice, unrecognisedContent } from './fs-choice.js';
 import { lvLuksPartition, mountLogicalVolume } from './lv-mount.js';
+import { mountedInside, nestedInRecorded } from './nested.js';
 import { mountOnOverlay, splitOperandSource } from './overlay-mount.js';
 import { askPassphrase, nextStdinLine } from './password-input.js';
 import { listRecords, type MountRecord, removeRecord, writeRecord } from './record.js';
@@ -55,7 +57,7 @@ export class MountFaceError extends Error {
   }
 }
 
-export const MOUNT_USAGE = `usage: kpartx-tui mount SOURCE[:N|:VG/LV|:N/VG/LV] [DIR] [--rw|--overlay[=PATH]] [--json] [--backend dm|loop] [--key-file FILE]
+export const MOUNT_USAGE = `usage: kpartx-tui mount SOURCE[:N|:VG/LV|:N/VG/LV] [DIR] [--rw|--overlay[=PATH]] [--type T] [--options O] [--json] [--backend dm|loop] [--key-file FILE]
        kpartx-tui umount DIR|SOURCE [--commit|--discard] [--json]
        kpartx-tui overlay commit|discard OVERLAY`;
 
@@ -69,6 +71,8 @@ interface Parsed {
   overlay?: string;
   /** umount: what becomes of the mount's overlay (kept when neither flag is given). */
   overlayEnd?: OverlayEnd;
+  type?: string;
+  options?: string;
 }
 
 function parse(args: string[]): Parsed {
@@ -95,6 +99,14 @@ function parse(args: string[]): Parsed {
       const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[++i];
       if (!value) throw new MountFaceError('--key-file needs a FILE');
       parsed.keyFile = value;
+    } else if (options && /^--(type|options)(=|$)/.test(arg)) {
+      const name = arg.slice(2).split('=')[0] as 'type' | 'options';
+      const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[++i];
+      if (value === undefined || (name === 'type' && value === ''))
+        throw new MountFaceError(
+          `--${name} needs ${name === 'type' ? 'a filesystem type' : 'a list of options'}`,
+        );
+      parsed[name] = value;
     } else if (options && arg.startsWith('-') && arg !== '-')
       throw new MountFaceError(`unknown option ${arg}`);
     else parsed.operands.push(arg);
@@ -162,10 +174,31 @@ function backendKind(machine: Machine, requested: BackendKind | undefined): Back
  */
 export async function mountSource(
   operand: string,
-  options: { dir?: string; rw: boolean; backend?: BackendKind; keyFile?: string; overlay?: string },
+  options: {
+    dir?: string;
+    rw: boolean;
+    backend?: BackendKind;
+    keyFile?: string;
+    overlay?: string;
+    /** --type: the filesystem type, instead of the probe's (needed where it recognises none). */
+    type?: string;
+    /** --options: filesystem options added to the ones every mount gets. */
+    mountOptions?: string;
+  },
   deps: MountFaceDeps,
   emit: (event: WorkflowEvent) => void = () => {},
 ): Promise<MountRecord> {
+  // --type and --options are checked before anything is made (an overlay mount is read-write).
+  let fs: FsChoice;
+  try {
+    fs = checkFsChoice(deps.machine, {
+      ...options,
+      rw: options.rw || options.overlay !== undefined,
+      ...(options.mountOptions ? { options: options.mountOptions } : {}),
+    });
+  } catch (error) {
+    throw new MountFaceError(errorText(error));
+  }
   // Overlay mode: the same mount, read-write, with a qcow2 overlay over the image as the source.
   if (options.overlay !== undefined) {
     const { overlay, ...direct } = options;
@@ -183,7 +216,7 @@ export async function mountSource(
   const kind = backendKind(deps.machine, options.backend);
   const lv = splitLvOperand(operand, existsSync);
   if (lv)
-    return mountLogicalVolume(operand, lv, options, kind, deps, emit).catch((error: unknown) => {
+    return mountLogicalVolume(operand, lv, { ...options, fs }, kind, deps, emit).catch((error: unknown) => {
       throw error instanceof Error && error.name !== 'InterruptedError'
         ? new MountFaceError(error.message)
         : error;
@@ -261,6 +294,8 @@ export async function mountSource(
         const map = planned.find((m) => m.number === chosen.number)!;
         const encrypted = chosen.info?.type === 'crypto_LUKS';
         const what = `${source}:${map.number}`;
+        // Never left to the kernel to guess: unknown content is mounted only as the type named.
+        if (!chosen.info && !fs.type) throw new MountFaceError(unrecognisedContent(what, machine));
         let key: LuksKey | undefined;
         if (encrypted) {
           // Refused, or the passphrase asked, before anything is mapped.
@@ -304,16 +339,18 @@ export async function mountSource(
                 : `${what}: the LUKS volume holds ${describeContent(content)}, not a filesystem the kernel mounts directly`,
             );
         }
-        const fstype = content ? kernelType(content) : undefined;
+        const fstype = fs.type ?? (content ? kernelType(content) : undefined);
+        if (!fstype) throw new MountFaceError(unrecognisedContent(`${what} (inside LUKS)`, machine));
         const wasReadOnly = machine.blockDevice(device).readOnly;
         try {
           mounted = session.mount({
             name: basename(device),
             device,
-            readOnly: !options.rw,
+            readOnly: !options.rw || fs.readOnly,
             exec: false,
-            ...(fstype ? { fstype } : {}),
-            ...(options.dir ? { mountpoint: options.dir } : {}),
+            fstype,
+            options: fs.data,
+            ...(options.dir ? { mountpoint: options.dir, ...nestedInRecorded(options.dir, machine) } : {}),
           });
         } catch (error) {
           throw new MountFaceError(`${source}:${map.number}: ${errorText(error)}`);
@@ -392,6 +429,9 @@ export async function unmountRecord(
   return deferSignals(
     async () => {
       if (machine.mounts.list().some((m) => m.target === record.mountpoint)) {
+        const inside = mountedInside(record.mountpoint, machine);
+        if (inside)
+          throw new MountFaceError(`${inside} is mounted inside ${record.mountpoint}: unmount it first`);
         try {
           session.unmount(record.mountpoint);
         } catch (error) {
@@ -552,6 +592,8 @@ export async function mountMain(args: string[], deps: MountFaceDeps = processDep
         ...(parsed.backend ? { backend: parsed.backend } : {}),
         ...(parsed.keyFile ? { keyFile: parsed.keyFile } : {}),
         ...(parsed.overlay !== undefined ? { overlay: parsed.overlay } : {}),
+        ...(parsed.type ? { type: parsed.type } : {}),
+        ...(parsed.options ? { mountOptions: parsed.options } : {}),
       },
       deps,
     );

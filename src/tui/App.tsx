@@ -17,6 +17,7 @@ import {
   tableLines,
 } from './components/Layout.js';
 import Leftovers from './components/Leftovers.js';
+import { mountTargetProp } from './components/MountPlace.js';
 import MountSession from './components/MountSession.js';
 import Options from './components/Options.js';
 import Preview from './components/Preview.js';
@@ -44,6 +45,7 @@ import {
   RESET_KEYS,
   SOURCE_KEYS,
 } from './keys/key-help.js';
+import { prepareHelp } from './keys/mount-prepare-keys.js';
 import type { LeaveResult } from './leaving.js';
 import type { Inspection, TuiEngine } from './model.js';
 import { candidateLines } from './path-completion.js';
@@ -98,27 +100,27 @@ function helpKeys(state: AppState, isRoot: boolean): KeyHelp[] {
     case 'mount': {
       if (state.mount.phase === 'clean') return [PROGRESS_KEYS.back, PROGRESS_KEYS.quit];
       if (state.mount.mount && state.recovery.view) return recoveryHelp(state);
-      if (state.mount.mount) {
+      if (state.mount.mount && state.mount.phase !== 'pick') {
         const k = MOUNTED_KEYS;
         return [
           ...(state.recovery.system?.kind === 'linux' ? [k.accounts] : []),
           ...(state.mount.mount.readOnly ? [k.readWrite] : []),
           k.shell,
+          k.another,
           k.unmount,
           k.finish,
           k.quit,
         ];
       }
       if (state.mount.passphrase) return [PASSPHRASE_KEYS.open, PASSPHRASE_KEYS.cancel];
+      if (state.mount.prepare) return prepareHelp(state.mount.prepare);
       const k = MOUNT_PICK_KEYS;
       return [
         k.mount,
+        k.place,
         k.readOnly,
         k.exec,
-        {
-          ...k.finish,
-          label: state.inspection?.remains?.mounts.length ? 'unmount + unmap all' : k.finish.label,
-        },
+        state.inspection?.remains?.mounts.length ? k.finishMounted : k.finish,
         k.back,
         k.quit,
       ];
@@ -321,6 +323,7 @@ export default function App({
         height={body}
         theme={theme}
         {...(onThisMount ? { system: systemLines(recovery.system, recovery.systemError, width, 4) } : {})}
+        {...mountTargetProp(engine, offeredMaps(inspection)[state.mountIndex])}
       />
     );
   }

@@ -20,6 +20,7 @@ import { errorText } from '../engine/errors.js';
 import { loopsOver, openByProcess } from '../engine/holders.js';
 import { inspectSource, predictBackend } from '../engine/inspect.js';
 import type { Machine } from '../engine/machine.js';
+import { isInside } from '../engine/mountpoint.js';
 import type { Slot, TableType } from '../engine/partition.js';
 import { createSession, undoMount } from '../engine/session.js';
 import { deferSignals } from '../engine/signals.js';
@@ -66,6 +67,7 @@ import type {
   TuiEngine,
 } from './model.js';
 import { TuiError } from './model.js';
+import { sessionRequest } from './mount-choice.js';
 import { openProblem } from './open-problem.js';
 import { treeOrder } from './partition-order.js';
 import { createRecoveryEngine, type RecoveryDeps } from './recovery-engine.js';
@@ -201,6 +203,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     return backends;
   }
 
+  const mountRoot = () => deps.mountRoot ?? host.mounts.defaultRoot();
   const sessionOf = (k: Machine) => createSession(k, deps.mountRoot ? { mountRoot: deps.mountRoot } : {});
 
   /** What is set up on a source now; null when nothing is (or the source has no loop yet). */
@@ -1054,6 +1057,8 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   async function remountWritable(mount: MountView): Promise<MountView> {
     if (!mount.readOnly) return mount;
     const k = await kernel();
+    const inside = k.mounts.list().find((m) => isInside(m.target, mount.mountpoint));
+    if (inside) throw new TuiError(`${inside.target} is mounted inside it: unmount that first (u)`);
     if (mount.fstype === 'ntfs3' || mount.fstype === 'ntfs') {
       const refusal = ntfsWriteRefusal(mount.source, {
         dirty: mapContentInfo(mount.source)?.dirty === true,
@@ -1103,12 +1108,13 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     }));
   }
 
-  async function mountMap(mapPath: string, { readOnly, exec }: MountChoice): Promise<MountView> {
+  async function mountMap(mapPath: string, choice: MountChoice): Promise<MountView> {
+    const { readOnly } = choice;
     const adopted = mountedAlready(await kernel(), mapPath);
     if (adopted) return adopted;
     // NTFS is looked at read-only first (dirty flag, hiberfil.sys) before it may be written.
-    if (!readOnly && mountType(mapPath) === 'ntfs3') {
-      const looked = await mountMap(mapPath, { readOnly: true, exec });
+    if (!readOnly && (choice.fstype ?? mountType(mapPath)) === 'ntfs3') {
+      const looked = await mountMap(mapPath, { ...choice, readOnly: true });
       try {
         return await remountWritable(looked);
       } catch (error) {
@@ -1118,14 +1124,18 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     }
     return deferSignals(
       async () => {
-        const s = await session();
-        const fstype = mountType(mapPath);
+        const k = await kernel();
+        const s = sessionOf(k);
         const mounted = s.mount({
           name: basename(mapPath),
           device: mapPath,
-          readOnly,
-          exec,
-          ...(fstype ? { fstype } : {}),
+          ...sessionRequest(choice, {
+            cwd,
+            mountRoot: mountRoot(),
+            mountedHere: madeHere.mounts,
+            kernel: k,
+            probed: choice.fstype ? undefined : mountType(mapPath),
+          }),
         });
         madeHere.mounts.add(mounted.mountpoint);
         return { s, mounted };
@@ -1211,6 +1221,8 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     closeOpened: () => luksVolumes.closeIdle(),
     listTree,
     unmount: unmountMount,
+    mountTarget: (mapPath) => resolve(mountRoot(), basename(mapPath)),
+    mountableFilesystems: () => host.mountableFilesystems(),
     leftovers,
     convertTarget: (path) => defaultRawPath(sourceKey(path)),
     planConvert(path, target) {

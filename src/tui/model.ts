@@ -241,6 +241,12 @@ export interface OpOutcome {
 export interface MountChoice {
   readOnly: boolean;
   exec: boolean;
+  /** Where to mount (absolute, `~` already expanded); the default mountpoint when absent. */
+  mountpoint?: string;
+  /** The kernel filesystem type, for content the probe does not recognise. */
+  fstype?: string;
+  /** Filesystem options, as typed: checked so they never undo nosuid, nodev, noexec or read-only. */
+  options?: string;
 }
 
 export interface MountView {
@@ -293,6 +299,10 @@ export interface TuiEngine {
   ): Promise<MountView | { opened: string; note: string }>;
   /** Close the LUKS volumes the session opened that nothing uses any more; their names. */
   closeOpened(): Promise<string[]>;
+  /** Where a map is mounted unless another place is chosen: `<run dir>/mnt/<map name>`. */
+  mountTarget(mapPath: string): string;
+  /** The filesystem types this kernel mounts from a block device, for content the probe does not know. */
+  mountableFilesystems(): string[];
   /** Re-read the top of the tree (after coming back from a shell). */
   listTree(mountpoint: string): string[];
   unmount(mount: MountView): Promise<void>;

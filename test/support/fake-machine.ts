@@ -446,6 +446,13 @@ export class FakeMachine implements Machine {
     return this.filesystems ? this.filesystems.includes(fstype) : true;
   }
 
+  /** The `filesystems` given, else a kernel that mounts the common Linux types. */
+  mountableFilesystems(): string[] {
+    return [
+      ...(this.filesystems ?? ['btrfs', 'erofs', 'ext2', 'ext3', 'ext4', 'squashfs', 'vfat', 'xfs']),
+    ].sort();
+  }
+
   blockDevice(path: string): BlockDeviceInfo {
     this.inject('blockDevice', path);
     const device = this.resolve(path);

@@ -137,6 +137,8 @@ export class ScriptedEngine implements TuiEngine {
         size: p.size,
         readOnly: options.readOnly,
         holders: this.options.busy?.[name] ?? [],
+        // What the real engine probes on each map: the partition's content.
+        ...(p.contents ? { contents: p.contents } : {}),
       }));
     return {
       layout: {
@@ -251,6 +253,12 @@ export class ScriptedEngine implements TuiEngine {
   }
   async closeOpened(): Promise<string[]> {
     return [];
+  }
+  mountTarget(mapPath: string): string {
+    return `/tmp/kpartx-tui-x/${mapPath.split('/').pop()}`;
+  }
+  mountableFilesystems(): string[] {
+    return ['btrfs', 'ext4', 'xfs'];
   }
   async remountWritable(mount: MountView): Promise<MountView> {
     this.calls.push(`remount ${mount.source} rw`);

@@ -20,7 +20,11 @@ let kernel: FakeMachine;
 beforeEach(() => {
   scratch = mkdtempSync(join(tmpdir(), 'kpartx-tui-keyhelp-'));
   kernel = new FakeMachine({ dmMajor: 250 });
-  const image = dosImage(32768, [{ type: 0x83, start: 2048, size: 8192 }]);
+  // p1 ext4; p2 zeros: content not recognised, which asks for a type before mounting.
+  const image = dosImage(32768, [
+    { type: 0x83, start: 2048, size: 8192 },
+    { type: 0x83, start: 10240, size: 8192 },
+  ]);
   stampExt4(image, 2048, 'root');
   kernel.addFile(IMAGE, image);
 });
@@ -97,7 +101,21 @@ describe('kpartx-tui --help', () => {
     await t.press(keys.enter, 'r/p/g/s/b options');
     await t.press('m', 'Mount read-only: yes');
     check();
+    await t.press('o', 'Mount on:');
+    check();
+    await t.press(keys.escape, 'o mount on…');
     await t.press(keys.enter, /Mounted/);
+    check();
+    await t.press('m', 'Mounted: /dev/mapper/');
+    check();
+    await t.press(keys.down, /❯ loop0p2 .*\(unknown\)/);
+    await t.press(keys.enter, 'which filesystem?');
+    check();
+    await t.press(keys.enter, 'Options:');
+    check();
+    await t.press(keys.escape, 'which filesystem?');
+    await t.press(keys.escape, 'o mount on…');
+    await t.press('o', 'Enter next');
     check();
     expect(new Set(seen)).toEqual(
       new Set([
@@ -105,6 +123,7 @@ describe('kpartx-tui --help', () => {
         'Enter',
         '/',
         'r',
+        'o',
         'q',
         'Tab',
         'Esc',

@@ -3,6 +3,7 @@ import { humanSectors, padEnd, truncate } from '../format.js';
 import type { ExistingMapView } from '../model.js';
 import type { MountState } from '../state/mount-reducer.js';
 import type { Theme } from '../theme.js';
+import { alsoMountedLines, MountPrepareView, mountedLines } from './MountPlace.js';
 import PickList from './PickList.js';
 
 export interface MountSessionProps {
@@ -18,6 +19,8 @@ export interface MountSessionProps {
   theme: Theme;
   /** What system the mount holds (Recovery's systemLines), under the mount line. */
   system?: string[];
+  /** Where the highlighted map is mounted unless `o` chooses another place. */
+  target?: string;
 }
 
 /** What the session did last; the newest line wraps, so an error is read in full. */
@@ -84,10 +87,11 @@ export default function MountSession(props: MountSessionProps) {
       </Box>
     );
   }
-  if (state.mount) {
+  if (state.mount && state.phase !== 'pick') {
     const { mount } = state;
     const system = props.system ?? [];
-    const treeRows = Math.max(1, height - 4 - log.length - system.length);
+    const also = alsoMountedLines(state.mounts, width, 3);
+    const treeRows = Math.max(1, height - 4 - log.length - system.length - also.length);
     return (
       <Box flexDirection="column" width={width}>
         <Text bold color={theme.ok} wrap="truncate">
@@ -97,6 +101,7 @@ export default function MountSession(props: MountSessionProps) {
           )}
         </Text>
         <Text wrap="truncate">{truncate(`  on ${mount.mountpoint}`, width)}</Text>
+        {also.length > 0 ? <Text wrap="truncate">{also.join('\n')}</Text> : null}
         {system.length > 0 ? (
           <Text bold color={theme.accent} wrap="truncate">
             {system.join('\n')}
@@ -126,7 +131,11 @@ export default function MountSession(props: MountSessionProps) {
       ...m,
       notMountableWhy: m.notMountableWhy ?? 'extended partition: its logical partitions are mounted instead',
     }));
-  const notOffered = notOfferedLines(explained, width, Math.max(0, height - 4 - log.length));
+  const mounted = mountedLines(state.mounts, width, 3);
+  const targetLine =
+    props.target && !state.prepare ? truncate(`Mount on: ${props.target} (o changes)`, width) : '';
+  const extra = mounted.length + (targetLine ? 1 : 0);
+  const notOffered = notOfferedLines(explained, width, Math.max(0, height - 4 - log.length - extra));
   // The path is cut only when the row has no room for it in full.
   const nameWidth = Math.max(8, ...offered.map((m) => m.name.length));
   const pathWidth = Math.max(18, ...offered.map((m) => m.path.length));
@@ -154,6 +163,7 @@ export default function MountSession(props: MountSessionProps) {
           )}
         </Text>
       ) : null}
+      {mounted.length > 0 ? <Text wrap="truncate">{mounted.join('\n')}</Text> : null}
       {!state.readOnly && offered[props.index]?.readOnly ? (
         <Text color={theme.warn} wrap="truncate">
           {truncate(`${offered[props.index]?.name} is a read-only map: it will be mounted read-only.`, width)}
@@ -163,14 +173,22 @@ export default function MountSession(props: MountSessionProps) {
         <Text color={theme.warn}>No mapped partitions: add maps first (a on the layout screen).</Text>
       ) : offered.length === 0 ? (
         <Text color={theme.warn}>No mapped partition holds a filesystem to mount as it is.</Text>
+      ) : state.prepare ? (
+        <MountPrepareView
+          prepare={state.prepare}
+          width={width}
+          typeRows={Math.max(1, height - 5 - log.length - mounted.length)}
+          theme={theme}
+        />
       ) : (
         <PickList
           labels={labels}
           selected={Math.min(props.index, labels.length - 1)}
-          limit={height - 2 - log.length - notOffered.length}
+          limit={height - 2 - log.length - notOffered.length - extra}
           theme={theme}
         />
       )}
+      {targetLine ? <Text dimColor>{targetLine}</Text> : null}
       {notOffered.length ? (
         <Text dimColor wrap="truncate">
           {notOffered.join('\n')}

@@ -3,8 +3,9 @@
  * the state and these intents, nothing else.
  */
 import { useApp } from 'ink';
-import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
+import { type MutableRefObject, useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
 import { errorText } from '../../engine/errors.js';
+import { unmountOrder } from '../../engine/mountpoint.js';
 import {
   InterruptedError,
   onIdleSignal,
@@ -13,7 +14,15 @@ import {
   signalExitCode,
 } from '../../engine/signals.js';
 import { type LeaveResult, leftoverLines } from '../leaving.js';
-import type { ExistingMapView, Inspection, MapOptions, MountView, OpOutcome, TuiEngine } from '../model.js';
+import type {
+  ExistingMapView,
+  Inspection,
+  MapOptions,
+  MountChoice,
+  MountView,
+  OpOutcome,
+  TuiEngine,
+} from '../model.js';
 import { completePath, completionDir, expandHome } from '../path-completion.js';
 import {
   type AppAction,
@@ -23,6 +32,13 @@ import {
   type OpKind,
 } from '../state/app-reducer.js';
 import type { AppActions } from '../state/intents.js';
+import {
+  chosenType,
+  openPrepare,
+  type PrepareAction,
+  type PrepareStep,
+  prepareReady,
+} from '../state/mount-prepare.js';
 import { offeredMaps } from '../state/mount-reducer.js';
 import type { TerminalControl } from '../terminal.js';
 import { useRecoveryActions } from './use-recovery.js';
@@ -55,8 +71,10 @@ export function useKpartxApp(
   // Every source opened in this run: leaving says what is still there of each.
   const opened = useRef(new Set<string>());
   if (state.sourcePath) opened.current.add(state.sourcePath);
-  // What the mount session has mounted, as the kernel has it now (the state follows a frame later).
-  const mounted = useRef<MountView | null>(null);
+  // What the mount session has mounted, in mount order, as the kernel has it now (the state
+  // follows a frame later). Recovery works on the first (the root).
+  const mountedAll = useRef<MountView[]>([]);
+  const mounted = useMemo(() => firstMountRef(mountedAll), []);
   /** The running conversion: aborting it stops qemu-img and removes the part-written copy. */
   const converting = useRef<{ stop: AbortController; done: Promise<unknown> } | null>(null);
 
@@ -80,11 +98,11 @@ export function useKpartxApp(
         await conversion.done.catch(() => undefined);
         lines.push('kpartx-tui: conversion stopped; the part-written copy removed');
       }
-      const current = mounted.current;
-      if (current) {
+      // Newest first, a mount inside another (a guest's /boot) before it.
+      for (const current of unmountOrder(mountedAll.current)) {
         try {
           await engine.unmount(current);
-          mounted.current = null;
+          mountedAll.current = mountedAll.current.filter((m) => m !== current);
           lines.push(`kpartx-tui: unmounted ${current.source} from ${current.mountpoint}`);
         } catch (error) {
           // Interrupted, an unmount still runs to its end; failed, the mount stays and says so below.
@@ -191,12 +209,15 @@ export function useKpartxApp(
     [dispatch],
   );
 
-  // After a teardown the session's own mount may be gone with the rest: the session must say so.
+  // After a teardown the session's own mounts may be gone with the rest: the session must say so.
   const settleMount = useCallback(
     (after: Inspection | null, fromSession: boolean) => {
-      const current = stateRef.current.mount.mount;
-      const stillMounted = after?.remains?.mounts.some((m) => m.mountpoint === current?.mountpoint) ?? false;
-      if (current && !stillMounted) dispatch({ type: 'mount', action: { type: 'unmounted' } });
+      for (const current of stateRef.current.mount.mounts) {
+        const stillMounted = after?.remains?.mounts.some((m) => m.mountpoint === current.mountpoint) ?? false;
+        if (stillMounted) continue;
+        mountedAll.current = mountedAll.current.filter((m) => m.mountpoint !== current.mountpoint);
+        dispatch({ type: 'mount', action: { type: 'unmounted', mountpoint: current.mountpoint } });
+      }
       if (fromSession) confirmClean(after);
     },
     [confirmClean, dispatch],
@@ -258,25 +279,33 @@ export function useKpartxApp(
     if (sourcePath) void inspect(sourcePath, options);
   }, [inspect]);
 
-  const unmountCurrent = useCallback(async (): Promise<boolean> => {
-    const current = mounted.current;
-    if (!current) return true;
-    dispatch({ type: 'mount', action: { type: 'working', what: `unmounting ${current.mountpoint}…` } });
-    try {
-      await engine.unmount(current);
-      mounted.current = null;
-      dispatch({ type: 'mount', action: { type: 'unmounted' } });
-      lookAgain();
-      return true;
-    } catch (error) {
-      if (error instanceof InterruptedError) {
-        mounted.current = null;
-        dispatch({ type: 'mount', action: { type: 'unmounted' } });
-        leaveInterrupted(error, `unmounting ${current.mountpoint}`);
-      } else dispatch({ type: 'mount', action: { type: 'failed', message: errorText(error) } });
-      return false;
-    }
-  }, [engine, leaveInterrupted, lookAgain, dispatch]);
+  /** Unmount the newest of the session's mounts (a mount inside another first); `all`: every one. */
+  const unmountCurrent = useCallback(
+    async (all = false): Promise<boolean> => {
+      for (;;) {
+        const current = unmountOrder(mountedAll.current)[0];
+        if (!current) return true;
+        const gone = () => {
+          mountedAll.current = mountedAll.current.filter((m) => m !== current);
+          dispatch({ type: 'mount', action: { type: 'unmounted', mountpoint: current.mountpoint } });
+        };
+        dispatch({ type: 'mount', action: { type: 'working', what: `unmounting ${current.mountpoint}…` } });
+        try {
+          await engine.unmount(current);
+          gone();
+          lookAgain();
+        } catch (error) {
+          if (error instanceof InterruptedError) {
+            gone();
+            leaveInterrupted(error, `unmounting ${current.mountpoint}`);
+          } else dispatch({ type: 'mount', action: { type: 'failed', message: errorText(error) } });
+          return false;
+        }
+        if (!all) return true;
+      }
+    },
+    [engine, leaveInterrupted, lookAgain, dispatch],
+  );
 
   /** Enter on the conversion screen: check the target, then (space permitting) convert and open the copy. */
   const submitConvert = useCallback(async (): Promise<void> => {
@@ -329,15 +358,26 @@ export function useKpartxApp(
 
   const recovery = useRecoveryActions(engine, dispatch, stateRef, mounted, leaveInterrupted);
 
-  /** Mount a map of the session (a LUKS one opened with `passphrase` first). */
-  const mountOffered = useCallback(
-    (map: ExistingMapView, passphrase?: string): Promise<void> => {
-      const { path } = map;
+  /**
+   * Mount a map as chosen (a LUKS one opened with `passphrase` first); the shell, tree and
+   * accounts stay on the session's first mount.
+   */
+  const mountWith = useCallback(
+    (
+      map: ExistingMapView,
+      chosen: Omit<MountChoice, 'readOnly' | 'exec'>,
+      passphrase?: string,
+    ): Promise<void> => {
       const { readOnly, exec } = stateRef.current.mount;
-      const how = [readOnly ? ' read-only' : '', exec ? ' with exec' : ''].join('');
+      const { path } = map;
+      const how = [
+        readOnly ? ' read-only' : '',
+        exec ? ' with exec' : '',
+        chosen.fstype ? ` as ${chosen.fstype}` : '',
+      ].join('');
       const what = passphrase === undefined ? `mounting ${path}${how}…` : `opening ${path} (LUKS)${how}…`;
       dispatch({ type: 'mount', action: { type: 'working', what } });
-      const choice = { readOnly, exec };
+      const choice = { readOnly, exec, ...chosen };
       return (
         passphrase === undefined ? engine.mount(path, choice) : engine.unlock(path, passphrase, choice)
       ).then(
@@ -349,7 +389,8 @@ export function useKpartxApp(
             return;
           }
           const mount = result;
-          mounted.current = mount;
+          const first = mountedAll.current.length === 0;
+          mountedAll.current = [...mountedAll.current, mount];
           // Read-write was chosen and the mount is read-only: say why, every time.
           const note =
             !readOnly && mount.readOnly
@@ -358,7 +399,7 @@ export function useKpartxApp(
                 : 'read-only although read-write was chosen: the kernel or the filesystem allowed only a read-only mount'
               : undefined;
           dispatch({ type: 'mount', action: { type: 'mounted', mount, ...(note ? { note } : {}) } });
-          recovery.recognise(mount);
+          if (first) recovery.recognise(mount);
           lookAgain();
         },
         (error) => {
@@ -367,7 +408,30 @@ export function useKpartxApp(
         },
       );
     },
-    [engine, recovery, lookAgain, leaveInterrupted, dispatch],
+    [engine, leaveInterrupted, lookAgain, dispatch, recovery],
+  );
+
+  const prepare = useCallback(
+    (action: PrepareAction) => dispatch({ type: 'mount', action: { type: 'prepare', action } }),
+    [dispatch],
+  );
+  /** Ask where (and, for unknown content, which type and options) before mounting `map`. */
+  const openPrepareFor = useCallback(
+    (map: ExistingMapView, step: PrepareStep) => {
+      const { inspection } = stateRef.current;
+      const prepared = openPrepare(
+        {
+          map: map.path,
+          name: map.name,
+          mountpoint: engine.mountTarget(map.path),
+          needsType: needsType(map, inspection),
+          types: engine.mountableFilesystems(),
+        },
+        step,
+      );
+      dispatch({ type: 'mount', action: { type: 'open-prepare', prepare: prepared } });
+    },
+    [engine, dispatch],
   );
 
   const actions: AppActions = useMemo(
@@ -449,15 +513,28 @@ export function useKpartxApp(
       toggleMountReadOnly: () => dispatch({ type: 'mount', action: { type: 'toggle-read-only' } }),
       toggleMountExec: () => dispatch({ type: 'mount', action: { type: 'toggle-exec' } }),
       mountSelected: () => {
-        const { mountIndex, inspection } = stateRef.current;
+        const { mount: session, mountIndex, inspection } = stateRef.current;
         const map = offeredMaps(inspection)[mountIndex];
         if (!map) return;
+        const already = session.mounts.find((m) => m.source === map.path);
+        if (already) {
+          dispatch({
+            type: 'mount',
+            action: { type: 'failed', message: `${map.name} is already mounted on ${already.mountpoint}` },
+          });
+          return;
+        }
+        // Content the probe does not know is mounted only as a type the user picks.
+        if (needsType(map, inspection)) {
+          openPrepareFor(map, 'type');
+          return;
+        }
         // A LUKS map: its passphrase first (masked), then it is opened and what it holds mounted.
         if (map.luks) {
           dispatch({ type: 'mount', action: { type: 'ask-passphrase', path: map.path, name: map.name } });
           return;
         }
-        return mountOffered(map);
+        return mountWith(map, {});
       },
       typePassphrase: (text) => dispatch({ type: 'mount', action: { type: 'passphrase-type', text } }),
       erasePassphrase: () => dispatch({ type: 'mount', action: { type: 'passphrase-erase' } }),
@@ -474,8 +551,55 @@ export function useKpartxApp(
           });
           return;
         }
-        return mountOffered(map, asked.value);
+        return mountWith(map, {}, asked.value);
       },
+      chooseMountpoint: () => {
+        const { mount: session, mountIndex, inspection } = stateRef.current;
+        const map = offeredMaps(inspection)[mountIndex];
+        if (map && !session.mounts.some((m) => m.source === map.path)) openPrepareFor(map, 'mountpoint');
+      },
+      editPrepare: (text) => prepare({ type: 'edit', text }),
+      movePrepare: (delta) => prepare({ type: 'move', delta }),
+      prepareNext: () => {
+        const { mount: session, inspection } = stateRef.current;
+        const p = session.prepare;
+        if (!p) return;
+        if (!prepareReady(p)) {
+          prepare({ type: 'next' });
+          return;
+        }
+        const map = offeredMaps(inspection).find((m) => m.path === p.map);
+        if (!map) return;
+        const fstype = chosenType(p);
+        const mountpoint = expandHome(p.mountpoint.trim(), engine.home);
+        return mountWith(map, {
+          // The default place is made by the session itself, with its checks of the run directory.
+          ...(mountpoint !== engine.mountTarget(map.path) ? { mountpoint } : {}),
+          ...(fstype ? { fstype } : {}),
+          ...(p.options.trim() ? { options: p.options.trim() } : {}),
+        });
+      },
+      prepareBack: () => prepare({ type: 'back' }),
+      completeMountpoint: () => {
+        const p = stateRef.current.mount.prepare;
+        if (p?.step !== 'mountpoint') return;
+        const typed = p.mountpoint;
+        const dir = expandHome(completionDir(typed), engine.home);
+        return engine.listDirectory(dir).then(
+          (entries) =>
+            prepare({
+              type: 'completed',
+              from: typed,
+              ...completePath(
+                typed,
+                entries.filter((e) => e.directory),
+              ),
+            }),
+          () => {},
+        );
+      },
+      mountAnother: () => dispatch({ type: 'mount', action: { type: 'mount-another' } }),
+      showMounted: () => dispatch({ type: 'mount', action: { type: 'show-mounted' } }),
       openShell: () => {
         const current = stateRef.current.mount.mount;
         if (!current) return;
@@ -493,13 +617,14 @@ export function useKpartxApp(
       finishSession: () => {
         // Mounts this session did not make (an earlier run's) are shown and confirmed first.
         const { mount, inspection } = stateRef.current;
-        const others = inspection?.remains?.mounts.filter((m) => m.mountpoint !== mount.mount?.mountpoint);
-        if (mount.mount?.earlier || (others && others.length > 0)) {
+        const ours = new Set(mount.mounts.map((m) => m.mountpoint));
+        const others = inspection?.remains?.mounts.filter((m) => !ours.has(m.mountpoint));
+        if (mount.mounts.some((m) => m.earlier) || (others && others.length > 0)) {
           actions.request('teardown');
           return;
         }
         void (async () => {
-          if (!(await unmountCurrent())) return;
+          if (!(await unmountCurrent(true))) return;
           await runOp('remove', confirmClean);
         })();
       },
@@ -558,7 +683,6 @@ export function useKpartxApp(
       inspect,
       leave,
       loadSources,
-      mountOffered,
       needRoot,
       runOp,
       settleMount,
@@ -566,8 +690,34 @@ export function useKpartxApp(
       terminal,
       unmountCurrent,
       dispatch,
+      mountWith,
+      openPrepareFor,
+      prepare,
     ],
   );
 
   return { state, actions, getState: () => stateRef.current };
+}
+
+/**
+ * Content the probe did not recognise (contents probed, none found): a filesystem type must be
+ * picked. A map mounted already (an earlier run's) is taken over as it is.
+ */
+function needsType(map: ExistingMapView, inspection: Inspection | null): boolean {
+  if (inspection?.layout.contentsPending || map.mountpoints?.length) return false;
+  return !map.contents;
+}
+
+/** The first of the session's mounts as the one mount recovery works on (set: it was remounted). */
+function firstMountRef(all: MutableRefObject<MountView[]>): MutableRefObject<MountView | null> {
+  return {
+    get current() {
+      return all.current[0] ?? null;
+    },
+    set current(mount: MountView | null) {
+      all.current = mount
+        ? all.current.map((m) => (m.mountpoint === mount.mountpoint ? mount : m))
+        : all.current.slice(1);
+    },
+  };
 }

@@ -2,6 +2,7 @@
 import type { Key } from 'ink';
 import type { AppState } from '../state/app-reducer.js';
 import type { AppActions } from '../state/intents.js';
+import { prepareKey } from './mount-prepare-keys.js';
 import { recoveryKey } from './recovery-keys.js';
 
 export function confirmKey(_state: AppState, actions: AppActions, input: string, key: Key): void {
@@ -27,8 +28,9 @@ export function mountKey(state: AppState, actions: AppActions, input: string, ke
     else if (input === 'q') actions.quit();
     return;
   }
-  if (mount) {
+  if (mount && phase === 'mounted') {
     if (input === 's') actions.openShell();
+    else if (input === 'm') actions.mountAnother();
     else if (input === 'a') actions.recovery.openAccounts();
     else if (input === 'w') actions.recovery.remountWritable();
     else if (input === 'u') actions.unmount();
@@ -37,12 +39,15 @@ export function mountKey(state: AppState, actions: AppActions, input: string, ke
     return;
   }
   if (state.mount.passphrase) return passphraseKey(actions, input, key);
+  if (state.mount.prepare) return prepareKey(state.mount.prepare, actions, input, key);
   if (key.upArrow || input === 'k') actions.moveMount(-1);
   else if (key.downArrow || input === 'j') actions.moveMount(1);
   else if (key.return) return actions.mountSelected();
   else if (input === 'r') actions.toggleMountReadOnly();
   else if (input === 'e') actions.toggleMountExec();
+  else if (input === 'o') actions.chooseMountpoint();
   else if (input === 'x') actions.finishSession();
+  else if (key.escape && mount) actions.showMounted();
   else if (key.escape) actions.back();
   else if (input === 'q') actions.quit();
 }

@@ -85,11 +85,15 @@ export const PROGRESS_KEYS = {
 
 export const MOUNT_PICK_KEYS = {
   move: doc('↑↓', 'move', { also: 'j k' }),
-  mount: doc('Enter', 'mount'),
+  mount: doc('Enter', 'mount', { note: 'content not recognised: pick a filesystem type first' }),
+  place: doc('o', 'mount on…', {
+    note: 'edit the mountpoint shown under the list first; inside a mounted filesystem it must exist there',
+  }),
   readOnly: doc('r', 'read-only'),
   exec: doc('e', 'exec'),
-  finish: doc('x', 'unmap all', { note: 'what is mounted is unmounted first' }),
-  back: doc('Esc', 'back'),
+  finish: doc('x', 'unmap all'),
+  finishMounted: doc('x', 'unmount + unmap all', { note: 'when something is mounted: newest first' }),
+  back: doc('Esc', 'back', { note: 'to the mounts, when something is mounted' }),
   quit: doc('q', 'quit'),
 };
 
@@ -99,12 +103,33 @@ export const PASSPHRASE_KEYS = {
   cancel: doc('Esc', 'cancel'),
 };
 
+export const MOUNT_PLACE_KEYS = {
+  mount: doc('Enter', 'mount'),
+  next: doc('Enter', 'next', { note: 'content not recognised: on to the filesystem type' }),
+  complete: doc('Tab', 'complete', { note: 'directories' }),
+  cancel: doc('Esc', 'cancel'),
+};
+
+export const MOUNT_TYPE_KEYS = {
+  move: doc('↑↓', 'move', { also: 'j k' }),
+  choose: doc('Enter', 'choose', { note: 'the types this kernel mounts' }),
+  back: doc('Esc', 'back'),
+};
+
+export const MOUNT_OPTIONS_KEYS = {
+  mount: doc('Enter', 'mount', {
+    note: 'options are added to nosuid,nodev,noexec; any that would undo them, or read-only, is refused',
+  }),
+  back: doc('Esc', 'back'),
+};
+
 export const MOUNTED_KEYS = {
   accounts: doc('a', 'accounts', { note: 'on a Linux system' }),
   readWrite: doc('w', 'read-write', { note: 'remount in place' }),
-  shell: doc('s', 'shell here', { note: '$SHELL in the mount; exit comes back' }),
-  unmount: doc('u', 'unmount'),
-  finish: doc('x', 'unmount + unmap'),
+  shell: doc('s', 'shell here', { note: '$SHELL in the first mount; exit comes back' }),
+  another: doc('m', 'mount another', { note: 'e.g. /boot inside the root: o chooses where' }),
+  unmount: doc('u', 'unmount', { note: 'the newest mount; one inside another goes first' }),
+  finish: doc('x', 'unmount + unmap', { note: 'every mount, newest first' }),
   quit: doc('q', 'quit'),
 };
 
@@ -148,6 +173,9 @@ export const SCREENS: { title: string; keys: Record<string, KeyDoc> }[] = [
   { title: 'Progress', keys: PROGRESS_KEYS },
   { title: 'Mount session: picking a map', keys: MOUNT_PICK_KEYS },
   { title: 'Mount session: LUKS passphrase', keys: PASSPHRASE_KEYS },
+  { title: 'Mount session: mountpoint field (after o)', keys: MOUNT_PLACE_KEYS },
+  { title: 'Mount session: filesystem type (content not recognised)', keys: MOUNT_TYPE_KEYS },
+  { title: 'Mount session: options field (after the type)', keys: MOUNT_OPTIONS_KEYS },
   { title: 'Mount session: mounted', keys: MOUNTED_KEYS },
   { title: 'Accounts', keys: ACCOUNT_KEYS },
   { title: 'Accounts: new password', keys: PASSWORD_KEYS },

@@ -49,8 +49,27 @@ export interface AppActions {
   moveMount(delta: number): void;
   toggleMountReadOnly(): void;
   toggleMountExec(): void;
-  /** Mount the highlighted map (a LUKS one asks its passphrase first); settles once it is mounted or has failed. */
+  /**
+   * Mount the highlighted map; settles once it is mounted or has failed. A LUKS one asks its
+   * passphrase first; content the probe does not recognise asks for a filesystem type first.
+   */
   mountSelected(): Promise<void> | undefined;
+  /** `o`: choose where the highlighted map is mounted (the default shown, editable) first. */
+  chooseMountpoint(): void;
+  /** Typing in the field of the mount being prepared (its mountpoint, or its options). */
+  editPrepare(text: string): void;
+  /** ↑↓ in the list of filesystem types. */
+  movePrepare(delta: number): void;
+  /** Enter while preparing: on to the next choice, or mount; settles once mounted or failed. */
+  prepareNext(): Promise<void> | undefined;
+  /** Esc while preparing: back a step, or close. */
+  prepareBack(): void;
+  /** Tab in the mountpoint field: complete the directory; settles once the field has its answer. */
+  completeMountpoint(): Promise<void> | undefined;
+  /** `m` once mounted: pick another map to mount (a /boot inside the root), the mounts kept. */
+  mountAnother(): void;
+  /** Esc while picking another: back to what is mounted. */
+  showMounted(): void;
   /** Characters typed into the LUKS passphrase field. */
   typePassphrase(text: string): void;
   erasePassphrase(): void;

@@ -1,5 +1,10 @@
-/** The guided mount session: pick → mounted → (shell) → unmounted → unmapped → clean. */
+/**
+ * The guided mount session: pick → mounted → (shell) → unmounted → unmapped → clean. Several
+ * filesystems may be mounted at once (a root, then its /boot inside it): `m` goes back to picking
+ * with them kept, and they are unmounted newest first.
+ */
 import type { MountView } from '../model.js';
+import { type MountPrepare, type PrepareAction, prepareReducer } from './mount-prepare.js';
 
 export type MountPhase = 'pick' | 'working' | 'mounted' | 'clean' | 'failed';
 
@@ -8,7 +13,14 @@ export interface MountState {
   readOnly: boolean;
   /** Mount without noexec: programs on the filesystem may run. Off unless asked for. */
   exec: boolean;
+  /** The session's first mount (the root): the shell, the tree and the accounts are of this one. */
   mount: MountView | null;
+  /** Every mount the session holds, in the order they were made (`mount` is the first). */
+  mounts: MountView[];
+  /** Choosing where, which type and what options, before a mount. */
+  prepare: MountPrepare | null;
+  /** The phase a step started from: a failure goes back there. */
+  before?: MountPhase;
   /** What happened last, shown under the panel. */
   log: string[];
   /** The passphrase being typed for a LUKS map (masked on screen; dropped once submitted). */
@@ -20,6 +32,8 @@ export const initialMountState: MountState = {
   readOnly: true,
   exec: false,
   mount: null,
+  mounts: [],
+  prepare: null,
   log: [],
   passphrase: null,
 };
@@ -31,7 +45,14 @@ export type MountAction =
   /** `note`: why the mount is not what was asked (read-only although read-write was chosen). */
   | { type: 'mounted'; mount: MountView; note?: string }
   | { type: 'tree'; tree: string[] }
-  | { type: 'unmounted' }
+  /** One mount is gone (all of them when no mountpoint is given). */
+  | { type: 'unmounted'; mountpoint?: string }
+  /** Back to picking a map, the mounts kept. */
+  | { type: 'mount-another' }
+  /** From picking back to the mounts. */
+  | { type: 'show-mounted' }
+  | { type: 'open-prepare'; prepare: MountPrepare }
+  | { type: 'prepare'; action: PrepareAction }
   | { type: 'clean'; what: string }
   | { type: 'failed'; message: string }
   | { type: 'reset' }
@@ -46,11 +67,17 @@ export type MountAction =
 export function mountReducer(state: MountState, action: MountAction): MountState {
   switch (action.type) {
     case 'toggle-read-only':
-      return state.phase === 'pick' ? { ...state, readOnly: !state.readOnly } : state;
+      return state.phase === 'pick' && !state.prepare ? { ...state, readOnly: !state.readOnly } : state;
     case 'toggle-exec':
-      return state.phase === 'pick' ? { ...state, exec: !state.exec } : state;
+      return state.phase === 'pick' && !state.prepare ? { ...state, exec: !state.exec } : state;
     case 'working':
-      return { ...state, phase: 'working', passphrase: null, log: [...state.log, action.what] };
+      return {
+        ...state,
+        phase: 'working',
+        before: state.phase,
+        passphrase: null,
+        log: [...state.log, action.what],
+      };
     case 'ask-passphrase':
       return state.phase === 'pick'
         ? { ...state, passphrase: { path: action.path, name: action.name, value: '' } }
@@ -70,11 +97,17 @@ export function mountReducer(state: MountState, action: MountAction): MountState
       return { ...state, passphrase: null };
     case 'opened':
       return { ...state, phase: 'pick', passphrase: null, log: [...state.log, action.what] };
-    case 'mounted':
+    case 'mounted': {
+      // A mount made again on its mountpoint (remounted read-write) takes its place.
+      const at = state.mounts.findIndex((m) => m.mountpoint === action.mount.mountpoint);
+      const mounts =
+        at < 0 ? [...state.mounts, action.mount] : state.mounts.map((m, i) => (i === at ? action.mount : m));
       return {
         ...state,
         phase: 'mounted',
-        mount: action.mount,
+        mount: mounts[0] ?? null,
+        mounts,
+        prepare: null,
         log: [
           ...state.log,
           action.mount.earlier
@@ -83,16 +116,44 @@ export function mountReducer(state: MountState, action: MountAction): MountState
           ...(action.note ? [action.note] : []),
         ],
       };
-    case 'tree':
-      return state.mount ? { ...state, mount: { ...state.mount, tree: action.tree } } : state;
-    case 'unmounted':
-      return { ...state, phase: 'pick', mount: null, log: [...state.log, 'unmounted'] };
+    }
+    case 'tree': {
+      if (!state.mount) return state;
+      const mount = { ...state.mount, tree: action.tree };
+      return { ...state, mount, mounts: [mount, ...state.mounts.slice(1)] };
+    }
+    case 'unmounted': {
+      const gone = state.mounts.find((m) => m.mountpoint === action.mountpoint);
+      const mounts = action.mountpoint ? state.mounts.filter((m) => m !== gone) : [];
+      return {
+        ...state,
+        phase: mounts.length > 0 ? 'mounted' : 'pick',
+        mount: mounts[0] ?? null,
+        mounts,
+        log: [...state.log, gone && mounts.length > 0 ? `unmounted ${gone.mountpoint}` : 'unmounted'],
+      };
+    }
+    case 'mount-another':
+      return state.phase === 'mounted' ? { ...state, phase: 'pick' } : state;
+    case 'show-mounted':
+      return state.mounts.length > 0 ? { ...state, phase: 'mounted', prepare: null } : state;
+    case 'open-prepare':
+      return state.phase === 'pick' ? { ...state, prepare: action.prepare } : state;
+    case 'prepare':
+      return state.prepare ? { ...state, prepare: prepareReducer(state.prepare, action.action) } : state;
     case 'clean':
-      return { ...state, phase: 'clean', mount: null, log: [...state.log, action.what] };
+      return {
+        ...state,
+        phase: 'clean',
+        mount: null,
+        mounts: [],
+        prepare: null,
+        log: [...state.log, action.what],
+      };
     case 'failed':
       return {
         ...state,
-        phase: state.mount ? 'mounted' : 'pick',
+        phase: state.before === 'pick' || state.mounts.length === 0 ? 'pick' : 'mounted',
         log: [...state.log, `error: ${action.message}`],
       };
     case 'reset':
