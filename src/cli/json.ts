@@ -5,7 +5,7 @@
  */
 import type { BackendKind, MapBackend } from '../engine/backend.js';
 import { loadBackend } from '../engine/backends/select.js';
-import { decideBackend, inspectSource, type SourceReport } from '../engine/inspect.js';
+import { decideBackend, inspectSources, type SourceReport } from '../engine/inspect.js';
 import type { Machine } from '../engine/machine.js';
 import { displayLines } from '../io/display-text.js';
 import { getopt } from './getopt.js';
@@ -114,9 +114,13 @@ export async function jsonMain(args: string[], environment: Partial<JsonEnvironm
   }
 
   const options = { delimiter, only, forceGpt, readOnly, probe, backendKind };
-  const sources = parsed.operands.map((operand) =>
-    inspectSource(operand, kernel, { ...options, host, backend, backendDecision: decision }),
-  );
+  // Several sources are read together: a VG whose PVs lie on different images is assembled whole.
+  const sources = inspectSources(parsed.operands, kernel, {
+    ...options,
+    host,
+    backend,
+    backendDecision: decision,
+  });
   const document: JsonDocument = { sources };
   io.stdout(`${JSON.stringify(document, null, 2)}\n`);
   return sources.some((report) => report.error !== null) ? 1 : 0;

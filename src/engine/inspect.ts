@@ -25,8 +25,11 @@ import {
   findFilesystemSystem,
   lvmPlaces,
   openContainerLayer,
+  type PlacedPvCandidate,
   partitionAttach,
+  readLvmAcrossSources,
   readLvmLayers,
+  readPvCandidates,
   type StackNode,
   type SystemFinding,
   type SystemLayer,
@@ -55,6 +58,14 @@ export interface InspectOptions {
   probe?: boolean;
   /** Where files and devices are read (a batch's memoizing view of the machine); the machine when absent. */
   host?: Machine;
+  /** Set by inspectSources: PVs are gathered here and their VGs assembled across all sources. */
+  across?: AcrossSources;
+}
+
+/** The PVs of several sources, kept readable until their VGs are assembled together. */
+interface AcrossSources {
+  entries: { report: SourceReport; candidates: PlacedPvCandidate[]; restack: () => void }[];
+  closers: (() => void)[];
 }
 
 /** A map `-a` would create, with the exact device-mapper table line. */
@@ -311,25 +322,69 @@ export function inspectSource(
       report.problems.push(
         `${path}: ${opened.layer.problem ?? `${opened.layer.description}: its disk is not read here`}`,
       );
-    if (guest) readLayers(report, guest, parent, options, mappable);
-    report.stack = stackTree({
-      source: path,
-      sizeSectors: parent.sizeSectors,
-      container: report.container,
-      diskSectors: guest ? Math.floor(guest.size / 512) : 0,
-      table: report.table,
-      partitions: report.partitions,
-      content: report.content,
-      system: report.system,
-      volumeGroups: report.volumeGroups,
-    });
+    const restack = () => {
+      report.stack = stackTree({
+        source: path,
+        sizeSectors: parent.sizeSectors,
+        container: report.container,
+        diskSectors: guest ? Math.floor(guest.size / 512) : 0,
+        table: report.table,
+        partitions: report.partitions,
+        content: report.content,
+        system: report.system,
+        volumeGroups: report.volumeGroups,
+      });
+    };
+    if (guest) readLayers(report, guest, parent, options, mappable, restack);
+    restack();
     return report;
   } catch (error) {
     // An I/O error half-way: say so for this source, the others still get inspected.
     return { ...report, error: errorText(error) };
   } finally {
-    opened?.close();
-    disk.close();
+    const close = () => {
+      opened?.close();
+      disk.close();
+    };
+    // PVs gathered for the cross-source assembly are read through these disks later.
+    if (options.across?.entries.some((e) => e.report === report)) options.across.closers.push(close);
+    else close();
+  }
+}
+
+/**
+ * Inspect several sources; with more than one, their VGs are assembled across all of them, so a
+ * VG whose PVs lie on different images is complete (its LVs read through every image) and a PV
+ * none of them holds is named missing. One source is inspected exactly as inspectSource does.
+ */
+export function inspectSources(
+  paths: readonly string[],
+  kernel: Machine | undefined,
+  options: InspectOptions = {},
+): SourceReport[] {
+  if (paths.length <= 1 || options.probe === false)
+    return paths.map((path) => inspectSource(path, kernel, options));
+  const across: AcrossSources = { entries: [], closers: [] };
+  try {
+    const reports = paths.map((path) => inspectSource(path, kernel, { ...options, across }));
+    if (across.entries.length === 0) return reports;
+    try {
+      const layers = readLvmAcrossSources(
+        across.entries.map((e) => ({ source: e.report.source, candidates: e.candidates })),
+      );
+      for (const { report, restack } of across.entries) {
+        const lvm = layers.get(report.source)!;
+        report.volumeGroups = lvm.volumeGroups;
+        report.warnings.push(...lvm.warnings);
+        if (report.error === null) restack();
+      }
+    } catch (error) {
+      for (const { report } of across.entries)
+        report.warnings.push(`cannot assemble volume groups across the sources: ${errorText(error)}`);
+    }
+    return reports;
+  } finally {
+    for (const close of across.closers) close();
   }
 }
 
@@ -340,6 +395,7 @@ function readLayers(
   parent: ParentDevice,
   options: InspectOptions,
   mappable: boolean,
+  restack: () => void,
 ): void {
   const sizeSectors = Math.floor(disk.size / 512);
   const table = readPartitionTable(disk, {
@@ -359,6 +415,13 @@ function readLayers(
   if (options.probe === false) return;
   const places = lvmPlaces(report.partitions, report.table ? null : { content: report.content, sizeSectors });
   if (places.length === 0) return;
+  if (options.across) {
+    const read = readPvCandidates(disk, report.source, places);
+    report.warnings.push(...read.warnings);
+    if (read.candidates.length > 0)
+      options.across.entries.push({ report, candidates: read.candidates, restack });
+    return;
+  }
   const lvm = readLvmLayers(disk, report.source, places);
   report.volumeGroups = lvm.volumeGroups;
   report.warnings.push(...lvm.warnings);

@@ -16,7 +16,16 @@ export {
   openContainerLayer,
   sizeText,
 } from './container.js';
-export { type LvmLayers, lvmPlaces, type PvPlaceCandidate, readLvmLayers } from './lvm.js';
+export {
+  describeVolumeGroups,
+  type LvmLayers,
+  lvmPlaces,
+  type PlacedPvCandidate,
+  type PvPlaceCandidate,
+  readLvmAcrossSources,
+  readLvmLayers,
+  readPvCandidates,
+} from './lvm.js';
 export { findFilesystemSystem, NO_SYSTEM, type SystemFinding } from './system.js';
 export { type StackParts, stackTree } from './tree.js';
 export type {

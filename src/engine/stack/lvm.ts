@@ -71,18 +71,21 @@ function logicalVolume(
   return layer;
 }
 
-/**
- * Read every candidate as a PV (those without a label are skipped), assemble their VGs and
- * describe each. `source` names the disk in warnings (`disk.img`).
- */
-export function readLvmLayers(
+/** A PV found on one source, with the place on that source that holds it. */
+export interface PlacedPvCandidate extends PvCandidate {
+  /** The source (operand) it was read from. */
+  origin: string;
+  place: PvPlaceCandidate;
+}
+
+/** Read every candidate place as a PV; those without a label are skipped, unreadable ones warned about. */
+export function readPvCandidates(
   disk: Disk,
   source: string,
   places: readonly PvPlaceCandidate[],
-  probe = true,
-): LvmLayers {
+): { candidates: PlacedPvCandidate[]; warnings: string[] } {
   const warnings: string[] = [];
-  const candidates: (PvCandidate & { place: PvPlaceCandidate })[] = [];
+  const candidates: PlacedPvCandidate[] = [];
   for (const place of places) {
     const name = place.partition === null ? source : `${source} partition ${place.partition}`;
     const view = windowDisk(disk, place.extent.start * 512, place.extent.size * 512);
@@ -90,16 +93,27 @@ export function readLvmLayers(
       const pv = readPhysicalVolume(view);
       if (!pv) continue;
       warnings.push(...pv.warnings.map((w) => `${name}: ${w}`));
-      candidates.push({ source: name, disk: view, pv, place });
+      candidates.push({ source: name, disk: view, pv, origin: source, place });
     } catch (error) {
       if (!(error instanceof LvmError)) throw error;
       warnings.push(`${name}: ${error.message}`);
     }
   }
-  if (candidates.length === 0) return { volumeGroups: [], warnings };
+  return { candidates, warnings };
+}
+
+/**
+ * Assemble the VGs of `candidates` (from one source or several) and describe each. With
+ * `nameSources`, every PV also says which source holds it (several sources were given).
+ */
+export function describeVolumeGroups(
+  candidates: readonly PlacedPvCandidate[],
+  probe = true,
+  nameSources = false,
+): { volumeGroups: VolumeGroupLayer[]; warnings: string[] } {
+  if (candidates.length === 0) return { volumeGroups: [], warnings: [] };
   const assembly = assembleVolumeGroups(candidates);
-  warnings.push(...assembly.warnings);
-  const placeOf = new Map(candidates.map((c) => [uuidKey(c.pv.header.uuid), c.place]));
+  const placeOf = new Map(candidates.map((c) => [uuidKey(c.pv.header.uuid), c]));
   const volumeGroups = assembly.volumeGroups.map((group): VolumeGroupLayer => {
     const vg = group.metadata;
     return {
@@ -112,10 +126,11 @@ export function readLvmLayers(
       physicalVolumes: group.members
         .filter((m) => m.found)
         .map((m) => {
-          const place = placeOf.get(uuidKey(m.metadata.id))!;
+          const { place, origin } = placeOf.get(uuidKey(m.metadata.id))!;
           return {
             name: m.metadata.name,
             uuid: m.metadata.id,
+            ...(nameSources ? { source: origin } : {}),
             partition: place.partition,
             extent: place.extent,
             peStart: m.metadata.peStart,
@@ -129,7 +144,46 @@ export function readLvmLayers(
       warnings: group.warnings,
     };
   });
-  return { volumeGroups, warnings };
+  return { volumeGroups, warnings: assembly.warnings };
+}
+
+/**
+ * Read every candidate as a PV (those without a label are skipped), assemble their VGs and
+ * describe each. `source` names the disk in warnings (`disk.img`).
+ */
+export function readLvmLayers(
+  disk: Disk,
+  source: string,
+  places: readonly PvPlaceCandidate[],
+  probe = true,
+): LvmLayers {
+  const read = readPvCandidates(disk, source, places);
+  const described = describeVolumeGroups(read.candidates, probe);
+  return { volumeGroups: described.volumeGroups, warnings: [...read.warnings, ...described.warnings] };
+}
+
+/**
+ * The VGs of several sources assembled together, so a VG whose PVs lie on different images is
+ * whole: each source lists every VG with a PV on it (the same VG under each of its sources), and
+ * each PV names its source. A warning of the assembly goes to the source it starts with.
+ */
+export function readLvmAcrossSources(
+  sources: readonly { source: string; candidates: readonly PlacedPvCandidate[] }[],
+  probe = true,
+): Map<string, LvmLayers> {
+  const all = sources.flatMap((s) => s.candidates);
+  const described = describeVolumeGroups(all, probe, true);
+  const out = new Map<string, LvmLayers>();
+  for (const { source, candidates } of sources) {
+    const labels = candidates.map((c) => c.source);
+    out.set(source, {
+      volumeGroups: described.volumeGroups.filter((vg) =>
+        vg.physicalVolumes.some((pv) => pv.source === source),
+      ),
+      warnings: described.warnings.filter((w) => labels.some((label) => w.startsWith(`${label} `))),
+    });
+  }
+  return out;
 }
 
 /** Where PVs may be: partitions the probe saw LVM2_member on, or the whole disk when it has no table. */

@@ -1,7 +1,7 @@
 /**
  * The layers read from one source, put together as one tree: source → container → table →
  * partitions → volume groups → logical volumes. A VG hangs under the partition (or disk) holding
- * its first PV found; its other PVs are named in the VG itself.
+ * its first PV found on this source; its other PVs are named in the VG itself.
  */
 import type { ContentInfo } from '../../probe/types.js';
 import type { Attach, ContainerLayer, Extent, StackNode, SystemLayer, VolumeGroupLayer } from './types.js';
@@ -60,8 +60,11 @@ function volumeGroupNode(vg: VolumeGroupLayer): StackNode {
 }
 
 export function stackTree(parts: StackParts): StackNode {
+  // Under the first of its PVs on this source (a VG over several sources hangs under each).
+  const here = (vg: VolumeGroupLayer) =>
+    vg.physicalVolumes.find((pv) => pv.source === undefined || pv.source === parts.source);
   const groupsAt = (partition: number | null) =>
-    parts.volumeGroups.filter((vg) => vg.physicalVolumes[0]?.partition === partition).map(volumeGroupNode);
+    parts.volumeGroups.filter((vg) => here(vg)?.partition === partition).map(volumeGroupNode);
   const whole = { start: 0, size: parts.diskSectors };
   const inner: StackNode[] = parts.table
     ? [

@@ -43,6 +43,8 @@ export interface PhysicalVolumeLayer {
   /** The metadata's key for it (`pv0`). */
   name: string;
   uuid: string;
+  /** The source (operand) holding it; only when several sources were inspected together. */
+  source?: string;
   /** The partition holding it; null for the whole disk. */
   partition: number | null;
   /** Where it lies on the disk read (the container's guest disk for a container). */
