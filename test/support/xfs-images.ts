@@ -3,7 +3,7 @@
  * and `xfs_db -r` to read them back independently.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const hasXfsprogs =
@@ -76,7 +76,7 @@ export function makeXfsImage(
   });
 }
 
-/** What `xfs_db -r -c 'ls PATH'` lists, without `.` and `..`. */
+/** What `xfs_db -r -c 'ls PATH'` lists (offset, inode, type, hash, length, name, state), without `.` and `..`. */
 export function xfsDbList(image: string, path: string): string[] {
   const out = execFileSync('xfs_db', ['-r', '-c', `ls ${path}`, image], {
     encoding: 'utf8',
@@ -85,8 +85,8 @@ export function xfsDbList(image: string, path: string): string[] {
   return out
     .split('\n')
     .map((line) => line.trim().split(/\s+/))
-    .filter((fields) => fields.length >= 5)
-    .map((fields) => fields.slice(4).join(' '))
+    .filter((fields) => fields.length >= 7)
+    .map((fields) => fields.slice(5, -1).join(' '))
     .filter((name) => name !== '.' && name !== '..');
 }
 
@@ -108,3 +108,33 @@ export const ROCKY_XFS_ROOT: XfsStep[] = [
   { dir: 'usr/share' },
   ...Array.from({ length: 2000 }, (_, i): XfsStep => ({ file: `usr/share/entry-${i}`, data: `file ${i}\n` })),
 ];
+
+/** The data fork format xfs_db reports for the inode at `path` (local, extents, btree). */
+export function xfsDbFormat(image: string, path: string): string {
+  const out = execFileSync('xfs_db', ['-r', '-c', `path ${path}`, '-c', 'print core.format', image], {
+    encoding: 'utf8',
+  });
+  return /\((\w+)\)/.exec(out)?.[1] ?? out;
+}
+
+export const canMountXfs =
+  process.getuid?.() === 0 &&
+  existsSync('/dev/loop-control') &&
+  readFileSync('/proc/filesystems', 'utf8').includes('xfs');
+
+/** Run `fill` on the image mounted read-write through a loop device of its own, then unmount and detach. */
+export function withMountedXfs(dir: string, image: string, fill: (root: string) => void): void {
+  const mountpoint = join(dir, 'mnt');
+  mkdirSync(mountpoint, { recursive: true });
+  const loop = execFileSync('losetup', ['--find', '--show', image], { encoding: 'utf8' }).trim();
+  try {
+    execFileSync('mount', ['-t', 'xfs', loop, mountpoint]);
+    try {
+      fill(mountpoint);
+    } finally {
+      execFileSync('umount', [mountpoint]);
+    }
+  } finally {
+    execFileSync('losetup', ['-d', loop]);
+  }
+}

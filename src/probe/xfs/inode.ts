@@ -23,7 +23,14 @@ export interface XfsInode {
   fork: Uint8Array;
 }
 
-const KINDS: Record<number, InodeKind> = { 9604: 'directory', 16807: 'file', 21609: 'symlink' };
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+const S_IFREG = 0o100000;
+const S_IFLNK = 0o120000;
+const kindOf = (mode: number): InodeKind => {
+  const type = mode & S_IFMT;
+  return type === S_IFDIR ? 'directory' : type === S_IFREG ? 'file' : type === S_IFLNK ? 'symlink' : 'other';
+};
 
 /** The inode `ino` whose on-disk bytes are `raw`. */
 export function parseInode(ino: number, raw: Uint8Array, v5: boolean): XfsInode {
@@ -47,7 +54,7 @@ export function parseInode(ino: number, raw: Uint8Array, v5: boolean): XfsInode 
     throw new XfsError(`inode ${ino}: attribute fork offset ${forkOffset} past the inode`);
   return {
     number: ino,
-    kind: KINDS[mode & 0o170000] ?? 'other',
+    kind: kindOf(mode),
     format: u8(raw, 5),
     size,
     extentCount,
