@@ -76,10 +76,9 @@ export function parseXfsSuperblock(head: Uint8Array, diskSize: number): XfsGeome
   let ftype: boolean;
   if (version === 5) {
     const incompat = be32(head, 216);
-    if (incompat & ~INCOMPAT_KNOWN)
-      throw new XfsError(
-        `superblock: incompatible features 0x${(incompat & ~INCOMPAT_KNOWN).toString(16)} are not known`,
-      );
+    const unknown = (incompat & ~INCOMPAT_KNOWN) >>> 0;
+    if (unknown)
+      throw new XfsError(`superblock: incompatible features 0x${unknown.toString(16)} are not known`);
     ftype = (incompat & INCOMPAT_FTYPE) !== 0;
   } else {
     ftype = (versionNum & VERSION_MOREBITS) !== 0 && (be32(head, 200) & VERSION2_FTYPE) !== 0;
