@@ -3,7 +3,7 @@
  * link, hostname, SELinux enforcing, shadow), a data XFS that is no root, a damaged one; and the
  * built `kpartx-tui --json` on a GPT disk whose second partition is that XFS, as a script runs it.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,10 +12,16 @@ import { findFilesystemSystem } from '../src/engine/stack/index.js';
 import { memoryDisk } from '../src/io/disk.js';
 import { readXfsRoot } from '../src/probe/system/xfs-root.js';
 import { REPO } from './support/images.js';
-import { hasXfsprogs, makeXfsImage, ROCKY_XFS_ROOT } from './support/xfs-images.js';
+import {
+  hasSgdisk,
+  hasXfsprogs,
+  makeXfsGptDisk,
+  makeXfsImage,
+  ROCKY_XFS_SMALL,
+} from './support/xfs-images.js';
 
 const xfs = { type: 'xfs', usage: 'filesystem', mountable: true } as const;
-const ROCKY = ROCKY_XFS_ROOT.filter((step) => !('file' in step) || !step.file.startsWith('usr/share/'));
+const ROCKY = ROCKY_XFS_SMALL;
 
 describe.skipIf(!hasXfsprogs)('a Linux root on XFS, read without mounting', () => {
   let dir: string;
@@ -78,7 +84,6 @@ describe.skipIf(!hasXfsprogs)('a Linux root on XFS, read without mounting', () =
 
 const built =
   existsSync(join(REPO, 'dist', 'cli', 'json.js')) || existsSync(join(REPO, 'dist', 'tui', 'main.cjs'));
-const hasSgdisk = spawnSync('sgdisk', ['--version']).error === undefined;
 describe.skipIf(!hasXfsprogs || !hasSgdisk || !built)(
   'the built kpartx-tui --json on a GPT disk with an XFS root',
   () => {
@@ -86,22 +91,8 @@ describe.skipIf(!hasXfsprogs || !hasSgdisk || !built)(
     let raw: string;
     beforeAll(() => {
       dir = mkdtempSync('/tmp/kpt-xfs-gpt-');
-      raw = join(dir, 'disk.img');
-      execFileSync('truncate', ['-s', '48M', raw]);
-      execFileSync('sgdisk', ['-n1:2048:+16M', '-t1:ef00', '-n2:0:+20M', '-c2:root', raw], {
-        stdio: 'ignore',
-      });
-      const root = join(dir, 'root.fs');
-      makeXfsImage(dir, root, { sizeMiB: 20, steps: ROCKY });
-      execFileSync('dd', [
-        `if=${root}`,
-        `of=${raw}`,
-        'bs=512',
-        `seek=${2048 + 32768}`,
-        'conv=notrunc',
-        'status=none',
-      ]);
-    });
+      raw = makeXfsGptDisk(dir, ROCKY);
+    }, 60_000);
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
     it('carries the Rocky Linux system of partition 2, never a hash, and attaches nothing', () => {

@@ -138,3 +138,30 @@ export function withMountedXfs(dir: string, image: string, fill: (root: string) 
     execFileSync('losetup', ['-d', loop]);
   }
 }
+
+export const hasSgdisk = spawnSync('sgdisk', ['--version']).error === undefined;
+/** The XFS root's first sector on the GPT disk makeXfsGptDisk makes (after a 16 MiB ESP at 2048). */
+export const XFS_ROOT_START = 2048 + 32768;
+
+/** A 48 MiB GPT disk in `dir` (sgdisk): an empty ESP and partition 2 an XFS holding `steps`. */
+export function makeXfsGptDisk(dir: string, steps: XfsStep[]): string {
+  const raw = join(dir, 'disk.img');
+  execFileSync('truncate', ['-s', '48M', raw]);
+  execFileSync('sgdisk', ['-n1:2048:+16M', '-t1:ef00', '-n2:0:+20M', '-c2:root', raw], { stdio: 'ignore' });
+  const root = join(dir, 'root.fs');
+  makeXfsImage(dir, root, { sizeMiB: 20, mkfsArgs: ['-L', 'rocky'], steps });
+  execFileSync('dd', [
+    `if=${root}`,
+    `of=${raw}`,
+    'bs=512',
+    `seek=${XFS_ROOT_START}`,
+    'conv=notrunc',
+    'status=none',
+  ]);
+  return raw;
+}
+
+/** The Rocky root without its large directory: what the system identification reads. */
+export const ROCKY_XFS_SMALL = ROCKY_XFS_ROOT.filter(
+  (step) => !('file' in step) || !step.file.startsWith('usr/share/'),
+);
