@@ -39,14 +39,18 @@ describe.skipIf(!hasXfsprogs)('XFS read without mounting, against mkfs.xfs and x
   for (const [version, args] of [
     ['v5', []],
     ['v4', ['-m', 'crc=0']],
+    // 1 KiB blocks and 8 KiB directory blocks: each directory block spans eight filesystem blocks.
+    ['v5 with 1 KiB blocks and 8 KiB directory blocks', ['-b', 'size=1024', '-n', 'size=8192']],
   ] as const) {
     it(`${version}: short-form and node directories, files and a relative link read as written`, () => {
-      const image = join(dir, `rocky-${version}.img`);
+      const image = join(dir, `rocky-${args.join('')}.img`);
       makeXfsImage(dir, image, { sizeMiB: 20, mkfsArgs: [...args], steps: ROCKY_XFS_ROOT });
       const bytes = new Uint8Array(readFileSync(image));
       const volume = openXfsVolume(memoryDisk(bytes));
-      expect(volume.geometry.version).toBe(version === 'v5' ? 5 : 4);
-      // /etc fits in its inode; /usr/share's 2000 names need data, leaf and free blocks (node form).
+      expect(volume.geometry.version).toBe(version.startsWith('v5') ? 5 : 4);
+      if (args.includes('size=8192'))
+        expect(volume.geometry).toMatchObject({ blockSize: 1024, dirBlockSize: 8192 });
+      // /etc fits in its inode; /usr/share's 2000 names need several data blocks and a leaf index.
       expect(xfsDbFormat(image, '/etc')).toBe('local');
       expect(['extents', 'btree']).toContain(xfsDbFormat(image, '/usr/share'));
       for (const path of ['/', '/etc', '/usr/share'])
