@@ -129,6 +129,11 @@ describe.skipIf(!hasXfsprogs)('the XFS reader on hostile input', () => {
     expect(() => openXfsVolume(memoryDisk(lying)).list('/')).toThrow(
       `inode ${rootIno}: the inode says it is number ${rootIno + 1}`,
     );
+    const realtime = image.slice();
+    realtime[inodeOffset(volume.geometry, rootIno) + 91]! |= 1; // di_flags: XFS_DIFLAG_REALTIME
+    expect(() => openXfsVolume(memoryDisk(realtime)).list('/')).toThrow(
+      `inode ${rootIno} keeps its data on the realtime device`,
+    );
   });
 
   it('random changes to the bytes a clean read touches end in a result or an XfsError', () => {

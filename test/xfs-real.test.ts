@@ -48,7 +48,7 @@ describe.skipIf(!hasXfsprogs)('XFS read without mounting, against mkfs.xfs and x
       const bytes = new Uint8Array(readFileSync(image));
       const volume = openXfsVolume(memoryDisk(bytes));
       expect(volume.geometry.version).toBe(version.startsWith('v5') ? 5 : 4);
-      if (args.includes('size=8192'))
+      if ((args as readonly string[]).includes('size=8192'))
         expect(volume.geometry).toMatchObject({ blockSize: 1024, dirBlockSize: 8192 });
       // /etc fits in its inode; /usr/share's 2000 names need several data blocks and a leaf index.
       expect(xfsDbFormat(image, '/etc')).toBe('local');

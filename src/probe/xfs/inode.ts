@@ -4,6 +4,7 @@ import { XfsError } from './errors.js';
 
 const MAGIC = 0x494e; // "IN"
 const FLAG2_NREXT64 = 0x10n;
+const DIFLAG_REALTIME = 0x1;
 
 export const FORMAT_LOCAL = 1;
 export const FORMAT_EXTENTS = 2;
@@ -50,6 +51,9 @@ export function parseInode(ino: number, raw: Uint8Array, v5: boolean): XfsInode 
   const core = version === 3 ? 176 : 100;
   const room = raw.length - core;
   const forkOffset = u8(raw, 82) * 8;
+  // Realtime files keep their blocks on another device, which a Disk here is not.
+  if (be16(raw, 90) & DIFLAG_REALTIME)
+    throw new XfsError(`inode ${ino} keeps its data on the realtime device`);
   if (forkOffset > room)
     throw new XfsError(`inode ${ino}: attribute fork offset ${forkOffset} past the inode`);
   return {
