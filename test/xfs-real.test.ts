@@ -53,7 +53,11 @@ describe.skipIf(!hasXfsprogs)('XFS read without mounting, against mkfs.xfs and x
       // /etc fits in its inode; /usr/share's 2000 names need several data blocks and a leaf index.
       expect(xfsDbFormat(image, '/etc')).toBe('local');
       expect(['extents', 'btree']).toContain(xfsDbFormat(image, '/usr/share'));
-      for (const path of ['/', '/etc', '/usr/share'])
+      // /usr/lib/modules is one directory block (XDB3, or XD2B on v4) holding its own leaf.
+      expect(xfsDbFormat(image, '/usr/lib/modules')).toBe('extents');
+      expect(volume.stat('/usr/lib/modules')?.size).toBe(volume.geometry.dirBlockSize);
+      expect(new TextDecoder().decode(volume.readFile('/usr/lib/modules/mod-39')!)).toContain('Rocky');
+      for (const path of ['/', '/etc', '/usr/lib/modules', '/usr/share'])
         expect(volume.list(path).sort()).toEqual(xfsDbList(image, path).sort());
       expect(volume.list('/usr/share')).toHaveLength(2000);
       // Every file outside /usr/share and one in 100 inside (each costs an inode and a block of budget).

@@ -105,6 +105,12 @@ export const ROCKY_XFS_ROOT: XfsStep[] = [
   { file: 'etc/selinux/config', data: 'SELINUX=enforcing\nSELINUXTYPE=targeted\n' },
   { file: 'etc/shadow', data: 'root:$6$salt$hash:19700:0:99999:7:::\n' },
   { file: 'etc/passwd', data: 'root:x:0:0:root:/root:/bin/bash\n' },
+  // 40 names: more than the inode holds, less than a directory block (block form).
+  { dir: 'usr/lib/modules' },
+  ...Array.from(
+    { length: 40 },
+    (_, i): XfsStep => ({ link: `usr/lib/modules/mod-${i}`, target: `../os-release` }),
+  ),
   { dir: 'usr/share' },
   ...Array.from({ length: 2000 }, (_, i): XfsStep => ({ file: `usr/share/entry-${i}`, data: `file ${i}\n` })),
 ];
