@@ -103,13 +103,13 @@ describe.skipIf(!hasE2fsprogs)('a Linux root on ext, read without mounting', () 
     });
     expect(
       findFilesystemSystem(memoryDisk(new Uint8Array(0)), {
-        type: 'xfs',
+        type: 'btrfs',
         usage: 'filesystem',
         mountable: true,
       }),
     ).toEqual({
       system: null,
-      systemNote: "xfs is not read without mounting: the app's mount session names its system once mounted",
+      systemNote: "btrfs is not read without mounting: the app's mount session names its system once mounted",
     });
     // A device that fails to read: the note says so, nothing is thrown at the source.
     const failing = {

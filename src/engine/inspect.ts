@@ -106,7 +106,7 @@ export interface PartitionReport {
   content: ContentInfo | null;
   /** The Linux root on its filesystem, read without mounting (ext2/3/4); never a hash. */
   system: SystemLayer | null;
-  /** Why nothing is said of its system: `xfs is not read without mounting…`, a damaged filesystem. */
+  /** Why nothing is said of its system: `btrfs is not read without mounting…`, a damaged filesystem. */
   systemNote: string | null;
   /** How it can be attached: `partition map`, or `needs nbd` inside a container. */
   attach: Attach;

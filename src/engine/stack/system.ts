@@ -1,9 +1,10 @@
 /**
  * The system a filesystem layer holds, found without mounting where the filesystem is read here
- * (ext2/3/4), as `--json` prints it and the app draws it: never a hash, only names and modes.
+ * (ext2/3/4, xfs), as `--json` prints it and the app draws it: never a hash, only names and modes.
  */
 import type { Disk } from '../../io/disk.js';
 import { readExtRoot } from '../../probe/system/ext-root.js';
+import { readXfsRoot } from '../../probe/system/xfs-root.js';
 import type { ContentInfo } from '../../probe/types.js';
 import { errorText } from '../errors.js';
 import type { SystemLayer } from './types.js';
@@ -20,14 +21,15 @@ export const NO_SYSTEM: SystemFinding = { system: null, systemNote: null };
 /** What `disk` (a partition, an LV, a bare image) holds as a system, given what the probe found on it. */
 export function findFilesystemSystem(disk: Disk, content: ContentInfo | null): SystemFinding {
   if (content?.usage !== 'filesystem') return NO_SYSTEM;
-  if (!EXT.has(content.type))
+  const reader = EXT.has(content.type) ? readExtRoot : content.type === 'xfs' ? readXfsRoot : null;
+  if (!reader)
     return {
       system: null,
       systemNote: `${content.type} is not read without mounting: the app's mount session names its system once mounted`,
     };
   let read: ReturnType<typeof readExtRoot>;
   try {
-    read = readExtRoot(disk);
+    read = reader(disk);
   } catch (error) {
     // An I/O error of the device: said for this filesystem, the rest of the source is still read.
     return { system: null, systemNote: `${content.type} could not be read: ${errorText(error)}` };
