@@ -184,7 +184,7 @@ describe.skipIf(skipReason !== '')(
       for (let up = 0; up < 3; up++) await press('Up');
       await key('b', 'backend dm');
       await key('b', 'backend loop');
-      await key('r', /loop\d+p1 +loop over .* ro/);
+      await waitForScreen(/loop\d+p1 +loop over .* ro/);
       await key('a', 'Create 4 maps read-only?');
       const progress = await key('y', /created and confirmed|Failed/);
       expect(progress).toContain('4 map(s) created and confirmed against the kernel.');
