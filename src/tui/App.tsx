@@ -85,13 +85,14 @@ function helpKeys(state: AppState, isRoot: boolean): KeyHelp[] {
       if (state.delimiterInput !== null) return [DELIMITER_KEYS.keep, DELIMITER_KEYS.undo];
       const k = LAYOUT_KEYS;
       const overlay = state.overlay ? { ...k.overlay, label: 'end overlay' } : root(k.overlay);
+      // The line is cut at the width: quit comes before back and the moves (which --help lists).
       return state.inspection?.remains
         ? // Something is set up on the source: the clean-up key takes the place of the moves.
-          [root(k.add), root(k.remove), root(k.mount), root(k.clean), k.options, overlay, k.back, k.quit]
+          [root(k.add), root(k.remove), root(k.mount), root(k.clean), k.options, overlay, k.quit, k.back]
         : state.inspection?.layout.container?.convertible
           ? // A container without nbd: the conversion takes the place of the moves.
-            [k.convert, root(k.add), root(k.mount), k.options, overlay, k.back, k.quit]
-          : [root(k.add), root(k.remove), root(k.mount), k.options, overlay, k.move, k.back, k.quit];
+            [k.convert, root(k.add), root(k.mount), k.options, overlay, k.quit, k.back]
+          : [root(k.add), root(k.remove), root(k.mount), k.options, overlay, k.quit, k.back, k.move];
     }
     case 'confirm':
       return [CONFIRM_KEYS.yes, CONFIRM_KEYS.no];

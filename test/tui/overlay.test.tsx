@@ -45,6 +45,8 @@ describe('the write mode line', () => {
     await t.press(keys.enter, 'EFI System');
     expect(line()).toBe('write mode: read-only (nothing is written)');
     expect(t.frame()).toContain('r read-only on');
+    // At 80 columns the help line still has room for o and q.
+    expect(t.frame().split('\n').at(-1)).toMatch(/o overlay .*q quit/);
     await t.press('r', 'write mode: direct: writes go to disk.img');
     expect(t.frame()).toContain('r read-only off');
     await t.press('a', 'Create 3 maps');
