@@ -164,12 +164,14 @@ describe.skipIf(skipReason !== '')(
       const layout = await waitForScreen('ext4 "');
       expect.soft(layout).toContain(`kpartx-tui · ${dir}/evil\\x1b]0;FILEPWN\\x07\\x0d.img`);
       expect.soft(layout).toContain(SHOWN_LABEL);
-      // Every row where it belongs: title, table facts, disk bar, column heads, the partitions in order.
+      // Every row where it belongs: title, write mode, table facts, disk bar, column heads, the
+      // partitions in order.
       const lines = layout.split('\n');
       expect.soft(lines[0]).toMatch(/^kpartx-tui · /);
-      expect.soft(lines[1]).toMatch(/^gpt table · 48 MiB/);
+      expect.soft(lines[1]).toBe('write mode: read-only (nothing is written)');
+      expect.soft(lines[2]).toMatch(/^gpt table · 48 MiB/);
       const head = lines.findIndex((line) => /^ +# +Start +End +Sectors +Size +Type +Name/.test(line));
-      expect.soft(head).toBe(3);
+      expect.soft(head).toBe(4);
       for (const [i, start] of [2048, 34816, 36864, 38912].entries()) {
         expect.soft(lines[head + 1 + i]).toMatch(new RegExp(`^[ ●] +${i + 1} +${start} `));
       }
