@@ -946,7 +946,24 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   }
 
   /** Unmount, unmap, release: everything set up on the source, whoever made it. */
+  /**
+   * A container's clean-up is its nbd device's (mounts, maps), then the connection is let go by a
+   * delete of the container, as `kpartx -d` lets it go once no map uses it.
+   */
   async function tearDown(
+    path: string,
+    options: MapOptions,
+    emit: (e: ProgressEvent) => void,
+  ): Promise<OpOutcome> {
+    const device = nbdDeviceOf(path);
+    if (!device) return tearDownOne(path, options, emit);
+    const done = await tearDownOne(device, options, emit);
+    if (!done.ok) return done;
+    const released = await remove(path, options, emit);
+    return released.ok ? done : released;
+  }
+
+  async function tearDownOne(
     path: string,
     options: MapOptions,
     emit: (e: ProgressEvent) => void,

@@ -7,7 +7,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDmBackend } from '../../src/engine/backends/dm.js';
 import { createTuiEngine } from '../../src/tui/engine.js';
 import type { LeaveResult } from '../../src/tui/leaving.js';
@@ -162,6 +162,25 @@ describe.skipIf(!canMakeDisks)(`overlay mode in the app (fake machine; ${disksSk
     expect(said).toContain(`the overlay ${overlay} is kept`);
     expect(said).toContain(`kpartx-tui overlay commit ${overlay}`);
     expect(kernel.overlays.exists(overlay)).toBe(true);
+    t.app.unmount();
+  });
+
+  it('x cleans up the overlay: its maps, then its nbd connection; then it can be ended', async () => {
+    const { kernel, t, qemu } = setup([disks.raw]);
+    const overlay = await openOverlay(t, disks.raw, join(dir, 'clean.qcow2'));
+    await t.press('a', /Create \d maps/);
+    await t.press('y', /map\(s\) created/);
+    await t.press(keys.enter);
+    expect(kernel.nbd.list()).toHaveLength(1);
+    await t.press('x', /Clean up|clean up/);
+    await t.press('y');
+    await vi.waitFor(() => expect(kernel.nbd.list()).toEqual([]), { timeout: 10_000 });
+    expect(kernel.dm?.list() ?? []).toEqual([]);
+    expect(qemu().at(-1)).toBe('qemu-nbd --disconnect /dev/nbd0');
+    await t.press(keys.enter);
+    await t.press('o', `End the overlay ${overlay}: commit, discard or keep it?`);
+    await t.press('d', `discarded the overlay ${overlay}`);
+    expect(kernel.overlays.exists(overlay)).toBe(false);
     t.app.unmount();
   });
 
