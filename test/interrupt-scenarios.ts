@@ -362,7 +362,7 @@ export function appSignalScenarios(
         const app = start('big.img', c.mode);
         await app.waitFor('gpt table', timeoutMs);
         app.keys('a');
-        await app.waitFor('Create 128 maps?', timeoutMs);
+        await app.waitFor('Create 128 maps read-only?', timeoutMs);
         // Watched, not polled: the signal lands right after the first map, and nothing here
         // competes with the app for the CPU meanwhile.
         const first = whenMapper(() => mapCount(image) > 0);
@@ -392,7 +392,7 @@ export function appSignalScenarios(
       const app = start('fs.img');
       await app.waitFor('gpt table', timeoutMs);
       app.keys('a');
-      await app.waitFor('Create 1 map?', timeoutMs);
+      await app.waitFor('Create 1 map read-only?', timeoutMs);
       app.keys('y');
       await app.waitFor(/1 map\(s\) created and confirmed/, timeoutMs);
       app.keys('q');
@@ -415,7 +415,7 @@ export function appSignalScenarios(
   async function mountInApp(app: AppInTmux): Promise<string> {
     await app.waitFor('gpt table', timeoutMs);
     app.keys('a');
-    await app.waitFor('Create 1 map?', timeoutMs);
+    await app.waitFor('Create 1 map read-only?', timeoutMs);
     app.keys('y');
     await app.waitFor(/1 map\(s\) created and confirmed/, timeoutMs);
     app.keys('Enter');

@@ -165,7 +165,9 @@ describe.skipIf(!haveTool('mkntfs'))(
       const { kernel, engine } = setup(true);
       const t = startApp(engine, ['/img/win.img']);
       await t.waitFor('ntfs "Win"');
-      await t.press('a', /Create 1 map/);
+      // Direct mode: the maps are writable, so only the volume's own state can refuse a write.
+      await t.press('r', 'read-only off');
+      await t.press('a', /Create 1 map\?/);
       await t.press('y', /created and confirmed/);
       await t.press(keys.enter, 'dos table');
       await t.press('m', 'Mount read-only: yes');
@@ -186,7 +188,9 @@ describe.skipIf(!haveTool('mkntfs'))(
       const { kernel, engine } = setup(false);
       const t = startApp(engine, ['/img/win.img']);
       await t.waitFor('ntfs "Win"');
-      await t.press('a', /Create 1 map/);
+      // Direct mode: the maps are writable, so only the volume's own state can refuse a write.
+      await t.press('r', 'read-only off');
+      await t.press('a', /Create 1 map\?/);
       await t.press('y', /created and confirmed/);
       await t.press(keys.enter, 'dos table');
       await t.press('m', 'Mount read-only: yes');
@@ -203,7 +207,9 @@ describe.skipIf(!haveTool('mkntfs'))(
       writeFileSync(join(root, 'hiberfil.sys'), 'hibr....');
       const t = startApp(engine, ['/img/win.img']);
       await t.waitFor('ntfs "Win"');
-      await t.press('a', /Create 1 map/);
+      // Direct mode: the maps are writable, so only the volume's own state can refuse a write.
+      await t.press('r', 'read-only off');
+      await t.press('a', /Create 1 map\?/);
       await t.press('y', /created and confirmed/);
       await t.press(keys.enter, 'dos table');
       await t.press('m', 'Mount read-only: yes');

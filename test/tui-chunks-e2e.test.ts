@@ -1,6 +1,6 @@
 /**
  * Keys that reach the real binary together, as a fast typist's or a paste's do: tmux writes each
- * `send-keys` in one go, so `bbrrr`, `ay` and Down Down arrive as one chunk each. Every key must
+ * `send-keys` in one go, so `bbrrrr`, `ay` and Down Down arrive as one chunk each. Every key must
  * count. Loop backend, real image, nothing left behind. CI=false for Ink's live frames.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -47,7 +47,7 @@ describe.skipIf(skipReason !== '')(
       if (dir) rmSync(dir, { recursive: true, force: true });
     });
 
-    it('bbrrr sets the loop backend read-only, ay adds, Down Down moves two rows', async () => {
+    it('bbrrrr sets the loop backend read-only, ay adds, Down Down moves two rows', async () => {
       tmux(
         'new-session',
         '-d',
@@ -68,8 +68,8 @@ describe.skipIf(skipReason !== '')(
         `node ${KPARTX_TUI_BIN} three.img; echo KPARTX_TUI_EXIT=$?; sleep 120`,
       );
       await waitForScreen('3 partitions', 30_000);
-      // Literal keys, one write: b b (auto → dm → loop), r r r (off → on → off → on).
-      tmux('send-keys', '-t', session, '-l', 'bbrrr');
+      // Literal keys, one write: b b (auto → dm → loop), r r r r (on → off → on → off → on).
+      tmux('send-keys', '-t', session, '-l', 'bbrrrr');
       await waitForScreen(/read-only on .*backend loop/);
       tmux('send-keys', '-t', session, '-l', 'ay');
       const progress = await waitForScreen(/created and confirmed|Failed/);

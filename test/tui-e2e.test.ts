@@ -82,11 +82,11 @@ describe.skipIf(skipReason !== '')(
       await waitForScreen('gpt table', 30_000);
       await waitForScreen(/1 +2048 +34815 +32768 +16 MiB .*data .*ext4 "data"/);
 
-      // Choose the loop backend explicitly, then read-only.
+      // Choose the loop backend explicitly; read-only is the default write mode.
       // b cycles auto → dm → loop.
       await key('b', 'backend dm');
       await key('b', 'backend loop');
-      await key('r', /loop\d+p1 +loop over \/dev\/loop\d+ offset 1048576 size 16777216 .*ro/);
+      await waitForScreen(/loop\d+p1 +loop over \/dev\/loop\d+ offset 1048576 size 16777216 .*ro/);
 
       await key('a', 'Create 2 maps read-only?');
       const progress = await key('y', /created and confirmed|Failed/);

@@ -164,12 +164,14 @@ describe.skipIf(skipReason !== '')(
       const layout = await waitForScreen('ext4 "');
       expect.soft(layout).toContain(`kpartx-tui · ${dir}/evil\\x1b]0;FILEPWN\\x07\\x0d.img`);
       expect.soft(layout).toContain(SHOWN_LABEL);
-      // Every row where it belongs: title, table facts, disk bar, column heads, the partitions in order.
+      // Every row where it belongs: title, write mode, table facts, disk bar, column heads, the
+      // partitions in order.
       const lines = layout.split('\n');
       expect.soft(lines[0]).toMatch(/^kpartx-tui · /);
-      expect.soft(lines[1]).toMatch(/^gpt table · 48 MiB/);
+      expect.soft(lines[1]).toBe('write mode: read-only (nothing is written)');
+      expect.soft(lines[2]).toMatch(/^gpt table · 48 MiB/);
       const head = lines.findIndex((line) => /^ +# +Start +End +Sectors +Size +Type +Name/.test(line));
-      expect.soft(head).toBe(3);
+      expect.soft(head).toBe(4);
       for (const [i, start] of [2048, 34816, 36864, 38912].entries()) {
         expect.soft(lines[head + 1 + i]).toMatch(new RegExp(`^[ ●] +${i + 1} +${start} `));
       }
@@ -184,7 +186,7 @@ describe.skipIf(skipReason !== '')(
       for (let up = 0; up < 3; up++) await press('Up');
       await key('b', 'backend dm');
       await key('b', 'backend loop');
-      await key('r', /loop\d+p1 +loop over .* ro/);
+      await waitForScreen(/loop\d+p1 +loop over .* ro/);
       await key('a', 'Create 4 maps read-only?');
       const progress = await key('y', /created and confirmed|Failed/);
       expect(progress).toContain('4 map(s) created and confirmed against the kernel.');

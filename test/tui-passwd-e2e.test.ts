@@ -86,6 +86,8 @@ describe.skipIf(skipReason !== '')(`password reset in the app (${skipReason || '
       `exec node ${KPARTX_TUI_BIN} vm.img`,
     );
     await waitForScreen('gpt table', 30_000);
+    // Direct mode: the password is written to the image.
+    await key('r', 'read-only off');
     await key('a', 'Create 1 map?');
     await key('y', '1 map(s) created and confirmed');
     await key('Enter', 'gpt table');

@@ -91,6 +91,7 @@ describe.skipIf(skipReason !== '')(`crash recovery in the app (${skipReason || '
     await waitForScreen('gpt table', 30_000);
     await key('b', 'backend dm');
     await key('b', 'backend loop');
+    await key('r', 'read-only off');
     await key('a', 'Create 2 maps?');
     await key('y', '2 map(s) created and confirmed against the kernel.');
     await key('Enter', /● 1 /);

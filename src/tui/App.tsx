@@ -24,6 +24,7 @@ import Preview from './components/Preview.js';
 import Progress from './components/Progress.js';
 import Recovery, { systemLines } from './components/Recovery.js';
 import SourceList from './components/SourceList.js';
+import TextField from './components/TextField.js';
 import { displayed } from './display.js';
 import { truncate } from './format.js';
 import { useAppInput } from './hooks/use-app-input.js';
@@ -38,6 +39,8 @@ import {
   LAYOUT_KEYS,
   MOUNT_PICK_KEYS,
   MOUNTED_KEYS,
+  OVERLAY_END_KEYS,
+  OVERLAY_KEYS,
   PASSPHRASE_KEYS,
   PASSWORD_KEYS,
   PATH_KEYS,
@@ -53,6 +56,7 @@ import type { AppState } from './state/app-reducer.js';
 import { offeredMaps } from './state/mount-reducer.js';
 import type { TerminalControl } from './terminal.js';
 import { type Theme, themeFor } from './theme.js';
+import { writeModeText } from './write-mode.js';
 
 export interface AppProps {
   engine: TuiEngine;
@@ -76,15 +80,22 @@ function helpKeys(state: AppState, isRoot: boolean): KeyHelp[] {
         ? [PATH_KEYS.open, PATH_KEYS.complete, PATH_KEYS.cancel]
         : [SOURCE_KEYS.move, SOURCE_KEYS.open, SOURCE_KEYS.typePath, SOURCE_KEYS.refresh, SOURCE_KEYS.quit];
     case 'layout': {
+      if (state.overlayEnd !== null) {
+        const e = OVERLAY_END_KEYS;
+        return [e.commit, e.discard, e.keep, e.cancel];
+      }
+      if (state.overlayInput !== null) return [OVERLAY_KEYS.create, OVERLAY_KEYS.cancel];
       if (state.delimiterInput !== null) return [DELIMITER_KEYS.keep, DELIMITER_KEYS.undo];
       const k = LAYOUT_KEYS;
+      const overlay = state.overlay ? { ...k.overlay, label: 'end overlay' } : root(k.overlay);
+      // The line is cut at the width: quit comes before back and the moves (which --help lists).
       return state.inspection?.remains
         ? // Something is set up on the source: the clean-up key takes the place of the moves.
-          [root(k.add), root(k.remove), root(k.mount), root(k.clean), k.options, k.back, k.quit]
+          [root(k.add), root(k.remove), root(k.mount), root(k.clean), k.options, overlay, k.quit, k.back]
         : state.inspection?.layout.container?.convertible
           ? // A container without nbd: the conversion takes the place of the moves.
-            [k.convert, root(k.add), root(k.mount), k.options, k.back, k.quit]
-          : [root(k.add), root(k.remove), root(k.mount), k.options, k.move, k.back, k.quit];
+            [k.convert, root(k.add), root(k.mount), k.options, overlay, k.quit, k.back]
+          : [root(k.add), root(k.remove), root(k.mount), k.options, overlay, k.quit, k.back, k.move];
     }
     case 'confirm':
       return [CONFIRM_KEYS.yes, CONFIRM_KEYS.no];
@@ -202,8 +213,8 @@ export default function App({
   const width = Math.max(20, size.columns);
   // One row spare: a frame as tall as the terminal makes Ink 6 repaint the whole screen each time.
   const height = Math.max(8, size.rows - 1);
-  // Title, message and help line.
-  const body = height - 3;
+  // Title, write mode, message and help line.
+  const body = height - 4;
   // The partition table gets up to 60% of the body; rows it does not need go to the maps preview.
   const maxTableRows = Math.max(3, Math.floor((body - 5) * 0.6));
   // Partitions and the LVM rows under them; a container's line is taken from the table's rows.
@@ -259,13 +270,21 @@ export default function App({
         />
         <PartitionDetail partition={selected} width={width} />
         <PartitionNext partition={selected} width={width} theme={theme} />
-        <Options
-          options={state.options}
-          autoDelimiter={inspection.preview.delimiter}
-          delimiterInput={state.delimiterInput}
-          width={width}
-          theme={theme}
-        />
+        {state.overlayEnd !== null && state.overlay ? (
+          <Text color={theme.warn} wrap="truncate">
+            {truncate(`End the overlay ${state.overlay.path}: commit, discard or keep it?`, width)}
+          </Text>
+        ) : state.overlayInput !== null ? (
+          <TextField label="Overlay file:" value={state.overlayInput} width={width} />
+        ) : (
+          <Options
+            options={state.options}
+            autoDelimiter={inspection.preview.delimiter}
+            delimiterInput={state.delimiterInput}
+            width={width}
+            theme={theme}
+          />
+        )}
         <Preview
           preview={inspection.preview}
           width={width}
@@ -333,6 +352,12 @@ export default function App({
     <Box flexDirection="column" width={width} height={height}>
       <Text bold inverse wrap="truncate">
         {truncate(title(state, engine.isRoot), width).padEnd(width)}
+      </Text>
+      <Text
+        color={state.overlay ? theme.accent : state.options.readOnly ? theme.muted : theme.warn}
+        wrap="truncate"
+      >
+        {truncate(writeModeText(state.sourcePath, state.options, state.overlay), width)}
       </Text>
       {/* Clipped to its rows only: every line is already cut to the width (clipping the width too
           costs Ink an ANSI-aware slice of every line of every frame). */}

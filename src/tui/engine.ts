@@ -42,6 +42,13 @@ import {
 } from '../engine/teardown.js';
 import type { WorkflowEvent } from '../engine/workflow/events.js';
 import { type MapAction, type MapRunRequest, runMaps } from '../engine/workflow/map-run.js';
+import {
+  createOverlay,
+  defaultOverlayPath,
+  endOverlay,
+  overlayProblem,
+  planOverlay,
+} from '../engine/workflow/overlay.js';
 import { type DevNo, formatDevNo, sameDevNo } from '../io/devno.js';
 import { decodeUtf8Visibly } from '../io/display-text.js';
 import { createMachine } from '../kernel/machine.js';
@@ -59,6 +66,7 @@ import type {
   MountChoice,
   MountView,
   OpOutcome,
+  OverlayView,
   PartitionRow,
   PreviewMap,
   ProgressEvent,
@@ -139,6 +147,15 @@ function describeHolder(holder: string): string {
   if (holder.startsWith('/dev/')) return `used by ${holder}`;
   if (holder === 'an exclusive opener') return 'a process has it open';
   return holder.startsWith('/') ? `mounted on ${holder}` : holder;
+}
+
+/** An engine failure as the one sentence the app shows. */
+async function asTuiError<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw new TuiError(errorText(error));
+  }
 }
 
 export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
@@ -305,7 +322,62 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   }
 
   /** The engine's SourceReport (the same data `--json` prints), drawn as the view-model. */
+  /**
+   * A container mapped through qemu-nbd: its layout is read through the file, and its maps are
+   * those of the /dev/nbdN kpartx-tui connected it on (looked at as a source of its own). Before
+   * it is connected, the maps an add would make are named on the first free nbd device, so the
+   * add is offered and confirmed as for any image.
+   */
   async function inspect(path: string, options: MapOptions): Promise<Inspection> {
+    const outer = await inspectFile(path, options);
+    if (!outer.layout.container?.throughNbd) return outer;
+    const device = nbdDeviceOf(path);
+    if (!device)
+      return { ...outer, preview: { ...outer.preview, maps: nbdPreview(outer, options, host.nbd.list()) } };
+    const inner = await inspectFile(device, options);
+    const mappedAs = new Map(inner.layout.partitions.map((p) => [p.number, p.mappedAs]));
+    return {
+      layout: {
+        ...outer.layout,
+        partitions: outer.layout.partitions.map((p) => {
+          const name = mappedAs.get(p.number);
+          return name ? { ...p, mappedAs: name } : p;
+        }),
+      },
+      preview: inner.preview,
+      existing: inner.existing,
+      ...(inner.volumes ? { volumes: inner.volumes } : {}),
+      ...(inner.remains ? { remains: inner.remains } : {}),
+    };
+  }
+
+  /** The /dev/nbdN kpartx-tui connected the container file `path` on, if any (only ours). */
+  function nbdDeviceOf(path: string): string | undefined {
+    if (!host.nbdPresent()) return undefined;
+    const file = sourceKey(path);
+    return host.nbd.list().find((c) => c.ours && c.file === file)?.path;
+  }
+
+  /** The maps an add of a container not connected yet would make, on the first free /dev/nbdN. */
+  function nbdPreview(outer: Inspection, options: MapOptions, connections: { path: string }[]): PreviewMap[] {
+    let index = 0;
+    while (connections.some((c) => c.path === `/dev/nbd${index}`)) index++;
+    const device = `/dev/nbd${index}`;
+    const delimiter = options.delimiter ?? 'p';
+    return outer.layout.partitions.map((p) => {
+      const name = `nbd${index}${delimiter}${p.number}`;
+      return {
+        number: p.number,
+        name,
+        path: outer.preview.backend === 'dm' ? `/dev/mapper/${name}` : `a loop device over ${device}`,
+        table: `on ${device} once qemu-nbd connects it: start ${p.start} size ${p.size}`,
+        readOnly: options.readOnly,
+        exists: false,
+      };
+    });
+  }
+
+  async function inspectFile(path: string, options: MapOptions): Promise<Inspection> {
     // Contents do not change with the options: probe once per source, reuse after. The very first
     // look skips probing altogether so the layout shows sooner; the next one fills the contents in.
     const probed = contentCache.get(path);
@@ -490,7 +562,13 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       layout: {
         path,
         ...(report.container
-          ? { container: { ...containerView(report.container), ...(convertible ? { convertible } : {}) } }
+          ? {
+              container: {
+                ...containerView(report.container),
+                ...(convertible ? { convertible } : {}),
+                ...(nbdMaps(report.container) ? { throughNbd: true } : {}),
+              },
+            }
           : {}),
         ...(volumeGroups.length > 0
           ? { volumeGroups: volumeGroupRows(volumeGroups, (c) => contentText(c)) }
@@ -753,6 +831,9 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       sync: options.sync,
       backend,
       releaseIdleLoop: true,
+      // The write mode holds for a container as for a raw image: direct (and overlay, whose
+      // source is the overlay file) connect it read-write, read-only connects it read-only.
+      containerWritable: !options.readOnly,
     };
   }
 
@@ -906,7 +987,8 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     for (const path of paths) {
       let resolved: Awaited<ReturnType<typeof resolveSource>>;
       try {
-        resolved = await resolveSource(path, 'delete', { readOnly: true }, host);
+        // A container's maps are those of the nbd device it is connected on.
+        resolved = await resolveSource(nbdDeviceOf(path) ?? path, 'delete', { readOnly: true }, host);
       } catch {
         continue;
       }
@@ -944,7 +1026,24 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   }
 
   /** Unmount, unmap, release: everything set up on the source, whoever made it. */
+  /**
+   * A container's clean-up is its nbd device's (mounts, maps), then the connection is let go by a
+   * delete of the container, as `kpartx -d` lets it go once no map uses it.
+   */
   async function tearDown(
+    path: string,
+    options: MapOptions,
+    emit: (e: ProgressEvent) => void,
+  ): Promise<OpOutcome> {
+    const device = nbdDeviceOf(path);
+    if (!device) return tearDownOne(path, options, emit);
+    const done = await tearDownOne(device, options, emit);
+    if (!done.ok) return done;
+    const released = await remove(path, options, emit);
+    return released.ok ? done : released;
+  }
+
+  async function tearDownOne(
     path: string,
     options: MapOptions,
     emit: (e: ProgressEvent) => void,
@@ -1246,6 +1345,17 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         onProgress,
         signal,
       }),
+    overlayProblem: (path) => overlayProblem(host, resolve(cwd, path)),
+    overlayTarget: (path) => defaultOverlayPath(sourceKey(path)),
+    planOverlay(path, target): OverlayView {
+      try {
+        return planOverlay(host, resolve(cwd, path), resolve(cwd, target));
+      } catch (error) {
+        throw new TuiError(errorText(error));
+      }
+    },
+    createOverlay: (overlay) => asTuiError(() => createOverlay(host, overlay)),
+    endOverlay: (overlay, end) => asTuiError(() => endOverlay(host, overlay, end)),
   };
   return engine;
 }

@@ -68,6 +68,8 @@ export interface ContainerView {
   problem?: string;
   /** Needs nbd and this kernel has none: `c` offers a raw copy made by qemu-img instead. */
   convertible?: boolean;
+  /** Mapped through qemu-nbd on this kernel: its maps are those of its /dev/nbdN. */
+  throughNbd?: boolean;
 }
 
 /** A logical volume, drawn as an indented row under its VG's PV partition(s). */
@@ -127,8 +129,9 @@ export interface MapOptions {
   backend: BackendChoice;
 }
 
+/** Read-only by default: the write mode the app starts in writes nothing (`r` for direct, `o` for an overlay). */
 export const DEFAULT_OPTIONS: MapOptions = {
-  readOnly: false,
+  readOnly: true,
   delimiter: null,
   forceGpt: false,
   sync: true,
@@ -314,7 +317,32 @@ export interface TuiEngine {
   planConvert(path: string, target: string): ConvertPlan;
   /** qemu-img convert to `<target>.part`, renamed when complete; aborting stops it and removes the part. */
   convert(plan: ConvertPlan, onProgress: (percent: number) => void, signal: AbortSignal): Promise<void>;
+  /** Why overlay mode cannot be used for `path` here (no nbd, no qemu-img, not an image file); undefined when it can. */
+  overlayProblem(path: string): string | undefined;
+  /** Where the overlay over `path` goes by default: `<image>.overlay.qcow2` beside the image. */
+  overlayTarget(path: string): string;
+  /** Checks an overlay at `target` over `path` before it is made (a TuiError says why not). */
+  planOverlay(path: string, target: string): OverlayView;
+  /** `qemu-img create` of the planned overlay (a TuiError when it fails; nothing is left). */
+  createOverlay(overlay: OverlayView): Promise<void>;
+  /**
+   * Commit the overlay into its image, discard it, or keep it; refused (a TuiError, the overlay
+   * kept) while it is still connected. Returns the sentence saying what was done.
+   */
+  endOverlay(overlay: OverlayView, end: OverlayEnd): Promise<string>;
 }
+
+/** A qcow2 overlay over an image: the app's source while overlay mode is on. */
+export interface OverlayView {
+  /** The overlay file (absolute): writes go here. */
+  path: string;
+  /** The image it is over (absolute): only ever read. */
+  image: string;
+  /** The image's format as qemu names it (`raw`, `qcow2`…). */
+  format: string;
+}
+
+export type OverlayEnd = 'commit' | 'discard' | 'keep';
 
 export interface ConvertPlan {
   source: string;

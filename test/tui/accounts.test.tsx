@@ -94,7 +94,8 @@ function checksums(dir: string): Map<string, string> {
 async function mountedApp(readOnlyMaps = false) {
   const t = startApp(engine(), [IMAGE]);
   await t.waitFor('dos table');
-  if (readOnlyMaps) await t.press('r', 'read-only on');
+  if (readOnlyMaps) await t.waitFor('read-only on');
+  else await t.press('r', 'read-only off');
   await t.press('a', /Create 4 maps( read-only)?\?/);
   await t.press('y', /created and confirmed/);
   await t.press(keys.enter, 'dos table');

@@ -105,11 +105,13 @@ describe('layout', () => {
     t.app.unmount();
   });
 
-  it('marks maps read-only when r is pressed', async () => {
+  it('marks maps read-only until r turns read-only off', async () => {
     const t = start(['/work/disk.img']);
-    await t.waitFor('read-only off');
-    await t.press('r', /loop0p1 +offset 1048576 size 10485760 on \/dev\/loop0 ro/);
+    await t.waitFor(/loop0p1 +offset 1048576 size 10485760 on \/dev\/loop0 ro/);
     expect(t.frame()).toContain('read-only on');
+    await t.press('r', /loop0p1 +offset 1048576 size 10485760 on \/dev\/loop0$/m);
+    expect(t.frame()).toContain('read-only off');
+    expect(t.frame()).not.toMatch(/on \/dev\/loop0 ro/);
     t.app.unmount();
   });
 
@@ -143,6 +145,7 @@ describe('leaving', () => {
   it('Ctrl-C during an add stops it before its next map, takes it back, and leaves with 130', async () => {
     const t = startLeaving(['/work/disk.img'], { mapDelayMs: 40 });
     await t.waitFor('gpt table');
+    await t.press('r', 'read-only off');
     await t.press('a', 'Create 3 maps?');
     t.app.stdin.write('y');
     await t.waitFor(/✓ loop0p1/);
@@ -178,6 +181,7 @@ describe('leaving', () => {
   it('q with maps present says which maps and loop stay, and how to remove them', async () => {
     const t = startLeaving(['/work/disk.img']);
     await t.waitFor('gpt table');
+    await t.press('r', 'read-only off');
     await t.press('a', 'Create 3 maps?');
     await t.press('y', 'maps created and confirmed');
     await t.press(keys.enter, 'gpt table');
@@ -196,6 +200,7 @@ describe('leaving', () => {
   it('q in the mount session unmounts, says so, and says what stays', async () => {
     const t = startLeaving(['/work/disk.img']);
     await t.waitFor('gpt table');
+    await t.press('r', 'read-only off');
     await t.press('a', 'Create 3 maps?');
     await t.press('y', 'maps created and confirmed');
     await t.press(keys.enter, 'gpt table');
@@ -217,6 +222,7 @@ describe('leaving', () => {
   it('a failed unmount on the way out is an error: status 1, and the mount is named as staying', async () => {
     const t = startLeaving(['/work/disk.img'], { unmountFails: 'Device or resource busy' });
     await t.waitFor('gpt table');
+    await t.press('r', 'read-only off');
     await t.press('a', 'Create 3 maps?');
     await t.press('y', 'maps created and confirmed');
     await t.press(keys.enter, 'gpt table');
@@ -238,6 +244,7 @@ describe('leaving', () => {
   it.skipIf(!isMainThread)('SIGTERM while the app is idle leaves with 143 and says what stays', async () => {
     const t = startLeaving(['/work/disk.img']);
     await t.waitFor('gpt table');
+    await t.press('r', 'read-only off');
     await t.press('a', 'Create 3 maps?');
     await t.press('y', 'maps created and confirmed');
     process.kill(process.pid, 'SIGTERM');
@@ -255,6 +262,7 @@ describe('leaving', () => {
     async () => {
       const t = startLeaving(['/work/disk.img']);
       await t.waitFor('gpt table');
+      await t.press('r', 'read-only off');
       await t.press('a', 'Create 3 maps?');
       await t.press('y', 'maps created and confirmed');
       await t.press(keys.enter, 'gpt table');
@@ -278,6 +286,7 @@ describe('leaving', () => {
     async () => {
       const t = startLeaving(['/work/disk.img'], { mapDelayMs: 40 });
       await t.waitFor('gpt table');
+      await t.press('r', 'read-only off');
       await t.press('a', 'Create 3 maps?');
       t.app.stdin.write('y');
       await t.waitFor(/✓ loop0p1/);
@@ -301,6 +310,7 @@ describe('terminal size', () => {
     fits(small.frame());
     // The text columns take what their cells need: at 80 columns these short names all fit whole.
     expect(small.frame()).toMatch(/Linux filesystem +root +ext4 "root"/);
+    await small.press('r', 'read-only off');
     await small.press('a', 'Create 3 maps?');
     fits(small.frame());
     await small.press('y', 'created and confirmed');

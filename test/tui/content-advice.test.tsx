@@ -141,6 +141,7 @@ describe('mount session: filesystems on offer, the others explained', () => {
     const tui = engine();
     const t = startApp(tui, [IMAGE]);
     await t.waitFor('crypto_LUKS "vault"');
+    await t.press('r', 'read-only off');
     await t.press('a', 'Create 4 maps?');
     await t.press('y', 'created and confirmed');
     await t.press(keys.enter, 'dos table');

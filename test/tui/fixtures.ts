@@ -9,6 +9,7 @@ import type {
   MountChoice,
   MountView,
   OpOutcome,
+  OverlayView,
   PartitionRow,
   ProgressEvent,
   SourceEntry,
@@ -299,5 +300,21 @@ export class ScriptedEngine implements TuiEngine {
   }
   async convert(): Promise<void> {
     throw new Error('the scripted engine has no containers');
+  }
+  /** As on this host: no nbd, so overlay mode is unavailable (the real adapter is tested in overlay.test.tsx). */
+  overlayProblem(): string {
+    return 'overlay mode attaches the overlay through nbd, and this kernel has no nbd (modprobe nbd failed)';
+  }
+  overlayTarget(path: string): string {
+    return `${path}.overlay.qcow2`;
+  }
+  planOverlay(): OverlayView {
+    throw new Error('the scripted engine has no nbd');
+  }
+  async createOverlay(): Promise<void> {
+    throw new Error('the scripted engine has no nbd');
+  }
+  async endOverlay(): Promise<string> {
+    throw new Error('the scripted engine has no nbd');
   }
 }

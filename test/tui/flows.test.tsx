@@ -39,6 +39,7 @@ function engine(isRoot = true) {
 
 async function addAll(t: ReturnType<typeof startApp>) {
   await t.waitFor('dos table');
+  await t.press('r', 'read-only off');
   await t.press('a', 'Create 4 maps?');
   await t.press('y', /created and confirmed|Failed/);
 }
@@ -94,6 +95,7 @@ describe('add', () => {
     });
     const t = startApp(live, [IMAGE]);
     await t.waitFor('dos table');
+    await t.press('r', 'read-only off');
     await t.press('a', 'Create 4 maps?');
     await t.press('y', /✓ loop0p1 +\/dev\/mapper\/loop0p1 250:0/);
     expect(t.frame()).toContain('read back: 0 20480 linear 7:0 2048 · node present');
@@ -122,7 +124,7 @@ describe('add', () => {
   it('honours read-only and the delimiter typed in the options', async () => {
     const t = startApp(engine(), [IMAGE]);
     await t.waitFor('dos table');
-    await t.press('r', 'read-only on');
+    await t.waitFor('read-only on');
     await t.press('p', 'Delimiter');
     await t.press('-part', 'loop0-part6');
     await t.press(keys.enter, "delim '-part'");
@@ -268,6 +270,7 @@ describe('what the app says after each step', () => {
     kernel.addFile('/img/many.img', dosImage(65536, [{ type: 0x05, start: 4096, size: 30720 }], logicals));
     const t = startApp(engine(), ['/img/many.img']);
     await t.waitFor('dos table');
+    await t.press('r', 'read-only off');
     await t.press('a', 'Create 8 maps?');
     await t.press('y', 'created and confirmed');
     await t.press(keys.enter, 'dos table');
@@ -299,7 +302,7 @@ describe('read-only maps', () => {
   it('says before and after mounting why read-write was not possible', async () => {
     const t = startApp(engine(), [IMAGE]);
     await t.waitFor('dos table');
-    await t.press('r', 'r read-only on');
+    await t.waitFor('r read-only on');
     await t.press('a', 'Create 4 maps read-only?');
     await t.press('y', 'created and confirmed');
     await t.press(keys.enter, 'dos table');

@@ -174,7 +174,7 @@ describe('the app over an engine full of hostile text', () => {
     expect(engine.calls).toContain(`inspect ${IMAGE}`);
 
     await t.press('a');
-    await seen('Create 3 maps?');
+    await seen('Create 3 maps read-only?');
     await t.press('y');
     await seen(`summary${SHOWN}`);
     expect(t.frame()).toContain(`message${SHOWN}`);

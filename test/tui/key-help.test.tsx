@@ -131,6 +131,7 @@ describe('kpartx-tui --help', () => {
         'd',
         'm',
         'r/p/g/s/b',
+        'o',
         'y',
         'n/Esc',
         'e',

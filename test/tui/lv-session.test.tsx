@@ -40,6 +40,7 @@ describe.skipIf(!canMakeDisks)(`LVs in the mount session (${disksSkipReason})`, 
 
   async function openSession(t: ReturnType<typeof startApp>) {
     await t.waitFor('vgtest/root');
+    await t.press('r', 'read-only off');
     await t.press('a', /Create 3 maps\?/);
     await t.press('y', /created and confirmed|Failed/);
     await t.press(keys.enter, 'gpt table');

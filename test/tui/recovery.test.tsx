@@ -87,6 +87,7 @@ describe('what an earlier run left', () => {
   it('is not called an earlier run when this run made it', async () => {
     const t = startApp(engine(), [IMAGE]);
     await t.waitFor('dos table');
+    await t.press('r', 'read-only off');
     await t.press('a', 'Create 4 maps?');
     await t.press('y', 'created and confirmed');
     await t.press(keys.enter, /● 1 .*loop0p1/);

@@ -21,6 +21,7 @@ import type {
   MountChoice,
   MountView,
   OpOutcome,
+  OverlayView,
   TuiEngine,
 } from '../model.js';
 import { completePath, completionDir, expandHome } from '../path-completion.js';
@@ -30,6 +31,7 @@ import {
   appReducer,
   initialState,
   type OpKind,
+  type OverlayExit,
 } from '../state/app-reducer.js';
 import type { AppActions } from '../state/intents.js';
 import {
@@ -123,6 +125,9 @@ export function useKpartxApp(
       } catch (error) {
         lines.push(`kpartx-tui: could not look at what is left: ${errorText(error)}`);
       }
+      // An overlay not ended (maps of it remain, or a signal): it stays, and the user is told where.
+      const overlay = stateRef.current.overlay;
+      if (overlay) lines.push(`kpartx-tui: ${await engine.endOverlay(overlay, 'keep').catch(errorText)}`);
       onLeave?.({ status: code, lines });
       exit();
     },
@@ -356,6 +361,93 @@ export function useKpartxApp(
     );
   }, [engine, dispatch]);
 
+  /**
+   * With an overlay in use, ask how to end it before going to `exit`; true when that is handled
+   * here (asked, or refused because maps of the overlay remain: it cannot be ended under them).
+   * Leaving with maps remaining is not held up: the overlay is kept and the way out is printed.
+   */
+  const askOverlayEnd = useCallback(
+    (exit: OverlayExit): boolean => {
+      const { overlay, inspection } = stateRef.current;
+      if (!overlay) return false;
+      if (inspection?.remains || (inspection?.existing.length ?? 0) > 0) {
+        if (exit === 'quit') return false;
+        dispatch({
+          type: 'message',
+          message: {
+            text: `Maps of the overlay remain: clean them up (x) before ending the overlay ${overlay.path}.`,
+            tone: 'warn',
+          },
+        });
+        return true;
+      }
+      dispatch({ type: 'overlay-ask', exit });
+      return true;
+    },
+    [dispatch],
+  );
+
+  /** Make the overlay at the field's path and re-open the app on it. */
+  const submitOverlay = useCallback(async (): Promise<void> => {
+    const { overlayInput, sourcePath } = stateRef.current;
+    if (overlayInput === null || !sourcePath || busy.current) return;
+    let plan: OverlayView;
+    try {
+      plan = engine.planOverlay(sourcePath, expandHome(overlayInput.trim(), engine.home));
+    } catch (error) {
+      dispatch({ type: 'message', message: { text: errorText(error), tone: 'error' } });
+      return;
+    }
+    busy.current = true;
+    try {
+      await engine.createOverlay(plan);
+    } catch (error) {
+      dispatch({ type: 'message', message: { text: errorText(error), tone: 'error' } });
+      return;
+    } finally {
+      busy.current = false;
+    }
+    dispatch({ type: 'overlay-opened', overlay: plan });
+    dispatch({
+      type: 'message',
+      message: {
+        text: `Overlay ${plan.path} created: writes go to it; ${plan.image} is only read.`,
+        tone: 'info',
+      },
+    });
+  }, [engine, dispatch]);
+
+  /** Commit, discard or keep the overlay, then go where the user was going. */
+  const finishOverlay = useCallback(
+    async (end: 'commit' | 'discard' | 'keep'): Promise<void> => {
+      const { overlay, overlayEnd: exit } = stateRef.current;
+      if (!overlay || !exit || busy.current) return;
+      busy.current = true;
+      let text: string;
+      try {
+        text = await engine.endOverlay(overlay, end);
+      } catch (error) {
+        // Refused or failed: the overlay stays in use, and the message says why.
+        dispatch({ type: 'overlay-ask', exit: null });
+        dispatch({ type: 'message', message: { text: errorText(error), tone: 'error' } });
+        return;
+      } finally {
+        busy.current = false;
+      }
+      // Its maps are gone (or it could not have been ended): nothing of it to list when leaving.
+      opened.current.delete(overlay.path);
+      dispatch({ type: 'overlay-ended' });
+      if (exit === 'quit') {
+        void leave(0, [`kpartx-tui: ${text}`]);
+        return;
+      }
+      if (exit === 'back') dispatch({ type: 'back' });
+      else dispatch({ type: 'open-source', path: overlay.image });
+      dispatch({ type: 'message', message: { text, tone: 'info' } });
+    },
+    [engine, leave, dispatch],
+  );
+
   const recovery = useRecoveryActions(engine, dispatch, stateRef, mounted, leaveInterrupted);
 
   /**
@@ -455,7 +547,10 @@ export function useKpartxApp(
         const { sourcePath, options } = stateRef.current;
         if (sourcePath) void inspect(sourcePath, options);
       },
-      back: () => dispatch({ type: 'back' }),
+      back: () => {
+        if (stateRef.current.screen === 'layout' && askOverlayEnd('back')) return;
+        dispatch({ type: 'back' });
+      },
       setOption: (action) => dispatch({ type: 'options', action }),
       editDelimiter: (text, commit) =>
         dispatch({ type: 'delimiter-edit', text, ...(commit ? { commit } : {}) }),
@@ -629,8 +724,33 @@ export function useKpartxApp(
         })();
       },
       quit: () => {
-        if (busy.current) return;
+        if (busy.current || askOverlayEnd('quit')) return;
         void leave(0, []);
+      },
+      openOverlay: () => {
+        const { sourcePath, overlay } = stateRef.current;
+        if (!sourcePath || busy.current) return;
+        if (overlay) {
+          askOverlayEnd('stay');
+          return;
+        }
+        if (!needRoot('Overlay mode')) return;
+        // Checked before anything is made: without nbd or qemu-img nothing is created.
+        const problem = engine.overlayProblem(sourcePath);
+        if (problem) {
+          dispatch({
+            type: 'message',
+            message: { text: `Overlay mode is unavailable: ${problem}`, tone: 'error' },
+          });
+          return;
+        }
+        dispatch({ type: 'overlay-input', text: engine.overlayTarget(sourcePath) });
+      },
+      editOverlay: (text) => dispatch({ type: 'overlay-input', text }),
+      submitOverlay: () => submitOverlay(),
+      endOverlay: (end) => {
+        if (end) return finishOverlay(end);
+        dispatch({ type: 'overlay-ask', exit: null });
       },
       openConvert: () => {
         const { sourcePath, inspection } = stateRef.current;
@@ -677,7 +797,9 @@ export function useKpartxApp(
       recovery,
     }),
     [
+      askOverlayEnd,
       confirmClean,
+      finishOverlay,
       recovery,
       engine,
       inspect,
@@ -687,6 +809,7 @@ export function useKpartxApp(
       runOp,
       settleMount,
       submitConvert,
+      submitOverlay,
       terminal,
       unmountCurrent,
       dispatch,

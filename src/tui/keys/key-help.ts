@@ -48,6 +48,9 @@ export const LAYOUT_KEYS = {
   mount: doc('m', 'mount'),
   clean: doc('x', 'clean', { note: 'unmount, unmap and release the loop of what is set up on the source' }),
   convert: doc('c', 'convert to raw', { note: 'a VM disk container on a kernel without nbd' }),
+  overlay: doc('o', 'overlay', {
+    note: 'write mode: writes go to a qcow2 overlay file, the image is only read; with one in use: end it',
+  }),
   options: doc('r/p/g/s/b', 'options', { note: 'see Options' }),
   move: doc('↑↓', 'move', { also: 'j k, PgUp PgDn, Home End' }),
   reread: doc('R', 'read the source again'),
@@ -55,9 +58,25 @@ export const LAYOUT_KEYS = {
   quit: doc('q', 'quit'),
 };
 
+/** The overlay path field (after o): where the overlay file is made. */
+export const OVERLAY_KEYS = {
+  create: doc('Enter', 'create and open it', { note: 'the app then works on the overlay' }),
+  cancel: doc('Esc', 'cancel'),
+};
+
+/** Ending an overlay (o with one in use, or leaving): nothing of it may be mapped any more. */
+export const OVERLAY_END_KEYS = {
+  commit: doc('c', 'commit into the image', { note: 'qemu-img commit, then the overlay is removed' }),
+  discard: doc('d', 'discard', { note: 'the overlay is deleted; the image is as it was' }),
+  keep: doc('k', 'keep', { note: 'end it later: kpartx-tui overlay commit|discard PATH' }),
+  cancel: doc('Esc', 'go on with the overlay'),
+};
+
 /** The map options on the layout; the options line shows each with its value. */
 export const OPTION_KEYS = {
-  readOnly: doc('r', 'read-only'),
+  readOnly: doc('r', 'read-only', {
+    note: 'write mode: read-only (on) or direct (off, writes go to the source)',
+  }),
   delimiter: doc('p', 'delim', { note: 'typed: Enter keeps it, Esc undoes it' }),
   defaultDelimiter: doc('P', 'default delimiter'),
   forceGpt: doc('g', 'force-gpt'),
@@ -168,6 +187,8 @@ export const SCREENS: { title: string; keys: Record<string, KeyDoc> }[] = [
   { title: 'Layout', keys: LAYOUT_KEYS },
   { title: 'Options (on the layout)', keys: OPTION_KEYS },
   { title: 'Delimiter field (after p)', keys: DELIMITER_KEYS },
+  { title: 'Overlay path field (after o)', keys: OVERLAY_KEYS },
+  { title: 'Ending the overlay (o with one in use, q, Esc)', keys: OVERLAY_END_KEYS },
   { title: 'Convert to raw (after c)', keys: CONVERT_KEYS },
   { title: 'Confirm', keys: CONFIRM_KEYS },
   { title: 'Progress', keys: PROGRESS_KEYS },

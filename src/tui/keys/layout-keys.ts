@@ -1,4 +1,4 @@
-/** Layout screen keys: move, change options, start add/delete/mount/clean-up, leave. */
+/** Layout screen keys: move, change options, overlay mode, start add/delete/mount/clean-up, leave. */
 import type { Key } from 'ink';
 import type { AppState } from '../state/app-reducer.js';
 import type { AppActions } from '../state/intents.js';
@@ -11,6 +11,19 @@ export function layoutKey(
   key: Key,
   pageRows: number,
 ): unknown {
+  if (state.overlayEnd !== null) {
+    if (input === 'c') return actions.endOverlay('commit');
+    if (input === 'd') return actions.endOverlay('discard');
+    if (input === 'k') return actions.endOverlay('keep');
+    if (key.escape) actions.endOverlay(null);
+    return;
+  }
+  if (state.overlayInput !== null) {
+    if (key.escape) actions.editOverlay(null);
+    else if (key.return) return actions.submitOverlay();
+    else actions.editOverlay(editText(state.overlayInput, input, key));
+    return;
+  }
   if (state.delimiterInput !== null) {
     if (key.escape) {
       actions.editDelimiter(null);
@@ -40,6 +53,7 @@ export function layoutKey(
   else if (input === 'm') actions.openMount();
   else if (input === 'x') return actions.request('teardown');
   else if (input === 'c') actions.openConvert();
+  else if (input === 'o') actions.openOverlay();
   else if (input === 'R') actions.refresh();
   else if (key.escape) actions.back();
   else if (input === 'q') actions.quit();

@@ -7,6 +7,7 @@ import type {
   Inspection,
   MapOptions,
   OpOutcome,
+  OverlayView,
   ProgressEvent,
   ProgressStep,
   SourceEntry,
@@ -32,6 +33,9 @@ import {
 export type Screen = 'sources' | 'layout' | 'confirm' | 'progress' | 'mount' | 'convert';
 /** `teardown`: unmount every mount of the source's maps, remove the maps, release the image's loop. */
 export type OpKind = 'add' | 'remove' | 'teardown';
+
+/** Where the app goes once the overlay is ended: out, back to the list, or on, on the image read-only. */
+export type OverlayExit = 'quit' | 'back' | 'stay';
 
 export interface Operation {
   kind: OpKind;
@@ -75,6 +79,15 @@ export interface AppState {
   message: Message | null;
   /** The app is on its way out (unmounting, looking at what stays): keys do nothing more. */
   leaving: boolean;
+  /**
+   * Overlay mode: the qcow2 overlay the app writes to. The source is then the overlay file
+   * (attached read-write through qemu-nbd), and the image under it is only read.
+   */
+  overlay: OverlayView | null;
+  /** The overlay path field (after `o` on the layout), else null. */
+  overlayInput: string | null;
+  /** Commit, discard or keep the overlay is being asked, and where the app goes after. */
+  overlayEnd: OverlayExit | null;
 }
 
 export const initialAppState: AppState = {
@@ -98,6 +111,9 @@ export const initialAppState: AppState = {
   convert: null,
   message: null,
   leaving: false,
+  overlay: null,
+  overlayInput: null,
+  overlayEnd: null,
 };
 
 export type AppAction =
@@ -127,7 +143,12 @@ export type AppAction =
   | { type: 'convert'; action: ConvertAction }
   | { type: 'convert-close' }
   | { type: 'message'; message: Message | null }
-  | { type: 'leaving'; text: string };
+  | { type: 'leaving'; text: string }
+  | { type: 'overlay-input'; text: string | null }
+  /** The overlay is made: the app is re-opened on it, writing (the image under it is only read). */
+  | { type: 'overlay-opened'; overlay: OverlayView }
+  | { type: 'overlay-ask'; exit: OverlayExit | null }
+  | { type: 'overlay-ended' };
 
 function clamp(value: number, count: number): number {
   return Math.max(0, Math.min(value, count - 1));
@@ -273,6 +294,32 @@ export function appReducer(state: AppState, action: AppAction): AppState {
       return { ...state, message: action.message };
     case 'leaving':
       return { ...state, leaving: true, message: { text: action.text, tone: 'warn' } };
+    case 'overlay-input':
+      return { ...state, overlayInput: action.text, ...(action.text === null ? {} : { message: null }) };
+    case 'overlay-opened':
+      return {
+        ...state,
+        overlay: action.overlay,
+        overlayInput: null,
+        overlayEnd: null,
+        // The overlay exists to be written: its maps are read-write (the image stays read-only under it).
+        options: { ...state.options, readOnly: false },
+        screen: 'layout',
+        sourcePath: action.overlay.path,
+        inspection: null,
+        partitionIndex: 0,
+        mount: initialMountState,
+        message: null,
+      };
+    case 'overlay-ask':
+      return {
+        ...state,
+        overlayEnd: action.exit,
+        ...(action.exit ? { screen: 'layout' as const, confirm: null, message: null } : {}),
+      };
+    case 'overlay-ended':
+      // The image was to be protected: after its overlay the app goes on read-only, not direct.
+      return { ...state, overlay: null, overlayEnd: null, options: { ...state.options, readOnly: true } };
   }
 }
 

@@ -3,7 +3,7 @@
  * carries them out, with every effect they need.
  */
 
-import type { MountView } from '../model.js';
+import type { MountView, OverlayEnd } from '../model.js';
 import type { OpKind } from './app-reducer.js';
 import type { OptionsAction } from './options-reducer.js';
 import type { ResetFlags } from './recovery-reducer.js';
@@ -86,6 +86,14 @@ export interface AppActions {
   submitConvert(): Promise<void> | undefined;
   /** Esc: stop a running conversion (the part file removed), else go back a step. */
   cancelConvert(): void;
+  /** `o` on the layout: ask where the overlay goes (or say why overlay mode is unavailable); with one in use, ask how to end it. */
+  openOverlay(): void;
+  /** The overlay path field's text; null closes it. */
+  editOverlay(text: string | null): void;
+  /** Enter in the overlay field: make the overlay and re-open the app on it; settles once done or refused. */
+  submitOverlay(): Promise<void> | undefined;
+  /** The answer to "commit, discard or keep": null goes on with the overlay. Settles once done. */
+  endOverlay(end: OverlayEnd | null): Promise<void> | undefined;
   quit(): void;
   interrupt(): void;
   /** The system on the mount, its accounts, a password reset. */
