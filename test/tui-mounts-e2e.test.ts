@@ -124,7 +124,7 @@ describe.skipIf(skipReason !== '')(
       );
       await waitForScreen('gpt table', 30_000);
       await waitForScreen(/ext4 "boot"/);
-      await key('a', 'Create 3 maps?');
+      await key('a', 'Create 3 maps read-only?');
       await key('y', '3 map(s) created and confirmed');
       await key('Enter', /● 1 /);
 

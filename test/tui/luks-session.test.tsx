@@ -66,6 +66,8 @@ function setup(options: { dm?: boolean; image?: Uint8Array } = {}) {
 
 async function openSession(t: ReturnType<typeof startApp>) {
   await t.waitFor('crypto_LUKS');
+  // Direct mode: the volume is opened read-write when asked, as these cases check.
+  await t.press('r', 'read-only off');
   await t.press('a', 'Create 2 maps?');
   await t.press('y', /created and confirmed|Failed/);
   await t.press(keys.enter, 'dos table');

@@ -52,6 +52,8 @@ function start(onLeave?: (result: LeaveResult) => void) {
 
 async function openSession(t: ReturnType<typeof startApp>) {
   await t.waitFor('dos table');
+  // Direct mode: a failed attempt must leave a writable map writable, which these cases check.
+  await t.press('r', 'read-only off');
   await t.press('a', 'Create 4 maps?');
   await t.press('y', 'created and confirmed');
   await t.press(keys.enter, 'dos table');
