@@ -381,7 +381,7 @@ async function main() {
     await press('Down', /#3 primary/);
     await capture('02-layout');
 
-    await press('r', 'read-only on');
+    // Read-only is the default write mode: the maps below are made read-only.
     await press('p', 'Delimiter');
     await press('-part', 'loop');
     await waitFor(/-part4/);
