@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listingLines } from '../src/engine/listing.js';
 import { readPartitionTable } from '../src/engine/tables/index.js';
-import { memoryDisk } from '../src/io/disk.js';
 import {
   CORPUS_EXPECTED_DIR,
   CORPUS_PT_DIR,
@@ -16,6 +15,7 @@ import {
   loadXzImage,
   readRecordedListing,
 } from './support/images.js';
+import { memoryDisk } from './support/memory-disk.js';
 
 const LISTING = { mapName: 'LOOP', delimiter: 'p', devicePath: '/dev/LOOP' };
 const names = imageNames(CORPUS_PT_DIR);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { memoryDisk } from '../src/io/disk.js';
+import { memoryDisk } from './support/memory-disk.js';
 
 describe('memoryDisk', () => {
   it('returns short reads at the end and nothing past it', () => {

@@ -6,12 +6,12 @@ import stringWidth from 'string-width';
 import { describe, expect, it } from 'vitest';
 import { fixtureImage } from '../fixtures/dos-gpt.js';
 import { readPartitionTable } from '../src/engine/tables/index.js';
-import { memoryDisk } from '../src/io/disk.js';
 import { decodeUtf8Visibly, displayLines, displayText } from '../src/io/display-text.js';
 import { cLabel, utf16Label } from '../src/probe/text.js';
 import { createTuiEngine } from '../src/tui/engine.js';
 import { FakeMachine } from './support/fake-machine.js';
 import { setGptNames } from './support/gpt-names.js';
+import { memoryDisk } from './support/memory-disk.js';
 
 /** Anything a terminal acts on: C0, DEL, C1, bidi controls, lone surrogates. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for control characters

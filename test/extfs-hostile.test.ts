@@ -8,11 +8,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryDisk } from '../src/io/disk.js';
 import { ExtError, openExtVolume } from '../src/probe/extfs/index.js';
 import { inodeOffset } from '../src/probe/extfs/inode.js';
 import { descriptorBlock } from '../src/probe/extfs/superblock.js';
 import { hasE2fsprogs, makeExtImage } from './support/ext-images.js';
+import { memoryDisk } from './support/memory-disk.js';
 import { mutatedDisk, type ReadLog } from './support/mutated-disk.js';
 
 const LONG_RUN_SECONDS = Number(process.env.FUZZ_SECONDS ?? 0);

@@ -9,7 +9,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryDisk } from '../src/io/disk.js';
 import { ExtError, openExtVolume } from '../src/probe/extfs/index.js';
 import {
   debugfsCat,
@@ -19,6 +18,7 @@ import {
   hasE2fsprogs,
   makeExtImage,
 } from './support/ext-images.js';
+import { memoryDisk } from './support/memory-disk.js';
 
 const OS_RELEASE =
   'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n';

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { memoryDisk } from '../src/io/disk.js';
 import { openFileDisk, pageCachedDisk } from '../src/io/file-disk.js';
+import { memoryDisk } from './support/memory-disk.js';
 
 const work = mkdtempSync(join(tmpdir(), 'file-disk-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -11,7 +11,6 @@ import {
   type PvCandidate,
   readPhysicalVolume,
 } from '../src/engine/lvm/index.js';
-import { memoryDisk } from '../src/io/disk.js';
 import { expectMatchesReports } from './lvm-compare.js';
 import {
   LVM_FIXTURE_SETS,
@@ -19,6 +18,7 @@ import {
   lvmFixtureImage,
   lvmFixtureReports,
 } from './support/lvm-fixtures.js';
+import { memoryDisk } from './support/memory-disk.js';
 
 function candidates(names: readonly string[]): PvCandidate[] {
   return names.map((name) => {

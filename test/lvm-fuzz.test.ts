@@ -23,8 +23,8 @@ import {
   type VolumeGroupMetadata,
 } from '../src/engine/lvm/index.js';
 import type { Disk } from '../src/io/disk.js';
-import { memoryDisk } from '../src/io/disk.js';
 import { LVM_FIXTURE_SETS, lvmFixtureImage } from './support/lvm-fixtures.js';
+import { memoryDisk } from './support/memory-disk.js';
 import { type Mutation, mutatedDisk, type ReadLog } from './support/mutated-disk.js';
 
 const LONG_RUN_SECONDS = Number(process.env.FUZZ_SECONDS ?? 0);

@@ -16,8 +16,8 @@ import {
   readPhysicalVolume,
 } from '../src/engine/lvm/index.js';
 import { tableCrc32Update } from '../src/io/crc32.js';
-import { memoryDisk } from '../src/io/disk.js';
 import { vgText, writePv } from './support/lvm-writer.js';
+import { memoryDisk } from './support/memory-disk.js';
 
 /** lvm2's original CRC (lib/misc/crc.c before its table was widened): 4 bits at a time. */
 function nibbleCrc(bytes: Uint8Array, initial = 0xf597a6cf): number {

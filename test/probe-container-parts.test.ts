@@ -3,11 +3,11 @@ import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { crc32c } from '../src/io/crc32c.js';
-import { memoryDisk } from '../src/io/disk.js';
 import { zstdFrameLength } from '../src/probe/inflate.js';
 import { type Block, concatDisks, mappedDisk } from '../src/probe/mapped-disk.js';
 import { ByteCache, tableEntry } from '../src/probe/table-slices.js';
 import { haveTool } from './probe-helpers.js';
+import { memoryDisk } from './support/memory-disk.js';
 
 const counting = (bytes: Uint8Array) => {
   const inner = memoryDisk(bytes);

@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Disk, memoryDisk } from '../src/io/disk.js';
+import type { Disk } from '../src/io/disk.js';
 import { ContainerError, type OpenedContainer, openContainer } from '../src/probe/index.js';
 import { haveTool, run } from './probe-helpers.js';
+import { memoryDisk } from './support/memory-disk.js';
 
 const MiB = 1024 * 1024;
 const TIME_LIMIT_MS = 100;

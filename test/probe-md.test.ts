@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { memoryDisk } from '../src/io/disk.js';
 import { probeContent } from '../src/probe/index.js';
 import { blkidProbe, fileDisk, haveTool, run } from './probe-helpers.js';
+import { memoryDisk } from './support/memory-disk.js';
 
 const MiB = 1024 * 1024;
 const work = mkdtempSync(join(tmpdir(), 'probe-md-'));

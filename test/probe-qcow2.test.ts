@@ -8,11 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPartitionTable } from '../src/engine/tables/index.js';
-import { type Disk, memoryDisk } from '../src/io/disk.js';
+import type { Disk } from '../src/io/disk.js';
 import { DEFAULT_MAX_DEPTH, nodeFiles } from '../src/probe/container-files.js';
 import { detectContainer, openContainer, probeContent } from '../src/probe/index.js';
 import { openQcow2Image, Qcow2Error } from '../src/probe/qcow2.js';
 import { type FileDisk, fileDisk, haveTool, run } from './probe-helpers.js';
+import { memoryDisk } from './support/memory-disk.js';
 
 const MiB = 1024 * 1024;
 const tools = ['qemu-img', 'sfdisk', 'mkfs.ext4', 'mkfs.vfat'];

@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Disk, memoryDisk } from '../src/io/disk.js';
+import type { Disk } from '../src/io/disk.js';
 import { probeContent, probeRegion, type Region } from '../src/probe/index.js';
 import { haveTool, run } from './probe-helpers.js';
+import { memoryDisk } from './support/memory-disk.js';
 
 const MiB = 1024 * 1024;
 

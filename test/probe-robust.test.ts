@@ -7,8 +7,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type Disk, memoryDisk } from '../src/io/disk.js';
+import type { Disk } from '../src/io/disk.js';
 import { detectContainer, probeContent } from '../src/probe/index.js';
+import { memoryDisk } from './support/memory-disk.js';
 
 /** A disk that fails the test if anything reads outside the window. */
 function guarded(inner: Disk, lo: number, hi: number): Disk {

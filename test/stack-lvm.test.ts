@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { inspectSource } from '../src/engine/inspect.js';
 import { readLvmLayers } from '../src/engine/stack/index.js';
-import { memoryDisk } from '../src/io/disk.js';
 import { FakeMachine } from './support/fake-machine.js';
 import { loadXzImage, REPO } from './support/images.js';
+import { memoryDisk } from './support/memory-disk.js';
 
 const fixture = (name: string) => loadXzImage(join(REPO, 'fixtures', 'lvm', `${name}.img.xz`));
 /** What lvm2 reported for a fixture set (pvs/vgs/lvs rows of strings). */

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonDocument } from '../src/cli/json.js';
 import { findFilesystemSystem } from '../src/engine/stack/index.js';
-import { memoryDisk } from '../src/io/disk.js';
 import { readExtRoot } from '../src/probe/system/ext-root.js';
 import { DEBIAN_ROOT, type ExtStep, hasE2fsprogs, makeExtImage } from './support/ext-images.js';
 import { REPO } from './support/images.js';
+import { memoryDisk } from './support/memory-disk.js';
 import { canMakeDisks, makeStackDisks, type StackDisks } from './support/stack-images.js';
 
 const ext4 = { type: 'ext4', sizeKiB: 4096 } as const;

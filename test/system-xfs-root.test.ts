@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonDocument } from '../src/cli/json.js';
 import { findFilesystemSystem } from '../src/engine/stack/index.js';
-import { memoryDisk } from '../src/io/disk.js';
 import { readXfsRoot } from '../src/probe/system/xfs-root.js';
 import { REPO } from './support/images.js';
+import { memoryDisk } from './support/memory-disk.js';
 import {
   hasSgdisk,
   hasXfsprogs,

@@ -15,7 +15,7 @@ import type { PartitionTable } from '../src/engine/partition.js';
 import { createReadContext } from '../src/engine/tables/context.js';
 import { dosReader, isPlausibleMbr } from '../src/engine/tables/dos.js';
 import { readPartitionTable } from '../src/engine/tables/index.js';
-import { memoryDisk } from '../src/io/disk.js';
+import { memoryDisk } from './support/memory-disk.js';
 
 /** Fixtures where the C tool's DOS reading is reproduced exactly (stdout and stderr). */
 const SAME_AS_C = [

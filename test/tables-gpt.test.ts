@@ -15,7 +15,7 @@ import { decodeGuid } from '../src/engine/guid.js';
 import { createReadContext } from '../src/engine/tables/context.js';
 import { gptReader } from '../src/engine/tables/gpt.js';
 import { crc32, crc32Update } from '../src/io/crc32.js';
-import { memoryDisk } from '../src/io/disk.js';
+import { memoryDisk } from './support/memory-disk.js';
 
 /** Fixtures where the C tool's GPT reading (then DOS, as kpartx tries them) is reproduced exactly. */
 const SAME_AS_C = [

@@ -9,8 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { listingLines } from '../src/engine/listing.js';
 import { TABLE_TYPES } from '../src/engine/partition.js';
 import { READERS, type ReadTableOptions, readPartitionTable } from '../src/engine/tables/index.js';
-import { memoryDisk } from '../src/io/disk.js';
 import { LABELS_DIR, loadXzImage, readRecordedListing } from './support/images.js';
+import { memoryDisk } from './support/memory-disk.js';
 
 const LISTING = { mapName: 'LOOP', delimiter: 'p', devicePath: '/dev/LOOP' };
 

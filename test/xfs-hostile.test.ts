@@ -8,9 +8,9 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, wr
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryDisk } from '../src/io/disk.js';
 import { openXfsVolume, XfsError } from '../src/probe/xfs/index.js';
 import { inodeOffset } from '../src/probe/xfs/superblock.js';
+import { memoryDisk } from './support/memory-disk.js';
 import { mutatedDisk, type ReadLog } from './support/mutated-disk.js';
 import {
   canMountXfs,

@@ -16,9 +16,9 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryDisk } from '../src/io/disk.js';
 import { readXfsRoot } from '../src/probe/system/xfs-root.js';
 import { openXfsVolume, XfsError } from '../src/probe/xfs/index.js';
+import { memoryDisk } from './support/memory-disk.js';
 import {
   canMountXfs,
   hasXfsprogs,

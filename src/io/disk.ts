@@ -19,15 +19,3 @@ export interface Disk {
    */
   readInto?(into: Uint8Array, offset: number): number;
 }
-
-/** A Disk over bytes in memory: tests, fuzzing, and containers decoded in memory. */
-export function memoryDisk(bytes: Uint8Array, sectorSize = 512): Disk {
-  return {
-    sectorSize,
-    size: bytes.length,
-    readAt(offset, length) {
-      if (offset >= bytes.length || offset < 0) return new Uint8Array(0);
-      return bytes.subarray(offset, Math.min(bytes.length, offset + length));
-    },
-  };
-}
