@@ -6,7 +6,7 @@
 
 import type { MapRequest } from '../src/engine/backend.js';
 import { createLoopBackend } from '../src/engine/backends/loop.js';
-import { mappedNumbers, undoInterruptedAdd } from '../src/engine/interruption.js';
+import { madeSince, mappedNumbers, rollbackOutcome, takeBackAdd } from '../src/engine/interruption.js';
 import { deferSignals, InterruptedError } from '../src/engine/signals.js';
 import { sleepSync } from '../src/kernel/loop.js';
 import { createMachine } from '../src/kernel/machine.js';
@@ -25,7 +25,10 @@ try {
   // What the map-run workflow does around a backend add: signals held, an interrupted add taken back.
   const result = await deferSignals(
     (interrupted) => backend.add({ ...request, interrupted }, emit),
-    () => undoInterruptedAdd({ backend, request, before }, emit),
+    async () => {
+      await takeBackAdd(backend, request, before, emit);
+      return rollbackOutcome(madeSince(backend, request, before));
+    },
   );
   process.exitCode = result.failures > 0 ? 1 : 0;
 } catch (error) {

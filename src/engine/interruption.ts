@@ -40,14 +40,6 @@ export function madeSince(backend: MapBackend, request: MapRequest, before: Read
     .map((map) => map.name);
 }
 
-/** What an add run did so far, as far as an interruption has to take it back. */
-export interface AddLedger {
-  backend?: MapBackend;
-  request?: MapRequest;
-  /** Partition numbers mapped before the add (what an interrupted add must leave). */
-  before?: ReadonlySet<number>;
-}
-
 /** Map names in partition order: `loop0p2` before `loop0p10`. */
 function byPartition(a: string, b: string): number {
   const split = (name: string) => /^(.*?)(\d*)$/.exec(name)!;
@@ -69,17 +61,6 @@ export function rollbackOutcome(left: readonly string[]): string {
   if (left.length === 0) return 'the add was rolled back: nothing it made is left';
   const what = left.length > 4 ? `${left.length} devices (${nameList(left)})` : nameList(left);
   return `the add was rolled back, but ${what} ${left.length === 1 ? 'is' : 'are'} still there`;
-}
-
-/**
- * After an interrupted add of maps alone (no loop of the run's own): take back the maps it made
- * and say what is left. The map-run workflow does the same and then releases its loop.
- */
-export async function undoInterruptedAdd(ledger: AddLedger, emit: EmitEvent): Promise<string> {
-  const { backend, request, before } = ledger;
-  if (!backend || !request || !before) return rollbackOutcome([]);
-  await takeBackAdd(backend, request, before, emit);
-  return rollbackOutcome(madeSince(backend, request, before));
 }
 
 /** What a removal that ran to its end did: the interrupted `-d` says it instead of "undone". */

@@ -18,13 +18,6 @@ import { QEMU_FORMAT } from './container-attach.js';
 
 export type WriteMode = 'read-only' | 'overlay' | 'direct';
 
-/** How a face names a mode, in one short phrase (the overlay's path said apart). */
-export const WRITE_MODE_TEXT: Record<WriteMode, string> = {
-  'read-only': 'read-only',
-  overlay: 'overlay (the image is not written)',
-  direct: 'direct (writes go to the image)',
-};
-
 /** `<dir>/<name>.overlay.qcow2` beside the image, so it is found where the image is. */
 export const defaultOverlayPath = (image: string): string =>
   join(dirname(image), `${basename(image)}.overlay.qcow2`);

@@ -6,7 +6,6 @@ import type { ExtGeometry } from './superblock.js';
 export const ROOT_INODE = 2;
 
 // i_flags
-export const INDEX_FL = 0x1000;
 export const EXTENTS_FL = 0x80000;
 export const INLINE_DATA_FL = 0x10000000;
 export const ENCRYPT_FL = 0x800;

@@ -11,10 +11,7 @@ const MAGIC = 0xef53;
 // Incompatible features (s_feature_incompat).
 export const INCOMPAT_FILETYPE = 0x2;
 export const INCOMPAT_META_BG = 0x10;
-export const INCOMPAT_EXTENTS = 0x40;
 export const INCOMPAT_64BIT = 0x80;
-export const INCOMPAT_INLINE_DATA = 0x8000;
-export const INCOMPAT_ENCRYPT = 0x10000;
 const INCOMPAT_JOURNAL_DEV = 0x8;
 const INCOMPAT_DIRDATA = 0x1000;
 // Read-only compatible: sparse_super decides where the backup superblocks (and meta_bg descriptors) sit.

@@ -36,13 +36,6 @@ export function alsoMountedLines(mounts: readonly MountView[], width: number, ro
     : lines;
 }
 
-/** Rows MountPrepareView takes, with room for `typeRows` types. */
-export function prepareRows(prepare: MountPrepare, width: number, typeRows: number): number {
-  if (prepare.step === 'type') return 2 + Math.min(typeRows, prepare.types.length || 1);
-  if (prepare.step === 'mountpoint') return 2 + candidateLines(prepare.candidates, width - 4).length;
-  return 3;
-}
-
 /** The step of the mount being prepared. */
 export function MountPrepareView(props: {
   prepare: MountPrepare;
