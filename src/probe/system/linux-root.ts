@@ -2,7 +2,7 @@
  * A Linux root told by its files (never by running anything): os-release, hostname and the SELinux
  * config, or for a system without os-release its account files and a shell. The files come through
  * SystemFiles, so the same rules apply to a mounted tree (src/recovery) and to a filesystem read
- * without mounting (ext-root.ts).
+ * without mounting (volume-root.ts, over the ext and XFS readers).
  */
 import { type OsRelease, osReleaseLabel, parseEnvAssignments, parseOsRelease } from './os-release.js';
 
