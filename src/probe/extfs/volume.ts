@@ -6,6 +6,7 @@
  * ends in an ExtError naming the problem, in bounded time.
  */
 import type { Disk } from '../../io/disk.js';
+import { budgetedReads, type FileTree, fileTree, type TreeEntry } from '../file-tree.js';
 import { type DirectoryEntry, parseDirectoryBlock } from './directory.js';
 import { ExtError } from './errors.js';
 import { type BlockRun, fileBlockRuns } from './file-blocks.js';
@@ -13,7 +14,6 @@ import {
   ENCRYPT_FL,
   type ExtInode,
   INLINE_DATA_FL,
-  type InodeKind,
   inlineDataTail,
   inodeOffset,
   parseInode,
@@ -27,54 +27,17 @@ import {
   SUPERBLOCK_OFFSET,
 } from './superblock.js';
 
-/** Files read whole are small configuration files; a larger one is refused, not read. */
-export const MAX_FILE_BYTES = 64 * 1024;
 /** A directory past this (some 100,000 names) is not searched. */
 const MAX_DIRECTORY_BYTES = 4 * 1024 * 1024;
-/** Bytes one volume may read in all: far more than a few lookups take, far less than a hostile one would. */
-const READ_BUDGET = 16 * 1024 * 1024;
-/** Linux gives up after 40 links in one lookup (ELOOP). */
-const MAX_SYMLINKS = 40;
 const MAX_LINK_BYTES = 4096;
 
-export interface ExtEntry {
-  inode: number;
-  kind: InodeKind;
-  size: number;
-}
-
-export interface ExtVolume {
-  readonly geometry: ExtGeometry;
-  /** Bytes read from the disk so far. */
-  readonly bytesRead: number;
-  /** The entry at `path` itself (a final symlink is not followed), or null when there is none. */
-  lstat(path: string): ExtEntry | null;
-  /** The entry `path` leads to, every link followed. */
-  stat(path: string): ExtEntry | null;
-  /** The target of the symlink at `path` (raw bytes as latin1, one character per byte). */
-  readlink(path: string): string;
-  /** The regular file `path` leads to, or null when there is none; ExtError when larger than `maxBytes`. */
-  readFile(path: string, maxBytes?: number): Uint8Array | null;
-  /** Names in the directory `path` leads to (without `.` and `..`), as UTF-8 text. */
-  list(path: string): string[];
-}
-
-const utf8 = new TextDecoder('utf-8');
-const encoder = new TextEncoder();
-/** A path's text as the bytes on disk, one character per byte, as directory names are kept. */
-const asLatin1 = (text: string): string => String.fromCharCode(...encoder.encode(text));
-const components = (path: string): string[] => path.split('/').filter((c) => c !== '' && c !== '.');
+export type ExtEntry = TreeEntry;
+export type ExtVolume = FileTree<ExtGeometry>;
 
 /** Open the ext filesystem on `disk`; ExtError when it is not one or its superblock cannot be trusted. */
 export function openExtVolume(disk: Disk): ExtVolume {
-  let bytesRead = 0;
-  const readBytes = (offset: number, length: number, what: string): Uint8Array => {
-    bytesRead += length;
-    if (bytesRead > READ_BUDGET) throw new ExtError(`gave up after reading ${READ_BUDGET} bytes of metadata`);
-    const bytes = disk.readAt(offset, length);
-    if (bytes.length !== length) throw new ExtError(`${what} lies past the end of the device`);
-    return bytes;
-  };
+  const reads = budgetedReads(disk, (message) => new ExtError(message));
+  const readBytes = reads.read;
   const geometry = parseSuperblock(readBytes(0, SUPERBLOCK_OFFSET + 1024, 'the superblock'), disk.size);
   const { blockSize } = geometry;
   const fileType = (geometry.incompat & INCOMPAT_FILETYPE) !== 0;
@@ -173,58 +136,12 @@ export function openExtVolume(disk: Disk): ExtVolume {
     return String.fromCharCode(...bytes);
   };
 
-  /** The inode `path` names (latin1 components), links followed inside the filesystem; null when missing. */
-  const resolve = (path: string, followLast: boolean): ExtInode | null => {
-    const queue = components(path);
-    let dir = inode(ROOT_INODE);
-    let links = 0;
-    while (queue.length > 0) {
-      if (dir.kind !== 'directory') return null;
-      const name = queue.shift()!;
-      const found = entries(dir).find((e) => e.name === name);
-      if (!found) return null;
-      const node = inode(found.inode);
-      if (node.kind === 'symlink' && (queue.length > 0 || followLast)) {
-        if (++links > MAX_SYMLINKS) throw new ExtError(`${path}: too many levels of symbolic links`);
-        const target = linkTarget(node);
-        if (target.startsWith('/')) dir = inode(ROOT_INODE);
-        queue.unshift(...components(target));
-        continue;
-      }
-      if (queue.length === 0) return node;
-      dir = node;
-    }
-    return dir;
-  };
-
-  const entryOf = (node: ExtInode | null): ExtEntry | null =>
-    node ? { inode: node.number, kind: node.kind, size: node.size } : null;
-
-  return {
-    geometry,
-    get bytesRead() {
-      return bytesRead;
-    },
-    lstat: (path) => entryOf(resolve(asLatin1(path), false)),
-    stat: (path) => entryOf(resolve(asLatin1(path), true)),
-    readlink(path) {
-      const node = resolve(asLatin1(path), false);
-      if (node?.kind !== 'symlink') throw new ExtError(`${path}: not a symbolic link`);
-      return linkTarget(node);
-    },
-    readFile(path, maxBytes = MAX_FILE_BYTES) {
-      const node = resolve(asLatin1(path), true);
-      if (node?.kind !== 'file') return null;
-      if (node.size > maxBytes)
-        throw new ExtError(`${path}: ${node.size} bytes, more than the ${maxBytes} this reads`);
-      return contents(node, node.size);
-    },
-    list(path) {
-      const node = resolve(asLatin1(path), true);
-      if (node?.kind !== 'directory') return [];
-      return entries(node)
-        .filter((e) => e.name !== '.' && e.name !== '..')
-        .map((e) => utf8.decode(Uint8Array.from(e.name, (c) => c.charCodeAt(0))));
-    },
-  };
+  return fileTree(geometry, reads, {
+    rootInode: ROOT_INODE,
+    inode,
+    entries,
+    linkTarget,
+    contents: (node) => contents(node, node.size),
+    fail: (message) => new ExtError(message),
+  });
 }

@@ -7,26 +7,15 @@
  */
 import { be16, be32, be64, safeNumber } from '../../io/bytes.js';
 import type { Disk } from '../../io/disk.js';
+import { budgetedReads, type FileTree, fileTree, type TreeEntry } from '../file-tree.js';
 import { type DirectoryEntry, parseDataBlock, parseShortform } from './directory.js';
 import { XfsError } from './errors.js';
 import { type Extent, parseBtreeBlock, parseExtents } from './extents.js';
-import {
-  FORMAT_BTREE,
-  FORMAT_EXTENTS,
-  FORMAT_LOCAL,
-  type InodeKind,
-  parseInode,
-  type XfsInode,
-} from './inode.js';
+import { FORMAT_BTREE, FORMAT_EXTENTS, FORMAT_LOCAL, parseInode, type XfsInode } from './inode.js';
 import { fsBlockOffset, inodeOffset, parseXfsSuperblock, type XfsGeometry } from './superblock.js';
 
-/** Files read whole are small configuration files; a larger one is refused, not read. */
-export const MAX_FILE_BYTES = 64 * 1024;
 /** A directory whose data blocks pass this (some 100,000 names) is not searched. */
 const MAX_DIRECTORY_BYTES = 4 * 1024 * 1024;
-/** Bytes one volume may read in all: far more than a few lookups take, far less than a hostile one would. */
-const READ_BUDGET = 16 * 1024 * 1024;
-const MAX_SYMLINKS = 40;
 /** XFS_SYMLINK_MAXLEN. */
 const MAX_LINK_BYTES = 1024;
 /** Directory data lives below 32 GiB of the directory's logical space; leaf and free blocks above. */
@@ -36,43 +25,13 @@ const SYMLINK_HEADER = 56;
 /** A bmap btree is at most this deep (XFS allows 9 levels for the largest extent counts). */
 const MAX_BTREE_LEVEL = 9;
 
-export interface XfsEntry {
-  inode: number;
-  kind: InodeKind;
-  size: number;
-}
-
-export interface XfsVolume {
-  readonly geometry: XfsGeometry;
-  /** Bytes read from the disk so far. */
-  readonly bytesRead: number;
-  /** The entry at `path` itself (a final symlink is not followed), or null when there is none. */
-  lstat(path: string): XfsEntry | null;
-  /** The entry `path` leads to, every link followed. */
-  stat(path: string): XfsEntry | null;
-  /** The target of the symlink at `path` (raw bytes as latin1, one character per byte). */
-  readlink(path: string): string;
-  /** The regular file `path` leads to, or null when there is none; XfsError when larger than `maxBytes`. */
-  readFile(path: string, maxBytes?: number): Uint8Array | null;
-  /** Names in the directory `path` leads to (without `.` and `..`), as UTF-8 text. */
-  list(path: string): string[];
-}
-
-const utf8 = new TextDecoder('utf-8');
-const encoder = new TextEncoder();
-const asLatin1 = (text: string): string => String.fromCharCode(...encoder.encode(text));
-const components = (path: string): string[] => path.split('/').filter((c) => c !== '' && c !== '.');
+export type XfsEntry = TreeEntry;
+export type XfsVolume = FileTree<XfsGeometry>;
 
 /** Open the XFS on `disk`; XfsError when it is not one or its superblock cannot be trusted. */
 export function openXfsVolume(disk: Disk): XfsVolume {
-  let bytesRead = 0;
-  const readBytes = (offset: number, length: number, what: string): Uint8Array => {
-    bytesRead += length;
-    if (bytesRead > READ_BUDGET) throw new XfsError(`gave up after reading ${READ_BUDGET} bytes of metadata`);
-    const bytes = disk.readAt(offset, length);
-    if (bytes.length !== length) throw new XfsError(`${what} lies past the end of the device`);
-    return bytes;
-  };
+  const reads = budgetedReads(disk, (message) => new XfsError(message));
+  const readBytes = reads.read;
   const geometry = parseXfsSuperblock(readBytes(0, 512, 'the superblock'), disk.size);
   const { blockSize } = geometry;
   const v5 = geometry.version === 5;
@@ -213,66 +172,18 @@ export function openXfsVolume(disk: Disk): XfsVolume {
     return String.fromCharCode(...out);
   };
 
-  const resolve = (path: string, followLast: boolean): XfsInode | null => {
-    const queue = components(path);
-    const root = () => inode(geometry.rootIno);
-    let dir = root();
-    let links = 0;
-    while (queue.length > 0) {
-      if (dir.kind !== 'directory') return null;
-      const name = queue.shift()!;
-      // `..` of the root is the root itself, so no path leads out.
-      const found =
-        name === '..' && dir.number === geometry.rootIno
-          ? dir.number
-          : entries(dir).find((e) => e.name === name)?.inode;
-      if (found === undefined) return null;
-      const node = inode(found);
-      if (node.kind === 'symlink' && (queue.length > 0 || followLast)) {
-        if (++links > MAX_SYMLINKS) throw new XfsError(`${path}: too many levels of symbolic links`);
-        const target = linkTarget(node);
-        if (target.startsWith('/')) dir = root();
-        queue.unshift(...components(target));
-        continue;
-      }
-      if (queue.length === 0) return node;
-      dir = node;
-    }
-    return dir;
-  };
-
-  const entryOf = (node: XfsInode | null): XfsEntry | null =>
-    node ? { inode: node.number, kind: node.kind, size: node.size } : null;
-
-  return {
-    geometry,
-    get bytesRead() {
-      return bytesRead;
-    },
-    lstat: (path) => entryOf(resolve(asLatin1(path), false)),
-    stat: (path) => entryOf(resolve(asLatin1(path), true)),
-    readlink(path) {
-      const node = resolve(asLatin1(path), false);
-      if (node?.kind !== 'symlink') throw new XfsError(`${path}: not a symbolic link`);
-      return linkTarget(node);
-    },
-    readFile(path, maxBytes = MAX_FILE_BYTES) {
-      const node = resolve(asLatin1(path), true);
-      if (node?.kind !== 'file') return null;
-      if (node.size > maxBytes)
-        throw new XfsError(`${path}: ${node.size} bytes, more than the ${maxBytes} this reads`);
+  return fileTree(geometry, reads, {
+    rootInode: geometry.rootIno,
+    inode,
+    entries,
+    linkTarget,
+    contents(node, path) {
       if (node.format === FORMAT_LOCAL) {
         if (node.size > node.fork.length) throw new XfsError(`${path}: inline data larger than the inode`);
         return node.fork.slice(0, node.size);
       }
       return contents(node, 0, node.size);
     },
-    list(path) {
-      const node = resolve(asLatin1(path), true);
-      if (node?.kind !== 'directory') return [];
-      return entries(node)
-        .filter((e) => e.name !== '.' && e.name !== '..')
-        .map((e) => utf8.decode(Uint8Array.from(e.name, (c) => c.charCodeAt(0))));
-    },
-  };
+    fail: (message) => new XfsError(message),
+  });
 }
