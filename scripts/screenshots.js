@@ -142,6 +142,31 @@ async function capture(name) {
 const tmux = (...args) => execFileSync('tmux', args, { encoding: 'utf8' });
 const screen = () => tmux('capture-pane', '-t', session, '-p');
 
+/** The app in the 80x24 session, in `dir`, with live frames, colour and a plain shell for `s`. */
+function startApp(dir, command) {
+  tmux(
+    'new-session',
+    '-d',
+    '-s',
+    session,
+    '-x',
+    String(COLS),
+    '-y',
+    String(ROWS),
+    '-c',
+    dir,
+    '-e',
+    'CI=false',
+    '-e',
+    'FORCE_COLOR=3',
+    '-e',
+    'TERM=xterm-256color',
+    '-e',
+    'SHELL=/bin/sh',
+    command,
+  );
+}
+
 async function waitFor(text, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
   let last = '';
@@ -350,27 +375,7 @@ async function main() {
   try {
     buildDemoImage(dir);
     buildVmImage(dir);
-    tmux(
-      'new-session',
-      '-d',
-      '-s',
-      session,
-      '-x',
-      String(COLS),
-      '-y',
-      String(ROWS),
-      '-c',
-      dir,
-      '-e',
-      'CI=false',
-      '-e',
-      'FORCE_COLOR=3',
-      '-e',
-      'TERM=xterm-256color',
-      '-e',
-      'SHELL=/bin/sh',
-      `node ${bin}; sleep 60`,
-    );
+    startApp(dir, `node ${bin}; sleep 60`);
     await waitFor('demo-disk.img');
     await capture('01-sources');
 
@@ -412,25 +417,7 @@ async function main() {
     // A VM disk as it comes: qcow2 → GPT → LVM → a Rocky Linux root, read without attaching
     // anything; this kernel has no nbd, so the app offers a raw copy and opens it.
     spawnSync('tmux', ['kill-session', '-t', session]);
-    tmux(
-      'new-session',
-      '-d',
-      '-s',
-      session,
-      '-x',
-      String(COLS),
-      '-y',
-      String(ROWS),
-      '-c',
-      dir,
-      '-e',
-      'CI=false',
-      '-e',
-      'FORCE_COLOR=3',
-      '-e',
-      'TERM=xterm-256color',
-      `node ${bin} rhel-vm.qcow2; sleep 60`,
-    );
+    startApp(dir, `node ${bin} rhel-vm.qcow2; sleep 60`);
     await waitFor('Rocky Linux 9.4 root');
     await press('Down', /#2 primary/);
     await capture('10-vm-stack');
