@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmdirSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { displayLines } from '../src/io/display-text.js';
 import {
   type HeldSignal,
   image128,
@@ -170,6 +171,9 @@ class AppInTmux {
       `KEEP_STDERR=${options.stderrOnTerminal ? 1 : 0}`,
       command.map((word) => `'${word}'`).join(' '),
     );
+    // Everything the pane receives from here on, for the error of a wait that fails: the screen
+    // alone does not say how a frame came to be drawn wrong.
+    this.tmux('pipe-pane', '-o', `cat >> '${join(this.runDir, 'terminal.raw')}'`);
     const [pid, socketPath] = this.tmux('display-message', '-p', '#{pid} #{socket_path}').trim().split(' ');
     this.serverPid = Number(pid);
     this.socketPath = socketPath ?? '';
@@ -197,7 +201,18 @@ class AppInTmux {
       if (typeof text === 'string' ? last.includes(text) : text.test(last)) return last;
       await new Promise((r) => setTimeout(r, interval));
     }
-    throw new Error(`timed out waiting for ${text}; screen was:\n${last}`);
+    throw new Error(`timed out waiting for ${text}; screen was:\n${last}\n${this.rawTail()}`);
+  }
+
+  /** The end of what the pane received, control bytes escaped (\x1b for ESC), one line per line. */
+  private rawTail(chars = 8000): string {
+    try {
+      const raw = readFileSync(join(this.runDir, 'terminal.raw'), 'latin1');
+      const shown = displayLines(raw.slice(-chars));
+      return `the pane received (${raw.length} bytes, the last ${Math.min(chars, raw.length)}):\n${shown}`;
+    } catch {
+      return '(no record of what the pane received)';
+    }
   }
 
   keys(...keys: string[]): void {
