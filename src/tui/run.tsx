@@ -6,6 +6,7 @@ import { render } from 'ink';
 import { releaseHungUpTerminal } from '../engine/hangup.js';
 import { onIdleSignal, raiseSignal, signalExitCode } from '../engine/signals.js';
 import App from './App.js';
+import { anchoredScreen } from './anchored-frames.js';
 import type { LeaveResult } from './leaving.js';
 import type { Inspection, TuiEngine } from './model.js';
 import { realTerminal } from './terminal.js';
@@ -63,14 +64,18 @@ export async function runApp(
         {...(first ? { first } : {})}
       />
     );
+    // Every frame is drawn from the screen's top-left corner (anchored-frames.ts).
+    const screen = anchoredScreen(io.stdout);
+    terminal.onRepaint = () => screen.repaint();
     const instance = render(app, {
       stdin: io.stdin,
-      stdout: io.stdout,
+      stdout: screen.stream,
       exitOnCtrlC: false,
       patchConsole: false,
     });
-    // Forget the last frame so the next render paints the fresh screen in full.
-    terminal.onResume = () => instance.clear();
+    // Back from the shell on a cleared screen: the last frame again, whether or not the next
+    // render changes anything.
+    terminal.onResume = () => screen.repaint();
     await instance.waitUntilExit();
   } finally {
     result ??= { status: 0, lines: [] };

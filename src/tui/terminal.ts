@@ -13,6 +13,8 @@ const SHOW_CURSOR = '\u001b[?25h';
 export interface TerminalControl {
   /** Run `command` in `cwd` with the terminal; returns when it exits. */
   runShell(cwd: string): void;
+  /** Clear the screen and draw the app again (Ctrl-L, or after something else wrote over it). */
+  repaint?(): void;
 }
 
 export interface ScreenControl extends TerminalControl {
@@ -20,6 +22,8 @@ export interface ScreenControl extends TerminalControl {
   leaveScreen(): void;
   /** Called when the terminal comes back from the shell: the renderer must repaint everything. */
   onResume?: () => void;
+  /** Set by the renderer: draws its last frame again on a cleared screen. */
+  onRepaint?: () => void;
 }
 
 export function realTerminal(stdin: NodeJS.ReadStream, stdout: NodeJS.WriteStream): ScreenControl {
@@ -52,6 +56,9 @@ export function realTerminal(stdin: NodeJS.ReadStream, stdout: NodeJS.WriteStrea
       if (stdout.isTTY) process.kill(process.pid, 'SIGWINCH');
       control.enterScreen();
       control.onResume?.();
+    },
+    repaint() {
+      control.onRepaint?.();
     },
   };
   return control;

@@ -62,6 +62,11 @@ export function useAppInput(getState: () => AppState, actions: AppActions, pageR
         latest.current.actions.interrupt();
         return;
       }
+      // Ctrl-L from any screen, at once: draw the screen again.
+      if (press.key.ctrl && press.input === 'l') {
+        latest.current.actions.repaint();
+        continue;
+      }
       queue.current.push(press);
     }
     drain();

@@ -766,6 +766,7 @@ export function useKpartxApp(
         else if (current.phase === 'ask') dispatch({ type: 'convert-close' });
         else dispatch({ type: 'convert', action: { type: 'reask' } });
       },
+      repaint: () => terminal.repaint?.(),
       interrupt: () => {
         // Ctrl-C during a conversion stops it (its part file is removed); the app stays.
         if (converting.current) {

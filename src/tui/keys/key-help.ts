@@ -26,6 +26,10 @@ const doc = (key: string, label: string, more: { also?: string; note?: string } 
   ...more,
 });
 
+export const EVERY_SCREEN_KEYS = {
+  repaint: doc('Ctrl-L', 'draw the screen again', { note: 'after another program wrote over it' }),
+};
+
 export const SOURCE_KEYS = {
   move: doc('↑↓', 'move', { also: 'j k, PgUp PgDn, Home End' }),
   open: doc('Enter', 'open'),
@@ -182,6 +186,7 @@ export const CONVERT_KEYS = {
 
 /** Every screen's keys, in the order a session meets them. */
 export const SCREENS: { title: string; keys: Record<string, KeyDoc> }[] = [
+  { title: 'Every screen', keys: EVERY_SCREEN_KEYS },
   { title: 'Sources', keys: SOURCE_KEYS },
   { title: 'Path field (after /)', keys: PATH_KEYS },
   { title: 'Layout', keys: LAYOUT_KEYS },

@@ -96,6 +96,8 @@ export interface AppActions {
   endOverlay(end: OverlayEnd | null): Promise<void> | undefined;
   quit(): void;
   interrupt(): void;
+  /** Ctrl-L: the screen drawn again from scratch, as in any full-screen terminal program. */
+  repaint(): void;
   /** The system on the mount, its accounts, a password reset. */
   recovery: RecoveryActions;
 }
