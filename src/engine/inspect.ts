@@ -15,7 +15,7 @@ import type { ContentInfo } from '../probe/types.js';
 import type { BackendKind, ExistingMap, MapBackend, ParentDevice, PlannedMap } from './backend.js';
 import { chooseBackendKind, chooseBackendKindFor } from './backends/select.js';
 import type { Machine } from './machine.js';
-import { resolveDelimiter } from './names.js';
+import { partitionName, resolveDelimiter } from './names.js';
 import type { PartitionTable, PartitionTypeInfo, Slot, SlotKind, TableType } from './partition.js';
 import { mappableSlots, PlanError, pastEndMessage, planMaps, slotEnd } from './plan.js';
 import { openSourceDisk, type ResolvedSource, resolveSourceWith, SourceError } from './source.js';
@@ -469,7 +469,7 @@ function describeTable(
     // Each partition's own map, also when the whole plan is refused, so a preview can show names.
     const map = pastEnd || !mappable ? undefined : planOne(slot);
     if (pastEnd) {
-      const name = `${parent.mapName}${delimiter}${slot.number}`;
+      const name = partitionName(parent.mapName, delimiter, slot.number);
       report.warnings.push(`warning: ${pastEndMessage(name, slot, parent.path, parent.sizeSectors)}`);
     }
     const probe = options.probe !== false && slot.kind !== 'extended' && !pastEnd;
