@@ -501,6 +501,46 @@ describe('what a killed mount of an LV inside LUKS leaves, taken down without it
     expect(t.calls().filter((c) => c.startsWith('crypt'))).toEqual([]);
   });
 
+  it('kpartx-tui umount IMAGE without a record removes the same, in the same order', async () => {
+    const t = setup();
+    await leftBehind(t, { mounted: false });
+    expect(await umountMain([IMAGE, '--json'], t.deps())).toBe(0);
+    expect(JSON.parse(t.out.stdout)).toEqual({
+      mountpoint: null,
+      device: null,
+      maps: ['loop0p1-luks-ubuntu--vg-lv0', 'loop0p1-luks', 'loop0p1'],
+      loop: '/dev/loop0',
+      luks: 'loop0p1-luks',
+      overlay: null,
+    });
+    expect(steps(t.calls())).toEqual([
+      'dm.remove loop0p1-luks-ubuntu--vg-lv0',
+      'crypt.close loop0p1-luks',
+      'dm.remove loop0p1-luks',
+      'dm.remove loop0p1',
+      'loop.detach',
+    ]);
+    t.nothingLeft();
+    // Nothing left: there is no record and nothing to remove.
+    t.out.stderr = '';
+    expect(await umountMain([IMAGE], t.deps())).toBe(1);
+    expect(t.out.stderr).toBe(
+      `kpartx-tui umount: ${IMAGE}: not mounted by kpartx-tui mount (no record of it)\n`,
+    );
+  });
+
+  it('kpartx-tui umount IMAGE without a record keeps a mounted LV, naming the mountpoint', async () => {
+    const t = setup();
+    const record = await leftBehind(t, { mounted: true });
+    expect(await umountMain([IMAGE], t.deps())).toBe(1);
+    expect(t.out.stderr).toContain(`kpartx-tui umount: ${IMAGE}: no record of a mount; `);
+    expect(t.out.stderr).toContain(
+      `kept loop0p1-luks-ubuntu--vg-lv0 (loop0p1-luks-ubuntu--vg-lv0 is in use by ${record.mountpoint}; not removing it)`,
+    );
+    expect(t.kernel.mounts.list().map((m) => m.target)).toEqual([record.mountpoint]);
+    expect(t.kernel.dm!.info('loop0p1-luks')).toBeDefined();
+  });
+
   it('the app`s clean-up unmounts the LV, removes it, closes LUKS, then the partition maps', async () => {
     const t = setup();
     const record = await leftBehind(t, { mounted: true });
