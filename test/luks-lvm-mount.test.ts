@@ -18,7 +18,9 @@ import { locateVolumeGroup } from '../src/engine/workflow/lv-locate.js';
 import { splitLvOperand } from '../src/engine/workflow/lv-run.js';
 import { luksOperand, type MountFaceDeps, mountMain, mountSource, umountMain } from '../src/mount/main.js';
 import { passwdMain } from '../src/mount/passwd.js';
-import { mbrImage } from './cli-helpers.js';
+import { removeRecord } from '../src/mount/record.js';
+import { createTuiEngine } from '../src/tui/engine.js';
+import { mbrImage, runCli } from './cli-helpers.js';
 import { FakeMachine, type FakeMachineOptions } from './support/fake-machine.js';
 import { vgText, writePv } from './support/lvm-writer.js';
 
@@ -345,5 +347,227 @@ describe('where an LV is looked for', () => {
       source: 'dir:x/vm.img',
       partition: 3,
     });
+  });
+});
+
+describe('what a killed mount of an LV inside LUKS leaves, taken down without its record', () => {
+  /** A mount of ubuntu-vg/lv0 whose record is gone, as a kill -9 before it was written leaves it. */
+  async function leftBehind(t: ReturnType<typeof setup>, options: { mounted: boolean }) {
+    const record = await mountSource(`${IMAGE}:ubuntu-vg/lv0`, { rw: false }, t.deps());
+    removeRecord(record.mountpoint);
+    if (!options.mounted) t.kernel.mounts.unmount(record.mountpoint);
+    t.kernel.calls.length = 0;
+    return record;
+  }
+
+  it('kpartx -d removes the LV map, closes the LUKS mapping, then the partition maps and the loop', async () => {
+    const t = setup();
+    await leftBehind(t, { mounted: false });
+    const run = await runCli(['-dv', IMAGE], { kernel: t.kernel });
+    expect(run).toEqual({
+      status: 0,
+      stdout: [
+        'del devmap : loop0p1-luks-ubuntu--vg-lv0',
+        'del devmap : loop0p1-luks',
+        'del devmap : loop0p1',
+        '',
+      ].join('\n'),
+      stderr: 'loop deleted : /dev/loop0\n',
+    });
+    expect(steps(t.calls())).toEqual([
+      'dm.remove loop0p1-luks-ubuntu--vg-lv0',
+      'crypt.close loop0p1-luks',
+      'dm.remove loop0p1-luks',
+      'dm.remove loop0p1',
+      'loop.detach',
+    ]);
+    t.nothingLeft();
+  });
+
+  it('with the loop backend the partition maps are loops and LUKS over one is closed all the same', async () => {
+    const t = setup();
+    const record = await mountSource(`${IMAGE}:ubuntu-vg/lv0`, { rw: false, backend: 'loop' }, t.deps());
+    expect(record.backend).toBe('loop');
+    removeRecord(record.mountpoint);
+    t.kernel.mounts.unmount(record.mountpoint);
+    const run = await runCli(['-d', '--backend', 'loop', IMAGE], { kernel: t.kernel });
+    expect(run).toMatchObject({ status: 0, stderr: '' });
+    expect(t.kernel.calls.filter((c) => c.startsWith('crypt'))).toContain('crypt.close loop0p1-luks');
+    t.nothingLeft();
+  });
+
+  it('a mounted LV is refused naming its mountpoint, and the LUKS mapping and partition map under it stay', async () => {
+    const t = setup();
+    const record = await leftBehind(t, { mounted: true });
+    const run = await runCli(['-d', IMAGE], { kernel: t.kernel });
+    expect(run.status).toBeGreaterThan(0);
+    expect(run.stderr).toContain(
+      `loop0p1-luks-ubuntu--vg-lv0 is in use by ${record.mountpoint}; not removing it\n`,
+    );
+    expect(run.stderr).toContain(
+      'loop0p1-luks is held by /dev/mapper/loop0p1-luks-ubuntu--vg-lv0\nloop0p1 is held by /dev/mapper/loop0p1-luks\n',
+    );
+    expect(t.calls().filter((c) => c.startsWith('crypt'))).toEqual([]);
+    expect(
+      t.kernel
+        .dm!.list()
+        .map((m) => m.name)
+        .sort(),
+    ).toEqual(['loop0p1', 'loop0p1-luks', 'loop0p1-luks-ubuntu--vg-lv0']);
+    // Once unmounted, a second -d takes the rest.
+    t.kernel.mounts.unmount(record.mountpoint);
+    expect((await runCli(['-d', IMAGE], { kernel: t.kernel })).status).toBe(0);
+    expect(t.kernel.dm!.list()).toEqual([]);
+  });
+
+  it('a LUKS mapping of ours without a table (cryptsetup killed mid-open), or with cryptsetup gone, is removed as a map', async () => {
+    for (const cryptsetup of [true, false]) {
+      const t = setup({ cryptsetup });
+      expect((await runCli(['-a', IMAGE], { kernel: t.kernel })).status).toBe(0);
+      const p2 = t.kernel.dm!.info('loop0p2')!.devno;
+      t.kernel.seedMap('loop0p1-luks', 'CRYPT-LUKS2-0123-loop0p1-luks', []);
+      t.kernel.seedMap('loop0p2-luks', 'CRYPT-LUKS2-4567-loop0p2-luks', [
+        { start: 0, length: 8, type: 'linear', params: `${p2.major}:${p2.minor} 32` },
+      ]);
+      t.kernel.calls.length = 0;
+      const run = await runCli(['-dv', IMAGE], { kernel: t.kernel });
+      expect(run).toMatchObject({ status: 0, stderr: 'loop deleted : /dev/loop0\n' });
+      expect(run.stdout.split('\n').slice(0, 2)).toEqual([
+        'del devmap : loop0p1-luks',
+        'del devmap : loop0p2-luks',
+      ]);
+      // cryptsetup closes the one with a table when it is there; the map is removed otherwise.
+      expect(steps(t.calls()).slice(0, 3)).toEqual(
+        cryptsetup
+          ? ['dm.remove loop0p1-luks', 'crypt.close loop0p2-luks', 'dm.remove loop0p2-luks']
+          : ['dm.remove loop0p1-luks', 'dm.remove loop0p2-luks', 'dm.remove loop0p1'],
+      );
+      t.nothingLeft();
+    }
+  });
+
+  it('a LUKS mapping the user opened under another name, and maps not made by cryptsetup, are never touched', async () => {
+    const t = setup();
+    expect((await runCli(['-a', IMAGE], { kernel: t.kernel })).status).toBe(0);
+    const dm = t.kernel.dm!;
+    await t.kernel.crypt.open(
+      '/dev/mapper/loop0p1',
+      'mydata',
+      { passphrase: PASSPHRASE },
+      { readOnly: true },
+    );
+    // Named like ours but made by someone else (no cryptsetup UUID), over partition 2.
+    const p2 = dm.info('loop0p2')!.devno;
+    await dm.create(
+      'loop0p2-luks',
+      'LVM-not-ours',
+      [{ start: 0, length: 8, type: 'linear', params: `${p2.major}:${p2.minor} 0` }],
+      { readOnly: true },
+    );
+    const run = await runCli(['-dv', IMAGE], { kernel: t.kernel });
+    expect(run.status).toBe(2);
+    expect(run.stdout).toBe('loop0p1 is in use. Not removing\nloop0p2 is in use. Not removing\n');
+    expect(run.stderr).toBe(
+      'loop0p1 is held by /dev/mapper/mydata\nloop0p2 is held by /dev/mapper/loop0p2-luks\n' +
+        'loop kept : /dev/loop0 (still used by loop0p1, loop0p2; it is released when no longer used)\n',
+    );
+    expect(t.calls().filter((c) => c.startsWith('crypt.close'))).toEqual([]);
+    expect(
+      dm
+        .list()
+        .map((m) => m.name)
+        .sort(),
+    ).toEqual(['loop0p1', 'loop0p2', 'loop0p2-luks', 'mydata']);
+  });
+
+  it('a LUKS mapping of ours held by the host`s lvm2 (auto-activation) stays, naming its holder', async () => {
+    const t = setup();
+    const record = await leftBehind(t, { mounted: false });
+    const dm = t.kernel.dm!;
+    // The LV map of ours goes; an lvm2 map over the same opened volume is the host's.
+    const luks = dm.info('loop0p1-luks')!.devno;
+    await dm.create(
+      'ubuntu--vg-lv0',
+      'LVM-hostvgid-hostlvid',
+      [{ start: 0, length: 8192, type: 'linear', params: `${luks.major}:${luks.minor} 2048` }],
+      { readOnly: true },
+    );
+    const run = await runCli(['-d', IMAGE], { kernel: t.kernel });
+    expect(run.status).toBeGreaterThan(0);
+    expect(run.stderr).toContain('loop0p1-luks is held by /dev/mapper/ubuntu--vg-lv0\n');
+    expect(dm.info(`${record.device.slice('/dev/mapper/'.length)}`)).toBeUndefined();
+    expect(dm.info('ubuntu--vg-lv0')).toBeDefined();
+    expect(dm.info('loop0p1-luks')).toBeDefined();
+    expect(t.calls().filter((c) => c.startsWith('crypt'))).toEqual([]);
+  });
+
+  it('kpartx-tui umount IMAGE without a record removes the same, in the same order', async () => {
+    const t = setup();
+    await leftBehind(t, { mounted: false });
+    expect(await umountMain([IMAGE, '--json'], t.deps())).toBe(0);
+    expect(JSON.parse(t.out.stdout)).toEqual({
+      mountpoint: null,
+      device: null,
+      maps: ['loop0p1-luks-ubuntu--vg-lv0', 'loop0p1-luks', 'loop0p1'],
+      loop: '/dev/loop0',
+      luks: 'loop0p1-luks',
+      overlay: null,
+    });
+    expect(steps(t.calls())).toEqual([
+      'dm.remove loop0p1-luks-ubuntu--vg-lv0',
+      'crypt.close loop0p1-luks',
+      'dm.remove loop0p1-luks',
+      'dm.remove loop0p1',
+      'loop.detach',
+    ]);
+    t.nothingLeft();
+    // Nothing left: there is no record and nothing to remove.
+    t.out.stderr = '';
+    expect(await umountMain([IMAGE], t.deps())).toBe(1);
+    expect(t.out.stderr).toBe(
+      `kpartx-tui umount: ${IMAGE}: not mounted by kpartx-tui mount (no record of it)\n`,
+    );
+  });
+
+  it('kpartx-tui umount IMAGE without a record keeps a mounted LV, naming the mountpoint', async () => {
+    const t = setup();
+    const record = await leftBehind(t, { mounted: true });
+    expect(await umountMain([IMAGE], t.deps())).toBe(1);
+    expect(t.out.stderr).toContain(`kpartx-tui umount: ${IMAGE}: no record of a mount; `);
+    expect(t.out.stderr).toContain(
+      `kept loop0p1-luks-ubuntu--vg-lv0 (loop0p1-luks-ubuntu--vg-lv0 is in use by ${record.mountpoint}; not removing it)`,
+    );
+    expect(t.kernel.mounts.list().map((m) => m.target)).toEqual([record.mountpoint]);
+    expect(t.kernel.dm!.info('loop0p1-luks')).toBeDefined();
+  });
+
+  it('the app`s clean-up unmounts the LV, removes it, closes LUKS, then the partition maps', async () => {
+    const t = setup();
+    const record = await leftBehind(t, { mounted: true });
+    const engine = createTuiEngine({
+      machine: t.kernel,
+      isRoot: true,
+      cwd: dir,
+      mountRoot: join(dir, 'mnt'),
+      backend: (kind, m) => (kind === 'dm' ? createDmBackend(m) : createLoopBackend(m)),
+    });
+    const said: string[] = [];
+    const outcome = await engine.tearDown(
+      IMAGE,
+      { readOnly: false, delimiter: null, forceGpt: false, sync: true, backend: 'auto' },
+      (e) => said.push(`${e.type} ${e.name}`),
+    );
+    expect(outcome.ok).toBe(true);
+    expect(said.indexOf('note unmount loop0p1-luks-ubuntu--vg-lv0')).toBeGreaterThanOrEqual(0);
+    expect(steps(t.calls())).toEqual([
+      'unmount',
+      'dm.remove loop0p1-luks-ubuntu--vg-lv0',
+      'crypt.close loop0p1-luks',
+      'dm.remove loop0p1-luks',
+      'dm.remove loop0p1',
+      'loop.detach',
+    ]);
+    expect(record.mountpoint).toBeTruthy();
+    t.nothingLeft();
   });
 });

@@ -13,7 +13,7 @@ import { attachedByUs, releaseImageLoop } from './image-loop.js';
 import type { Machine } from './machine.js';
 import { unmangleDmName } from './names.js';
 import type { MountedPartition, Session } from './session.js';
-import { detachLv, lvDevicesOver } from './workflow/lv-run.js';
+import { removeStacked, stackedOver } from './workflow/stack-remove.js';
 
 export interface SourceRemains {
   maps: (ExistingMap & { backend: BackendKind })[];
@@ -116,13 +116,17 @@ export async function tearDown(
     if (kept) result.kept.push(kept);
     emit(event);
   };
-  // LV maps kpartx-tui stacked on the partition maps hold them: unmounted and removed first.
-  const lvs = lvDevicesOver(kernel, [parent.devno, ...before.maps.map((map) => map.devno)]);
-  for (const lv of lvs) {
-    const name = unmangleDmName(lv.name);
+  // LV maps and LUKS mappings kpartx-tui stacked on the partition maps hold them: unmounted and
+  // removed first, the LV maps before the LUKS mappings under them.
+  const stacked = stackedOver(kernel, parent.devno, before.maps);
+  const stackedDevices = [
+    ...stacked.lvs.map((lv) => ({ name: unmangleDmName(lv.name), devno: lv.devno })),
+    ...stacked.luks.map((luks) => ({ name: luks.name, devno: luks.devno })),
+  ];
+  for (const { name, devno } of stackedDevices) {
     for (const mount of kernel.mounts
       .list()
-      .filter((m) => m.devno.major === lv.devno.major && m.devno.minor === lv.devno.minor)
+      .filter((m) => m.devno.major === devno.major && m.devno.minor === devno.minor)
       .reverse()) {
       try {
         session.unmount(mount.target);
@@ -133,13 +137,8 @@ export async function tearDown(
         emit({ type: 'unmount-failed', name, mountpoint: mount.target, message: errorText(error) });
       }
     }
-    try {
-      await detachLv(kernel, lv, options.sync);
-      onMapEvent({ type: 'removed', name, path: lv.path });
-    } catch (error) {
-      onMapEvent({ type: 'refused', name, message: errorText(error) });
-    }
   }
+  await removeStacked(kernel, stacked, options.sync, onMapEvent);
   for (const backend of backends) {
     if (!before.maps.some((map) => map.backend === backend.kind)) continue;
     await backend.remove({ parent, force: false, sync: options.sync }, onMapEvent);

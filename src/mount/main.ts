@@ -37,6 +37,7 @@ import { mountOnOverlay, splitOperandSource } from './overlay-mount.js';
 import { askPassphrase, nextStdinLine } from './password-input.js';
 import { listRecords, type MountRecord, removeRecord, writeRecord } from './record.js';
 import { takeBackSteps } from './take-back.js';
+import { removeUnrecorded } from './unrecorded.js';
 
 export interface MountFaceDeps {
   machine: Machine;
@@ -384,6 +385,15 @@ export async function mountSource(
 
 /** The record of a mount by its mountpoint, or by its source (the only one of that source). */
 export function findRecord(target: string): MountRecord {
+  const record = recordOf(target);
+  if (!record) throw new MountFaceError(noRecord(target));
+  return record;
+}
+
+const noRecord = (target: string): string => `${target}: not mounted by kpartx-tui mount (no record of it)`;
+
+/** findRecord, or undefined when no record names `target`. */
+function recordOf(target: string): MountRecord | undefined {
   const records = listRecords();
   const absolute = resolve(target);
   const byDir = records.find((r) => r.mountpoint === absolute);
@@ -406,7 +416,7 @@ export function findRecord(target: string): MountRecord {
     throw new MountFaceError(
       `${target}: mounted ${bySource.length} times (${bySource.map((r) => r.mountpoint).join(', ')}); name the directory`,
     );
-  throw new MountFaceError(`${target}: not mounted by kpartx-tui mount (no record of it)`);
+  return undefined;
 }
 
 /**
@@ -636,7 +646,9 @@ export async function umountMain(args: string[], deps: MountFaceDeps = processDe
     return 2;
   }
   try {
-    const record = findRecord(parsed.operands[0]!);
+    const target = parsed.operands[0]!;
+    const record = recordOf(target);
+    if (!record) return await umountUnrecorded(target, parsed, deps);
     if (parsed.overlayEnd && !record.overlay)
       throw new MountFaceError(
         `${record.mountpoint}: --${parsed.overlayEnd} is for a mount made with --overlay; this one wrote to ${record.readOnly ? 'nothing' : 'the image directly'}`,
@@ -660,4 +672,44 @@ export async function umountMain(args: string[], deps: MountFaceDeps = processDe
   } catch (error) {
     return fail(deps, parsed.json, 'umount', error);
   }
+}
+
+/**
+ * umount SOURCE without a record (a mount killed before it wrote one): what kpartx-tui set up on
+ * SOURCE goes as with `kpartx -d SOURCE` (unrecorded.ts); a directory (a mountpoint), or a source
+ * with nothing of ours, has no record to act on.
+ */
+async function umountUnrecorded(target: string, parsed: Parsed, deps: MountFaceDeps): Promise<number> {
+  let isSource = false;
+  try {
+    isSource = deps.machine.stat(target) !== 'other';
+  } catch {
+    isSource = false;
+  }
+  const done =
+    isSource && !parsed.overlayEnd
+      ? await removeUnrecorded(target, backendKind(deps.machine, undefined), deps)
+      : undefined;
+  if (!done) throw new MountFaceError(noRecord(target));
+  const gone = [...done.removed, ...(done.loop ? [done.loop] : [])];
+  if (done.kept.length > 0)
+    throw new MountFaceError(
+      `${target}: no record of a mount; ${gone.length > 0 ? `removed ${gone.join(', ')}; ` : ''}kept ${done.kept.map((k) => `${k.name} (${k.why})`).join('; ')}`,
+    );
+  if (parsed.json)
+    deps.stdout(
+      `${JSON.stringify({
+        mountpoint: null,
+        device: null,
+        maps: done.removed,
+        loop: done.loop,
+        luks: done.luks[0] ?? null,
+        overlay: null,
+      })}\n`,
+    );
+  else
+    deps.stderr(
+      `${shown(`${target}: no record of a mount; removed what kpartx-tui had set up: ${gone.join(', ')}`)}\n`,
+    );
+  return 0;
 }

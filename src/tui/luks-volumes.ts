@@ -16,6 +16,7 @@ import {
   openLuks,
   probeOpened,
 } from '../engine/workflow/luks.js';
+import { sameDevNo } from '../io/devno.js';
 import { type ContentInfo, describeContent } from '../probe/index.js';
 
 export class LuksSessionError extends Error {
@@ -79,9 +80,17 @@ export function createLuksVolumes(host: Machine) {
       }
       return entry;
     },
-    /** The volume the session opened on partition map `mapPath`, if any. */
+    /**
+     * The volume the session opened on partition map `mapPath`, if any. One closed behind the
+     * session's back (a clean-up or `kpartx -d` takes down our LUKS mappings) is forgotten.
+     */
     openedOn(mapPath: string): SessionLuks | undefined {
-      return [...opened.values()].find((e) => e.mapPath === mapPath);
+      const entry = [...opened.values()].find((e) => e.mapPath === mapPath);
+      if (!entry) return undefined;
+      const now = host.dm?.info(entry.volume.kernelName);
+      if (now && sameDevNo(now.devno, entry.volume.devno)) return entry;
+      opened.delete(entry.volume.path);
+      return undefined;
     },
     /** Close what the session opened as `path` (after its unmount); undefined when not ours. */
     async release(path: string): Promise<string | undefined> {

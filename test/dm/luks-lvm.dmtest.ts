@@ -7,8 +7,11 @@
  * same extents, the same bytes, the file read back. umount leaves only the host's map and loop; a
  * wrong passphrase leaves nothing. The app's engine does the same from its mount session: the LUKS
  * row opened with the passphrase, the LV inside offered, mounted, and everything closed again.
+ * A mount killed with SIGKILL once its LV map exists (or whose record is gone) leaves the stack
+ * without a record: `kpartx -d IMAGE`, and `kpartx-tui umount IMAGE`, take it down top first (LV
+ * map, LUKS mapping, partition map, loop) and leave only the host's.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +24,7 @@ import {
   dmTables,
   dmUuids,
   inGuest,
+  ours,
   resetGuest,
   run,
   sfdiskImage,
@@ -207,6 +211,72 @@ describe.skipIf(!inGuest)(`kpartx-tui mount IMAGE:VG/LV with the PV inside LUKS 
     const removed = await app.remove(image, DEFAULT_OPTIONS, () => {});
     expect(removed.ok).toBe(true);
     hostOnly();
+  });
+
+  /** What a mount that never wrote its record leaves: any mount of it undone, the records gone. */
+  const forgetMounts = () => {
+    for (const line of fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').reverse()) {
+      const target = line.split(' ')[1];
+      if (target?.startsWith(`${runDir}/`)) expect(run('umount', [target]).status).toBe(0);
+    }
+    const records = path.join(runDir, 'mounts');
+    for (const name of fs.existsSync(records) ? fs.readdirSync(records) : [])
+      fs.rmSync(path.join(records, name));
+  };
+  const lvNode = () => fs.readdirSync('/dev/mapper').find((name) => name.endsWith('-luks-ubuntu--vg-root'));
+
+  it('kpartx -d after a mount killed by SIGKILL removes the LV map, closes LUKS, then the partition map and loop', async () => {
+    const child = spawn(process.execPath, [KPARTX_TUI, 'mount', `${image}:ubuntu-vg/root`, '--json'], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    let done = false;
+    child.on('exit', () => {
+      done = true;
+    });
+    child.stdin!.end(`${PASSPHRASE}\n`);
+    // Killed the moment its LV map is there (it may have got further on a fast run: then that is undone by hand).
+    const deadline = Date.now() + 300_000;
+    while (!lvNode() && !done && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    child.kill('SIGKILL');
+    await exited;
+    const lv = lvNode();
+    expect(lv).toBeDefined();
+    forgetMounts();
+    const luks = lv!.replace(/-ubuntu--vg-root$/, '');
+    const partition = luks.replace(/-luks$/, '');
+    expect(run('cryptsetup', ['status', luks]).status).toBe(0);
+    expect([...dmTables().keys()].sort()).toEqual([partition, luks, lv, 'ubuntu--vg-root'].sort());
+
+    const removed = ours('-dv', image);
+    expect(removed.stderr).toMatch(/^loop deleted : \/dev\/loop\d+\n$/);
+    expect(removed.stdout).toBe(`del devmap : ${lv}\ndel devmap : ${luks}\ndel devmap : ${partition}\n`);
+    expect(removed.status).toBe(0);
+    hostOnly();
+    expect(fs.readdirSync('/dev/mapper').sort()).toEqual(['control', 'ubuntu--vg-root']);
+    const status = run('cryptsetup', ['status', luks]);
+    expect(status.status).not.toBe(0);
+    expect(status.stdout).toContain('inactive');
+  });
+
+  it('kpartx-tui umount IMAGE without the mount`s record takes the same stack down', () => {
+    const mounted = tui(`${PASSPHRASE}\n`, 'mount', `${image}:ubuntu-vg/root`, '--json');
+    expect(mounted.status).toBe(0);
+    const result = JSON.parse(mounted.stdout);
+    forgetMounts();
+    const umounted = tui('', 'umount', image, '--json');
+    expect(umounted.stderr).toBe('');
+    expect(umounted.status).toBe(0);
+    expect(JSON.parse(umounted.stdout)).toEqual({
+      mountpoint: null,
+      device: null,
+      maps: [path.basename(result.device), result.luks, result.maps[0]],
+      loop: result.loop,
+      luks: result.luks,
+      overlay: null,
+    });
+    hostOnly();
+    expect(run('cryptsetup', ['status', result.luks]).status).not.toBe(0);
   });
 
   it('a wrong passphrase fails with cryptsetup`s reason and leaves nothing', () => {

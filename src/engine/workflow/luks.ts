@@ -6,9 +6,10 @@
  * dm-crypt needs device-mapper: without it, the refusal says so before anything is made.
  */
 
-import type { DevNo } from '../../io/devno.js';
+import { type DevNo, formatDevNo } from '../../io/devno.js';
 import { type ContentInfo, probeContent } from '../../probe/index.js';
-import type { LuksKey, Machine } from '../machine.js';
+import type { DmTarget, LuksKey, Machine } from '../machine.js';
+import { unmangleDmName } from '../names.js';
 
 export const NO_DM_CRYPT = 'LUKS needs device-mapper (dm-crypt), which this kernel lacks';
 
@@ -86,6 +87,67 @@ export async function closeLuks(
   }
   await machine.nodes.removed(opened.kernelName, info.devno, { sync: true });
   return true;
+}
+
+/** cryptsetup's dm UUIDs begin so (`CRYPT-LUKS2-<volume uuid>-<name>`): a mapping it opened. */
+const CRYPTSETUP_UUID_PREFIX = 'CRYPT-';
+
+/** The device numbers a table's targets sit on (`7:1`; a crypt target's key text is never one). */
+const devicesOf = (table: readonly DmTarget[]): string[] =>
+  table.flatMap((t) => t.params.split(/\s+/).filter((word) => /^\d+:\d+$/.test(word)));
+
+/**
+ * The LUKS mappings of ours over these partition maps (`name` as the kernel has it): one named
+ * `<map>-luks`, opened by cryptsetup (its UUID), on that map and nothing else, or left by a killed
+ * cryptsetup without a table. A mapping the user opened under another name, or one over another
+ * device, is never ours: it stays, and keeps the partition map busy.
+ */
+export function ourLuksOver(
+  machine: Pick<Machine, 'dm' | 'nodes'>,
+  maps: readonly { name: string; devno: DevNo }[],
+): LuksOpened[] {
+  const dm = machine.dm;
+  if (!dm) return [];
+  const found: LuksOpened[] = [];
+  for (const map of maps) {
+    const kernelName = `${map.name}-luks`;
+    const info = dm.info(kernelName);
+    if (!info?.uuid.startsWith(CRYPTSETUP_UUID_PREFIX)) continue;
+    let table: DmTarget[];
+    try {
+      table = dm.table(kernelName);
+    } catch {
+      continue;
+    }
+    const devices = devicesOf(table);
+    if (table.length > 0 && (devices.length === 0 || devices.some((d) => d !== formatDevNo(map.devno))))
+      continue;
+    found.push({
+      name: unmangleDmName(kernelName),
+      kernelName,
+      path: `${machine.nodes.path}/${kernelName}`,
+      devno: info.devno,
+    });
+  }
+  return found;
+}
+
+/**
+ * Close a mapping of ours found left behind (ourLuksOver): with cryptsetup as a mount closes it,
+ * or, where cryptsetup is gone or the mapping has no table (a killed open), by removing the map.
+ */
+export async function closeLeftLuks(machine: Machine, luks: LuksOpened, sync: boolean): Promise<void> {
+  const dm = machine.dm;
+  if (!dm) throw new LuksError(NO_DM_CRYPT);
+  const info = dm.info(luks.kernelName);
+  if (!info) return;
+  const tableless = dm.table(luks.kernelName).length === 0;
+  if (!tableless && !machine.crypt.missing()) {
+    await closeLuks(machine, luks);
+    return;
+  }
+  await dm.remove(luks.kernelName, { noFlush: false });
+  await machine.nodes.removed(luks.kernelName, info.devno, { sync });
 }
 
 /** What the opened volume holds, probed through its own device. */

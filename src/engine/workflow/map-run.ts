@@ -32,8 +32,8 @@ import {
   stillConnected,
 } from './container-attach.js';
 import type { EmitWorkflowEvent, LoopReleaseCause } from './events.js';
-import { removeLvMapsOver } from './lv-remove.js';
 import { type LoopFate, loopStillBound, releaseLoop } from './release-loop.js';
+import { removeStacked, stackedOver } from './stack-remove.js';
 
 export type MapAction = 'add' | 'update' | 'delete';
 
@@ -91,6 +91,8 @@ export class MapRun {
   /** Maps `-d` removed so far, and those it kept (busy, not ours). */
   readonly removed: string[] = [];
   readonly kept: string[] = [];
+  /** LUKS mappings of ours `-d` closed (their names are among `removed` too). */
+  readonly luksClosed: string[] = [];
   /** Maps this run created (not those it found and reloaded). */
   readonly created: { map: PlannedMap; path: string }[] = [];
   /** How the loop this run attached ended, once it was let go of (or kept). */
@@ -259,8 +261,15 @@ export class MapRun {
       if (event.type === 'removed') this.removed.push(event.name);
       this.emit(event);
     };
-    // LV maps kpartx-tui stacked on these partition maps go first (a whole -d only).
-    const lvFailures = numbers ? 0 : await removeLvMapsOver(this.deps.machine, backend, source.parent, emit);
+    // What kpartx-tui stacked on these partition maps (LV maps, LUKS mappings) goes first (a whole -d only).
+    let stackedFailures = 0;
+    if (!numbers) {
+      const { machine } = this.deps;
+      const stacked = stackedOver(machine, source.parent.devno, backend.existing(source.parent));
+      const done = await removeStacked(machine, stacked, this.request0.sync, emit);
+      stackedFailures = done.failures;
+      this.luksClosed.push(...done.closed);
+    }
     const result = await backend.remove(
       {
         parent: source.parent,
@@ -270,7 +279,7 @@ export class MapRun {
       },
       emit,
     );
-    let failures = result.failures + lvFailures;
+    let failures = result.failures + stackedFailures;
     const image = source.parent.image;
     // Like the C tool, `-d IMAGE` also lets go of the image's loop, but only one kpartx attached.
     if (releaseFoundLoop && source.loop?.state === 'found' && image) {
