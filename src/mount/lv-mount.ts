@@ -1,19 +1,21 @@
 /**
- * `kpartx-tui mount IMAGE:VG/LV` (or `IMAGE:N/VG/LV`): map the partitions holding the LV's PVs
- * (through the map-run workflow), map the LV itself over them (lv-run.ts: a dm map, or a loop with
+ * `kpartx-tui mount IMAGE:VG/LV` (or `IMAGE:N/VG/LV`, with `--with IMAGE` for each other image
+ * holding PVs of the VG): map the partitions holding the LV's PVs (through one map-run workflow per
+ * image; a PV on a whole disk without a partition table is the image's loop itself), map the LV
+ * itself over them (lv-run.ts: a dm map, or a loop with
  * offset and size), mount its filesystem and record all of it, so `kpartx-tui umount` takes it back
  * newest first. When the VG's PV is inside a LUKS partition (LVM on LUKS), that partition is mapped
  * and opened first (luks.ts) and the LV is mapped over the opened volume. The host's lvm2 is never
  * asked: the VG name may equal one of the host's.
  */
 import { basename } from 'node:path';
-import type { BackendKind } from '../engine/backend.js';
+import type { BackendKind, PlannedMap } from '../engine/backend.js';
 import { errorText } from '../engine/errors.js';
 import { openLogicalVolume } from '../engine/lvm/lv-disk.js';
 import type { LuksKey } from '../engine/machine.js';
 import { createSession, type MountedPartition } from '../engine/session.js';
 import { deferSignals } from '../engine/signals.js';
-import { openSourceDisk } from '../engine/source.js';
+import { openSourceDisk, type ResolvedSource } from '../engine/source.js';
 import { planLvMap } from '../engine/stack/lv-map.js';
 import type { WorkflowEvent } from '../engine/workflow/events.js';
 import {
@@ -26,27 +28,34 @@ import {
   openedDisk,
   openLuks,
 } from '../engine/workflow/luks.js';
-import { autoActivationWarning, luksActivationWarning } from '../engine/workflow/lv-activation.js';
+import {
+  autoActivationWarning,
+  luksActivationWarning,
+  wholeDiskActivationWarning,
+} from '../engine/workflow/lv-activation.js';
 import { LvLocateError, type LvLocation, locateVolumeGroup } from '../engine/workflow/lv-locate.js';
 import {
   attachLv,
   detachLv,
   type FoundLv,
   findAmong,
-  firstPartitionOf,
+  firstPlaceOf,
   type LvDevice,
   LvRunError,
+  type PvSource,
   partitionSources,
   planOverMaps,
   volumeGroupNames,
+  WHOLE_DISK,
 } from '../engine/workflow/lv-run.js';
 import { MapRun } from '../engine/workflow/map-run.js';
+import type { DevNo } from '../io/devno.js';
 import type { Disk } from '../io/disk.js';
 import { lvmHostFacts } from '../kernel/lvm-host.js';
 import { type ContentInfo, describeContent, hintFor, probeContent } from '../probe/index.js';
 import { type FsChoice, unrecognisedContent } from './fs-choice.js';
 import type { MountFaceDeps } from './main.js';
-import { type MountRecord, removeRecord, writeRecord } from './record.js';
+import { type MountRecord, removeRecord, type SourceRecord, writeRecord } from './record.js';
 import { takeBackSteps } from './take-back.js';
 
 /** A failure of the face (the caller turns it into MountFaceError). */
@@ -57,10 +66,21 @@ export class LvMountError extends Error {
   }
 }
 
+/** One source the LV's VG is read from: the operand's own, or an image added with `--with`. */
+interface SourceUnit {
+  operand: string;
+  run: MapRun;
+  /** Why its plan was refused, as the run said it. */
+  readonly refusal: string;
+  resolved?: ResolvedSource;
+  /** Its partitions as planned; null when it has no partition table (its whole disk may be a PV). */
+  planned?: PlannedMap[] | null;
+}
+
 export async function mountLogicalVolume(
   operand: string,
   target: { source: string; vg: string; lv: string; partition?: number },
-  options: { dir?: string; rw: boolean; keyFile?: string; fs?: FsChoice },
+  options: { dir?: string; rw: boolean; keyFile?: string; fs?: FsChoice; with?: readonly string[] },
   kind: BackendKind,
   deps: MountFaceDeps,
   emit: (event: WorkflowEvent) => void,
@@ -68,31 +88,47 @@ export async function mountLogicalVolume(
   const { machine } = deps;
   const { source } = target;
   const what = `${source}:${target.vg}/${target.lv}`;
-  let refusal = '';
-  const run = new MapRun(
-    {
-      operand: source,
-      action: 'add',
-      readOnly: !options.rw,
-      sync: true,
-      backend: kind,
-      releaseIdleLoop: true,
-      // A VM disk container (an overlay among them) is connected writable only for --rw.
-      containerWritable: options.rw,
-    },
-    { machine, makeBackend: deps.makeBackend },
-    (event) => {
-      if (event.type === 'plan-refused') refusal = event.problems.join('; ');
-      emit(event);
-    },
-  );
+  const unitFor = (unitOperand: string): SourceUnit => {
+    const said = { refusal: '' };
+    const run = new MapRun(
+      {
+        operand: unitOperand,
+        action: 'add',
+        readOnly: !options.rw,
+        sync: true,
+        backend: kind,
+        releaseIdleLoop: true,
+        // A VM disk container (an overlay among them) is connected writable only for --rw.
+        containerWritable: options.rw,
+      },
+      { machine, makeBackend: deps.makeBackend },
+      (event) => {
+        if (event.type === 'plan-refused') said.refusal = event.problems.join('; ');
+        emit(event);
+      },
+    );
+    return {
+      operand: unitOperand,
+      run,
+      get refusal() {
+        return said.refusal;
+      },
+    };
+  };
+  /** The operand's source first, then each `--with` image in the order given. */
+  const units = [source, ...(options.with ?? [])].map(unitFor);
+  const primary = units[0]!;
+  const run = primary.run;
   const session = createSession(machine, deps.mountRoot ? { mountRoot: deps.mountRoot } : {});
   let lvDevice: LvDevice | undefined;
   /** The LUKS mapping this run opened (or tried to: a cut-short cryptsetup may leave it). */
   let luks: { name: string; kernelName: string } | undefined;
   let mounted: MountedPartition | undefined;
   let recorded = false;
-  /** Newest first: the record, the mount, the LV map, LUKS, then the maps and loop of the run. */
+  /**
+   * Newest first: the record, the mount, the LV map, LUKS, then the maps and loop of each source's
+   * run (the `--with` images' first, the operand's own last).
+   */
   const takeBack = async (): Promise<string> => {
     if (recorded && mounted) removeRecord(mounted.mountpoint);
     const said = await takeBackSteps([
@@ -108,7 +144,10 @@ export async function mountLogicalVolume(
       },
       async () => (luks && (await closeLuks(machine, luks)) ? `${luks.kernelName} closed` : undefined),
     ]);
-    said.push(await run.takeBack('rollback'));
+    for (const unit of units.slice(1).reverse())
+      if (unit.run.source) said.push(`${unit.operand}: ${await unit.run.takeBack('rollback')}`);
+    const own = await run.takeBack('rollback');
+    said.push(units.length > 1 ? `${source}: ${own}` : own);
     return said.join('; ');
   };
   return deferSignals(
@@ -143,43 +182,92 @@ export async function mountLogicalVolume(
     return info.type === 'ext2' || info.type === 'ext3' ? 'ext4' : info.type === 'ntfs' ? 'ntfs3' : info.type;
   }
 
+  /** Every place that may hold a PV on the sources (a partition, or a whole disk without a table). */
+  function pvSources(disks: readonly Disk[], skip?: number): PvSource[] {
+    return units.flatMap((unit, origin) =>
+      unit.planned
+        ? partitionSources(
+            disks[origin]!,
+            unit.operand,
+            unit.planned.filter((m) => origin !== 0 || m.number !== skip),
+            origin,
+          )
+        : [{ number: WHOLE_DISK, origin, label: unit.operand, disk: disks[origin]! }],
+    );
+  }
+
+  /** Run `body` with every source's disk open. */
+  function withDisks<T>(body: (disks: Disk[]) => T): T {
+    const disks: Disk[] = [];
+    const opened: { close(): void }[] = [];
+    try {
+      for (const unit of units) {
+        const disk = openSourceDisk(unit.resolved!, machine);
+        opened.push(disk);
+        disks.push(disk);
+      }
+      return body(disks);
+    } finally {
+      for (const disk of opened) disk.close();
+    }
+  }
+
+  /** Find the LV among `sources`, a missing PV named with the `--with` that would add it. */
+  function findIn(sources: readonly PvSource[], where?: string): FoundLv {
+    const operands = units.map((u) => u.operand).join(' nor ');
+    return findAmong(
+      source,
+      sources,
+      target.vg,
+      target.lv,
+      where ?? (units.length > 1 ? `on ${operands}` : 'here'),
+      { notOn: operands, hint: '; give the image that holds it with --with IMAGE' },
+    );
+  }
+
   async function steps(interrupted: AbortSignal): Promise<MountRecord> {
-    const resolved = await run.resolve();
-    if (!resolved) throw new LvMountError(`${source}: nothing to mount`);
-    const table = run.readTable();
-    if (!table)
-      throw new LvMountError(
-        `${source}: no partition table found (a PV on the whole disk is not mapped yet)`,
-      );
-    const planned = await run.plan(table);
-    if (!planned) throw new LvMountError(`${source}: cannot map its partitions: ${refusal}`);
-    let location: LvLocation;
+    for (const unit of units) {
+      const resolved = await unit.run.resolve();
+      if (!resolved) throw new LvMountError(`${unit.operand}: nothing to mount`);
+      unit.resolved = resolved;
+      const twin = units.find((u) => u !== unit && u.resolved?.parent.path === resolved.parent.path);
+      if (twin)
+        throw new LvMountError(
+          `${unit.operand} is ${resolved.parent.path}, as ${twin.operand} is: give each source once`,
+        );
+      const table = unit.run.readTable();
+      if (table) {
+        const planned = await unit.run.plan(table);
+        if (!planned) throw new LvMountError(`${unit.operand}: cannot map its partitions: ${unit.refusal}`);
+        unit.planned = planned;
+      } else unit.planned = null;
+    }
+    const resolved = primary.resolved!;
+    const planned = primary.planned ?? [];
     let found: FoundLv | undefined;
     let fstype: string | undefined;
-    const disk = openSourceDisk(resolved, machine);
-    try {
-      const sources = partitionSources(disk, source, planned);
-      location = locateVolumeGroup(
+    const location = withDisks((disks): LvLocation => {
+      const sources = pvSources(disks);
+      const location = locateVolumeGroup(
         target,
         planned.map((m) => ({
           number: m.number,
-          luks: probeContent(disk, m.start * 512, m.size * 512)?.type === 'crypto_LUKS',
+          luks: probeContent(disks[0]!, m.start * 512, m.size * 512)?.type === 'crypto_LUKS',
         })),
         volumeGroupNames(sources),
       );
       if (location.inside === 'partitions') {
-        found = findAmong(source, sources, target.vg, target.lv);
+        found = findIn(sources);
         const named = location.partition;
-        const used = [...new Set(found.partitions.values())];
+        const used = [...found.places.values()].filter((p) => p.origin === 0).map((p) => p.number);
         if (named !== undefined && !used.includes(named))
           throw new LvMountError(
-            `${what}: partition ${named} holds none of its PVs (they are on partition ${used.join(', ')})`,
+            `${what}: partition ${named} holds none of its PVs (they are on partition ${[...new Set(used)].join(', ')})`,
           );
         fstype = lvFilesystem(found);
       }
-    } finally {
-      disk.close();
-    }
+      return location;
+    });
     // LVM on LUKS: refused, or the passphrase asked, before anything is mapped.
     let key: LuksKey | undefined;
     if (location.inside === 'luks') {
@@ -191,14 +279,19 @@ export async function mountLogicalVolume(
       key = await luksKeyFor(`${source}:${location.partition}`, options.keyFile, deps.readPassphrase);
       interrupted.throwIfAborted();
     }
-    const backend = await run.makeBackend();
-    const mapMissing = async (numbers: Set<number>): Promise<void> => {
-      const missing = planned.filter(
-        (m) => numbers.has(m.number) && !backend.existing(resolved.parent).some((e) => e.number === m.number),
+    const mapMissing = async (unit: SourceUnit, numbers: Set<number>): Promise<void> => {
+      const backend = await unit.run.makeBackend();
+      const parent = unit.resolved!.parent;
+      const all = unit.planned ?? [];
+      const missing = all.filter(
+        (m) => numbers.has(m.number) && !backend.existing(parent).some((e) => e.number === m.number),
       );
       if (missing.length > 0) {
-        const failures = await run.apply(missing, interrupted, planned);
-        if (failures > 0) throw new LvMountError(`${what}: could not map its PV partitions (see above)`);
+        const failures = await unit.run.apply(missing, interrupted, all);
+        if (failures > 0)
+          throw new LvMountError(
+            `${what}: could not map its PV partitions${unit === primary ? '' : ` on ${unit.operand}`} (see above)`,
+          );
       }
       interrupted.throwIfAborted();
     };
@@ -206,7 +299,8 @@ export async function mountLogicalVolume(
     let inside: (LuksOpened & { number: number }) | undefined;
     if (location.inside === 'luks' && key) {
       const number = location.partition;
-      await mapMissing(new Set([number]));
+      await mapMissing(primary, new Set([number]));
+      const backend = await run.makeBackend();
       const map = planned.find((m) => m.number === number)!;
       const existing = backend.existing(resolved.parent).find((m) => m.number === number);
       if (!existing) throw new LvMountError(`${source}:${number}: its map is gone`);
@@ -224,41 +318,41 @@ export async function mountLogicalVolume(
       }
       interrupted.throwIfAborted();
       inside = { ...opened, number };
-      const parentDisk = openSourceDisk(resolved, machine);
       const volume = openedDisk(machine, opened);
       try {
-        found = findAmong(
-          source,
-          [
-            ...partitionSources(
-              parentDisk,
-              source,
-              planned.filter((m) => m.number !== number),
-            ),
-            { number, label: `${source} partition ${number} (LUKS)`, disk: volume },
-          ],
-          target.vg,
-          target.lv,
-          `on ${source} nor inside its LUKS partition ${number}`,
-        );
-        fstype = lvFilesystem(found);
+        withDisks((disks) => {
+          found = findIn(
+            [
+              ...pvSources(disks, number),
+              { number, origin: 0, label: `${source} partition ${number} (LUKS)`, disk: volume },
+            ],
+            `on ${source} nor inside its LUKS partition ${number}`,
+          );
+          fstype = lvFilesystem(found);
+        });
       } finally {
         volume.close();
-        parentDisk.close();
       }
     }
     if (!found) throw new LvMountError(`${what}: not found`);
-    const numbers = new Set(found.partitions.values());
-    const mapName = (number: number): string =>
-      inside?.number === number ? inside.name : planned.find((m) => m.number === number)!.dmName;
+    const lvFound: FoundLv = found;
+    const usedOn = (origin: number): Set<number> =>
+      new Set([...lvFound.places.values()].filter((p) => p.origin === origin).map((p) => p.number));
+    const mapName = (number: number, origin: number): string => {
+      const unit = units[origin]!;
+      if (origin === 0 && inside?.number === number) return inside.name;
+      if (number === WHOLE_DISK && !unit.planned) return unit.resolved!.parent.mapName;
+      return unit.planned!.find((m) => m.number === number)!.dmName;
+    };
+    const first = firstPlaceOf(lvFound);
     // The loop backend can only present one linear run: say why before anything more is mapped.
     if (kind === 'loop') {
       const dry = planLvMap(
-        found.map,
-        { vgId: found.group.metadata.id, lvId: found.lv.id },
-        mapName(firstPartitionOf(found)),
+        lvFound.map,
+        { vgId: lvFound.group.metadata.id, lvId: lvFound.lv.id },
+        mapName(first.number, first.origin),
         new Map(
-          [...found.partitions].map(([id]) => [id, { path: '', devno: { major: 0, minor: 0 }, offset: 0 }]),
+          [...lvFound.places].map(([id]) => [id, { path: '', devno: { major: 0, minor: 0 }, offset: 0 }]),
         ),
       );
       if (!dry.loop.ok) throw new LvMountError(`${what}: ${dry.loop.reason}`);
@@ -266,25 +360,48 @@ export async function mountLogicalVolume(
     // Unknown content is mounted only as the type named (--type), refused before anything is mapped.
     fstype = options.fs?.type ?? fstype;
     if (!fstype) throw new LvMountError(unrecognisedContent(what, machine));
-    const plainPvMaps = planned.filter((m) => numbers.has(m.number) && m.number !== inside?.number);
+    /** Per source, the partition maps of the PVs the LV uses (the opened LUKS volume's aside). */
+    const pvMaps = units.map((unit, origin) =>
+      (unit.planned ?? []).filter(
+        (m) => usedOn(origin).has(m.number) && !(origin === 0 && m.number === inside?.number),
+      ),
+    );
+    const facts = lvmHostFacts();
     const hostWarning = autoActivationWarning(
-      lvmHostFacts(),
+      facts,
       kind,
-      plainPvMaps.map((m) => m.name),
+      pvMaps.flat().map((m) => m.name),
     );
     if (hostWarning) deps.stderr(`kpartx-tui mount: warning: ${hostWarning}\n`);
-    await mapMissing(new Set(plainPvMaps.map((m) => m.number)));
-    const existing = backend
-      .existing(resolved.parent)
-      .map((m) =>
-        m.number === inside?.number ? { number: m.number, path: inside.path, devno: inside.devno } : m,
-      );
-    const firstNumber = firstPartitionOf(found);
-    const plan = planOverMaps(machine, found, existing, mapName);
+    const wholeLoops = units
+      .filter((u, origin) => !u.planned && u.resolved!.parent.image && usedOn(origin).has(WHOLE_DISK))
+      .map((u) => u.resolved!.parent.path);
+    const wholeWarning = wholeDiskActivationWarning(facts, wholeLoops);
+    if (wholeWarning) deps.stderr(`kpartx-tui mount: warning: ${wholeWarning}\n`);
+    for (const [origin, unit] of units.entries())
+      await mapMissing(unit, new Set(pvMaps[origin]!.map((m) => m.number)));
+    /** The devices the PVs are on now: partition maps (LUKS standing in), or a whole disk's parent. */
+    const devices: { origin: number; number: number | null; path: string; devno: DevNo }[] = [];
+    for (const [origin, unit] of units.entries()) {
+      const parent = unit.resolved!.parent;
+      if (!unit.planned) {
+        devices.push({ origin, number: WHOLE_DISK, path: parent.path, devno: parent.devno });
+        continue;
+      }
+      const backend = await unit.run.makeBackend();
+      for (const m of backend.existing(parent))
+        devices.push(
+          origin === 0 && m.number === inside?.number
+            ? { origin, number: m.number, path: inside.path, devno: inside.devno }
+            : { origin, number: m.number, path: m.path, devno: m.devno },
+        );
+    }
+    const plan = planOverMaps(machine, lvFound, devices, mapName);
+    const firstDevice = devices.find((d) => d.origin === first.origin && d.number === first.number)!;
     const attached = await attachLv(machine, kind, plan, {
       readOnly: !options.rw,
       sync: true,
-      like: machine.realpath(existing.find((m) => m.number === firstNumber)!.path),
+      like: machine.realpath(firstDevice.path),
     });
     if (attached.created) lvDevice = attached.device;
     interrupted.throwIfAborted();
@@ -303,20 +420,32 @@ export async function mountLogicalVolume(
     } catch (error) {
       throw new LvMountError(`${what}: ${errorText(error)}`);
     }
+    const sourceRecord = (unit: SourceUnit): SourceRecord => {
+      const parent = unit.resolved!.parent;
+      return {
+        source: unit.operand,
+        // A container's maps are on its nbd device: the record names the image, whose connection umount finds.
+        sourcePath: unit.run.nbd?.file ?? parent.image?.file ?? parent.path,
+        parent: parent.path,
+        maps: unit.run.created.map((c) => ({ number: c.map.number, name: c.map.name, path: c.path })),
+        loop: unit.run.attachedLoop ?? null,
+      };
+    };
+    const own = sourceRecord(primary);
     const record: MountRecord = {
       source: operand,
-      // A container's maps are on its nbd device: the record names the image, whose connection umount finds.
-      sourcePath: run.nbd?.file ?? resolved.parent.image?.file ?? resolved.parent.path,
-      parent: resolved.parent.path,
-      partition: firstNumber,
+      sourcePath: own.sourcePath,
+      parent: own.parent,
+      partition: first.number,
       mountpoint: mounted.mountpoint,
       device: device.path,
       fstype: mounted.fstype,
       readOnly: mounted.readOnly,
       restoreWritable: mounted.readOnly && !wasReadOnly,
       backend: kind,
-      maps: run.created.map((c) => ({ number: c.map.number, name: c.map.name, path: c.path })),
-      loop: run.attachedLoop ?? null,
+      maps: own.maps,
+      loop: own.loop,
+      ...(units.length > 1 ? { with: units.slice(1).map(sourceRecord) } : {}),
       ...(lvDevice ? { lv: lvDevice } : {}),
       ...(inside ? { luks: { name: inside.name, kernelName: inside.kernelName, path: inside.path } } : {}),
     };

@@ -35,7 +35,7 @@ import { lvLuksPartition, mountLogicalVolume } from './lv-mount.js';
 import { mountedInside, nestedInRecorded } from './nested.js';
 import { mountOnOverlay, splitOperandSource } from './overlay-mount.js';
 import { askPassphrase, nextStdinLine } from './password-input.js';
-import { listRecords, type MountRecord, removeRecord, writeRecord } from './record.js';
+import { listRecords, type MountRecord, removeRecord, type SourceRecord, writeRecord } from './record.js';
 import { takeBackSteps } from './take-back.js';
 import { removeUnrecorded } from './unrecorded.js';
 
@@ -59,6 +59,7 @@ export class MountFaceError extends Error {
 }
 
 export const MOUNT_USAGE = `usage: kpartx-tui mount SOURCE[:N|:VG/LV|:N/VG/LV] [DIR] [--rw|--overlay[=PATH]] [--type T] [--options O] [--json] [--backend dm|loop] [--key-file FILE]
+       kpartx-tui mount SOURCE:VG/LV [DIR] --with IMAGE [--with IMAGE]... [--rw] [...]   (a VG over several images)
        kpartx-tui umount DIR|SOURCE [--commit|--discard] [--json]
        kpartx-tui overlay commit|discard OVERLAY`;
 
@@ -74,10 +75,12 @@ interface Parsed {
   overlayEnd?: OverlayEnd;
   type?: string;
   options?: string;
+  /** `--with IMAGE` (repeatable): other sources holding PVs of the VG named. */
+  with: string[];
 }
 
 function parse(args: string[]): Parsed {
-  const parsed: Parsed = { operands: [], rw: false, json: false };
+  const parsed: Parsed = { operands: [], rw: false, json: false, with: [] };
   let options = true;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -100,6 +103,10 @@ function parse(args: string[]): Parsed {
       const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[++i];
       if (!value) throw new MountFaceError('--key-file needs a FILE');
       parsed.keyFile = value;
+    } else if (options && (arg === '--with' || arg.startsWith('--with='))) {
+      const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[++i];
+      if (!value) throw new MountFaceError('--with needs an IMAGE');
+      parsed.with.push(value);
     } else if (options && /^--(type|options)(=|$)/.test(arg)) {
       const name = arg.slice(2).split('=')[0] as 'type' | 'options';
       const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[++i];
@@ -185,10 +192,22 @@ export async function mountSource(
     type?: string;
     /** --options: filesystem options added to the ones every mount gets. */
     mountOptions?: string;
+    /** --with: other images holding PVs of the VG of a `SOURCE:VG/LV` operand. */
+    with?: readonly string[];
   },
   deps: MountFaceDeps,
   emit: (event: WorkflowEvent) => void = () => {},
 ): Promise<MountRecord> {
+  const others = options.with ?? [];
+  if (others.length > 0 && !splitLvOperand(operand, existsSync))
+    throw new MountFaceError(
+      `--with adds images holding PVs of a volume group: name its LV, as ${operand}:VG/LV`,
+    );
+  // An overlay protects one image: the others would be written through.
+  if (others.length > 0 && options.overlay !== undefined)
+    throw new MountFaceError(
+      '--overlay protects one image, and --with images would be mapped without one: give one of them',
+    );
   // --type and --options are checked before anything is made (an overlay mount is read-write).
   let fs: FsChoice;
   try {
@@ -409,7 +428,9 @@ function recordOf(target: string): MountRecord | undefined {
       r.source === target ||
       r.sourcePath === real ||
       r.sourcePath === absolute ||
-      (r.overlay !== undefined && (r.overlay.image === real || r.overlay.image === absolute)),
+      (r.overlay !== undefined && (r.overlay.image === real || r.overlay.image === absolute)) ||
+      // An image a mount used with --with names that mount too.
+      (r.with ?? []).some((w) => w.sourcePath === real || w.sourcePath === absolute),
   );
   if (bySource.length === 1) return bySource[0]!;
   if (bySource.length > 1)
@@ -420,21 +441,27 @@ function recordOf(target: string): MountRecord | undefined {
 }
 
 /**
- * Unmount and take back exactly what the mount made: its maps, then its loop. Runs to its end
- * when a signal comes. A loop or map that existed before the mount stays.
+ * Unmount and take back exactly what the mount made: its LV map or LUKS mapping, the partition maps
+ * of each source it used, then each one's loop. Runs to its end when a signal comes. A loop or map
+ * that existed before the mount stays.
  */
 export async function unmountRecord(
   record: MountRecord,
   deps: MountFaceDeps,
   emit: (event: WorkflowEvent) => void = () => {},
   overlayEnd: OverlayEnd = 'keep',
-): Promise<{ removed: string[]; loopReleased: boolean; overlay?: string }> {
+): Promise<{ removed: string[]; loopReleased: boolean; released: string[]; overlay?: string }> {
   const { machine } = deps;
   const session: Session = createSession(machine, deps.mountRoot ? { mountRoot: deps.mountRoot } : {});
-  const run = new MapRun(
-    { operand: record.sourcePath, action: 'delete', readOnly: false, sync: true, backend: record.backend },
-    { machine: deps.machine, makeBackend: deps.makeBackend },
-    emit,
+  /** The mount's own source, then each `--with` image it used: a delete run for each. */
+  const sources: SourceRecord[] = [record, ...(record.with ?? [])];
+  const runs = sources.map(
+    (s) =>
+      new MapRun(
+        { operand: s.sourcePath, action: 'delete', readOnly: false, sync: true, backend: record.backend },
+        { machine: deps.machine, makeBackend: deps.makeBackend },
+        emit,
+      ),
   );
   return deferSignals(
     async () => {
@@ -477,37 +504,49 @@ export async function unmountRecord(
           throw new MountFaceError(`${record.source}: ${errorText(error)}`);
         }
       }
-      let loopReleased = false;
-      const resolved = await run.resolve();
-      if (resolved) {
-        if (resolved.parent.path !== record.parent)
+      // Each source's partition maps (the `--with` images' first), then each one's loop.
+      const resolved: boolean[] = [];
+      for (const [i, source] of [...sources.entries()].reverse()) {
+        const run = runs[i]!;
+        const found = await run.resolve();
+        resolved[i] = found !== undefined;
+        if (!found) continue;
+        if (found.parent.path !== source.parent)
           throw new MountFaceError(
-            `${record.source}: its maps are now on ${resolved.parent.path}, not ${record.parent}; not touching them`,
+            `${source.source}: its maps are now on ${found.parent.path}, not ${source.parent}; not touching them`,
           );
         const backend = await run.makeBackend();
-        const current = backend.existing(resolved.parent);
+        const current = backend.existing(found.parent);
         // Only the maps this mount made, and only while they are still the same maps.
-        const ours = record.maps.filter((m) =>
+        const ours = source.maps.filter((m) =>
           current.some((c) => c.number === m.number && c.path === m.path),
         );
         if (ours.length > 0) {
           const failures = await run.remove(new Set(ours.map((m) => m.number)), false);
           if (failures > 0)
             throw new MountFaceError(
-              `${record.source}: could not remove ${ours.map((m) => m.name).join(', ')}`,
+              `${source.source}: could not remove ${ours.map((m) => m.name).join(', ')}`,
             );
         }
-        if (record.loop) {
-          const fate = await run.releaseLoopOf(record.loop);
-          if (fate === 'failed' || fate === 'kept')
-            throw new MountFaceError(`${record.source}: ${record.loop.path} is still in use; not released`);
-          loopReleased = fate === 'released';
-        }
       }
+      const released: string[] = [];
+      for (const [i, source] of [...sources.entries()].reverse()) {
+        if (!resolved[i] || !source.loop) continue;
+        const fate = await runs[i]!.releaseLoopOf(source.loop);
+        if (fate === 'failed' || fate === 'kept')
+          throw new MountFaceError(`${source.source}: ${source.loop.path} is still in use; not released`);
+        if (fate === 'released') released.push(source.loop.path);
+      }
+      const loopReleased = record.loop !== null && released.includes(record.loop.path);
       removeRecord(record.mountpoint);
       // The overlay is ended only now, its nbd connection gone with the maps.
       const overlay = record.overlay ? await endOverlay(machine, record.overlay, overlayEnd) : undefined;
-      return { removed: run.removed, loopReleased, ...(overlay ? { overlay } : {}) };
+      return {
+        removed: runs.flatMap((run) => run.removed),
+        loopReleased,
+        released,
+        ...(overlay ? { overlay } : {}),
+      };
     },
     () => `the umount of ${record.mountpoint} ran to its end first`,
   );
@@ -604,6 +643,7 @@ export async function mountMain(args: string[], deps: MountFaceDeps = processDep
         ...(parsed.overlay !== undefined ? { overlay: parsed.overlay } : {}),
         ...(parsed.type ? { type: parsed.type } : {}),
         ...(parsed.options ? { mountOptions: parsed.options } : {}),
+        ...(parsed.with.length > 0 ? { with: parsed.with } : {}),
       },
       deps,
     );
@@ -616,7 +656,8 @@ export async function mountMain(args: string[], deps: MountFaceDeps = processDep
         `${JSON.stringify({
           mountpoint: record.mountpoint,
           device: record.device,
-          partition: record.partition,
+          // An LV over a whole disk (no partition table) has no partition.
+          partition: record.partition || null,
           fstype: record.fstype,
           readOnly: record.readOnly,
           backend: record.backend,
@@ -624,6 +665,15 @@ export async function mountMain(args: string[], deps: MountFaceDeps = processDep
           loop: record.loop?.path ?? null,
           luks: record.luks?.kernelName ?? null,
           overlay: record.overlay?.path ?? null,
+          ...(record.with
+            ? {
+                with: record.with.map((w) => ({
+                  source: w.source,
+                  maps: w.maps.map((m) => m.name),
+                  loop: w.loop?.path ?? null,
+                })),
+              }
+            : {}),
         })}\n`,
       );
     else deps.stdout(`${record.mountpoint}\n`);
@@ -641,7 +691,7 @@ export async function umountMain(args: string[], deps: MountFaceDeps = processDe
     deps.stderr(`kpartx-tui umount: ${errorText(error)}\n${MOUNT_USAGE}\n`);
     return 2;
   }
-  if (parsed.operands.length !== 1 || parsed.overlay !== undefined || parsed.rw) {
+  if (parsed.operands.length !== 1 || parsed.overlay !== undefined || parsed.rw || parsed.with.length > 0) {
     deps.stderr(`${MOUNT_USAGE}\n`);
     return 2;
   }
@@ -662,6 +712,14 @@ export async function umountMain(args: string[], deps: MountFaceDeps = processDe
           device: record.device,
           maps: done.removed,
           loop: done.loopReleased ? record.loop?.path : null,
+          ...(record.with
+            ? {
+                with: record.with.map((w) => ({
+                  source: w.source,
+                  loop: w.loop && done.released.includes(w.loop.path) ? w.loop.path : null,
+                })),
+              }
+            : {}),
           luks: record.luks?.kernelName ?? null,
           overlay: record.overlay
             ? { path: record.overlay.path, image: record.overlay.image, end: parsed.overlayEnd ?? 'keep' }

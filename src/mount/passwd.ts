@@ -39,6 +39,7 @@ import type { MountRecord } from './record.js';
 
 export const PASSWD_USAGE = `usage: kpartx-tui passwd SOURCE[:N|:VG/LV|:N/VG/LV] USER [--overlay[=PATH]] [--unlock] [--clear-forced-change] [--clear-expiry] [--json]
        kpartx-tui passwd SOURCE[:N|:VG/LV|:N/VG/LV] --list [--json]
+       (SOURCE:VG/LV --with IMAGE [--with IMAGE]...: a VG whose PVs are on several images)
 The new password is read twice from the terminal (not shown), or once from stdin when stdin is not a terminal.
 Over LUKS the passphrase comes first: asked once on the terminal, or stdin's first line (the new password is then the second).`;
 
@@ -52,6 +53,8 @@ interface PasswdArgs {
   clearAccountExpiry: boolean;
   /** `--overlay[=PATH]`: write into an overlay over the image (PATH, or '' for the default) and keep it. */
   overlay?: string;
+  /** `--with IMAGE`: other images holding PVs of the VG of a `SOURCE:VG/LV` operand. */
+  with: string[];
 }
 
 function parse(args: string[]): PasswdArgs | string {
@@ -62,12 +65,18 @@ function parse(args: string[]): PasswdArgs | string {
     unlock: false,
     clearForcedChange: false,
     clearAccountExpiry: false,
+    with: [],
   };
   const operands: string[] = [];
   let options = true;
-  for (const arg of args) {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
     if (options && arg === '--') options = false;
-    else if (options && arg === '--list') parsed.list = true;
+    else if (options && (arg === '--with' || arg.startsWith('--with='))) {
+      const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[++i];
+      if (!value) return '--with needs an IMAGE';
+      parsed.with.push(value);
+    } else if (options && arg === '--list') parsed.list = true;
     else if (options && arg === '--json') parsed.json = true;
     else if (options && arg === '--unlock') parsed.unlock = true;
     else if (options && arg === '--clear-forced-change') parsed.clearForcedChange = true;
@@ -100,8 +109,13 @@ async function withMount<T>(
   deps: MountFaceDeps,
   look: (record: MountRecord) => T,
   overlay?: string,
+  others: readonly string[] = [],
 ): Promise<T> {
-  const record = await mountSource(operand, { rw, ...(overlay !== undefined ? { overlay } : {}) }, deps);
+  const record = await mountSource(
+    operand,
+    { rw, ...(overlay !== undefined ? { overlay } : {}), ...(others.length > 0 ? { with: others } : {}) },
+    deps,
+  );
   let result: T;
   try {
     result = look(record);
@@ -193,7 +207,7 @@ export async function passwdMain(args: string[], deps: PasswdDeps): Promise<numb
   const face: PasswdDeps = ask ? { ...deps, readPassphrase: (what) => (passphrase ??= ask(what)) } : deps;
   try {
     if (parsed.list) {
-      const listing = await withMount(parsed.operand, false, face, listOn);
+      const listing = await withMount(parsed.operand, false, face, listOn, undefined, parsed.with);
       deps.stdout(parsed.json ? `${JSON.stringify(listing)}\n` : listingText(listing));
       return 0;
     }
@@ -224,8 +238,13 @@ export async function passwdMain(args: string[], deps: PasswdDeps): Promise<numb
     const result = await deferSignals(
       async (interrupted) => {
         // A look first, read-only: a wrong user or a system we cannot write fails here, unwritten.
-        await withMount(parsed.operand, false, face, (record) =>
-          preparePasswordReset(record.mountpoint, request, deps.machine.hostCrypt()),
+        await withMount(
+          parsed.operand,
+          false,
+          face,
+          (record) => preparePasswordReset(record.mountpoint, request, deps.machine.hostCrypt()),
+          undefined,
+          parsed.with,
         );
         interrupted.throwIfAborted();
         return await withMount(
@@ -240,6 +259,7 @@ export async function passwdMain(args: string[], deps: PasswdDeps): Promise<numb
             return { prepared, report, record };
           },
           parsed.overlay,
+          parsed.with,
         );
       },
       () =>

@@ -1,7 +1,7 @@
 /**
  * What one `kpartx-tui mount` made, so that `kpartx-tui umount` takes back exactly that: the
  * mountpoint, the maps it created (not those it found) and the image loop it attached (not one it
- * found). Kept as JSON under `<run dir>/mounts/`, where nothing is followed: the directory is made
+ * found), on its source and on each other source it used (`--with`). Kept as JSON under `<run dir>/mounts/`, where nothing is followed: the directory is made
  * or accepted as run-dir.ts does, each record is opened with O_NOFOLLOW and must be a plain file of
  * ours with one link.
  */
@@ -12,6 +12,18 @@ import type { BackendKind } from '../engine/backend.js';
 import type { LvDevice } from '../engine/workflow/lv-run.js';
 import type { Overlay } from '../engine/workflow/overlay.js';
 import { ensureRunSubdir, openOwnFile } from '../kernel/run-dir.js';
+
+/**
+ * Another source a mount used (`kpartx-tui mount A:VG/LV --with B`: B holds some of the VG's PVs):
+ * the maps and the loop the mount made on it, taken back by umount with the main source's.
+ */
+export interface SourceRecord {
+  source: string;
+  sourcePath: string;
+  parent: string;
+  maps: { number: number; name: string; path: string }[];
+  loop: { path: string; file: string } | null;
+}
 
 export interface MountRecord {
   /** The operand as given, and the image file or block device it resolved to. */
@@ -32,6 +44,8 @@ export interface MountRecord {
   maps: { number: number; name: string; path: string }[];
   /** The image loop this mount attached, if it did: the umount releases it. */
   loop: { path: string; file: string } | null;
+  /** `--with`: the other sources holding PVs of the LV's VG, in the order given. */
+  with?: SourceRecord[];
   /** For `SOURCE:VG/LV`: the LV map this mount made (umount removes it before the partition maps). */
   lv?: LvDevice;
   /** The LUKS mapping this mount opened on the partition map (umount closes it before the maps go). */

@@ -18,7 +18,7 @@ import {
   type FoundLv,
   findAmong,
   findLogicalVolume,
-  firstPartitionOf,
+  firstPlaceOf,
   type LvDevice,
   planOverMaps,
 } from '../engine/workflow/lv-run.js';
@@ -190,7 +190,7 @@ export function createLvVolumes(host: Machine, mapsOf: MapsOf) {
       const found = await find(p);
       const existing = devicesOf(p, await mapsOf(p.source, p.kind));
       const lvPlan = plan(p, found, existing);
-      const first = existing.find((m) => m.number === firstPartitionOf(found))!;
+      const first = existing.find((m) => m.number === firstPlaceOf(found).number)!;
       const attached = await attachLv(host, p.kind, lvPlan, {
         readOnly,
         sync: true,

@@ -12,6 +12,7 @@ import { DEFAULT_OPTIONS } from './model.js';
 const USAGE = `usage: kpartx-tui [PATH...]
        kpartx-tui --json [options] PATH
        kpartx-tui mount SOURCE[:N|:VG/LV|:N/VG/LV] [DIR] [--rw|--overlay[=PATH]] [--type T] [--options O] [--json]
+       kpartx-tui mount SOURCE:VG/LV [DIR] --with IMAGE [--with IMAGE]... [--rw] [--json]
        kpartx-tui umount DIR|SOURCE [--commit|--discard] [--json]
        kpartx-tui overlay commit|discard OVERLAY
        kpartx-tui passwd SOURCE[:N|:VG/LV|:N/VG/LV] USER [--overlay[=PATH]] [--unlock] [--clear-forced-change] [--clear-expiry] [--json]

@@ -55,18 +55,32 @@ export function splitLvOperand(
   };
 }
 
+/**
+ * Where a PV is: partition `number` (or the whole disk, WHOLE_DISK) of the source at `origin`
+ * among those given (0: the operand's own source; 1…: the images added with `--with`).
+ */
+export interface PvAt {
+  origin: number;
+  number: number;
+}
+
+/** The number standing for a source's whole disk: a PV made on it with no partition table. */
+export const WHOLE_DISK = 0;
+
 export interface FoundLv {
   group: AssembledVolumeGroup;
   lv: LogicalVolumeMetadata;
   map: LvMap;
-  /** The partition number holding each PV the LV uses, by PV UUID (no dashes). */
-  partitions: Map<string, number>;
+  /** Where each PV the LV uses is, by PV UUID (no dashes). */
+  places: Map<string, PvAt>;
 }
 
-/** A device that may hold a PV: a partition's window of the source, or what a LUKS volume opened. */
+/** A device that may hold a PV: a partition's window of a source, its whole disk, or an opened LUKS volume. */
 export interface PvSource {
-  /** The partition number (for a LUKS volume: the partition it is in). */
+  /** The partition number (for a LUKS volume: the partition it is in; WHOLE_DISK for the disk itself). */
   number: number;
+  /** Which of the sources given it is on (0 when absent). */
+  origin?: number;
   /** How errors name it: `disk.img partition 2`. */
   label: string;
   disk: Disk;
@@ -77,21 +91,23 @@ export function partitionSources(
   disk: Disk,
   source: string,
   partitions: readonly { number: number; start: number; size: number }[],
+  origin = 0,
 ): PvSource[] {
   return partitions.map((p) => ({
     number: p.number,
+    origin,
     label: `${source} partition ${p.number}`,
     disk: windowDisk(disk, p.start * 512, p.size * 512),
   }));
 }
 
 /** The PVs found on `sources` (what is not a PV, or a damaged one, is skipped). */
-function pvCandidates(sources: readonly PvSource[]): (PvCandidate & { number: number })[] {
-  const candidates: (PvCandidate & { number: number })[] = [];
+function pvCandidates(sources: readonly PvSource[]): (PvCandidate & PvAt)[] {
+  const candidates: (PvCandidate & PvAt)[] = [];
   for (const s of sources) {
     try {
       const pv = readPhysicalVolume(s.disk);
-      if (pv) candidates.push({ source: s.label, disk: s.disk, pv, number: s.number });
+      if (pv) candidates.push({ source: s.label, disk: s.disk, pv, number: s.number, origin: s.origin ?? 0 });
     } catch (error) {
       if (!(error instanceof LvmError)) throw error;
     }
@@ -123,6 +139,8 @@ export function findAmong(
   lvName: string,
   /** Where the VG was looked for, for the error that says it is not there. */
   where = 'here',
+  /** For a PV none of `sources` holds: where it was looked for, and what to do about it. */
+  missing: { notOn: string; hint: string } = { notOn: source, hint: '' },
 ): FoundLv {
   const candidates = pvCandidates(sources);
   const { volumeGroups } = assembleVolumeGroups(candidates);
@@ -148,49 +166,61 @@ export function findAmong(
   }
   const mapped = mapLogicalVolume(group.metadata, lvName);
   if (!mapped.ok) throw new LvRunError(`${what}: ${lvAttach(vgName, lv, mapped).text}`);
-  const byId = new Map(candidates.map((c) => [uuidKey(c.pv.header.uuid), c.number]));
-  const partitionsOf = new Map<string, number>();
+  const byId = new Map(
+    candidates.map((c) => [uuidKey(c.pv.header.uuid), { origin: c.origin, number: c.number }]),
+  );
+  const places = new Map<string, PvAt>();
   for (const target of mapped.map.targets) {
     for (const place of target.kind === 'linear' ? [target] : target.stripes) {
-      const number = byId.get(uuidKey(place.pvId));
+      const at = byId.get(uuidKey(place.pvId));
       const member = group.members.find((m) => uuidKey(m.metadata.id) === uuidKey(place.pvId));
-      if (number === undefined || !member?.found)
-        throw new LvRunError(`${what}: needs PV ${place.pv} (UUID ${place.pvId}), which is not on ${source}`);
-      partitionsOf.set(uuidKey(place.pvId), number);
+      if (at === undefined || !member?.found) {
+        const seen = group.missing.find((m) => uuidKey(m.id) === uuidKey(place.pvId))?.deviceHint;
+        throw new LvRunError(
+          `${what}: needs PV ${place.pv} (UUID ${place.pvId}${seen ? `, last seen on ${printable(seen)}` : ''}), which is not on ${missing.notOn}${missing.hint}`,
+        );
+      }
+      places.set(uuidKey(place.pvId), at);
     }
   }
-  return { group, lv, map: mapped.map, partitions: partitionsOf };
+  return { group, lv, map: mapped.map, places };
 }
 
-/** The partition holding the PV of the LV's first extent: the LV map is named after its map. */
-export function firstPartitionOf(found: FoundLv): number {
+/** Where the PV of the LV's first extent is: the LV map is named after its device. */
+export function firstPlaceOf(found: FoundLv): PvAt {
   const first = found.map.targets[0]!;
   const id = first.kind === 'linear' ? first.pvId : first.stripes[0]!.pvId;
-  return found.partitions.get(uuidKey(id)) ?? [...found.partitions.values()][0]!;
+  return found.places.get(uuidKey(id)) ?? [...found.places.values()][0]!;
 }
 
 /**
- * The LV's map over the maps of its PV partitions as they exist now (`maps` by partition number;
- * `mapName` gives a partition map's name as planned, the LV map's name begins with it).
+ * The LV's map over the devices of its PVs as they exist now: the partition maps (`number`) and,
+ * for a PV on a whole disk, the source's parent device itself (WHOLE_DISK), each of the source at
+ * `origin` (0 when absent). `mapName` gives a partition map's name as planned (the parent's name
+ * for WHOLE_DISK); the LV map's name begins with its first PV's.
  */
 export function planOverMaps(
   machine: Pick<Machine, 'realpath'>,
   found: FoundLv,
-  maps: readonly { number: number | null; path: string; devno: DevNo }[],
-  mapName: (number: number) => string,
+  maps: readonly { origin?: number; number: number | null; path: string; devno: DevNo }[],
+  mapName: (number: number, origin: number) => string,
 ): LvMapPlan {
   const what = `${printable(found.group.metadata.name)}/${printable(found.lv.name)}`;
   const devices = new Map<string, PvDevice>();
-  for (const [id, number] of found.partitions) {
-    const map = maps.find((m) => m.number === number);
-    if (!map) throw new LvRunError(`${what}: partition ${number}, which holds one of its PVs, is not mapped`);
+  for (const [id, at] of found.places) {
+    const map = maps.find((m) => m.number === at.number && (m.origin ?? 0) === at.origin);
+    if (!map) {
+      const which = at.number === WHOLE_DISK ? 'the disk' : `partition ${at.number}`;
+      throw new LvRunError(`${what}: ${which}, which holds one of its PVs, is not mapped`);
+    }
     devices.set(id, { path: machine.realpath(map.path), devno: map.devno, offset: 0 });
   }
+  const first = firstPlaceOf(found);
   try {
     return planLvMap(
       found.map,
       { vgId: found.group.metadata.id, lvId: found.lv.id },
-      mapName(firstPartitionOf(found)),
+      mapName(first.number, first.origin),
       devices,
     );
   } catch (error) {
