@@ -168,6 +168,15 @@ describe('an LV whose PV is a whole unpartitioned disk (fake machine)', () => {
     t.nothingLeft();
   });
 
+  it('IMAGE alone points at its LVs, mapping nothing', async () => {
+    const t = setup();
+    expect(await mountMain([LINEAR], t.deps())).toBe(1);
+    expect(t.out.stderr).toMatch(
+      /^kpartx-tui mount: \/img\/data\.img: no partition table; the whole disk is .*fixture-linear.*: mount one of its logical volumes with \/img\/data\.img:fixture-linear\/LV\n$/,
+    );
+    t.nothingLeft();
+  });
+
   it('IMAGE:N/VG/LV on a disk with no partition table names the problem, mapping nothing', async () => {
     const t = setup();
     expect(await mountMain([`${LINEAR}:1/fixture-linear/home`], t.deps())).toBe(1);

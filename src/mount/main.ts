@@ -14,7 +14,7 @@ import { errorText } from '../engine/errors.js';
 import type { LuksKey, Machine } from '../engine/machine.js';
 import { createSession, type MountedPartition, type Session } from '../engine/session.js';
 import { deferSignals, InterruptedError } from '../engine/signals.js';
-import { openSourceDisk } from '../engine/source.js';
+import { openSourceDisk, type ResolvedSource } from '../engine/source.js';
 import type { WorkflowEvent } from '../engine/workflow/events.js';
 import {
   closeLuks,
@@ -294,7 +294,7 @@ export async function mountSource(
         const resolved = await run.resolve();
         if (!resolved) throw new MountFaceError(`${source}: nothing to mount`);
         const table = run.readTable();
-        if (!table) throw new MountFaceError(`${source}: no partition table found; nothing to map`);
+        if (!table) throw new MountFaceError(noTable(source, resolved, machine));
         const planned = await run.plan(table);
         if (!planned) throw new MountFaceError(`${source}: cannot map its partitions: ${refusal}`);
         const disk = openSourceDisk(resolved, machine);
@@ -400,6 +400,22 @@ export async function mountSource(
     },
     () => takeBack(),
   );
+}
+
+/** Why a source without a partition table is not mounted, pointing at its LVs when it is a whole-disk PV. */
+function noTable(source: string, resolved: ResolvedSource, machine: Machine): string {
+  const disk = openSourceDisk(resolved, machine);
+  let info: ContentInfo | null;
+  try {
+    info = probeContent(disk, 0, resolved.read.sizeBytes);
+  } catch {
+    info = null;
+  } finally {
+    disk.close();
+  }
+  if (info?.type === 'LVM2_member' && info.volumeGroup)
+    return `${source}: no partition table; the whole disk is ${describeContent(info)}: mount one of its logical volumes with ${source}:${info.volumeGroup}/LV`;
+  return `${source}: no partition table found; nothing to map`;
 }
 
 /** The record of a mount by its mountpoint, or by its source (the only one of that source). */
