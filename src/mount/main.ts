@@ -59,7 +59,7 @@ export class MountFaceError extends Error {
 }
 
 export const MOUNT_USAGE = `usage: kpartx-tui mount SOURCE[:N|:VG/LV|:N/VG/LV] [DIR] [--rw|--overlay[=PATH]] [--type T] [--options O] [--json] [--backend dm|loop] [--key-file FILE]
-       kpartx-tui mount SOURCE:VG/LV [DIR] --with IMAGE [--with IMAGE]... [--rw] [...]   (a VG over several images)
+       kpartx-tui mount SOURCE:VG/LV [DIR] --with IMAGE [--with IMAGE]... [options as above]   (a VG over several images)
        kpartx-tui umount DIR|SOURCE [--commit|--discard] [--json]
        kpartx-tui overlay commit|discard OVERLAY`;
 

@@ -550,13 +550,19 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     const blocked = backendProblem ?? report.backendProblem;
     if (blocked) problems.unshift(blocked);
     if (!report.table) problems.push('nothing to map: no partition table');
+    // A whole-disk PV whose VG is read and shown: its LVs are mounted by `kpartx-tui mount`, not vgchange.
+    const wholeVg = report.table
+      ? undefined
+      : volumeGroups.find((g) => g.physicalVolumes.some((pv) => pv.partition === null));
     const note = report.table
       ? undefined
-      : report.content
-        ? `No partition table: the whole source is ${contentText(report.content)}${report.system ? ` (${report.system.label})` : ''}${report.content.hint ? `. ${report.content.hint}` : ''}`
-        : report.container
-          ? `No partition table inside the ${report.container.format} image${report.container.problem ? `: ${report.container.problem}` : '.'}`
-          : `No partition table found (${sniffSource(path)}).`;
+      : report.content && wholeVg
+        ? `No partition table: the whole disk is a PV of ${wholeVg.name} (below); mount an LV with \`kpartx-tui mount ${path}:${wholeVg.name}/LV\``
+        : report.content
+          ? `No partition table: the whole source is ${contentText(report.content)}${report.system ? ` (${report.system.label})` : ''}${report.content.hint ? `. ${report.content.hint}` : ''}`
+          : report.container
+            ? `No partition table inside the ${report.container.format} image${report.container.problem ? `: ${report.container.problem}` : '.'}`
+            : `No partition table found (${sniffSource(path)}).`;
     const convertible = Boolean(refusal && report.container?.attach.method === 'nbd' && !host.nbdPresent());
     return {
       layout: {
@@ -583,7 +589,8 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
             : report.sizeSectors,
         partitions,
         ...(note ? { note } : {}),
-        ...(firstLook && report.partitions.length > 0 ? { contentsPending: true } : {}),
+        // Without a table the whole disk is probed (a filesystem, a PV whose VG is shown) the same way.
+        ...(firstLook && (report.partitions.length > 0 || !report.table) ? { contentsPending: true } : {}),
         warnings: report.warnings,
       },
       preview: {
