@@ -14,8 +14,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadBackend } from '../src/engine/backends/select.js';
 import type { Machine } from '../src/engine/machine.js';
 import { LV_LOOP_MARKER } from '../src/engine/stack/lv-map.js';
+import { runMaps } from '../src/engine/workflow/map-run.js';
 import { createMachine } from '../src/kernel/machine.js';
-import { type MountFaceDeps, mountMain, umountMain } from '../src/mount/main.js';
+import { type MountFaceDeps, mountMain, mountSource, umountMain } from '../src/mount/main.js';
 import { passwdMain } from '../src/mount/passwd.js';
 import { cleanupLoops, losetupLines } from './loop-helpers.js';
 import { canUseLvm2, type Lvm2Sandbox, lvm2Sandbox, lvm2SkipReason } from './lvm2-helpers.js';
@@ -206,6 +207,24 @@ describe.skipIf(!canUseLvm2)(
         await passwdMain([`${data}:data/files`, '--list', '--json'], { ...d, readPassword: async () => '' }),
       ).toBe(0);
       expect(JSON.parse(out.stdout).system.label).toContain('Rocky Linux 9.3');
+      expectNothingLeft();
+    });
+
+    it('kpartx -d on the image removes the LV loop sitting on its own loop, then releases that loop', async () => {
+      const record = await mountSource(`${data}:data/files`, { rw: false }, deps().d);
+      kernel.mounts.unmount(record.mountpoint);
+      rmSync(record.mountpoint, { recursive: true, force: true });
+      const removed: string[] = [];
+      const outcome = await runMaps(
+        { operand: data, action: 'delete', readOnly: false, sync: true, backend: 'loop' },
+        { machine: kernel, makeBackend: loadBackend },
+        (event) => {
+          if (event.type === 'removed') removed.push(event.name);
+        },
+      );
+      expect(outcome.failures).toBe(0);
+      expect(removed).toEqual([expect.stringMatching(/^loop\d+-data-files$/)]);
+      rmSync(join(lvm.dir, 'run', 'mounts'), { recursive: true, force: true });
       expectNothingLeft();
     });
 

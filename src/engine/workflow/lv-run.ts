@@ -1,8 +1,9 @@
 /**
- * Logical volumes mapped by kpartx-tui itself, over the maps of their PV partitions: find the LV
+ * Logical volumes mapped by kpartx-tui itself, over the maps of their PV partitions (or, for a PV
+ * on a whole disk, over the source's parent device itself), on one source or several: find the LV
  * (reading the PVs' metadata, no lvm2), make its map (a device-mapper map, or with the loop backend
  * a loop with offset and size when the LV is one linear run), take it away again, and find every
- * LV map stacked on a parent's partition maps so `kpartx -d` removes them first.
+ * LV map stacked on a parent or its partition maps so `kpartx -d` removes them first.
  */
 
 import { type DevNo, formatDevNo, sameDevNo } from '../../io/devno.js';
