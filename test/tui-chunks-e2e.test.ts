@@ -19,7 +19,7 @@ import {
 
 const skipReason = appSkipReason(['sgdisk', 'mkfs.ext4']);
 const session = `kpartx-tui-chunks-${process.pid}`;
-const { tmux, screen, waitForScreen, key, kill } = tmuxPane(session, session);
+const { tmux, start, screen, waitForScreen, key, kill } = tmuxPane(session, session);
 let dir = '';
 let image = '';
 
@@ -48,25 +48,10 @@ describe.skipIf(skipReason !== '')(
     });
 
     it('bbrrrr sets the loop backend read-only, ay adds, Down Down moves two rows', async () => {
-      tmux(
-        'new-session',
-        '-d',
-        '-s',
-        session,
-        '-x',
-        '100',
-        '-y',
-        '30',
-        '-c',
-        dir,
-        '-e',
-        'CI=false',
-        '-e',
-        'TERM=xterm-256color',
-        '-e',
-        `KPARTX_TUI_RUN_DIR=${process.env.KPARTX_TUI_RUN_DIR ?? '/run/kpartx-tui'}`,
-        `node ${KPARTX_TUI_BIN} three.img; echo KPARTX_TUI_EXIT=$?; sleep 120`,
-      );
+      start(`node ${KPARTX_TUI_BIN} three.img; echo KPARTX_TUI_EXIT=$?; sleep 120`, {
+        cwd: dir,
+        env: { KPARTX_TUI_RUN_DIR: process.env.KPARTX_TUI_RUN_DIR ?? '/run/kpartx-tui' },
+      });
       await waitForScreen('3 partitions', 30_000);
       // Literal keys, one write: b b (auto → dm → loop), r r r r (on → off → on → off → on).
       tmux('send-keys', '-t', session, '-l', 'bbrrrr');

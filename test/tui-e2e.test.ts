@@ -19,7 +19,7 @@ import {
 
 const skipReason = appSkipReason();
 const session = `kpartx-tui-e2e-${process.pid}`;
-const { tmux, waitForScreen, key, kill } = tmuxPane(session);
+const { start, waitForScreen, key, kill } = tmuxPane(session);
 let dir = '';
 let image = '';
 
@@ -57,28 +57,13 @@ describe.skipIf(skipReason !== '')(
     });
 
     it('opens, maps read-only, mounts and reads, unmounts and unmaps, quits, and leaves nothing', async () => {
-      tmux(
-        'new-session',
-        '-d',
-        '-s',
-        session,
-        '-x',
-        '80',
-        '-y',
-        '24',
-        '-c',
-        dir,
-        '-e',
-        'CI=false',
-        '-e',
-        'TERM=xterm-256color',
-        '-e',
-        'SHELL=/bin/sh',
+      start(`node ${KPARTX_TUI_BIN} disk.img; echo KPARTX_TUI_EXIT=$?; sleep 120`, {
+        cwd: dir,
+        columns: 80,
+        rows: 24,
         // A tmux server started elsewhere would not pass on this run's own run directory.
-        '-e',
-        `KPARTX_TUI_RUN_DIR=${process.env.KPARTX_TUI_RUN_DIR ?? '/run/kpartx-tui'}`,
-        `node ${KPARTX_TUI_BIN} disk.img; echo KPARTX_TUI_EXIT=$?; sleep 120`,
-      );
+        env: { SHELL: '/bin/sh', KPARTX_TUI_RUN_DIR: process.env.KPARTX_TUI_RUN_DIR ?? '/run/kpartx-tui' },
+      });
       await waitForScreen('gpt table', 30_000);
       await waitForScreen(/1 +2048 +34815 +32768 +16 MiB .*data .*ext4 "data"/);
 

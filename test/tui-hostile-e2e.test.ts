@@ -26,7 +26,7 @@ const skipReason = appSkipReason(['sgdisk', 'mkfs.ext4', 'e2label']);
 // A server of its own: its clipboard setting and paste buffers are this test's alone.
 const server = `kpartx-tui-hostile-${process.pid}`;
 const session = 'hostile';
-const { tmux, screen, waitForScreen, key, press, kill } = tmuxPane(session, server);
+const { tmux, start, screen, waitForScreen, key, press, kill } = tmuxPane(session, server);
 const paneTitle = () => tmux('display-message', '-p', '-t', session, '#{pane_title}').trim();
 const pasteBuffers = () => tmux('list-buffers', '-F', '#{buffer_name}: #{buffer_sample}').trim();
 
@@ -130,22 +130,9 @@ describe.skipIf(skipReason !== '')(
 
     it('lists, opens, maps, mounts and shows the tree of the image: escaped in place, terminal untouched', async () => {
       // The app waits for `go`, so the title and the raw capture are in place before its first byte.
-      tmux(
-        'new-session',
-        '-d',
-        '-s',
-        session,
-        '-x',
-        '160',
-        '-y',
-        '40',
-        '-c',
-        dir,
-        '-e',
-        'CI=false',
-        '-e',
-        'TERM=xterm-256color',
+      start(
         `while [ ! -e go ]; do sleep 0.05; done; node ${KPARTX_TUI_BIN}; echo KPARTX_TUI_EXIT=$?; sleep 120`,
+        { cwd: dir, columns: 160, rows: 40 },
       );
       tmux('set-option', '-g', 'set-clipboard', 'on');
       tmux('select-pane', '-t', session, '-T', 'untouched');

@@ -34,7 +34,7 @@ import {
 const missingTools = debianRootToolsMissing();
 const skipReason = appSkipReason() || (missingTools ? `needs ${missingTools}` : '');
 const session = `kpartx-tui-passwd-${process.pid}`;
-const { tmux, waitForScreen, key: keyThen, kill } = tmuxPane(session, session);
+const { tmux, start, waitForScreen, key: keyThen, kill } = tmuxPane(session, session);
 let dir = '';
 let image = '';
 let runDir = '';
@@ -66,25 +66,7 @@ describe.skipIf(skipReason !== '')(`password reset in the app (${skipReason || '
   });
 
   it('recognises the root, resets root password after the confirmation, and leaves only that line changed', async () => {
-    tmux(
-      'new-session',
-      '-d',
-      '-s',
-      session,
-      '-x',
-      '100',
-      '-y',
-      '30',
-      '-c',
-      dir,
-      '-e',
-      'CI=false',
-      '-e',
-      'TERM=xterm-256color',
-      '-e',
-      `KPARTX_TUI_RUN_DIR=${runDir}`,
-      `exec node ${KPARTX_TUI_BIN} vm.img`,
-    );
+    start(`exec node ${KPARTX_TUI_BIN} vm.img`, { cwd: dir, env: { KPARTX_TUI_RUN_DIR: runDir } });
     await waitForScreen('gpt table', 30_000);
     // Direct mode: the password is written to the image.
     await key('r', 'read-only off');

@@ -27,29 +27,15 @@ let dir = '';
 let image = '';
 let runDir = '';
 
-const { tmux, waitForScreen, key, kill } = tmuxPane(session);
+const { tmux, start, waitForScreen, key, kill } = tmuxPane(session);
 
 /** The app in a fresh 160x30 tmux session, as the session's own process (so its pid is the pane's). */
 function startApp(args: string): void {
-  tmux(
-    'new-session',
-    '-d',
-    '-s',
-    session,
-    '-x',
-    '160',
-    '-y',
-    '30',
-    '-c',
-    dir,
-    '-e',
-    'CI=false',
-    '-e',
-    'TERM=xterm-256color',
-    '-e',
-    `KPARTX_TUI_RUN_DIR=${runDir}`,
-    `exec node ${KPARTX_TUI_BIN} ${args}`,
-  );
+  start(`exec node ${KPARTX_TUI_BIN} ${args}`, {
+    cwd: dir,
+    columns: 160,
+    env: { KPARTX_TUI_RUN_DIR: runDir },
+  });
 }
 
 const loopsOfImage = (): string[] => loopsOf(image);

@@ -14,7 +14,7 @@ import { appSkipReason, KPARTX_TUI_BIN, tmuxPane } from './support/tmux-app.js';
 const skipReason = appSkipReason(['sfdisk']);
 const server = `kpartx-tui-redraw-${process.pid}`;
 const session = 'redraw';
-const { tmux, screen, waitForScreen, kill } = tmuxPane(session, server);
+const { tmux, start, screen, waitForScreen, kill } = tmuxPane(session, server);
 
 let dir = '';
 
@@ -49,23 +49,7 @@ describe.skipIf(skipReason !== '')(`the app's screen after foreign output (${ski
     const image = join(dir, 'disk.img');
     execFileSync('truncate', ['-s', '8M', image]);
     execFileSync('sfdisk', ['-q', image], { input: '2048,4096\n6144,\n' });
-    tmux(
-      'new-session',
-      '-d',
-      '-s',
-      session,
-      '-x',
-      '100',
-      '-y',
-      '30',
-      '-c',
-      dir,
-      '-e',
-      'CI=false',
-      '-e',
-      'TERM=xterm-256color',
-      `node ${KPARTX_TUI_BIN} disk.img; sleep 60`,
-    );
+    start(`node ${KPARTX_TUI_BIN} disk.img; sleep 60`, { cwd: dir });
   });
 
   afterAll(() => {

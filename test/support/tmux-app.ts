@@ -26,9 +26,20 @@ export function appSkipReason(tools: string[] = []): string {
   return '';
 }
 
+/** How a pane is started: its size, directory and environment beyond the app's usual two. */
+export interface PaneStart {
+  cwd: string;
+  columns?: number;
+  rows?: number;
+  /** Variables besides CI=false (Ink draws every frame) and TERM=xterm-256color. */
+  env?: Record<string, string>;
+}
+
 export interface TmuxPane {
   /** A tmux command on this pane's server. */
   tmux(...args: string[]): string;
+  /** Start the session running `command` (shell text) in a pane of the given size. */
+  start(command: string, how: PaneStart): void;
   /** The pane's text as shown now. */
   screen(): string;
   /** Wait until the screen shows `text`; the error carries the last screen. */
@@ -62,6 +73,23 @@ export function tmuxPane(session: string, server?: string): TmuxPane {
   }
   return {
     tmux,
+    start(command, { cwd, columns = 100, rows = 30, env = {} }) {
+      const vars = { CI: 'false', TERM: 'xterm-256color', ...env };
+      tmux(
+        'new-session',
+        '-d',
+        '-s',
+        session,
+        '-x',
+        String(columns),
+        '-y',
+        String(rows),
+        '-c',
+        cwd,
+        ...Object.entries(vars).flatMap(([name, value]) => ['-e', `${name}=${value}`]),
+        command,
+      );
+    },
     screen,
     waitForScreen,
     key(k, expected) {
