@@ -26,5 +26,22 @@ export function loopsOver(machine: Pick<Machine, 'loop' | 'deviceNumber'>, devno
     .map((loop) => loop.path);
 }
 
+/** Mountpoints, devices stacked on it (maps by their /dev/mapper path) and loops over it. */
+export function holdersOf(
+  machine: Pick<Machine, 'mounts' | 'holders' | 'nodes' | 'loop' | 'deviceNumber'>,
+  devno: DevNo,
+): string[] {
+  return [
+    ...machine.mounts
+      .list()
+      .filter((m) => sameDevNo(m.devno, devno))
+      .map((m) => m.target),
+    ...machine
+      .holders(devno)
+      .map((h) => (h.dmName ? `${machine.nodes.path}/${h.dmName}` : `/dev/${h.kernelName}`)),
+    ...loopsOver(machine, devno),
+  ];
+}
+
 /** What to say when a device is open and neither a mount nor a stacked device explains it. */
 export const openByProcess = (path: string): string => `a process has it open (fuser -vm ${path} names it)`;

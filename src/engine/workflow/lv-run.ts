@@ -9,6 +9,7 @@
 import { type DevNo, formatDevNo, sameDevNo } from '../../io/devno.js';
 import type { Disk } from '../../io/disk.js';
 import { errorText } from '../errors.js';
+import { holdersOf } from '../holders.js';
 import { type AssembledVolumeGroup, assembleVolumeGroups, type PvCandidate } from '../lvm/assemble.js';
 import { LvmError, printable } from '../lvm/errors.js';
 import { type LvMap, mapLogicalVolume } from '../lvm/extents.js';
@@ -310,17 +311,6 @@ export async function attachLv(
     throw new LvRunError(`${path}: ${errorText(error)}`);
   }
   return { device: { via, name: plan.kernelName, path, devno: loop.devno, loop: loop.path }, created: true };
-}
-
-/** Who keeps an LV device busy: mountpoints and stacked devices. */
-function holdersOf(machine: Machine, devno: DevNo): string[] {
-  return [
-    ...machine.mounts
-      .list()
-      .filter((m) => sameDevNo(m.devno, devno))
-      .map((m) => m.target),
-    ...machine.holders(devno).map((h) => `/dev/${h.kernelName}`),
-  ];
 }
 
 /** Take an LV map away (its node or link too); throws naming what holds it. */

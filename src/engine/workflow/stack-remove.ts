@@ -7,10 +7,10 @@
  * partition map under it. What is not ours (the host's lvm2 maps, a LUKS mapping opened under
  * another name) is never touched: it keeps the map under it busy, as with the C tool.
  */
-import { type DevNo, sameDevNo } from '../../io/devno.js';
+import type { DevNo } from '../../io/devno.js';
 import type { EmitEvent } from '../backend.js';
 import { errorText } from '../errors.js';
-import { loopsOver } from '../holders.js';
+import { holdersOf } from '../holders.js';
 import type { Machine } from '../machine.js';
 import { unmangleDmName } from '../names.js';
 import { closeLeftLuks, type LuksOpened, ourLuksOver } from './luks.js';
@@ -31,20 +31,6 @@ export function stackedOver(
   const luks = ourLuksOver(machine, maps);
   const lvs = lvDevicesOver(machine, [parent, ...maps.map((m) => m.devno), ...luks.map((l) => l.devno)]);
   return { lvs, luks };
-}
-
-/** Mountpoints, stacked devices and loops over a device: what keeps it from being closed. */
-function holdersOf(machine: Machine, devno: DevNo): string[] {
-  return [
-    ...machine.mounts
-      .list()
-      .filter((m) => sameDevNo(m.devno, devno))
-      .map((m) => m.target),
-    ...machine
-      .holders(devno)
-      .map((h) => (h.dmName ? `${machine.nodes.path}/${h.dmName}` : `/dev/${h.kernelName}`)),
-    ...loopsOver(machine, devno),
-  ];
 }
 
 /**
