@@ -7,7 +7,8 @@
  */
 import { type ConfigScalar, type ConfigSection, type ConfigValue, parseConfigText } from './config-text.js';
 import { DEFAULT_LVM_LIMITS, LvmError, type LvmLimits, printable, quoted } from './errors.js';
-import { formatLvmUuid } from './pv-header.js';
+import { lvm2LayoutVolumeGroup } from './lvm2-layout.js';
+import { isLvmName, lvmUuidOf } from './names.js';
 
 /** Units: extents and 512-byte sectors, as in the metadata. */
 export interface VolumeGroupMetadata {
@@ -136,12 +137,15 @@ const OTHER_KINDS: ReadonlySet<string> = new Set([
 /** lvm2 keeps at most 2^32-1 extents per PV and LV (uint32 fields). */
 const MAX_EXTENTS = 0xffffffff;
 
-/** Parse a metadata text into typed VG data; LvmError names the first problem found. */
+/**
+ * Parse a metadata text into typed VG data; LvmError names the first problem found. Text in lvm2's
+ * own layout is read in one pass (lvm2-layout.ts); any other, and any with a problem, here.
+ */
 export function parseVolumeGroupMetadata(
   text: string,
   limits: LvmLimits = DEFAULT_LVM_LIMITS,
 ): VolumeGroupMetadata {
-  return volumeGroupFromConfig(parseConfigText(text, limits));
+  return lvm2LayoutVolumeGroup(text, limits) ?? volumeGroupFromConfig(parseConfigText(text, limits));
 }
 
 export function volumeGroupFromConfig(root: ConfigSection): VolumeGroupMetadata {
@@ -360,24 +364,17 @@ function optionalSection(parent: ConfigSection, key: string, where: string): Con
   return parent.sections.get(key) ?? null;
 }
 
-/** lvm2's rule for VG, LV and PV names: [A-Za-z0-9._+-], not starting with `-`, not `.` or `..`, under 128. */
 function validName(name: string, what: string): string {
-  if (!/^[A-Za-z0-9._+][A-Za-z0-9._+-]{0,126}$/.test(name) || name === '.' || name === '..') {
-    throw new LvmError(`${what} name ${printable(name)} is not a valid LVM name`);
-  }
+  if (!isLvmName(name)) throw new LvmError(`${what} name ${printable(name)} is not a valid LVM name`);
   return name;
 }
 
-const CANONICAL_UUID = /^[0-9A-Za-z!#]{6}(?:-[0-9A-Za-z!#]{4}){5}-[0-9A-Za-z!#]{6}$/;
-
-/** An `id`: 32 characters of lvm2's UUID alphabet, dashes anywhere; returned as lvm2 prints it. */
+/** An `id`, returned as lvm2 prints it. */
 function uuid(s: ConfigSection, where: string): string {
   const written = string(s, 'id', where);
-  if (CANONICAL_UUID.test(written)) return written;
-  const bare = written.replaceAll('-', '');
-  if (!/^[0-9A-Za-z!#]{32}$/.test(bare))
-    throw new LvmError(`${where}: id ${printable(written)} is not an LVM UUID`);
-  return formatLvmUuid(bare);
+  const id = lvmUuidOf(written);
+  if (id === null) throw new LvmError(`${where}: id ${printable(written)} is not an LVM UUID`);
+  return id;
 }
 
 function string(s: ConfigSection, key: string, where: string): string {

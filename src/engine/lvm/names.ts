@@ -1,0 +1,22 @@
+/**
+ * lvm2's rules for the names and UUIDs written in metadata text, as plain tests: the typed reader
+ * (metadata.ts) turns a failure into its error message, the one-pass reader (lvm2-layout.ts)
+ * into a fall-back to the general path.
+ */
+import { formatLvmUuid } from './pv-header.js';
+
+/** VG, LV and PV names: [A-Za-z0-9._+-], not starting with `-`, not `.` or `..`, under 128. */
+export const isLvmName = (name: string): boolean =>
+  /^[A-Za-z0-9._+][A-Za-z0-9._+-]{0,126}$/.test(name) && name !== '.' && name !== '..';
+
+const CANONICAL_UUID = /^[0-9A-Za-z!#]{6}(?:-[0-9A-Za-z!#]{4}){5}-[0-9A-Za-z!#]{6}$/;
+
+/**
+ * An `id` as lvm2 prints it (6-4-4-4-4-4-6), from 32 characters of its UUID alphabet with dashes
+ * anywhere; null when it is not one.
+ */
+export function lvmUuidOf(written: string): string | null {
+  if (CANONICAL_UUID.test(written)) return written;
+  const bare = written.replaceAll('-', '');
+  return /^[0-9A-Za-z!#]{32}$/.test(bare) ? formatLvmUuid(bare) : null;
+}
