@@ -71,34 +71,50 @@ export function mapLogicalVolume(vg: VolumeGroupMetadata, lvName: string): LvMap
   const { lvs, pvs } = indexOf(vg);
   const lv = lvs.get(lvName);
   if (!lv) return { ok: false, reason: `${vg.name} has no logical volume ${printable(lvName)}` };
+  // Plain loops and no spreads: a CLI maps every LV of a VG once, mostly in V8's interpreter.
+  const segments = lv.segments.length > 1 ? mergeContiguous(lv.segments) : lv.segments;
+  const size = vg.extentSize;
   const targets: LvTarget[] = [];
-  for (const seg of mergeContiguous(lv.segments)) {
+  for (let i = 0; i < segments.length; i++) {
+    const seg = segments[i]!;
     if (seg.kind !== 'striped') {
       return {
         ok: false,
         reason: `${vg.name}/${lvName} is a ${printable(seg.type)} volume: only linear and striped volumes are mapped`,
       };
     }
-    const layered = seg.stripes.find((s) => !s.onPv);
-    if (layered) {
-      return {
-        ok: false,
-        reason: `${vg.name}/${lvName} is layered over ${layered.volume}: only volumes placed on PVs are mapped`,
-      };
+    for (let j = 0; j < seg.stripes.length; j++) {
+      if (!seg.stripes[j]!.onPv) {
+        return {
+          ok: false,
+          reason: `${vg.name}/${lvName} is layered over ${seg.stripes[j]!.volume}: only volumes placed on PVs are mapped`,
+        };
+      }
     }
-    const stripes = seg.stripes.map((s): PvPlace => {
-      const pv = pvs.get(s.volume)!;
-      return { pv: pv.name, pvId: pv.id, offset: pv.peStart + s.extent * vg.extentSize };
-    });
-    const start = seg.startExtent * vg.extentSize;
-    const length = seg.extentCount * vg.extentSize;
-    targets.push(
-      stripes.length === 1
-        ? { kind: 'linear', start, length, ...stripes[0]! }
-        : { kind: 'striped', start, length, chunkSize: seg.stripeSize!, stripes },
-    );
+    const start = seg.startExtent * size;
+    const length = seg.extentCount * size;
+    if (seg.stripes.length === 1) {
+      const stripe = seg.stripes[0]!;
+      const pv = pvs.get(stripe.volume)!;
+      targets.push({
+        kind: 'linear',
+        start,
+        length,
+        pv: pv.name,
+        pvId: pv.id,
+        offset: pv.peStart + stripe.extent * size,
+      });
+    } else {
+      const stripes: PvPlace[] = [];
+      for (let j = 0; j < seg.stripes.length; j++) {
+        const stripe = seg.stripes[j]!;
+        const pv = pvs.get(stripe.volume)!;
+        stripes.push({ pv: pv.name, pvId: pv.id, offset: pv.peStart + stripe.extent * size });
+      }
+      targets.push({ kind: 'striped', start, length, chunkSize: seg.stripeSize!, stripes });
+    }
   }
-  return { ok: true, map: { vgName: vg.name, lvName, sectors: lv.extentCount * vg.extentSize, targets } };
+  return { ok: true, map: { vgName: vg.name, lvName, sectors: lv.extentCount * size, targets } };
 }
 
 /**
