@@ -41,14 +41,18 @@ export function readMetadataText(
   ) {
     throw new LvmError(`${where}: metadata text lies past the end of the device`);
   }
-  const bytes = new Uint8Array(location.size);
   const first = disk.readAt(header.start + location.offset, firstSize);
   const second = secondSize > 0 ? disk.readAt(header.start + MDA_HEADER_SIZE, secondSize) : new Uint8Array(0);
   if (first.length < firstSize || second.length < secondSize) {
     throw new LvmError(`${where}: metadata text lies past the end of the device`);
   }
-  bytes.set(first, 0);
-  bytes.set(second, firstSize);
+  // Only a wrapped text needs its two pieces joined; a whole one is used as read.
+  let bytes = first;
+  if (secondSize > 0) {
+    bytes = new Uint8Array(location.size);
+    bytes.set(first, 0);
+    bytes.set(second, firstSize);
+  }
   const crc = lvmCrc(bytes);
   if (crc !== location.checksum) throw new LvmError(`${where}: metadata text checksum is wrong`);
   // lvm2 writes the text with its terminating NUL; the parser stops at a NUL too.
