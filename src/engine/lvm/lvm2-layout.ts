@@ -203,6 +203,8 @@ export function lvm2LayoutVolumeGroup(
   let stripeSize: Value | undefined;
   let stripes: Value | undefined;
 
+  const maxNodes = limits.maxNodes;
+  const maxDepth = limits.maxDepth;
   let at = 0;
   while (at < end) {
     let lineEnd = text.indexOf('\n', at);
@@ -281,14 +283,15 @@ export function lvm2LayoutVolumeGroup(
       continue;
     }
 
-    if (++nodes > limits.maxNodes) return null;
-    const space = text.indexOf(' ', at);
-    if (space < 0 || space > lineEnd) return null;
-    const key = text.slice(at, space);
-    const next = text.charCodeAt(space + 1);
-
-    if (next === SECTION_OPEN) {
-      if (space + 2 !== lineEnd || depth + 1 > limits.maxDepth) return null;
+    if (++nodes > maxNodes) return null;
+    // `key = value`, or `name {` ending its line. Names with a space, or any other character the
+    // general tokenizer would stop at, are refused below where they are checked.
+    const equals = text.indexOf(' = ', at);
+    if (equals < 0 || equals > lineEnd) {
+      if (text.charCodeAt(lineEnd - 1) !== SECTION_OPEN || text.charCodeAt(lineEnd - 2) !== SPACE)
+        return null;
+      if (depth + 1 > maxDepth) return null;
+      const key = text.slice(at, lineEnd - 2);
       at = lineEnd + 1;
       depth++;
       if (state === LV) {
@@ -327,8 +330,8 @@ export function lvm2LayoutVolumeGroup(
       continue;
     }
 
-    if (next !== EQUALS || text.charCodeAt(space + 2) !== SPACE) return null;
-    const valueAt = space + 3;
+    const key = text.slice(at, equals);
+    const valueAt = equals + 3;
     const first = text.charCodeAt(valueAt);
     let value: Value | null;
     if (first === QUOTE) value = stringAt(text, valueAt);
