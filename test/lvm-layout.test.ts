@@ -82,18 +82,19 @@ describe("lvm2's text layout read in one pass", () => {
     expect(FIXTURE_TEXTS.length).toBeGreaterThanOrEqual(5);
     for (const { name, text } of FIXTURE_TEXTS) {
       const fast = lvm2LayoutVolumeGroup(text);
-      // Thin pools are the general path's: only linear and striped segments are read here.
-      if (name === 'thin') expect(fast).toBeNull();
-      else {
-        expect(fast, name).not.toBeNull();
-        expect(fast).toStrictEqual(volumeGroupFromConfig(parseConfigText(text)));
-      }
+      expect(fast, name).not.toBeNull();
+      expect(fast).toStrictEqual(volumeGroupFromConfig(parseConfigText(text)));
     }
+    // The thin pool, its metadata and data volumes and a thin LV: segments kept as written.
+    const thin = lvm2LayoutVolumeGroup(FIXTURE_TEXTS.find((f) => f.name === 'thin')!.text)!;
+    expect(thin.logicalVolumes.flatMap((lv) => lv.segments.map((seg) => seg.kind))).toEqual(
+      expect.arrayContaining(['thin-pool', 'thin', 'striped']),
+    );
   });
 
   it('reads the layout of a backup (tabs, comments) and a VG of 500 LVs', () => {
     for (const text of [
-      ...FIXTURE_TEXTS.filter((f) => f.name !== 'thin').map((f) => backupLayout(f.text)),
+      ...FIXTURE_TEXTS.map((f) => backupLayout(f.text)),
       manyLvs(500),
       backupLayout(manyLvs(20)),
     ]) {
@@ -118,7 +119,8 @@ describe("lvm2's text layout read in one pass", () => {
       ['"pv0", 0', '"pv0", # where\n0'],
       ['"pv0", 0', "'pv0', 0"],
       ['type = "striped"', 'type = striped'],
-      ['type = "striped"', 'type = "thin"'],
+      ['type = "striped"', 'type = "cache"\npolicy_settings {\n}'],
+      ['type = "striped"', 'type = "thin"\npool = "a"\npool = "b"'],
       ['type = "striped"', 'type = "str\\"iped"'],
       ['segment1 {', 'segment1 { }\nsegment1 {'],
       ['segment1 {', '"segment1" {'],
@@ -154,8 +156,13 @@ describe("lvm2's text layout read in one pass", () => {
       if (typeof general === 'string') expect(() => parseVolumeGroupMetadata(text)).toThrow(general);
       else expect(parseVolumeGroupMetadata(text)).toStrictEqual(general);
     }
-    // Strings over several lines and comments after values are inside the layout.
+    // Strings over several lines, comments after values and segments of other types are inside it.
     for (const [from, to] of [
+      ['type = "striped"', 'type = "thin"\nthin_pool = "pool"\n__proto__ = "x"\n0 = 1'],
+      ['type = "striped"', 'type = "raid1+RAID_FLAG"\nraids = ["lv1_rmeta_0", "lv1_rimage_0"]'],
+      ['type = "striped"', 'type = "mirror"\nmirrors = ["pv0", 0, "lv1", 0]'],
+      ['type = "striped"', 'type = "mirror"\nmirrors = ["pv0", 0, "pv0", 5]\nmirror_count = 2'],
+      ['type = "striped"', 'type = "something-new"'],
       ['creation_host = "host"', 'creation_host = "two\nlines"'],
       ['seqno = 7', 'seqno = 7 # after'],
       ['"pv0", 0', '"pv0",\n0'],

@@ -2,7 +2,7 @@
  * The metadata text as lvm2 writes it into a metadata area, read straight into typed VG data in
  * one pass over its lines: one statement per line (`key = value`, `name {`, `}`), tabs before it
  * (as in backups), `#` comments on their own lines or after a value, strings without backslashes,
- * whole numbers, arrays of those, and only linear and striped segments. Anything else, and
+ * whole numbers, arrays of those, and segments without subsections. Anything else, and
  * anything lvm2's import refuses, gives null, and the caller runs the general path (config-text.ts
  * then metadata.ts), which reads every text lvm2 accepts and names what is wrong with the others.
  * So this reader never decides an error: it only has to give the general path's result for the
@@ -16,12 +16,14 @@
 import { DEFAULT_LVM_LIMITS, type LvmLimits } from './errors.js';
 import type {
   LogicalVolumeMetadata,
+  OtherSegment,
   PhysicalVolumeMetadata,
   SegmentArea,
+  SegmentMetadata,
   StripedSegment,
   VolumeGroupMetadata,
 } from './metadata.js';
-import { isLvmName, lvmUuidOf } from './names.js';
+import { isLvmName, lvmUuidOf, otherSegmentKind } from './names.js';
 
 type Scalar = string | number;
 type Value = Scalar | Scalar[];
@@ -52,6 +54,10 @@ const CONTENTS = 'Text Format Volume Group';
 const MAX_EXTENTS = 0xffffffff;
 /** Numbers of up to 15 digits are exact as doubles; longer ones go to the general path. */
 const MAX_DIGITS = 15;
+
+/** The statements of the segment being read, kept for segments other than striped ones. */
+const segmentKeys: string[] = [];
+const segmentValues: Value[] = [];
 
 /** Where the last value read ended (a second return value, without allocating a pair). */
 let valueEnd = 0;
@@ -192,7 +198,7 @@ export function lvm2LayoutVolumeGroup(
   let time: Value | undefined;
   let segmentCount: Value | undefined;
   /** The LV's segments so far, copied out at their exact length when it closes. */
-  const segments: StripedSegment[] = [];
+  const segments: SegmentMetadata[] = [];
   let segmentsRead = 0;
   // The segment being read.
   let segName = '';
@@ -202,6 +208,7 @@ export function lvm2LayoutVolumeGroup(
   let stripeCount: Value | undefined;
   let stripeSize: Value | undefined;
   let stripes: Value | undefined;
+  let segmentStatements = 0;
 
   const maxNodes = limits.maxNodes;
   const maxDepth = limits.maxDepth;
@@ -221,20 +228,38 @@ export function lvm2LayoutVolumeGroup(
       at = lineEnd + 1;
       depth--;
       if (state === SEGMENT) {
-        const segment = stripedSegment(
-          segName,
-          startExtent,
-          extentCount,
-          type,
-          stripeCount,
-          stripeSize,
-          stripes,
-          pvs,
-          layered,
-        );
-        if (!segment) return null;
-        for (let i = 0; i < segment.stripes.length; i++)
-          if (segment.stripes[i]!.onPv) used += segment.areaExtents;
+        if (!isWhole(startExtent, 0, MAX_EXTENTS) || !isWhole(extentCount, 1, MAX_EXTENTS)) return null;
+        if (typeof type !== 'string') return null;
+        // `raid1+FLAG`: lvm2 stores some LV flags after a plus sign.
+        const plus = type.indexOf('+');
+        const bare = plus < 0 ? type : type.slice(0, plus);
+        let segment: SegmentMetadata | null;
+        if (bare === 'striped' || bare === 'linear') {
+          segment = stripedSegment(
+            segName,
+            startExtent,
+            extentCount,
+            bare,
+            stripeCount,
+            stripeSize,
+            stripes,
+            pvs,
+            layered,
+          );
+          if (!segment) return null;
+          for (let i = 0; i < segment.stripes.length; i++)
+            if (segment.stripes[i]!.onPv) used += segment.areaExtents;
+        } else {
+          segment = otherSegment(segName, startExtent, extentCount, bare, segmentStatements);
+          if (!segment) return null;
+          // Mirror legs placed straight on PVs (pvmove) take their extents too.
+          const legs = segment.kind === 'mirror' ? segment.raw.mirrors : undefined;
+          if (Array.isArray(legs)) {
+            for (let i = 0; i < legs.length; i += 2) {
+              if (typeof legs[i] === 'string' && pvs.has(legs[i] as string)) used += extentCount;
+            }
+          }
+        }
         segments[segmentsRead++] = segment;
         state = LV;
       } else if (state === LV) {
@@ -299,6 +324,7 @@ export function lvm2LayoutVolumeGroup(
         for (let i = 0; i < segmentsRead; i++) if (segments[i]!.name === key) return null;
         segName = key;
         startExtent = extentCount = type = stripeCount = stripeSize = stripes = undefined;
+        segmentStatements = 0;
         state = SEGMENT;
       } else if (state === LV_LIST || state === PV_LIST) {
         if (!isLvmName(key)) return null;
@@ -352,6 +378,9 @@ export function lvm2LayoutVolumeGroup(
 
     // Each key lvm2's import reads, once: a repeated one (the last would win) is the general path's.
     if (state === SEGMENT) {
+      // Every statement, in order: a segment of another type keeps them all as written.
+      segmentKeys[segmentStatements] = key;
+      segmentValues[segmentStatements++] = value;
       if (key === 'start_extent' && startExtent === undefined) startExtent = value;
       else if (key === 'extent_count' && extentCount === undefined) extentCount = value;
       else if (key === 'type' && type === undefined) type = value;
@@ -466,6 +495,32 @@ const SEGMENT_KEYS = new Set([
 
 const isOtherKey = (key: string, read: ReadonlySet<string>) => !read.has(key) && isPlainWord(key);
 
+/** A segment of any type but striped: its section as written, as the general reader keeps it. */
+function otherSegment(
+  name: string,
+  startExtent: number,
+  extentCount: number,
+  type: string,
+  statements: number,
+): OtherSegment | null {
+  const entries: [string, Value][] = [];
+  for (let i = 0; i < statements; i++) {
+    const key = segmentKeys[i]!;
+    // A key written twice (the last would win, in the first one's place) is the general path's.
+    for (let j = 0; j < i; j++) if (segmentKeys[j] === key) return null;
+    entries.push([key, segmentValues[i]!]);
+  }
+  // fromEntries defines own properties, so a key such as __proto__ stays plain data.
+  return {
+    name,
+    startExtent,
+    extentCount,
+    type,
+    kind: otherSegmentKind(type),
+    raw: Object.fromEntries(entries),
+  };
+}
+
 function logicalVolume(
   name: string,
   id: Value | undefined,
@@ -475,7 +530,7 @@ function logicalVolume(
   host: Value | undefined,
   time: Value | undefined,
   segmentCount: Value | undefined,
-  segments: StripedSegment[],
+  segments: SegmentMetadata[],
 ): LogicalVolumeMetadata | null {
   if (!isStringList(status) || segmentCount !== segments.length) return null;
   if (segments.length > 1) segments.sort((a, b) => a.startExtent - b.startExtent);
@@ -506,21 +561,15 @@ function logicalVolume(
 
 function stripedSegment(
   name: string,
-  startExtent: Value | undefined,
-  extentCount: Value | undefined,
-  written: Value | undefined,
+  startExtent: number,
+  extentCount: number,
+  type: string,
   count: Value | undefined,
   size: Value | undefined,
   list: Value | undefined,
   pvs: ReadonlyMap<string, PhysicalVolumeMetadata>,
   layered: string[],
 ): StripedSegment | null {
-  if (!isWhole(startExtent, 0, MAX_EXTENTS) || !isWhole(extentCount, 1, MAX_EXTENTS)) return null;
-  if (typeof written !== 'string') return null;
-  // `striped+FLAG`: lvm2 stores some LV flags after a plus sign.
-  const plus = written.indexOf('+');
-  const type = plus < 0 ? written : written.slice(0, plus);
-  if (type !== 'striped' && type !== 'linear') return null;
   if (!isWhole(count, 1) || (count > 1 && !isWhole(size, 1)) || extentCount % count !== 0) return null;
   if (!Array.isArray(list) || list.length !== count * 2) return null;
   const areaExtents = extentCount / count;

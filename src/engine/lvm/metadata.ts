@@ -8,7 +8,7 @@
 import { type ConfigScalar, type ConfigSection, type ConfigValue, parseConfigText } from './config-text.js';
 import { DEFAULT_LVM_LIMITS, LvmError, type LvmLimits, printable, quoted } from './errors.js';
 import { lvm2LayoutVolumeGroup } from './lvm2-layout.js';
-import { isLvmName, lvmUuidOf } from './names.js';
+import { isLvmName, lvmUuidOf, otherSegmentKind } from './names.js';
 
 /** Units: extents and 512-byte sectors, as in the metadata. */
 export interface VolumeGroupMetadata {
@@ -120,20 +120,6 @@ export interface RawSection {
 }
 
 const CONTENTS = 'Text Format Volume Group';
-const OTHER_KINDS: ReadonlySet<string> = new Set([
-  'thin',
-  'thin-pool',
-  'mirror',
-  'snapshot',
-  'cache',
-  'cache-pool',
-  'vdo',
-  'vdo-pool',
-  'writecache',
-  'integrity',
-  'error',
-  'zero',
-]);
 /** lvm2 keeps at most 2^32-1 extents per PV and LV (uint32 fields). */
 const MAX_EXTENTS = 0xffffffff;
 
@@ -265,12 +251,7 @@ function segment(
   const type = plus < 0 ? written : written.slice(0, plus);
   const base = { name, startExtent, extentCount, type };
   if (type === 'striped' || type === 'linear') return striped(base, seg, where, pvs, lvNames);
-  const kind = type.startsWith('raid')
-    ? 'raid'
-    : OTHER_KINDS.has(type)
-      ? (type as OtherSegment['kind'])
-      : 'unknown';
-  return { name, startExtent, extentCount, type, kind, raw: rawSection(seg) };
+  return { name, startExtent, extentCount, type, kind: otherSegmentKind(type), raw: rawSection(seg) };
 }
 
 function striped(
