@@ -74,7 +74,8 @@ function disagreement(text: string, limits: LvmLimits = DEFAULT_LVM_LIMITS): str
   } catch {
     return 'a different VG';
   }
-  return null;
+  // The same keys in the same order too: `--json` prints them as they are.
+  return JSON.stringify(fast) === JSON.stringify(general) ? null : 'keys in another order';
 }
 
 describe("lvm2's text layout read in one pass", () => {
@@ -83,7 +84,7 @@ describe("lvm2's text layout read in one pass", () => {
     for (const { name, text } of FIXTURE_TEXTS) {
       const fast = lvm2LayoutVolumeGroup(text);
       expect(fast, name).not.toBeNull();
-      expect(fast).toStrictEqual(volumeGroupFromConfig(parseConfigText(text)));
+      expect(disagreement(text)).toBeNull();
     }
     // The thin pool, its metadata and data volumes and a thin LV: segments kept as written.
     const thin = lvm2LayoutVolumeGroup(FIXTURE_TEXTS.find((f) => f.name === 'thin')!.text)!;
@@ -100,7 +101,7 @@ describe("lvm2's text layout read in one pass", () => {
     ]) {
       const fast = lvm2LayoutVolumeGroup(text);
       expect(fast).not.toBeNull();
-      expect(fast).toStrictEqual(volumeGroupFromConfig(parseConfigText(text)));
+      expect(disagreement(text)).toBeNull();
       expect(parseVolumeGroupMetadata(text)).toStrictEqual(fast);
     }
   });
