@@ -107,6 +107,8 @@ describe("lvm2's text layout read in one pass", () => {
   });
 
   it('leaves every text outside the layout, or with a problem, to the general path', () => {
+    const segment = (name: string, extent: number, start = 0) =>
+      `${name} {\nstart_extent = ${start}\nextent_count = 1\ntype = "striped"\nstripe_count = 1\nstripes = ["pv0", ${extent}]\n}`;
     const base = vgText('vg', 2, 2, 10);
     const variants: [string, string][] = [
       // Outside the layout, each still a text the general path reads.
@@ -124,6 +126,9 @@ describe("lvm2's text layout read in one pass", () => {
       ['type = "striped"', 'type = "thin"\npool = "a"\npool = "b"'],
       ['type = "striped"', 'type = "str\\"iped"'],
       ['segment1 {', 'segment1 { }\nsegment1 {'],
+      ['segment1 {', `${segment('segment1', 5)}\nsegment1 {`],
+      ['segment1 {', `${segment('segment1', 5)}\n${segment('segment2', 6)}\nsegment1 {`],
+      ['segment1 {', `${segment('segment2', 5)}\n${segment('segment3', 6)}\nsegment3 {`],
       ['segment1 {', '"segment1" {'],
       ['segment1 {', 'segment1\n{'],
       ['pe_start = 2048', 'pe_start = 2048\r'],
@@ -157,6 +162,18 @@ describe("lvm2's text layout read in one pass", () => {
       if (typeof general === 'string') expect(() => parseVolumeGroupMetadata(text)).toThrow(general);
       else expect(parseVolumeGroupMetadata(text)).toStrictEqual(general);
     }
+    // A segment name written again after others: libdm merges the two sections into one.
+    const again = vgText('vg', 1, 3, 10)
+      .replace('segment_count = 1', 'segment_count = 3')
+      .replace(
+        'segment1 {\nstart_extent = 0\nextent_count = 3',
+        `${segment('a', 0, 0)}\n${segment('b', 1, 1)}\na {\nstart_extent = 2\nextent_count = 1`,
+      );
+    expect(again).toContain('\na {\nstart_extent = 2');
+    expect(lvm2LayoutVolumeGroup(again)).toBeNull();
+    expect(() => parseVolumeGroupMetadata(again)).toThrow(
+      /lv0: segment_count is 3 but 2 segments are written/,
+    );
     // Strings over several lines, comments after values and segments of other types are inside it.
     for (const [from, to] of [
       ['type = "striped"', 'type = "thin"\nthin_pool = "pool"\n__proto__ = "x"\n0 = 1'],
@@ -188,6 +205,30 @@ describe("lvm2's text layout read in one pass", () => {
     }
     expect(lvm2LayoutVolumeGroup(text, { ...DEFAULT_LVM_LIMITS, maxDepth: 4 })).not.toBeNull();
     expect(lvm2LayoutVolumeGroup(text, { ...DEFAULT_LVM_LIMITS, maxDepth: 3 })).toBeNull();
+  });
+
+  it('stays linear on hostile sizes: an LV of 50,000 segments, a segment of 100,000 keys', () => {
+    const lv = (body: string) =>
+      vgText('vg', 1)
+        .replace(/lv0 \{[\s\S]*\n\}\n\}/, `lv0 {\n${body}\n}\n}`)
+        .replace('pe_count = 1000', 'pe_count = 100000');
+    const segments = Array.from(
+      { length: 50_000 },
+      (_, i) =>
+        `s${i} {\nstart_extent = ${i}\nextent_count = 1\ntype = "striped"\nstripe_count = 1\nstripes = ["pv0", ${i}]\n}`,
+    ).join('\n');
+    const keys = Array.from({ length: 100_000 }, (_, i) => `k${i} = ${i}`).join('\n');
+    for (const text of [
+      lv(`${segments}\nid = "aaaaaa-bbbb-cccc-dddd-eeee-ffff-000000"\nstatus = []\nsegment_count = 50000`),
+      lv(
+        `s {\nstart_extent = 0\nextent_count = 1\ntype = "thin"\n${keys}\n}\nid = "aaaaaa-bbbb-cccc-dddd-eeee-ffff-000000"\nstatus = []\nsegment_count = 1`,
+      ),
+    ]) {
+      const began = performance.now();
+      const vg = lvm2LayoutVolumeGroup(text);
+      expect(performance.now() - began).toBeLessThan(3000);
+      expect(vg?.logicalVolumes[0]?.segments.length).toBeGreaterThan(0);
+    }
   });
 
   it('agrees with the general path on random edits of these texts', () => {

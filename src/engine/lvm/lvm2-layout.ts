@@ -200,6 +200,8 @@ export function lvm2LayoutVolumeGroup(
   /** The LV's segments so far, copied out at their exact length when it closes. */
   const segments: SegmentMetadata[] = [];
   let segmentsRead = 0;
+  /** Their names, once there are two: a name written twice (libdm merges the sections) is the general path's. */
+  const segmentNames = new Set<string>();
   // The segment being read.
   let segName = '';
   let startExtent: Value | undefined;
@@ -321,7 +323,15 @@ export function lvm2LayoutVolumeGroup(
       depth++;
       if (state === LV) {
         if (!isPlainWord(key)) return null;
-        for (let i = 0; i < segmentsRead; i++) if (segments[i]!.name === key) return null;
+        if (segmentsRead > 0) {
+          // Names are looked up from the LV's second segment on (most LVs have one).
+          if (segmentsRead === 1) {
+            segmentNames.clear();
+            segmentNames.add(segments[0]!.name);
+          }
+          if (segmentNames.has(key)) return null;
+          segmentNames.add(key);
+        }
         segName = key;
         startExtent = extentCount = type = stripeCount = stripeSize = stripes = undefined;
         segmentStatements = 0;
@@ -504,10 +514,12 @@ function otherSegment(
   statements: number,
 ): OtherSegment | null {
   const entries: [string, Value][] = [];
+  const seen = new Set<string>();
   for (let i = 0; i < statements; i++) {
     const key = segmentKeys[i]!;
     // A key written twice (the last would win, in the first one's place) is the general path's.
-    for (let j = 0; j < i; j++) if (segmentKeys[j] === key) return null;
+    if (seen.has(key)) return null;
+    seen.add(key);
     entries.push([key, segmentValues[i]!]);
   }
   // fromEntries defines own properties, so a key such as __proto__ stays plain data.
