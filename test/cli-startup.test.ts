@@ -106,7 +106,7 @@ const bin = join(import.meta.dirname, '..', 'bin', 'kpartx.js');
 describe.skipIf(!existsSync(join(import.meta.dirname, '..', 'dist', 'cli', 'kpartx.js')))(
   'kpartx -l through bin/kpartx.js (skipped until the build has run)',
   () => {
-    it('loads none of zlib, child_process, tty, or Node streams and sockets, writing to a pipe', () => {
+    it('loads none of zlib, child_process, tty, os, or Node streams and sockets, writing to a pipe', () => {
       const image = join(work, 't01.img');
       writeFileSync(image, t01());
       const record = join(work, 'modules.json');
@@ -121,7 +121,7 @@ describe.skipIf(!existsSync(join(import.meta.dirname, '..', 'dist', 'cli', 'kpar
       expect(run.status).toBe(0);
       expect(run.stdout.split('\n').filter(Boolean)).toHaveLength(T01_LINES.length);
       const loaded = new Set(JSON.parse(readFileSync(record, 'utf8')) as string[]);
-      const unwanted = ['zlib', 'child_process', 'tty', 'net', 'stream', 'dgram'].filter((name) =>
+      const unwanted = ['zlib', 'child_process', 'tty', 'os', 'net', 'stream', 'dgram'].filter((name) =>
         loaded.has(`NativeModule ${name}`),
       );
       expect(unwanted).toEqual([]);
