@@ -4,7 +4,9 @@
 // Node's own start. Node 20 has no module.enableCompileCache, so the bundle is wrapped and run here
 // as the CommonJS loader runs a file. The build makes the cache (scripts/code-cache.mjs, through
 // makeCodeCache) and nothing writes it at run time; bin/build.js decides whether it belongs to the
-// bundle on disk.
+// bundle on disk. The app's bundle has its own loader of the same kind, src/tui/load-bundle.ts; this
+// one is plain CommonJS so that the CLI needs no ES module to start.
+const { isAscii } = require('node:buffer');
 const { readFileSync } = require('node:fs');
 const Module = require('node:module');
 const { dirname } = require('node:path');
@@ -14,7 +16,10 @@ const vm = require('node:vm');
 const wrap = (source) => `(function (exports, require, module, __filename, __dirname) { ${source}\n});`;
 
 function compile(file, cachedData) {
-  return new vm.Script(wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
+  const bytes = readFileSync(file);
+  // The build writes it in ASCII: read as Latin-1 it needs no UTF-8 decoding (as src/tui/load-bundle.ts).
+  const source = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
+  return new vm.Script(wrap(source), { filename: file, cachedData });
 }
 
 /** Runs the compiled bundle as the module `file`; its own relative requires resolve next to it. */
