@@ -39,3 +39,24 @@ export function recordBundles(bundles) {
   };
   writeFileSync(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
 }
+
+/**
+ * Record `cacheFile` (relative to dist/) as the V8 code cache of the recorded bundle `name`, with
+ * the size and modification time of both files now: bin/build.js uses the cache only while both
+ * are still these, so a bundle written again never runs with a cache made for the old one.
+ */
+export function recordCodeCache(name, cacheFile) {
+  const manifest = previous();
+  const entry = manifest.bundles?.[name];
+  if (!entry) throw new Error(`build manifest: no bundle ${name} to record a code cache for`);
+  const bundle = statSync(join(dist, entry.file));
+  const cache = statSync(join(dist, cacheFile));
+  entry.codeCache = {
+    file: cacheFile,
+    size: cache.size,
+    mtimeMs: cache.mtimeMs,
+    bundleSize: bundle.size,
+    bundleMtimeMs: bundle.mtimeMs,
+  };
+  writeFileSync(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`);
+}

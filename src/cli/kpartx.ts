@@ -4,6 +4,7 @@
  * message and status. This module never loads React or Ink, and `-l IMAGE` never loads the native
  * kernel bindings.
  */
+import { writeSync } from 'node:fs';
 import type { BackendKind, MapBackend } from '../engine/backend.js';
 import { BackendUnavailable, chooseBackendKind, loadBackend } from '../engine/backends/select.js';
 import { errorText } from '../engine/errors.js';
@@ -108,11 +109,38 @@ function writeTo(stream: NodeJS.WriteStream): (text: string) => void {
   };
 }
 
+/**
+ * Standard output's one write, made with write(2) on descriptor 1 rather than through
+ * process.stdout: making that stream loads Node's streams and, for a pipe, its sockets, milliseconds
+ * that `kpartx -l` must start without. A descriptor that would block (a non-blocking pipe whose
+ * reader lags) gets the rest through process.stdout, which waits for it.
+ */
+export function writeStandardOutput(text: string, fd = 1, fallback = () => writeTo(process.stdout)): void {
+  const bytes = Buffer.from(text);
+  let done = 0;
+  try {
+    while (done < bytes.length) done += writeSync(fd, bytes, done);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EAGAIN') fallback()(bytes.subarray(done).toString());
+    else if (code !== 'EPIPE' && code !== 'EIO') throw error;
+  }
+}
+
+/** process.stderr, made only when something is written to it (see writeStandardOutput). */
+function standardError(): (text: string) => void {
+  let write: ((text: string) => void) | undefined;
+  return (text) => {
+    write ??= writeTo(process.stderr);
+    write(text);
+  };
+}
+
 /** Process streams and the real machine, for whatever the caller did not provide. */
 function completeEnvironment(given: Partial<CliEnvironment>): CliEnvironment {
   return {
-    stdout: given.stdout ?? writeTo(process.stdout),
-    stderr: given.stderr ?? writeTo(process.stderr),
+    stdout: given.stdout ?? writeStandardOutput,
+    stderr: given.stderr ?? standardError(),
     env: given.env ?? process.env,
     machine: given.machine ?? createMachine(),
     makeBackend: given.makeBackend ?? loadBackend,

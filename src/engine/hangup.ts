@@ -7,7 +7,11 @@
  * the file it started with.
  */
 import { closeSync, fstatSync, openSync } from 'node:fs';
-import { isatty } from 'node:tty';
+import { lazyBuiltin } from '../io/builtin.js';
+
+// Asked only of a character device that may be a terminal: tty pulls in Node's sockets, which
+// `kpartx -l` writing to a pipe or file otherwise never loads.
+const tty = lazyBuiltin<typeof import('node:tty')>('node:tty');
 
 /** Major number of /dev/null, /dev/zero and friends: character devices that are no terminal. */
 const MEMORY_DEVICES = 1;
@@ -16,7 +20,9 @@ const MEMORY_DEVICES = 1;
 function hungUp(fd: number): boolean {
   try {
     const stat = fstatSync(fd);
-    return stat.isCharacterDevice() && Math.floor(stat.rdev / 256) % 4096 !== MEMORY_DEVICES && !isatty(fd);
+    return (
+      stat.isCharacterDevice() && Math.floor(stat.rdev / 256) % 4096 !== MEMORY_DEVICES && !tty().isatty(fd)
+    );
   } catch {
     return false;
   }

@@ -11,13 +11,17 @@
  *
  * The app's Ctrl-C key and a terminal that went away arrive through `raiseSignal`, the same way.
  */
-import { constants } from 'node:os';
+import { lazyBuiltin } from '../io/builtin.js';
+
+// Asked only when a signal ends a run: loading os at every start costs `kpartx -l` more than the
+// question.
+const os = lazyBuiltin<typeof import('node:os')>('node:os');
 
 export const CRITICAL_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 export type CriticalSignal = (typeof CRITICAL_SIGNALS)[number];
 
 /** The shell convention: 129 for SIGHUP, 130 for SIGINT, 143 for SIGTERM. */
-export const signalExitCode = (signal: CriticalSignal): number => 128 + constants.signals[signal];
+export const signalExitCode = (signal: CriticalSignal): number => 128 + os().constants.signals[signal];
 
 export class InterruptedError extends Error {
   readonly exitCode: number;

@@ -4,10 +4,14 @@
  * The passphrase goes to cryptsetup on a pipe as `--key-file -` (exact bytes, no newline
  * processing), never on its command line or in its environment.
  */
-import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { lazyBuiltin } from '../io/builtin.js';
 import { type CryptApi, CryptError, type LuksKey } from './types.js';
+
+// Loaded when a tool is first run: the CLI's listing loads this module too, and child_process pulls
+// in Node's streams and sockets.
+const childProcess = lazyBuiltin<typeof import('node:child_process')>('node:child_process');
 
 const SYSTEM_DIRS = ['/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
 
@@ -36,7 +40,7 @@ export function cryptsetupReason(stderr: string, status: number): string {
 
 function runCryptsetup(binary: string, args: string[], input: string | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, args, {
+    const child = childProcess().spawn(binary, args, {
       stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'],
       env: { ...process.env, LC_ALL: 'C' },
     });

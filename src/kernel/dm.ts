@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { release } from 'node:os';
+import { lazyBuiltin } from '../io/builtin.js';
 import { type DevNo, formatDevNo } from '../io/devno.js';
 import {
   DM_IOCTL_SIZE,
@@ -25,6 +25,9 @@ import {
 } from './dm-ioctl.js';
 import { ioctl, ioctlAsync, O_RDWR, open } from './libc.js';
 import { type DmApi, type DmMapInfo, type DmTarget, KernelError } from './types.js';
+
+// Asked only before loading dm_mod, which `kpartx -l` never does.
+const os = lazyBuiltin<typeof import('node:os')>('node:os');
 
 export const DM_CONTROL = '/dev/mapper/control';
 const ENXIO = 6;
@@ -204,7 +207,7 @@ export function openDeviceMapper(): DeviceMapper | null {
   let fd = tryOpenControl();
   // Loading the module is worth a try only where the running kernel has a module tree (not in
   // many containers and minimal VMs, where the spawn alone would cost every run a noticeable delay).
-  if (fd === null && existsSync(`/lib/modules/${release()}/modules.dep`)) {
+  if (fd === null && existsSync(`/lib/modules/${os().release()}/modules.dep`)) {
     // child_process is required here, not at load: the CLI's listing path loads this module too.
     const { spawnSync } = createRequire(import.meta.url)(
       'node:child_process',

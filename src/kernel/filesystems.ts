@@ -6,7 +6,10 @@
  * may name for content the probe does not recognise.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { release } from 'node:os';
+import { lazyBuiltin } from '../io/builtin.js';
+
+// Asked only when a filesystem's module is looked for, which `kpartx -l` never does.
+const os = lazyBuiltin<typeof import('node:os')>('node:os');
 
 /** Lines of /proc/filesystems: `nodev\tproc`, `\text4`. */
 function procFilesystems(): { type: string; nodev: boolean }[] | undefined {
@@ -26,7 +29,7 @@ function registered(): Set<string> | undefined {
   return lines ? new Set(lines.map((entry) => entry.type)) : undefined;
 }
 
-const modulesDir = () => `/lib/modules/${release()}`;
+const modulesDir = () => `/lib/modules/${os().release()}`;
 
 /** Module names (without .ko, .ko.xz, .ko.zst…) under the running kernel's fs/ directory. */
 function loadable(root = `${modulesDir()}/kernel/fs`): Set<string> | undefined {

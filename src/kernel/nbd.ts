@@ -7,7 +7,6 @@
  * Records are opened without following symlinks (run-dir.ts). qemu-nbd is run with execFile (no
  * shell), with the format always given, so a raw file is never probed by qemu.
  */
-import { execFile, spawnSync } from 'node:child_process';
 import {
   closeSync,
   constants,
@@ -21,11 +20,16 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { lazyBuiltin } from '../io/builtin.js';
 import { acquireLock } from './lock.js';
 import { findTool } from './qemu-img.js';
 import { ensureRunSubdir, entryProblem, openOwnFile, runDir } from './run-dir.js';
 import { readAttribute } from './sysfs.js';
 import type { NbdConnection } from './types.js';
+
+// Loaded when a tool is first run: the CLI's listing loads this module too, and child_process pulls
+// in Node's streams and sockets.
+const childProcess = lazyBuiltin<typeof import('node:child_process')>('node:child_process');
 
 /** Whether this kernel has the network block device qemu-nbd attaches containers to (loaded or with nodes). */
 export function nbdPresent(): boolean {
@@ -131,7 +135,7 @@ function connectionOf(index: number): NbdConnection | undefined {
 
 function run(tool: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile(tool, args, { timeout: 60_000 }, (error, _stdout, stderr) => {
+    childProcess().execFile(tool, args, { timeout: 60_000 }, (error, _stdout, stderr) => {
       if (!error) return resolve();
       const said = String(stderr).trim().split('\n').filter(Boolean).pop();
       reject(new Error(`${tool} ${args.join(' ')}: ${said ?? error.message}`));
@@ -154,7 +158,7 @@ export function createNbdApi() {
   return {
     available(): boolean {
       if (loaded) return true;
-      if (!nbdPresent()) spawnSync('modprobe', ['nbd'], { stdio: 'ignore', timeout: 10_000 });
+      if (!nbdPresent()) childProcess().spawnSync('modprobe', ['nbd'], { stdio: 'ignore', timeout: 10_000 });
       loaded = nbdPresent() && nbdIndexes().length > 0;
       return loaded;
     },

@@ -5,18 +5,22 @@
  * header into that file. The backing image is named by its absolute path with its format given,
  * so qemu never probes it and finds it wherever the overlay is moved to.
  */
-import { execFile } from 'node:child_process';
 import { closeSync, lstatSync, openSync, unlinkSync } from 'node:fs';
+import { lazyBuiltin } from '../io/builtin.js';
 import { findQemuNbd } from './nbd.js';
 import { findTool } from './qemu-img.js';
 import type { OverlayApi } from './types.js';
+
+// Loaded when a tool is first run: the CLI's listing loads this module too, and child_process pulls
+// in Node's streams and sockets.
+const childProcess = lazyBuiltin<typeof import('node:child_process')>('node:child_process');
 
 const findQemuImg = (): string => findTool('qemu-img', 'qemu-utils');
 
 function run(tool: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     // No timeout: a commit copies every cluster the overlay holds.
-    execFile(tool, args, { maxBuffer: 16 * 1024 * 1024 }, (error, _stdout, stderr) => {
+    childProcess().execFile(tool, args, { maxBuffer: 16 * 1024 * 1024 }, (error, _stdout, stderr) => {
       if (!error) return resolve();
       const said = String(stderr).trim().split('\n').filter(Boolean).pop();
       reject(new Error(`qemu-img ${args[0]} failed: ${said ?? error.message}`));

@@ -4,9 +4,13 @@
  * when complete, so a failure, a kill or a signal never leaves a half-written file at the target;
  * the part file is removed on failure. The original is opened read-only by qemu-img.
  */
-import { spawn } from 'node:child_process';
 import { accessSync, constants, lstatSync, renameSync, statfsSync, statSync, unlinkSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { lazyBuiltin } from '../io/builtin.js';
+
+// Loaded when a tool is first run: the CLI's listing loads this module too, and child_process pulls
+// in Node's streams and sockets.
+const childProcess = lazyBuiltin<typeof import('node:child_process')>('node:child_process');
 
 /** Where `tool` is on PATH; an Error naming the Debian package when it is not there. */
 export function findTool(tool: string, pkg: string, path = process.env.PATH ?? ''): string {
@@ -56,7 +60,7 @@ export function convertToRaw(options: ConvertOptions): Promise<void> {
   const part = `${options.target}.part`;
   const args = ['convert', '-p', '-f', options.format, '-O', 'raw', options.source, part];
   return new Promise((resolve, reject) => {
-    const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = childProcess().spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {

@@ -2,7 +2,10 @@
  * Decompressing one cluster or grain, never to more than its size: a hostile image cannot make
  * a small compressed block expand without bound.
  */
-import * as zlib from 'node:zlib';
+import { lazyBuiltin } from '../io/builtin.js';
+
+// Loaded at the first compressed cluster: listing a plain image never needs zlib.
+const zlibModule = lazyBuiltin<typeof import('node:zlib')>('node:zlib');
 
 /**
  * Exactly `size` bytes from a raw deflate stream (qcow2's zlib clusters), or null when the data
@@ -10,6 +13,7 @@ import * as zlib from 'node:zlib';
  * or the next cluster's data) are ignored, as qemu ignores them.
  */
 export function inflateRawExact(input: Uint8Array, size: number): Uint8Array | null {
+  const zlib = zlibModule();
   return exact(
     () => zlib.inflateRawSync(input, { maxOutputLength: size, finishFlush: zlib.constants.Z_SYNC_FLUSH }),
     size,
@@ -21,6 +25,7 @@ export function inflateRawExact(input: Uint8Array, size: number): Uint8Array | n
  * less), or null when it does not decode or would give more.
  */
 export function inflateZlibUpTo(input: Uint8Array, size: number): Uint8Array | null {
+  const zlib = zlibModule();
   try {
     const out = zlib.inflateSync(input, { maxOutputLength: size, finishFlush: zlib.constants.Z_SYNC_FLUSH });
     return new Uint8Array(out.buffer, out.byteOffset, out.length);
@@ -30,10 +35,11 @@ export function inflateZlibUpTo(input: Uint8Array, size: number): Uint8Array | n
 }
 
 type ZstdDecompress = (input: Uint8Array, options: { maxOutputLength: number }) => Buffer;
-const zstdDecompress = (zlib as unknown as { zstdDecompressSync?: ZstdDecompress }).zstdDecompressSync;
+const zstdDecompress = (): ZstdDecompress | undefined =>
+  (zlibModule() as unknown as { zstdDecompressSync?: ZstdDecompress }).zstdDecompressSync;
 
 /** True when this Node.js decompresses zstd (22.15 and later). */
-export const haveZstd = typeof zstdDecompress === 'function';
+export const haveZstd = (): boolean => typeof zstdDecompress() === 'function';
 
 /**
  * Exactly `size` bytes from the zstd frame at the start of `input` (qcow2's zstd clusters), or
@@ -41,7 +47,7 @@ export const haveZstd = typeof zstdDecompress === 'function';
  * another cluster's data, which qemu's streaming decoder never looks at.
  */
 export function zstdExact(input: Uint8Array, size: number): Uint8Array | null {
-  const decompress = zstdDecompress;
+  const decompress = zstdDecompress();
   const length = zstdFrameLength(input);
   if (!decompress || length === null) return null;
   return exact(() => decompress(input.subarray(0, length), { maxOutputLength: size }), size);

@@ -253,7 +253,7 @@ export function qcow2Unsupported(h: Qcow2Header): { problem: ContainerProblem; d
   if (h.incompatibleFeatures & INCOMPAT_COMPRESSION_TYPE && h.compressionType !== 1)
     return { problem: 'compression', detail: `unknown qcow2 compression type ${h.compressionType}` };
   // Refused at once rather than at the first compressed cluster: a table half read is worse.
-  if (h.compressionType === 1 && !haveZstd)
+  if (h.compressionType === 1 && !haveZstd())
     return {
       problem: 'compression',
       detail: `qcow2 image compressed with zstd, which this Node.js (${process.version}) cannot decompress (Node.js 22.15 or later can; so does \`qemu-img convert -O raw\`)`,

@@ -1,0 +1,67 @@
+/**
+ * The V8 code cache of dist/cli/kpartx.cjs, made after `kpartx -l` has listed a small image in a
+ * child Node (so the cache holds the functions a listing compiles, not only the top level), and
+ * recorded in dist/build.json. bin/kpartx.js compiles the bundle with it (bin/code-cache.js); a
+ * Node or V8 flags of another kind make V8 reject it, and the bundle is then required as usual.
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { recordCodeCache } from './build-manifest.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** A sparse 64 MiB image with a DOS table of four primaries, what a listing typically meets. */
+function writeImage(path) {
+  const mbr = Buffer.alloc(512);
+  [
+    [2048, 16384],
+    [18432, 16384],
+    [34816, 16384],
+    [51200, 79872],
+  ].forEach(([start, count], i) => {
+    mbr[446 + i * 16 + 4] = 0x83;
+    mbr.writeUInt32LE(start, 446 + i * 16 + 8);
+    mbr.writeUInt32LE(count, 446 + i * 16 + 12);
+  });
+  mbr[510] = 0x55;
+  mbr[511] = 0xaa;
+  const fd = openSync(path, 'w');
+  try {
+    ftruncateSync(fd, 64 * 1024 * 1024);
+    writeSync(fd, mbr, 0, 512, 0);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Make and record the code cache of bundle `name` (dist/`file`), exercised by `main(argv)` with
+ * argv[1] the image. Run in a child with no NODE_OPTIONS: V8 rejects a cache made under other flags
+ * than the run's, and `kpartx` runs with none.
+ */
+export function makeCodeCache(name, file, argv) {
+  const work = mkdtempSync(join(tmpdir(), 'kpartx-code-cache-'));
+  try {
+    const image = join(work, 'disk.img');
+    writeImage(image);
+    const bundle = join(root, 'dist', file);
+    const cacheFile = `${file}.cache`;
+    const program = `
+      const { writeFileSync } = require('node:fs');
+      const { makeCodeCache } = require(${JSON.stringify(join(root, 'bin', 'code-cache.js'))});
+      makeCodeCache(${JSON.stringify(bundle)}, async ({ main }) => {
+        const status = await main(${JSON.stringify(argv)}.concat(${JSON.stringify(image)}));
+        if (status !== 0) throw new Error('the representative run exited ' + status);
+      }).then((data) => writeFileSync(${JSON.stringify(join(root, 'dist', cacheFile))}, data));`;
+    const env = { ...process.env };
+    delete env.NODE_OPTIONS;
+    const child = spawnSync(process.execPath, ['-e', program], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    if (child.status !== 0) throw new Error(`code cache of ${file}: ${child.stderr}`);
+    recordCodeCache(name, cacheFile);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
