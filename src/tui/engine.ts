@@ -21,6 +21,7 @@ import { loopsOver, openByProcess } from '../engine/holders.js';
 import { inspectSource, predictBackend } from '../engine/inspect.js';
 import type { Machine } from '../engine/machine.js';
 import { isInside } from '../engine/mountpoint.js';
+import { unmangleDmName } from '../engine/names.js';
 import type { Slot, TableType } from '../engine/partition.js';
 import { createSession, undoMount } from '../engine/session.js';
 import { deferSignals } from '../engine/signals.js';
@@ -41,6 +42,7 @@ import {
   whatRemains,
 } from '../engine/teardown.js';
 import type { WorkflowEvent } from '../engine/workflow/events.js';
+import { lvDevicesOver } from '../engine/workflow/lv-run.js';
 import { type MapAction, type MapRunRequest, runMaps } from '../engine/workflow/map-run.js';
 import {
   createOverlay,
@@ -157,6 +159,9 @@ async function asTuiError<T>(run: () => Promise<T>): Promise<T> {
     throw new TuiError(errorText(error));
   }
 }
+
+/** The key of a table-less source's whole-disk content in the caches (no slot is `start:size` so). */
+const WHOLE = 'whole';
 
 export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   const host: Machine = deps.machine ?? createMachine();
@@ -416,10 +421,20 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     if (report.error) throw new TuiError(openProblem(path, host, report.error));
     const contents = probed ?? new Map(report.partitions.map((p) => [`${p.start}:${p.size}`, p.content]));
     if (probed === undefined && !firstLook) {
+      // Without a table the whole disk's content is kept too (under WHOLE), for the note.
+      if (!report.table) contents.set(WHOLE, report.content);
       contentCache.set(path, contents);
       volumeGroupCache.set(path, report.volumeGroups);
-      systemCache.set(path, new Map(report.partitions.map((p) => [`${p.start}:${p.size}`, p.system])));
+      systemCache.set(
+        path,
+        new Map([
+          ...report.partitions.map((p): [string, SystemLayer | null] => [`${p.start}:${p.size}`, p.system]),
+          ...(report.table ? [] : [[WHOLE, report.system] as [string, SystemLayer | null]]),
+        ]),
+      );
     }
+    const wholeContent = report.content ?? contents.get(WHOLE) ?? null;
+    const wholeSystem = report.system ?? systemCache.get(path)?.get(WHOLE) ?? null;
     const volumeGroups = volumeGroupCache.get(path) ?? [];
     /** What an existing map holds (maps and partitions share start and size), for the mount session. */
     const mapContent = (start: number, size: number, mapPath: string) => {
@@ -471,6 +486,8 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
                 mapNames: new Map(report.maps.map((m) => [m.number, m.dmName])),
                 existing: report.existing,
                 volumeGroups,
+                // No table: a PV with no partition is the whole disk, its LVs mapped over its loop.
+                ...(report.table ? {} : { wholeDisk: true }),
               },
               lvHelpers,
             )),
@@ -550,16 +567,16 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     const blocked = backendProblem ?? report.backendProblem;
     if (blocked) problems.unshift(blocked);
     if (!report.table) problems.push('nothing to map: no partition table');
-    // A whole-disk PV whose VG is read and shown: its LVs are mounted by `kpartx-tui mount`, not vgchange.
+    // A whole-disk PV whose VG is read and shown: its LVs are mounted from the session, not vgchange.
     const wholeVg = report.table
       ? undefined
       : volumeGroups.find((g) => g.physicalVolumes.some((pv) => pv.partition === null));
     const note = report.table
       ? undefined
-      : report.content && wholeVg
-        ? `No partition table: the whole disk is a PV of ${wholeVg.name} (below); mount an LV with \`kpartx-tui mount ${path}:${wholeVg.name}/LV\``
-        : report.content
-          ? `No partition table: the whole source is ${contentText(report.content)}${report.system ? ` (${report.system.label})` : ''}${report.content.hint ? `. ${report.content.hint}` : ''}`
+      : wholeContent && wholeVg
+        ? `No partition table: the whole disk is a PV of ${wholeVg.name} (below); its logical volumes are mounted from the mount session (m), or with \`kpartx-tui mount ${path}:${wholeVg.name}/LV\``
+        : wholeContent
+          ? `No partition table: the whole source is ${contentText(wholeContent)}${wholeSystem ? ` (${wholeSystem.label})` : ''}${wholeContent.hint ? `. ${wholeContent.hint}` : ''}`
           : report.container
             ? `No partition table inside the ${report.container.format} image${report.container.problem ? `: ${report.container.problem}` : '.'}`
             : `No partition table found (${sniffSource(path)}).`;
@@ -1010,16 +1027,22 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       } catch {
         maps = [];
       }
+      // Our LV maps on the parent (a whole-disk PV) or on its partition maps: `kpartx -d` takes them first.
+      const lvs = lvDevicesOver(k, [parent.devno, ...maps.map((m) => m.devno)]).map((d) => ({
+        name: unmangleDmName(d.name),
+        devno: d.devno,
+      }));
       const mounts = k.mounts.list().flatMap((entry) => {
-        const map = maps.find((candidate) => sameDevNo(candidate.devno, entry.devno));
+        const map = [...maps, ...lvs].find((candidate) => sameDevNo(candidate.devno, entry.devno));
         return map ? [{ map: map.name, mountpoint: entry.target }] : [];
       });
       const loop = resolved.loop?.state === 'found' ? resolved.loop.path : undefined;
-      if (maps.length === 0 && !loop) continue;
+      if (maps.length === 0 && lvs.length === 0 && !loop) continue;
       const backendFlag = options.backend === 'auto' ? '' : ` --backend ${options.backend}`;
       found.push({
         path,
         maps: maps.map((map) => map.name),
+        ...(lvs.length > 0 ? { lvMaps: lvs.map((lv) => lv.name) } : {}),
         backend: kind,
         mounts,
         ...(loop ? { loop } : {}),
@@ -1257,13 +1280,20 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     }));
   }
 
+  /** Take away the LV map the session made at `path`, then the image loop it attached for it. */
+  async function releaseLv(path: string): Promise<string | undefined> {
+    const released = await lvVolumes.release(path);
+    if (released?.loop) madeHere.loops.delete(released.loop);
+    return released?.path;
+  }
+
   /** Unmount; an LV map the session made for it goes with it, before any partition map. */
   function unmountMount(mount: MountView): Promise<void> {
     return deferSignals(
       async () => {
         (await session()).unmount(mount.mountpoint);
         madeHere.mounts.delete(mount.mountpoint);
-        await lvVolumes.release(mount.source);
+        await releaseLv(mount.source);
         await luksVolumes.release(mount.source);
         // A LUKS volume whose LVs are all unmapped now is closed too.
         await luksVolumes.closeIdle();
@@ -1293,14 +1323,16 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       // An LV row: its map is made first (as `kpartx-tui mount IMAGE:VG/LV` makes it), and taken
       // away again when the mount fails.
       if (!lvVolumes.isLv(mapPath)) return mountMap(mapPath, choice);
-      await deferSignals(
+      // A whole-disk PV's LV map goes on the image's loop: attached now when none is bound.
+      const ready = await deferSignals(
         () => lvVolumes.prepare(mapPath, choice.readOnly),
-        () => lvVolumes.release(mapPath),
+        (prepared) => releaseLv(prepared.path),
       );
+      if (ready.loop) madeHere.loops.add(ready.loop);
       try {
-        return await mountMap(mapPath, choice);
+        return await mountMap(ready.path, choice);
       } catch (error) {
-        await lvVolumes.release(mapPath).catch(() => undefined);
+        await releaseLv(ready.path).catch(() => undefined);
         throw error;
       }
     },

@@ -359,6 +359,8 @@ export interface Leftover {
   path: string;
   /** Map names. */
   maps: string[];
+  /** Our LV maps on the source or its maps (a whole-disk PV's on its loop): `kpartx -d` removes them first. */
+  lvMaps?: string[];
   /** The loop backend's maps are loop devices themselves. */
   backend: 'dm' | 'loop';
   mounts: { map: string; mountpoint: string }[];
