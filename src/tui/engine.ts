@@ -18,7 +18,7 @@ import { chooseBackendKind, dmUsable, loadBackend } from '../engine/backends/sel
 import { defaultRawPath, prepareConvert } from '../engine/convert.js';
 import { errorText } from '../engine/errors.js';
 import { loopsOver, openByProcess } from '../engine/holders.js';
-import { inspectSource, predictBackend } from '../engine/inspect.js';
+import { inspectSource, inspectSources, predictBackend } from '../engine/inspect.js';
 import type { Machine } from '../engine/machine.js';
 import { isInside } from '../engine/mountpoint.js';
 import { unmangleDmName } from '../engine/names.js';
@@ -174,6 +174,17 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   /** The system on each partition's filesystem, found with the contents (start:size → system). */
   const systemCache = new Map<string, Map<string, SystemLayer | null>>();
   const looked = new Set<string>();
+  /**
+   * The sources the app was started with (`kpartx-tui a.img b.img`), by real path, as given: with
+   * several, each one's VGs are assembled across all of them, as `--json a.img b.img` does.
+   */
+  const given = new Map<string, string>();
+  /** The other sources given with `path`, when it is one of several. */
+  const othersGiven = (path: string): string[] => {
+    const key = sourceKey(path);
+    if (given.size < 2 || !given.has(key)) return [];
+    return [...given.keys()].filter((other) => other !== key);
+  };
   /** The LVs the mount session offers, and the LV maps it made. */
   const lvVolumes = createLvVolumes(host, async (source, kind) => {
     const k = await kernel();
@@ -416,7 +427,12 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       } catch (error) {
         backendProblem = errorText(error);
       }
-      report = inspectSource(path, k, { ...inspectOptions, ...(backend ? { backend } : {}) });
+      const withBackend = { ...inspectOptions, ...(backend ? { backend } : {}) };
+      const others = inspectOptions.probe ? othersGiven(path) : [];
+      report =
+        others.length > 0
+          ? inspectSources([path, ...others], k, withBackend)[0]!
+          : inspectSource(path, k, withBackend);
     }
     if (report.error) throw new TuiError(openProblem(path, host, report.error));
     const contents = probed ?? new Map(report.partitions.map((p) => [`${p.start}:${p.size}`, p.content]));
@@ -436,6 +452,10 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     const wholeContent = report.content ?? contents.get(WHOLE) ?? null;
     const wholeSystem = report.system ?? systemCache.get(path)?.get(WHOLE) ?? null;
     const volumeGroups = volumeGroupCache.get(path) ?? [];
+    /** A PV of this source (with several sources, a VG's PVs may be on the others too). */
+    const isHere = (pv: { source?: string }): boolean => pv.source === undefined || pv.source === path;
+    /** Another source as the user gave it, for the layout and the command to run. */
+    const givenAs = (source: string): string => given.get(sourceKey(source)) ?? source;
     /** What an existing map holds (maps and partitions share start and size), for the mount session. */
     const mapContent = (start: number, size: number, mapPath: string) => {
       const info = contents.get(`${start}:${size}`);
@@ -488,6 +508,9 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
                 volumeGroups,
                 // No table: a PV with no partition is the whole disk, its LVs mapped over its loop.
                 ...(report.table ? {} : { wholeDisk: true }),
+                ...(othersGiven(path).length > 0
+                  ? { across: { here: path, command: (source: string) => shellWord(givenAs(source)) } }
+                  : {}),
               },
               lvHelpers,
             )),
@@ -496,7 +519,9 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         : [];
     // A PV map whose LVs the session lists: the next step is those rows, not the host's vgchange.
     for (const map of existing) {
-      const vg = volumeGroups.find((g) => g.physicalVolumes.some((pv) => pv.partition === map.number));
+      const vg = volumeGroups.find((g) =>
+        g.physicalVolumes.some((pv) => isHere(pv) && pv.partition === map.number),
+      );
       if (vg && map.notMountableWhy && volumes.some((v) => v.lv?.vg === vg.name))
         map.notMountableWhy = `LVM physical volume of ${vg.name}: its logical volumes are listed with the maps`;
     }
@@ -535,7 +560,9 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         p.existing?.path ?? plannedPaths.get(p.number),
       );
       // A PV whose volume group is read and shown under it: the next step is that layer.
-      const vg = volumeGroups.find((g) => g.physicalVolumes.some((pv) => pv.partition === p.number));
+      const vg = volumeGroups.find((g) =>
+        g.physicalVolumes.some((pv) => isHere(pv) && pv.partition === p.number),
+      );
       if (vg && advice.contentHint)
         advice.contentHint = `its volume group ${vg.name} and logical volumes are shown below it`;
       return {
@@ -570,7 +597,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     // A whole-disk PV whose VG is read and shown: its LVs are mounted from the session, not vgchange.
     const wholeVg = report.table
       ? undefined
-      : volumeGroups.find((g) => g.physicalVolumes.some((pv) => pv.partition === null));
+      : volumeGroups.find((g) => g.physicalVolumes.some((pv) => isHere(pv) && pv.partition === null));
     const note = report.table
       ? undefined
       : wholeContent && wholeVg
@@ -594,7 +621,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
             }
           : {}),
         ...(volumeGroups.length > 0
-          ? { volumeGroups: volumeGroupRows(volumeGroups, (c) => contentText(c)) }
+          ? { volumeGroups: volumeGroupRows(volumeGroups, (c) => contentText(c), { isHere, givenAs }) }
           : {}),
         tableType: report.table?.type ?? null,
         ...(report.table?.diskId ? { diskId: report.table.diskId } : {}),
@@ -1308,11 +1335,13 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     isRoot: deps.isRoot ?? process.geteuid?.() === 0,
     home: 'home' in deps ? deps.home : userEnvironment().HOME,
     listDirectory: (dir: string) => listDirectory(resolve(cwd, dir || '.')),
-    listSources: (extra: string[]): SourceEntry[] =>
-      listSources(extra, cwd).map((entry) => {
+    listSources: (extra: string[]): SourceEntry[] => {
+      for (const path of extra) given.set(sourceKey(path), path);
+      return listSources(extra, cwd).map((entry) => {
         const left = earlierLeftovers.get(entry.path);
         return left ? { ...entry, leftovers: left } : entry;
-      }),
+      });
+    },
     inspect,
     add,
     remove,

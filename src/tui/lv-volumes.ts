@@ -22,6 +22,7 @@ import {
   findLogicalVolume,
   firstPlaceOf,
   type LvDevice,
+  LvRunError,
   lvDevicesOver,
   planOverMaps,
   WHOLE_DISK,
@@ -72,6 +73,11 @@ export interface LvSource {
   inside?: { number: number; path: string };
   /** No partition table: a PV with no partition is the whole disk itself. */
   wholeDisk?: boolean;
+  /**
+   * Several sources were given: the VGs are assembled across them, a PV on another naming it
+   * (`source`). `here` is this source as its PVs name it; `command` gives another as a shell word.
+   */
+  across?: { here: string; command: (source: string) => string };
 }
 
 export interface LvRowHelpers {
@@ -152,12 +158,16 @@ export function createLvVolumes(host: Machine, mapsOf: MapsOf) {
     const mapped = new Set(source.existing.map((m) => m.number));
     const out: ExistingMapView[] = [];
     for (const vg of source.volumeGroups) {
+      const here = vg.physicalVolumes.filter(
+        (pv) => !source.across || !pv.source || pv.source === source.across.here,
+      );
+      const elsewhere = [
+        ...new Set(vg.physicalVolumes.filter((pv) => !here.includes(pv)).map((pv) => pv.source ?? '')),
+      ];
       // A whole-disk PV needs no partition map: its LV map goes on the image's loop.
       const unmapped = source.wholeDisk
         ? []
-        : vg.physicalVolumes
-            .map((pv) => pv.partition)
-            .filter((n) => n === undefined || n === null || !mapped.has(n));
+        : here.map((pv) => pv.partition).filter((n) => n === undefined || n === null || !mapped.has(n));
       for (const lv of vg.logicalVolumes) {
         const base = {
           name: `${vg.name}/${lv.name}`,
@@ -204,7 +214,21 @@ export function createLvVolumes(host: Machine, mapsOf: MapsOf) {
             lvPlan = planOnDisk(findOnDisk(p, resolved), resolved);
           } else lvPlan = plan(p, await find(p), devicesOf(p, source.existing));
         } catch (error) {
-          out.push(refuse(errorText(error)));
+          // An LV with extents on another source given: the mount face maps all of them (--with).
+          const across = source.across;
+          if (
+            across &&
+            elsewhere.length > 0 &&
+            error instanceof LvRunError &&
+            / which is not on /.test(error.message)
+          ) {
+            const withs = elsewhere.map((other) => ` --with ${across.command(other)}`).join('');
+            out.push(
+              refuse(
+                `it uses a PV on another image (${elsewhere.map(across.command).join(', ')}): mount it with \`kpartx-tui mount ${across.command(source.path)}:${vg.name}/${lv.name}${withs}\``,
+              ),
+            );
+          } else out.push(refuse(errorText(error)));
           continue;
         }
         if (source.kind === 'loop' && !lvPlan.loop.ok) {
