@@ -176,4 +176,37 @@ describe('a whole-disk PV in the app', () => {
     t.app.unmount();
     kernel.loop.detach(before.path);
   });
+
+  it('x in the session unmounts the LV, removes its map, then lets go of the image loop', async () => {
+    const kernel = new FakeMachine({ dmMajor: 250 });
+    const t = startApp(engineOver(kernel, 'dm'), [image], { size: { columns: 160, rows: 40 } });
+    await t.waitFor('fixture-linear/home');
+    await t.press('m', 'Mount read-only: yes');
+    await t.waitFor('loop0-fixture--linear-home');
+    await t.press(keys.down);
+    await t.press(keys.down);
+    await t.press(keys.enter, 'Mounted /dev/mapper/loop0-fixture--linear-home');
+    await t.press('x');
+    await vi.waitFor(() => expect(kernel.loop.list()).toEqual([]));
+    expect(kernel.dm!.list()).toEqual([]);
+    expect(kernel.mounts.list()).toEqual([]);
+    t.app.unmount();
+  });
+
+  it('in direct mode the image loop is attached writable, and the LV is mounted read-write when asked', async () => {
+    const kernel = new FakeMachine({ dmMajor: 250 });
+    const t = startApp(engineOver(kernel, 'dm'), [image], { size: { columns: 160, rows: 40 } });
+    await t.waitFor('fixture-linear/home');
+    await t.press('r', 'read-only off');
+    await t.press('m', 'Mount read-only: yes');
+    await t.press('r', 'Mount read-only: no');
+    await t.waitFor('loop0-fixture--linear-home');
+    await t.press(keys.down);
+    await t.press(keys.down);
+    await t.press(keys.enter, /Mounted \/dev\/mapper\/loop0-fixture--linear-home \(ext\d, read-write/);
+    expect(kernel.loop.list()).toMatchObject([{ path: '/dev/loop0', readOnly: false }]);
+    await t.press('u');
+    await vi.waitFor(() => expect(kernel.loop.list()).toEqual([]));
+    t.app.unmount();
+  });
 });
