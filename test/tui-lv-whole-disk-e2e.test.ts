@@ -22,7 +22,7 @@ import {
 
 const skipReason = appSkipReason(['mkfs.ext4']) || (canUseLvm2 ? '' : 'needs lvm2');
 const session = `kpartx-tui-lv-whole-e2e-${process.pid}`;
-const { tmux, waitForScreen, key, kill } = tmuxPane(session);
+const { start, waitForScreen, key, kill } = tmuxPane(session);
 
 describe.skipIf(skipReason !== '')(
   `a whole-disk PV's LV mounted from the app, in tmux (${skipReason || 'root, loop, tmux, lvm2'})`,
@@ -68,25 +68,11 @@ describe.skipIf(skipReason !== '')(
     });
 
     it('m offers the LVs; the one picked is mounted, read back, and leaving takes it all down', async () => {
-      tmux(
-        'new-session',
-        '-d',
-        '-s',
-        session,
-        '-x',
-        '120',
-        '-y',
-        '30',
-        '-c',
-        lvm.dir,
-        '-e',
-        'CI=false',
-        '-e',
-        'TERM=xterm-256color',
-        '-e',
-        `KPARTX_TUI_RUN_DIR=${join(lvm.dir, 'run')}`,
-        `node ${KPARTX_TUI_BIN} data.img; echo KPARTX_TUI_EXIT=$?; sleep 120`,
-      );
+      start(`node ${KPARTX_TUI_BIN} data.img; echo KPARTX_TUI_EXIT=$?; sleep 120`, {
+        cwd: lvm.dir,
+        columns: 120,
+        env: { KPARTX_TUI_RUN_DIR: join(lvm.dir, 'run') },
+      });
       await waitForScreen('VG data', 30_000);
       await waitForScreen('mount session (m)');
       await key('m', 'Mount read-only: yes');

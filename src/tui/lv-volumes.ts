@@ -10,6 +10,7 @@
 
 import type { ExistingMap } from '../engine/backend.js';
 import { errorText } from '../engine/errors.js';
+import { holdersOf } from '../engine/holders.js';
 import type { Machine } from '../engine/machine.js';
 import { openSourceDisk, type ResolvedSource, resolveSource } from '../engine/source.js';
 import type { VolumeGroupLayer } from '../engine/stack/index.js';
@@ -23,12 +24,11 @@ import {
   firstPlaceOf,
   type LvDevice,
   LvRunError,
-  lvDevicesOver,
   planOverMaps,
   WHOLE_DISK,
 } from '../engine/workflow/lv-run.js';
 import { loopStillBound, releaseLoop } from '../engine/workflow/release-loop.js';
-import { type DevNo, formatDevNo, sameDevNo } from '../io/devno.js';
+import { type DevNo, formatDevNo } from '../io/devno.js';
 import type { ContentInfo } from '../probe/index.js';
 import type { ExistingMapView } from './model.js';
 
@@ -284,15 +284,8 @@ export function createLvVolumes(host: Machine, mapsOf: MapsOf) {
   function releaseOwnLoop(loop: { path: string; file: string }): string | undefined {
     if (!loopStillBound(host, loop.path, loop.file)) return undefined;
     const devno = host.deviceNumber(loop.path);
-    const users = devno
-      ? [
-          ...lvDevicesOver(host, [devno]).map((d) => d.path),
-          ...host.mounts
-            .list()
-            .filter((m) => sameDevNo(m.devno, devno))
-            .map((m) => m.target),
-        ]
-      : [];
+    // Mounts, maps and loops over it (another LV's, a partition's) keep it.
+    const users = devno ? holdersOf(host, devno) : [];
     const fate = releaseLoop(host, loop, users, 'rollback', () => {});
     return fate === 'released' ? loop.path : undefined;
   }
