@@ -18,9 +18,10 @@ import { chooseBackendKind, dmUsable, loadBackend } from '../engine/backends/sel
 import { defaultRawPath, prepareConvert } from '../engine/convert.js';
 import { errorText } from '../engine/errors.js';
 import { loopsOver, openByProcess } from '../engine/holders.js';
-import { inspectSource, predictBackend } from '../engine/inspect.js';
+import { inspectSource, inspectSources, predictBackend } from '../engine/inspect.js';
 import type { Machine } from '../engine/machine.js';
 import { isInside } from '../engine/mountpoint.js';
+import { unmangleDmName } from '../engine/names.js';
 import type { Slot, TableType } from '../engine/partition.js';
 import { createSession, undoMount } from '../engine/session.js';
 import { deferSignals } from '../engine/signals.js';
@@ -41,6 +42,7 @@ import {
   whatRemains,
 } from '../engine/teardown.js';
 import type { WorkflowEvent } from '../engine/workflow/events.js';
+import { lvDevicesOver } from '../engine/workflow/lv-run.js';
 import { type MapAction, type MapRunRequest, runMaps } from '../engine/workflow/map-run.js';
 import {
   createOverlay,
@@ -158,6 +160,9 @@ async function asTuiError<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The key of a table-less source's whole-disk content in the caches (no slot is `start:size` so). */
+const WHOLE = 'whole';
+
 export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   const host: Machine = deps.machine ?? createMachine();
   const kernel = async (): Promise<Machine> => host;
@@ -169,6 +174,17 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   /** The system on each partition's filesystem, found with the contents (start:size → system). */
   const systemCache = new Map<string, Map<string, SystemLayer | null>>();
   const looked = new Set<string>();
+  /**
+   * The sources the app was started with (`kpartx-tui a.img b.img`), by real path, as given: with
+   * several, each one's VGs are assembled across all of them, as `--json a.img b.img` does.
+   */
+  const given = new Map<string, string>();
+  /** The other sources given with `path`, when it is one of several. */
+  const othersGiven = (path: string): string[] => {
+    const key = sourceKey(path);
+    if (given.size < 2 || !given.has(key)) return [];
+    return [...given.keys()].filter((other) => other !== key);
+  };
   /** The LVs the mount session offers, and the LV maps it made. */
   const lvVolumes = createLvVolumes(host, async (source, kind) => {
     const k = await kernel();
@@ -411,16 +427,35 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       } catch (error) {
         backendProblem = errorText(error);
       }
-      report = inspectSource(path, k, { ...inspectOptions, ...(backend ? { backend } : {}) });
+      const withBackend = { ...inspectOptions, ...(backend ? { backend } : {}) };
+      const others = inspectOptions.probe ? othersGiven(path) : [];
+      report =
+        others.length > 0
+          ? inspectSources([path, ...others], k, withBackend)[0]!
+          : inspectSource(path, k, withBackend);
     }
     if (report.error) throw new TuiError(openProblem(path, host, report.error));
     const contents = probed ?? new Map(report.partitions.map((p) => [`${p.start}:${p.size}`, p.content]));
     if (probed === undefined && !firstLook) {
+      // Without a table the whole disk's content is kept too (under WHOLE), for the note.
+      if (!report.table) contents.set(WHOLE, report.content);
       contentCache.set(path, contents);
       volumeGroupCache.set(path, report.volumeGroups);
-      systemCache.set(path, new Map(report.partitions.map((p) => [`${p.start}:${p.size}`, p.system])));
+      systemCache.set(
+        path,
+        new Map([
+          ...report.partitions.map((p): [string, SystemLayer | null] => [`${p.start}:${p.size}`, p.system]),
+          ...(report.table ? [] : [[WHOLE, report.system] as [string, SystemLayer | null]]),
+        ]),
+      );
     }
+    const wholeContent = report.content ?? contents.get(WHOLE) ?? null;
+    const wholeSystem = report.system ?? systemCache.get(path)?.get(WHOLE) ?? null;
     const volumeGroups = volumeGroupCache.get(path) ?? [];
+    /** A PV of this source (with several sources, a VG's PVs may be on the others too). */
+    const isHere = (pv: { source?: string }): boolean => pv.source === undefined || pv.source === path;
+    /** Another source as the user gave it, for the layout and the command to run. */
+    const givenAs = (source: string): string => given.get(sourceKey(source)) ?? source;
     /** What an existing map holds (maps and partitions share start and size), for the mount session. */
     const mapContent = (start: number, size: number, mapPath: string) => {
       const info = contents.get(`${start}:${size}`);
@@ -471,6 +506,11 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
                 mapNames: new Map(report.maps.map((m) => [m.number, m.dmName])),
                 existing: report.existing,
                 volumeGroups,
+                // No table: a PV with no partition is the whole disk, its LVs mapped over its loop.
+                ...(report.table ? {} : { wholeDisk: true }),
+                ...(othersGiven(path).length > 0
+                  ? { across: { here: path, command: (source: string) => shellWord(givenAs(source)) } }
+                  : {}),
               },
               lvHelpers,
             )),
@@ -479,7 +519,9 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         : [];
     // A PV map whose LVs the session lists: the next step is those rows, not the host's vgchange.
     for (const map of existing) {
-      const vg = volumeGroups.find((g) => g.physicalVolumes.some((pv) => pv.partition === map.number));
+      const vg = volumeGroups.find((g) =>
+        g.physicalVolumes.some((pv) => isHere(pv) && pv.partition === map.number),
+      );
       if (vg && map.notMountableWhy && volumes.some((v) => v.lv?.vg === vg.name))
         map.notMountableWhy = `LVM physical volume of ${vg.name}: its logical volumes are listed with the maps`;
     }
@@ -518,7 +560,9 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         p.existing?.path ?? plannedPaths.get(p.number),
       );
       // A PV whose volume group is read and shown under it: the next step is that layer.
-      const vg = volumeGroups.find((g) => g.physicalVolumes.some((pv) => pv.partition === p.number));
+      const vg = volumeGroups.find((g) =>
+        g.physicalVolumes.some((pv) => isHere(pv) && pv.partition === p.number),
+      );
       if (vg && advice.contentHint)
         advice.contentHint = `its volume group ${vg.name} and logical volumes are shown below it`;
       return {
@@ -550,16 +594,16 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     const blocked = backendProblem ?? report.backendProblem;
     if (blocked) problems.unshift(blocked);
     if (!report.table) problems.push('nothing to map: no partition table');
-    // A whole-disk PV whose VG is read and shown: its LVs are mounted by `kpartx-tui mount`, not vgchange.
+    // A whole-disk PV whose VG is read and shown: its LVs are mounted from the session, not vgchange.
     const wholeVg = report.table
       ? undefined
-      : volumeGroups.find((g) => g.physicalVolumes.some((pv) => pv.partition === null));
+      : volumeGroups.find((g) => g.physicalVolumes.some((pv) => isHere(pv) && pv.partition === null));
     const note = report.table
       ? undefined
-      : report.content && wholeVg
-        ? `No partition table: the whole disk is a PV of ${wholeVg.name} (below); mount an LV with \`kpartx-tui mount ${path}:${wholeVg.name}/LV\``
-        : report.content
-          ? `No partition table: the whole source is ${contentText(report.content)}${report.system ? ` (${report.system.label})` : ''}${report.content.hint ? `. ${report.content.hint}` : ''}`
+      : wholeContent && wholeVg
+        ? `No partition table: the whole disk is a PV of ${wholeVg.name} (below); its logical volumes are mounted from the mount session (m), or with \`kpartx-tui mount ${path}:${wholeVg.name}/LV\``
+        : wholeContent
+          ? `No partition table: the whole source is ${contentText(wholeContent)}${wholeSystem ? ` (${wholeSystem.label})` : ''}${wholeContent.hint ? `. ${wholeContent.hint}` : ''}`
           : report.container
             ? `No partition table inside the ${report.container.format} image${report.container.problem ? `: ${report.container.problem}` : '.'}`
             : `No partition table found (${sniffSource(path)}).`;
@@ -577,7 +621,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
             }
           : {}),
         ...(volumeGroups.length > 0
-          ? { volumeGroups: volumeGroupRows(volumeGroups, (c) => contentText(c)) }
+          ? { volumeGroups: volumeGroupRows(volumeGroups, (c) => contentText(c), { isHere, givenAs }) }
           : {}),
         tableType: report.table?.type ?? null,
         ...(report.table?.diskId ? { diskId: report.table.diskId } : {}),
@@ -1010,16 +1054,22 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       } catch {
         maps = [];
       }
+      // Our LV maps on the parent (a whole-disk PV) or on its partition maps: `kpartx -d` takes them first.
+      const lvs = lvDevicesOver(k, [parent.devno, ...maps.map((m) => m.devno)]).map((d) => ({
+        name: unmangleDmName(d.name),
+        devno: d.devno,
+      }));
       const mounts = k.mounts.list().flatMap((entry) => {
-        const map = maps.find((candidate) => sameDevNo(candidate.devno, entry.devno));
+        const map = [...maps, ...lvs].find((candidate) => sameDevNo(candidate.devno, entry.devno));
         return map ? [{ map: map.name, mountpoint: entry.target }] : [];
       });
       const loop = resolved.loop?.state === 'found' ? resolved.loop.path : undefined;
-      if (maps.length === 0 && !loop) continue;
+      if (maps.length === 0 && lvs.length === 0 && !loop) continue;
       const backendFlag = options.backend === 'auto' ? '' : ` --backend ${options.backend}`;
       found.push({
         path,
         maps: maps.map((map) => map.name),
+        ...(lvs.length > 0 ? { lvMaps: lvs.map((lv) => lv.name) } : {}),
         backend: kind,
         mounts,
         ...(loop ? { loop } : {}),
@@ -1257,13 +1307,20 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     }));
   }
 
+  /** Take away the LV map the session made at `path`, then the image loop it attached for it. */
+  async function releaseLv(path: string): Promise<string | undefined> {
+    const released = await lvVolumes.release(path);
+    if (released?.loop) madeHere.loops.delete(released.loop);
+    return released?.path;
+  }
+
   /** Unmount; an LV map the session made for it goes with it, before any partition map. */
   function unmountMount(mount: MountView): Promise<void> {
     return deferSignals(
       async () => {
         (await session()).unmount(mount.mountpoint);
         madeHere.mounts.delete(mount.mountpoint);
-        await lvVolumes.release(mount.source);
+        await releaseLv(mount.source);
         await luksVolumes.release(mount.source);
         // A LUKS volume whose LVs are all unmapped now is closed too.
         await luksVolumes.closeIdle();
@@ -1278,11 +1335,13 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     isRoot: deps.isRoot ?? process.geteuid?.() === 0,
     home: 'home' in deps ? deps.home : userEnvironment().HOME,
     listDirectory: (dir: string) => listDirectory(resolve(cwd, dir || '.')),
-    listSources: (extra: string[]): SourceEntry[] =>
-      listSources(extra, cwd).map((entry) => {
+    listSources: (extra: string[]): SourceEntry[] => {
+      for (const path of extra) given.set(sourceKey(path), path);
+      return listSources(extra, cwd).map((entry) => {
         const left = earlierLeftovers.get(entry.path);
         return left ? { ...entry, leftovers: left } : entry;
-      }),
+      });
+    },
     inspect,
     add,
     remove,
@@ -1293,14 +1352,16 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       // An LV row: its map is made first (as `kpartx-tui mount IMAGE:VG/LV` makes it), and taken
       // away again when the mount fails.
       if (!lvVolumes.isLv(mapPath)) return mountMap(mapPath, choice);
-      await deferSignals(
+      // A whole-disk PV's LV map goes on the image's loop: attached now when none is bound.
+      const ready = await deferSignals(
         () => lvVolumes.prepare(mapPath, choice.readOnly),
-        () => lvVolumes.release(mapPath),
+        (prepared) => releaseLv(prepared.path),
       );
+      if (ready.loop) madeHere.loops.add(ready.loop);
       try {
-        return await mountMap(mapPath, choice);
+        return await mountMap(ready.path, choice);
       } catch (error) {
-        await lvVolumes.release(mapPath).catch(() => undefined);
+        await releaseLv(ready.path).catch(() => undefined);
         throw error;
       }
     },

@@ -25,6 +25,7 @@ export function leftoverLines(leftovers: readonly Leftover[]): string[] {
         left.backend === 'loop' ? (left.maps.length === 1 ? ', a loop device' : ', each a loop device') : '';
       parts.push(`${count(left.maps.length, 'map')} (${nameList(left.maps)}${each})`);
     }
+    if (left.lvMaps?.length) parts.push(`${count(left.lvMaps.length, 'LV map')} (${nameList(left.lvMaps)})`);
     if (left.loop) parts.push(`loop device ${left.loop}`);
     lines.push(`  ${left.path}: ${parts.join(', ')}`);
     for (const mount of left.mounts) lines.push(`    ${mount.map} is mounted on ${mount.mountpoint}`);

@@ -1,15 +1,18 @@
 /**
- * The logical volumes of a source's mapped PV partitions, offered by the mount session like the
- * partition maps: each LV that can be mapped here (a linear one with the loop backend; linear or
- * striped with device-mapper) becomes a row whose path is its LV map's, made on mount through the
- * same lv-run code as `kpartx-tui mount IMAGE:VG/LV`, and taken away again on unmount. The others
- * are rows that say why not. No React here.
+ * The logical volumes of a source's mapped PV partitions (or of a source with no partition table
+ * whose whole disk is a PV), offered by the mount session like the partition maps: each LV that can
+ * be mapped here (a linear one with the loop backend; linear or striped with device-mapper) becomes
+ * a row whose path is its LV map's, made on mount through the same lv-run code as
+ * `kpartx-tui mount IMAGE:VG/LV`, and taken away again on unmount. A whole-disk PV's LV map sits on
+ * the image's loop, attached on mount when none is bound and let go of after the LV map on unmount.
+ * The others are rows that say why not. No React here.
  */
 
 import type { ExistingMap } from '../engine/backend.js';
 import { errorText } from '../engine/errors.js';
+import { holdersOf } from '../engine/holders.js';
 import type { Machine } from '../engine/machine.js';
-import { openSourceDisk, resolveSource } from '../engine/source.js';
+import { openSourceDisk, type ResolvedSource, resolveSource } from '../engine/source.js';
 import type { VolumeGroupLayer } from '../engine/stack/index.js';
 import type { LvMapPlan } from '../engine/stack/lv-map.js';
 import {
@@ -20,8 +23,11 @@ import {
   findLogicalVolume,
   firstPlaceOf,
   type LvDevice,
+  LvRunError,
   planOverMaps,
+  WHOLE_DISK,
 } from '../engine/workflow/lv-run.js';
+import { loopStillBound, releaseLoop } from '../engine/workflow/release-loop.js';
 import { type DevNo, formatDevNo } from '../io/devno.js';
 import type { ContentInfo } from '../probe/index.js';
 import type { ExistingMapView } from './model.js';
@@ -37,6 +43,22 @@ interface PendingLv {
   mapNames: ReadonlyMap<number, string>;
   /** The PV is inside a LUKS volume the session opened on partition `number`, at `path`. */
   inside?: { number: number; path: string };
+  /** No partition table: the PV is the whole disk (the image's loop, attached on mount). */
+  wholeDisk?: boolean;
+  /** The app's write mode: a loop attached for a whole-disk PV is read-only unless it allows writes. */
+  readOnly: boolean;
+}
+
+/** An LV map the session made, and the image loop it attached for it (a whole-disk PV). */
+interface MadeLv {
+  device: LvDevice;
+  loop?: { path: string; file: string };
+}
+
+/** What a picked LV row became: the LV map's path, and the image loop attached for it, if any. */
+export interface PreparedLv {
+  path: string;
+  loop?: string;
 }
 
 export interface LvSource {
@@ -49,6 +71,13 @@ export interface LvSource {
   volumeGroups: readonly VolumeGroupLayer[];
   /** The VGs were read inside the LUKS volume opened on partition `number`, at `path`. */
   inside?: { number: number; path: string };
+  /** No partition table: a PV with no partition is the whole disk itself. */
+  wholeDisk?: boolean;
+  /**
+   * Several sources were given: the VGs are assembled across them, a PV on another naming it
+   * (`source`). `here` is this source as its PVs name it; `command` gives another as a shell word.
+   */
+  across?: { here: string; command: (source: string) => string };
 }
 
 export interface LvRowHelpers {
@@ -65,7 +94,28 @@ export function createLvVolumes(host: Machine, mapsOf: MapsOf) {
   /** LV map paths the rows offer, with how to make them. */
   const pending = new Map<string, PendingLv>();
   /** LV maps the session made, by path: taken away on unmount. */
-  const made = new Map<string, LvDevice>();
+  const made = new Map<string, MadeLv>();
+
+  /** The whole disk read as the one possible PV (a predicted loop reads the image file itself). */
+  function findOnDisk(p: PendingLv, resolved: ResolvedSource): FoundLv {
+    const disk = openSourceDisk(resolved, host);
+    try {
+      return findAmong(p.source, [{ number: WHOLE_DISK, label: p.source, disk }], p.vg, p.lv);
+    } finally {
+      disk.close();
+    }
+  }
+
+  /** A whole-disk PV's LV planned over the source's parent (its loop, bound or predicted). */
+  function planOnDisk(found: FoundLv, resolved: ResolvedSource): LvMapPlan {
+    const { parent } = resolved;
+    // A predicted loop is no node yet: its path is what it will be.
+    const machine = {
+      realpath: (path: string) => (resolved.loop?.state === 'predicted' ? path : host.realpath(path)),
+    };
+    const maps = [{ number: WHOLE_DISK, path: parent.path, devno: parent.devno }];
+    return planOverMaps(machine, found, maps, () => parent.mapName);
+  }
 
   async function find(p: PendingLv): Promise<FoundLv> {
     const resolved = await resolveSource(p.source, 'delete', { readOnly: true }, host);
@@ -104,13 +154,20 @@ export function createLvVolumes(host: Machine, mapsOf: MapsOf) {
 
   /** Rows for the mount session: once a partition is mapped, every LV of the VGs on the source. */
   async function rows(source: LvSource, helpers: LvRowHelpers): Promise<ExistingMapView[]> {
-    if (source.existing.length === 0 || source.volumeGroups.length === 0) return [];
+    if ((source.existing.length === 0 && !source.wholeDisk) || source.volumeGroups.length === 0) return [];
     const mapped = new Set(source.existing.map((m) => m.number));
     const out: ExistingMapView[] = [];
     for (const vg of source.volumeGroups) {
-      const unmapped = vg.physicalVolumes
-        .map((pv) => pv.partition)
-        .filter((n) => n === undefined || n === null || !mapped.has(n));
+      const here = vg.physicalVolumes.filter(
+        (pv) => !source.across || !pv.source || pv.source === source.across.here,
+      );
+      const elsewhere = [
+        ...new Set(vg.physicalVolumes.filter((pv) => !here.includes(pv)).map((pv) => pv.source ?? '')),
+      ];
+      // A whole-disk PV needs no partition map: its LV map goes on the image's loop.
+      const unmapped = source.wholeDisk
+        ? []
+        : here.map((pv) => pv.partition).filter((n) => n === undefined || n === null || !mapped.has(n));
       for (const lv of vg.logicalVolumes) {
         const base = {
           name: `${vg.name}/${lv.name}`,
@@ -145,13 +202,33 @@ export function createLvVolumes(host: Machine, mapsOf: MapsOf) {
           lv: lv.name,
           partitions: source.partitions,
           mapNames: source.mapNames,
+          readOnly: source.readOnly,
           ...(source.inside ? { inside: source.inside } : {}),
+          ...(source.wholeDisk ? { wholeDisk: true } : {}),
         };
         let lvPlan: LvMapPlan;
         try {
-          lvPlan = plan(p, await find(p), devicesOf(p, source.existing));
+          if (p.wholeDisk) {
+            const resolved = await resolveSource(p.source, 'list', { readOnly: true }, host);
+            if ('nothing' in resolved) continue;
+            lvPlan = planOnDisk(findOnDisk(p, resolved), resolved);
+          } else lvPlan = plan(p, await find(p), devicesOf(p, source.existing));
         } catch (error) {
-          out.push(refuse(errorText(error)));
+          // An LV with extents on another source given: the mount face maps all of them (--with).
+          const across = source.across;
+          if (
+            across &&
+            elsewhere.length > 0 &&
+            error instanceof LvRunError &&
+            / which is not on /.test(error.message)
+          ) {
+            const withs = elsewhere.map((other) => ` --with ${across.command(other)}`).join('');
+            out.push(
+              refuse(
+                `it uses a PV on another image (${elsewhere.map(across.command).join(', ')}): mount it with \`kpartx-tui mount ${across.command(source.path)}:${vg.name}/${lv.name}${withs}\``,
+              ),
+            );
+          } else out.push(refuse(errorText(error)));
           continue;
         }
         if (source.kind === 'loop' && !lvPlan.loop.ok) {
@@ -176,17 +253,56 @@ export function createLvVolumes(host: Machine, mapsOf: MapsOf) {
     return out;
   }
 
+  async function prepareOnDisk(p: PendingLv, mountReadOnly: boolean): Promise<PreparedLv> {
+    const resolved = await resolveSource(p.source, 'add', { readOnly: p.readOnly }, host);
+    if ('nothing' in resolved) throw new Error(`${p.source}: nothing to map`);
+    const attachedLoop =
+      resolved.loop?.state === 'attached' && resolved.parent.image
+        ? { path: resolved.loop.path, file: resolved.parent.image.file }
+        : undefined;
+    try {
+      const lvPlan = planOnDisk(findOnDisk(p, resolved), resolved);
+      const attached = await attachLv(host, p.kind, lvPlan, {
+        readOnly: mountReadOnly || resolved.readOnly,
+        sync: true,
+        like: host.realpath(resolved.parent.path),
+      });
+      // A loop attached now is the session's even when the LV map was there already.
+      if (attached.created || attachedLoop)
+        made.set(attached.device.path, {
+          device: attached.device,
+          ...(attachedLoop ? { loop: attachedLoop } : {}),
+        });
+      return { path: attached.device.path, ...(attachedLoop ? { loop: attachedLoop.path } : {}) };
+    } catch (error) {
+      if (attachedLoop) releaseOwnLoop(attachedLoop);
+      throw error;
+    }
+  }
+
+  /** Let go of an image loop the session attached, unless something still uses it; its path when it went. */
+  function releaseOwnLoop(loop: { path: string; file: string }): string | undefined {
+    if (!loopStillBound(host, loop.path, loop.file)) return undefined;
+    const devno = host.deviceNumber(loop.path);
+    // Mounts, maps and loops over it (another LV's, a partition's) keep it.
+    const users = devno ? holdersOf(host, devno) : [];
+    const fate = releaseLoop(host, loop, users, 'rollback', () => {});
+    return fate === 'released' ? loop.path : undefined;
+  }
+
   return {
     rows,
     /** Whether `path` is an LV row's map path. */
     isLv: (path: string): boolean => pending.has(path),
     /**
      * Make the LV map of a picked row (lv-run's attachLv, as the mount face does) before it is
-     * mounted; an LV map already there (ours, same table) is used as it is.
+     * mounted; an LV map already there (ours, same table) is used as it is. A whole-disk PV's image
+     * gets its loop first (read-only unless the write mode allows writes) when none is bound.
      */
-    async prepare(path: string, readOnly: boolean): Promise<void> {
+    async prepare(path: string, readOnly: boolean): Promise<PreparedLv> {
       const p = pending.get(path);
-      if (!p) return;
+      if (!p) return { path };
+      if (p.wholeDisk) return prepareOnDisk(p, readOnly);
       const found = await find(p);
       const existing = devicesOf(p, await mapsOf(p.source, p.kind));
       const lvPlan = plan(p, found, existing);
@@ -196,15 +312,20 @@ export function createLvVolumes(host: Machine, mapsOf: MapsOf) {
         sync: true,
         like: host.realpath(first.path),
       });
-      if (attached.created) made.set(attached.device.path, attached.device);
+      if (attached.created) made.set(attached.device.path, { device: attached.device });
+      return { path: attached.device.path };
     },
-    /** Take away the LV map this session made for `path` (after its unmount). */
-    async release(path: string): Promise<string | undefined> {
-      const device = made.get(path);
-      if (!device) return undefined;
-      await detachLv(host, device);
+    /**
+     * Take away the LV map this session made for `path` (after its unmount), then the image loop
+     * it attached for it once nothing else of ours is on that loop. Says what went.
+     */
+    async release(path: string): Promise<{ path: string; loop?: string } | undefined> {
+      const entry = made.get(path);
+      if (!entry) return undefined;
+      await detachLv(host, entry.device);
       made.delete(path);
-      return device.path;
+      const loop = entry.loop && releaseOwnLoop(entry.loop);
+      return { path: entry.device.path, ...(loop ? { loop } : {}) };
     },
   };
 }

@@ -93,6 +93,8 @@ export interface VolumeGroupRow {
   freeSectors: number;
   /** Partitions holding its PVs (0 for the whole disk). */
   pvPartitions: number[];
+  /** Its PVs on the other sources given (`b.img`, `b.img #2`): the VG is assembled across them. */
+  pvElsewhere: string[];
   /** PVs its metadata lists that are not here: `pv1 (last on /dev/sdb1)`. */
   missing: string[];
   logicalVolumes: LogicalVolumeRow[];
@@ -359,6 +361,8 @@ export interface Leftover {
   path: string;
   /** Map names. */
   maps: string[];
+  /** Our LV maps on the source or its maps (a whole-disk PV's on its loop): `kpartx -d` removes them first. */
+  lvMaps?: string[];
   /** The loop backend's maps are loop devices themselves. */
   backend: 'dm' | 'loop';
   mounts: { map: string; mountpoint: string }[];

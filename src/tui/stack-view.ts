@@ -17,15 +17,26 @@ export function containerView(layer: ContainerLayer): ContainerView {
   };
 }
 
+/**
+ * The VG rows of one source. With several sources given, a VG's PVs on the others are named by
+ * their source (`b.img`, `b.img #2`) instead of being counted as this source's partitions.
+ */
 export function volumeGroupRows(
   groups: readonly VolumeGroupLayer[],
   contentText: (info: ContentInfo | null) => string | undefined,
+  sources: {
+    isHere: (pv: { source?: string }) => boolean;
+    givenAs: (source: string) => string;
+  } = { isHere: () => true, givenAs: (source) => source },
 ): VolumeGroupRow[] {
   return groups.map((vg) => ({
     name: vg.name,
     sizeSectors: vg.sizeSectors,
     freeSectors: vg.freeSectors,
-    pvPartitions: vg.physicalVolumes.map((pv) => pv.partition ?? 0),
+    pvPartitions: vg.physicalVolumes.filter(sources.isHere).map((pv) => pv.partition ?? 0),
+    pvElsewhere: vg.physicalVolumes
+      .filter((pv) => !sources.isHere(pv))
+      .map((pv) => `${sources.givenAs(pv.source ?? '')}${pv.partition ? ` #${pv.partition}` : ''}`),
     missing: vg.missing.map((pv) => `${pv.name}${pv.lastSeenOn ? ` (last on ${pv.lastSeenOn})` : ''}`),
     logicalVolumes: vg.logicalVolumes.map((lv) => {
       const contents = contentText(lv.content);

@@ -177,8 +177,8 @@ export function volumeGroupLines(layout: LayoutView, partition: number): string[
       if (vg.pvPartitions.includes(partition)) lines.push(`    └ PV of VG ${vg.name} (see #${first})`);
       continue;
     }
-    const pvs =
-      vg.pvPartitions.length > 1 ? ` · PVs on ${vg.pvPartitions.map((n) => `#${n}`).join(', ')}` : '';
+    const places = [...vg.pvPartitions.map((n) => (n === 0 ? 'this disk' : `#${n}`)), ...vg.pvElsewhere];
+    const pvs = places.length > 1 ? ` · PVs on ${places.join(', ')}` : '';
     const missing = vg.missing.length > 0 ? ` · missing ${vg.missing.join(', ')}` : '';
     lines.push(
       `    └ VG ${vg.name} · ${humanSectors(vg.sizeSectors)} · ${humanSectors(vg.freeSectors)} free${pvs}${missing}`,
