@@ -100,7 +100,7 @@ export function parseArguments(args: string[], program: string, posixlyCorrect: 
  * tool; so does a terminal that hung up (EIO), whose SIGHUP the run is handling: it must still
  * take back what it made rather than die on a write.
  */
-function writeTo(stream: NodeJS.WriteStream): (text: string) => void {
+function writeTo(stream: NodeJS.WriteStream): (text: string | Uint8Array) => void {
   stream.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE' && error.code !== 'EIO') throw error;
   });
@@ -122,7 +122,8 @@ export function writeStandardOutput(text: string, fd = 1, fallback = () => write
     while (done < bytes.length) done += writeSync(fd, bytes, done);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EAGAIN') fallback()(bytes.subarray(done).toString());
+    // The bytes as they are: the write may have stopped inside a character.
+    if (code === 'EAGAIN') fallback()(bytes.subarray(done));
     else if (code !== 'EPIPE' && code !== 'EIO') throw error;
   }
 }
