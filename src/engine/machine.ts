@@ -179,6 +179,8 @@ export interface Machine {
    * filesystem it can load), sorted: what a user may name for content the probe does not know.
    */
   mountableFilesystems(): string[];
+  /** What the host's lvm2 does by itself when a PV appears (its udev rule, event activation, udev). */
+  lvmHost(): LvmHostFacts;
   mounts: MachineMounts;
   nodes: MapperDir;
   locks: MachineLocks;

@@ -28,6 +28,7 @@ import { filesystemSupported, mountableFilesystems } from './filesystems.js';
 import { openHostCrypt } from './libcrypt.js';
 import { acquireLock, lockKey, withLock } from './lock.js';
 import { createLoopApi } from './loop.js';
+import { lvmHostFacts } from './lvm-host.js';
 import { createMountApi } from './mount.js';
 import { createNbdApi, nbdPresent } from './nbd.js';
 import { createOverlayApi } from './overlay.js';
@@ -179,6 +180,7 @@ export function createMachine(options: MachineOptions = {}) {
     overlays: createOverlayApi(),
     filesystemSupported,
     mountableFilesystems,
+    lvmHost: lvmHostFacts,
     mounts: {
       ...mounts,
       defaultRoot: () => `${runDir()}/mnt`,

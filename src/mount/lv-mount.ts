@@ -51,7 +51,6 @@ import {
 import { MapRun } from '../engine/workflow/map-run.js';
 import type { DevNo } from '../io/devno.js';
 import type { Disk } from '../io/disk.js';
-import { lvmHostFacts } from '../kernel/lvm-host.js';
 import { type ContentInfo, describeContent, hintFor, probeContent } from '../probe/index.js';
 import { type FsChoice, unrecognisedContent } from './fs-choice.js';
 import type { MountFaceDeps } from './main.js';
@@ -274,7 +273,7 @@ export async function mountLogicalVolume(
       const problem = luksProblem(machine);
       if (problem) throw new LvMountError(`${source}:${location.partition}: ${problem}`);
       const names = luksNames(planned.find((m) => m.number === location.partition)!);
-      const warning = luksActivationWarning(lvmHostFacts(), names.kernelName);
+      const warning = luksActivationWarning(machine.lvmHost(), names.kernelName);
       if (warning) deps.stderr(`kpartx-tui mount: warning: ${warning}\n`);
       key = await luksKeyFor(`${source}:${location.partition}`, options.keyFile, deps.readPassphrase);
       interrupted.throwIfAborted();
@@ -366,7 +365,7 @@ export async function mountLogicalVolume(
         (m) => usedOn(origin).has(m.number) && !(origin === 0 && m.number === inside?.number),
       ),
     );
-    const facts = lvmHostFacts();
+    const facts = machine.lvmHost();
     const hostWarning = autoActivationWarning(
       facts,
       kind,

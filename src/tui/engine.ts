@@ -42,6 +42,7 @@ import {
   whatRemains,
 } from '../engine/teardown.js';
 import type { WorkflowEvent } from '../engine/workflow/events.js';
+import { luksActivationWarning } from '../engine/workflow/lv-activation.js';
 import { lvDevicesOver } from '../engine/workflow/lv-run.js';
 import { type MapAction, type MapRunRequest, runMaps } from '../engine/workflow/map-run.js';
 import {
@@ -1373,11 +1374,14 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         (opened) => luksVolumes.release(opened.volume.path),
       );
       const { volume, inside } = entry;
-      if (inside?.type === 'LVM2_member')
+      if (inside?.type === 'LVM2_member') {
+        // cryptsetup's map is one udev hands to the host's lvm2, as `kpartx-tui mount` warns too.
+        const warning = luksActivationWarning(host.lvmHost(), volume.kernelName);
         return {
           opened: volume.kernelName,
-          note: `opened ${mapPath} as ${volume.kernelName}: it holds ${describeContent(inside)}; its logical volumes are listed with the maps`,
+          note: `opened ${mapPath} as ${volume.kernelName}: it holds ${describeContent(inside)}; its logical volumes are listed with the maps${warning ? `. Warning: ${warning}` : ''}`,
         };
+      }
       try {
         return await mountMap(volume.path, choice);
       } catch (error) {

@@ -21,6 +21,7 @@ import type {
   Holder,
   LoopAttachOptions,
   LoopDevice,
+  LvmHostFacts,
   Machine,
   MachineLocks,
   MachineLoops,
@@ -151,6 +152,8 @@ export interface FakeMachineOptions {
   hostCrypt?: CryptLibrary | null;
   /** Extended-attribute calls; by default files have none and what is set is only logged. */
   xattrs?: XattrApi;
+  /** The host's lvm2 as lvmHost() reports it; by default no udev rule (nothing auto-activates). */
+  lvmHost?: LvmHostFacts;
 }
 
 const LOOP_MAJOR = 7;
@@ -174,6 +177,7 @@ export class FakeMachine implements Machine {
   readonly overlays: OverlayApi;
   readonly xattrs: XattrApi;
   private readonly crypt3: CryptLibrary | null;
+  private readonly lvmHostFacts: LvmHostFacts;
 
   private readonly files = new Map<string, Uint8Array>();
   private readonly disks = new Map<string, FakeDisk>();
@@ -218,6 +222,7 @@ export class FakeMachine implements Machine {
       lockImage: () => ({ release() {} }),
     };
     this.crypt3 = options.hostCrypt ?? null;
+    this.lvmHostFacts = options.lvmHost ?? { rule: null, eventActivation: true, udev: false };
     this.xattrs = options.xattrs ?? {
       list: () => [],
       get: (fd, name) => {
@@ -444,6 +449,10 @@ export class FakeMachine implements Machine {
   /** The filesystems this fake kernel mounts: all when `filesystems` was not given. */
   filesystemSupported(fstype: string): boolean | undefined {
     return this.filesystems ? this.filesystems.includes(fstype) : true;
+  }
+
+  lvmHost(): LvmHostFacts {
+    return this.lvmHostFacts;
   }
 
   /** The `filesystems` given, else a kernel that mounts the common Linux types. */

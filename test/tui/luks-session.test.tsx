@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDmBackend } from '../../src/engine/backends/dm.js';
-import type { Machine } from '../../src/engine/machine.js';
+import type { LvmHostFacts, Machine } from '../../src/engine/machine.js';
 import { createTuiEngine } from '../../src/tui/engine.js';
 import { FakeMachine } from '../support/fake-machine.js';
 import { vgText, writePv } from '../support/lvm-writer.js';
@@ -47,10 +47,11 @@ function pvImage(): Uint8Array {
   return image;
 }
 
-function setup(options: { dm?: boolean; image?: Uint8Array } = {}) {
+function setup(options: { dm?: boolean; image?: Uint8Array; lvmHost?: LvmHostFacts } = {}) {
   const kernel = new FakeMachine({
     dmMajor: 250,
     luks: { passphrase: PASSPHRASE, payloadSectors: PAYLOAD },
+    ...(options.lvmHost ? { lvmHost: options.lvmHost } : {}),
     ...(options.dm === false ? { dm: false } : {}),
   });
   kernel.addFile(IMAGE, options.image ?? vaultImage());
@@ -139,6 +140,20 @@ describe('LUKS in the mount session', () => {
     t.app.unmount();
   });
 
+  it('a PV inside, on a host whose lvm2 activates new PVs by itself: the note warns, as the CLI does', async () => {
+    const rule = '/lib/udev/rules.d/69-lvm.rules';
+    const { engine } = setup({ image: pvImage(), lvmHost: { rule, eventActivation: true, udev: true } });
+    const t = startApp(engine, [IMAGE], { size: { columns: 400, rows: 24 } });
+    await openSession(t);
+    await t.press(keys.down);
+    await t.press(keys.enter, 'Passphrase for loop0p2');
+    await t.press(`${PASSPHRASE}\r`, /loop0p2-luks-ubuntu--vg-lv0/);
+    expect(t.frame()).toContain(
+      `its logical volumes are listed with the maps. Warning: loop0p2-luks is opened by cryptsetup, whose device-mapper map udev sees as a new PV: the host's lvm2 (${rule}, event_activation=1) may activate the VG inside by itself`,
+    );
+    t.app.unmount();
+  });
+
   it('a PV inside: LUKS stays open, its LV is offered and mounted over <map>-luks; u closes it all', async () => {
     const { kernel, engine } = setup({ image: pvImage() });
     const t = startApp(engine, [IMAGE], { size: { columns: 160, rows: 24 } });
@@ -149,6 +164,8 @@ describe('LUKS in the mount session', () => {
     expect(t.frame()).toContain(
       'opened /dev/mapper/loop0p2 as loop0p2-luks: it holds LVM physical volume of volume group "ubuntu-vg"',
     );
+    // No udev rule on this fake host: nothing to warn about.
+    expect(t.frame()).not.toContain('Warning:');
     // The LUKS row is no longer on offer: it points at the LV.
     expect(t.frame()).toMatch(
       /loop0p2 crypto_LUKS — LUKS, opened as loop0p2-luks: its logical volumes are listed/,
