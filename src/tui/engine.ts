@@ -42,7 +42,7 @@ import {
   whatRemains,
 } from '../engine/teardown.js';
 import type { WorkflowEvent } from '../engine/workflow/events.js';
-import { luksActivationWarning } from '../engine/workflow/lv-activation.js';
+import { luksActivationWarning, wholeDiskActivationWarning } from '../engine/workflow/lv-activation.js';
 import { lvDevicesOver } from '../engine/workflow/lv-run.js';
 import { type MapAction, type MapRunRequest, runMaps } from '../engine/workflow/map-run.js';
 import {
@@ -1359,8 +1359,11 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         (prepared) => releaseLv(prepared.path),
       );
       if (ready.loop) madeHere.loops.add(ready.loop);
+      // The image's own loop now shows the host a PV, as `kpartx-tui mount IMAGE:VG/LV` warns.
+      const warning = ready.loop ? wholeDiskActivationWarning(host.lvmHost(), [ready.loop]) : undefined;
       try {
-        return await mountMap(ready.path, choice);
+        const mounted = await mountMap(ready.path, choice);
+        return warning ? { ...mounted, warning } : mounted;
       } catch (error) {
         await releaseLv(ready.path).catch(() => undefined);
         throw error;

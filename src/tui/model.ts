@@ -266,6 +266,8 @@ export interface MountView {
   tree: string[];
   /** It was mounted before this session (an earlier run): the session took it over. */
   earlier?: boolean;
+  /** Something the user should know about what the mount needed (the host's lvm2 may act on it). */
+  warning?: string;
 }
 
 /** What the TUI needs from the engine and the kernel. The real one and the test ones implement it. */

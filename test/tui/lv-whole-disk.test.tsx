@@ -98,6 +98,8 @@ describe('a whole-disk PV in the app', () => {
       keys.enter,
       /Mounted \/dev\/mapper\/loop0-fixture--linear-home \(ext\d, read-only, noexec\)/,
     );
+    // No lvm2 rule on this fake host: nothing to warn about.
+    expect(t.frame()).not.toContain('warning:');
     const [loop] = kernel.loop.list();
     expect(loop).toMatchObject({ path: '/dev/loop0', backingFile: image, readOnly: true });
     const map = kernel.dm!.list().find((m) => m.name === 'loop0-fixture--linear-home')!;
@@ -118,6 +120,26 @@ describe('a whole-disk PV in the app', () => {
     expect(kernel.dm!.list()).toEqual([]);
     expect(kernel.loop.list()).toEqual([]);
     expect(await engine.leftovers([image], options)).toEqual([]);
+    t.app.unmount();
+  });
+
+  it("on a host whose lvm2 activates new PVs, the mounted LV warns that the image's loop shows it one", async () => {
+    const rule = '/lib/udev/rules.d/69-lvm.rules';
+    const kernel = new FakeMachine({ dmMajor: 250, lvmHost: { rule, eventActivation: true, udev: true } });
+    const t = startApp(engineOver(kernel, 'dm'), [image], { size: { columns: 160, rows: 40 } });
+    await t.waitFor('fixture-linear/home');
+    await t.press('m', 'Mount read-only: yes');
+    await t.waitFor('loop0-fixture--linear-home');
+    await t.press(keys.down);
+    await t.press(keys.down);
+    await t.press(keys.enter, /Mounted \/dev\/mapper\/loop0-fixture--linear-home/);
+    const frame = t.frame();
+    expect(frame.replace(/\s+/g, ' ')).toContain(
+      `warning: /dev/loop0 holds an LVM PV on the whole disk and is a loop device: the host's lvm2 (${rule}, event_activation=1) may activate its VG by itself`,
+    );
+    expectFits(frame, { columns: 160, rows: 40 });
+    await t.press('u');
+    await vi.waitFor(() => expect(kernel.loop.list()).toEqual([]));
     t.app.unmount();
   });
 

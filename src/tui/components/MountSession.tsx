@@ -91,7 +91,9 @@ export default function MountSession(props: MountSessionProps) {
     const { mount } = state;
     const system = props.system ?? [];
     const also = alsoMountedLines(state.mounts, width, 3);
-    const treeRows = Math.max(1, height - 4 - log.length - system.length - also.length);
+    const warning = mount.warning ? `warning: ${mount.warning}` : '';
+    const warningRows = warning ? Math.ceil(warning.length / Math.max(1, width)) : 0;
+    const treeRows = Math.max(1, height - 4 - log.length - system.length - also.length - warningRows);
     return (
       <Box flexDirection="column" width={width}>
         <Text bold color={theme.ok} wrap="truncate">
@@ -101,6 +103,11 @@ export default function MountSession(props: MountSessionProps) {
           )}
         </Text>
         <Text wrap="truncate">{truncate(`  on ${mount.mountpoint}`, width)}</Text>
+        {warning ? (
+          <Text color={theme.warn} wrap="wrap">
+            {warning}
+          </Text>
+        ) : null}
         {also.length > 0 ? <Text wrap="truncate">{also.join('\n')}</Text> : null}
         {system.length > 0 ? (
           <Text bold color={theme.accent} wrap="truncate">
