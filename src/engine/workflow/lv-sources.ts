@@ -9,10 +9,23 @@
 import type { DevNo } from '../../io/devno.js';
 import type { Disk } from '../../io/disk.js';
 import type { BackendKind, MapBackend, PlannedMap } from '../backend.js';
+import { errorText } from '../errors.js';
 import type { Machine } from '../machine.js';
 import { openSourceDisk, type ResolvedSource } from '../source.js';
 import type { EmitWorkflowEvent, WorkflowEvent } from './events.js';
-import { type FoundLv, LvRunError, type PvSource, partitionSources, WHOLE_DISK } from './lv-run.js';
+import {
+  attachLv,
+  detachLv,
+  type FoundLv,
+  findAmong,
+  firstPlaceOf,
+  type LvDevice,
+  LvRunError,
+  type PvSource,
+  partitionSources,
+  planOverMaps,
+  WHOLE_DISK,
+} from './lv-run.js';
 import { MapRun } from './map-run.js';
 
 /** One source the LV's VG is read from: the first one given, or another (`--with`). */
@@ -73,7 +86,15 @@ export function sourceUnit(
 /** Resolve and plan every unit (an image gets its loop now); the same device given twice is refused. */
 export async function resolveUnits(units: readonly SourceUnit[]): Promise<void> {
   for (const unit of units) {
-    const resolved = await unit.run.resolve();
+    let resolved: ResolvedSource | undefined;
+    try {
+      resolved = await unit.run.resolve();
+    } catch (error) {
+      // With several sources, a failure names the one it is about (a loop refused for b.img).
+      const text = errorText(error);
+      if (units.length < 2 || text.includes(unit.operand)) throw error;
+      throw new LvRunError(`${unit.operand}: ${text}`);
+    }
     if (!resolved) throw new LvRunError(`${unit.operand}: nothing to mount`);
     unit.resolved = resolved;
     const twin = units.find((u) => u !== unit && u.resolved?.parent.path === resolved.parent.path);
@@ -194,4 +215,67 @@ export async function takeBackUnits(units: readonly SourceUnit[]): Promise<strin
   const own = await units[0]!.run.takeBack('rollback');
   said.push(units.length > 1 ? `${units[0]!.operand}: ${own}` : own);
   return said;
+}
+
+/** An LV map made over the PVs of several sources, with the units that mapped them. */
+export interface LvAcross {
+  device: LvDevice;
+  /** False when an LV map of ours with this table was there already (it is left there). */
+  created: boolean;
+  units: readonly SourceUnit[];
+}
+
+/**
+ * Map `vg/lv` whose PVs are on `operands` (the first one's LV, the others holding more of its
+ * PVs): each source resolved and planned, the partitions holding its PVs mapped, then the LV map
+ * over them. A failure part-way takes back everything made, newest first, and is thrown.
+ */
+export async function attachLvAcross(
+  machine: Machine,
+  operands: readonly string[],
+  target: { vg: string; lv: string },
+  options: UnitOptions & { lvReadOnly: boolean },
+  makeBackend: (kind: BackendKind, machine: Machine) => MapBackend | Promise<MapBackend>,
+  emit: EmitWorkflowEvent,
+): Promise<LvAcross> {
+  const units = operands.map((operand) => sourceUnit(operand, options, { machine, makeBackend }, emit));
+  const source = operands[0]!;
+  try {
+    await resolveUnits(units);
+    const found = withUnitDisks(units, machine, (disks) =>
+      findAmong(source, unitPvSources(units, disks), target.vg, target.lv, `on ${operands.join(' nor ')}`, {
+        notOn: operands.join(' nor '),
+        hint: '',
+      }),
+    );
+    for (const [origin, unit] of units.entries())
+      await mapUnitPartitions(
+        unit,
+        usedOn(found, origin),
+        undefined,
+        () => `${source}:${target.vg}/${target.lv}: could not map its PV partitions on ${unit.operand}`,
+      );
+    const devices = await unitDevices(units);
+    const plan = planOverMaps(machine, found, devices, (number, origin) =>
+      unitMapName(units, number, origin),
+    );
+    const first = firstPlaceOf(found);
+    const firstDevice = devices.find((d) => d.origin === first.origin && d.number === first.number)!;
+    const attached = await attachLv(machine, options.backend === 'loop' ? 'loop' : 'dm', plan, {
+      readOnly: options.lvReadOnly,
+      sync: true,
+      like: machine.realpath(firstDevice.path),
+    });
+    return { ...attached, units };
+  } catch (error) {
+    const said = await takeBackUnits(units).catch((e: unknown) => [errorText(e)]);
+    if (error instanceof LvRunError) throw new LvRunError(`${error.message} (${said.join('; ')})`);
+    throw new LvRunError(`${source}:${target.vg}/${target.lv}: ${errorText(error)} (${said.join('; ')})`);
+  }
+}
+
+/** Take away an LV map made by attachLvAcross (when it made it), then what each unit mapped, newest first. */
+export async function detachLvAcross(machine: Machine, made: LvAcross): Promise<string[]> {
+  if (made.created) await detachLv(machine, made.device);
+  return takeBackUnits(made.units);
 }
