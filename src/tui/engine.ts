@@ -1044,7 +1044,10 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   }
 
   /** Maps, mounts and loop devices of these sources that are there now: said when the app is left. */
-  async function leftovers(paths: string[], options: MapOptions): Promise<Leftover[]> {
+  async function leftovers(opened: string[], options: MapOptions): Promise<Leftover[]> {
+    // The sources an LV map over several still holds are named too, opened in the app or not.
+    const keys = new Set(opened.map(sourceKey));
+    const paths = [...opened, ...lvVolumes.acrossSources().filter((p) => !keys.has(sourceKey(p)))];
     if (paths.length === 0) return [];
     const k = await kernel();
     const found: Leftover[] = [];
@@ -1078,6 +1081,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       });
       const loop = resolved.loop?.state === 'found' ? resolved.loop.path : undefined;
       if (maps.length === 0 && lvs.length === 0 && !loop) continue;
+      const unmounting = new Set(found.flatMap((f) => f.mounts.map((m) => m.mountpoint)));
       const backendFlag = options.backend === 'auto' ? '' : ` --backend ${options.backend}`;
       found.push({
         path,
@@ -1087,7 +1091,10 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         mounts,
         ...(loop ? { loop } : {}),
         removeWith: [
-          ...mounts.map((m) => `umount ${shellWord(m.mountpoint)}`),
+          // A mount on an LV map over several sources is unmounted once, before the first's maps go.
+          ...mounts
+            .filter((m) => !unmounting.has(m.mountpoint))
+            .map((m) => `umount ${shellWord(m.mountpoint)}`),
           `kpartx -d${backendFlag} ${shellWord(path)}`,
         ],
       });

@@ -393,6 +393,12 @@ export function createLvVolumes(host: Machine, mapsOf: MapsOf, acrossDeps?: Acro
       [...madeAcross.entries()]
         .filter(([, entry]) => entry.across?.units.some((u) => isSource(u.operand)))
         .map(([path]) => path),
+    /** The sources of the LV maps made over several that are still there, for the leave report. */
+    acrossSources: (): string[] => [
+      ...new Set(
+        [...madeAcross.values()].flatMap((entry) => entry.across?.units.map((u) => u.operand) ?? []),
+      ),
+    ],
     /** Whether `path` is an LV row's map path. */
     isLv: (path: string): boolean => pending.has(path),
     /**

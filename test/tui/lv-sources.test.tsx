@@ -175,6 +175,22 @@ describe('a VG over several sources in the app', () => {
     t.app.unmount();
   });
 
+  it('an unmount that fails on leaving names what stays on both images', async () => {
+    const kernel = new FakeMachine({ dmMajor: 250 });
+    const left: string[] = [];
+    const { t } = await aSession(kernel, (lines) => left.push(...lines));
+    await t.press(keys.enter, /Mounted \/dev\/mapper\/loop0-fixture--striped-stripes/);
+    kernel.failOn('unmount');
+    await t.press('q');
+    await vi.waitFor(() => expect(left.join('\n')).toContain('still present after leaving'));
+    const text = left.join('\n');
+    expect(text).toMatch(/a\.img: 1 LV map \(loop0-fixture--striped-stripes\), loop device \/dev\/loop0/);
+    expect(text).toMatch(/b\.img: 1 LV map \(loop0-fixture--striped-stripes\), loop device \/dev\/loop1/);
+    // Unmounted once, then each image's maps and loop.
+    expect(text).toMatch(/to remove: umount \S+stripes && kpartx -d \S+a\.img && kpartx -d \S+b\.img$/);
+    t.app.unmount();
+  });
+
   it("x on a.img takes the mount, the LV map and both images' loops down", async () => {
     const kernel = new FakeMachine({ dmMajor: 250 });
     const { t } = await aSession(kernel);
