@@ -17,6 +17,8 @@ import { FakeMachine } from '../support/fake-machine.js';
 import { lvmFixtureImage, lvmFixtureReports } from '../support/lvm-fixtures.js';
 import { keys, startApp } from './helpers.js';
 
+const MiB = 1024 * 1024;
+
 /** `name` with an ext4 superblock's magic where lvm2 put the first extent of `lv` on it. */
 function withExt4(name: 'striped-a' | 'striped-b', lv: string): Uint8Array {
   const image = new Uint8Array(lvmFixtureImage(name));
@@ -191,6 +193,19 @@ describe('a VG over several sources in the app', () => {
     t.app.unmount();
   });
 
+  it('a loop bound to a.img before the app is used as it is and left bound', async () => {
+    const kernel = new FakeMachine({ dmMajor: 250 });
+    const before = kernel.loop.attach(join(dir, 'a.img'), { readOnly: true });
+    const { t } = await aSession(kernel);
+    await t.press(keys.enter, /Mounted \/dev\/mapper\/loop0-fixture--striped-stripes/);
+    expect(held(kernel).loops).toEqual([join(dir, 'a.img'), join(dir, 'b.img')]);
+    await t.press('u');
+    await vi.waitFor(() => expect(held(kernel).maps).toEqual([]));
+    expect(kernel.loop.list().map((l) => l.path)).toEqual([before.path]);
+    expect(held(kernel).mounts).toEqual([]);
+    t.app.unmount();
+  });
+
   it("x on a.img takes the mount, the LV map and both images' loops down", async () => {
     const kernel = new FakeMachine({ dmMajor: 250 });
     const { t } = await aSession(kernel);
@@ -199,6 +214,48 @@ describe('a VG over several sources in the app', () => {
     expect(held(kernel).loops).toEqual([join(dir, 'a.img'), join(dir, 'b.img')]);
     await t.press('x');
     await vi.waitFor(() => expect(held(kernel)).toEqual(nothing));
+    t.app.unmount();
+  });
+
+  it("b.img's PV in an MBR partition: its partition map is made and taken down with its loop", async () => {
+    const b = withExt4('striped-b', 'plain');
+    const disk = new Uint8Array(MiB + b.length);
+    disk.set(b, MiB);
+    // One MBR entry, type 8e (Linux LVM), from sector 2048 over the whole of striped-b.
+    const entry = new DataView(disk.buffer, 446, 16);
+    entry.setUint8(4, 0x8e);
+    entry.setUint32(8, MiB / 512, true);
+    entry.setUint32(12, b.length / 512, true);
+    disk[510] = 0x55;
+    disk[511] = 0xaa;
+    writeFileSync(join(dir, 'b-mbr.img'), disk);
+    const kernel = new FakeMachine({ dmMajor: 250 });
+    const t = startApp(engineOver(kernel), ['a.img', 'b-mbr.img'], { size: { columns: 180, rows: 40 } });
+    await t.waitFor('b-mbr.img');
+    await t.press(keys.enter, 'fixture-striped/stripes');
+    await t.press('m', 'Mount read-only: yes');
+    await t.waitFor('LV map made on mount, with the PV on b-mbr.img');
+    await t.press(keys.enter, /Mounted \/dev\/mapper\/loop0-fixture--striped-stripes \(ext4, read-only/);
+    expect(held(kernel).loops).toEqual([join(dir, 'a.img'), join(dir, 'b-mbr.img')]);
+    const part = kernel.dm!.list().find((m) => m.name !== 'loop0-fixture--striped-stripes')!;
+    expect(part.name).toBe('loop1p1');
+    expect(kernel.dm!.table('loop0-fixture--striped-stripes')).toEqual([
+      { start: 0, length: 8192, type: 'striped', params: `2 128 7:0 2048 250:${part.devno.minor} 2048` },
+    ]);
+    kernel.calls.length = 0;
+    await t.press('u');
+    await vi.waitFor(() => expect(held(kernel)).toEqual(nothing));
+    expect(
+      kernel.calls
+        .filter((c) => /^(loop\.detach|dm\.remove|unmount)/.test(c))
+        .map((c) => c.split(' ').slice(0, 2).join(' ')),
+    ).toEqual([
+      `unmount ${join(dir, 'mnt', 'loop0-fixture--striped-stripes')}`,
+      'dm.remove loop0-fixture--striped-stripes',
+      'dm.remove loop1p1',
+      'loop.detach /dev/loop1',
+      'loop.detach /dev/loop0',
+    ]);
     t.app.unmount();
   });
 });
