@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createDmBackend } from '../../src/engine/backends/dm.js';
+import { createLoopBackend } from '../../src/engine/backends/loop.js';
 import { createTuiEngine } from '../../src/tui/engine.js';
 import { FakeMachine } from '../support/fake-machine.js';
 import { lvmFixtureImage, lvmFixtureReports } from '../support/lvm-fixtures.js';
@@ -203,6 +204,34 @@ describe('a VG over several sources in the app', () => {
     await vi.waitFor(() => expect(held(kernel).maps).toEqual([]));
     expect(kernel.loop.list().map((l) => l.path)).toEqual([before.path]);
     expect(held(kernel).mounts).toEqual([]);
+    t.app.unmount();
+  });
+
+  it('with the loop backend the striped LV says it needs device-mapper; the one on b.img is an offset loop', async () => {
+    const kernel = new FakeMachine({ dm: false });
+    const engine = createTuiEngine({
+      machine: kernel,
+      isRoot: true,
+      cwd: dir,
+      mountRoot: join(dir, 'mnt'),
+      backend: (_kind, m) => createLoopBackend(m),
+    });
+    const t = startApp(engine, ['a.img', 'b.img'], { size: { columns: 180, rows: 40 } });
+    await t.waitFor('b.img');
+    await t.press(keys.enter, 'fixture-striped/stripes');
+    await t.press('m', 'Mount read-only: yes');
+    await t.waitFor('LV map made on mount, with the PV on b.img');
+    const frame = t.frame().replace(/\s+/g, ' ');
+    expect(frame).toContain(
+      'Not mounted here: fixture-striped/stripes ext2 — lv striped map of 1 target (needs device-mapper)',
+    );
+    expect(frame).not.toContain('kpartx-tui mount');
+    await t.press(keys.enter, /Mounted \/dev\/mapper\/loop1-fixture--striped-plain \(ext4/);
+    const lvLoop = kernel.loop.list().find((l) => l.backingFile === '/dev/loop1')!;
+    expect(lvLoop.offset).toBeGreaterThan(0);
+    await t.press('u');
+    await vi.waitFor(() => expect(kernel.loop.list()).toEqual([]));
+    expect(kernel.mounts.list()).toEqual([]);
     t.app.unmount();
   });
 
