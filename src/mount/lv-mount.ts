@@ -9,13 +9,12 @@
  * asked: the VG name may equal one of the host's.
  */
 import { basename } from 'node:path';
-import type { BackendKind, PlannedMap } from '../engine/backend.js';
+import type { BackendKind } from '../engine/backend.js';
 import { errorText } from '../engine/errors.js';
 import { openLogicalVolume } from '../engine/lvm/lv-disk.js';
 import type { LuksKey } from '../engine/machine.js';
 import { createSession, type MountedPartition } from '../engine/session.js';
 import { deferSignals } from '../engine/signals.js';
-import { openSourceDisk, type ResolvedSource } from '../engine/source.js';
 import { planLvMap } from '../engine/stack/lv-map.js';
 import type { WorkflowEvent } from '../engine/workflow/events.js';
 import {
@@ -48,8 +47,18 @@ import {
   volumeGroupNames,
   WHOLE_DISK,
 } from '../engine/workflow/lv-run.js';
-import { MapRun } from '../engine/workflow/map-run.js';
-import type { DevNo } from '../io/devno.js';
+import {
+  mapUnitPartitions,
+  resolveUnits,
+  type SourceUnit,
+  sourceUnit,
+  takeBackUnits,
+  unitDevices,
+  unitMapName,
+  unitPvSources,
+  usedOn as usedOnUnit,
+  withUnitDisks,
+} from '../engine/workflow/lv-sources.js';
 import type { Disk } from '../io/disk.js';
 import { type ContentInfo, describeContent, hintFor, probeContent } from '../probe/index.js';
 import { type FsChoice, unrecognisedContent } from './fs-choice.js';
@@ -65,17 +74,6 @@ export class LvMountError extends Error {
   }
 }
 
-/** One source the LV's VG is read from: the operand's own, or an image added with `--with`. */
-interface SourceUnit {
-  operand: string;
-  run: MapRun;
-  /** Why its plan was refused, as the run said it. */
-  readonly refusal: string;
-  resolved?: ResolvedSource;
-  /** Its partitions as planned; null when it has no partition table (its whole disk may be a PV). */
-  planned?: PlannedMap[] | null;
-}
-
 export async function mountLogicalVolume(
   operand: string,
   target: { source: string; vg: string; lv: string; partition?: number },
@@ -87,36 +85,20 @@ export async function mountLogicalVolume(
   const { machine } = deps;
   const { source } = target;
   const what = `${source}:${target.vg}/${target.lv}`;
-  const unitFor = (unitOperand: string): SourceUnit => {
-    const said = { refusal: '' };
-    const run = new MapRun(
-      {
-        operand: unitOperand,
-        action: 'add',
-        readOnly: !options.rw,
-        sync: true,
-        backend: kind,
-        releaseIdleLoop: true,
-        // A VM disk container (an overlay among them) is connected writable only for --rw.
-        containerWritable: options.rw,
-      },
-      { machine, makeBackend: deps.makeBackend },
-      (event) => {
-        if (event.type === 'plan-refused') said.refusal = event.problems.join('; ');
-        emit(event);
-      },
-    );
-    return {
-      operand: unitOperand,
-      run,
-      get refusal() {
-        return said.refusal;
-      },
-    };
-  };
   /** The operand's source first, then each `--with` image in the order given. */
-  const units = [source, ...(options.with ?? [])].map(unitFor);
+  const units = [source, ...(options.with ?? [])].map((unitOperand) =>
+    sourceUnit(
+      unitOperand,
+      // A VM disk container (an overlay among them) is connected writable only for --rw.
+      { readOnly: !options.rw, backend: kind, containerWritable: options.rw },
+      { machine, makeBackend: deps.makeBackend },
+      emit,
+    ),
+  );
   const primary = units[0]!;
+  const pvSources = (disks: readonly Disk[], skip?: number): PvSource[] => unitPvSources(units, disks, skip);
+  const withDisks = <T>(body: (disks: Disk[]) => T): T => withUnitDisks(units, machine, body);
+
   const run = primary.run;
   const session = createSession(machine, deps.mountRoot ? { mountRoot: deps.mountRoot } : {});
   let lvDevice: LvDevice | undefined;
@@ -143,10 +125,7 @@ export async function mountLogicalVolume(
       },
       async () => (luks && (await closeLuks(machine, luks)) ? `${luks.kernelName} closed` : undefined),
     ]);
-    for (const unit of units.slice(1).reverse())
-      if (unit.run.source) said.push(`${unit.operand}: ${await unit.run.takeBack('rollback')}`);
-    const own = await run.takeBack('rollback');
-    said.push(units.length > 1 ? `${source}: ${own}` : own);
+    said.push(...(await takeBackUnits(units)));
     return said.join('; ');
   };
   return deferSignals(
@@ -181,36 +160,6 @@ export async function mountLogicalVolume(
     return info.type === 'ext2' || info.type === 'ext3' ? 'ext4' : info.type === 'ntfs' ? 'ntfs3' : info.type;
   }
 
-  /** Every place that may hold a PV on the sources (a partition, or a whole disk without a table). */
-  function pvSources(disks: readonly Disk[], skip?: number): PvSource[] {
-    return units.flatMap((unit, origin) =>
-      unit.planned
-        ? partitionSources(
-            disks[origin]!,
-            unit.operand,
-            unit.planned.filter((m) => origin !== 0 || m.number !== skip),
-            origin,
-          )
-        : [{ number: WHOLE_DISK, origin, label: unit.operand, disk: disks[origin]! }],
-    );
-  }
-
-  /** Run `body` with every source's disk open. */
-  function withDisks<T>(body: (disks: Disk[]) => T): T {
-    const disks: Disk[] = [];
-    const opened: { close(): void }[] = [];
-    try {
-      for (const unit of units) {
-        const disk = openSourceDisk(unit.resolved!, machine);
-        opened.push(disk);
-        disks.push(disk);
-      }
-      return body(disks);
-    } finally {
-      for (const disk of opened) disk.close();
-    }
-  }
-
   /** Find the LV among `sources`, a missing PV named with the `--with` that would add it. */
   function findIn(sources: readonly PvSource[], where?: string): FoundLv {
     const operands = units.map((u) => u.operand).join(' nor ');
@@ -225,22 +174,7 @@ export async function mountLogicalVolume(
   }
 
   async function steps(interrupted: AbortSignal): Promise<MountRecord> {
-    for (const unit of units) {
-      const resolved = await unit.run.resolve();
-      if (!resolved) throw new LvMountError(`${unit.operand}: nothing to mount`);
-      unit.resolved = resolved;
-      const twin = units.find((u) => u !== unit && u.resolved?.parent.path === resolved.parent.path);
-      if (twin)
-        throw new LvMountError(
-          `${unit.operand} is ${resolved.parent.path}, as ${twin.operand} is: give each source once`,
-        );
-      const table = unit.run.readTable();
-      if (table) {
-        const planned = await unit.run.plan(table);
-        if (!planned) throw new LvMountError(`${unit.operand}: cannot map its partitions: ${unit.refusal}`);
-        unit.planned = planned;
-      } else unit.planned = null;
-    }
+    await resolveUnits(units);
     const resolved = primary.resolved!;
     const planned = primary.planned ?? [];
     let found: FoundLv | undefined;
@@ -278,22 +212,14 @@ export async function mountLogicalVolume(
       key = await luksKeyFor(`${source}:${location.partition}`, options.keyFile, deps.readPassphrase);
       interrupted.throwIfAborted();
     }
-    const mapMissing = async (unit: SourceUnit, numbers: Set<number>): Promise<void> => {
-      const backend = await unit.run.makeBackend();
-      const parent = unit.resolved!.parent;
-      const all = unit.planned ?? [];
-      const missing = all.filter(
-        (m) => numbers.has(m.number) && !backend.existing(parent).some((e) => e.number === m.number),
+    const mapMissing = (unit: SourceUnit, numbers: Set<number>): Promise<void> =>
+      mapUnitPartitions(
+        unit,
+        numbers,
+        interrupted,
+        () =>
+          `${what}: could not map its PV partitions${unit === primary ? '' : ` on ${unit.operand}`} (see above)`,
       );
-      if (missing.length > 0) {
-        const failures = await unit.run.apply(missing, interrupted, all);
-        if (failures > 0)
-          throw new LvMountError(
-            `${what}: could not map its PV partitions${unit === primary ? '' : ` on ${unit.operand}`} (see above)`,
-          );
-      }
-      interrupted.throwIfAborted();
-    };
     /** The opened LUKS volume holding a PV, standing in for its partition's map. */
     let inside: (LuksOpened & { number: number }) | undefined;
     if (location.inside === 'luks' && key) {
@@ -335,14 +261,9 @@ export async function mountLogicalVolume(
     }
     if (!found) throw new LvMountError(`${what}: not found`);
     const lvFound: FoundLv = found;
-    const usedOn = (origin: number): Set<number> =>
-      new Set([...lvFound.places.values()].filter((p) => p.origin === origin).map((p) => p.number));
-    const mapName = (number: number, origin: number): string => {
-      const unit = units[origin]!;
-      if (origin === 0 && inside?.number === number) return inside.name;
-      if (number === WHOLE_DISK && !unit.planned) return unit.resolved!.parent.mapName;
-      return unit.planned!.find((m) => m.number === number)!.dmName;
-    };
+    const usedOn = (origin: number): Set<number> => usedOnUnit(lvFound, origin);
+    const mapName = (number: number, origin: number): string =>
+      origin === 0 && inside?.number === number ? inside.name : unitMapName(units, number, origin);
     const first = firstPlaceOf(lvFound);
     // The loop backend can only present one linear run: say why before anything more is mapped.
     if (kind === 'loop') {
@@ -380,21 +301,9 @@ export async function mountLogicalVolume(
     for (const [origin, unit] of units.entries())
       await mapMissing(unit, new Set(pvMaps[origin]!.map((m) => m.number)));
     /** The devices the PVs are on now: partition maps (LUKS standing in), or a whole disk's parent. */
-    const devices: { origin: number; number: number | null; path: string; devno: DevNo }[] = [];
-    for (const [origin, unit] of units.entries()) {
-      const parent = unit.resolved!.parent;
-      if (!unit.planned) {
-        devices.push({ origin, number: WHOLE_DISK, path: parent.path, devno: parent.devno });
-        continue;
-      }
-      const backend = await unit.run.makeBackend();
-      for (const m of backend.existing(parent))
-        devices.push(
-          origin === 0 && m.number === inside?.number
-            ? { origin, number: m.number, path: inside.path, devno: inside.devno }
-            : { origin, number: m.number, path: m.path, devno: m.devno },
-        );
-    }
+    const devices = await unitDevices(units, (number) =>
+      number === inside?.number ? { path: inside.path, devno: inside.devno } : undefined,
+    );
     const plan = planOverMaps(machine, lvFound, devices, mapName);
     const firstDevice = devices.find((d) => d.origin === first.origin && d.number === first.number)!;
     const attached = await attachLv(machine, kind, plan, {

@@ -187,17 +187,30 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     return [...given.keys()].filter((other) => other !== key);
   };
   /** The LVs the mount session offers, and the LV maps it made. */
-  const lvVolumes = createLvVolumes(host, async (source, kind) => {
-    const k = await kernel();
-    const resolved = await resolveSource(source, 'delete', { readOnly: true }, host);
-    if ('nothing' in resolved) return [];
-    const backend = deps.backend
-      ? await deps.backend(kind, k)
-      : kind === 'loop'
-        ? createLoopBackend(k)
-        : await loadBackend(kind, k);
-    return backend.existing(resolved.parent);
-  });
+  const lvVolumes = createLvVolumes(
+    host,
+    async (source, kind) => {
+      const k = await kernel();
+      const resolved = await resolveSource(source, 'delete', { readOnly: true }, host);
+      if ('nothing' in resolved) return [];
+      const backend = deps.backend
+        ? await deps.backend(kind, k)
+        : kind === 'loop'
+          ? createLoopBackend(k)
+          : await loadBackend(kind, k);
+      return backend.existing(resolved.parent);
+    },
+    {
+      makeBackend: (kind, k) => makeBackend(kind, k),
+      // The other sources' maps and loops, made for an LV over several of them, are the app's own.
+      onEvent: (event) => {
+        if (event.type === 'loop-attached') madeHere.loops.add(event.path);
+        else if (event.type === 'loop-released') madeHere.loops.delete(event.path);
+        else if (event.type === 'created' || event.type === 'reloaded' || event.type === 'removed')
+          track(event);
+      },
+    },
+  );
   /** The LUKS volumes the mount session opened (closed again at their unmount). */
   const luksVolumes = createLuksVolumes(host);
   /**
@@ -1032,7 +1045,10 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
   }
 
   /** Maps, mounts and loop devices of these sources that are there now: said when the app is left. */
-  async function leftovers(paths: string[], options: MapOptions): Promise<Leftover[]> {
+  async function leftovers(opened: string[], options: MapOptions): Promise<Leftover[]> {
+    // The sources an LV map over several still holds are named too, opened in the app or not.
+    const keys = new Set(opened.map(sourceKey));
+    const paths = [...opened, ...lvVolumes.acrossSources().filter((p) => !keys.has(sourceKey(p)))];
     if (paths.length === 0) return [];
     const k = await kernel();
     const found: Leftover[] = [];
@@ -1066,6 +1082,7 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
       });
       const loop = resolved.loop?.state === 'found' ? resolved.loop.path : undefined;
       if (maps.length === 0 && lvs.length === 0 && !loop) continue;
+      const unmounting = new Set(found.flatMap((f) => f.mounts.map((m) => m.mountpoint)));
       const backendFlag = options.backend === 'auto' ? '' : ` --backend ${options.backend}`;
       found.push({
         path,
@@ -1075,7 +1092,10 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
         mounts,
         ...(loop ? { loop } : {}),
         removeWith: [
-          ...mounts.map((m) => `umount ${shellWord(m.mountpoint)}`),
+          // A mount on an LV map over several sources is unmounted once, before the first's maps go.
+          ...mounts
+            .filter((m) => !unmounting.has(m.mountpoint))
+            .map((m) => `umount ${shellWord(m.mountpoint)}`),
           `kpartx -d${backendFlag} ${shellWord(path)}`,
         ],
       });
@@ -1093,6 +1113,8 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     options: MapOptions,
     emit: (e: ProgressEvent) => void,
   ): Promise<OpOutcome> {
+    // An LV map over this source and others goes first, with the others' maps and loops.
+    await releaseAcross(path, emit);
     const device = nbdDeviceOf(path);
     if (!device) return tearDownOne(path, options, emit);
     const done = await tearDownOne(device, options, emit);
@@ -1313,6 +1335,25 @@ export function createTuiEngine(deps: TuiEngineDeps = {}): TuiEngine {
     const released = await lvVolumes.release(path);
     if (released?.loop) madeHere.loops.delete(released.loop);
     return released?.path;
+  }
+
+  /**
+   * The LV maps the session made over `path` and other sources: each one's mounts, the LV map,
+   * then every source's maps and the loops attached for it, newest first.
+   */
+  async function releaseAcross(path: string, emit: (e: ProgressEvent) => void): Promise<void> {
+    const key = sourceKey(path);
+    const k = await kernel();
+    for (const lvPath of lvVolumes.madeOver((operand) => sourceKey(operand) === key)) {
+      const devno = k.deviceNumber(lvPath);
+      for (const entry of devno ? k.mounts.list().filter((m) => sameDevNo(m.devno, devno)) : []) {
+        (await session()).unmount(entry.target);
+        madeHere.mounts.delete(entry.target);
+        emit({ type: 'note', name: `unmount ${basename(lvPath)}`, detail: `${entry.target} unmounted` });
+      }
+      await releaseLv(lvPath);
+      emit({ type: 'note', name: basename(lvPath), detail: `${lvPath} removed, with the maps it needed` });
+    }
   }
 
   /** Unmount; an LV map the session made for it goes with it, before any partition map. */

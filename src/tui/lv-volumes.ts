@@ -5,16 +5,20 @@
  * a row whose path is its LV map's, made on mount through the same lv-run code as
  * `kpartx-tui mount IMAGE:VG/LV`, and taken away again on unmount. A whole-disk PV's LV map sits on
  * the image's loop, attached on mount when none is bound and let go of after the LV map on unmount.
- * The others are rows that say why not. No React here.
+ * An LV with PVs on other sources the app was started with is mapped with them (lv-sources.ts, as
+ * `kpartx-tui mount … --with` maps it): each source's partition maps or loop, then the LV map, all
+ * taken back newest first on unmount. The others are rows that say why not. No React here.
  */
 
-import type { ExistingMap } from '../engine/backend.js';
+import { basename } from 'node:path';
+import type { BackendKind, ExistingMap, MapBackend } from '../engine/backend.js';
 import { errorText } from '../engine/errors.js';
 import { holdersOf } from '../engine/holders.js';
 import type { Machine } from '../engine/machine.js';
 import { openSourceDisk, type ResolvedSource, resolveSource } from '../engine/source.js';
 import type { VolumeGroupLayer } from '../engine/stack/index.js';
 import type { LvMapPlan } from '../engine/stack/lv-map.js';
+import type { WorkflowEvent } from '../engine/workflow/events.js';
 import {
   attachLv,
   detachLv,
@@ -27,6 +31,7 @@ import {
   planOverMaps,
   WHOLE_DISK,
 } from '../engine/workflow/lv-run.js';
+import { attachLvAcross, detachLvAcross, type LvAcross } from '../engine/workflow/lv-sources.js';
 import { loopStillBound, releaseLoop } from '../engine/workflow/release-loop.js';
 import { type DevNo, formatDevNo } from '../io/devno.js';
 import type { ContentInfo } from '../probe/index.js';
@@ -47,12 +52,19 @@ interface PendingLv {
   wholeDisk?: boolean;
   /** The app's write mode: a loop attached for a whole-disk PV is read-only unless it allows writes. */
   readOnly: boolean;
+  /**
+   * The LV has PVs on other sources given too (these, as paths): picking it maps what each source
+   * needs (lv-sources.ts, as `kpartx-tui mount … --with` does) before the LV map.
+   */
+  others?: readonly string[];
 }
 
 /** An LV map the session made, and the image loop it attached for it (a whole-disk PV). */
 interface MadeLv {
   device: LvDevice;
   loop?: { path: string; file: string };
+  /** Made over several sources: their maps and loops, taken back after the LV map. */
+  across?: LvAcross;
 }
 
 /** What a picked LV row became: the LV map's path, and the image loop attached for it, if any. */
@@ -90,11 +102,19 @@ export interface LvRowHelpers {
 /** The source's partition maps now, as the backend of `kind` finds them. */
 export type MapsOf = (source: string, kind: 'dm' | 'loop') => Promise<readonly ExistingMap[]>;
 
-export function createLvVolumes(host: Machine, mapsOf: MapsOf) {
+/** How the session maps the other sources an LV needs: the app's backends, and what it tracks. */
+export interface AcrossDeps {
+  makeBackend(kind: BackendKind, machine: Machine): MapBackend | Promise<MapBackend>;
+  onEvent(event: WorkflowEvent): void;
+}
+
+export function createLvVolumes(host: Machine, mapsOf: MapsOf, acrossDeps?: AcrossDeps) {
   /** LV map paths the rows offer, with how to make them. */
   const pending = new Map<string, PendingLv>();
   /** LV maps the session made, by path: taken away on unmount. */
   const made = new Map<string, MadeLv>();
+  /** LV maps the session made over several sources, by path: taken away with what they needed. */
+  const madeAcross = new Map<string, MadeLv>();
 
   /** The whole disk read as the one possible PV (a predicted loop reads the image file itself). */
   function findOnDisk(p: PendingLv, resolved: ResolvedSource): FoundLv {
@@ -222,6 +242,17 @@ export function createLvVolumes(host: Machine, mapsOf: MapsOf) {
             error instanceof LvRunError &&
             / which is not on /.test(error.message)
           ) {
+            // Mapped from here unless the PVs here are inside LUKS (the command is the way then).
+            const mappable = acrossDeps !== undefined && !source.inside;
+            const why = mappable ? acrossRefusal(source, lv) : undefined;
+            if (mappable && why === undefined) {
+              out.push(acrossRow(p, elsewhere, base, contents, helpers, lv.content));
+              continue;
+            }
+            if (why !== undefined) {
+              out.push(refuse(why));
+              continue;
+            }
             const withs = elsewhere.map((other) => ` --with ${across.command(other)}`).join('');
             out.push(
               refuse(
@@ -251,6 +282,71 @@ export function createLvVolumes(host: Machine, mapsOf: MapsOf) {
       }
     }
     return out;
+  }
+
+  /** Where an LV over several sources is, once mapped: its key until then. */
+  const acrossKey = (p: PendingLv): string => `${p.source}:${p.vg}/${p.lv}`;
+  /** LV maps made over several sources, by the key of their row. */
+  const acrossMade = new Map<string, string>();
+
+  /** Why an LV over several sources cannot be mapped with this backend; undefined when it can. */
+  function acrossRefusal(
+    source: LvSource,
+    lv: VolumeGroupLayer['logicalVolumes'][number],
+  ): string | undefined {
+    if (source.kind === 'loop' && lv.attach.needs === 'device-mapper') return lv.attach.text;
+    return undefined;
+  }
+
+  /** The row of an LV over several sources: its map's path once made, its key until then. */
+  function acrossRow(
+    p: PendingLv,
+    others: readonly string[],
+    base: Omit<ExistingMapView, 'path' | 'devno'>,
+    contents: string | undefined,
+    helpers: LvRowHelpers,
+    content: ContentInfo | null,
+  ): ExistingMapView {
+    const key = acrossKey(p);
+    const entry = { ...p, others };
+    const madePath = acrossMade.get(key);
+    const devno = madePath ? host.deviceNumber(madePath) : undefined;
+    const path = madePath && devno ? madePath : key;
+    pending.set(path, entry);
+    const why = helpers.notMountableWhy(content, path);
+    return {
+      ...base,
+      ...(madePath && devno ? { name: basename(madePath) } : {}),
+      path,
+      devno: devno
+        ? formatDevNo(devno)
+        : `LV map made on mount, with ${others.length === 1 ? 'the PV' : 'the PVs'} on ${others.map((o) => basename(o)).join(', ')}`,
+      ...(devno ? { mountpoints: helpers.mountpointsOf(devno) } : {}),
+      ...(contents ? { contents } : {}),
+      ...(why ? { notMountableWhy: why } : {}),
+    };
+  }
+
+  /** Map what each source needs, then the LV map over them (lv-sources.ts, as the mount face does). */
+  async function prepareAcross(p: PendingLv, mountReadOnly: boolean): Promise<PreparedLv> {
+    const made = await attachLvAcross(
+      host,
+      [p.source, ...(p.others ?? [])],
+      { vg: p.vg, lv: p.lv },
+      {
+        readOnly: p.readOnly,
+        backend: p.kind,
+        containerWritable: !p.readOnly,
+        lvReadOnly: mountReadOnly || p.readOnly,
+      },
+      acrossDeps!.makeBackend,
+      acrossDeps!.onEvent,
+    );
+    const path = made.device.path;
+    madeAcross.set(path, { device: made.device, across: made });
+    acrossMade.set(acrossKey(p), path);
+    pending.set(path, p);
+    return { path };
   }
 
   async function prepareOnDisk(p: PendingLv, mountReadOnly: boolean): Promise<PreparedLv> {
@@ -292,6 +388,17 @@ export function createLvVolumes(host: Machine, mapsOf: MapsOf) {
 
   return {
     rows,
+    /** The LV maps made over several sources of which `isSource` is one (a clean-up of it takes them first). */
+    madeOver: (isSource: (operand: string) => boolean): string[] =>
+      [...madeAcross.entries()]
+        .filter(([, entry]) => entry.across?.units.some((u) => isSource(u.operand)))
+        .map(([path]) => path),
+    /** The sources of the LV maps made over several that are still there, for the leave report. */
+    acrossSources: (): string[] => [
+      ...new Set(
+        [...madeAcross.values()].flatMap((entry) => entry.across?.units.map((u) => u.operand) ?? []),
+      ),
+    ],
     /** Whether `path` is an LV row's map path. */
     isLv: (path: string): boolean => pending.has(path),
     /**
@@ -302,6 +409,7 @@ export function createLvVolumes(host: Machine, mapsOf: MapsOf) {
     async prepare(path: string, readOnly: boolean): Promise<PreparedLv> {
       const p = pending.get(path);
       if (!p) return { path };
+      if (p.others) return prepareAcross(p, readOnly);
       if (p.wholeDisk) return prepareOnDisk(p, readOnly);
       const found = await find(p);
       const existing = devicesOf(p, await mapsOf(p.source, p.kind));
@@ -320,6 +428,13 @@ export function createLvVolumes(host: Machine, mapsOf: MapsOf) {
      * it attached for it once nothing else of ours is on that loop. Says what went.
      */
     async release(path: string): Promise<{ path: string; loop?: string } | undefined> {
+      const across = madeAcross.get(path);
+      if (across?.across) {
+        await detachLvAcross(host, across.across);
+        madeAcross.delete(path);
+        for (const [key, madePath] of acrossMade) if (madePath === path) acrossMade.delete(key);
+        return { path };
+      }
       const entry = made.get(path);
       if (!entry) return undefined;
       await detachLv(host, entry.device);

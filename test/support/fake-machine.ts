@@ -739,9 +739,36 @@ export class FakeMachine implements Machine {
     }
     if ('loop' in device) return this.readFile(device.loop.backing, device.loop.offset + offset, length);
     const target = device.map.table[0];
+    if (target?.type === 'striped') return this.readStriped(target.params, offset, length);
     const linear = target?.type === 'linear' ? this.linearTarget(target.params) : undefined;
     if (!linear) return new Uint8Array(length);
     return this.readDevice(linear.device, linear.offset + offset, length);
+  }
+
+  /** A striped target's bytes (`N CHUNK dev off …`), chunk by chunk from the device each is on. */
+  private readStriped(params: string, offset: number, length: number): Uint8Array {
+    const [count, chunkSectors, ...rest] = params.split(' ');
+    const stripes = Number(count);
+    const chunk = Number(chunkSectors) * 512;
+    const out = new Uint8Array(length);
+    for (let done = 0; done < length; ) {
+      const at = offset + done;
+      const index = Math.floor(at / chunk);
+      const stripe = index % stripes;
+      const below = this.linearTarget(`${rest[stripe * 2]} ${rest[stripe * 2 + 1]}`);
+      const take = Math.min(length - done, chunk - (at % chunk));
+      if (below)
+        out.set(
+          this.readDevice(
+            below.device,
+            below.offset + Math.floor(index / stripes) * chunk + (at % chunk),
+            take,
+          ),
+          done,
+        );
+      done += take;
+    }
+    return out;
   }
 
   /**
