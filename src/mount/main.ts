@@ -418,16 +418,12 @@ function noTable(source: string, resolved: ResolvedSource, machine: Machine): st
   return `${source}: no partition table found; nothing to map`;
 }
 
-/** The record of a mount by its mountpoint, or by its source (the only one of that source). */
-export function findRecord(target: string): MountRecord {
-  const record = recordOf(target);
-  if (!record) throw new MountFaceError(noRecord(target));
-  return record;
-}
-
 const noRecord = (target: string): string => `${target}: not mounted by kpartx-tui mount (no record of it)`;
 
-/** findRecord, or undefined when no record names `target`. */
+/**
+ * The record of a mount by its mountpoint, or by its source (the only one of that source), or
+ * undefined when no record names `target`.
+ */
 function recordOf(target: string): MountRecord | undefined {
   const records = listRecords();
   const absolute = resolve(target);
