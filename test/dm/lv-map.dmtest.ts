@@ -13,6 +13,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTuiEngine } from '../../src/tui/engine.js';
+import { DEFAULT_OPTIONS, type ExistingMapView } from '../../src/tui/model.js';
 import {
   attachLoop,
   boundLoops,
@@ -324,6 +326,53 @@ describe.skipIf(!inGuest)(`LVs on whole disks and over two images against lvm2's
     );
     expect(said.maps).toEqual([expect.stringMatching(/^loop\d+p1$/)]);
     expect(path.basename(said.device)).toBe(`${said.maps[0]}-pool-span`);
+  });
+
+  /**
+   * The app's engine, started on `sources`, mounts `vgLv` from the mount session's rows of the
+   * first: lvm2's table and bytes, the file read back, and nothing left after the unmount.
+   */
+  async function mountInApp(
+    sources: string[],
+    vgLv: string,
+    labels: (devices: string[]) => Map<string, string>,
+    partitioned = false,
+  ) {
+    const app = createTuiEngine({ mountRoot: path.join(workDir, 'app-mnt'), cwd: workDir });
+    app.listSources(sources);
+    // A partitioned image's LVs are offered once its maps are there (the session's `a`).
+    if (partitioned)
+      expect((await app.add(sources[0]!, { ...DEFAULT_OPTIONS, readOnly: true }, () => {})).ok).toBe(true);
+    await app.inspect(sources[0]!, DEFAULT_OPTIONS); // the first look skips the contents
+    const inspection = await app.inspect(sources[0]!, DEFAULT_OPTIONS);
+    const [vg, lv] = vgLv.split('/');
+    const row = inspection.volumes?.find((v: ExistingMapView) => v.lv?.vg === vg && v.lv?.name === lv);
+    expect(row?.notMountableWhy).toBeUndefined();
+    const mount = await app.mount(row!.path, { readOnly: true, exec: false });
+    const name = path.basename(mount.source);
+    const table = dmTables().get(name)!;
+    const devices = [...table.matchAll(/ (\d+:\d+) /g)].map((m) => m[1]!);
+    expect(labelled(table, labels(devices))).toBe(recorded.get(vgLv)!.table);
+    expect(sh('sha256sum', mount.source).split(' ')[0]).toBe(recorded.get(vgLv)!.sha);
+    expect(fs.readFileSync(path.join(mount.mountpoint, 'hello.txt'), 'utf8')).toBe(`${lv} of ${vg}\n`);
+    await app.unmount(mount);
+    if (partitioned) expect((await app.remove(sources[0]!, DEFAULT_OPTIONS, () => {})).ok).toBe(true);
+    expect(dmTables().size).toBe(0);
+    expect(boundLoops()).toEqual([]);
+  }
+
+  it("the app: data/files on a whole-disk PV mounted over the loop it attaches, lvm2's targets, nothing left", async () => {
+    await mountInApp([data], 'data/files', ([disk]) => new Map([[disk!, 'disk']]));
+  });
+
+  it('the app started on both images: pool/stripes mounted from a.img over both, lvm2`s targets, nothing left', async () => {
+    // a1 is a partition map (device-mapper), b the image's loop (major 7).
+    await mountInApp(
+      [a, b],
+      'pool/stripes',
+      (devices) => new Map(devices.map((d) => [d, d.startsWith('7:') ? 'b' : 'a1'])),
+      true,
+    );
   });
 
   it('pool/stripes --with b.img: striped over both images like lvm2, nothing left after umount', () => {
