@@ -7,7 +7,16 @@
  * when the terminal is closed under it.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmdirSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmdirSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -201,7 +210,9 @@ class AppInTmux {
       if (typeof text === 'string' ? last.includes(text) : text.test(last)) return last;
       await new Promise((r) => setTimeout(r, interval));
     }
-    throw new Error(`timed out waiting for ${text}; screen was:\n${last}\n${this.rawTail()}`);
+    throw new Error(
+      `timed out waiting for ${text}; screen was:\n${last}\n${this.rawTail()}\n${this.processState()}`,
+    );
   }
 
   /** The end of what the pane received, control bytes escaped (\x1b for ESC), one line per line. */
@@ -213,6 +224,41 @@ class AppInTmux {
     } catch {
       return '(no record of what the pane received)';
     }
+  }
+
+  /**
+   * Where the app is: its state (running, sleeping, stopped by a signal), what it waits on in the
+   * kernel, and the state of each of its threads, for a wait that fails with nothing drawn.
+   */
+  private processState(): string {
+    const read = (file: string) => {
+      try {
+        return readFileSync(file, 'utf8').trim();
+      } catch {
+        return '?';
+      }
+    };
+    let pid = 0;
+    try {
+      pid = this.pid();
+    } catch {
+      return 'the app: no pid recorded';
+    }
+    const status = read(`/proc/${pid}/status`);
+    const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '?';
+    let threads: string[] = [];
+    try {
+      threads = readdirSync(`/proc/${pid}/task`).map(
+        (tid) => `${tid} ${read(`/proc/${pid}/task/${tid}/comm`)} ${read(`/proc/${pid}/task/${tid}/wchan`)}`,
+      );
+    } catch {
+      threads = [];
+    }
+    return [
+      `the app (pid ${pid}): ${field('State')}, waiting in ${read(`/proc/${pid}/wchan`)}, signals pending ${field('SigPnd')}/${field('ShdPnd')}`,
+      `kernel stack:\n${read(`/proc/${pid}/stack`)}`,
+      `threads (tid, name, wait): ${threads.join('; ')}`,
+    ].join('\n');
   }
 
   keys(...keys: string[]): void {
