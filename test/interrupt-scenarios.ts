@@ -254,7 +254,10 @@ class AppInTmux {
     } catch {
       threads = [];
     }
+    const ended = read(join(this.runDir, 'status'));
+    const stderr = read(join(this.runDir, 'stderr')).slice(-2000);
     return [
+      `the app's exit: ${ended === '?' ? 'not yet' : ended}; its stderr: ${displayLines(stderr) || '(empty)'}`,
       `the app (pid ${pid}): ${field('State')}, waiting in ${read(`/proc/${pid}/wchan`)}, signals pending ${field('SigPnd')}/${field('ShdPnd')}`,
       `kernel stack:\n${read(`/proc/${pid}/stack`)}`,
       `threads (tid, name, wait): ${threads.join('; ')}`,
