@@ -2,7 +2,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,10 +11,16 @@ export const CORPUS_PT_DIR = join(REPO, '..', 'shared', 'corpus', 'blkid', 'pt')
 export const CORPUS_EXPECTED_DIR = join(REPO, '..', 'shared', 'corpus', 'blkid', 'expected');
 
 const cache = new Map<string, Uint8Array>();
-/** Decompressed copies shared by test workers and runs, keyed by the compressed file's hash. */
-const DISK_CACHE = join(tmpdir(), 'kpartx-tui-test-images');
+/**
+ * Decompressed copies shared by the test workers of one run, keyed by the compressed file's hash:
+ * in the run's own directory (test/support/run-dir.ts), which goes with the run. Elsewhere (the
+ * guest's suite) nothing is kept on disk.
+ */
+const RUN_DIR = process.env.KPARTX_TUI_RUN_DIR;
+const DISK_CACHE = RUN_DIR ? join(dirname(RUN_DIR), 'images') : undefined;
 
 function decompress(path: string): Uint8Array {
+  if (!DISK_CACHE) return execFileSync('xz', ['-dc', path], { maxBuffer: 256 * 1024 * 1024 });
   const compressed = readFileSync(path);
   const cached = join(DISK_CACHE, `${createHash('sha256').update(compressed).digest('hex')}.img`);
   if (existsSync(cached)) return readFileSync(cached);
