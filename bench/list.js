@@ -20,20 +20,11 @@
  * bundle from the build's V8 code cache (bin/code-cache.js), so the two rows show what the cache saves.
  */
 import { spawnSync } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  ftruncateSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeListingImage } from '../scripts/listing-image.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const OURS = join(root, 'bin', 'kpartx.js');
@@ -53,31 +44,6 @@ if (!existsSync(join(root, 'dist', 'cli', 'kpartx.js'))) {
   process.exit(1);
 }
 const haveC = existsSync(C_KPARTX);
-
-/** A sparse 64 MiB image with a DOS table of four primaries (the reference's T01). */
-function writeImage(path) {
-  const mbr = Buffer.alloc(512);
-  const entries = [
-    [2048, 16384],
-    [18432, 16384],
-    [34816, 16384],
-    [51200, 79872],
-  ];
-  entries.forEach(([start, count], i) => {
-    mbr[446 + i * 16 + 4] = 0x83;
-    mbr.writeUInt32LE(start, 446 + i * 16 + 8);
-    mbr.writeUInt32LE(count, 446 + i * 16 + 12);
-  });
-  mbr[510] = 0x55;
-  mbr[511] = 0xaa;
-  const fd = openSync(path, 'w');
-  try {
-    ftruncateSync(fd, 64 * 1024 * 1024);
-    writeSync(fd, mbr, 0, 512, 0);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** CPU time (ms) of all reaped children so far: cutime + cstime of /proc/self/stat. */
 function childrenCpuMs() {
@@ -109,7 +75,7 @@ const work = mkdtempSync(join(tmpdir(), 'kpartx-bench-'));
 try {
   // ---- (a) single listing, paired runs
   const image = join(work, 'disk.img');
-  writeImage(image);
+  writeListingImage(image);
   const ours = timed(process.execPath, [OURS, '-l', image]).stdout;
   if (haveC) {
     const c = timed(C_KPARTX, ['-l', image]).stdout;
@@ -160,7 +126,7 @@ try {
   const images = [];
   for (let i = 0; i < IMAGES; i++) {
     const path = join(work, `img${i}.img`);
-    writeImage(path);
+    writeListingImage(path);
     images.push(path);
   }
   // One untimed run first: the images were just written, and whichever run came first would also

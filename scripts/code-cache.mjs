@@ -5,37 +5,14 @@
  * Node or V8 flags of another kind make V8 reject it, and the bundle is then required as usual.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { recordCodeCache } from './build-manifest.mjs';
+import { writeListingImage } from './listing-image.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-
-/** A sparse 64 MiB image with a DOS table of four primaries, what a listing typically meets. */
-function writeImage(path) {
-  const mbr = Buffer.alloc(512);
-  [
-    [2048, 16384],
-    [18432, 16384],
-    [34816, 16384],
-    [51200, 79872],
-  ].forEach(([start, count], i) => {
-    mbr[446 + i * 16 + 4] = 0x83;
-    mbr.writeUInt32LE(start, 446 + i * 16 + 8);
-    mbr.writeUInt32LE(count, 446 + i * 16 + 12);
-  });
-  mbr[510] = 0x55;
-  mbr[511] = 0xaa;
-  const fd = openSync(path, 'w');
-  try {
-    ftruncateSync(fd, 64 * 1024 * 1024);
-    writeSync(fd, mbr, 0, 512, 0);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /**
  * Make and record the code cache of bundle `name` (dist/`file`), exercised by `main(argv)` with
@@ -46,7 +23,7 @@ export function makeCodeCache(name, file, argv) {
   const work = mkdtempSync(join(tmpdir(), 'kpartx-code-cache-'));
   try {
     const image = join(work, 'disk.img');
-    writeImage(image);
+    writeListingImage(image);
     const bundle = join(root, 'dist', file);
     const cacheFile = `${file}.cache`;
     const program = `
